@@ -1,0 +1,79 @@
+-- bounce: what a mail sender should do after a delivery fails.
+--
+-- The public Lua API over the C core (`bounce.core`). Every stage is usable
+-- alone: classify replies, parse bounce messages, track history.
+
+local core = require("bounce.core")
+
+local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
+
+local _M = { _VERSION = core._VERSION }
+
+-- syntax: r, err = bounce.classify(reply [, opts])
+-- opts.rhost (remote host), opts.command ("RCPT", "DATA", ...), opts.rules.
+_M.classify = core.classify
+
+-- syntax: t = bounce.type_of(reason [, permanent])
+_M.type_of = core.type_of
+
+-- syntax: what, reason = bounce.describe("5.1.1")
+_M.describe = core.describe
+
+-- The reasons, in table order, each with the type it implies.
+_M.reasons = core.reasons()
+
+local rules_methods = getmetatable(core.default_rules).__index
+
+-- syntax: r, err = rules:classify(reply [, opts])
+function rules_methods.classify(self, reply, opts)
+  if opts == nil then
+    return core.classify(reply, { rules = self })
+  end
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'classify' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  local o = { rhost = opts.rhost, command = opts.command, rules = self }
+  return core.classify(reply, o)
+end
+
+-- bounce.rules: the rule set bounce.classify uses, and new ones.
+local default = core.default_rules
+
+local rules = {}
+
+-- syntax: ok, err = bounce.rules.add{ pattern = "...", reason = "...",
+--   code = "55", status = "5.7.", rhost = "example.com", command = "RCPT",
+--   name = "...", example = "..." }
+function rules.add(def)
+  if type(def) ~= "table" then
+    error("bad argument #1 to 'add' (table expected, got " .. type(def) .. ")", 2)
+  end
+  return default:add(def)
+end
+
+-- syntax: list = bounce.rules.list()
+function rules.list() return default:list() end
+
+-- syntax: bounce.rules.clear()   -- removes the rules added at run time
+function rules.clear() return default:clear() end
+
+-- syntax: problems = bounce.rules.check()
+function rules.check() return default:check() end
+
+-- syntax: n = bounce.rules.count()
+function rules.count() return default:count() end
+
+-- syntax: set = bounce.rules.new([builtin])   -- builtin defaults to true
+function rules.new(builtin)
+  if builtin ~= nil and type(builtin) ~= "boolean" then
+    error("bad argument #1 to 'new' (boolean expected, got " .. type(builtin) .. ")", 2)
+  end
+  return core.new_rules(builtin ~= false)
+end
+
+rules.default = default
+_M.rules = setmetatable(rules, { __index = function(_, k)
+  error("bounce.rules has no field '" .. tostring(k) .. "'", 2)
+end })
+
+return _M

@@ -1,0 +1,426 @@
+/*
+ * classify.c - rule sets (built-in plus user rules), their compilation into
+ * one matcher, the classification of a parsed reply, and the rule checks.
+ *
+ * Matcher ids are (rule index << 3 | fragment index), so the ascending ids a
+ * position reports are rules in priority order and the scan keeps only the
+ * best (lowest) complete rule so far.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "classify.h"
+#include "match.h"
+#include "status.h"
+
+#define MAX_FRAGS 8
+#define NO_RULE ((size_t)-1)
+#define MULTI_STACK 256
+
+typedef struct {
+  bnc_rule_def_t def;    /* strings owned when user */
+  int user;
+  bnc_reason_t reason;
+  int code_lo, code_hi;  /* 0 when no condition */
+  size_t status_len, rhost_len;
+  bnc_command_t command;
+  int nfrag;
+  int multi;             /* index among multi-fragment rules, or -1 */
+  size_t flen[MAX_FRAGS];
+} rule_rt;
+
+struct bnc_ruleset {
+  rule_rt *rules;
+  size_t n, cap, nuser, nmulti;
+  bnc_matcher_t *m;
+  int dirty;
+};
+
+static char *dup_str(const char *s) {
+  size_t n;
+  char *d;
+  if (!s) return NULL;
+  n = strlen(s) + 1;
+  d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static void free_def(rule_rt *r) {
+  if (!r->user) return;
+  free((char *)r->def.name); free((char *)r->def.pattern);
+  free((char *)r->def.reason); free((char *)r->def.code);
+  free((char *)r->def.status); free((char *)r->def.rhost);
+  free((char *)r->def.command); free((char *)r->def.example);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *a) {
+  if (err && errlen) snprintf(err, errlen, fmt, a ? a : "");
+  return BNC_EINVAL;
+}
+
+/* Validates def and fills the run-time fields of r (strings not copied). */
+static int prepare(rule_rt *r, const bnc_rule_def_t *def, char *err, size_t errlen) {
+  const char *p, *q;
+  int reason;
+  memset(r, 0, sizeof *r);
+  r->def = *def;
+  if (!def->pattern || !def->pattern[0])
+    return fail(err, errlen, "pattern: expected a non-empty string%s", NULL);
+  if (!def->reason || (reason = bnc_reason_find(def->reason, strlen(def->reason))) < 0)
+    return fail(err, errlen, "reason: unknown reason '%s'", def->reason);
+  r->reason = (bnc_reason_t)reason;
+  if (def->code && def->code[0]) {
+    size_t k, n = strlen(def->code);
+    int lo = 0, span = 1;
+    if (n > 3 || def->code[0] < '2' || def->code[0] > '5')
+      return fail(err, errlen, "code: expected 2..5, 20..59 or 200..599, got '%s'", def->code);
+    for (k = 0; k < n; k++) {
+      if (def->code[k] < '0' || def->code[k] > '9')
+        return fail(err, errlen, "code: expected digits, got '%s'", def->code);
+      lo = lo * 10 + (def->code[k] - '0');
+    }
+    for (k = n; k < 3; k++) { lo *= 10; span *= 10; }
+    r->code_lo = lo;
+    r->code_hi = lo + span - 1;
+  }
+  if (def->status && def->status[0]) {
+    r->status_len = strlen(def->status);
+    if (r->status_len > 11 || (def->status[0] != '2' && def->status[0] != '4' &&
+                               def->status[0] != '5'))
+      return fail(err, errlen, "status: expected a status prefix like '5.7.', got '%s'",
+                  def->status);
+  }
+  if (def->rhost && def->rhost[0]) r->rhost_len = strlen(def->rhost);
+  if (def->command && def->command[0]) {
+    r->command = bnc_command_find(def->command, strlen(def->command));
+    if (r->command == BNC_CMD_NONE)
+      return fail(err, errlen, "command: expected CONNECT, HELO, STARTTLS, AUTH, "
+                  "MAIL, RCPT or DATA, got '%s'", def->command);
+  }
+  for (p = def->pattern; ; p = q + 1) {
+    q = strchr(p, '*');
+    if (!q) q = p + strlen(p);
+    if (r->nfrag == MAX_FRAGS)
+      return fail(err, errlen, "pattern: at most 8 fragments, got '%s'", def->pattern);
+    r->nfrag++;
+    if (!*q) break;
+  }
+  r->multi = -1;
+  return BNC_OK;
+}
+
+static int grow(bnc_ruleset_t *rs) {
+  if (rs->n == rs->cap) {
+    size_t c = rs->cap ? rs->cap * 2 : 256;
+    rule_rt *nr = realloc(rs->rules, c * sizeof *nr);
+    if (!nr) return BNC_ENOMEM;
+    rs->rules = nr; rs->cap = c;
+  }
+  return BNC_OK;
+}
+
+bnc_ruleset_t *bnc_ruleset_new(int builtin) {
+  bnc_ruleset_t *rs = calloc(1, sizeof *rs);
+  size_t i;
+  if (!rs) return NULL;
+  rs->dirty = 1;
+  for (i = 0; builtin && i < bnc_builtin_rules_count; i++) {
+    if (grow(rs) != BNC_OK) { bnc_ruleset_free(rs); return NULL; }
+    /* built-in rules are checked by spec and test; a bad one is skipped */
+    if (prepare(&rs->rules[rs->n], &bnc_builtin_rules[i], NULL, 0) == BNC_OK)
+      rs->n++;
+  }
+  return rs;
+}
+
+void bnc_ruleset_free(bnc_ruleset_t *rs) {
+  size_t i;
+  if (!rs) return;
+  for (i = 0; i < rs->n; i++) free_def(&rs->rules[i]);
+  free(rs->rules);
+  bnc_matcher_free(rs->m);
+  free(rs);
+}
+
+int bnc_ruleset_add(bnc_ruleset_t *rs, const bnc_rule_def_t *def,
+                    char *err, size_t errlen) {
+  rule_rt r;
+  bnc_rule_def_t *d = &r.def;
+  int rc = prepare(&r, def, err, errlen);
+  if (rc != BNC_OK) return rc;
+  if (grow(rs) != BNC_OK) return fail(err, errlen, "out of memory%s", NULL);
+  d->name = dup_str(def->name); d->pattern = dup_str(def->pattern);
+  d->reason = dup_str(def->reason); d->code = dup_str(def->code);
+  d->status = dup_str(def->status); d->rhost = dup_str(def->rhost);
+  d->command = dup_str(def->command); d->example = dup_str(def->example);
+  r.user = 1;
+  if (!d->pattern || !d->reason || (def->name && !d->name) ||
+      (def->code && !d->code) || (def->status && !d->status) ||
+      (def->rhost && !d->rhost) || (def->command && !d->command) ||
+      (def->example && !d->example)) {
+    free_def(&r);
+    return fail(err, errlen, "out of memory%s", NULL);
+  }
+  memmove(rs->rules + rs->nuser + 1, rs->rules + rs->nuser,
+          (rs->n - rs->nuser) * sizeof *rs->rules);
+  rs->rules[rs->nuser++] = r;
+  rs->n++;
+  rs->dirty = 1;
+  return BNC_OK;
+}
+
+void bnc_ruleset_clear_user(bnc_ruleset_t *rs) {
+  size_t i;
+  for (i = 0; i < rs->nuser; i++) free_def(&rs->rules[i]);
+  memmove(rs->rules, rs->rules + rs->nuser, (rs->n - rs->nuser) * sizeof *rs->rules);
+  rs->n -= rs->nuser;
+  rs->nuser = 0;
+  rs->dirty = 1;
+}
+
+int bnc_ruleset_compile(bnc_ruleset_t *rs) {
+  size_t i;
+  bnc_matcher_t *m;
+  if (!rs->dirty && rs->m) return BNC_OK;
+  m = bnc_matcher_new();
+  if (!m) return BNC_ENOMEM;
+  rs->nmulti = 0;
+  for (i = 0; i < rs->n; i++) {
+    rule_rt *r = &rs->rules[i];
+    const char *p = r->def.pattern, *q;
+    int f = 0;
+    r->multi = r->nfrag > 1 ? (int)rs->nmulti++ : -1;
+    for (;; p = q + 1, f++) {
+      size_t len;
+      q = strchr(p, '*');
+      len = q ? (size_t)(q - p) : strlen(p);
+      r->flen[f] = bnc_matcher_add(m, p, len, (uint32_t)(i << 3 | (size_t)f));
+      if (r->flen[f] == (size_t)-1) { bnc_matcher_free(m); return BNC_ENOMEM; }
+      if (!q) break;
+    }
+  }
+  if (bnc_matcher_build(m) != BNC_OK) { bnc_matcher_free(m); return BNC_ENOMEM; }
+  bnc_matcher_free(rs->m);
+  rs->m = m;
+  rs->dirty = 0;
+  return BNC_OK;
+}
+
+size_t bnc_ruleset_count(const bnc_ruleset_t *rs) { return rs->n; }
+
+const bnc_rule_def_t *bnc_ruleset_get(const bnc_ruleset_t *rs, size_t i) {
+  return i < rs->n ? &rs->rules[i].def : NULL;
+}
+
+int bnc_ruleset_is_user(const bnc_ruleset_t *rs, size_t i) {
+  return i < rs->n && rs->rules[i].user;
+}
+
+const char *bnc_ruleset_rule_name(const bnc_ruleset_t *rs, size_t i,
+                                  char *buf, size_t cap) {
+  const bnc_rule_def_t *d = bnc_ruleset_get(rs, i);
+  if (!cap) return buf;
+  if (!d) buf[0] = '\0';
+  else if (d->name) snprintf(buf, cap, "%s", d->name);
+  else snprintf(buf, cap, "text:%s", d->pattern);
+  return buf;
+}
+
+/* ---- classification ---------------------------------------------------- */
+
+typedef struct {
+  const bnc_ruleset_t *rs;
+  const bnc_reply_t *r;
+  const char *rhost;
+  size_t rhost_len;
+  size_t best;
+  unsigned char *next;   /* per multi rule: next fragment expected */
+  size_t *last;          /* per multi rule: end of the previous fragment */
+} scan_ctx;
+
+static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+static int host_matches(const char *h, size_t hl, const char *want, size_t wl) {
+  size_t i;
+  if (wl > hl) return 0;
+  for (i = 0; i < wl; i++)
+    if (lower((unsigned char)h[hl - wl + i]) != lower((unsigned char)want[i])) return 0;
+  return wl == hl || h[hl - wl - 1] == '.' || want[0] == '.';
+}
+
+static int conditions_hold(const rule_rt *rule, const scan_ctx *c) {
+  const bnc_reply_t *r = c->r;
+  if (rule->code_lo && (r->code < rule->code_lo || r->code > rule->code_hi)) return 0;
+  if (rule->status_len && strncmp(r->status, rule->def.status, rule->status_len) != 0)
+    return 0;
+  if (rule->rhost_len &&
+      !host_matches(c->rhost, c->rhost_len, rule->def.rhost, rule->rhost_len))
+    return 0;
+  if (rule->command && rule->command != r->command) return 0;
+  return 1;
+}
+
+static int on_hit(void *ud, uint32_t id, size_t end) {
+  scan_ctx *c = ud;
+  size_t ri = id >> 3;
+  int f = (int)(id & 7);
+  const rule_rt *rule;
+  if (ri >= c->best) return 1;  /* ids ascend: nothing better at this spot */
+  rule = &c->rs->rules[ri];
+  if (!conditions_hold(rule, c)) return 0;
+  if (rule->multi < 0) {
+    c->best = ri;
+    return ri == 0 ? 2 : 1;
+  }
+  if (c->next[rule->multi] == f &&
+      (f == 0 || end - rule->flen[f] >= c->last[rule->multi])) {
+    c->last[rule->multi] = end;
+    if (++c->next[rule->multi] == rule->nfrag) c->best = ri;
+  }
+  return 0;
+}
+
+static size_t scan_rules(const bnc_ruleset_t *rs, const bnc_reply_t *r,
+                         const char *text, size_t tlen,
+                         const char *rhost, size_t rhost_len) {
+  unsigned char next_s[MULTI_STACK];
+  size_t last_s[MULTI_STACK];
+  scan_ctx c;
+  c.rs = rs; c.r = r; c.rhost = rhost; c.rhost_len = rhost_len;
+  c.best = NO_RULE;
+  c.next = next_s; c.last = last_s;
+  if (rs->nmulti > MULTI_STACK) {
+    c.next = calloc(rs->nmulti, 1);
+    c.last = calloc(rs->nmulti, sizeof *c.last);
+    if (!c.next || !c.last) {           /* degrade to single-phrase rules */
+      free(c.next); free(c.last);
+      c.next = next_s; c.last = last_s;
+      memset(next_s, 0xff, sizeof next_s);
+    }
+  } else {
+    memset(next_s, 0, rs->nmulti);
+  }
+  bnc_matcher_scan(rs->m, text, tlen, on_hit, &c);
+  if (c.next != next_s) { free(c.next); free(c.last); }
+  return c.best;
+}
+
+static int recipient_level(bnc_reason_t r) {
+  return r == BNC_R_USERUNKNOWN || r == BNC_R_HOSTUNKNOWN || r == BNC_R_HASMOVED;
+}
+
+void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
+                  const char *text, size_t tlen,
+                  const char *rhost, size_t rhost_len, bnc_class_t *out) {
+  int perm = bnc_reply_permanent(r);
+  size_t best;
+  memset(out, 0, sizeof *out);
+  out->rule = -1;
+  if (!rhost) {
+    rhost = text;   /* rhost offsets point into the input, not the text */
+    rhost_len = 0;
+  }
+  if ((r->code >= 200 && r->code < 300) || (!r->code && r->st_class == 2)) {
+    out->reason = BNC_R_DELIVERED;
+    strcpy(out->source, r->code ? "code" : "status");
+  } else if ((best = scan_rules(rs, r, text, tlen, rhost, rhost_len)) != NO_RULE) {
+    out->reason = rs->rules[best].reason;
+    out->rule = (int)best;
+    strcpy(out->source, "text");
+  } else if (r->st_class &&
+             (out->reason = bnc_status_reason(r->st_subject, r->st_detail)) != BNC_R_UNDEFINED) {
+    strcpy(out->source, "status");
+  } else if (r->code && (out->reason = bnc_code_reason(r->code)) != BNC_R_UNDEFINED) {
+    strcpy(out->source, "code");
+  } else {
+    out->reason = BNC_R_UNDEFINED;
+    strcpy(out->source, "default");
+  }
+  /* The server accepted the recipient and refused later: a filter, not a
+   * dead address. Refused at MAIL FROM: the sender was rejected. */
+  if (recipient_level(out->reason) && r->command == BNC_CMD_DATA) {
+    out->reason = BNC_R_FILTERED;
+    out->context_changed = 1;
+  } else if (recipient_level(out->reason) && r->command == BNC_CMD_MAIL) {
+    out->reason = BNC_R_REJECTED;
+    out->context_changed = 1;
+  }
+  out->permanent = perm >= 0 ? perm : bnc_reason_permanent(out->reason);
+  out->type = bnc_reason_type(out->reason, out->permanent);
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+static int covers(const rule_rt *a, const rule_rt *b) {
+  if (a->code_lo && (!b->code_lo || b->code_lo < a->code_lo || b->code_hi > a->code_hi))
+    return 0;
+  if (a->status_len && (b->status_len < a->status_len ||
+                        strncmp(a->def.status, b->def.status, a->status_len) != 0))
+    return 0;
+  if (a->rhost_len && (!b->rhost_len || !host_matches(b->def.rhost, b->rhost_len,
+                                                       a->def.rhost, a->rhost_len)))
+    return 0;
+  if (a->command && a->command != b->command) return 0;
+  return 1;
+}
+
+/* Whether the single phrase of a occurs inside the pattern of b, so that any
+ * text matching b contains it. */
+static int phrase_inside(const rule_rt *a, const rule_rt *b) {
+  size_t la = strlen(a->def.pattern), lb = strlen(b->def.pattern);
+  char *na = malloc(la + 1), *nb = malloc(lb + 1);
+  const char *p, *q;
+  int found = 0;
+  if (na && nb) {
+    na[bnc_matcher_normalize(a->def.pattern, la, na)] = '\0';
+    for (p = b->def.pattern; !found; p = q + 1) {
+      size_t n;
+      q = strchr(p, '*');
+      n = q ? (size_t)(q - p) : strlen(p);
+      nb[bnc_matcher_normalize(p, n, nb)] = '\0';
+      found = strstr(nb, na) != NULL;
+      if (!q) break;
+    }
+  }
+  free(na); free(nb);
+  return found;
+}
+
+size_t bnc_ruleset_check(const bnc_ruleset_t *rs, bnc_check_fn report, void *ud) {
+  size_t i, j, problems = 0;
+  char msg[160];
+  for (j = 0; j < rs->n; j++) {
+    const rule_rt *b = &rs->rules[j];
+    for (i = 0; i < j; i++) {
+      const rule_rt *a = &rs->rules[i];
+      if (a->nfrag == 1 && covers(a, b) && phrase_inside(a, b)) {
+        report(ud, j, (long)i, "can never win: an earlier rule always matches first");
+        problems++;
+        break;
+      }
+    }
+    if (b->def.example) {
+      size_t len = strlen(b->def.example);
+      char *text = malloc(len + 1);
+      bnc_reply_t r;
+      bnc_class_t c;
+      if (!text) continue;
+      if (bnc_reply_parse(b->def.example, len, text, len, &r) != BNC_OK) {
+        report(ud, j, -1, "example is empty");
+        problems++;
+      } else {
+        bnc_classify(rs, &r, text, r.text_len, b->def.example + r.rhost_off,
+                     r.rhost_len, &c);
+        if (c.rule != (int)j) {
+          snprintf(msg, sizeof msg, "example is decided by %s (%s), not by this rule",
+                   c.rule >= 0 ? "another rule" : c.source, bnc_reason_name(c.reason));
+          report(ud, j, c.rule, msg);
+          problems++;
+        }
+      }
+      free(text);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,333 @@
+/*
+ * reply.c - turns the bytes of an SMTP reply or bounce diagnostic into code,
+ * enhanced status, text, remote host and command.
+ *
+ * The parse is a single forward walk over the lines. Every search is bounded
+ * by the input (or a fixed window), so the cost is linear in len whatever the
+ * bytes are: NULs, invalid UTF-8 and megabyte lines are ordinary input.
+ */
+#include <string.h>
+#include "reply.h"
+
+#define IS_DIGIT(c) ((unsigned char)((c) - '0') < 10)
+#define IS_ALPHA(c) ((unsigned char)(((c) | 0x20) - 'a') < 26)
+#define IS_SPACE(c) ((c) == ' ' || (c) == '\t')
+
+/* How far into a line the "... said:" wrapper of an MTA may end. */
+#define WRAPPER_WINDOW 512
+
+static int lower(int c) {
+  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+/* Case-insensitive search of the NUL-terminated lower-case needle in
+ * hay[0..n); returns the offset or -1. Cost O(n * strlen(needle)). */
+static long find_ci(const char *hay, size_t n, const char *needle) {
+  size_t m = strlen(needle), i, j;
+  if (m == 0 || m > n) return -1;
+  for (i = 0; i + m <= n; i++) {
+    for (j = 0; j < m && lower((unsigned char)hay[i + j]) == needle[j]; j++) {}
+    if (j == m) return (long)i;
+  }
+  return -1;
+}
+
+static int starts_ci(const char *p, size_t n, const char *prefix) {
+  size_t m = strlen(prefix), j;
+  if (m > n) return 0;
+  for (j = 0; j < m; j++)
+    if (lower((unsigned char)p[j]) != prefix[j]) return 0;
+  return 1;
+}
+
+/* A basic code at p: three digits 200..599 followed by the end, a space, a
+ * dash, or punctuation that cannot continue a number. Returns it or 0. */
+static int code_at(const char *p, size_t n) {
+  int code;
+  if (n < 3 || !IS_DIGIT(p[0]) || !IS_DIGIT(p[1]) || !IS_DIGIT(p[2])) return 0;
+  code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+  if (code < 200 || code > 599) return 0;
+  if (n > 3 && (IS_DIGIT(p[3]) || IS_ALPHA(p[3]) || p[3] == '.' ||
+                p[3] == '@' || p[3] == '_'))
+    return 0;
+  return code;
+}
+
+/* An enhanced status at p: class 2/4/5, subject 0..7 (one digit), detail
+ * 0..999. Returns its length (5..7) and fills r, or 0. */
+static size_t status_at(const char *p, size_t n, bnc_reply_t *r) {
+  size_t i = 0;
+  int detail = 0, nd = 0;
+  if (n < 5 || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.' ||
+      p[2] < '0' || p[2] > '7' || p[3] != '.' || !IS_DIGIT(p[4]))
+    return 0;
+  for (i = 4; i < n && IS_DIGIT(p[i]); i++) {
+    if (++nd > 3) return 0;
+    detail = detail * 10 + (p[i] - '0');
+  }
+  /* "5.1.1.2" or "5.1.10x" is not a status */
+  if (i < n && (IS_DIGIT(p[i]) || IS_ALPHA(p[i]) || p[i] == '@' ||
+                (p[i] == '.' && i + 1 < n && IS_DIGIT(p[i + 1]))))
+    return 0;
+  if (r) {
+    r->st_class = p[0] - '0';
+    r->st_subject = p[2] - '0';
+    r->st_detail = detail;
+    memcpy(r->status, p, i);
+    r->status[i] = '\0';
+  }
+  return i;
+}
+
+/* The byte before a number found inside text must not glue it to a word,
+ * another number, an IP address or a version. */
+static int boundary_before(const char *buf, size_t at) {
+  unsigned char c;
+  if (at == 0) return 1;
+  c = (unsigned char)buf[at - 1];
+  return !(IS_DIGIT(c) || IS_ALPHA(c) || c == '.' || c == '_' || c == '/' ||
+           c == '=' || c == '&' || c == '?' || c == '%' || c == '+');
+}
+
+static const struct { const char *name; bnc_command_t cmd; } COMMANDS[] = {
+  { "CONNECT", BNC_CMD_CONNECT }, { "HELO", BNC_CMD_HELO },
+  { "EHLO", BNC_CMD_HELO }, { "STARTTLS", BNC_CMD_STARTTLS },
+  { "AUTH", BNC_CMD_AUTH }, { "MAIL", BNC_CMD_MAIL },
+  { "RCPT", BNC_CMD_RCPT }, { "DATA", BNC_CMD_DATA },
+  { "BDAT", BNC_CMD_DATA },
+};
+
+/* Phrases that name the command a reply answered, in the wording of
+ * Postfix, Exim, sendmail and qmail. Searched in a bounded window. */
+static const struct { const char *phrase; bnc_command_t cmd; } CMD_PHRASES[] = {
+  { "in reply to end of data", BNC_CMD_DATA },
+  { "in reply to data", BNC_CMD_DATA },
+  { "in reply to rcpt", BNC_CMD_RCPT },
+  { "in reply to mail", BNC_CMD_MAIL },
+  { "in reply to ehlo", BNC_CMD_HELO },
+  { "in reply to helo", BNC_CMD_HELO },
+  { "in reply to starttls", BNC_CMD_STARTTLS },
+  { "in reply to auth", BNC_CMD_AUTH },
+  { "in reply to initial greeting", BNC_CMD_CONNECT },
+  { "after end of data", BNC_CMD_DATA },
+  { "after data", BNC_CMD_DATA },
+  { "after rcpt to", BNC_CMD_RCPT },
+  { "after mail from", BNC_CMD_MAIL },
+  { "after initial connection", BNC_CMD_CONNECT },
+  { "while performing the helo handshake", BNC_CMD_HELO },
+  { "while performing the ehlo handshake", BNC_CMD_HELO },
+  { "for text command", BNC_CMD_DATA },
+  { "for rcpt to command", BNC_CMD_RCPT },
+  { "for mail from command", BNC_CMD_MAIL },
+};
+
+const char *bnc_command_name(bnc_command_t c) {
+  static const char *const names[BNC_CMD__COUNT] = {
+    NULL, "CONNECT", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA"
+  };
+  return ((unsigned)c < BNC_CMD__COUNT) ? names[c] : NULL;
+}
+
+bnc_command_t bnc_command_find(const char *name, size_t len) {
+  size_t i, j;
+  for (i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+    const char *k = COMMANDS[i].name;
+    if (strlen(k) != len) continue;
+    for (j = 0; j < len && (name[j] & ~0x20) == k[j]; j++) {}
+    if (j == len) return COMMANDS[i].cmd;
+  }
+  return BNC_CMD_NONE;
+}
+
+/* A sendmail transcript line ">>> RCPT TO:<...>" names the command that the
+ * following "<<< 550 ..." answered. */
+static void transcript_command(const char *p, size_t n, bnc_reply_t *r) {
+  size_t i;
+  for (i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+    size_t m = strlen(COMMANDS[i].name);
+    if (n >= m && bnc_command_find(p, m) == COMMANDS[i].cmd &&
+        (n == m || !IS_ALPHA(p[m]))) {
+      r->command = COMMANDS[i].cmd;
+      return;
+    }
+  }
+}
+
+/* Skips a Diagnostic-Code type such as "smtp;" or "X-Postfix;". */
+static size_t skip_diag_type(const char *p, size_t n) {
+  size_t i = 0;
+  if (n == 0 || !IS_ALPHA(p[0])) return 0;
+  while (i < n && i < 24 && (IS_ALPHA(p[i]) || IS_DIGIT(p[i]) || p[i] == '-'))
+    i++;
+  if (i < n && p[i] == ';') {
+    i++;
+    while (i < n && IS_SPACE(p[i])) i++;
+    return i;
+  }
+  return 0;
+}
+
+/* Reads a host name token at p (letters, digits, dots, dashes). */
+static size_t host_token(const char *p, size_t n) {
+  size_t i = 0;
+  while (i < n && (IS_ALPHA(p[i]) || IS_DIGIT(p[i]) || p[i] == '.' ||
+                   p[i] == '-' || p[i] == '_'))
+    i++;
+  return i;
+}
+
+/* Recognises MTA wrappers on the first line and returns how many bytes they
+ * take: "host H[ip] said: ", "H[ip] said: ", "Remote host said: ",
+ * "Server H[ip] failed with: ", "host H [ip]: ". Sets the remote host. */
+static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
+                           bnc_reply_t *r) {
+  const char *p = buf + start;
+  size_t n = eol - start, w = n < WRAPPER_WINDOW ? n : WRAPPER_WINDOW;
+  long said = find_ci(p, w, " said:");
+  long failed = find_ci(p, w, " failed with:");
+  size_t h = 0, hl = 0, end;
+  if (said < 0 && failed < 0) {
+    if (!starts_ci(p, n, "host ")) return 0;
+    h = 5;
+    hl = host_token(p + h, n - h);
+    if (hl == 0) return 0;
+    end = h + hl;
+    while (end < n && IS_SPACE(p[end])) end++;
+    if (end < n && p[end] == '[') {
+      while (end < n && p[end] != ']') end++;
+      if (end < n) end++;
+    }
+    if (end >= n || p[end] != ':') return 0;
+    end++;
+  } else {
+    long mark = (said >= 0 && (failed < 0 || said < failed)) ? said : failed;
+    end = (size_t)mark + (mark == said ? 6 : 13);
+    if (starts_ci(p, n, "host ")) h = 5;
+    else if (starts_ci(p, n, "server ")) h = 7;
+    else if (starts_ci(p, n, "remote host said:")) h = (size_t)mark;
+    hl = h < (size_t)mark ? host_token(p + h, (size_t)mark - h) : 0;
+  }
+  if (hl > 0) {
+    r->rhost_off = start + h;
+    r->rhost_len = hl;
+  }
+  while (end < n && IS_SPACE(p[end])) end++;
+  return end;
+}
+
+/* Appends src[0..n) to text, separating lines by one space. */
+static void append(char *text, size_t *tl, const char *src, size_t n) {
+  while (n > 0 && (IS_SPACE(src[n - 1]) || src[n - 1] == '\r')) n--;
+  if (n == 0) return;
+  if (*tl > 0) text[(*tl)++] = ' ';
+  memcpy(text + *tl, src, n);
+  *tl += n;
+}
+
+/* Searches text for the first basic code and status not glued to other
+ * tokens, when no line started with them. */
+static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
+  size_t i;
+  for (i = 0; i < n && (!r->code || !r->st_class); i++) {
+    if (!IS_DIGIT(t[i]) || !boundary_before(t, i)) continue;
+    if (!r->st_class && status_at(t + i, n - i, r)) {
+      i += 4;
+      continue;
+    }
+    if (!r->code) {
+      int c = code_at(t + i, n - i);
+      if (c) { r->code = c; i += 2; }
+    }
+  }
+}
+
+static void find_command(const char *t, size_t n, bnc_reply_t *r) {
+  size_t i;
+  if (r->command != BNC_CMD_NONE) return;
+  for (i = 0; i < sizeof CMD_PHRASES / sizeof CMD_PHRASES[0]; i++)
+    if (find_ci(t, n, CMD_PHRASES[i].phrase) >= 0) {
+      r->command = CMD_PHRASES[i].cmd;
+      return;
+    }
+}
+
+/* Removes a trailing "(in reply to ... command)" that Postfix appends. */
+static size_t strip_in_reply(const char *t, size_t n) {
+  size_t w = n < 64 ? n : 64;
+  long at = find_ci(t + (n - w), w, "(in reply to ");
+  if (at < 0) return n;
+  n = (n - w) + (size_t)at;
+  while (n > 0 && IS_SPACE(t[n - 1])) n--;
+  return n;
+}
+
+int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
+                    bnc_reply_t *r) {
+  size_t pos = 0, tl = 0, first = 1;
+  memset(r, 0, sizeof *r);
+  if (len > BNC_REPLY_MAX) return BNC_ETOOBIG;
+  if (cap < len) return BNC_EINVAL;
+  while (pos < len) {
+    size_t eol = pos, s;
+    int code;
+    while (eol < len && buf[eol] != '\n' && buf[eol] != '\r') eol++;
+    s = pos;
+    while (s < eol && IS_SPACE(buf[s])) s++;
+    if (first && s < eol) {
+      s += skip_diag_type(buf + s, eol - s);
+      s += skip_wrapper(buf, s, eol, r);
+    }
+    if (eol - s >= 4 && memcmp(buf + s, ">>> ", 4) == 0) {
+      transcript_command(buf + s + 4, eol - s - 4, r);
+      s = eol;  /* the command we sent is not part of the reply */
+    } else if (eol - s >= 4 && memcmp(buf + s, "<<< ", 4) == 0) {
+      s += 4;
+    }
+    code = code_at(buf + s, eol - s);
+    if (code && (tl == 0 || code == r->code) &&
+        (s + 3 == eol || buf[s + 3] == ' ' || buf[s + 3] == '-')) {
+      bnc_reply_t st;
+      size_t sl;
+      if (!r->code) r->code = code;
+      s += (s + 3 < eol) ? 4 : 3;
+      while (s < eol && IS_SPACE(buf[s])) s++;
+      memset(&st, 0, sizeof st);
+      sl = status_at(buf + s, eol - s, &st);
+      if (sl && (!r->st_class || strcmp(st.status, r->status) == 0)) {
+        if (!r->st_class) {
+          memcpy(r->status, st.status, sizeof r->status);
+          r->st_class = st.st_class;
+          r->st_subject = st.st_subject;
+          r->st_detail = st.st_detail;
+        }
+        s += sl;
+        while (s < eol && IS_SPACE(buf[s])) s++;
+      }
+    } else if (tl == 0 && !r->st_class) {
+      size_t sl = status_at(buf + s, eol - s, r);  /* "5.1.1 text" */
+      if (sl && (s + sl == eol || IS_SPACE(buf[s + sl]))) {
+        s += sl;
+        while (s < eol && IS_SPACE(buf[s])) s++;
+      } else if (sl) {
+        memset(r->status, 0, sizeof r->status);
+        r->st_class = r->st_subject = r->st_detail = 0;
+      }
+    }
+    if (s < eol) first = 0;
+    append(text, &tl, buf + s, eol - s);
+    pos = eol;
+    while (pos < len && (buf[pos] == '\n' || buf[pos] == '\r')) pos++;
+  }
+  find_inside(text, tl, r);
+  find_command(text, tl, r);
+  tl = strip_in_reply(text, tl);
+  r->text_len = tl;
+  if (tl == 0 && r->code == 0 && r->st_class == 0) return BNC_EEMPTY;
+  return BNC_OK;
+}
+
+int bnc_reply_permanent(const bnc_reply_t *r) {
+  if (r->code) return r->code >= 500;
+  if (r->st_class) return r->st_class == 5;
+  return -1;
+}

@@ -1,0 +1,112 @@
+/*
+ * status.c - what a status or a bare reply code implies on its own.
+ *
+ * Used only when no text rule decided: the text of a reply is more specific
+ * than its code (servers use 5.7.1 or 550 for a hundred different causes).
+ */
+#include <stddef.h>
+#include "status.h"
+
+typedef struct {
+  unsigned char subject;
+  unsigned short detail_lo, detail_hi;
+  unsigned char reason;
+  const char *what;
+} status_entry;
+
+/* Sorted by subject, then detail. Descriptions are ours, after RFC 3463,
+ * RFC 7505 (null MX), RFC 7372 (email authentication), RFC 8689 and the
+ * Microsoft 5.7.5xx/6xx extensions. */
+static const status_entry STATUS[] = {
+  { 0, 0, 0, BNC_R_UNDEFINED, "other or undefined status" },
+  { 1, 0, 0, BNC_R_UNDEFINED, "other address status" },
+  { 1, 1, 1, BNC_R_USERUNKNOWN, "bad destination mailbox address" },
+  { 1, 2, 2, BNC_R_HOSTUNKNOWN, "bad destination system address" },
+  { 1, 3, 3, BNC_R_USERUNKNOWN, "bad destination mailbox address syntax" },
+  { 1, 4, 4, BNC_R_UNDEFINED, "destination mailbox address ambiguous" },
+  { 1, 5, 5, BNC_R_UNDEFINED, "destination address valid" },
+  { 1, 6, 6, BNC_R_HASMOVED, "destination mailbox has moved" },
+  { 1, 7, 7, BNC_R_REJECTED, "bad sender's mailbox address syntax" },
+  { 1, 8, 8, BNC_R_REJECTED, "bad sender's system address" },
+  { 1, 9, 9, BNC_R_UNDEFINED, "message relayed to non-compliant mailer" },
+  { 1, 10, 10, BNC_R_NOTACCEPT, "recipient address has null MX" },
+  { 2, 0, 0, BNC_R_FILTERED, "other or undefined mailbox status" },
+  { 2, 1, 1, BNC_R_SUSPEND, "mailbox disabled, not accepting messages" },
+  { 2, 2, 2, BNC_R_MAILBOXFULL, "mailbox full" },
+  { 2, 3, 3, BNC_R_EXCEEDLIMIT, "message length exceeds administrative limit" },
+  { 2, 4, 4, BNC_R_SYSTEMERROR, "mailing list expansion problem" },
+  { 3, 0, 0, BNC_R_SYSTEMERROR, "other or undefined mail system status" },
+  { 3, 1, 1, BNC_R_SYSTEMFULL, "mail system full" },
+  { 3, 2, 2, BNC_R_NOTACCEPT, "system not accepting network messages" },
+  { 3, 3, 3, BNC_R_CONTENTERROR, "system not capable of selected features" },
+  { 3, 4, 4, BNC_R_MESGTOOBIG, "message too big for system" },
+  { 3, 5, 5, BNC_R_SYSTEMERROR, "system incorrectly configured" },
+  { 3, 6, 6, BNC_R_SYSTEMERROR, "requested priority was changed" },
+  { 4, 0, 0, BNC_R_NETWORKERROR, "other or undefined network or routing status" },
+  { 4, 1, 1, BNC_R_NETWORKERROR, "no answer from host" },
+  { 4, 2, 2, BNC_R_NETWORKERROR, "bad connection" },
+  { 4, 3, 3, BNC_R_SYSTEMERROR, "directory server failure" },
+  { 4, 4, 4, BNC_R_HOSTUNKNOWN, "unable to route" },
+  { 4, 5, 5, BNC_R_SYSTEMFULL, "mail system congestion" },
+  { 4, 6, 6, BNC_R_NETWORKERROR, "routing loop detected" },
+  { 4, 7, 7, BNC_R_EXPIRED, "delivery time expired" },
+  { 5, 0, 0, BNC_R_SYNTAXERROR, "other or undefined protocol status" },
+  { 5, 1, 2, BNC_R_SYNTAXERROR, "invalid command or syntax error" },
+  { 5, 3, 3, BNC_R_TOOMANYCONN, "too many recipients" },
+  { 5, 4, 5, BNC_R_SYNTAXERROR, "invalid command arguments or protocol version" },
+  { 5, 6, 6, BNC_R_SYNTAXERROR, "authentication exchange line too long" },
+  { 6, 0, 10, BNC_R_CONTENTERROR, "media or content conversion problem" },
+  { 7, 0, 0, BNC_R_SECURITYERROR, "other or undefined security status" },
+  { 7, 1, 1, BNC_R_REJECTED, "delivery not authorized, message refused" },
+  { 7, 2, 2, BNC_R_REJECTED, "mailing list expansion prohibited" },
+  { 7, 3, 12, BNC_R_SECURITYERROR, "security, encryption or authentication failure" },
+  { 7, 13, 13, BNC_R_SUSPEND, "user account disabled" },
+  { 7, 14, 14, BNC_R_SECURITYERROR, "trust relationship required" },
+  { 7, 15, 15, BNC_R_REJECTED, "priority level is too low" },
+  { 7, 16, 16, BNC_R_MESGTOOBIG, "message is too big for the specified priority" },
+  { 7, 17, 18, BNC_R_HASMOVED, "mailbox or domain owner has changed" },
+  { 7, 19, 19, BNC_R_SECURITYERROR, "RRVS test cannot be completed" },
+  { 7, 20, 24, BNC_R_AUTHFAILURE, "DKIM or SPF validation failed" },
+  { 7, 25, 25, BNC_R_REQUIREPTR, "reverse DNS validation failed" },
+  { 7, 26, 26, BNC_R_AUTHFAILURE, "multiple authentication checks failed" },
+  { 7, 27, 27, BNC_R_REJECTED, "sender address has null MX" },
+  { 7, 28, 28, BNC_R_SPEEDING, "mail flood detected" },
+  { 7, 29, 29, BNC_R_AUTHFAILURE, "ARC validation failure" },
+  { 7, 30, 30, BNC_R_SECURITYERROR, "REQUIRETLS support required" },
+  { 7, 501, 503, BNC_R_SPAMDETECTED, "access denied, spam abuse detected (Microsoft)" },
+  { 7, 509, 509, BNC_R_AUTHFAILURE, "sending domain fails DMARC (Microsoft)" },
+  { 7, 606, 649, BNC_R_BLOCKED, "access denied, banned sending IP (Microsoft)" },
+  { 7, 700, 750, BNC_R_BLOCKED, "tenant or sending domain blocked (Microsoft)" },
+};
+
+static const status_entry *lookup(int subject, int detail) {
+  size_t i;
+  for (i = 0; i < sizeof STATUS / sizeof STATUS[0]; i++) {
+    const status_entry *e = &STATUS[i];
+    if (e->subject == subject && detail >= e->detail_lo && detail <= e->detail_hi)
+      return e;
+  }
+  return NULL;
+}
+
+bnc_reason_t bnc_status_reason(int subject, int detail) {
+  const status_entry *e = lookup(subject, detail);
+  return e ? (bnc_reason_t)e->reason : BNC_R_UNDEFINED;
+}
+
+const char *bnc_status_describe(int subject, int detail) {
+  const status_entry *e = lookup(subject, detail);
+  return e ? e->what : NULL;
+}
+
+bnc_reason_t bnc_code_reason(int code) {
+  switch (code) {
+    case 421: case 451: return BNC_R_SYSTEMERROR;
+    case 452: return BNC_R_SYSTEMFULL;
+    case 500: case 501: case 502: case 503: case 504: return BNC_R_SYNTAXERROR;
+    case 521: case 556: return BNC_R_NOTACCEPT;  /* RFC 7504 */
+    case 551: return BNC_R_HASMOVED;            /* user not local */
+    case 552: return BNC_R_MAILBOXFULL;         /* exceeded storage */
+    default: return BNC_R_UNDEFINED;
+  }
+}

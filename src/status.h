@@ -1,0 +1,20 @@
+/*
+ * status.h - the enhanced status code registry (RFC 3463 and the IANA
+ * "SMTP Enhanced Status Codes" registry, plus the provider extensions seen
+ * in the wild) and the basic reply codes of RFC 5321, each with the reason
+ * it implies when the text says nothing more specific.
+ */
+#ifndef BNC_STATUS_H
+#define BNC_STATUS_H
+
+#include "reason.h"
+
+/* Reason implied by an enhanced status (subject, detail); the class does not
+ * change the meaning. Returns BNC_R_UNDEFINED when the status is generic. */
+bnc_reason_t bnc_status_reason(int subject, int detail);
+/* Short description of subject.detail, or NULL when unregistered. */
+const char *bnc_status_describe(int subject, int detail);
+/* Reason implied by a basic reply code alone, or BNC_R_UNDEFINED. */
+bnc_reason_t bnc_code_reason(int code);
+
+#endif

@@ -1,0 +1,300 @@
+local bounce = require("bounce")
+
+describe("bounce", function()
+  it("has the same _VERSION in the C table and the Lua module", function()
+    local core = require("bounce.core")
+    assert.is_string(bounce._VERSION)
+    assert.matches("^%d+%.%d+%.%d+", bounce._VERSION)
+    assert.equals(core._VERSION, bounce._VERSION)
+  end)
+end)
+
+describe("classify", function()
+  it("returns code, status, text, reason, type, permanent and rule", function()
+    local r = assert(bounce.classify("550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown"))
+    assert.equals(550, r.code)
+    assert.equals("5.1.1", r.status)
+    assert.equals("<ann@example.org>: Recipient address rejected: User unknown", r.text)
+    assert.equals("userunknown", r.reason)
+    assert.equals("hard", r.type)
+    assert.is_true(r.permanent)
+    assert.is_string(r.rule)
+  end)
+
+  it("treats 550 5.1.1 as a hard bounce", function()
+    local r = bounce.classify("550 5.1.1 mailbox does not exist here")
+    assert.equals("hard", r.type)
+  end)
+
+  it("treats 2xx as delivered", function()
+    local r = bounce.classify("250 2.0.0 Ok: queued as 4BqB0B1ZxYz")
+    assert.equals("delivered", r.reason)
+    assert.equals("delivered", r.type)
+    assert.is_false(r.permanent)
+  end)
+
+  it("lets text beat a generic code", function()
+    assert.equals("userunknown", bounce.classify("550 5.0.0 <b@example.org>... User unknown").reason)
+    local r = bounce.classify("554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org")
+    assert.equals("blocked", r.reason)
+    assert.equals("block", r.type)
+    r = bounce.classify("452 4.2.2 Mailbox full")
+    assert.equals("mailboxfull", r.reason)
+    assert.equals("soft", r.type)
+  end)
+
+  it("falls back to the enhanced status, then to the basic code", function()
+    local r = bounce.classify("550 5.1.2 zzz")
+    assert.equals("hostunknown", r.reason)
+    assert.equals("status:5.1.2", r.rule)
+    r = bounce.classify("551 zzz")
+    assert.equals("hasmoved", r.reason)
+    assert.equals("code:551", r.rule)
+    r = bounce.classify("zzz")
+    assert.equals("undefined", r.reason)
+    assert.equals("soft", r.type)
+    assert.equals("default", r.rule)
+  end)
+
+  it("joins multi-line replies, LF or CRLF", function()
+    for _, eol in ipairs({ "\n", "\r\n" }) do
+      local r = bounce.classify("550-5.1.1 The email account that you tried to reach does" .. eol ..
+        "550-5.1.1 not exist. Please try" .. eol .. "550 5.1.1 double-checking. gsmtp" .. eol)
+      assert.equals(550, r.code)
+      assert.equals("5.1.1", r.status)
+      assert.equals("The email account that you tried to reach does not exist. Please try double-checking. gsmtp", r.text)
+      assert.equals("userunknown", r.reason)
+    end
+  end)
+
+  it("finds enhanced codes inside the text", function()
+    assert.equals("5.1.2", bounce.classify("Sorry, I couldn't find any host named x.example. (#5.1.2)").status)
+    assert.equals("5.7.1", bounce.classify("rejected (5.7.1) by policy").status)
+    assert.equals("4.7.0", bounce.classify("deferred [4.7.0] try later").status)
+  end)
+
+  it("reads Diagnostic-Code prefixes and MTA wrappers", function()
+    local r = bounce.classify("X-Postfix; host mx.example.com[192.0.2.1] said: 550 5.1.1 <a@example.com>: " ..
+      "Recipient address rejected: User unknown (in reply to RCPT TO command)")
+    assert.equals(550, r.code)
+    assert.equals("5.1.1", r.status)
+    assert.equals("mx.example.com", r.rhost)
+    assert.equals("RCPT", r.command)
+    assert.equals("<a@example.com>: Recipient address rejected: User unknown", r.text)
+    r = bounce.classify("smtp; 550 5.7.1 denied")
+    assert.equals(550, r.code)
+    assert.equals("denied", r.text)
+  end)
+
+  it("keeps both codes when they disagree and lets the basic code decide permanence", function()
+    local r = bounce.classify("550 4.2.2 mailbox full")
+    assert.equals(550, r.code)
+    assert.equals("4.2.2", r.status)
+    assert.is_true(r.permanent)
+    r = bounce.classify("452 5.2.2 mailbox full")
+    assert.is_false(r.permanent)
+  end)
+
+  it("reads a user unknown after DATA as a filter's refusal", function()
+    local r = bounce.classify("host mx.example.org[192.0.2.1] said: 550 5.1.1 User unknown (in reply to end of DATA command)")
+    assert.equals("filtered", r.reason)
+    assert.equals("DATA", r.command)
+    assert.matches("^context:DATA<", r.rule)
+    assert.are_not.equal("hard", r.type)
+    -- the caller may state the command itself
+    r = bounce.classify("550 5.1.1 User unknown", { command = "DATA" })
+    assert.equals("filtered", r.reason)
+    r = bounce.classify("550 5.1.1 User unknown", { command = "rcpt" })
+    assert.equals("userunknown", r.reason)
+  end)
+
+  it("takes the remote host from opts", function()
+    local r = bounce.classify("550 5.1.1 no", { rhost = "mx.example.net" })
+    assert.equals("mx.example.net", r.rhost)
+  end)
+
+  describe("with hostile input", function()
+    it("returns nil and a message for an empty reply", function()
+      local r, err = bounce.classify("")
+      assert.is_nil(r)
+      assert.matches("empty reply", err)
+      r, err = bounce.classify(" \r\n\t")
+      assert.is_nil(r)
+      assert.matches("empty reply", err)
+    end)
+
+    it("handles NUL bytes", function()
+      local r = assert(bounce.classify("550 5.1.1 user\0 unknown\0"))
+      assert.equals(550, r.code)
+      assert.equals("user\0 unknown\0", r.text)
+    end)
+
+    it("handles a 1 MB text of invalid UTF-8", function()
+      local t = {}
+      for i = 1, 1024 * 1024 / 64 do t[i] = ("\200\255\254"):rep(21) .. "x" end
+      local s = "550 5.7.1 " .. table.concat(t) .. " listed at a DNS blocklist"
+      local r = assert(bounce.classify(s))
+      assert.equals(550, r.code)
+      assert.equals(#s - 10, #r.text)
+    end)
+
+    it("handles a reply that is only a code", function()
+      local r = assert(bounce.classify("421"))
+      assert.equals(421, r.code)
+      assert.equals("", r.text)
+      assert.is_false(r.permanent)
+    end)
+
+    it("ignores codes out of range", function()
+      local r = assert(bounce.classify("650 9.9.9 strange"))
+      assert.is_nil(r.code)
+      assert.is_nil(r.status)
+      r = assert(bounce.classify("199 too low"))
+      assert.is_nil(r.code)
+    end)
+
+    it("joins 100 continuation lines", function()
+      local lines = {}
+      for i = 1, 99 do lines[i] = ("452-4.2.2 line %d"):format(i) end
+      lines[100] = "452 4.2.2 mailbox full"
+      local r = assert(bounce.classify(table.concat(lines, "\r\n")))
+      assert.equals(452, r.code)
+      assert.equals("mailboxfull", r.reason)
+      assert.matches("^line 1 line 2 ", r.text)
+      assert.is_nil(r.text:find("452", 1, true))
+    end)
+
+    it("refuses a reply over the size bound with a message", function()
+      local r, err = bounce.classify(("x"):rep(require("bounce.core").REPLY_MAX + 1))
+      assert.is_nil(r)
+      assert.matches("reply too long", err)
+    end)
+
+    it("raises on wrong argument types", function()
+      assert.has_error(function() bounce.classify(nil) end)
+      assert.has_error(function() bounce.classify({}) end)
+      assert.has_error(function() bounce.classify("550", "opts") end)
+      assert.has_error(function() bounce.classify("550", { rhost = 5 }) end)
+      assert.has_error(function() bounce.classify("550", { command = "FETCH" }) end)
+      assert.has_error(function() bounce.classify("550", { rules = {} }) end)
+    end)
+  end)
+end)
+
+describe("the reason table", function()
+  it("says hard exactly for dead addresses", function()
+    local hard = {}
+    for _, r in ipairs(bounce.reasons) do
+      if r.type == "hard" then hard[#hard + 1] = r.name end
+    end
+    table.sort(hard)
+    assert.same({ "hasmoved", "hostunknown", "notaccept", "userunknown" }, hard)
+    assert.equals("soft", bounce.type_of("notaccept", false))
+    assert.equals("hard", bounce.type_of("notaccept", true))
+  end)
+
+  it("sends reputation, authentication, policy, content and rate limits to block", function()
+    for _, name in ipairs({ "blocked", "badreputation", "requireptr", "authfailure", "securityerror",
+                            "spamdetected", "virusdetected", "contenterror", "policyviolation",
+                            "notcompliantrfc", "norelaying", "rejected", "toomanyconn", "speeding" }) do
+      assert.equals("block", bounce.type_of(name), name)
+    end
+    for _, name in ipairs({ "mailboxfull", "expired", "systemerror", "networkerror", "suspend", "undefined" }) do
+      assert.equals("soft", bounce.type_of(name), name)
+    end
+  end)
+
+  it("knows every Sisimai reason the issue names", function()
+    local names = {}
+    for _, r in ipairs(bounce.reasons) do names[r.name] = true end
+    for n in ([[userunknown hostunknown hasmoved notaccept mailboxfull exceedlimit mesgtoobig suspend
+      expired systemerror systemfull networkerror mailererror toomanyconn speeding blocked
+      badreputation requireptr authfailure securityerror spamdetected virusdetected contenterror
+      policyviolation notcompliantrfc norelaying rejected filtered syntaxerror failedstarttls onhold
+      undefined delivered]]):gmatch("%S+") do
+      assert.is_true(names[n], n)
+    end
+    local t, err = bounce.type_of("nosuch")
+    assert.is_nil(t)
+    assert.matches("unknown reason", err)
+  end)
+
+  it("describes registered enhanced status codes", function()
+    local what, reason = bounce.describe("5.1.1")
+    assert.matches("mailbox", what)
+    assert.equals("userunknown", reason)
+    assert.is_nil((bounce.describe("not a status")))
+  end)
+end)
+
+describe("rules", function()
+  after_each(function() bounce.rules.clear() end)
+
+  it("adds a user rule that wins over the built-in ones", function()
+    assert.equals("userunknown", bounce.classify("550 user unknown, account frozen").reason)
+    assert(bounce.rules.add({ name = "acme-frozen", pattern = "account*frozen", reason = "suspend",
+                              code = "55", example = "550 account frozen" }))
+    local r = bounce.classify("550 user unknown, account frozen")
+    assert.equals("suspend", r.reason)
+    assert.equals("acme-frozen", r.rule)
+    -- its conditions hold: a 4xx is not matched
+    assert.are_not.equal("acme-frozen", bounce.classify("450 account frozen").rule)
+  end)
+
+  it("applies a remote-host condition", function()
+    assert(bounce.rules.add({ pattern = "try again", reason = "toomanyconn", rhost = "example.net" }))
+    assert.equals("toomanyconn", bounce.classify("421 try again", { rhost = "mx1.example.net" }).reason)
+    assert.equals("toomanyconn", bounce.classify("host mx.example.net[192.0.2.1] said: 421 try again").reason)
+    assert.are_not.equal("toomanyconn", bounce.classify("421 try again", { rhost = "mx.example.org" }).reason)
+    assert.are_not.equal("toomanyconn", bounce.classify("421 try again", { rhost = "badexample.net" }).reason)
+  end)
+
+  it("lists rules, user rules first, and clears them", function()
+    local n = bounce.rules.count()
+    assert(bounce.rules.add({ pattern = "zebra", reason = "blocked" }))
+    local list = bounce.rules.list()
+    assert.equals(n + 1, #list)
+    assert.equals("text:zebra", list[1].name)
+    assert.is_true(list[1].user)
+    assert.is_false(list[2].user)
+    bounce.rules.clear()
+    assert.equals(n, bounce.rules.count())
+  end)
+
+  it("returns nil and a message for a bad rule, and raises for wrong types", function()
+    local ok, err = bounce.rules.add({ pattern = "x", reason = "nosuch" })
+    assert.is_nil(ok)
+    assert.matches("reason: unknown reason 'nosuch'", err)
+    ok, err = bounce.rules.add({ pattern = "x", reason = "blocked", code = "650" })
+    assert.is_nil(ok)
+    assert.matches("^code:", err)
+    ok, err = bounce.rules.add({ pattern = "x", reason = "blocked", command = "FETCH" })
+    assert.is_nil(ok)
+    assert.matches("^command:", err)
+    assert.has_error(function() bounce.rules.add("x") end)
+    assert.has_error(function() bounce.rules.add({ pattern = 1, reason = "blocked" }) end)
+    assert.has_error(function() bounce.rules.add({ reason = "blocked" }) end)
+  end)
+
+  it("reports a rule that an earlier rule always shadows", function()
+    assert(bounce.rules.add({ name = "wide", pattern = "refused", reason = "rejected" }))
+    assert(bounce.rules.add({ name = "narrow", pattern = "refused by policy", reason = "policyviolation" }))
+    local found
+    for _, p in ipairs(bounce.rules.check()) do
+      if p.rule == "narrow" then found = p end
+    end
+    assert.is_table(found)
+    assert.equals("wide", found.other)
+    assert.matches("never win", found.problem)
+  end)
+
+  it("keeps separate rule sets apart", function()
+    local set = bounce.rules.new(false)
+    assert.equals(0, set:count())
+    assert(set:add({ pattern = "quux", reason = "spamdetected" }))
+    assert.equals("spamdetected", set:classify("550 quux").reason)
+    assert.equals("spamdetected", bounce.classify("550 quux", { rules = set }).reason)
+    assert.are_not.equal("spamdetected", bounce.classify("550 quux").reason)
+    assert.has_error(function() bounce.rules.new("yes") end)
+  end)
+end)

@@ -1,0 +1,310 @@
+/*
+ * test_core.c - C unit tests of the reply parser, the matcher and the
+ * classifier, without Lua.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "classify.h"
+#include "match.h"
+#include "reply.h"
+
+static char textbuf[1 << 21];
+
+static int parse(const char *s, bnc_reply_t *r) {
+  return bnc_reply_parse(s, strlen(s), textbuf, sizeof textbuf, r);
+}
+
+static const char *text_of(const bnc_reply_t *r) {
+  textbuf[r->text_len] = '\0';
+  return textbuf;
+}
+
+static void test_single_line(void) {
+  bnc_reply_t r;
+  CHECK_INT(parse("550 5.1.1 <a@example.org>: User unknown", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_INT(r.st_class, 5);
+  CHECK_INT(r.st_subject, 1);
+  CHECK_INT(r.st_detail, 1);
+  CHECK_STR(text_of(&r), "<a@example.org>: User unknown");
+  CHECK_INT(bnc_reply_permanent(&r), 1);
+}
+
+static void test_multi_line(void) {
+  bnc_reply_t r;
+  const char *s = "550-5.1.1 The email account that you tried to reach does\r\n"
+                  "550-5.1.1 not exist. Please try\r\n"
+                  "550 5.1.1 double-checking. gsmtp\r\n";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_STR(text_of(&r), "The email account that you tried to reach does not exist. "
+                         "Please try double-checking. gsmtp");
+  /* LF only, and 100 continuation lines */
+  {
+    char *big = malloc(100 * 20 + 1), *p = big;
+    int i;
+    for (i = 0; i < 100; i++) p += sprintf(p, "451%c4.3.0 line %02d\n", i == 99 ? ' ' : '-', i);
+    CHECK_INT(parse(big, &r), BNC_OK);
+    CHECK_INT(r.code, 451);
+    CHECK_STR(r.status, "4.3.0");
+    CHECK(strncmp(text_of(&r), "line 00 line 01", 15) == 0);
+    CHECK(strstr(text_of(&r), "line 99") != NULL);
+    CHECK(strstr(text_of(&r), "451") == NULL);
+    free(big);
+  }
+}
+
+static void test_status_inside(void) {
+  bnc_reply_t r;
+  CHECK_INT(parse("Sorry, I couldn't find any host named x.example. (#5.1.2)", &r), BNC_OK);
+  CHECK_INT(r.code, 0);
+  CHECK_STR(r.status, "5.1.2");
+  CHECK_INT(parse("Delivery failed (5.7.1) policy", &r), BNC_OK);
+  CHECK_STR(r.status, "5.7.1");
+  CHECK_INT(parse("deferred [4.7.0] try later", &r), BNC_OK);
+  CHECK_STR(r.status, "4.7.0");
+  /* an IP address or a version is not a status */
+  CHECK_INT(parse("connect to 192.0.2.1.25: timed out", &r), BNC_OK);
+  CHECK_STR(r.status, "");
+  CHECK_INT(parse("Exim 4.96.2 says no", &r), BNC_OK);
+  CHECK_STR(r.status, "");
+  /* subject above 7 and class 3 are not statuses */
+  CHECK_INT(parse("550 5.8.1 x", &r), BNC_OK);
+  CHECK_STR(r.status, "");
+  CHECK_INT(parse("550 3.1.1 x", &r), BNC_OK);
+  CHECK_STR(r.status, "");
+  CHECK_INT(parse("550 5.7.606 Access denied", &r), BNC_OK);
+  CHECK_STR(r.status, "5.7.606");
+  CHECK_INT(r.st_detail, 606);
+  CHECK_INT(parse("550 5.7.1000 x", &r), BNC_OK);
+  CHECK_STR(r.status, "");
+}
+
+static void test_wrappers(void) {
+  bnc_reply_t r;
+  const char *s = "host mx.example.com[192.0.2.1] said: 550 5.1.1 <a@example.com>: "
+                  "Recipient address rejected (in reply to RCPT TO command)";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_INT(r.rhost_len, 14);
+  CHECK(strncmp(s + r.rhost_off, "mx.example.com", 14) == 0);
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK_STR(text_of(&r), "<a@example.com>: Recipient address rejected");
+
+  CHECK_INT(parse("smtp; 550 5.7.1 denied", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(text_of(&r), "denied");
+  CHECK_INT(parse("X-Postfix; host mx.example.net[192.0.2.2] said: 452 4.2.2 "
+                  "mailbox full (in reply to end of DATA command)", &r), BNC_OK);
+  CHECK_INT(r.code, 452);
+  CHECK_INT(r.command, BNC_CMD_DATA);
+  CHECK_STR(text_of(&r), "mailbox full");
+
+  s = "host mx.example.jp [192.0.2.222]: 550 5.1.1 <k@example.jp>... User Unknown";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK(r.rhost_len == 13 && strncmp(s + r.rhost_off, "mx.example.jp", 13) == 0);
+
+  CHECK_INT(parse(">>> RCPT To:<k@example.org>\n<<< 550 5.1.1 No such user", &r), BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(text_of(&r), "No such user");
+
+  CHECK_INT(parse("Remote host said: 550 5.7.606 Access denied", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_INT(r.rhost_len, 0);
+}
+
+static void test_disagreement(void) {
+  bnc_reply_t r;
+  CHECK_INT(parse("550 4.2.2 mailbox full", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "4.2.2");
+  CHECK_INT(bnc_reply_permanent(&r), 1);   /* the basic code decides */
+  CHECK_INT(parse("4.4.1 no answer from host", &r), BNC_OK);
+  CHECK_INT(bnc_reply_permanent(&r), 0);   /* the status, without code */
+  CHECK_INT(parse("no code at all", &r), BNC_OK);
+  CHECK_INT(bnc_reply_permanent(&r), -1);
+}
+
+static void test_hostile(void) {
+  bnc_reply_t r;
+  size_t n = 1 << 20, i;
+  char *big = malloc(n);
+  CHECK_INT(parse("", &r), BNC_EEMPTY);
+  CHECK_INT(parse(" \r\n\t ", &r), BNC_EEMPTY);
+  CHECK_INT(parse("550", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_INT(r.text_len, 0);
+  CHECK_INT(parse("650 5.1.1 out of range code", &r), BNC_OK);
+  CHECK_INT(r.code, 0);
+  CHECK_INT(parse("199 nope", &r), BNC_OK);
+  CHECK_INT(r.code, 0);
+  /* NUL bytes are ordinary bytes */
+  CHECK_INT(bnc_reply_parse("550 5.1.1 a\0b", 13, textbuf, sizeof textbuf, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_INT(r.text_len, 3);
+  /* a megabyte line of invalid UTF-8 with a code at the end */
+  for (i = 0; i < n; i++) big[i] = (char)(0x80 | (i & 0x7f));
+  memcpy(big + n - 10, " 550 5.1.1", 10);
+  CHECK_INT(bnc_reply_parse(big, n, textbuf, sizeof textbuf, &r), BNC_OK);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_INT(bnc_reply_parse(big, BNC_REPLY_MAX + 1, textbuf, sizeof textbuf, &r), BNC_ETOOBIG);
+  CHECK_INT(bnc_reply_parse(big, 100, textbuf, 10, &r), BNC_EINVAL);
+  free(big);
+}
+
+typedef struct { uint32_t ids[16]; size_t ends[16]; int n; } hits;
+
+static int collect(void *ud, uint32_t id, size_t end) {
+  hits *h = ud;
+  if (h->n < 16) { h->ids[h->n] = id; h->ends[h->n] = end; h->n++; }
+  return 0;
+}
+
+static void test_matcher(void) {
+  bnc_matcher_t *m = bnc_matcher_new();
+  hits h;
+  CHECK_INT(bnc_matcher_add(m, "User  Unknown", 13, 7), 12);
+  CHECK_INT(bnc_matcher_add(m, "unknown", 7, 3), 7);
+  CHECK_INT(bnc_matcher_add(m, " ", 1, 9), 0);   /* empty after normalizing */
+  CHECK_INT(bnc_matcher_build(m), BNC_OK);
+  memset(&h, 0, sizeof h);
+  bnc_matcher_scan(m, "550 USER\r\n\tunknown here", 23, collect, &h);
+  CHECK_INT(h.n, 2);
+  CHECK_INT(h.ids[0], 3);                         /* ascending ids */
+  CHECK_INT(h.ids[1], 7);
+  memset(&h, 0, sizeof h);
+  bnc_matcher_scan(m, "no match", 8, collect, &h);
+  CHECK_INT(h.n, 0);
+  bnc_matcher_free(m);
+}
+
+static const char *classify(bnc_ruleset_t *rs, const char *s, bnc_class_t *c) {
+  bnc_reply_t r;
+  static char name[256];
+  CHECK_INT(parse(s, &r), BNC_OK);
+  bnc_classify(rs, &r, textbuf, r.text_len, r.rhost_len ? s + r.rhost_off : NULL,
+               r.rhost_len, c);
+  return c->rule >= 0 ? bnc_ruleset_rule_name(rs, (size_t)c->rule, name, sizeof name)
+                      : c->source;
+}
+
+static void test_classify(void) {
+  bnc_ruleset_t *rs = bnc_ruleset_new(1);
+  bnc_class_t c;
+  bnc_rule_def_t d;
+  char err[128];
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+
+  classify(rs, "250 2.0.0 OK", &c);
+  CHECK_INT(c.reason, BNC_R_DELIVERED);
+  CHECK_INT(c.type, BNC_T_DELIVERED);
+
+  classify(rs, "550 5.0.0 <x@example.org>... User unknown", &c);   /* text beats code */
+  CHECK_INT(c.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(c.type, BNC_T_HARD);
+  CHECK_STR(c.source, "text");
+
+  classify(rs, "452 4.2.2 Mailbox full", &c);
+  CHECK_INT(c.reason, BNC_R_MAILBOXFULL);
+  CHECK_INT(c.type, BNC_T_SOFT);
+  CHECK_INT(c.permanent, 0);
+
+  classify(rs, "550 5.1.2 zzz", &c);                              /* registry */
+  CHECK_INT(c.reason, BNC_R_HOSTUNKNOWN);
+  CHECK_STR(c.source, "status");
+
+  classify(rs, "551 zzz", &c);                                    /* bare code */
+  CHECK_INT(c.reason, BNC_R_HASMOVED);
+  CHECK_STR(c.source, "code");
+
+  classify(rs, "zzz", &c);
+  CHECK_INT(c.reason, BNC_R_UNDEFINED);
+  CHECK_INT(c.type, BNC_T_SOFT);
+
+  /* the same words after DATA come from a filter, not a dead address */
+  classify(rs, "host mx.example.org[192.0.2.1] said: 550 5.1.1 User unknown "
+               "(in reply to end of DATA command)", &c);
+  CHECK_INT(c.reason, BNC_R_FILTERED);
+  CHECK_INT(c.context_changed, 1);
+  CHECK(c.type != BNC_T_HARD);
+
+  /* a user rule wins over the built-in ones, with its conditions */
+  memset(&d, 0, sizeof d);
+  d.name = "acme-frozen"; d.pattern = "account*frozen"; d.reason = "suspend";
+  d.code = "55"; d.example = "550 Account is frozen";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_OK);
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+  CHECK_STR(classify(rs, "550 account of user unknown is frozen", &c), "acme-frozen");
+  CHECK_INT(c.reason, BNC_R_SUSPEND);
+  /* the condition on the code holds it back for a 4xx ... */
+  classify(rs, "450 account of user unknown is frozen", &c);
+  CHECK(c.reason != BNC_R_SUSPEND);
+  /* ... and fragments must come in order */
+  classify(rs, "550 frozen account", &c);
+  CHECK(c.reason != BNC_R_SUSPEND);
+
+  d.pattern = "x"; d.reason = "nosuchreason";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_EINVAL);
+  CHECK(strstr(err, "nosuchreason") != NULL);
+  d.reason = "blocked"; d.code = "650";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_EINVAL);
+  CHECK(strstr(err, "code") != NULL);
+
+  bnc_ruleset_clear_user(rs);
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+  classify(rs, "550 account is frozen", &c);
+  CHECK(c.reason != BNC_R_SUSPEND);
+  bnc_ruleset_free(rs);
+}
+
+typedef struct { int n; size_t rule; long other; } problems;
+
+static void on_problem(void *ud, size_t rule, long other, const char *what) {
+  problems *p = ud;
+  (void)what;
+  p->n++; p->rule = rule; p->other = other;
+}
+
+static void test_checks(void) {
+  bnc_ruleset_t *rs = bnc_ruleset_new(0);
+  bnc_rule_def_t d;
+  problems p;
+  char err[128];
+  memset(&d, 0, sizeof d);
+  d.pattern = "unknown"; d.reason = "userunknown"; d.example = "550 unknown";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_OK);
+  d.pattern = "host unknown"; d.reason = "hostunknown"; d.example = "550 host unknown";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_OK);
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+  memset(&p, 0, sizeof p);
+  /* "host unknown" always contains "unknown", which comes first */
+  CHECK(bnc_ruleset_check(rs, on_problem, &p) >= 1);
+  CHECK_INT(p.rule, 1);
+  CHECK_INT(p.other, 0);
+  bnc_ruleset_free(rs);
+
+  rs = bnc_ruleset_new(1);
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+  memset(&p, 0, sizeof p);
+  CHECK_INT(bnc_ruleset_check(rs, on_problem, &p), 0);   /* built-ins are clean */
+  bnc_ruleset_free(rs);
+}
+
+int main(void) {
+  test_single_line();
+  test_multi_line();
+  test_status_inside();
+  test_wrappers();
+  test_disagreement();
+  test_hostile();
+  test_matcher();
+  test_classify();
+  test_checks();
+  return DONE();
+}

@@ -232,6 +232,8 @@ const char *bnc_ruleset_rule_name(const bnc_ruleset_t *rs, size_t i,
 typedef struct {
   const bnc_ruleset_t *rs;
   const bnc_reply_t *r;
+  const char *text;
+  size_t tlen;
   const char *rhost;
   size_t rhost_len;
   size_t best;
@@ -261,6 +263,25 @@ static int conditions_hold(const rule_rt *rule, const scan_ctx *c) {
   return 1;
 }
 
+static int is_ws(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Where a phrase of flen normalized bytes that ends at raw offset end
+ * starts in the raw text t[0..n) (framed by spaces): walks back, counting a
+ * run of white space as one byte. */
+static size_t raw_start(const char *t, size_t n, size_t end, size_t flen) {
+  size_t j = end;
+  while (flen > 0) {
+    if (j == 0) return 0;          /* the leading frame space */
+    j--;
+    if (j == n || is_ws((unsigned char)t[j]))
+      while (j > 0 && is_ws((unsigned char)t[j - 1])) j--;
+    flen--;
+  }
+  return j;
+}
+
 static int on_hit(void *ud, uint32_t id, size_t end) {
   scan_ctx *c = ud;
   size_t ri = id >> 3;
@@ -274,7 +295,7 @@ static int on_hit(void *ud, uint32_t id, size_t end) {
     return ri == 0 ? 2 : 1;
   }
   if (c->next[rule->multi] == f &&
-      (f == 0 || end - rule->flen[f] >= c->last[rule->multi])) {
+      (f == 0 || raw_start(c->text, c->tlen, end, rule->flen[f]) >= c->last[rule->multi])) {
     c->last[rule->multi] = end;
     if (++c->next[rule->multi] == rule->nfrag) c->best = ri;
   }
@@ -288,6 +309,7 @@ static size_t scan_rules(const bnc_ruleset_t *rs, const bnc_reply_t *r,
   size_t last_s[MULTI_STACK];
   scan_ctx c;
   c.rs = rs; c.r = r; c.rhost = rhost; c.rhost_len = rhost_len;
+  c.text = text; c.tlen = tlen;
   c.best = NO_RULE;
   c.next = next_s; c.last = last_s;
   if (rs->nmulti > MULTI_STACK) {

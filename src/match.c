@@ -110,28 +110,30 @@ static int cmp_u32(const void *a, const void *b) {
 typedef struct { uint32_t id; int32_t next; } own_hit;
 
 int bnc_matcher_build(bnc_matcher_t *m) {
-  size_t i, j, cap = 1, total = 0, nh = 0, qh = 0, qt = 0;
+  size_t i, j, cap = 2, total = 0, nh = 0, qh = 0, qt = 0;
   int32_t *own = NULL, *fail = NULL, *queue = NULL;
+  unsigned char *label = NULL;
   own_hit *oh = NULL;
   size_t nc, ns = 1;
   drop_automaton(m);
   make_classes(m);
   nc = m->ncls;
   for (i = 0; i < m->nph; i++) cap += m->ph[i].len;
-  if (cap > 0x7fffffff / nc) return BNC_ENOMEM;
+  if (cap > 0x3fffffff / nc) return BNC_ENOMEM;
   m->delta = calloc(cap * nc, sizeof(int32_t));
   own = malloc(cap * sizeof *own);
   fail = calloc(cap, sizeof *fail);
   queue = malloc(cap * sizeof *queue);
+  label = calloc(cap, 1);
   oh = malloc((m->nph + 1) * sizeof *oh);
-  if (!m->delta || !own || !fail || !queue || !oh) goto nomem;
+  if (!m->delta || !own || !fail || !queue || !oh || !label) goto nomem;
   own[0] = -1;
   for (i = 0; i < m->nph; i++) {                 /* the trie */
     int32_t s = 0;
     for (j = 0; j < m->ph[i].len; j++) {
       unsigned char c = m->cls[(unsigned char)m->ph[i].s[j]];
       int32_t *t = &m->delta[(size_t)s * nc + c];
-      if (*t == 0) { *t = (int32_t)ns; own[ns] = -1; ns++; }
+      if (*t == 0) { *t = (int32_t)ns; own[ns] = -1; label[ns] = c; ns++; }
       s = *t;
     }
     oh[nh].id = m->ph[i].id; oh[nh].next = own[s]; own[s] = (int32_t)nh++;
@@ -148,6 +150,19 @@ int bnc_matcher_build(bnc_matcher_t *m) {
       if (*t) { fail[*t] = f; queue[qt++] = *t; }
       else *t = f;
     }
+  }
+  /* White space collapses inside the automaton: a state entered by a space
+   * stays put on more spaces. Root is entered by a space too when no phrase
+   * prefix fits; a clone of it (state ns) takes those transitions so that
+   * it can loop on spaces while root proper does not. */
+  memcpy(&m->delta[ns * nc], &m->delta[0], nc * sizeof(int32_t));
+  label[ns] = SPACE_CLASS;
+  own[ns] = -1;
+  ns++;
+  for (i = 0; i < ns; i++) {
+    int32_t *t = &m->delta[i * nc + SPACE_CLASS];
+    if (label[i] == SPACE_CLASS) *t = (int32_t)i;
+    else if (*t == 0) *t = (int32_t)(ns - 1);
   }
   m->nstates = ns;
   m->hit_off = calloc(ns, sizeof *m->hit_off);
@@ -176,44 +191,54 @@ int bnc_matcher_build(bnc_matcher_t *m) {
     qsort(out, n, sizeof *out, cmp_u32);
     total += n;
   }
-  free(own); free(fail); free(queue); free(oh);
+  /* Encode each transition as (row offset of the target << 1 | has hits),
+   * so the scan needs no multiply and no second load per byte. */
+  for (i = 0; i < ns * nc; i++) {
+    int32_t t = m->delta[i];
+    /* a space loop reports nothing: the phrase was reported on entry */
+    int again = i % nc == SPACE_CLASS && (size_t)t == i / nc;
+    m->delta[i] = (int32_t)(((uint32_t)t * (uint32_t)nc) << 1 |
+                            (m->hit_n[t] && !again ? 1u : 0u));
+  }
+  free(own); free(fail); free(queue); free(oh); free(label);
   return BNC_OK;
 nomem:
-  free(own); free(fail); free(queue); free(oh);
+  free(own); free(fail); free(queue); free(oh); free(label);
   drop_automaton(m);
   return BNC_ENOMEM;
+}
+
+/* Reports the ids of the state behind transition v; 1 when told to stop.
+ * Kept out of line so the scan loop keeps its variables in registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int report(const bnc_matcher_t *m, uint32_t v, size_t end,
+                  bnc_hit_fn fn, void *ud) {
+  size_t st = (v >> 1) / m->ncls, k, hn = m->hit_n[st];
+  const uint32_t *h = m->hits + m->hit_off[st];
+  for (k = 0; k < hn; k++) {
+    int r = fn(ud, h[k], end);
+    if (r == 1) break;
+    if (r == 2) return 1;
+  }
+  return 0;
 }
 
 void bnc_matcher_scan(const bnc_matcher_t *m, const char *s, size_t n,
                       bnc_hit_fn fn, void *ud) {
   const int32_t *delta = m->delta;
   const unsigned char *cls = m->cls;
-  const size_t nc = m->ncls;
-  size_t i, pos = 0;
-  int32_t st;
-  int space = 1;
+  const unsigned char *p = (const unsigned char *)s, *e = p + n;
+  uint32_t v;
   if (!delta) return;
-  st = delta[SPACE_CLASS];                       /* the leading frame space */
-  for (i = 0; i <= n; i++) {
-    unsigned c = (i < n) ? cls[(unsigned char)s[i]] : SPACE_CLASS;
-    if (c == SPACE_CLASS) {
-      if (space) continue;
-      space = 1;
-    } else {
-      space = 0;
-    }
-    st = delta[(size_t)st * nc + c];
-    pos++;
-    if (m->hit_n[st]) {
-      const uint32_t *h = m->hits + m->hit_off[st];
-      size_t k, hn = m->hit_n[st];
-      for (k = 0; k < hn; k++) {
-        int r = fn(ud, h[k], pos + 1);
-        if (r == 1) break;
-        if (r == 2) return;
-      }
-    }
+  v = (uint32_t)delta[SPACE_CLASS];              /* the leading frame space */
+  while (p < e) {
+    v = (uint32_t)delta[(v >> 1) + cls[*p++]];
+    if (v & 1 && report(m, v, (size_t)(p - (const unsigned char *)s), fn, ud)) return;
   }
+  v = (uint32_t)delta[(v >> 1) + SPACE_CLASS];   /* the closing frame space */
+  if (v & 1) report(m, v, n + 1, fn, ud);
 }
 
 size_t bnc_matcher_states(const bnc_matcher_t *m) {

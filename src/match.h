@@ -15,9 +15,9 @@
 
 typedef struct bnc_matcher bnc_matcher_t;
 
-/* Called for every phrase found, with its id and the position just past its
- * end in the normalized text. Returns 0 to go on with the ids of this
- * position, 1 to skip the rest of them, 2 to stop the scan. */
+/* Called for every phrase found, with its id and the offset just past its
+ * end in the scanned text (n + 1 for the closing frame space). Returns 0 to
+ * go on with the ids of this position, 1 to skip the rest, 2 to stop. */
 typedef int (*bnc_hit_fn)(void *ud, uint32_t id, size_t end);
 
 bnc_matcher_t *bnc_matcher_new(void);

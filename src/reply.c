@@ -20,16 +20,12 @@ static int lower(int c) {
   return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
 
-/* Case-insensitive search of the NUL-terminated lower-case needle in
- * hay[0..n); returns the offset or -1. Cost O(n * strlen(needle)). */
-static long find_ci(const char *hay, size_t n, const char *needle) {
-  size_t m = strlen(needle), i, j;
-  if (m == 0 || m > n) return -1;
-  for (i = 0; i + m <= n; i++) {
-    for (j = 0; j < m && lower((unsigned char)hay[i + j]) == needle[j]; j++) {}
-    if (j == m) return (long)i;
-  }
-  return -1;
+/* Whether p[0..m) equals the lower-case s[0..m), ignoring case. */
+static int same_ci(const char *p, const char *s, size_t m) {
+  size_t j;
+  for (j = 0; j < m; j++)
+    if (lower((unsigned char)p[j]) != s[j]) return 0;
+  return 1;
 }
 
 static int starts_ci(const char *p, size_t n, const char *prefix) {
@@ -99,27 +95,34 @@ static const struct { const char *name; bnc_command_t cmd; } COMMANDS[] = {
 
 /* Phrases that name the command a reply answered, in the wording of
  * Postfix, Exim, sendmail and qmail. Searched in a bounded window. */
-static const struct { const char *phrase; bnc_command_t cmd; } CMD_PHRASES[] = {
-  { "in reply to end of data", BNC_CMD_DATA },
-  { "in reply to data", BNC_CMD_DATA },
-  { "in reply to rcpt", BNC_CMD_RCPT },
-  { "in reply to mail", BNC_CMD_MAIL },
-  { "in reply to ehlo", BNC_CMD_HELO },
-  { "in reply to helo", BNC_CMD_HELO },
-  { "in reply to starttls", BNC_CMD_STARTTLS },
-  { "in reply to auth", BNC_CMD_AUTH },
-  { "in reply to initial greeting", BNC_CMD_CONNECT },
-  { "after end of data", BNC_CMD_DATA },
-  { "after data", BNC_CMD_DATA },
-  { "after rcpt to", BNC_CMD_RCPT },
-  { "after mail from", BNC_CMD_MAIL },
-  { "after initial connection", BNC_CMD_CONNECT },
-  { "while performing the helo handshake", BNC_CMD_HELO },
-  { "while performing the ehlo handshake", BNC_CMD_HELO },
-  { "for text command", BNC_CMD_DATA },
-  { "for rcpt to command", BNC_CMD_RCPT },
-  { "for mail from command", BNC_CMD_MAIL },
+#define P(s) s, sizeof(s) - 1
+static const struct { const char *phrase; size_t len; bnc_command_t cmd; } CMD_PHRASES[] = {
+  { P("in reply to end of data"), BNC_CMD_DATA },
+  { P("in reply to data"), BNC_CMD_DATA },
+  { P("in reply to rcpt"), BNC_CMD_RCPT },
+  { P("in reply to mail"), BNC_CMD_MAIL },
+  { P("in reply to ehlo"), BNC_CMD_HELO },
+  { P("in reply to helo"), BNC_CMD_HELO },
+  { P("in reply to starttls"), BNC_CMD_STARTTLS },
+  { P("in reply to auth"), BNC_CMD_AUTH },
+  { P("in reply to initial greeting"), BNC_CMD_CONNECT },
+  { P("after end of data"), BNC_CMD_DATA },
+  { P("after data"), BNC_CMD_DATA },
+  { P("after rcpt to"), BNC_CMD_RCPT },
+  { P("after mail from"), BNC_CMD_MAIL },
+  { P("after initial connection"), BNC_CMD_CONNECT },
+  { P("while performing the helo handshake"), BNC_CMD_HELO },
+  { P("while performing the ehlo handshake"), BNC_CMD_HELO },
+  { P("for text command"), BNC_CMD_DATA },
+  { P("for rcpt to command"), BNC_CMD_RCPT },
+  { P("for mail from command"), BNC_CMD_MAIL },
 };
+#undef P
+
+/* Command phrases sit at the end (Postfix's "(in reply to RCPT TO command)")
+ * or near the start (Exim's "SMTP error ... after RCPT TO") of a text; only
+ * there are they looked for, so the cost does not grow with the text. */
+#define CMD_HEAD 160
 
 const char *bnc_command_name(bnc_command_t c) {
   static const char *const names[BNC_CMD__COUNT] = {
@@ -176,6 +179,20 @@ static size_t host_token(const char *p, size_t n) {
   return i;
 }
 
+/* Finds the first " said:" or " failed with:" in p[0..n): the colons are
+ * found with memchr, the words before them compared. Sets *skip to the
+ * length of the marker. Returns the offset of the marker or -1. */
+static long find_said(const char *p, size_t n, size_t *skip) {
+  const char *c = p, *end = p + n;
+  while ((c = memchr(c, ':', (size_t)(end - c))) != NULL) {
+    size_t at = (size_t)(c - p);
+    if (at >= 5 && starts_ci(c - 5, 5, " said")) { *skip = 6; return (long)at - 5; }
+    if (at >= 12 && starts_ci(c - 12, 12, " failed with")) { *skip = 13; return (long)at - 12; }
+    c++;
+  }
+  return -1;
+}
+
 /* Recognises MTA wrappers on the first line and returns how many bytes they
  * take: "host H[ip] said: ", "H[ip] said: ", "Remote host said: ",
  * "Server H[ip] failed with: ", "host H [ip]: ". Sets the remote host. */
@@ -183,10 +200,9 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
                            bnc_reply_t *r) {
   const char *p = buf + start;
   size_t n = eol - start, w = n < WRAPPER_WINDOW ? n : WRAPPER_WINDOW;
-  long said = find_ci(p, w, " said:");
-  long failed = find_ci(p, w, " failed with:");
-  size_t h = 0, hl = 0, end;
-  if (said < 0 && failed < 0) {
+  size_t h = 0, hl = 0, end, skip = 0;
+  long mark = find_said(p, w, &skip);
+  if (mark < 0) {
     if (!starts_ci(p, n, "host ")) return 0;
     h = 5;
     hl = host_token(p + h, n - h);
@@ -200,8 +216,7 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
     if (end >= n || p[end] != ':') return 0;
     end++;
   } else {
-    long mark = (said >= 0 && (failed < 0 || said < failed)) ? said : failed;
-    end = (size_t)mark + (mark == said ? 6 : 13);
+    end = (size_t)mark + skip;
     if (starts_ci(p, n, "host ")) h = 5;
     else if (starts_ci(p, n, "server ")) h = 7;
     else if (starts_ci(p, n, "remote host said:")) h = (size_t)mark;
@@ -225,52 +240,102 @@ static void append(char *text, size_t *tl, const char *src, size_t n) {
 }
 
 /* Searches text for the first basic code and status not glued to other
- * tokens, when no line started with them. */
+ * tokens, when no line started with them. A status is found from its first
+ * dot (memchr), a code by a walk over the digits. */
 static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
   size_t i;
-  for (i = 0; i < n && (!r->code || !r->st_class); i++) {
-    if (!IS_DIGIT(t[i]) || !boundary_before(t, i)) continue;
-    if (!r->st_class && status_at(t + i, n - i, r)) {
-      i += 4;
-      continue;
+  if (!r->st_class) {
+    const char *p = t, *end = t + n;
+    while ((p = memchr(p, '.', (size_t)(end - p))) != NULL) {
+      i = (size_t)(p - t);
+      p++;
+      if (i > 0 && boundary_before(t, i - 1) && status_at(t + i - 1, n - i + 1, r)) break;
     }
-    if (!r->code) {
-      int c = code_at(t + i, n - i);
-      if (c) { r->code = c; i += 2; }
+  }
+  for (i = 0; i < n && !r->code; i++) {
+    if (!IS_DIGIT(t[i]) || !boundary_before(t, i)) continue;
+    if (status_at(t + i, n - i, NULL)) { i += 4; continue; }
+    r->code = code_at(t + i, n - i);
+    if (r->code) break;
+    while (i + 1 < n && IS_DIGIT(t[i + 1])) i++;
+  }
+}
+
+/* Whether a command phrase starts at t[i]; sets the command. */
+static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
+  /* every phrase opens with one of four leads: compare that first */
+  static const char *const lead[] = { "in reply to ", "after ", "while performing ", "for " };
+  static const size_t lead_len[] = { 12, 6, 17, 4 };
+  size_t k;
+  int c = lower((unsigned char)t[i]);
+  int l = c == 'i' ? 0 : c == 'a' ? 1 : c == 'w' ? 2 : c == 'f' ? 3 : -1;
+  if (l < 0 || lead_len[l] > n - i || !same_ci(t + i, lead[l], lead_len[l])) return 0;
+  if (i > 0 && (IS_ALPHA(t[i - 1]) || IS_DIGIT(t[i - 1]))) return 0;
+  for (k = 0; k < sizeof CMD_PHRASES / sizeof CMD_PHRASES[0]; k++)
+    if (CMD_PHRASES[k].len <= n - i &&
+        same_ci(t + i, CMD_PHRASES[k].phrase, CMD_PHRASES[k].len)) {
+      r->command = CMD_PHRASES[k].cmd;
+      return 1;
+    }
+  return 0;
+}
+
+/* Finds a command phrase near the start of the text, where Exim and
+ * Postfix put "after RCPT TO", "while performing the HELO handshake" and
+ * "for TEXT command". MTAs write these words in lower case: memchr jumps
+ * to each candidate first letter. */
+static void find_command_head(const char *t, size_t n, bnc_reply_t *r) {
+  static const char firsts[] = "awf";
+  size_t head = n < CMD_HEAD ? n : CMD_HEAD, f, best = head;
+  bnc_reply_t tmp;
+  for (f = 0; firsts[f]; f++) {
+    const char *p = t, *end = t + best;
+    while (p < end && (p = memchr(p, firsts[f], (size_t)(end - p))) != NULL) {
+      size_t i = (size_t)(p++ - t);
+      tmp.command = BNC_CMD_NONE;
+      if (phrase_at(t, n, i, &tmp)) {
+        best = i;
+        r->command = tmp.command;
+        break;
+      }
     }
   }
 }
 
-static void find_command(const char *t, size_t n, bnc_reply_t *r) {
-  size_t i;
-  if (r->command != BNC_CMD_NONE) return;
-  for (i = 0; i < sizeof CMD_PHRASES / sizeof CMD_PHRASES[0]; i++)
-    if (find_ci(t, n, CMD_PHRASES[i].phrase) >= 0) {
-      r->command = CMD_PHRASES[i].cmd;
-      return;
+/* Removes a trailing "(in reply to X command)" that Postfix appends, and
+ * takes the command from it. Only texts ending in ')' are looked at. */
+static size_t strip_in_reply(const char *t, size_t n, bnc_reply_t *r) {
+  size_t e = n, i, stop;
+  while (e > 0 && IS_SPACE(t[e - 1])) e--;
+  if (e == 0 || t[e - 1] != ')') return n;
+  stop = e < 64 ? 0 : e - 64;
+  for (i = e; i > stop; i--) {
+    if (t[i - 1] == '(' && e - i >= 12 && same_ci(t + i, "in reply to ", 12)) {
+      bnc_reply_t tmp;
+      tmp.command = BNC_CMD_NONE;
+      if (phrase_at(t, e, i, &tmp) && r->command == BNC_CMD_NONE)
+        r->command = tmp.command;
+      i--;
+      while (i > 0 && IS_SPACE(t[i - 1])) i--;
+      return i;
     }
-}
-
-/* Removes a trailing "(in reply to ... command)" that Postfix appends. */
-static size_t strip_in_reply(const char *t, size_t n) {
-  size_t w = n < 64 ? n : 64;
-  long at = find_ci(t + (n - w), w, "(in reply to ");
-  if (at < 0) return n;
-  n = (n - w) + (size_t)at;
-  while (n > 0 && IS_SPACE(t[n - 1])) n--;
+  }
   return n;
 }
 
 int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
                     bnc_reply_t *r) {
   size_t pos = 0, tl = 0, first = 1;
+  int leading = 0;   /* the text opened with its code */
   memset(r, 0, sizeof *r);
   if (len > BNC_REPLY_MAX) return BNC_ETOOBIG;
   if (cap < len) return BNC_EINVAL;
   while (pos < len) {
     size_t eol = pos, s;
     int code;
-    while (eol < len && buf[eol] != '\n' && buf[eol] != '\r') eol++;
+    const char *nl = memchr(buf + pos, '\n', len - pos);
+    eol = nl ? (size_t)(nl - buf) : len;
+    if (eol > pos && buf[eol - 1] == '\r') eol--;   /* CRLF */
     s = pos;
     while (s < eol && IS_SPACE(buf[s])) s++;
     if (first && s < eol) {
@@ -289,6 +354,7 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
       bnc_reply_t st;
       size_t sl;
       if (!r->code) r->code = code;
+      if (tl == 0) leading = 1;
       s += (s + 3 < eol) ? 4 : 3;
       while (s < eol && IS_SPACE(buf[s])) s++;
       memset(&st, 0, sizeof st);
@@ -315,12 +381,13 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
     }
     if (s < eol) first = 0;
     append(text, &tl, buf + s, eol - s);
-    pos = eol;
-    while (pos < len && (buf[pos] == '\n' || buf[pos] == '\r')) pos++;
+    pos = nl ? (size_t)(nl - buf) + 1 : len;
   }
   find_inside(text, tl, r);
-  find_command(text, tl, r);
-  tl = strip_in_reply(text, tl);
+  tl = strip_in_reply(text, tl, r);
+  /* wrapper phrases come before the code: a reply that opens with its
+   * code has none */
+  if (r->command == BNC_CMD_NONE && !leading) find_command_head(text, tl, r);
   r->text_len = tl;
   if (tl == 0 && r->code == 0 && r->st_class == 0) return BNC_EEMPTY;
   return BNC_OK;

@@ -99,9 +99,17 @@ local function clip(s, n)
   return s:sub(1, n - 3) .. "..."
 end
 
+-- A dead-address reason said with a 4xx is not final: retry instead.
+local function advice(r)
+  local a = ADVICE[r.reason] or ""
+  if r.type ~= "hard" and a:find("^suppress") then
+    a = a:gsub("^suppress", "retry later")
+  end
+  return a
+end
+
 local function table_row(reply, r)
-  return format("%s  %-15s %-9s %s", clip(reply, 58), r.reason, r.type,
-                ADVICE[r.reason] or "")
+  return format("%s  %-15s %-9s %s", clip(reply, 58), r.reason, r.type, advice(r))
 end
 
 local function table_header()

@@ -34,6 +34,7 @@ struct bnc_ruleset {
   size_t n, cap, nuser, nmulti;
   bnc_matcher_t *m;
   int dirty;
+  unsigned generation;   /* bumped whenever the rules change */
 };
 
 static char *dup_str(const char *s) {
@@ -167,6 +168,7 @@ int bnc_ruleset_add(bnc_ruleset_t *rs, const bnc_rule_def_t *def,
   rs->rules[rs->nuser++] = r;
   rs->n++;
   rs->dirty = 1;
+  rs->generation++;
   return BNC_OK;
 }
 
@@ -177,6 +179,7 @@ void bnc_ruleset_clear_user(bnc_ruleset_t *rs) {
   rs->n -= rs->nuser;
   rs->nuser = 0;
   rs->dirty = 1;
+  rs->generation++;
 }
 
 int bnc_ruleset_compile(bnc_ruleset_t *rs) {
@@ -208,6 +211,8 @@ int bnc_ruleset_compile(bnc_ruleset_t *rs) {
 }
 
 size_t bnc_ruleset_count(const bnc_ruleset_t *rs) { return rs->n; }
+
+unsigned bnc_ruleset_generation(const bnc_ruleset_t *rs) { return rs->generation; }
 
 const bnc_rule_def_t *bnc_ruleset_get(const bnc_ruleset_t *rs, size_t i) {
   return i < rs->n ? &rs->rules[i].def : NULL;

@@ -59,6 +59,9 @@ void bnc_ruleset_clear_user(bnc_ruleset_t *rs);
 /* Compiles the matcher when rules changed; BNC_OK or BNC_ENOMEM. */
 int bnc_ruleset_compile(bnc_ruleset_t *rs);
 size_t bnc_ruleset_count(const bnc_ruleset_t *rs);
+/* A number that changes whenever rules are added or cleared (for caches of
+ * rule names kept by callers). */
+unsigned bnc_ruleset_generation(const bnc_ruleset_t *rs);
 const bnc_rule_def_t *bnc_ruleset_get(const bnc_ruleset_t *rs, size_t i);
 /* Display name of rule i ("text:user unknown" when it has none). Writes to
  * buf (NUL-terminated, truncated to cap) and returns buf. */

@@ -254,20 +254,16 @@ static int l_classify(lua_State *L) {
   lua_pushboolean(L, c.permanent);
   lua_setfield(L, -2, "permanent");
   if (c.rule >= 0) {
-    char name[256];
-    if (c.context_changed) {
-      size_t n;
-      strcpy(name, r.command == BNC_CMD_DATA ? "context:DATA<" : "context:MAIL<");
-      n = strlen(name);
-      bnc_ruleset_rule_name(rs, (size_t)c.rule, name + n, sizeof name - n);
-      lua_pushstring(L, name);
-    } else {
-      lua_pushstring(L, bnc_ruleset_rule_name(rs, (size_t)c.rule, name, sizeof name));
-    }
-  } else if (strcmp(c.source, "status") == 0 && r.st_class) {
-    lua_pushfstring(L, "%s%s:%s", c.context_changed ? "context:" : "", "status", r.status);
-  } else if (strcmp(c.source, "code") == 0 && r.code) {
-    lua_pushfstring(L, "%s%s:%d", c.context_changed ? "context:" : "", "code", r.code);
+    const bnc_rule_def_t *d = bnc_ruleset_get(rs, (size_t)c.rule);
+    if (c.context_changed)
+      lua_pushfstring(L, "context:%s<", r.command == BNC_CMD_DATA ? "DATA" : "MAIL");
+    if (d->name) lua_pushstring(L, d->name);   /* a stable pointer: cached */
+    else lua_pushfstring(L, "text:%s", d->pattern);
+    if (c.context_changed) lua_concat(L, 2);
+  } else if (c.source[0] == 's' && r.st_class) {
+    lua_pushfstring(L, "%sstatus:%s", c.context_changed ? "context:" : "", r.status);
+  } else if (c.source[0] == 'c' && c.source[1] == 'o' && r.code) {
+    lua_pushfstring(L, "%scode:%d", c.context_changed ? "context:" : "", r.code);
   } else {
     lua_pushstring(L, c.source);
   }
@@ -332,12 +328,42 @@ static int l_describe(lua_State *L) {
   return 2;
 }
 
+/* ---- the FFI door (LuaJIT) -------------------------------------------- */
+
+/* LuaJIT runs C API calls in its interpreter; through the FFI the same core
+ * functions are compiled into traces. The module hands lua/bounce/init.lua a
+ * table of function pointers (as a light userdata) instead of exporting
+ * symbols; `abi` and the struct sizes let the Lua side check its cdefs. */
+typedef struct {
+  int abi;
+  size_t reply_size, class_size;
+  int (*parse)(const char *, size_t, char *, size_t, bnc_reply_t *);
+  int (*compile)(bnc_ruleset_t *);
+  void (*classify)(const bnc_ruleset_t *, const bnc_reply_t *, const char *,
+                   size_t, const char *, size_t, bnc_class_t *);
+  const bnc_rule_def_t *(*rule)(const bnc_ruleset_t *, size_t);
+  unsigned (*generation)(const bnc_ruleset_t *);
+} ffi_api;
+
+static const ffi_api FFI_API = {
+  1, sizeof(bnc_reply_t), sizeof(bnc_class_t),
+  bnc_reply_parse, bnc_ruleset_compile, bnc_classify, bnc_ruleset_get,
+  bnc_ruleset_generation,
+};
+
+/* rules:_handle() -> light userdata of the bnc_ruleset_t (for the FFI) */
+static int rules_handle(lua_State *L) {
+  lua_pushlightuserdata(L, check_rules(L, 1)->rs);
+  return 1;
+}
+
 /* ---- history (issue 3) ---- */
 /* ---- end history ---- */
 
 static const luaL_Reg rules_methods[] = {
   { "add", rules_add }, { "clear", rules_clear }, { "list", rules_list },
-  { "check", rules_check }, { "count", rules_count }, { NULL, NULL }
+  { "check", rules_check }, { "count", rules_count },
+  { "_handle", rules_handle }, { NULL, NULL }
 };
 
 static const luaL_Reg core_funcs[] = {
@@ -386,5 +412,7 @@ BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   lua_pushinteger(L, (lua_Integer)BNC_REPLY_MAX);
   lua_setfield(L, -2, "REPLY_MAX");
+  lua_pushlightuserdata(L, (void *)&FFI_API);
+  lua_setfield(L, -2, "_ffi");
   return 1;
 }

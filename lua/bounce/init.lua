@@ -5,13 +5,15 @@
 
 local core = require("bounce.core")
 
-local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
+local type, error, setmetatable, getmetatable, require = type, error, setmetatable, getmetatable, require
+local jit = rawget(_G, "jit")
 
 local _M = { _VERSION = core._VERSION }
 
 -- syntax: r, err = bounce.classify(reply [, opts])
 -- opts.rhost (remote host), opts.command ("RCPT", "DATA", ...), opts.rules.
-_M.classify = core.classify
+-- Under LuaJIT the FFI path gives the same results, faster.
+_M.classify = (jit and require("bounce.ffi_classify")) or core.classify
 
 -- syntax: t = bounce.type_of(reason [, permanent])
 _M.type_of = core.type_of

@@ -358,6 +358,9 @@ void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
   } else if (r->st_class &&
              (out->reason = bnc_status_reason(r->st_subject, r->st_detail)) != BNC_R_UNDEFINED) {
     strcpy(out->source, "status");
+    /* "4.4.4 unable to route" is a DNS hiccup, not a dead domain */
+    if (out->reason == BNC_R_HOSTUNKNOWN && r->st_class == 4)
+      out->reason = BNC_R_NETWORKERROR;
   } else if (r->code && (out->reason = bnc_code_reason(r->code)) != BNC_R_UNDEFINED) {
     strcpy(out->source, "code");
   } else {

@@ -13,8 +13,6 @@
 #define IS_ALPHA(c) ((unsigned char)(((c) | 0x20) - 'a') < 26)
 #define IS_SPACE(c) ((c) == ' ' || (c) == '\t')
 
-/* How far into a line the "... said:" wrapper of an MTA may end. */
-#define WRAPPER_WINDOW 512
 
 static int lower(int c) {
   return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -179,55 +177,40 @@ static size_t host_token(const char *p, size_t n) {
   return i;
 }
 
-/* Finds the first " said:" or " failed with:" in p[0..n): the colons are
- * found with memchr, the words before them compared. Sets *skip to the
- * length of the marker. Returns the offset of the marker or -1. */
-static long find_said(const char *p, size_t n, size_t *skip) {
-  const char *c = p, *end = p + n;
-  while ((c = memchr(c, ':', (size_t)(end - c))) != NULL) {
-    size_t at = (size_t)(c - p);
-    if (at >= 5 && starts_ci(c - 5, 5, " said")) { *skip = 6; return (long)at - 5; }
-    if (at >= 12 && starts_ci(c - 12, 12, " failed with")) { *skip = 13; return (long)at - 12; }
-    c++;
-  }
-  return -1;
-}
-
-/* Recognises MTA wrappers on the first line and returns how many bytes they
- * take: "host H[ip] said: ", "H[ip] said: ", "Remote host said: ",
- * "Server H[ip] failed with: ", "host H [ip]: ". Sets the remote host. */
+/* Recognises an MTA wrapper at the start of a line and returns how many
+ * bytes it takes: "host H[ip] said: ", "H[ip] said: ", "Remote host said: ",
+ * "Server H[ip] failed with: ", "host H [ip]: ". Only these shapes count,
+ * so a reply that merely contains "said:" keeps its text. Sets the host. */
 static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
                            bnc_reply_t *r) {
   const char *p = buf + start;
-  size_t n = eol - start, w = n < WRAPPER_WINDOW ? n : WRAPPER_WINDOW;
-  size_t h = 0, hl = 0, end, skip = 0;
-  long mark = find_said(p, w, &skip);
-  if (mark < 0) {
-    if (!starts_ci(p, n, "host ")) return 0;
-    h = 5;
-    hl = host_token(p + h, n - h);
-    if (hl == 0) return 0;
-    end = h + hl;
-    while (end < n && IS_SPACE(p[end])) end++;
-    if (end < n && p[end] == '[') {
-      while (end < n && p[end] != ']') end++;
-      if (end < n) end++;
-    }
-    if (end >= n || p[end] != ':') return 0;
-    end++;
-  } else {
-    end = (size_t)mark + skip;
-    if (starts_ci(p, n, "host ")) h = 5;
-    else if (starts_ci(p, n, "server ")) h = 7;
-    else if (starts_ci(p, n, "remote host said:")) h = (size_t)mark;
-    hl = h < (size_t)mark ? host_token(p + h, (size_t)mark - h) : 0;
+  size_t n = eol - start, h = 0, hl, e;
+  int host_kw = 0;
+  if (starts_ci(p, n, "remote host said:")) {
+    e = 17;
+    while (e < n && IS_SPACE(p[e])) e++;
+    return e;
   }
-  if (hl > 0) {
-    r->rhost_off = start + h;
-    r->rhost_len = hl;
+  if (starts_ci(p, n, "host ")) { h = 5; host_kw = 1; }
+  else if (starts_ci(p, n, "server ")) h = 7;
+  hl = host_token(p + h, n - h);
+  if (hl == 0 || !memchr(p + h, '.', hl)) return 0;
+  e = h + hl;
+  while (e < n && IS_SPACE(p[e])) e++;
+  if (e < n && p[e] == '[') {
+    while (e < n && p[e] != ']') e++;
+    if (e == n) return 0;
+    e++;
   }
-  while (end < n && IS_SPACE(p[end])) end++;
-  return end;
+  if (starts_ci(p + e, n - e, " said:")) e += 6;
+  else if (starts_ci(p + e, n - e, "said:")) e += 5;
+  else if (starts_ci(p + e, n - e, " failed with:")) e += 13;
+  else if (host_kw && e < n && p[e] == ':') e += 1;
+  else return 0;
+  r->rhost_off = start + h;
+  r->rhost_len = hl;
+  while (e < n && IS_SPACE(p[e])) e++;
+  return e;
 }
 
 /* Appends src[0..n) to text, separating lines by one space. */
@@ -338,10 +321,10 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
     if (eol > pos && buf[eol - 1] == '\r') eol--;   /* CRLF */
     s = pos;
     while (s < eol && IS_SPACE(buf[s])) s++;
-    if (first && s < eol) {
-      s += skip_diag_type(buf + s, eol - s);
+    if (first && s < eol) s += skip_diag_type(buf + s, eol - s);
+    /* Exim puts its wrapper on the line after "SMTP error from ...:" */
+    if ((first || (!r->code && !r->rhost_len)) && s < eol)
       s += skip_wrapper(buf, s, eol, r);
-    }
     if (eol - s >= 4 && memcmp(buf + s, ">>> ", 4) == 0) {
       transcript_command(buf + s + 4, eol - s - 4, r);
       s = eol;  /* the command we sent is not part of the reply */

@@ -14,9 +14,13 @@ typedef struct {
   const char *what;
 } status_entry;
 
-/* Sorted by subject, then detail. Descriptions are ours, after RFC 3463,
- * RFC 7505 (null MX), RFC 7372 (email authentication), RFC 8689 and the
- * Microsoft 5.7.5xx/6xx extensions. */
+/* Sorted by subject, then detail; the first range that holds a detail wins.
+ * Descriptions are ours, after RFC 3463, RFC 4954 and RFC 5248 (AUTH and
+ * encryption), RFC 7505 (null MX), RFC 7372 (email authentication), RFC 8689
+ * (REQUIRETLS) and the Microsoft extensions (5.1.90, 5.4.14, 5.4.3xx,
+ * 5.7.5x-7xx), which only Exchange Online sends. Two readings follow
+ * Sisimai rather than the RFC wording: X.2.0 is a filter's refusal and X.5.3
+ * (too many recipients) counts as too many connections. */
 static const status_entry STATUS[] = {
   { 0, 0, 0, BNC_R_UNDEFINED, "other or undefined status" },
   { 1, 0, 0, BNC_R_UNDEFINED, "other address status" },
@@ -30,6 +34,7 @@ static const status_entry STATUS[] = {
   { 1, 8, 8, BNC_R_REJECTED, "bad sender's system address" },
   { 1, 9, 9, BNC_R_UNDEFINED, "message relayed to non-compliant mailer" },
   { 1, 10, 10, BNC_R_NOTACCEPT, "recipient address has null MX" },
+  { 1, 90, 90, BNC_R_SPEEDING, "daily recipient limit reached (Microsoft)" },
   { 2, 0, 0, BNC_R_FILTERED, "other or undefined mailbox status" },
   { 2, 1, 1, BNC_R_SUSPEND, "mailbox disabled, not accepting messages" },
   { 2, 2, 2, BNC_R_MAILBOXFULL, "mailbox full" },
@@ -41,7 +46,7 @@ static const status_entry STATUS[] = {
   { 3, 3, 3, BNC_R_CONTENTERROR, "system not capable of selected features" },
   { 3, 4, 4, BNC_R_MESGTOOBIG, "message too big for system" },
   { 3, 5, 5, BNC_R_SYSTEMERROR, "system incorrectly configured" },
-  { 3, 6, 6, BNC_R_SYSTEMERROR, "requested priority was changed" },
+  { 3, 6, 6, BNC_R_UNDEFINED, "requested priority was changed" },
   { 4, 0, 0, BNC_R_NETWORKERROR, "other or undefined network or routing status" },
   { 4, 1, 1, BNC_R_NETWORKERROR, "no answer from host" },
   { 4, 2, 2, BNC_R_NETWORKERROR, "bad connection" },
@@ -50,6 +55,9 @@ static const status_entry STATUS[] = {
   { 4, 5, 5, BNC_R_SYSTEMFULL, "mail system congestion" },
   { 4, 6, 6, BNC_R_NETWORKERROR, "routing loop detected" },
   { 4, 7, 7, BNC_R_EXPIRED, "delivery time expired" },
+  { 4, 14, 14, BNC_R_NETWORKERROR, "hop count exceeded (Microsoft)" },
+  { 4, 300, 300, BNC_R_EXPIRED, "message expired (Microsoft)" },
+  { 4, 301, 399, BNC_R_NETWORKERROR, "DNS or connection failure (Microsoft)" },
   { 5, 0, 0, BNC_R_SYNTAXERROR, "other or undefined protocol status" },
   { 5, 1, 2, BNC_R_SYNTAXERROR, "invalid command or syntax error" },
   { 5, 3, 3, BNC_R_TOOMANYCONN, "too many recipients" },
@@ -59,7 +67,9 @@ static const status_entry STATUS[] = {
   { 7, 0, 0, BNC_R_SECURITYERROR, "other or undefined security status" },
   { 7, 1, 1, BNC_R_REJECTED, "delivery not authorized, message refused" },
   { 7, 2, 2, BNC_R_REJECTED, "mailing list expansion prohibited" },
-  { 7, 3, 12, BNC_R_SECURITYERROR, "security, encryption or authentication failure" },
+  { 7, 3, 9, BNC_R_SECURITYERROR, "security, encryption or authentication failure" },
+  { 7, 10, 11, BNC_R_FAILEDSTARTTLS, "encryption needed (use STARTTLS)" },
+  { 7, 12, 12, BNC_R_SECURITYERROR, "a password transition is needed" },
   { 7, 13, 13, BNC_R_SUSPEND, "user account disabled" },
   { 7, 14, 14, BNC_R_SECURITYERROR, "trust relationship required" },
   { 7, 15, 15, BNC_R_REJECTED, "priority level is too low" },
@@ -72,10 +82,17 @@ static const status_entry STATUS[] = {
   { 7, 27, 27, BNC_R_REJECTED, "sender address has null MX" },
   { 7, 28, 28, BNC_R_SPEEDING, "mail flood detected" },
   { 7, 29, 29, BNC_R_AUTHFAILURE, "ARC validation failure" },
-  { 7, 30, 30, BNC_R_SECURITYERROR, "REQUIRETLS support required" },
+  { 7, 30, 30, BNC_R_FAILEDSTARTTLS, "REQUIRETLS support required" },
+  { 7, 57, 57, BNC_R_SECURITYERROR, "client not authenticated to send (Microsoft)" },
+  { 7, 64, 64, BNC_R_NORELAYING, "relay access denied for the tenant (Microsoft)" },
+  { 7, 133, 136, BNC_R_SECURITYERROR, "sender not authenticated for the recipient (Microsoft)" },
   { 7, 501, 503, BNC_R_SPAMDETECTED, "access denied, spam abuse detected (Microsoft)" },
   { 7, 509, 509, BNC_R_AUTHFAILURE, "sending domain fails DMARC (Microsoft)" },
+  { 7, 510, 511, BNC_R_BLOCKED, "sender or IPv6 sending refused (Microsoft)" },
+  { 7, 512, 512, BNC_R_NOTCOMPLIANTRFC, "message not RFC 5322 compliant (Microsoft)" },
+  { 7, 513, 513, BNC_R_BLOCKED, "client host blocked (Microsoft)" },
   { 7, 606, 649, BNC_R_BLOCKED, "access denied, banned sending IP (Microsoft)" },
+  { 7, 650, 699, BNC_R_BADREPUTATION, "rate limited for IP reputation (Microsoft)" },
   { 7, 700, 750, BNC_R_BLOCKED, "tenant or sending domain blocked (Microsoft)" },
 };
 
@@ -103,7 +120,11 @@ bnc_reason_t bnc_code_reason(int code) {
   switch (code) {
     case 421: case 451: return BNC_R_SYSTEMERROR;
     case 452: return BNC_R_SYSTEMFULL;
-    case 500: case 501: case 502: case 503: case 504: return BNC_R_SYNTAXERROR;
+    case 432: case 530: case 534: case 535:     /* RFC 4954 authentication */
+      return BNC_R_SECURITYERROR;
+    case 538: return BNC_R_FAILEDSTARTTLS;      /* encryption required */
+    case 500: case 501: case 502: case 503: case 504: case 555:
+      return BNC_R_SYNTAXERROR;
     case 521: case 556: return BNC_R_NOTACCEPT;  /* RFC 7504 */
     case 551: return BNC_R_HASMOVED;            /* user not local */
     case 552: return BNC_R_MAILBOXFULL;         /* exceeded storage */

@@ -117,6 +117,26 @@ static void test_wrappers(void) {
   CHECK_INT(parse("Remote host said: 550 5.7.606 Access denied", &r), BNC_OK);
   CHECK_INT(r.code, 550);
   CHECK_INT(r.rhost_len, 0);
+
+  /* "said:" inside a reply is not a wrapper */
+  CHECK_INT(parse("550 5.7.1 Our server said: no", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_INT(r.rhost_len, 0);
+  CHECK_STR(text_of(&r), "Our server said: no");
+  s = "450 4.1.1 <a@example.org>: Recipient address rejected: undeliverable address: "
+      "host mx.example.org[192.0.2.3] said: 550 5.1.1 no such user";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 450);
+  CHECK_STR(r.status, "4.1.1");
+
+  /* Exim: the wrapper on the second line, the command in the first */
+  s = "SMTP error from remote mail server after RCPT TO:<a@example.org>:\n"
+      "    host mx.example.org [192.0.2.4]: 550 5.1.1 <a@example.org>: no such user";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK(r.rhost_len == 14 && strncmp(s + r.rhost_off, "mx.example.org", 14) == 0);
 }
 
 static void test_disagreement(void) {

@@ -62,7 +62,7 @@ local ADVICE = {
   filtered = "retry later; a filter refused this message",
   syntaxerror = "hold: fix the sending MTA's SMTP dialogue",
   failedstarttls = "hold: fix TLS with the receiver",
-  onhold = "retry later; the reason is not yet clear",
+  onhold = "retry later; the receiver deferred it",
   undefined = "retry later; the reason is unknown",
   delivered = "nothing: delivered",
 }

@@ -1,0 +1,911 @@
+-- bounce.policy: load, check, merge and serve bounce-history policies.
+--
+-- A policy is a Lua file (or a table) in the schema below. This module runs the
+-- file in a sandbox, checks every key, fills in the defaults, and compiles the
+-- result into an immutable object. The tracker asks that object one question per
+-- event: `p:resolve(domain, reason)`, a flat table of integer seconds and counts
+-- that the C state machine consumes. Pure Lua: it needs neither bounce.core nor
+-- any C module, and runs under Lua 5.1, 5.3, 5.4 and LuaJIT.
+--
+-- The schema (every key optional; policies/default.lua is the commented guide):
+--
+--   soft = { max_attempts = 5,           -- consecutive soft bounces before suppression
+--            permanent_max_attempts = 5, -- the same, counted when the soft bounce was a
+--                                        -- permanent (5xx) reply; capped at max_attempts
+--            window = "72h",             -- or a streak this old suppresses ("forever": never)
+--            backoff = { "10m", "30m", "2h", "8h", "24h" } },
+--                      -- or { first = "5m", factor = 2, max = "24h", jitter = 0.1 }
+--   block = { backoff = { "15m", "1h", "4h" } },   -- either backoff form
+--   retention = { hard = "forever", soft = "30d", complaint = "forever",
+--                 unsubscribe = "forever", manual = "forever" },
+--   reasons = { mailboxfull = { max_attempts = 3 } },
+--   domains = { ["example.com"] = { soft = { max_attempts = 8 } } },
+--   health = { min_sent = 100, window = "24h",
+--              hard = { caution = 0.005, throttle = 0.02, stop = 0.05 },
+--              complaint = { caution = 0.001, stop = 0.003 } },  -- throttle optional
+--   addresses = { case_sensitive = false },  -- compare local parts case-sensitively?
+--   description = "one line shown by tools",
+--   on_event = function(event, record, decision) return decision end,
+--
+-- A `reasons` entry holds the soft keys directly (max_attempts, window, backoff,
+-- permanent_max_attempts), or nested as `soft = {...}`, and may add `block = {...}`
+-- and `retention = {...}`. A `domains` entry holds `soft`, `block`, `retention` and
+-- its own `reasons`. Layers merge key by key, most specific last:
+--   base < reasons[reason] < domains[domain] < domains[domain].reasons[reason]
+-- A backoff is replaced whole, never merged step by step.
+
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local error, pcall, setmetatable, getmetatable, rawget = error, pcall, setmetatable,
+  getmetatable, rawget
+local floor, huge, min = math.floor, math.huge, math.min
+local sfind, smatch, sformat, slower, sbyte, ssub = string.find, string.match,
+  string.format, string.lower, string.byte, string.sub
+local concat, sort = table.concat, table.sort
+local io_open = io.open
+local co_create, co_resume, co_status, co_running = coroutine.create, coroutine.resume,
+  coroutine.status, coroutine.running
+local debug_sethook, debug_gethook = debug.sethook, debug.gethook
+local load, loadstring, setfenv = load, rawget(_G, "loadstring"), rawget(_G, "setfenv")
+local jit = rawget(_G, "jit")
+local os_time = os.time
+
+local _M = {}
+
+local FOREVER = -1
+_M.FOREVER = FOREVER
+
+local MAX_FILE = 1024 * 1024        -- bytes a policy file may have
+local MAX_STEPS = 10000000          -- VM instructions a policy file may run while loading
+local HOOK_EVERY = 1000
+
+-- Reason names the classifier produces (bounce.reasons); a spec keeps them in step.
+local REASONS = {
+  "undefined", "userunknown", "hostunknown", "hasmoved", "notaccept", "mailboxfull",
+  "exceedlimit", "mesgtoobig", "suspend", "expired", "systemerror", "systemfull",
+  "networkerror", "mailererror", "toomanyconn", "speeding", "blocked", "badreputation",
+  "requireptr", "authfailure", "securityerror", "spamdetected", "virusdetected",
+  "contenterror", "policyviolation", "notcompliantrfc", "norelaying", "rejected",
+  "filtered", "syntaxerror", "failedstarttls", "onhold", "delivered", "feedback",
+  "vacation",
+}
+local IS_REASON = {}
+for _, r in ipairs(REASONS) do IS_REASON[r] = true end
+_M.reason_names = REASONS
+
+-- The built-in defaults, in the public schema (policies/default.lua says the same).
+local DEFAULTS = {
+  soft = { max_attempts = 5, window = "72h",
+           backoff = { "10m", "30m", "2h", "8h", "24h" } },
+  block = { backoff = { "15m", "1h", "4h" } },
+  retention = { hard = "forever", soft = "30d", complaint = "forever",
+                unsubscribe = "forever", manual = "forever" },
+  health = { min_sent = 100, window = "24h",
+             hard = { caution = 0.005, throttle = 0.02, stop = 0.05 },
+             complaint = { caution = 0.001, stop = 0.003 } },
+  addresses = { case_sensitive = false },
+}
+
+------------------------------------------------------------------------------
+-- Durations
+------------------------------------------------------------------------------
+
+local UNIT = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
+
+-- syntax: seconds = policy.duration(v)
+-- v is a whole number of seconds >= 0, "forever" (-1), or a string of
+-- <digits><unit> groups with units s m h d w ("90m", "1h30m", "2w"). Returns nil
+-- for anything else; ranges are the caller's business.
+local function duration(v)
+  if type(v) == "number" then
+    if v ~= v or v < 0 or v == huge or floor(v) ~= v then return nil end
+    return floor(v)
+  end
+  if type(v) ~= "string" or v == "" or #v > 40 then return nil end
+  if v == "forever" then return FOREVER end
+  local total, pos, len = 0, 1, #v
+  while pos <= len do
+    local _, e, n, u = sfind(v, "^(%d+)([smhdw])", pos)
+    if not e then return nil end
+    total = total + tonumber(n) * UNIT[u]
+    pos = e + 1
+  end
+  return total
+end
+_M.duration = duration
+
+------------------------------------------------------------------------------
+-- Checking: every failure is thrown as { msg = "path: expected ..., got ..." }
+-- and turned into `nil, "source: msg"` by compile().
+------------------------------------------------------------------------------
+
+local Fail = {}
+
+local function fail(path, msg)
+  error(setmetatable({ msg = path .. ": " .. msg }, Fail), 0)
+end
+
+local function show(v)
+  local t = type(v)
+  if t == "string" then
+    if #v > 40 then v = ssub(v, 1, 37) .. "..." end
+    return sformat("%q", v)
+  elseif t == "number" or t == "boolean" or t == "nil" then
+    return tostring(v)
+  end
+  return "a " .. t
+end
+
+local function expected(path, what, v)
+  fail(path, "expected " .. what .. ", got " .. show(v))
+end
+
+local function keypath(path, k)
+  local s
+  if type(k) == "string" and smatch(k, "^[%a_][%w_]*$") then
+    s = k
+    return path == "" and s or path .. "." .. s
+  elseif type(k) == "string" then
+    s = sformat("[%q]", k)
+  else
+    s = "[" .. tostring(k) .. "]"
+  end
+  return path .. s
+end
+
+-- Edit distance, for "did you mean" hints on misspelt keys.
+local function distance(a, b)
+  if #a > 40 or #b > 40 then return 99 end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = sbyte(a, i) == sbyte(b, j) and 0 or 1
+      cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function suggest(k, names)
+  if type(k) ~= "string" then return "" end
+  local best, bd = nil, 3
+  for _, n in ipairs(names) do
+    local d = distance(k, n)
+    if d < bd then best, bd = n, d end
+  end
+  return best and " (did you mean " .. best .. "?)" or ""
+end
+
+-- Refuse keys outside `names` (a sorted list), the first in sorted order.
+local function only_keys(t, path, names)
+  local allowed, bad = {}, {}
+  for _, n in ipairs(names) do allowed[n] = true end
+  for k in pairs(t) do
+    if not allowed[k] then bad[#bad + 1] = k end
+  end
+  if #bad == 0 then return end
+  sort(bad, function(a, b) return tostring(a) < tostring(b) end)
+  fail(keypath(path, bad[1]), "unknown key" .. suggest(bad[1], names)
+    .. ", expected one of " .. concat(names, ", "))
+end
+
+local function check_table(v, path, what)
+  if type(v) ~= "table" then expected(path, what, v) end
+  return v
+end
+
+local function check_int(v, path, lo, hi)
+  if type(v) ~= "number" or v ~= v or floor(v) ~= v or v < lo or v > hi then
+    expected(path, sformat("an integer %d..%d", lo, hi), v)
+  end
+  return floor(v)
+end
+
+local function check_rate(v, path)
+  if type(v) ~= "number" or v ~= v or v < 0 or v > 1 then
+    expected(path, "a number 0..1", v)
+  end
+  return v
+end
+
+-- range = { lo, hi, "1m..365d", forever_ok }
+local function check_duration(v, path, range)
+  local s = duration(v)
+  local what = "a duration " .. range[3] .. (range[4] and ' or "forever"' or "")
+  if s == nil or (s == FOREVER and not range[4])
+     or (s ~= FOREVER and (s < range[1] or s > range[2])) then
+    expected(path, what, v)
+  end
+  return s
+end
+
+local STEP = { 1, 30 * 86400, "1s..30d" }
+local WINDOW = { 60, 365 * 86400, "1m..365d", true }
+local RETENTION = { 86400, 3650 * 86400, "1d..3650d", true }
+local HEALTH_WINDOW = { 60, 90 * 86400, "1m..90d" }
+
+local BACKOFF_FORM = "a list of 1..100 durations or { first =, factor =, max =, jitter = }"
+local EXP_KEYS = { "factor", "first", "jitter", "max" }
+
+-- A backoff, normalised to { list = {...} } or { first =, factor =, max =, jitter = }.
+local function check_backoff(v, path)
+  check_table(v, path, BACKOFF_FORM)
+  local n, strings = #v, false
+  for k in pairs(v) do
+    if type(k) == "string" then strings = true end
+  end
+  if strings then
+    if n > 0 then fail(path, "expected " .. BACKOFF_FORM .. ", not both") end
+    only_keys(v, path, EXP_KEYS)
+    local b = {}
+    b.first = check_duration(v.first, path .. ".first", STEP)
+    if v.factor == nil then
+      b.factor = 2
+    elseif type(v.factor) ~= "number" or v.factor ~= v.factor or v.factor < 1 or v.factor > 10 then
+      expected(path .. ".factor", "a number 1..10", v.factor)
+    else
+      b.factor = v.factor
+    end
+    if v.max == nil then
+      b.max = 86400
+    else
+      b.max = check_duration(v.max, path .. ".max", STEP)
+    end
+    if b.max < b.first then
+      expected(path .. ".max", "a duration no shorter than first and at most 30d", v.max)
+    end
+    if v.jitter == nil then b.jitter = 0 else b.jitter = check_rate(v.jitter, path .. ".jitter") end
+    return b
+  end
+  if n < 1 or n > 100 then expected(path, BACKOFF_FORM, v) end
+  local list = {}
+  for k in pairs(v) do
+    if type(k) ~= "number" or floor(k) ~= k or k < 1 or k > n then
+      fail(keypath(path, k), "unknown key, expected " .. BACKOFF_FORM)
+    end
+  end
+  for i = 1, n do list[i] = check_duration(v[i], keypath(path, i), STEP) end
+  return { list = list }
+end
+
+local SOFT_KEYS = { "backoff", "max_attempts", "permanent_max_attempts", "window" }
+local RETENTION_KEYS = { "complaint", "hard", "manual", "soft", "unsubscribe" }
+
+-- Each section check returns a partial table holding only the keys given.
+local function check_soft(v, path, out)
+  out = out or {}
+  if v.max_attempts ~= nil then
+    out.max_attempts = check_int(v.max_attempts, path .. ".max_attempts", 1, 1000)
+  end
+  if v.permanent_max_attempts ~= nil then
+    out.permanent_max_attempts = check_int(v.permanent_max_attempts,
+      path .. ".permanent_max_attempts", 1, 1000)
+  end
+  if v.window ~= nil then out.window = check_duration(v.window, path .. ".window", WINDOW) end
+  if v.backoff ~= nil then out.backoff = check_backoff(v.backoff, path .. ".backoff") end
+  return out
+end
+
+local function check_soft_section(v, path)
+  check_table(v, path, "a table")
+  only_keys(v, path, SOFT_KEYS)
+  return check_soft(v, path)
+end
+
+local function check_block_section(v, path)
+  check_table(v, path, "a table")
+  only_keys(v, path, { "backoff" })
+  local out = {}
+  if v.backoff ~= nil then out.backoff = check_backoff(v.backoff, path .. ".backoff") end
+  return out
+end
+
+local function check_retention(v, path)
+  check_table(v, path, "a table")
+  only_keys(v, path, RETENTION_KEYS)
+  local out = {}
+  for _, k in ipairs(RETENTION_KEYS) do
+    if v[k] ~= nil then out[k] = check_duration(v[k], path .. "." .. k, RETENTION) end
+  end
+  return out
+end
+
+local REASON_KEYS = { "backoff", "block", "max_attempts", "permanent_max_attempts",
+                      "retention", "soft", "window" }
+
+-- A reason entry: soft keys flat (or in `soft`), plus `block` and `retention`.
+local function check_reason(v, path)
+  check_table(v, path, "a table")
+  only_keys(v, path, REASON_KEYS)
+  local layer = { soft = {} }
+  if v.soft ~= nil then
+    layer.soft = check_soft_section(v.soft, path .. ".soft")
+    for _, k in ipairs(SOFT_KEYS) do
+      if v[k] ~= nil then
+        fail(path .. "." .. k, "set either " .. path .. "." .. k .. " or "
+          .. path .. ".soft." .. k .. ", not both")
+      end
+    end
+  end
+  check_soft(v, path, layer.soft)
+  if v.block ~= nil then layer.block = check_block_section(v.block, path .. ".block") end
+  if v.retention ~= nil then layer.retention = check_retention(v.retention, path .. ".retention") end
+  return layer
+end
+
+local function check_reasons(v, path)
+  check_table(v, path, "a table of reason = { ... }")
+  local names = {}
+  for k in pairs(v) do names[#names + 1] = k end
+  sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  local out = {}
+  for _, k in ipairs(names) do
+    if type(k) ~= "string" or not IS_REASON[k] then
+      fail(keypath(path, k), "unknown reason" .. suggest(k, REASONS)
+        .. ", expected a reason name from bounce.reasons (mailboxfull, userunknown, ...)")
+    end
+    out[k] = check_reason(v[k], keypath(path, k))
+  end
+  return out
+end
+
+-- A domain name: letters, digits, hyphens and dots; no empty labels.
+local function valid_domain(d)
+  if #d < 1 or #d > 253 then return false end
+  for label in (d .. "."):gmatch("([^.]*)%.") do
+    if #label < 1 or #label > 63 or not smatch(label, "^[%w%-_]+$")
+       or ssub(label, 1, 1) == "-" or ssub(label, -1) == "-" then
+      return false
+    end
+  end
+  return true
+end
+
+local function check_domains(v, path)
+  check_table(v, path, 'a table of ["domain"] = { ... }')
+  local names = {}
+  for k in pairs(v) do names[#names + 1] = k end
+  sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  local out = {}
+  for _, k in ipairs(names) do
+    local p = keypath(path, k)
+    if type(k) ~= "string" or not valid_domain(k) then
+      fail(p, "expected a domain name such as \"example.com\" as key, got " .. show(k))
+    end
+    local d = slower(k)
+    if out[d] then fail(p, "domain given twice (keys are compared in lower case)") end
+    local e = check_table(v[k], p, "a table")
+    only_keys(e, p, { "block", "reasons", "retention", "soft" })
+    local layer = { soft = {} }
+    if e.soft ~= nil then layer.soft = check_soft_section(e.soft, p .. ".soft") end
+    if e.block ~= nil then layer.block = check_block_section(e.block, p .. ".block") end
+    if e.retention ~= nil then layer.retention = check_retention(e.retention, p .. ".retention") end
+    if e.reasons ~= nil then layer.reasons = check_reasons(e.reasons, p .. ".reasons") end
+    out[d] = layer
+  end
+  return out
+end
+
+local function check_levels(v, path, names, base)
+  if v ~= nil then
+    check_table(v, path, "a table")
+    only_keys(v, path, names)
+  end
+  v = v or {}
+  local out = {}
+  for _, k in ipairs(names) do
+    if v[k] ~= nil then out[k] = check_rate(v[k], path .. "." .. k) else out[k] = base[k] end
+  end
+  -- caution <= throttle <= stop, over the levels present (complaint has no throttle
+  -- unless the policy gives one)
+  local present, got, ordered, last = {}, {}, true, nil
+  for _, k in ipairs({ "caution", "throttle", "stop" }) do
+    local x = out[k]
+    if x ~= nil then
+      present[#present + 1] = k
+      got[#got + 1] = k .. " = " .. tostring(x)
+      if last ~= nil and x < last then ordered = false end
+      last = x
+    end
+  end
+  if not ordered then
+    fail(path, "expected " .. concat(present, " <= ") .. ", got " .. concat(got, ", "))
+  end
+  return out
+end
+
+local function check_health(v, path, base)
+  if v ~= nil then
+    check_table(v, path, "a table")
+    only_keys(v, path, { "complaint", "hard", "min_sent", "window" })
+  end
+  v = v or {}
+  local h = {}
+  h.min_sent = v.min_sent == nil and base.min_sent
+    or check_int(v.min_sent, path .. ".min_sent", 0, 1000000000)
+  h.window = v.window == nil and base.window
+    or check_duration(v.window, path .. ".window", HEALTH_WINDOW)
+  h.hard = check_levels(v.hard, path .. ".hard", { "caution", "stop", "throttle" }, base.hard)
+  h.complaint = check_levels(v.complaint, path .. ".complaint",
+    { "caution", "stop", "throttle" }, base.complaint)
+  return h
+end
+
+------------------------------------------------------------------------------
+-- Merging and resolving
+------------------------------------------------------------------------------
+
+local function merge_into(acc, layer)
+  if not layer then return end
+  for _, sec in ipairs({ "soft", "block", "retention" }) do
+    local src = layer[sec]
+    if src then
+      for k, x in pairs(src) do acc[sec][k] = x end
+    end
+  end
+end
+
+local function flat_backoff(out, prefix, b)
+  if b.list then
+    local l = {}
+    for i, s in ipairs(b.list) do l[i] = s end
+    out[prefix] = l
+  else
+    out[prefix .. "_first"] = b.first
+    out[prefix .. "_factor"] = b.factor
+    out[prefix .. "_max"] = b.max
+    out[prefix .. "_jitter"] = b.jitter
+  end
+end
+
+-- The flat table the state machine reads. Built once per (domain layer, reason layer).
+-- Every duration is whole seconds, -1 meaning forever:
+--   soft_max_attempts, soft_permanent_max_attempts (<= soft_max_attempts), soft_window
+--     (-1: no window), retention_hard, retention_soft (for soft_exhausted),
+--     retention_complaint, retention_unsubscribe, retention_manual;
+--   soft_backoff = { s1, s2, ... } in the list form, or else soft_backoff_first,
+--     soft_backoff_factor, soft_backoff_max, soft_backoff_jitter (all set, jitter 0..1);
+--   block_backoff, or block_backoff_first/_factor/_max/_jitter, the same way.
+local function build(st, dl, reason)
+  local acc = { soft = {}, block = {}, retention = {} }
+  merge_into(acc, st.base)
+  merge_into(acc, reason and st.reasons[reason])
+  merge_into(acc, dl)
+  merge_into(acc, dl and reason and dl.reasons and dl.reasons[reason])
+  local s, r = acc.soft, acc.retention
+  local out = {
+    soft_max_attempts = s.max_attempts,
+    soft_permanent_max_attempts = min(s.permanent_max_attempts or s.max_attempts, s.max_attempts),
+    soft_window = s.window,
+    retention_hard = r.hard,
+    retention_soft = r.soft,
+    retention_complaint = r.complaint,
+    retention_unsubscribe = r.unsubscribe,
+    retention_manual = r.manual,
+  }
+  flat_backoff(out, "soft_backoff", s.backoff)
+  flat_backoff(out, "block_backoff", acc.block.backoff)
+  return out
+end
+
+local NONE = {}
+local state = setmetatable({}, { __mode = "k" })   -- policy object -> private state
+local P = {}                                        -- methods of policy objects
+
+-- syntax: r = p:resolve([domain [, reason]])
+-- The settings for one recipient domain and bounce reason, as a flat table (see
+-- build()). The same table comes back for the same inputs: treat it as read-only.
+-- Unknown domains and reasons share the base settings, so the cache stays bounded by
+-- the number of overrides in the policy, whatever the traffic.
+function P.resolve(self, domain, reason)
+  local st = state[self]
+  if not st then error("bad argument #1 to 'resolve' (policy expected)", 2) end
+  local dl = domain and (st.domains[domain] or st.domains[slower(domain)]) or nil
+  local rk = reason and (st.reasons[reason] or (dl and dl.reasons and dl.reasons[reason]))
+    and reason or NONE
+  local row = st.cache[dl or NONE]
+  if not row then
+    row = {}
+    st.cache[dl or NONE] = row
+  end
+  local r = row[rk]
+  if not r then
+    r = build(st, dl, rk ~= NONE and rk or nil)
+    row[rk] = r
+  end
+  return r
+end
+
+-- syntax: seconds = policy.delay(resolved, kind, attempt [, rand])
+-- The wait before retry number `attempt` (1 = after the first failure), computed
+-- from a table p:resolve() returned; kind is "soft" or "block".
+-- List form: step `attempt`, the last step repeating once the list runs out.
+-- Exponential form: first * factor^(attempt-1), capped at max; then, if jitter > 0
+-- and rand (in [0,1)) is given, scaled by 1 + jitter*(2*rand - 1), so rand = 0.5
+-- keeps it, 0 takes jitter off, ~1 adds it. Rounded to whole seconds, at least 1.
+local function delay(r, kind, attempt, rand)
+  if kind ~= "soft" and kind ~= "block" then
+    error("bad argument #2 to 'delay' (\"soft\" or \"block\" expected, got " .. show(kind) .. ")", 2)
+  end
+  if type(attempt) ~= "number" or attempt < 1 or floor(attempt) ~= attempt then
+    error("bad argument #3 to 'delay' (integer >= 1 expected, got " .. show(attempt) .. ")", 2)
+  end
+  if rand ~= nil and (type(rand) ~= "number" or rand < 0 or rand >= 1) then
+    error("bad argument #4 to 'delay' (number in [0,1) expected, got " .. show(rand) .. ")", 2)
+  end
+  local prefix = kind == "soft" and "soft_backoff" or "block_backoff"
+  local list = r[prefix]
+  if list then
+    return list[attempt] or list[#list]
+  end
+  local d = r[prefix .. "_first"] * r[prefix .. "_factor"] ^ (attempt - 1)
+  local cap = r[prefix .. "_max"]
+  if d > cap then d = cap end
+  local j = r[prefix .. "_jitter"]
+  if rand and j > 0 then d = d * (1 + j * (2 * rand - 1)) end
+  d = floor(d + 0.5)
+  return d < 1 and 1 or d
+end
+_M.delay = delay
+
+-- syntax: seconds = p:backoff(kind, attempt [, rand [, domain [, reason]]])
+-- delay() over p:resolve(domain, reason).
+function P.backoff(self, kind, attempt, rand, domain, reason)
+  local r = P.resolve(self, domain, reason)
+  local ok, v = pcall(delay, r, kind, attempt, rand)
+  if not ok then error(v, 2) end
+  return v
+end
+
+local RANK = { healthy = 0, caution = 1, throttle = 2, stop = 3 }
+local NAMES = { [0] = "healthy", "caution", "throttle", "stop" }
+
+local function rank(rate, t)
+  if rate <= 0 then return 0 end
+  if t.stop and rate >= t.stop then return 3 end
+  if t.throttle and rate >= t.throttle then return 2 end
+  if t.caution and rate >= t.caution then return 1 end
+  return 0
+end
+
+-- syntax: level, judged = p:level(sent, hard, complaint)
+-- The health level of a scope with these counts over the policy's health window:
+-- "healthy", "caution", "throttle" or "stop", the worse of the hard-bounce rate and
+-- the complaint rate (both per sent message). A rate reaches a level when it is at
+-- or above that threshold (and above zero). Below health.min_sent sent messages
+-- nothing is judged: the answer is "healthy", false. Otherwise judged is true.
+function P.level(self, sent, hard, complaint)
+  local st = state[self]
+  if not st then error("bad argument #1 to 'level' (policy expected)", 2) end
+  for i, v in ipairs({ sent, hard or 0, complaint or 0 }) do
+    if type(v) ~= "number" or v < 0 then
+      error("bad argument #" .. (i + 1) .. " to 'level' (number >= 0 expected, got "
+        .. show(v) .. ")", 2)
+    end
+  end
+  local h = st.health
+  if sent < 1 or sent < h.min_sent then return "healthy", false end
+  local a = rank((hard or 0) / sent, h.hard)
+  local b = rank((complaint or 0) / sent, h.complaint)
+  return NAMES[a > b and a or b], true
+end
+_M.level = P.level
+_M.levels = RANK
+
+------------------------------------------------------------------------------
+-- Compiling
+------------------------------------------------------------------------------
+
+local TOP_KEYS = { "addresses", "block", "description", "domains", "health", "on_event",
+                   "reasons", "retention", "soft" }
+
+local base_health   -- the compiled default thresholds, set below
+
+local function compile_checked(t, base)
+  only_keys(t, "", TOP_KEYS)
+  local st = { reasons = {}, domains = {}, cache = {} }
+  local b = { soft = {}, block = {}, retention = {} }
+  if base then
+    merge_into(b, base)
+  end
+  if t.soft ~= nil then merge_into(b, { soft = check_soft_section(t.soft, "soft") }) end
+  if t.block ~= nil then merge_into(b, { block = check_block_section(t.block, "block") }) end
+  if t.retention ~= nil then merge_into(b, { retention = check_retention(t.retention, "retention") }) end
+  st.base = b
+  if t.reasons ~= nil then st.reasons = check_reasons(t.reasons, "reasons") end
+  if t.domains ~= nil then st.domains = check_domains(t.domains, "domains") end
+  st.health = check_health(t.health, "health", base_health or {
+    hard = {}, complaint = {} })
+  local addresses = { case_sensitive = false }
+  if t.addresses ~= nil then
+    check_table(t.addresses, "addresses", "a table")
+    only_keys(t.addresses, "addresses", { "case_sensitive" })
+    local cs = t.addresses.case_sensitive
+    if cs ~= nil and type(cs) ~= "boolean" then
+      expected("addresses.case_sensitive", "a boolean", cs)
+    end
+    addresses.case_sensitive = cs == true
+  end
+  if t.on_event ~= nil and type(t.on_event) ~= "function" then
+    expected("on_event", "a function(event, record, decision)", t.on_event)
+  end
+  if t.description ~= nil and (type(t.description) ~= "string" or #t.description > 200) then
+    expected("description", "a string of at most 200 bytes", t.description)
+  end
+  return st, addresses
+end
+
+local base_layer   -- the compiled default base layer, set below
+
+local function new_policy(st, addresses, t, source, fingerprint)
+  local fields = setmetatable({
+    source = source,
+    fingerprint = fingerprint,
+    health = st.health,
+    addresses = addresses,
+    on_event = t.on_event,
+    description = t.description,
+  }, { __index = P })
+  local p = setmetatable({}, {
+    __index = fields,
+    __newindex = function(_, k)
+      error("policy objects are read-only (tried to set '" .. tostring(k) .. "')", 2)
+    end,
+    __metatable = "bounce.policy",
+    __tostring = function() return "bounce.policy: " .. source end,
+  })
+  state[p] = st
+  return p
+end
+
+local function compile(t, source, fingerprint)
+  if type(t) ~= "table" then
+    return nil, source .. ": expected the policy to be a table, got " .. show(t)
+  end
+  local ok, st, addresses = pcall(compile_checked, t, base_layer)
+  if not ok then
+    if type(st) == "table" and getmetatable(st) == Fail then
+      return nil, source .. ": " .. st.msg
+    end
+    return nil, source .. ": " .. tostring(st)
+  end
+  return new_policy(st, addresses, t, source, fingerprint)
+end
+
+------------------------------------------------------------------------------
+-- The sandbox
+------------------------------------------------------------------------------
+
+local function copy(lib, drop)
+  local c = {}
+  for k, v in pairs(lib) do
+    if not drop or not drop[k] then c[k] = v end
+  end
+  return c
+end
+
+-- A fresh environment per load: copies of the safe libraries (so a policy cannot
+-- change the host's), no io/os/require/load/debug/package/metatables/rawset, and no
+-- global writes. Reading a name the sandbox lacks is an error too, which says why.
+local function sandbox()
+  local safe = {
+    string = copy(string, { dump = true }),
+    math = copy(math, { randomseed = true }),
+    table = copy(table),
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+    pcall = pcall, select = select, tonumber = tonumber, tostring = tostring,
+    type = type, xpcall = xpcall, unpack = rawget(table, "unpack") or rawget(_G, "unpack"),
+  }
+  local utf8 = rawget(_G, "utf8")
+  if utf8 then safe.utf8 = copy(utf8) end
+  setmetatable(safe, {
+    __index = function(_, k)
+      error("policy may not use '" .. tostring(k) .. "' (not available in the policy sandbox)", 2)
+    end,
+  })
+  -- The environment itself stays empty, so every assignment reaches __newindex,
+  -- even one to a name the sandbox provides (`string = nil`).
+  return setmetatable({}, {
+    __index = safe,
+    __newindex = function(_, k)
+      error("policy may not set global '" .. tostring(k) .. "'", 2)
+    end,
+    __metatable = false,
+  })
+end
+
+local function compile_chunk(src, chunkname, env)
+  if setfenv then
+    local f, err = loadstring(src, chunkname)
+    if f then setfenv(f, env) end
+    return f, err
+  end
+  return load(src, chunkname, "t", env)
+end
+
+-- Run a chunk with a bounded instruction count, in its own coroutine so the
+-- caller's hook is left alone. LuaJIT runs hooks only in interpreted code, so the
+-- chunk is kept out of the JIT while it loads.
+local function run_bounded(f)
+  if jit then jit.off(f, true) end
+  local co = co_create(f)
+  -- LuaJIT keeps one hook for all coroutines: put the caller's back afterwards.
+  local old_hook, old_mask, old_count = debug_gethook()
+  local steps, over = 0, false
+  debug_sethook(co, function()
+    if co_running() ~= co then return end   -- LuaJIT: the caller's thread
+    steps = steps + HOOK_EVERY
+    if steps > MAX_STEPS then
+      if not over then
+        over = true
+        debug_sethook(co, function()
+          if co_running() == co then error("policy ran too long", 2) end
+        end, "", 1)
+      end
+      error("policy ran too long (more than " .. MAX_STEPS .. " instructions)", 2)
+    end
+  end, "", HOOK_EVERY)
+  local ok, v = co_resume(co)
+  debug_sethook(co)
+  if old_hook then debug_sethook(old_hook, old_mask, old_count) end
+  if jit then jit.on(f, true) end
+  if ok and co_status(co) ~= "dead" then return false, "policy may not yield" end
+  return ok, v
+end
+
+local function fingerprint_of(src)
+  local h = 0
+  for i = 1, #src, 4096 do
+    local bytes = { sbyte(src, i, i + 4095) }
+    for j = 1, #bytes do h = (h * 31 + bytes[j]) % 4294967296 end
+  end
+  return sformat("%08x-%d", h, #src)
+end
+
+local function prefixed(source, msg)
+  if type(msg) ~= "string" then
+    msg = "error object is a " .. type(msg)
+  end
+  if ssub(msg, 1, #source + 1) == source .. ":" then return msg end
+  return source .. ": " .. msg
+end
+
+-- Compile policy source text; `source` names it in messages.
+local function load_source(src, source)
+  if #src > MAX_FILE then
+    return nil, source .. ": policy file larger than " .. MAX_FILE .. " bytes"
+  end
+  if sbyte(src, 1) == 27 then
+    return nil, source .. ": binary (precompiled) chunks are not allowed"
+  end
+  local f, err = compile_chunk(src, "@" .. source, sandbox())
+  if not f then return nil, prefixed(source, err) end
+  local ok, t = run_bounded(f)
+  if not ok then return nil, prefixed(source, t) end
+  return compile(t, source, fingerprint_of(src))
+end
+
+local function read_file(path)
+  local fh, err = io_open(path, "rb")
+  if not fh then return nil, err end
+  local src = fh:read(MAX_FILE + 1)
+  fh:close()
+  return src or ""
+end
+
+------------------------------------------------------------------------------
+-- Public API
+------------------------------------------------------------------------------
+
+-- syntax: ok = policy.is_policy(v)
+local function is_policy(v) return state[v] ~= nil end
+_M.is_policy = is_policy
+
+-- syntax: p, err = policy.load(path_or_table [, name])
+-- A path is read and run in the sandbox; a table is checked as is (it is host
+-- code, so its on_event is not sandboxed). `name` replaces the path (default) or
+-- "policy" (for a table) in messages. A compiled policy comes back unchanged.
+-- Bad arguments raise; a bad policy returns nil and a message such as
+--   "policies/x.lua: soft.max_attempts: expected an integer 1..1000, got -3"
+--   "policies/x.lua:3: policy may not set global 'x'"   (Lua errors keep their line)
+function _M.load(v, name)
+  if name ~= nil and type(name) ~= "string" then
+    error("bad argument #2 to 'load' (string expected, got " .. type(name) .. ")", 2)
+  end
+  if is_policy(v) then return v end
+  if type(v) == "table" then return compile(v, name or "policy") end
+  if type(v) ~= "string" then
+    error("bad argument #1 to 'load' (string or table expected, got " .. type(v) .. ")", 2)
+  end
+  local src, err = read_file(v)
+  if not src then return nil, (name or v) .. ": cannot read: " .. tostring(err) end
+  return load_source(src, name or v)
+end
+
+-- syntax: p, err = policy.load_string(source_text [, name])
+function _M.load_string(src, name)
+  if type(src) ~= "string" then
+    error("bad argument #1 to 'load_string' (string expected, got " .. type(src) .. ")", 2)
+  end
+  return load_source(src, name or "policy")
+end
+
+-- The defaults compile against nothing; every other policy merges over them.
+do
+  local st = compile_checked(DEFAULTS, nil)
+  base_layer, base_health = st.base, st.health
+end
+local default_policy = assert(compile(DEFAULTS, "default"))
+
+-- syntax: p = policy.default()
+-- The built-in defaults (the values policies/default.lua spells out).
+function _M.default() return default_policy end
+
+-- syntax: r, err = policy.reloader(path [, opts])
+-- opts.interval: seconds between looks at the file (default 1; 0 = every get()).
+-- opts.clock: function returning seconds (default ngx.now inside OpenResty, else
+-- os.time). Loads the file now: nil, err when that fails.
+--   p, err = r:get()     -- the current policy; re-reads the file once `interval`
+--                        -- has passed and recompiles when its content changed.
+--                        -- A broken edit keeps the previous policy: p is that
+--                        -- one and err says what is wrong, for as long as the
+--                        -- broken content stays in the file.
+--   p, err = r:reload()  -- the same, now, whatever the interval.
+--   r.path, r.loads (number of successful compilations)
+local R = {}
+R.__index = R
+
+function R:reload()
+  self.checked = self.clock()
+  local src, rerr = read_file(self.path)
+  if not src then
+    self.err = self.path .. ": cannot read: " .. tostring(rerr)
+    self.content = nil
+    return self.policy, self.err
+  end
+  if src == self.content then return self.policy, self.err end
+  self.content = src
+  local p, err = load_source(src, self.path)
+  if p then
+    self.policy, self.err = p, nil
+    self.loads = self.loads + 1
+  else
+    self.err = err
+  end
+  return self.policy, self.err
+end
+
+function R:get()
+  if self.clock() - self.checked >= self.interval then return self:reload() end
+  return self.policy, self.err
+end
+
+function _M.reloader(path, opts)
+  if type(path) ~= "string" then
+    error("bad argument #1 to 'reloader' (string expected, got " .. type(path) .. ")", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'reloader' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  opts = opts or {}
+  local interval = opts.interval == nil and 1 or opts.interval
+  if type(interval) ~= "number" or interval < 0 then
+    error("bad argument #2 to 'reloader' (opts.interval must be a number >= 0)", 2)
+  end
+  local clock = opts.clock
+  if clock == nil then
+    local ngx = rawget(_G, "ngx")
+    clock = ngx and ngx.now or os_time
+  elseif type(clock) ~= "function" then
+    error("bad argument #2 to 'reloader' (opts.clock must be a function)", 2)
+  end
+  local r = setmetatable({ path = path, interval = interval, clock = clock, loads = 0,
+                           checked = 0 }, R)
+  local p, err = r:reload()
+  if not p then return nil, err end
+  return r
+end
+
+return _M

@@ -19,12 +19,12 @@ OPT      ?= -O2 -g
 WERROR   ?=
 CFLAGS_ALL = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(CFLAGS)
 
-CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c
+CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/record.c src/history.c src/mstore.c src/address.c
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
 .PHONY: all test ctest spec spec-luajit spec-all lint asan conformance bench fuzz \
-        demo deps clean install smoke
+        demo deps clean install smoke rockcheck
 
 all: $(MODULE)
 
@@ -57,35 +57,102 @@ test: deps
 
 # The same specs under each Lua this module supports.
 spec-all: test
+	@sh .ci/deps spec-all
 	$(MAKE) LUA=lua5.1 spec
 	$(MAKE) LUA=lua5.3 spec
 
-lint: deps
-	luacheck lua spec bin rockspec bench
+# luacheck (.luacheckrc), cppcheck, and a -Werror build of everything in C:
+# module, C tests, benchmark, fuzz targets (syntax only: libFuzzer is clang's).
+lint:
+	@sh .ci/deps lint
+	luacheck --no-color lua spec bench $(wildcard bin/*)
+	@# Given a .rockspec, luacheck checks the modules it lists; from stdin it
+	@# checks the rockspec itself.
+	for f in $(wildcard rockspec/*.rockspec); do \
+	  luacheck --no-color --filename $$f - <$$f || exit 1; done
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c99 --inline-suppr -Isrc \
-	  $(CORE_SRC) $(wildcard test/*.c)
+	  $(CORE_SRC) $(wildcard test/*.c bench/*.c fuzz/*.c)
 	$(MAKE) -B WERROR=-Werror BUILD=build/werror all ctest
+	$(CC) $(OPT) $(WARN) -Werror -Isrc -o build/werror/bench_core bench/bench_core.c $(CORE_SRC)
+	for f in $(wildcard fuzz/fuzz_*.c); do \
+	  $(CC) $(WARN) -Werror -Isrc -fsyntax-only $$f || exit 1; done
 
 # The C tests and the specs with AddressSanitizer and UBSan. The module is
-# loaded by a stock interpreter, so the runtime is preloaded.
+# loaded by a stock interpreter, so the runtime is preloaded, libasan first.
+# Leak checks run on the C tests only (the interpreter exits without freeing).
+# Specs that start programs (nginx, the CLI) run them without LD_PRELOAD or
+# against the plain build: the sanitized module is what is checked here.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: deps
 	$(MAKE) BUILD=build/asan OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  ctest build/asan/bounce/core.so
+	$(MAKE) all
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  busted --lua=$(LUA) --cpath='./build/asan/?.so' spec
 
 conformance: $(MODULE)
 	@$(LUA) bench/conformance.lua
 
+# Throughput figures (no pass/fail): C core, Lua 5.4, LuaJIT, Sisimai.
 bench: $(MODULE)
+	@sh .ci/deps bench
 	$(MAKE) LUA=luajit all
-	@sh bench/run.sh
+	@CORE_SRC="$(CORE_SRC)" bash bench/run.sh
 
+# libFuzzer targets fuzz/fuzz_*.c, FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
 fuzz:
-	@sh fuzz/run.sh $(FUZZ_SECONDS)
+	@sh .ci/deps fuzz
+	@CORE_SRC="$(CORE_SRC)" bash fuzz/run.sh $(FUZZ_SECONDS)
+
+# Installs the rockspec offline into a temporary tree (from a copy of the
+# sources, so no object files land in src/), then loads the module from that
+# tree alone. First checks the rockspec lists CORE_SRC + src/lbounce.c and
+# every file under lua/.
+ROCKTREE := $(abspath build/rocktree)
+define ROCKSPEC_SYNC_LUA
+local t = {}
+assert(loadfile(arg[1], "t", t))()
+local want, have, bad = {}, {}, false
+for f in (arg[2] .. " " .. arg[3]):gmatch("%S+") do want[f] = true end
+for _, m in pairs(t.build.modules) do
+  for _, f in ipairs(type(m) == "table" and m.sources or { m }) do have[f] = true end
+end
+for f in pairs(want) do
+  if not have[f] then print("rockspec: " .. f .. " is missing"); bad = true end
+end
+for f in pairs(have) do
+  if not want[f] then print("rockspec: " .. f .. " is not in CORE_SRC or lua/"); bad = true end
+end
+if bad then os.exit(1) end
+endef
+define ROCKCHECK_LUA
+local bounce = require("bounce")
+local core = require("bounce.core")
+local where = package.searchpath("bounce.core", package.cpath)
+assert(where and where:find(arg[1], 1, true) == 1, "bounce.core not loaded from the tree")
+assert(bounce._VERSION == core._VERSION, "_VERSION differs between bounce and bounce.core")
+local r = assert(bounce.classify("550 5.1.1 <a@example.org>: user unknown"))
+assert(r.reason == "userunknown" and r.type == "hard", r.reason .. " " .. r.type)
+print("rockcheck: bounce " .. bounce._VERSION .. " from " .. where .. ": " .. r.reason .. ", " .. r.type)
+endef
+export ROCKSPEC_SYNC_LUA ROCKCHECK_LUA
+rockcheck:
+	@sh .ci/deps rockcheck
+	@lua5.4 -e "$$ROCKSPEC_SYNC_LUA" /dev/null rockspec/bounce-scm-1.rockspec \
+	  "$(CORE_SRC) src/lbounce.c" "$$(find lua -name '*.lua')"
+	rm -rf $(ROCKTREE) build/rocksrc && mkdir -p build/rocksrc
+	cp -r src lua bin rockspec build/rocksrc/
+	cd build/rocksrc && luarocks make --tree=$(ROCKTREE) --lua-version=5.4 --deps-mode=none \
+	  rockspec/bounce-scm-1.rockspec
+	cd / && env -u LUA_INIT -u LUA_INIT_5_4 -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
+	  LUA_PATH='$(ROCKTREE)/share/lua/5.4/?.lua;$(ROCKTREE)/share/lua/5.4/?/init.lua' \
+	  LUA_CPATH='$(ROCKTREE)/lib/lua/5.4/?.so' sh -c 'lua5.4 -e "$$ROCKCHECK_LUA" /dev/null $(ROCKTREE) && \
+	  $(ROCKTREE)/bin/bounce classify "550 5.1.1 user unknown" | grep "\"reason\":\"userunknown\"" && \
+	  echo "rockcheck: the installed bin/bounce works"'
 
 demo: deps $(MODULE)
 	@$(LUA) bin/bounce demo

@@ -358,6 +358,578 @@ static int rules_handle(lua_State *L) {
 }
 
 /* ---- history (issue 3) ---- */
+/* The state machine, the record codec and the memory store's table. Params
+ * are a plain userdata (no resources); the memory store is a userdata
+ * owning a bnc_mstore_t (freed by __gc and __close). No call below holds
+ * malloc'd memory while Lua may raise: argument checks come first. */
+#include "address.h"
+#include "history.h"
+#include "mstore.h"
+#include "record.h"
+
+#define PARAMS_MT "bounce.params"
+#define MSTORE_MT "bounce.mstore"
+
+typedef struct { bnc_mstore_t *m; } lmstore;
+
+static void history_mts(lua_State *L);
+
+/* Registry keys (addresses) of the two metatables: checking a userdata by
+ * a light userdata key avoids interning the metatable's name on every call
+ * of the per-event functions. */
+static const char params_key = 'p', mstore_key = 'm';
+
+static void *fast_checkudata(lua_State *L, int i, const void *key, const char *tname) {
+  void *p = lua_touserdata(L, i);
+  if (p && lua_getmetatable(L, i)) {                  /* mt */
+    int same;
+    lua_pushlightuserdata(L, (void *)key);
+    lua_rawget(L, LUA_REGISTRYINDEX);                 /* mt, expected */
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return p;
+  }
+  return luaL_checkudata(L, i, tname);                /* raises the usual message */
+}
+
+/* Reads number field k of table t (absent: def; required when def < -1). */
+static lua_Number num_field(lua_State *L, int t, const char *k, lua_Number def,
+                            lua_Number lo, lua_Number hi) {
+  lua_Number v;
+  lua_getfield(L, t, k);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    if (def < -1) luaL_error(L, "bad argument #1 to 'params' (field '%s' missing)", k);
+    return def;
+  }
+  if (lua_type(L, -1) != LUA_TNUMBER)
+    luaL_error(L, "bad argument #1 to 'params' (field '%s': number expected, got %s)",
+               k, luaL_typename(L, -1));
+  v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(v >= lo && v <= hi))
+    luaL_error(L, "bad argument #1 to 'params' (field '%s': %f out of range %f..%f)",
+               k, (double)v, (double)lo, (double)hi);
+  return v;
+}
+
+/* Reads a list of seconds (or one number) into steps; returns the count. */
+static uint32_t steps_field(lua_State *L, int t, const char *k, uint32_t *steps,
+                            uint32_t n, const uint32_t *def) {
+  uint32_t i;
+  size_t len;
+  lua_getfield(L, t, k);
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); memcpy(steps, def, n * sizeof *def); return n; }
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    lua_Number v = lua_tonumber(L, -1);
+    if (!(v >= 0 && v <= 4294967295.0))
+      luaL_error(L, "bad argument #1 to 'params' (field '%s': out of range)", k);
+    steps[0] = (uint32_t)v;
+    lua_pop(L, 1);
+    return 1;
+  }
+  if (lua_type(L, -1) != LUA_TTABLE)
+    luaL_error(L, "bad argument #1 to 'params' (field '%s': table expected, got %s)",
+               k, luaL_typename(L, -1));
+  len = bnc_rawlen(L, -1);
+  if (len < 1) luaL_error(L, "bad argument #1 to 'params' (field '%s': empty list)", k);
+  if (len > BNC_BACKOFF_MAX)
+    luaL_error(L, "bad argument #1 to 'params' (field '%s': more than %d steps)", k, BNC_BACKOFF_MAX);
+  for (i = 0; i < len; i++) {
+    lua_Number v;
+    lua_rawgeti(L, -1, (int)i + 1);
+    v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0 && v <= 4294967295.0))
+      luaL_error(L, "bad argument #1 to 'params' (field '%s[%d]': seconds expected)", k, (int)i + 1);
+    steps[i] = (uint32_t)v;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return (uint32_t)len;
+}
+
+/* params{ max_attempts=, permanent_max_attempts=, window= (0: none),
+ *   soft_backoff={...}, block_backoff={...}, soft_jitter=, block_jitter=,
+ *   retention_hard=, retention_soft=, retention_complaint=,
+ *   retention_unsubscribe=, retention_manual= } -> params userdata.
+ * Seconds everywhere; retention -1 is forever; absent keys take defaults. */
+static int l_params(lua_State *L) {
+  static const char *const rk[BNC_CAUSE__COUNT] = {
+    NULL, "retention_hard", "retention_soft", "retention_complaint",
+    "retention_unsubscribe", "retention_manual"
+  };
+  bnc_params_t d, *p;
+  int i;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  bnc_params_default(&d);
+  history_mts(L);
+  p = lua_newuserdata(L, sizeof *p);
+  *p = d;
+  luaL_getmetatable(L, PARAMS_MT);
+  lua_setmetatable(L, -2);
+  p->max_attempts = (uint32_t)num_field(L, 1, "max_attempts", d.max_attempts, 1, 65535);
+  p->permanent_max_attempts = (uint32_t)num_field(L, 1, "permanent_max_attempts",
+                                                  p->max_attempts, 1, 65535);
+  if (p->permanent_max_attempts > p->max_attempts) p->permanent_max_attempts = p->max_attempts;
+  p->window = (uint32_t)num_field(L, 1, "window", d.window, 0, 4294967295.0);
+  p->soft_jitter = num_field(L, 1, "soft_jitter", 0, 0, 1);
+  p->block_jitter = num_field(L, 1, "block_jitter", 0, 0, 1);
+  p->soft_steps = steps_field(L, 1, "soft_backoff", p->soft_backoff, d.soft_steps, d.soft_backoff);
+  p->block_steps = steps_field(L, 1, "block_backoff", p->block_backoff, d.block_steps, d.block_backoff);
+  for (i = 1; i < BNC_CAUSE__COUNT; i++)
+    p->retention[i] = (int64_t)num_field(L, 1, rk[i], (lua_Number)d.retention[i], -1, 4294967295.0);
+  return 1;
+}
+
+static int opt_code(lua_State *L, int i, int (*find)(const char *, size_t), int n,
+                    int none, const char *what) {
+  size_t len;
+  const char *s;
+  if (lua_isnoneornil(L, i)) return none;
+  if (lua_type(L, i) == LUA_TNUMBER) {
+    lua_Integer v = bnc_checkinteger(L, i);
+    if (v < 0 || v >= n) luaL_argerror(L, i, lua_pushfstring(L, "unknown %s code", what));
+    return (int)v;
+  }
+  s = luaL_checklstring(L, i, &len);
+  {
+    int c = find(s, len);
+    if (c < 0) luaL_argerror(L, i, lua_pushfstring(L, "unknown %s '%s'", what, s));
+    return c;
+  }
+}
+
+static void push_time(lua_State *L, uint32_t t) {
+  if (t) lua_pushinteger(L, (lua_Integer)t); else lua_pushnil(L);
+}
+
+/* Reads the blob at index i (nil or false: a new address) into *r.
+ * Returns 1, or pushes nil, message and returns 0. */
+static int read_record(lua_State *L, int i, bnc_record_t *r) {
+  size_t len;
+  const char *b;
+  int rc;
+  char msg[128];
+  if (lua_isnoneornil(L, i) || (lua_type(L, i) == LUA_TBOOLEAN && !lua_toboolean(L, i))) {
+    bnc_record_init(r);
+    return 1;
+  }
+  b = luaL_checklstring(L, i, &len);
+  rc = bnc_record_decode(b, len, r);
+  if (rc == BNC_REC_OK) return 1;
+  lua_pushnil(L);
+  lua_pushstring(L, bnc_record_error(rc, b, len, msg, sizeof msg));
+  return 0;
+}
+
+/* Name tables for push_name: the memory store's methods hold them as
+ * upvalue 1 (interned once, not on every event); other callers intern. */
+#define NAME_ACTION 0
+#define NAME_STATE (NAME_ACTION + BNC_ACT__COUNT)
+#define NAME_CAUSE (NAME_STATE + BNC_ST__COUNT)
+#define NAME_REASON (NAME_CAUSE + BNC_CAUSE__COUNT)
+#define NAME__COUNT (NAME_REASON + BNC_R__COUNT)
+
+static const char *name_of(int i) {
+  if (i < NAME_STATE) return bnc_action_name(i - NAME_ACTION);
+  if (i < NAME_CAUSE) return bnc_state_name(i - NAME_STATE);
+  if (i < NAME_REASON) return bnc_cause_name(i - NAME_CAUSE);
+  return bnc_reason_name((bnc_reason_t)(i - NAME_REASON));
+}
+
+static void push_name(lua_State *L, int i) {
+  if (lua_type(L, lua_upvalueindex(1)) == LUA_TTABLE) lua_rawgeti(L, lua_upvalueindex(1), i + 1);
+  else lua_pushstring(L, name_of(i));
+}
+
+/* Pushes the decision fields and the blob to write (string), false (no
+ * change) or "" (the record is clean: delete it). 9 values. */
+static int push_decision(lua_State *L, const bnc_record_t *r, const bnc_decision_t *d) {
+  push_name(L, NAME_ACTION + d->action);
+  push_name(L, NAME_STATE + d->state);
+  push_name(L, NAME_REASON + (((unsigned)d->reason < BNC_R__COUNT) ? d->reason : 0));
+  lua_pushinteger(L, (lua_Integer)d->attempts);
+  push_time(L, d->retry_at);
+  push_time(L, d->expires_at);
+  push_time(L, d->since);
+  if (d->cause) push_name(L, NAME_CAUSE + d->cause); else lua_pushnil(L);
+  if (!d->changed) lua_pushboolean(L, 0);
+  else if (bnc_record_is_clean(r)) lua_pushliteral(L, "");
+  else {
+    unsigned char out[BNC_RECORD_SIZE];
+    bnc_record_encode(r, out);
+    lua_pushlstring(L, (const char *)out, sizeof out);
+  }
+  return 9;
+}
+
+/* Reads event arguments at i.. : event, reason, at [, rand [, permanent]]. */
+static void read_event(lua_State *L, int i, bnc_event_in_t *ev) {
+  lua_Number at;
+  ev->type = opt_code(L, i, bnc_event_find, BNC_EV__COUNT, -1, "event");
+  if (ev->type <= BNC_EV_NONE) luaL_argerror(L, i, "event expected");
+  ev->reason = opt_code(L, i + 1, bnc_reason_find, BNC_R__COUNT, BNC_R_UNDEFINED, "reason");
+  at = luaL_checknumber(L, i + 2);
+  if (!(at >= 1 && at <= 4294967295.0)) luaL_argerror(L, i + 2, "time out of range 1..2^32-1");
+  ev->at = (int64_t)at;
+  ev->rand = luaL_optnumber(L, i + 3, 0);
+  luaL_argcheck(L, ev->rand >= 0 && ev->rand < 1, i + 3, "number in [0,1) expected");
+  ev->permanent = lua_toboolean(L, i + 4);
+}
+
+/* step(blob|nil, params, event, reason|nil, at [, rand [, permanent]]) ->
+ *   action, state, reason, attempts, retry_at, expires_at, since, cause, blob
+ * | nil, err when the blob is not a sound record. */
+static int l_step(lua_State *L) {
+  bnc_record_t r;
+  bnc_decision_t d;
+  bnc_event_in_t ev;
+  const bnc_params_t *p = fast_checkudata(L, 2, &params_key, PARAMS_MT);
+  read_event(L, 3, &ev);
+  if (!read_record(L, 1, &r)) return 2;
+  bnc_history_step(&r, &ev, p, &d);
+  return push_decision(L, &r, &d);
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* decode(blob) -> table | nil, err. Times that are "none" are absent. */
+static int l_decode(lua_State *L) {
+  bnc_record_t r;
+  luaL_checkstring(L, 1);
+  if (!read_record(L, 1, &r)) return 2;
+  lua_createtable(L, 0, 14);
+  set_str(L, "state", bnc_state_name(r.state));
+  if (r.cause) set_str(L, "cause", bnc_cause_name(r.cause));
+  if (r.last_event) set_str(L, "last_event", bnc_event_name(r.last_event));
+  set_str(L, "reason", bnc_reason_name((bnc_reason_t)r.last_reason));
+  set_int(L, "attempts", r.soft_count);
+  set_int(L, "blocks", r.block_count);
+  set_int(L, "bounces", r.bounces);
+  if (r.last_at) set_int(L, "last_at", r.last_at);
+  if (r.last_soft_at) set_int(L, "last_soft_at", r.last_soft_at);
+  if (r.state == BNC_ST_SUPPRESSED) {
+    if (r.t1) set_int(L, "since", r.t1);
+    if (r.t2) set_int(L, "expires_at", r.t2);
+  } else {
+    if (r.t1) set_int(L, "streak_start", r.t1);
+    if (r.t2) set_int(L, "retry_at", r.t2);
+  }
+  return 1;
+}
+
+/* record_expiry(blob) -> false (not suppressed) | expires_at (0: forever)
+ * | nil, err: what expire() needs, without building a table. */
+static int l_record_expiry(lua_State *L) {
+  bnc_record_t r;
+  luaL_checkstring(L, 1);
+  if (!read_record(L, 1, &r)) return 2;
+  if (r.state != BNC_ST_SUPPRESSED) lua_pushboolean(L, 0);
+  else lua_pushinteger(L, (lua_Integer)r.t2);
+  return 1;
+}
+
+static uint32_t time_field(lua_State *L, const char *k) {
+  return (uint32_t)num_field(L, 1, k, 0, 0, 4294967295.0);
+}
+
+static int name_field(lua_State *L, const char *k, int (*find)(const char *, size_t), int def) {
+  size_t len;
+  const char *s;
+  int c;
+  lua_getfield(L, 1, k);
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return def; }
+  s = lua_tolstring(L, -1, &len);
+  c = s ? find(s, len) : -1;
+  if (c < 0) luaL_error(L, "bad argument #1 to 'encode' (field '%s': unknown name)", k);
+  lua_pop(L, 1);
+  return c;
+}
+
+static int state_find(const char *s, size_t len) {
+  int i;
+  for (i = 0; i < BNC_ST__COUNT; i++)
+    if (strlen(bnc_state_name(i)) == len && memcmp(bnc_state_name(i), s, len) == 0) return i;
+  return -1;
+}
+
+/* encode(t) -> blob: the inverse of decode (for tests, tools, migrations). */
+static int l_encode(lua_State *L) {
+  bnc_record_t r;
+  unsigned char out[BNC_RECORD_SIZE];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  bnc_record_init(&r);
+  r.state = (uint8_t)name_field(L, "state", state_find, BNC_ST_ACTIVE);
+  r.cause = (uint8_t)name_field(L, "cause", bnc_cause_find, BNC_CAUSE_NONE);
+  r.last_event = (uint8_t)name_field(L, "last_event", bnc_event_find, BNC_EV_NONE);
+  r.last_reason = (uint8_t)name_field(L, "reason", bnc_reason_find, BNC_R_UNDEFINED);
+  r.soft_count = (uint16_t)num_field(L, 1, "attempts", 0, 0, 65535);
+  r.block_count = (uint16_t)num_field(L, 1, "blocks", 0, 0, 65535);
+  r.bounces = (uint16_t)num_field(L, 1, "bounces", 0, 0, 65535);
+  r.last_at = time_field(L, "last_at");
+  r.last_soft_at = time_field(L, "last_soft_at");
+  if (r.state == BNC_ST_SUPPRESSED) {
+    r.t1 = time_field(L, "since");
+    r.t2 = time_field(L, "expires_at");
+  } else {
+    r.t1 = time_field(L, "streak_start");
+    r.t2 = time_field(L, "retry_at");
+  }
+  if ((r.state == BNC_ST_SUPPRESSED) != (r.cause != BNC_CAUSE_NONE) ||
+      r.last_event == BNC_EV_CHECK)
+    luaL_error(L, "bad argument #1 to 'encode' (a cause goes with state 'suppressed' only)");
+  bnc_record_encode(&r, out);
+  lua_pushlstring(L, (const char *)out, sizeof out);
+  return 1;
+}
+
+/* ---- the memory store ---- */
+
+static lmstore *check_mstore(lua_State *L) {
+  lmstore *u = fast_checkudata(L, 1, &mstore_key, MSTORE_MT);
+  if (!u->m) luaL_argerror(L, 1, "store is closed");
+  return u;
+}
+
+/* mstore([value_size]) -> store; value_size defaults to a record's size. */
+static int l_mstore(lua_State *L) {
+  lua_Integer vs = lua_isnoneornil(L, 1) ? BNC_RECORD_SIZE : bnc_checkinteger(L, 1);
+  lmstore *u;
+  luaL_argcheck(L, vs >= 1 && vs <= 255, 1, "value size out of range 1..255");
+  history_mts(L);
+  u = lua_newuserdata(L, sizeof *u);
+  u->m = NULL;
+  luaL_getmetatable(L, MSTORE_MT);
+  lua_setmetatable(L, -2);
+  u->m = bnc_mstore_new((size_t)vs);
+  if (!u->m) luaL_error(L, "not enough memory");
+  return 1;
+}
+
+static int mstore_gc(lua_State *L) {
+  lmstore *u = luaL_checkudata(L, 1, MSTORE_MT);
+  bnc_mstore_free(u->m);
+  u->m = NULL;
+  return 0;
+}
+
+static const char *check_key(lua_State *L, int i, size_t *len) {
+  const char *k = luaL_checklstring(L, i, len);
+  luaL_argcheck(L, *len >= 1 && *len <= BNC_MSTORE_KEY_MAX, i, "key must be 1..255 bytes");
+  return k;
+}
+
+/* store:get(key) -> blob | nil */
+static int mstore_get(lua_State *L) {
+  lmstore *u = check_mstore(L);
+  size_t kl;
+  const char *k = check_key(L, 2, &kl);
+  const unsigned char *v = bnc_mstore_get(u->m, k, kl);
+  if (!v) return 0;
+  lua_pushlstring(L, (const char *)v, bnc_mstore_vsize(u->m));
+  return 1;
+}
+
+/* store:cas(key, old|nil, new|nil [, ttl]) -> true | false (conflict) | nil, err.
+ * new == nil deletes. The memory store keeps no ttl: the tracker expires. */
+static int mstore_cas(lua_State *L) {
+  lmstore *u = check_mstore(L);
+  size_t kl, ol = 0, nl = 0, vs = bnc_mstore_vsize(u->m);
+  const char *k = check_key(L, 2, &kl);
+  const char *o = lua_isnil(L, 3) ? NULL : luaL_checklstring(L, 3, &ol);
+  const char *n = lua_isnoneornil(L, 4) ? NULL : luaL_checklstring(L, 4, &nl);
+  const unsigned char *cur = bnc_mstore_get(u->m, k, kl);
+  if (n && nl != vs) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "memory store holds values of %d bytes, got %d", (int)vs, (int)nl);
+    return 2;
+  }
+  if (o ? !(cur && ol == vs && memcmp(cur, o, vs) == 0) : cur != NULL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (!n) bnc_mstore_del(u->m, k, kl);
+  else if (bnc_mstore_put(u->m, k, kl, (const unsigned char *)n) != BNC_OK) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "memory store: not enough memory");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:apply(key, params, event, reason, at [, rand [, permanent]]): get, step and write
+ * in one call (the memory store is atomic within its Lua state). Returns
+ * what step returns, the last value being true when the record changed. */
+static int mstore_apply(lua_State *L) {
+  lmstore *u = check_mstore(L);
+  size_t kl;
+  const char *k = check_key(L, 2, &kl);
+  const bnc_params_t *p = fast_checkudata(L, 3, &params_key, PARAMS_MT);
+  bnc_event_in_t ev;
+  bnc_record_t r;
+  bnc_decision_t d;
+  unsigned char *cur;
+  char msg[128];
+  int rc;
+  read_event(L, 4, &ev);
+  luaL_checkstack(L, 10, NULL);
+  if (bnc_mstore_vsize(u->m) != BNC_RECORD_SIZE) luaL_argerror(L, 1, "store does not hold records");
+  cur = bnc_mstore_ref(u->m, k, kl);
+  if (!cur) bnc_record_init(&r);
+  else if ((rc = bnc_record_decode(cur, BNC_RECORD_SIZE, &r)) != BNC_REC_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, bnc_record_error(rc, cur, BNC_RECORD_SIZE, msg, sizeof msg));
+    return 2;
+  }
+  bnc_history_step(&r, &ev, p, &d);
+  if (d.changed) {
+    if (bnc_record_is_clean(&r)) {
+      if (cur) bnc_mstore_del(u->m, k, kl);
+    } else if (cur) {
+      bnc_record_encode(&r, cur);   /* in place: no second lookup */
+    } else {
+      unsigned char out[BNC_RECORD_SIZE];
+      bnc_record_encode(&r, out);
+      if (bnc_mstore_put(u->m, k, kl, out) != BNC_OK) luaL_error(L, "not enough memory");
+    }
+  }
+  push_decision(L, &r, &d);
+  lua_pop(L, 1);
+  lua_pushboolean(L, d.changed);
+  return 9;
+}
+
+/* Iterator step: upvalue 1 the store, 2 the next index (counting down). */
+static int mstore_next(lua_State *L) {
+  lmstore *u = lua_touserdata(L, lua_upvalueindex(1));
+  lua_Integer i = lua_tointeger(L, lua_upvalueindex(2));
+  const char *k;
+  size_t kl;
+  const unsigned char *v;
+  if (!u->m) return 0;
+  if (i > (lua_Integer)bnc_mstore_count(u->m)) i = (lua_Integer)bnc_mstore_count(u->m);
+  if (i <= 0) return 0;
+  v = bnc_mstore_at(u->m, (size_t)(i - 1), &k, &kl);
+  lua_pushinteger(L, i - 1);
+  lua_replace(L, lua_upvalueindex(2));
+  lua_pushlstring(L, k, kl);
+  lua_pushlstring(L, (const char *)v, bnc_mstore_vsize(u->m));
+  return 2;
+}
+
+/* store:scan() -> iterator of key, blob. Deleting the key just returned
+ * is safe; other changes during a scan may repeat or skip keys. */
+static int mstore_scan(lua_State *L) {
+  lmstore *u = check_mstore(L);
+  lua_settop(L, 1);
+  lua_pushinteger(L, (lua_Integer)bnc_mstore_count(u->m));
+  lua_pushcclosure(L, mstore_next, 2);
+  return 1;
+}
+
+static int mstore_count(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)bnc_mstore_count(check_mstore(L)->m));
+  return 1;
+}
+
+/* store:bytes() -> bytes allocated, bytes of the keys themselves */
+static int mstore_bytes(lua_State *L) {
+  lmstore *u = check_mstore(L);
+  lua_pushnumber(L, (lua_Number)bnc_mstore_bytes(u->m));
+  lua_pushnumber(L, (lua_Number)bnc_mstore_key_bytes(u->m));
+  return 2;
+}
+
+static const luaL_Reg mstore_methods[] = {
+  { "get", mstore_get }, { "cas", mstore_cas }, { "apply", mstore_apply },
+  { "scan", mstore_scan }, { "count", mstore_count }, { "bytes", mstore_bytes },
+  { "close", mstore_gc }, { NULL, NULL }
+};
+
+/* Registers the metatables of this section (once per state; later calls
+ * only look them up): history_funcs is all this section adds to luaopen. */
+static void history_mts(lua_State *L) {
+  if (luaL_newmetatable(L, PARAMS_MT)) {              /* mt */
+    lua_pushliteral(L, PARAMS_MT);
+    lua_setfield(L, -2, "__name");
+    lua_pushlightuserdata(L, (void *)&params_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, MSTORE_MT)) {              /* mt */
+    int i;
+    lua_pushlightuserdata(L, (void *)&mstore_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    luaL_newlibtable(L, mstore_methods);              /* mt, methods */
+    lua_createtable(L, NAME__COUNT, 0);               /* mt, methods, names */
+    for (i = 0; i < NAME__COUNT; i++) {
+      lua_pushstring(L, name_of(i));
+      lua_rawseti(L, -2, i + 1);
+    }
+    luaL_setfuncs(L, mstore_methods, 1);              /* mt, methods */
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, mstore_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, mstore_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushliteral(L, MSTORE_MT);
+    lua_setfield(L, -2, "__name");
+  }
+  lua_pop(L, 1);
+}
+
+/* normalize_address(s [, case_sensitive]) -> key, domain | nil, err (also
+ * for a non-string s, so callers check types off the hot path).
+ * The input string itself comes back when it is already normal. */
+static int l_normalize_address(lua_State *L) {
+  size_t len, olen, at;
+  const char *s;
+  if (lua_type(L, 1) != LUA_TSTRING) {   /* the caller names its own argument */
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid address: string expected, got %s", luaL_typename(L, 1));
+    return 2;
+  }
+  s = lua_tolstring(L, 1, &len);
+  char out[BNC_ADDRESS_MAX + 2];
+  const char *why = len > 1024 ? "longer than RFC 5321 allows"
+    : bnc_address_normalize(s, len, lua_toboolean(L, 2), out, &olen, &at);
+  if (why) {
+    char shown[84];
+    size_t n = len > 80 ? 80 : len;
+    memcpy(shown, s, n);
+    strcpy(shown + n, len > 80 ? "..." : "");
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid address '%s': %s", shown, why);
+    return 2;
+  }
+  if (olen == len && memcmp(out, s, len) == 0) lua_settop(L, 1);
+  else lua_pushlstring(L, out, olen);
+  lua_pushlstring(L, out + at + 1, olen - at - 1);
+  return 2;
+}
+
+/* Names the Lua side maps to codes once: events and actions. */
+static int l_history_info(lua_State *L) {
+  int i;
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, BNC_EV__COUNT, 0);
+  for (i = 0; i < BNC_EV__COUNT; i++) { lua_pushstring(L, bnc_event_name(i)); lua_rawseti(L, -2, i + 1); }
+  lua_setfield(L, -2, "events");
+  lua_createtable(L, BNC_CAUSE__COUNT, 0);
+  for (i = 0; i < BNC_CAUSE__COUNT; i++) { lua_pushstring(L, bnc_cause_name(i)); lua_rawseti(L, -2, i + 1); }
+  lua_setfield(L, -2, "causes");
+  set_int(L, "record_size", BNC_RECORD_SIZE);
+  set_int(L, "record_version", BNC_RECORD_VERSION);
+  set_int(L, "backoff_max", BNC_BACKOFF_MAX);
+  history_mts(L);
+  return 1;
+}
 /* ---- end history ---- */
 
 static const luaL_Reg rules_methods[] = {
@@ -374,6 +946,9 @@ static const luaL_Reg core_funcs[] = {
 
 /* Functions of the history state machine (issue 3), registered beside. */
 static const luaL_Reg history_funcs[] = {
+  { "history_info", l_history_info }, { "params", l_params }, { "step", l_step },
+  { "decode_record", l_decode }, { "encode_record", l_encode }, { "mstore", l_mstore },
+  { "record_expiry", l_record_expiry }, { "normalize_address", l_normalize_address },
   { NULL, NULL }
 };
 

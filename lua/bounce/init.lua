@@ -78,4 +78,9 @@ _M.rules = setmetatable(rules, { __index = function(_, k)
   error("bounce.rules has no field '" .. tostring(k) .. "'", 2)
 end })
 
+-- syntax: t, err = bounce.tracker{ policy = ..., store = ... }   (bounce.tracker.lua)
+_M.tracker = function(opts) return require("bounce.tracker").new(opts) end
+-- syntax: s = bounce.store.memory()   (the store interface: bounce/store.lua)
+_M.store = setmetatable({}, { __index = function(_, k) return require("bounce.store")[k] end })
+
 return _M

@@ -1,0 +1,131 @@
+-- Figures for the tracker (no pass/fail): t:record and t:check with the
+-- memory store, and the memory store's size at N addresses.
+--   lua5.4 bench/tracker.lua [RUNS [SECONDS]]        throughput (default 5 0.5)
+--   luajit bench/tracker.lua --memory 1000000 10000000
+--                                 bytes per address at each N (run alone, so
+--                                 RSS growth is the store's own)
+-- Run from the repository root (it finds ./lua and ./build).
+local jit = rawget(_G, "jit")
+package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
+package.cpath = (jit and "./build/luajit/?.so;" or (_VERSION == "Lua 5.4" and "./build/?.so;")
+  or ("./build/lua" .. _VERSION:match("%d+%.%d+") .. "/?.so;")) .. package.cpath
+
+local bounce = require("bounce")
+local clock = os.clock
+
+local runs = tonumber(arg[1]) or 5
+local secs = tonumber(arg[2]) or 0.5
+local what = jit and jit.version or _VERSION
+local T0 = 1795132800
+
+local function rss()
+  local f = io.open("/proc/self/statm")
+  if not f then return 0 end
+  local _, res = f:read("*n", "*n")
+  f:close()
+  return res * 4096
+end
+
+if arg[1] == "--memory" then
+  for i = 2, #arg do
+    local n = tonumber(arg[i])
+    collectgarbage()
+    collectgarbage()
+    local before = rss()
+    local s = bounce.store.memory()
+    local tr = assert(bounce.tracker{ store = s, health = false })
+    local keys = 0
+    local ev = { type = "soft", reason = "mailboxfull", at = T0 }
+    local into = {}
+    local t0 = clock()
+    for j = 1, n do
+      local a = "user" .. j .. "." .. (j * 7919 % 100000) .. "@example" .. (j % 5000) .. ".com"
+      keys = keys + #a
+      ev.rcpt = a
+      tr:record(ev, into)
+    end
+    local el = clock() - t0
+    collectgarbage()
+    collectgarbage()
+    local grown = rss() - before
+    local bytes = s:bytes()
+    io.write(string.format("%s: memory store, %d addresses: %.1f bytes/address beyond the address "
+      .. "(store accounting), %.1f by RSS growth; keys %.1f bytes avg; %.0f first events/s\n",
+      what, n, (bytes - keys) / n, (grown - keys) / n, keys / n, n / el))
+    s:close()
+  end
+  os.exit(0)
+end
+
+local function median(t)
+  table.sort(t)
+  return t[math.floor((#t + 1) / 2)]
+end
+
+-- The events: 100k addresses over 1000 domains, a sender's usual mix.
+local NADDR, NEV = 100000, 262144
+local addrs = {}
+for i = 1, NADDR do addrs[i] = "user" .. i .. "@domain" .. (i % 1000) .. ".example" end
+local mix = {
+  { 400, "sent" }, { 850, "delivered" }, { 930, "soft", "mailboxfull" },
+  { 960, "hard", "userunknown" }, { 995, "block", "blocked" }, { 998, "complaint" },
+  { 1000, "unsubscribe" },
+}
+local seed = 42
+local function rnd(n)   -- Park-Miller: exact in doubles, same sequence on every Lua
+  seed = (seed * 16807) % 2147483647
+  return seed % n
+end
+local events = {}
+for i = 1, NEV do
+  local r = rnd(1000)
+  local m
+  for _, x in ipairs(mix) do if r < x[1] then m = x break end end
+  -- 1000 events a second of event time: health buckets open at a real rate
+  events[i] = { rcpt = addrs[rnd(NADDR) + 1], type = m[2], reason = m[3],
+                at = T0 + math.floor(i / 1000), campaign = "c" .. (i % 10) }
+end
+
+local function rate(fn)
+  local rates = {}
+  for k = 1, runs do
+    local n, t0 = 0, clock()
+    local t
+    repeat
+      n = n + fn()
+      t = clock() - t0
+    until t >= secs
+    rates[k] = n / t
+  end
+  return median(rates)
+end
+
+local t = assert(bounce.tracker{ clock = function() return T0 end })
+local rec = rate(function()
+  for i = 1, NEV do t:record(events[i]) end
+  return NEV
+end)
+io.write(string.format("%s: t:record, memory store: %.0f events/s (%d addresses, health on)\n",
+  what, rec, t:count()))
+
+local into = {}
+local rec3 = rate(function()
+  for i = 1, NEV do t:record(events[i], into) end
+  return NEV
+end)
+io.write(string.format("%s: t:record(event, into), memory store: %.0f events/s (health on, "
+  .. "decision table reused)\n", what, rec3))
+
+local t2 = assert(bounce.tracker{ clock = function() return T0 end, health = false })
+local rec2 = rate(function()
+  for i = 1, NEV do t2:record(events[i]) end
+  return NEV
+end)
+io.write(string.format("%s: t:record, memory store: %.0f events/s (health off)\n", what, rec2))
+
+local chk = rate(function()
+  for i = 1, NEV do t:check(addrs[(i % NADDR) + 1], T0) end
+  return NEV
+end)
+io.write(string.format("%s: t:check: %.0f checks/s\n", what, chk))
+

@@ -1,0 +1,95 @@
+-- bounce.store: the store interface the tracker talks to, and two stores.
+--
+-- A store keeps one opaque record (a byte string, bounce.core's 32-byte
+-- record) per normalised address. The tracker never knows which store it
+-- runs on; a store never looks inside a record. The interface:
+--
+--   blob, err  = store:get(key)
+--       The record under key, or nil when there is none; nil, err when the
+--       store failed (the tracker returns that error to its caller).
+--   ok, err    = store:cas(key, old, new [, ttl])
+--       Compare-and-set: if the value under key is `old` (nil: no value),
+--       set it to `new` (nil: delete the key) and return true; if it is
+--       something else return false (the tracker reads again and retries);
+--       nil, err when the store failed. A record's bytes are its version:
+--       the state machine is a pure function of them, so equal bytes mean
+--       an equal state (no ABA problem). `ttl` (seconds, or nil) says when
+--       the record may be dropped (a suppression's expiry): stores with
+--       expiry (Redis, ngx.shared.DICT) may use it, others ignore it.
+--   iter       = store:scan()
+--       An iterator of key, blob over every record. Deleting the key just
+--       returned (by cas) must be safe; other changes may repeat or skip.
+--   n          = store:count()          (optional) number of records.
+--   ...        = store:apply(key, params, event, reason, at, rand, permanent)
+--       (optional, C stores only) get + transition + write in one call, for
+--       stores that are atomic by construction; see bounce.core.mstore.
+--
+-- Later stores (SQLite, Redis, nginx shared dict) implement get/cas/scan.
+
+local core = require("bounce.core")
+
+local type, error, next, pairs, ipairs, setmetatable = type, error, next, pairs, ipairs, setmetatable
+
+local _M = { _VERSION = core._VERSION }
+
+-- syntax: s = store.memory()
+-- The default store: a C hash table in this Lua state (45-52 bytes per
+-- address beyond the address itself). Also has :count(), :bytes() (bytes
+-- allocated, bytes of keys), :close() and the :apply() fast path. Not
+-- shared between nginx workers or processes.
+function _M.memory()
+  return core.mstore()
+end
+
+-- A store in a plain Lua table: the reference implementation of the
+-- interface, for tests and as a model for new stores. Slower and larger than
+-- store.memory().
+local TableStore = {}
+TableStore.__index = TableStore
+
+function TableStore:get(key) return self.data[key] end
+
+function TableStore:cas(key, old, new)
+  if self.data[key] ~= old then return false end   -- nil ~= blob covers "absent"
+  self.data[key] = new
+  return true
+end
+
+function TableStore:scan()
+  local data, k = self.data, nil
+  return function()
+    local v
+    k, v = next(data, k)
+    return k, v
+  end
+end
+
+function TableStore:count()
+  local n = 0
+  for _ in pairs(self.data) do n = n + 1 end
+  return n
+end
+
+-- syntax: s = store.table([t])   -- t: an existing key -> blob table
+function _M.table(t)
+  if t ~= nil and type(t) ~= "table" then
+    error("bad argument #1 to 'table' (table expected, got " .. type(t) .. ")", 2)
+  end
+  return setmetatable({ data = t or {} }, TableStore)
+end
+
+-- syntax: ok, err = store.check(s)   -- whether s has the interface
+function _M.check(s)
+  local ts = type(s)
+  if ts ~= "table" and ts ~= "userdata" then
+    return nil, "store expected (a table or userdata with get, cas, scan), got " .. ts
+  end
+  for _, m in ipairs({ "get", "cas", "scan" }) do
+    if type(s[m]) ~= "function" then
+      return nil, "store has no method '" .. m .. "' (needs get, cas, scan)"
+    end
+  end
+  return true
+end
+
+return _M

@@ -1,0 +1,687 @@
+-- bounce.tracker: remembers what happened to each address and says what to
+-- do next, under a policy (bounce.policy) and on a store (bounce.store).
+--
+--   local t = bounce.tracker{ policy = "policies/default.lua", store = ... }
+--   local d = t:record{ rcpt = "a@example.com", reply = "550 5.1.1 ...", at = 1763600000 }
+--   -- d.action: "send" | "retry" (d.retry_at) | "suppress" (d.expires_at, nil = forever)
+--   --           | "hold" (a block: back off the sender/domain until d.retry_at)
+--   local ok, why = t:check("a@example.com")
+--
+-- The state machine is bounce.core.step (src/history.c): one C call per event,
+-- the policy resolved to plain numbers (cached per domain and reason). Each
+-- event reads the record, applies the transition and writes it back with a
+-- compare-and-set, retrying on conflict (see bounce.store for the interface);
+-- the memory store does all three in one C call (store:apply).
+-- Health counters (per domain, campaign and sender) live in this Lua state,
+-- in buckets of 1/24 of the policy's health window.
+--
+-- Errors: caller mistakes raise (`bad argument #1 to 'record' (...)`); bad
+-- data (an invalid address, a corrupt record, a failing store) returns
+-- nil, message.
+
+local core = require("bounce.core")
+local policy_mod = require("bounce.policy")
+local store_mod = require("bounce.store")
+
+local type, error, pairs, ipairs, next, tostring, pcall, setmetatable, rawget =
+  type, error, pairs, ipairs, next, tostring, pcall, setmetatable, rawget
+local floor = math.floor
+local random = math.random
+local smatch, slower, sformat, sbyte, ssub =
+  string.match, string.lower, string.format, string.byte, string.sub
+local os_date, os_time = os.date, os.time
+local sort = table.sort
+
+local step, decode, expiry = core.step, core.decode_record, core.record_expiry
+local ngx = rawget(_G, "ngx")
+
+local _M = { _VERSION = core._VERSION }
+
+-- Event types: the state machine's codes, plus the classifier's types.
+local EVENT = {}
+for i, name in ipairs(core.history_info().events) do EVENT[name] = i - 1 end
+local EV_SOFT, EV_BLOCK, EV_RELEASE, EV_SUPPRESS = EVENT.soft, EVENT.block, EVENT.release,
+  EVENT.suppress
+EVENT.none, EVENT.check, EVENT.suppress = nil, nil, nil  -- not for record()
+EVENT.auto_reply = EVENT.delivered   -- an auto-reply proves the mailbox took the message
+
+local REASON = {}
+for i, r in ipairs(core.reasons()) do REASON[r.name] = i - 1 end
+
+-- Health counters: which event counts where.
+local HEALTH_KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint" }
+local HEALTH_INDEX = { sent = 1, delivered = 2, hard = 3, soft = 4, block = 5, complaint = 6 }
+HEALTH_INDEX.auto_reply = 2
+local BUCKETS = 24
+local SCOPES = { domain = true, campaign = true, sender = true }
+
+local MAX_CAS_TRIES = 16
+local DCACHE_MAX = 10000  -- domains whose compiled params are kept
+
+local T = {}
+T.__index = T
+
+-- Raises at the caller of the public function (level: 3 when called from
+-- it directly, 4 from a helper it called).
+local function argerr(n, fname, msg, level)
+  error("bad argument #" .. n .. " to '" .. fname .. "' (" .. msg .. ")", level or 3)
+end
+
+------------------------------------------------------------------------------
+-- Addresses
+------------------------------------------------------------------------------
+
+-- syntax: key, domain = tracker.normalize(rcpt [, case_sensitive])
+-- Trims white space and one pair of <>, lower-cases the domain (and the
+-- local part unless case_sensitive). nil, err for what is not an address.
+-- (src/address.c: one C call, the hot path of every event.)
+local normalize = core.normalize_address
+_M.normalize = normalize
+
+------------------------------------------------------------------------------
+-- Construction and policy
+------------------------------------------------------------------------------
+
+local function default_clock()
+  if ngx then return ngx.now() end
+  return os_time()
+end
+
+-- The policy's backoff as a list of seconds (the exponential form expanded
+-- until it reaches its cap), and its jitter.
+local function steps(r, prefix)
+  local list = r[prefix]
+  if list then return list, 0 end
+  local out, last = {}, nil
+  for i = 1, core.history_info().backoff_max do
+    local d = policy_mod.delay(r, ssub(prefix, 1, 4) == "soft" and "soft" or "block", i)
+    out[i] = d
+    if d == last or d >= r[prefix .. "_max"] then break end
+    last = d
+  end
+  return out, r[prefix .. "_jitter"] or 0
+end
+
+local function compile_params(r)
+  local soft, soft_jitter = steps(r, "soft_backoff")
+  local block, block_jitter = steps(r, "block_backoff")
+  return core.params{
+    max_attempts = r.soft_max_attempts,
+    permanent_max_attempts = r.soft_permanent_max_attempts,
+    window = r.soft_window == policy_mod.FOREVER and 0 or r.soft_window,
+    soft_backoff = soft, soft_jitter = soft_jitter,
+    block_backoff = block, block_jitter = block_jitter,
+    retention_hard = r.retention_hard, retention_soft = r.retention_soft,
+    retention_complaint = r.retention_complaint,
+    retention_unsubscribe = r.retention_unsubscribe,
+    retention_manual = r.retention_manual,
+  }, soft_jitter > 0 or block_jitter > 0
+end
+
+local function set_policy(self, p)
+  if p == self.policy then return end
+  local old = self.policy
+  self.policy = p
+  self.pcache = setmetatable({}, { __mode = "k" })  -- resolved table -> params
+  self.jitter = setmetatable({}, { __mode = "k" })  -- params -> true when jittered
+  self.dcache, self.ndomains = {}, 0                 -- domain -> reason -> params
+  self.case_sensitive = p.addresses and p.addresses.case_sensitive or false
+  self.on_event = p.on_event
+  local w = p.health and p.health.window or 86400
+  if not old or not old.health or old.health.window ~= w then
+    self.bucket = w / BUCKETS < 60 and 60 or floor(w / BUCKETS)
+    self.last_b, self.last_lo, self.last_hi = 0, 0, 0
+    self.counters = { domain = {}, campaign = {}, sender = {} }
+  end
+end
+
+-- syntax: t, err = tracker.new{ policy = path | table | policy object, store = s,
+--   clock = fn, random = fn, reload_interval = seconds, health = true }
+-- policy defaults to bounce.policy.default(); a path is watched for changes
+-- (every reload_interval seconds, default 1, as events arrive). store
+-- defaults to bounce.store.memory(). clock (unix seconds) is used when an
+-- event has no `at`; random (in [0,1)) spreads backoff jitter. health =
+-- false keeps no health counters.
+function _M.new(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then argerr(1, "tracker", "table expected, got " .. type(opts)) end
+  local self = setmetatable({
+    clock = opts.clock or default_clock,
+    random = opts.random or random,
+    keep_health = opts.health ~= false,
+    hook_errors = 0,
+  }, T)
+  if type(self.clock) ~= "function" then argerr(1, "tracker", "field 'clock': function expected") end
+  if type(self.random) ~= "function" then argerr(1, "tracker", "field 'random': function expected") end
+  local p, err = opts.policy, nil
+  if p == nil then
+    p = policy_mod.default()
+  elseif type(p) == "string" then
+    local r
+    r, err = policy_mod.reloader(p, { interval = opts.reload_interval, clock = self.clock })
+    if not r then return nil, err end
+    self.reloader = r
+    p, err = r:get()
+  elseif type(p) == "table" then
+    p, err = policy_mod.load(p)
+  else
+    argerr(1, "tracker", "field 'policy': path, table or policy expected, got " .. type(p))
+  end
+  if not p then return nil, err end
+  set_policy(self, p)
+  local s = opts.store
+  if s == nil then s = store_mod.memory() end
+  local ok, serr = store_mod.check(s)
+  if not ok then argerr(1, "tracker", "field 'store': " .. serr) end
+  self.store = s
+  self.apply = type(s.apply) == "function" and s.apply or nil
+  return self
+end
+
+-- Looks at the policy file when a reloader watches it.
+local function current(self)
+  local r = self.reloader
+  if r then
+    local p, err = r:get()
+    if p ~= self.policy then set_policy(self, p) end
+    self.policy_err = err
+  end
+  return self.policy
+end
+
+-- syntax: ok, err = t:reload()
+-- Re-reads the policy file now. A broken edit keeps the running policy:
+-- nil, err (also kept in t:policy_error() until the file is fixed).
+function T:reload()
+  local r = self.reloader
+  if not r then return true end
+  local p, err = r:reload()
+  if p ~= self.policy then set_policy(self, p) end
+  self.policy_err = err
+  if err then return nil, err end
+  return true
+end
+
+-- syntax: err = t:policy_error()   -- nil while the policy file is sound
+function T:policy_error()
+  current(self)
+  return self.policy_err
+end
+
+-- syntax: p = t:current_policy()   -- the policy in force (after a reload check)
+function T:current_policy() return current(self) end
+
+-- Compiled params for a domain and a reason, cached per domain.
+local function params_for(self, domain, reason)
+  local row = self.dcache[domain]
+  if not row then
+    if self.ndomains >= DCACHE_MAX then self.dcache, self.ndomains = {}, 0 end
+    row = {}
+    self.dcache[domain] = row
+    self.ndomains = self.ndomains + 1
+  end
+  local k = reason or ""
+  local ud = row[k]
+  if ud then return ud end
+  local r = self.policy:resolve(domain, reason)
+  ud = self.pcache[r]
+  if not ud then
+    local jitter
+    ud, jitter = compile_params(r)
+    self.pcache[r] = ud
+    if jitter then self.jitter[ud] = true end
+  end
+  row[k] = ud
+  return ud
+end
+
+------------------------------------------------------------------------------
+-- Health
+------------------------------------------------------------------------------
+
+-- Counts event kind i for one scope name in bucket b: { [b] = {6 counts} },
+-- buckets older than the window dropped as new ones open.
+local function count(scope, name, b, i, n)
+  local ring = scope[name]
+  if not ring then
+    ring = {}
+    scope[name] = ring
+  end
+  local c = ring[b]
+  if not c then
+    for old in pairs(ring) do
+      if old <= b - BUCKETS then ring[old] = nil end
+    end
+    c = { 0, 0, 0, 0, 0, 0 }
+    ring[b] = c
+  end
+  c[i] = c[i] + n
+end
+
+-- syntax: h = t:health(scope [, at])
+-- scope: "domain:gmail.com", "campaign:c1" or "sender:news@x.com". h has the
+-- counts (sent, delivered, hard, soft, block, complaint) over the policy's
+-- health window ending at `at`, messages (sent, or the outcomes when fewer
+-- sends were reported), hard_rate, complaint_rate, level ("healthy",
+-- "caution", "throttle", "stop") and judged (false below health.min_sent).
+function T:health(scope, at)
+  if type(scope) ~= "string" then argerr(1, "health", "string expected, got " .. type(scope)) end
+  local kind, name = smatch(scope, "^(%a+):(.+)$")
+  if not kind or not SCOPES[kind] then
+    argerr(1, "health", "scope 'domain:NAME', 'campaign:NAME' or 'sender:NAME' expected, got '"
+      .. scope .. "'")
+  end
+  if at ~= nil and type(at) ~= "number" then argerr(2, "health", "number expected, got " .. type(at)) end
+  local p = current(self)
+  at = floor(at or self.clock())
+  if kind == "domain" then name = slower(name) end
+  local h = { scope = scope, window = p.health and p.health.window }
+  for _, k in ipairs(HEALTH_KINDS) do h[k] = 0 end
+  local ring = self.counters[kind][name]
+  if ring then
+    local b = floor(at / self.bucket)
+    for bk, c in pairs(ring) do
+      if bk > b - BUCKETS and bk <= b then
+        for i, k in ipairs(HEALTH_KINDS) do h[k] = h[k] + c[i] end
+      end
+    end
+  end
+  local outcomes = h.delivered + h.hard + h.soft + h.block
+  h.messages = h.sent > outcomes and h.sent or outcomes
+  h.hard_rate = h.messages > 0 and h.hard / h.messages or 0
+  h.complaint_rate = h.messages > 0 and h.complaint / h.messages or 0
+  h.level, h.judged = p:level(h.messages, h.hard, h.complaint)
+  return h
+end
+
+-- syntax: list = t:scopes()   -- every scope with counters, sorted
+function T:scopes()
+  local out = {}
+  for kind, names in pairs(self.counters) do
+    for name in pairs(names) do out[#out + 1] = kind .. ":" .. name end
+  end
+  sort(out)
+  return out
+end
+
+------------------------------------------------------------------------------
+-- Events
+------------------------------------------------------------------------------
+
+-- A time argument: unix seconds 1..2^32-1, made whole. n is the argument
+-- number (nil: the event's field 'at').
+local function check_at(at, fname, n)
+  local what = n and "" or "field 'at': "
+  if type(at) ~= "number" then argerr(n or 1, fname, what .. "number expected, got " .. type(at), 4) end
+  if at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", 4) end
+  return floor(at)
+end
+
+local function clean_record()
+  return { state = "active", reason = "undefined", attempts = 0, blocks = 0, bounces = 0 }
+end
+
+-- Runs the policy's on_event hook; the decision it returns replaces ours
+-- when its action is valid. The hook changes what the caller is told, never
+-- what the record remembers.
+local ACTIONS = { send = true, retry = true, suppress = true, hold = true }
+
+local function run_hook(self, hook, ev, key, d)
+  local blob = self.store:get(key)
+  local rec = blob and decode(blob) or clean_record()
+  rec.rcpt = key
+  local ok, ret = pcall(hook, ev, rec, d)
+  local err
+  if not ok then
+    err = "on_event failed: " .. tostring(ret)
+  elseif ret ~= nil and (type(ret) ~= "table" or not ACTIONS[ret.action]) then
+    err = "on_event returned " .. (type(ret) == "table"
+      and "an invalid action '" .. tostring(ret.action) .. "'" or "a " .. type(ret))
+      .. ", expected a decision table with action send, retry, suppress or hold"
+  elseif ret ~= nil then
+    return ret
+  end
+  self.hook_errors = self.hook_errors + 1
+  self.hook_error = err
+  d.hook_error = err
+  return d
+end
+
+-- One transition, read-modify-write with compare-and-set.
+local function transition(self, key, domain, code, reason, permanent, at, etype)
+  local row = self.dcache[domain]
+  local params = row and row[reason or ""] or params_for(self, domain, reason)
+  local rc = reason and REASON[reason] or 0
+  local rnd = 0
+  if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
+  local action, state, rsn, attempts, retry_at, expires_at, since, cause, new
+  local apply = self.apply
+  if apply then
+    action, state, rsn, attempts, retry_at, expires_at, since, cause =
+      apply(self.store, key, params, code, rc, at, rnd, permanent)
+    if action == nil then
+      return nil, "corrupt record for " .. key .. ": " .. state
+    end
+  else
+    local s = self.store
+    for _ = 1, MAX_CAS_TRIES do
+      local old, err = s:get(key)
+      if old == nil and err ~= nil then return nil, "store: " .. tostring(err) end
+      action, state, rsn, attempts, retry_at, expires_at, since, cause, new =
+        step(old, params, code, rc, at, rnd, permanent)
+      if action == nil then
+        return nil, "corrupt record for " .. key .. ": " .. state
+      end
+      if not new then break end
+      local ttl = expires_at and expires_at - at or nil
+      local ok, cerr = s:cas(key, old, new ~= "" and new or nil, ttl)
+      if ok then break end
+      if ok == nil then return nil, "store: " .. tostring(cerr) end
+      action = nil
+    end
+    if action == nil then
+      return nil, "store: too many conflicting writes for " .. key
+    end
+  end
+  return {
+    rcpt = key, event = etype, action = action, state = state, reason = rsn,
+    attempts = attempts, retry_at = retry_at, expires_at = expires_at,
+    since = since, cause = cause, at = at,
+  }
+end
+
+-- syntax: d, err = t:record(event [, into])
+-- event: rcpt (required); then type ("sent", "delivered", "soft", "hard",
+-- "block", "complaint", "unsubscribe", "release", or a classifier type such
+-- as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
+-- bounce.classify; rhost and command help it), or the fields of a
+-- classification result (type, reason, permanent); at (unix seconds,
+-- default now); campaign and sender (health labels); count (how many
+-- messages the event stands for in the health counters, default 1: for
+-- hosts that report sends in batches). `into`, when given, is a table the
+-- decision is written to and returned instead of a new one (saves the
+-- garbage collector a table per event in hot loops). Returns the decision:
+-- { action, state, reason, attempts, retry_at, expires_at, since, cause,
+--   rcpt, event, at } (plus hook_error when the policy's on_event failed).
+function T:record(ev, into)
+  if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev)) end
+  local rcpt = ev.rcpt
+  if self.reloader then current(self) end
+  local key, domain = normalize(rcpt, self.case_sensitive)
+  if not key then
+    if type(rcpt) ~= "string" then
+      argerr(1, "record", "field 'rcpt': string expected, got " .. type(rcpt))
+    end
+    return nil, domain
+  end
+  local etype, reason, permanent = ev.type, ev.reason, ev.permanent
+  if ev.reply ~= nil then
+    if type(ev.reply) ~= "string" then
+      argerr(1, "record", "field 'reply': string expected, got " .. type(ev.reply))
+    end
+    local c, cerr = core.classify(ev.reply,
+      (ev.rhost or ev.command) and { rhost = ev.rhost, command = ev.command } or nil)
+    if not c then return nil, "cannot classify the reply for " .. key .. ": " .. cerr end
+    etype, reason, permanent = c.type, c.reason, c.permanent
+  end
+  local code = EVENT[etype]
+  if not code then
+    argerr(1, "record", etype == nil and "field 'type' or 'reply' expected"
+      or "field 'type': unknown event type '" .. tostring(etype) .. "'")
+  end
+  local rc = 0
+  if reason ~= nil then
+    rc = REASON[reason]
+    if not rc then argerr(1, "record", "field 'reason': unknown reason '" .. tostring(reason) .. "'") end
+  end
+  local n = ev.count
+  if n ~= nil and (type(n) ~= "number" or n < 1 or n % 1 ~= 0) then
+    argerr(1, "record", "field 'count': integer >= 1 expected, got " .. tostring(n))
+  end
+  local at = ev.at
+  if at == nil then
+    at = floor(self.clock())
+  elseif type(at) ~= "number" or at < 1 or at >= 4294967296 then
+    at = check_at(at, "record")
+  else
+    at = floor(at)   -- whole seconds; an integer on 5.3+ even from JSON's floats
+  end
+  local d, err
+  local apply = self.apply
+  if apply then
+    -- the memory store's fast path: one C call reads, steps and writes
+    local row = self.dcache[domain]
+    local params = row and row[reason or ""] or params_for(self, domain, reason)
+    local rnd = 0
+    if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
+    local action, state, rsn, attempts, retry_at, expires_at, since, cause =
+      apply(self.store, key, params, code, rc, at, rnd, permanent)
+    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
+    if into then
+      d = into
+      d.rcpt, d.event, d.action, d.state, d.reason, d.attempts, d.at =
+        key, etype, action, state, rsn, attempts, at
+      d.retry_at, d.since, d.expires_at, d.cause, d.hook_error = retry_at, since, expires_at, cause, nil
+    else
+      -- 7 fields always, the rest when set: the common decisions fit 8 slots
+      d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+            attempts = attempts, at = at }
+      if retry_at then d.retry_at = retry_at end
+      if since then d.since, d.expires_at, d.cause = since, expires_at, cause end
+    end
+  else
+    d, err = transition(self, key, domain, code, reason, permanent, at, etype)
+    if not d then return nil, err end
+  end
+  local hi = HEALTH_INDEX[etype]
+  if hi and self.keep_health then
+    -- the bucket of the last event is kept: no division for most events
+    local b = self.last_b
+    if at < self.last_lo or at >= self.last_hi then
+      local size = self.bucket
+      b = floor(at / size)
+      self.last_b, self.last_lo, self.last_hi = b, b * size, (b + 1) * size
+    end
+    local counters = self.counters
+    n = n or 1
+    count(counters.domain, domain, b, hi, n)
+    local c, s = ev.campaign, ev.sender
+    if c ~= nil then count(counters.campaign, type(c) == "string" and c or tostring(c), b, hi, n) end
+    if s ~= nil then count(counters.sender, type(s) == "string" and s or tostring(s), b, hi, n) end
+  end
+  local hook = self.on_event
+  if hook then d = run_hook(self, hook, ev, key, d) end
+  return d
+end
+
+-- syntax: d, err = t:release(rcpt [, at])   -- lifts any suppression
+function T:release(rcpt, at)
+  if type(rcpt) ~= "string" then argerr(1, "release", "string expected, got " .. type(rcpt)) end
+  current(self)
+  local key, domain = normalize(rcpt, self.case_sensitive)
+  if not key then return nil, domain end
+  at = at == nil and floor(self.clock()) or check_at(at, "release", 2)
+  return transition(self, key, domain, EV_RELEASE, nil, false, at, "release")
+end
+
+-- syntax: d, err = t:suppress(rcpt [, at])   -- a manual suppression
+-- Lasts the policy's retention.manual; a longer suppression in place stays.
+function T:suppress(rcpt, at)
+  if type(rcpt) ~= "string" then argerr(1, "suppress", "string expected, got " .. type(rcpt)) end
+  current(self)
+  local key, domain = normalize(rcpt, self.case_sensitive)
+  if not key then return nil, domain end
+  at = at == nil and floor(self.clock()) or check_at(at, "suppress", 2)
+  return transition(self, key, domain, EV_SUPPRESS, nil, false, at, "suppress")
+end
+
+------------------------------------------------------------------------------
+-- Questions
+------------------------------------------------------------------------------
+
+-- UTC dates, cached per day (check() answers with them on every call).
+local days, ndays = {}, 0
+local function day(t)
+  local k = floor(t / 86400)
+  local s = days[k]
+  if not s then
+    if ndays >= 4096 then days, ndays = {}, 0 end
+    s = os_date("!%Y-%m-%d", k * 86400)
+    days[k], ndays = s, ndays + 1
+  end
+  return s
+end
+local function minute(t) return os_date("!%Y-%m-%d %H:%M UTC", t) end
+
+local CAUSE_TEXT = {
+  hard = "hard bounce", complaint = "spam complaint", unsubscribe = "unsubscribed",
+  manual = "suppressed by hand",
+}
+
+local function because(reason)
+  if reason == nil or reason == "undefined" then return "" end
+  return " (" .. reason .. ")"
+end
+
+-- The readable answer to "why" for a record at time at.
+local function explain(r, at)
+  if r.state == "suppressed" then
+    local what = CAUSE_TEXT[r.cause]
+    if r.cause == "soft_exhausted" then
+      what = sformat("%d soft bounce%s in a row", r.attempts, r.attempts == 1 and "" or "s")
+    end
+    return sformat("suppressed since %s%s: %s%s", day(r.since),
+      r.expires_at and " until " .. day(r.expires_at) or "", what, because(r.reason))
+  end
+  local hold = r.retry_at and at < r.retry_at
+  if r.state == "bouncing" then
+    return sformat("bouncing: %d soft bounce%s since %s%s%s", r.attempts,
+      r.attempts == 1 and "" or "s", day(r.streak_start or r.last_at), because(r.reason),
+      hold and ", next retry " .. minute(r.retry_at) or ", retry due")
+  end
+  if hold and r.last_event == "block" then
+    return sformat("active, sender held until %s: blocked%s", minute(r.retry_at), because(r.reason))
+  end
+  if r.last_event then return "active: last " .. r.last_event .. " " .. day(r.last_at) end
+  return "active: no history"
+end
+
+-- syntax: allowed, why = t:check(rcpt [, at])   -- nil, err on bad data
+-- The pre-send question. allowed is false only while the address is
+-- suppressed; a scheduled retry or hold is told in `why` (and by the last
+-- decision), not refused here.
+function T:check(rcpt, at)
+  if self.reloader then current(self) end
+  local key, kerr = normalize(rcpt, self.case_sensitive)
+  if not key then
+    if type(rcpt) ~= "string" then argerr(1, "check", "string expected, got " .. type(rcpt)) end
+    return nil, kerr
+  end
+  if at == nil then
+    at = floor(self.clock())
+  elseif type(at) ~= "number" or at < 1 or at >= 4294967296 or at % 1 ~= 0 then
+    at = check_at(at, "check", 2)
+  end
+  local blob, err = self.store:get(key)
+  if blob == nil then
+    if err ~= nil then return nil, "store: " .. tostring(err) end
+    return true, "active: no history"
+  end
+  local r, derr = decode(blob)
+  if not r then return nil, "corrupt record for " .. key .. ": " .. derr end
+  if r.state == "suppressed" and r.expires_at and at >= r.expires_at then
+    return true, "active: suppression ended " .. day(r.expires_at)
+  end
+  return r.state ~= "suppressed", explain(r, at)
+end
+
+-- syntax: rec, err = t:get(rcpt)   -- nil when the address has no record
+-- rec: state, cause, reason, attempts, blocks, bounces, last_event,
+-- last_at, last_soft_at, streak_start, retry_at, since, expires_at, rcpt.
+function T:get(rcpt)
+  if type(rcpt) ~= "string" then argerr(1, "get", "string expected, got " .. type(rcpt)) end
+  current(self)
+  local key, kerr = normalize(rcpt, self.case_sensitive)
+  if not key then return nil, kerr end
+  local blob, err = self.store:get(key)
+  if blob == nil then
+    if err ~= nil then return nil, "store: " .. tostring(err) end
+    return nil
+  end
+  local r, derr = decode(blob)
+  if not r then return nil, "corrupt record for " .. key .. ": " .. derr end
+  r.rcpt = key
+  return r
+end
+
+-- syntax: for rcpt, rec in t:suppressions([at]) do ... end
+-- Every suppressed address (still suppressed at `at` when given). Corrupt
+-- records are skipped (t:expire reports them).
+function T:suppressions(at)
+  if at ~= nil and type(at) ~= "number" then
+    argerr(1, "suppressions", "number expected, got " .. type(at))
+  end
+  local nextkv = self.store:scan()
+  return function()
+    while true do
+      local k, b = nextkv()
+      if k == nil then return nil end
+      if sbyte(b, 3) == 2 then   -- the state byte: suppressed
+        local r = decode(b)
+        if r and not (at and r.expires_at and at >= r.expires_at) then
+          r.rcpt = k
+          return k, r
+        end
+      end
+    end
+  end
+end
+
+-- syntax: n, problems = t:expire([at])
+-- Deletes the suppressions whose retention ended at or before `at` (default
+-- now) and returns how many; problems lists corrupt records met on the way
+-- (nil when none). Also forgets health counters older than the window (call
+-- it now and then: hourly is plenty).
+function T:expire(at)
+  at = at == nil and floor(self.clock()) or check_at(at, "expire", 1)
+  local s, gone, problems = self.store, {}, nil
+  for k, b in s:scan() do
+    local e, err = expiry(b)
+    if e == nil then
+      problems = problems or {}
+      problems[#problems + 1] = "corrupt record for " .. k .. ": " .. err
+    elseif e and e > 0 and at >= e then
+      gone[#gone + 1] = k
+      gone[#gone + 1] = b
+    end
+  end
+  local n = 0
+  for i = 1, #gone, 2 do
+    if s:cas(gone[i], gone[i + 1], nil) then n = n + 1 end
+  end
+  -- health: drop buckets out of the window, and scopes left with none
+  local cur = floor(at / self.bucket)
+  for _, names in pairs(self.counters) do
+    for name, ring in pairs(names) do
+      for b in pairs(ring) do
+        if b <= cur - BUCKETS then ring[b] = nil end
+      end
+      if next(ring) == nil then names[name] = nil end
+    end
+  end
+  return n, problems
+end
+
+-- syntax: n = t:count()   -- records in the store (when it can count)
+function T:count()
+  local s = self.store
+  if type(s.count) == "function" then return s:count() end
+  local n = 0
+  for _ in s:scan() do n = n + 1 end
+  return n
+end
+
+_M.explain = explain
+_M.events = EVENT
+
+return setmetatable(_M, { __call = function(_, opts) return _M.new(opts) end })

@@ -1,0 +1,51 @@
+-- Builds offline with Debian's luarocks:
+--   luarocks make --lua-version=5.4 --deps-mode=none rockspec/bounce-scm-1.rockspec
+-- `make rockcheck` installs it into a temporary tree, loads it from there and
+-- checks that the C sources and Lua modules below match the Makefile and lua/.
+rockspec_format = "3.0"
+package = "bounce"
+version = "scm-1"
+source = {
+  -- No public repository yet; `luarocks make` builds from the checkout.
+  url = "git+file:///dev/null/bounce.git",
+}
+description = {
+  summary = "Classify SMTP replies and bounces: what a mail sender should do next",
+  detailed = [[
+A C core (reply parser, enhanced status registry, rule-based classifier,
+history state machine) with a Lua API for Lua 5.1, 5.3, 5.4, LuaJIT and
+OpenResty: bounce.classify("550 5.1.1 user unknown") -> userunknown, hard.
+]],
+}
+dependencies = {
+  "lua >= 5.1",
+}
+build = {
+  type = "builtin",
+  modules = {
+    -- Same files as CORE_SRC in the Makefile, plus the binding.
+    ["bounce.core"] = {
+      sources = {
+        "src/reason.c", "src/reply.c", "src/status.c", "src/match.c",
+        "src/classify.c", "src/rules.c", "src/record.c", "src/history.c",
+        "src/mstore.c", "src/address.c", "src/lbounce.c",
+      },
+      incdirs = { "src" },
+    },
+    ["bounce"] = "lua/bounce/init.lua",
+    ["bounce.cli"] = "lua/bounce/cli.lua",
+    ["bounce.cmd.replay"] = "lua/bounce/cmd/replay.lua",
+    ["bounce.ffi_classify"] = "lua/bounce/ffi_classify.lua",
+    ["bounce.json"] = "lua/bounce/json.lua",
+    ["bounce.policy"] = "lua/bounce/policy.lua",
+    ["bounce.store"] = "lua/bounce/store.lua",
+    ["bounce.tracker"] = "lua/bounce/tracker.lua",
+  },
+  install = {
+    bin = { bounce = "bin/bounce" },
+  },
+}
+test = {
+  type = "command",
+  command = "make test",
+}

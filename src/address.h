@@ -1,0 +1,24 @@
+/*
+ * address.h - the tracker's key for a recipient: the address normalised.
+ *
+ * Trims white space and one pair of angle brackets, checks the shape
+ * (local@domain, local part 1..64 bytes, whole address at most 254, no empty
+ * domain label, no white space, controls or specials that cannot appear
+ * unquoted), lower-cases the domain, and the local part unless the caller
+ * asks for case-sensitive local parts (RFC 5321 allows them; almost no
+ * mailbox provider uses them). Quoted local parts are refused.
+ */
+#ifndef BNC_ADDRESS_H
+#define BNC_ADDRESS_H
+
+#include <stddef.h>
+
+#define BNC_ADDRESS_MAX 254
+
+/* Normalises s[0..len) into out (at least BNC_ADDRESS_MAX bytes). Returns
+ * NULL and sets *olen and *at (offset of the '@' in out); or returns what
+ * is wrong ("expected local@domain", ...). */
+const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
+                                  char *out, size_t *olen, size_t *at);
+
+#endif

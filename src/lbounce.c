@@ -16,6 +16,15 @@
 #define RULES_MT "bounce.rules"
 #define UV_RULES 1     /* the default rule set (userdata) */
 #define UV_SCRATCH 2   /* a growable text buffer (userdata) */
+#define UV_STRS 3      /* the result's keys and names, made once (table) */
+
+/* Indexes into the UV_STRS table: keys, then reason names, then types. */
+enum { K_CODE = 1, K_STATUS, K_TEXT, K_REASON, K_TYPE, K_PERMANENT, K_RULE,
+       K_RHOST, K_COMMAND, K_REASONS };
+#define K_TYPES (K_REASONS + BNC_R__COUNT)
+static const char *const KEYS[] = {
+  "code", "status", "text", "reason", "type", "permanent", "rule", "rhost", "command"
+};
 
 typedef struct { bnc_ruleset_t *rs; } lrules;
 
@@ -191,6 +200,8 @@ static const char *opt_string(lua_State *L, int t, const char *k, size_t *len) {
   return s;
 }
 
+#define STR(i) lua_rawgeti(L, lua_upvalueindex(UV_STRS), (i))
+
 /* classify(reply [, opts]) -> result | nil, err
  * opts: rhost (string), command (string), rules (rule set). */
 static int l_classify(lua_State *L) {
@@ -242,22 +253,21 @@ static int l_classify(lua_State *L) {
   if (!rhost && r.rhost_len) { rhost = s + r.rhost_off; rhl = r.rhost_len; }
   bnc_classify(rs, &r, text, r.text_len, rhost, rhl, &c);
 
+  /* Keys and names come from a table made at load time and are stored with
+   * lua_rawset: no string is hashed or compared per call. */
   lua_createtable(L, 0, 10);
-  if (r.code) { lua_pushinteger(L, r.code); lua_setfield(L, -2, "code"); }
-  if (r.st_class) { lua_pushstring(L, r.status); lua_setfield(L, -2, "status"); }
-  lua_pushlstring(L, text, r.text_len);
-  lua_setfield(L, -2, "text");
-  lua_pushstring(L, bnc_reason_name(c.reason));
-  lua_setfield(L, -2, "reason");
-  lua_pushstring(L, bnc_type_name(c.type));
-  lua_setfield(L, -2, "type");
-  lua_pushboolean(L, c.permanent);
-  lua_setfield(L, -2, "permanent");
+  if (r.code) { STR(K_CODE); lua_pushinteger(L, r.code); lua_rawset(L, -3); }
+  if (r.st_class) { STR(K_STATUS); lua_pushstring(L, r.status); lua_rawset(L, -3); }
+  STR(K_TEXT); lua_pushlstring(L, text, r.text_len); lua_rawset(L, -3);
+  STR(K_REASON); STR(K_REASONS + (int)c.reason); lua_rawset(L, -3);
+  STR(K_TYPE); STR(K_TYPES + (int)c.type); lua_rawset(L, -3);
+  STR(K_PERMANENT); lua_pushboolean(L, c.permanent); lua_rawset(L, -3);
+  STR(K_RULE);
   if (c.rule >= 0) {
     const bnc_rule_def_t *d = bnc_ruleset_get(rs, (size_t)c.rule);
     if (c.context_changed)
       lua_pushfstring(L, "context:%s<", r.command == BNC_CMD_DATA ? "DATA" : "MAIL");
-    if (d->name) lua_pushstring(L, d->name);   /* a stable pointer: cached */
+    if (d->name) lua_pushstring(L, d->name);
     else lua_pushfstring(L, "text:%s", d->pattern);
     if (c.context_changed) lua_concat(L, 2);
   } else if (c.source[0] == 's' && r.st_class) {
@@ -267,9 +277,9 @@ static int l_classify(lua_State *L) {
   } else {
     lua_pushstring(L, c.source);
   }
-  lua_setfield(L, -2, "rule");
-  if (rhost) { lua_pushlstring(L, rhost, rhl); lua_setfield(L, -2, "rhost"); }
-  if (r.command) { lua_pushstring(L, bnc_command_name(r.command)); lua_setfield(L, -2, "command"); }
+  lua_rawset(L, -3);
+  if (rhost) { STR(K_RHOST); lua_pushlstring(L, rhost, rhl); lua_rawset(L, -3); }
+  if (r.command) { STR(K_COMMAND); lua_pushstring(L, bnc_command_name(r.command)); lua_rawset(L, -3); }
   return 1;
 }
 
@@ -960,6 +970,24 @@ static const luaL_Reg history_funcs[] = {
 
 BNC_EXPORT int luaopen_bounce_core(lua_State *L);
 
+/* The UV_STRS table: result keys, reason names, type names. */
+static void push_strings(lua_State *L) {
+  int i;
+  lua_createtable(L, K_TYPES + BNC_T__COUNT, 0);
+  for (i = 0; i < (int)(sizeof KEYS / sizeof KEYS[0]); i++) {
+    lua_pushstring(L, KEYS[i]);
+    lua_rawseti(L, -2, K_CODE + i);
+  }
+  for (i = 0; i < BNC_R__COUNT; i++) {
+    lua_pushstring(L, bnc_reason_name((bnc_reason_t)i));
+    lua_rawseti(L, -2, K_REASONS + i);
+  }
+  for (i = 0; i < BNC_T__COUNT; i++) {
+    lua_pushstring(L, bnc_type_name((bnc_type_t)i));
+    lua_rawseti(L, -2, K_TYPES + i);
+  }
+}
+
 BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   lrules *def;
   if (luaL_newmetatable(L, RULES_MT)) {               /* mt */
@@ -981,7 +1009,8 @@ BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "default_rules");               /* M, rules */
   lua_newuserdata(L, 256);                            /* M, rules, scratch */
-  luaL_setfuncs(L, core_funcs, 2);                    /* M */
+  push_strings(L);                                    /* M, rules, scratch, strs */
+  luaL_setfuncs(L, core_funcs, 3);                    /* M */
   luaL_setfuncs(L, history_funcs, 0);
   lua_pushliteral(L, BNC_VERSION);
   lua_setfield(L, -2, "_VERSION");

@@ -62,6 +62,16 @@ describe("bounce classify", function()
     assert.matches("empty reply", cjson.decode(lines(out)[1]).error)
   end)
 
+  it("writes valid UTF-8 JSON whatever bytes the reply holds", function()
+    local out, code = run("classify", "550 5.1.1 caf\195\169 \255\254 end\n")
+    assert.equals(0, code)
+    local line = lines(out)[1]
+    assert.is_nil(line:find("[\255\254]"))
+    local r = cjson.decode(line)
+    assert.equals("caf\195\169 \239\191\189\239\191\189 end", r.text)
+    assert.equals("userunknown", r.reason)
+  end)
+
   it("explains itself with --help", function()
     local out, code = run("--help")
     assert.equals(0, code)

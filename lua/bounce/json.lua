@@ -9,8 +9,40 @@ local _M = {}
 local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
                   ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
 
+-- Replaces each byte that is not part of a well-formed UTF-8 sequence with
+-- U+FFFD, so the output stays valid JSON whatever a reply contained.
+local function valid_utf8(s)
+  if not s:find("[\128-\255]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len = c < 0x80 and 1 or (c >= 0xC2 and c <= 0xDF) and 2
+      or (c >= 0xE0 and c <= 0xEF) and 3 or (c >= 0xF0 and c <= 0xF4) and 4 or 0
+    local ok = len > 0 and i + len - 1 <= n
+    for k = 1, len - 1 do
+      local b = ok and s:byte(i + k)
+      if not b or b < 0x80 or b > 0xBF then ok = false end
+    end
+    if ok and len == 3 then
+      local b = s:byte(i + 1)
+      ok = not ((c == 0xE0 and b < 0xA0) or (c == 0xED and b > 0x9F))
+    elseif ok and len == 4 then
+      local b = s:byte(i + 1)
+      ok = not ((c == 0xF0 and b < 0x90) or (c == 0xF4 and b > 0x8F))
+    end
+    if ok then
+      out[#out + 1] = s:sub(i, i + len - 1)
+      i = i + len
+    else
+      out[#out + 1] = "\239\191\189"
+      i = i + 1
+    end
+  end
+  return concat(out)
+end
+
 local function quote(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
+  return '"' .. valid_utf8(s):gsub('[%c"\\]', function(c)
     return escapes[c] or format("\\u%04x", c:byte())
   end) .. '"'
 end

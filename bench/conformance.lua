@@ -1,7 +1,10 @@
--- Scores the classifier on the shared corpus of reply lines:
+-- Scores the classifier and the message parser on the shared corpus:
 --   lua5.4 bench/conformance.lua [CORPUS_DIR]
--- Writes predictions to build/replies.predictions.jsonl and runs the corpus'
--- own scorer (score_replies.py) on them.
+-- 1. Replies: classifies every line of replies.jsonl, writes
+--    build/replies.predictions.jsonl and runs the corpus' score_replies.py.
+-- 2. Messages: parses every file named in labels.jsonl with bounce.parse,
+--    writes one line per result to build/messages.predictions.jsonl (file,
+--    status, reply, reason, hard, format) and runs the corpus' score.py.
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
 package.cpath = "./build/?.so;" .. package.cpath
 
@@ -9,6 +12,15 @@ local bounce = require("bounce")
 local cjson = require("cjson")
 
 local dir = arg[1] or os.getenv("CORPUS") or "../shared/corpus"
+local failed = false
+
+local function run(cmd)
+  io.stdout:flush()
+  local ok = os.execute(cmd)
+  if ok ~= true and ok ~= 0 then failed = true end
+end
+
+-- 1. replies
 local src = assert(io.open(dir .. "/replies.jsonl", "r"))
 local out_path = "build/replies.predictions.jsonl"
 local out = assert(io.open(out_path, "w"))
@@ -30,6 +42,39 @@ end
 src:close()
 out:close()
 io.write("replies: ", n, " lines classified (", out_path, ")\n")
-io.stdout:flush()
-local ok = os.execute("python3 " .. dir .. "/score_replies.py " .. dir .. "/replies.jsonl " .. out_path)
-if ok ~= true and ok ~= 0 then os.exit(1) end
+run("python3 " .. dir .. "/score_replies.py " .. dir .. "/replies.jsonl " .. out_path)
+
+-- 2. messages
+local labels = assert(io.open(dir .. "/labels.jsonl", "r"))
+local mout_path = "build/messages.predictions.jsonl"
+local mout = assert(io.open(mout_path, "w"))
+local files, records, errors = 0, 0, 0
+for line in labels:lines() do
+  if line:match("%S") then
+    local file = cjson.decode(line).file
+    local f = assert(io.open(dir .. "/" .. file, "rb"))
+    local msg = f:read("*a")
+    f:close()
+    files = files + 1
+    local results, err = bounce.parse(msg)
+    if not results then
+      errors = errors + 1
+      mout:write(cjson.encode({ file = file, status = "", reply = "", reason = "undefined",
+                                hard = false, error = err }), "\n")
+    else
+      for _, r in ipairs(results) do
+        records = records + 1
+        local hard = r.type == "hard"
+        mout:write(cjson.encode({ file = file, status = r.status or "",
+                                  reply = r.code and tostring(r.code) or "", reason = r.reason,
+                                  hard = hard, format = r.format }), "\n")
+      end
+    end
+  end
+end
+labels:close()
+mout:close()
+io.write("\nmessages: ", files, " files parsed, ", records, " records, ", errors,
+         " without a result (", mout_path, ")\n")
+run("python3 " .. dir .. "/score.py " .. dir .. "/labels.jsonl " .. mout_path)
+if failed then os.exit(1) end

@@ -17,11 +17,13 @@
 #define UV_RULES 1     /* the default rule set (userdata) */
 #define UV_SCRATCH 2   /* a growable text buffer (userdata) */
 #define UV_STRS 3      /* the result's keys and names, made once (table) */
+#define UV_NAMES 4     /* rule set userdata -> its rule names (weak-keyed table) */
 
-/* Indexes into the UV_STRS table: keys, then reason names, then types. */
+/* Indexes into the UV_STRS table: keys, then reason names, types, commands. */
 enum { K_CODE = 1, K_STATUS, K_TEXT, K_REASON, K_TYPE, K_PERMANENT, K_RULE,
        K_RHOST, K_COMMAND, K_REASONS };
 #define K_TYPES (K_REASONS + BNC_R__COUNT)
+#define K_COMMANDS (K_TYPES + BNC_T__COUNT)
 static const char *const KEYS[] = {
   "code", "status", "text", "reason", "type", "permanent", "rule", "rhost", "command"
 };
@@ -202,6 +204,52 @@ static const char *opt_string(lua_State *L, int t, const char *k, size_t *len) {
 
 #define STR(i) lua_rawgeti(L, lua_upvalueindex(UV_STRS), (i))
 
+/* Pushes the name of rule i of rs, whose userdata is at stack index ud.
+ * Names are made once and kept per rule set in UV_NAMES, in a table whose
+ * slot 0 holds the rule set's generation: a change of rules drops them. */
+static void push_rule_name(lua_State *L, int ud, const bnc_ruleset_t *rs, int i) {
+  lua_Integer gen = (lua_Integer)bnc_ruleset_generation(rs);
+  int fresh = 1;
+  const bnc_rule_def_t *d;
+  lua_pushvalue(L, ud);
+  lua_rawget(L, lua_upvalueindex(UV_NAMES));          /* names | nil */
+  if (lua_istable(L, -1)) {
+    lua_rawgeti(L, -1, 0);                            /* names, gen */
+    fresh = lua_type(L, -1) != LUA_TNUMBER || lua_tointeger(L, -1) != gen;
+    lua_pop(L, 1);
+  }
+  if (fresh) {
+    lua_pop(L, 1);
+    lua_newtable(L);                                  /* names */
+    lua_pushinteger(L, gen);
+    lua_rawseti(L, -2, 0);
+    lua_pushvalue(L, ud);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, lua_upvalueindex(UV_NAMES));
+  } else {
+    lua_rawgeti(L, -1, i + 1);                        /* names, name | nil */
+    if (!lua_isnil(L, -1)) { lua_remove(L, -2); return; }
+    lua_pop(L, 1);
+  }
+  d = bnc_ruleset_get(rs, (size_t)i);
+  if (d->name) lua_pushstring(L, d->name);
+  else lua_pushfstring(L, "text:%s", d->pattern);    /* names, name */
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, i + 1);
+  lua_remove(L, -2);                                  /* name */
+}
+
+/* Pushes "[context:]what:value" without lua_pushfstring's format parsing. */
+static void push_source(lua_State *L, int context, const char *what, const char *v) {
+  char buf[48];
+  size_t n = 0, k;
+  if (context) { memcpy(buf, "context:", 8); n = 8; }
+  k = strlen(what); memcpy(buf + n, what, k); n += k;
+  k = strlen(v); if (k > sizeof buf - n) k = sizeof buf - n;
+  memcpy(buf + n, v, k); n += k;
+  lua_pushlstring(L, buf, n);
+}
+
 /* classify(reply [, opts]) -> result | nil, err
  * opts: rhost (string), command (string), rules (rule set). */
 static int l_classify(lua_State *L) {
@@ -218,19 +266,21 @@ static int l_classify(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     rhost = opt_string(L, 2, "rhost", &rhl);
     cmd = opt_string(L, 2, "command", &cl);
-    lua_getfield(L, 2, "rules");
+    lua_getfield(L, 2, "rules");                      /* rules | nil */
     if (!lua_isnil(L, -1)) {
       lrules *u = bnc_testudata(L, -1, RULES_MT);
       if (!u || !u->rs)
         luaL_error(L, "bad argument #2 to 'classify' (field 'rules': rule set expected)");
       rs = u->rs;
     } else {
-      rs = ((lrules *)lua_touserdata(L, lua_upvalueindex(UV_RULES)))->rs;
+      lua_pop(L, 1);
+      lua_pushvalue(L, lua_upvalueindex(UV_RULES));
+      rs = ((lrules *)lua_touserdata(L, -1))->rs;
     }
-    lua_pop(L, 1);
   } else {
-    rs = ((lrules *)lua_touserdata(L, lua_upvalueindex(UV_RULES)))->rs;
-  }
+    lua_pushvalue(L, lua_upvalueindex(UV_RULES));
+    rs = ((lrules *)lua_touserdata(L, -1))->rs;
+  }                                                   /* reply, opts, rules */
   compile(L, rs);
   text = scratch(L, len + 1);
   rc = bnc_reply_parse(s, len, text, len + 1, &r);
@@ -255,7 +305,8 @@ static int l_classify(lua_State *L) {
 
   /* Keys and names come from a table made at load time and are stored with
    * lua_rawset: no string is hashed or compared per call. */
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 5 + (r.code != 0) + (r.st_class != 0) + (rhost != NULL) +
+                  (r.command != 0));
   if (r.code) { STR(K_CODE); lua_pushinteger(L, r.code); lua_rawset(L, -3); }
   if (r.st_class) { STR(K_STATUS); lua_pushstring(L, r.status); lua_rawset(L, -3); }
   STR(K_TEXT); lua_pushlstring(L, text, r.text_len); lua_rawset(L, -3);
@@ -264,22 +315,23 @@ static int l_classify(lua_State *L) {
   STR(K_PERMANENT); lua_pushboolean(L, c.permanent); lua_rawset(L, -3);
   STR(K_RULE);
   if (c.rule >= 0) {
-    const bnc_rule_def_t *d = bnc_ruleset_get(rs, (size_t)c.rule);
     if (c.context_changed)
-      lua_pushfstring(L, "context:%s<", r.command == BNC_CMD_DATA ? "DATA" : "MAIL");
-    if (d->name) lua_pushstring(L, d->name);
-    else lua_pushfstring(L, "text:%s", d->pattern);
+      lua_pushstring(L, r.command == BNC_CMD_DATA ? "context:DATA<" : "context:MAIL<");
+    push_rule_name(L, 3, rs, c.rule);
     if (c.context_changed) lua_concat(L, 2);
   } else if (c.source[0] == 's' && r.st_class) {
-    lua_pushfstring(L, "%sstatus:%s", c.context_changed ? "context:" : "", r.status);
+    push_source(L, c.context_changed, "status:", r.status);
   } else if (c.source[0] == 'c' && c.source[1] == 'o' && r.code) {
-    lua_pushfstring(L, "%scode:%d", c.context_changed ? "context:" : "", r.code);
+    char num[12];
+    num[0] = (char)('0' + r.code / 100 % 10); num[1] = (char)('0' + r.code / 10 % 10);
+    num[2] = (char)('0' + r.code % 10); num[3] = '\0';
+    push_source(L, c.context_changed, "code:", num);
   } else {
     lua_pushstring(L, c.source);
   }
   lua_rawset(L, -3);
   if (rhost) { STR(K_RHOST); lua_pushlstring(L, rhost, rhl); lua_rawset(L, -3); }
-  if (r.command) { STR(K_COMMAND); lua_pushstring(L, bnc_command_name(r.command)); lua_rawset(L, -3); }
+  if (r.command) { STR(K_COMMAND); STR(K_COMMANDS + (int)r.command); lua_rawset(L, -3); }
   return 1;
 }
 
@@ -942,6 +994,138 @@ static int l_history_info(lua_State *L) {
 }
 /* ---- end history ---- */
 
+/* ---- messages (issue 4) ---- */
+/* parse(message [, opts]) -> list of results | nil, err. The result struct
+ * and the arena are userdata made before parsing (collected by the GC), so
+ * nothing malloc'd is held while Lua may raise; argument checks come first.
+ * Upvalue 1 is the default rule set. */
+#include "message.h"
+
+static void msg_str(lua_State *L, const char *k, bnc_str_t s) {
+  if (!s.p) return;
+  lua_pushlstring(L, s.p, s.n);
+  lua_setfield(L, -2, k);
+}
+
+/* Reads opts.headers (a list of up to BNC_MSG_WANT strings) into want. */
+static size_t msg_want(lua_State *L, int opts, bnc_str_t *want) {
+  size_t i, n;
+  if (lua_isnil(L, opts)) return 0;
+  luaL_checktype(L, opts, LUA_TTABLE);
+  lua_getfield(L, opts, "headers");                   /* headers */
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return 0; }
+  if (lua_type(L, -1) != LUA_TTABLE)
+    luaL_error(L, "bad argument #2 to 'parse' (field 'headers': table expected, got %s)",
+               luaL_typename(L, -1));
+  n = bnc_rawlen(L, -1);
+  if (n > BNC_MSG_WANT)
+    luaL_error(L, "bad argument #2 to 'parse' (field 'headers': more than %d names)", BNC_MSG_WANT);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, -1, (int)i + 1);                   /* headers, name */
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "bad argument #2 to 'parse' (field 'headers[%d]': string expected, got %s)",
+                 (int)i + 1, luaL_typename(L, -1));
+    want[i].p = lua_tolstring(L, -1, &want[i].n);      /* kept alive by opts */
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* Pushes the list of results: one table per recipient. */
+static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want, size_t nwant,
+                     const bnc_ruleset_t *rs) {
+  size_t i, j;
+  lua_createtable(L, (int)m->nrcpt, 0);                /* list */
+  for (i = 0; i < m->nrcpt; i++) {
+    const bnc_msg_rcpt_t *r = &m->rcpt[i];
+    lua_createtable(L, 0, 24);                         /* list, res */
+    msg_str(L, "rcpt", r->rcpt);
+    msg_str(L, "original_rcpt", r->orig_rcpt);
+    if (r->action.p) msg_str(L, "action", r->action);
+    else if (r->cls.type == BNC_T_COMPLAINT || r->cls.type == BNC_T_AUTO_REPLY) set_str(L, "action", "none");
+    else set_str(L, "action", "failed");
+    msg_str(L, "status", r->status);
+    if (r->reply.code) set_int(L, "code", r->reply.code);
+    msg_str(L, "text", r->text);
+    msg_str(L, "diagnostic", r->diag);
+    set_str(L, "reason", bnc_reason_name(r->cls.reason));
+    set_str(L, "type", bnc_type_name(r->cls.type));
+    lua_pushboolean(L, r->cls.permanent);
+    lua_setfield(L, -2, "permanent");
+    if (r->cls.rule >= 0) {
+      char name[256];
+      set_str(L, "rule", bnc_ruleset_rule_name(rs, (size_t)r->cls.rule, name, sizeof name));
+    }
+    lua_pushboolean(L, r->delayed);
+    lua_setfield(L, -2, "delayed");
+    msg_str(L, "rhost", r->rhost);
+    {
+      bnc_str_t when = r->last_attempt.p ? r->last_attempt : m->arrival_date;
+      long long at = when.p ? bnc_date_parse(when.p, when.n) : -1;
+      if (at >= 0) set_int(L, "at", (lua_Integer)at);
+    }
+    msg_str(L, "last_attempt_date", r->last_attempt);
+    msg_str(L, "will_retry_until", r->will_retry);
+    msg_str(L, "reporting_mta", m->reporting_mta);
+    msg_str(L, "arrival_date", m->arrival_date);
+    msg_str(L, "feedback_type", m->feedback_type);
+    msg_str(L, "source_ip", m->source_ip);
+    msg_str(L, "message_id", m->message_id);
+    msg_str(L, "from", m->from);
+    msg_str(L, "to", m->to);
+    msg_str(L, "subject", m->subject);
+    msg_str(L, "date", m->date);
+    set_str(L, "format", m->format);
+    lua_createtable(L, 0, (int)nwant);                 /* list, res, headers */
+    for (j = 0; j < nwant; j++)
+      if (m->want[j].p) {
+        lua_pushlstring(L, want[j].p, want[j].n);
+        lua_pushlstring(L, m->want[j].p, m->want[j].n);
+        lua_rawset(L, -3);
+      }
+    lua_setfield(L, -2, "headers");                    /* list, res */
+    if (m->warnings) set_int(L, "warnings", (lua_Integer)m->warnings);
+    lua_rawseti(L, -2, (int)i + 1);                    /* list */
+  }
+}
+
+static int l_parse(lua_State *L) {
+  size_t len, nwant, cap;
+  const char *s = luaL_checklstring(L, 1, &len);
+  bnc_str_t want[BNC_MSG_WANT];
+  bnc_ruleset_t *rs = ((lrules *)lua_touserdata(L, lua_upvalueindex(1)))->rs;
+  bnc_message_t *m;
+  char *arena;
+  int rc;
+  lua_settop(L, 2);
+  nwant = msg_want(L, 2, want);
+  compile(L, rs);                                      /* rules added since */
+  if (len > BNC_MSG_MAX) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "message too long: %d bytes (limit %d)", (int)len, (int)BNC_MSG_MAX);
+    return 2;
+  }
+  m = lua_newuserdata(L, sizeof *m);                   /* msg, opts, m */
+  cap = BNC_MSG_ARENA(len);
+  arena = lua_newuserdata(L, cap);                     /* msg, opts, m, arena */
+  rc = bnc_message_parse(s, len, rs, want, nwant, arena, cap, m);
+  if (rc != BNC_OK) {
+    lua_pushnil(L);
+    if (rc == BNC_EEMPTY) lua_pushliteral(L, "empty message: nothing but white space");
+    else lua_pushliteral(L, "not a bounce: no delivery-status part, feedback report, "
+                            "auto-reply or known bounce text found");
+    return 2;
+  }
+  msg_push(L, m, want, nwant, rs);
+  return 1;
+}
+
+static const luaL_Reg message_funcs[] = {
+  { "parse", l_parse }, { NULL, NULL }
+};
+/* ---- end messages ---- */
+
 static const luaL_Reg rules_methods[] = {
   { "add", rules_add }, { "clear", rules_clear }, { "list", rules_list },
   { "check", rules_check }, { "count", rules_count },
@@ -970,10 +1154,10 @@ static const luaL_Reg history_funcs[] = {
 
 BNC_EXPORT int luaopen_bounce_core(lua_State *L);
 
-/* The UV_STRS table: result keys, reason names, type names. */
+/* The UV_STRS table: result keys, reason names, type names, command names. */
 static void push_strings(lua_State *L) {
   int i;
-  lua_createtable(L, K_TYPES + BNC_T__COUNT, 0);
+  lua_createtable(L, K_COMMANDS + BNC_CMD__COUNT, 0);
   for (i = 0; i < (int)(sizeof KEYS / sizeof KEYS[0]); i++) {
     lua_pushstring(L, KEYS[i]);
     lua_rawseti(L, -2, K_CODE + i);
@@ -985,6 +1169,10 @@ static void push_strings(lua_State *L) {
   for (i = 0; i < BNC_T__COUNT; i++) {
     lua_pushstring(L, bnc_type_name((bnc_type_t)i));
     lua_rawseti(L, -2, K_TYPES + i);
+  }
+  for (i = 1; i < BNC_CMD__COUNT; i++) {
+    lua_pushstring(L, bnc_command_name((bnc_command_t)i));
+    lua_rawseti(L, -2, K_COMMANDS + i);
   }
 }
 
@@ -1010,8 +1198,14 @@ BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   lua_setfield(L, -3, "default_rules");               /* M, rules */
   lua_newuserdata(L, 256);                            /* M, rules, scratch */
   push_strings(L);                                    /* M, rules, scratch, strs */
-  luaL_setfuncs(L, core_funcs, 3);                    /* M */
+  lua_newtable(L);                                    /* M, rules, scratch, strs, names */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  luaL_setfuncs(L, core_funcs, 4);                    /* M */
   luaL_setfuncs(L, history_funcs, 0);
+  lua_getfield(L, -1, "default_rules"); luaL_setfuncs(L, message_funcs, 1);  /* issue 4 */
   lua_pushliteral(L, BNC_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushinteger(L, (lua_Integer)BNC_REPLY_MAX);

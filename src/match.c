@@ -21,7 +21,8 @@ struct bnc_matcher {
   phrase *ph; size_t nph, cph;
   unsigned char cls[256];
   size_t ncls;
-  int32_t *delta;        /* nstates * ncls */
+  int32_t *delta;        /* nstates * ncls: row offset of the target */
+  uint32_t hot;          /* row offsets >= hot are states with hits */
   uint32_t *hit_off;     /* first hit of each state */
   uint16_t *hit_n;       /* number of hits of each state */
   uint32_t *hits;
@@ -109,6 +110,21 @@ static int cmp_u32(const void *a, const void *b) {
 
 typedef struct { uint32_t id; int32_t next; } own_hit;
 
+/* Moves hit_off and hit_n to the new state numbers perm[old]; 0 without memory. */
+static int remap_hits(bnc_matcher_t *m, const int32_t *perm) {
+  uint32_t *off = malloc(m->nstates * sizeof *off);
+  uint16_t *n = malloc(m->nstates * sizeof *n);
+  size_t i;
+  if (!off || !n) { free(off); free(n); return 0; }
+  for (i = 0; i < m->nstates; i++) {
+    off[perm[i]] = m->hit_off[i];
+    n[perm[i]] = m->hit_n[i];
+  }
+  free(m->hit_off); free(m->hit_n);
+  m->hit_off = off; m->hit_n = n;
+  return 1;
+}
+
 int bnc_matcher_build(bnc_matcher_t *m) {
   size_t i, j, cap = 2, total = 0, nh = 0, qh = 0, qt = 0;
   int32_t *own = NULL, *fail = NULL, *queue = NULL;
@@ -191,14 +207,25 @@ int bnc_matcher_build(bnc_matcher_t *m) {
     qsort(out, n, sizeof *out, cmp_u32);
     total += n;
   }
-  /* Encode each transition as (row offset of the target << 1 | has hits),
-   * so the scan needs no multiply and no second load per byte. */
-  for (i = 0; i < ns * nc; i++) {
-    int32_t t = m->delta[i];
-    /* a space loop reports nothing: the phrase was reported on entry */
-    int again = i % nc == SPACE_CLASS && (size_t)t == i / nc;
-    m->delta[i] = (int32_t)(((uint32_t)t * (uint32_t)nc) << 1 |
-                            (m->hit_n[t] && !again ? 1u : 0u));
+  /* Renumber the states, those without hits first (root stays 0), and
+   * encode each transition as the row offset of its target: the scan needs
+   * no multiply, no shift and no flag test on its chain of loads; a target
+   * at or above m->hot has hits. */
+  {
+    int32_t *perm = own, *nd;     /* own is no longer needed */
+    size_t lo = 0, hi = 0, k;
+    for (i = 0; i < ns; i++) if (!m->hit_n[i]) lo++;
+    m->hot = (uint32_t)(lo * nc);
+    for (i = 0, k = 0; i < ns; i++) {
+      if (m->hit_n[i]) perm[i] = (int32_t)(lo + hi++);
+      else perm[i] = (int32_t)k++;
+    }
+    nd = malloc(ns * nc * sizeof *nd);
+    if (!nd || !remap_hits(m, perm)) { free(nd); goto nomem; }
+    for (i = 0; i < ns * nc; i++)
+      nd[(size_t)perm[i / nc] * nc + i % nc] = (int32_t)((size_t)perm[m->delta[i]] * nc);
+    free(m->delta);
+    m->delta = nd;
   }
   free(own); free(fail); free(queue); free(oh); free(label);
   return BNC_OK;
@@ -213,9 +240,9 @@ nomem:
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static int report(const bnc_matcher_t *m, uint32_t v, size_t end,
+static int report(const bnc_matcher_t *m, size_t v, size_t end,
                   bnc_hit_fn fn, void *ud) {
-  size_t st = (v >> 1) / m->ncls, k, hn = m->hit_n[st];
+  size_t st = v / m->ncls, k, hn = m->hit_n[st];
   const uint32_t *h = m->hits + m->hit_off[st];
   for (k = 0; k < hn; k++) {
     int r = fn(ud, h[k], end);
@@ -230,15 +257,25 @@ void bnc_matcher_scan(const bnc_matcher_t *m, const char *s, size_t n,
   const int32_t *delta = m->delta;
   const unsigned char *cls = m->cls;
   const unsigned char *p = (const unsigned char *)s, *e = p + n;
-  uint32_t v;
+  const size_t hot = m->hot;
+  size_t v, u;
   if (!delta) return;
-  v = (uint32_t)delta[SPACE_CLASS];              /* the leading frame space */
+  v = (size_t)delta[SPACE_CLASS];                /* the leading frame space */
   while (p < e) {
-    v = (uint32_t)delta[(v >> 1) + cls[*p++]];
-    if (v & 1 && report(m, v, (size_t)(p - (const unsigned char *)s), fn, ud)) return;
+    unsigned c = cls[*p++];
+    const int32_t *col = delta + c;              /* off the chain of loads */
+#if defined(__GNUC__)
+    __asm__("" : "+r"(col));   /* keeps the compiler from folding c back into v */
+#endif
+    u = v;
+    v = (size_t)(uint32_t)col[v];
+    /* a space loop reports nothing: the phrase was reported on entry */
+    if (v >= hot && (v != u || c != SPACE_CLASS) &&
+        report(m, v, (size_t)(p - (const unsigned char *)s), fn, ud)) return;
   }
-  v = (uint32_t)delta[(v >> 1) + SPACE_CLASS];   /* the closing frame space */
-  if (v & 1) report(m, v, n + 1, fn, ud);
+  u = v;
+  v = (size_t)(uint32_t)delta[v + SPACE_CLASS];  /* the closing frame space */
+  if (v >= hot && v != u) report(m, v, n + 1, fn, ud);
 }
 
 size_t bnc_matcher_states(const bnc_matcher_t *m) {

@@ -19,10 +19,10 @@
 struct bnc_mstore {
   uint32_t *slots;          /* entry number + 1, 0 = empty */
   size_t mask;              /* slot count - 1 (a power of two) */
-  unsigned char **eblocks;  /* entry blocks of EBLOCK entries of esize bytes */
+  unsigned char **eblocks;  /* entry blocks of EBLOCK entries (hash, key offset) */
   size_t neblocks, eblocks_cap;
   size_t count, esize, vsize;
-  unsigned char **ablocks;  /* arena blocks of ABLOCK bytes */
+  unsigned char **ablocks;  /* arena blocks of ABLOCK bytes: length, key, value */
   size_t nablocks;
   size_t alen;              /* used bytes in the last arena block */
   size_t garbage, keys;     /* bytes of deleted keys; bytes of live keys */
@@ -31,10 +31,26 @@ struct bnc_mstore {
 #define E_HASH(e) (*(const uint32_t *)(const void *)(e))
 #define E_KOFF(e) (*(const uint32_t *)(const void *)((e) + 4))
 
+/* Eight bytes a round (a byte at a time was a long chain of multiplies for
+ * 30-byte addresses); the hash never leaves the process, so byte order does
+ * not matter. The final mix spreads every input bit into the low bits the
+ * slots use. */
 static uint32_t hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  while (n--) { h ^= (unsigned char)*s++; h *= 16777619u; }
-  return h ^ (h >> 15);
+  uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n, w;
+  for (; n >= 8; s += 8, n -= 8) {
+    memcpy(&w, s, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdu;
+    h ^= h >> 32;
+  }
+  if (n) {
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdu;
+  }
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53u;
+  h ^= h >> 29;
+  return (uint32_t)h;
 }
 
 static unsigned char *entry(const bnc_mstore_t *m, size_t i) {
@@ -45,13 +61,20 @@ static const unsigned char *key_at(const bnc_mstore_t *m, uint32_t off) {
   return m->ablocks[off >> ABLOCK_BITS] + (off & (ABLOCK - 1));
 }
 
+/* The value sits right behind its key: a lookup that has compared the key
+ * finds the value in the same cache line or the next. */
+static unsigned char *value_at(const bnc_mstore_t *m, uint32_t off) {
+  unsigned char *k = m->ablocks[off >> ABLOCK_BITS] + (off & (ABLOCK - 1));
+  return k + 1 + k[0];
+}
+
 bnc_mstore_t *bnc_mstore_new(size_t vsize) {
   bnc_mstore_t *m;
   if (vsize < 1 || vsize > 255) return NULL;
   m = calloc(1, sizeof *m);
   if (!m) return NULL;
   m->vsize = vsize;
-  m->esize = (8 + vsize + 3) & ~(size_t)3;  /* keep the 32-bit fields aligned */
+  m->esize = 8;             /* hash, key offset: the value lives in the arena */
   m->mask = 15;
   m->slots = calloc(m->mask + 1, sizeof *m->slots);
   m->ablocks = calloc(ABLOCKS_MAX, sizeof *m->ablocks);
@@ -106,17 +129,19 @@ unsigned char *bnc_mstore_ref(bnc_mstore_t *m, const char *key, size_t klen) {
   size_t s;
   if (klen == 0 || klen > BNC_MSTORE_KEY_MAX) return NULL;
   s = probe(m, hash(key, klen), key, klen, &found);
-  return found ? entry(m, m->slots[s] - 1) + 8 : NULL;
+  return found ? value_at(m, E_KOFF(entry(m, m->slots[s] - 1))) : NULL;
 }
 
 const unsigned char *bnc_mstore_get(const bnc_mstore_t *m, const char *key, size_t klen) {
   return bnc_mstore_ref((bnc_mstore_t *)m, key, klen);
 }
 
-/* Appends key (behind its length byte) to the arena; its offset in *off. */
-static int arena_add(bnc_mstore_t *m, const char *key, size_t klen, uint32_t *off) {
+/* Appends key (behind its length byte) and value (vsize bytes) to the
+ * arena; the key's offset in *off. */
+static int arena_add(bnc_mstore_t *m, const char *key, size_t klen,
+                     const unsigned char *value, uint32_t *off) {
   unsigned char *b;
-  if (m->nablocks == 0 || m->alen + klen + 1 > ABLOCK) {
+  if (m->nablocks == 0 || m->alen + klen + 1 + m->vsize > ABLOCK) {
     if (m->nablocks == ABLOCKS_MAX) return BNC_ENOMEM;
     b = malloc(ABLOCK);
     if (!b) return BNC_ENOMEM;
@@ -126,13 +151,14 @@ static int arena_add(bnc_mstore_t *m, const char *key, size_t klen, uint32_t *of
   b = m->ablocks[m->nablocks - 1];
   b[m->alen] = (unsigned char)klen;
   memcpy(b + m->alen + 1, key, klen);
+  memcpy(b + m->alen + 1 + klen, value, m->vsize);
   *off = (uint32_t)(((m->nablocks - 1) << ABLOCK_BITS) | m->alen);
-  m->alen += klen + 1;
+  m->alen += klen + 1 + m->vsize;
   return BNC_OK;
 }
 
-/* Copies the live keys into fresh arena blocks, dropping deleted keys'
- * bytes. On failure the table is unchanged. */
+/* Copies the live keys and values into fresh arena blocks, dropping
+ * deleted ones. On failure the table is unchanged. */
 static int compact(bnc_mstore_t *m) {
   bnc_mstore_t fresh;
   unsigned char **old = m->ablocks;
@@ -141,10 +167,11 @@ static int compact(bnc_mstore_t *m) {
   if (!fresh.ablocks) return BNC_ENOMEM;
   fresh.nablocks = 0;
   fresh.alen = 0;
+  fresh.vsize = m->vsize;
   for (i = 0; i < m->count; i++) {
     const unsigned char *k = key_at(m, E_KOFF(entry(m, i)));
     uint32_t off;
-    if (arena_add(&fresh, (const char *)k + 1, k[0], &off) != BNC_OK) {
+    if (arena_add(&fresh, (const char *)k + 1, k[0], k + 1 + k[0], &off) != BNC_OK) {
       free_blocks(fresh.ablocks, fresh.nablocks);
       free(fresh.ablocks);
       return BNC_ENOMEM;
@@ -155,7 +182,7 @@ static int compact(bnc_mstore_t *m) {
     size_t at = 0, blk = 0;
     for (i = 0; i < m->count; i++) {
       unsigned char *e = entry(m, i);
-      size_t n = (size_t)key_at(m, E_KOFF(e))[0] + 1;
+      size_t n = (size_t)key_at(m, E_KOFF(e))[0] + 1 + m->vsize;
       uint32_t off;
       if (at + n > ABLOCK) { blk++; at = 0; }
       off = (uint32_t)((blk << ABLOCK_BITS) | at);
@@ -213,7 +240,7 @@ int bnc_mstore_put(bnc_mstore_t *m, const char *key, size_t klen, const unsigned
   h = hash(key, klen);
   s = probe(m, h, key, klen, &found);
   if (found) {
-    memcpy(entry(m, m->slots[s] - 1) + 8, value, m->vsize);
+    memcpy(value_at(m, E_KOFF(entry(m, m->slots[s] - 1))), value, m->vsize);
     return BNC_OK;
   }
   /* Load stays at most 3/4; every allocation happens before any change. */
@@ -221,13 +248,14 @@ int bnc_mstore_put(bnc_mstore_t *m, const char *key, size_t klen, const unsigned
     if (grow_slots(m) != BNC_OK) return BNC_ENOMEM;
     s = probe(m, h, key, klen, &found);
   }
-  if (m->garbage > ABLOCK && m->garbage > m->keys) compact(m);  /* best effort */
-  if (reserve_entry(m) != BNC_OK || arena_add(m, key, klen, &off) != BNC_OK) return BNC_ENOMEM;
+  if (m->garbage > ABLOCK && m->garbage > m->keys + m->count * (1 + m->vsize))
+    compact(m);  /* best effort */
+  if (reserve_entry(m) != BNC_OK || arena_add(m, key, klen, value, &off) != BNC_OK)
+    return BNC_ENOMEM;
   m->keys += klen;
   e = entry(m, m->count);
   memcpy(e, &h, 4);
   memcpy(e + 4, &off, 4);
-  memcpy(e + 8, value, m->vsize);
   m->slots[s] = (uint32_t)++m->count;
   return BNC_OK;
 }
@@ -258,7 +286,7 @@ int bnc_mstore_del(bnc_mstore_t *m, const char *key, size_t klen) {
   if (!found) return 0;
   i = m->slots[s] - 1;
   e = entry(m, i);
-  m->garbage += (size_t)key_at(m, E_KOFF(e))[0] + 1;
+  m->garbage += (size_t)key_at(m, E_KOFF(e))[0] + 1 + m->vsize;
   m->keys -= key_at(m, E_KOFF(e))[0];
   free_slot(m, s);
   last = m->count - 1;
@@ -288,5 +316,5 @@ const unsigned char *bnc_mstore_at(const bnc_mstore_t *m, size_t i,
   k = key_at(m, E_KOFF(e));
   *key = (const char *)k + 1;
   *klen = k[0];
-  return e + 8;
+  return k + 1 + k[0];
 }

@@ -3,14 +3,15 @@
  * fixed-size values, compact enough for ten million addresses.
  *
  * Open addressing with linear probing over an array of 32-bit entry
- * numbers; entries (hash, key offset, value) sit densely in blocks of 16384;
- * keys sit in 1 MiB arena blocks, each behind a length byte. Blocks are
- * never reallocated, so growth copies nothing but the slot array. A deletion
- * moves the last entry into the hole and leaves the key's bytes as garbage,
- * reclaimed by compacting the arena once garbage outweighs live keys. Per
- * key: 8 + value size bytes of entry, one length byte and 5.3 to 10.7 bytes
- * of slots (load kept between 3/8 and 3/4), i.e. 46-52 bytes beyond the key
- * for 32-byte records. No Lua, no clock; the binding owns the table through
+ * numbers; entries (hash, key offset) sit densely in blocks of 16384; keys
+ * sit in 1 MiB arena blocks, each behind a length byte and followed by its
+ * value, so a lookup that has compared the key has the value at hand. Blocks
+ * are never reallocated, so growth copies nothing but the slot array. A
+ * deletion moves the last entry into the hole and leaves the key's and
+ * value's bytes as garbage, reclaimed by compacting the arena once garbage
+ * outweighs live bytes. Per key: 8 bytes of entry, one length byte, the
+ * value and 5.3 to 10.7 bytes of slots (load kept between 3/8 and 3/4),
+ * i.e. 46-52 bytes beyond the key for 32-byte records. No Lua, no clock; the binding owns the table through
  * a userdata.
  */
 #ifndef BNC_MSTORE_H

@@ -78,6 +78,11 @@ _M.rules = setmetatable(rules, { __index = function(_, k)
   error("bounce.rules has no field '" .. tostring(k) .. "'", 2)
 end })
 
+-- syntax: results, err = bounce.parse(message [, opts])   (issue 4)
+-- One result per recipient of a bounce message (DSN, ARF, auto-reply, plain
+-- text bounce); opts.headers names extra headers of the original message.
+_M.parse = core.parse
+
 -- syntax: t, err = bounce.tracker{ policy = ..., store = ... }   (bounce.tracker.lua)
 _M.tracker = function(opts) return require("bounce.tracker").new(opts) end
 -- syntax: s = bounce.store.memory()   (the store interface: bounce/store.lua)

@@ -463,11 +463,19 @@ function T:record(ev, into)
         key, etype, action, state, rsn, attempts, at
       d.retry_at, d.since, d.expires_at, d.cause, d.hook_error = retry_at, since, expires_at, cause, nil
     else
-      -- 7 fields always, the rest when set: the common decisions fit 8 slots
-      d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-            attempts = attempts, at = at }
-      if retry_at then d.retry_at = retry_at end
-      if since then d.since, d.expires_at, d.cause = since, expires_at, cause end
+      -- One constructor per shape, so the table is made at its final size
+      -- (a nil field is not stored): no rehash as fields are added.
+      if since then
+        d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+              attempts = attempts, at = at, retry_at = retry_at, since = since,
+              expires_at = expires_at, cause = cause }
+      elseif retry_at then
+        d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+              attempts = attempts, at = at, retry_at = retry_at }
+      else
+        d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+              attempts = attempts, at = at }
+      end
     end
   else
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
@@ -484,9 +492,19 @@ function T:record(ev, into)
     end
     local counters = self.counters
     n = n or 1
-    count(counters.domain, domain, b, hi, n)
+    -- the current bucket's counts are updated in place; count() opens buckets
+    local scope = counters.domain
+    local ring = scope[domain]
+    local cnt = ring and ring[b]
+    if cnt then cnt[hi] = cnt[hi] + n else count(scope, domain, b, hi, n) end
     local c, s = ev.campaign, ev.sender
-    if c ~= nil then count(counters.campaign, type(c) == "string" and c or tostring(c), b, hi, n) end
+    if c ~= nil then
+      if type(c) ~= "string" then c = tostring(c) end
+      scope = counters.campaign
+      ring = scope[c]
+      cnt = ring and ring[b]
+      if cnt then cnt[hi] = cnt[hi] + n else count(scope, c, b, hi, n) end
+    end
     if s ~= nil then count(counters.sender, type(s) == "string" and s or tostring(s), b, hi, n) end
   end
   local hook = self.on_event

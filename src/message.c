@@ -1,0 +1,937 @@
+/*
+ * message.c - bounce message parsing (see message.h for the contract).
+ *
+ * Owns: header lookup and unfolding, MIME walking, transfer decoding,
+ * RFC 2047 words, the delivery-status / feedback-report readers, the
+ * auto-reply test and the table of plain-text bounce families. It hands each
+ * recipient's diagnostic to the reply parser and the classifier.
+ */
+#include <string.h>
+#include "message.h"
+
+/* ---- small string helpers --------------------------------------------- */
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static int is_wsp(int c) { return c == ' ' || c == '\t'; }
+static int is_eol(int c) { return c == '\r' || c == '\n'; }
+
+static int ieq(const char *a, size_t an, const char *b) {
+  size_t bn = strlen(b), i;
+  if (an != bn) return 0;
+  for (i = 0; i < an; i++) if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+static int iprefix(const char *a, size_t an, const char *b) {
+  size_t bn = strlen(b), i;
+  if (an < bn) return 0;
+  for (i = 0; i < bn; i++) if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+/* Case-insensitive search of needle (lower case) in s[0..n); linear for the
+ * short needles used here (bounded by the needle length). */
+static const char *ifind(const char *s, size_t n, const char *needle) {
+  size_t k = strlen(needle), i;
+  if (k == 0 || n < k) return NULL;
+  for (i = 0; i + k <= n; i++)
+    if (lower((unsigned char)s[i]) == needle[0] && iprefix(s + i, n - i, needle)) return s + i;
+  return NULL;
+}
+
+static bnc_str_t mkstr(const char *p, size_t n) { bnc_str_t s; s.p = p; s.n = n; return s; }
+
+static bnc_str_t trim(bnc_str_t s) {
+  while (s.n && (is_wsp((unsigned char)*s.p) || is_eol((unsigned char)*s.p))) { s.p++; s.n--; }
+  while (s.n && (is_wsp((unsigned char)s.p[s.n - 1]) || is_eol((unsigned char)s.p[s.n - 1]))) s.n--;
+  if (!s.n) s.p = NULL;
+  return s;
+}
+
+/* End of the line starting at p (first CR or LF, or end), and the start of
+ * the next line in *next (after LF, CRLF or CR). */
+static const char *line_end(const char *p, const char *end, const char **next) {
+  const char *e = p;
+  while (e < end && !is_eol((unsigned char)*e)) e++;
+  *next = e;
+  if (e < end) *next = (*e == '\r' && e + 1 < end && e[1] == '\n') ? e + 2 : e + 1;
+  return e;
+}
+
+/* ---- the arena --------------------------------------------------------- */
+
+typedef struct {
+  char *p;
+  size_t cap, used;
+  bnc_message_t *m;
+  const bnc_ruleset_t *rs;
+  const bnc_str_t *want;
+  size_t nwant;
+  int have_orig, have_fb;
+  bnc_str_t xfailed;      /* X-Failed-Recipients of the bounce */
+  bnc_str_t texts[4];     /* decoded text/plain bodies, in order */
+  size_t ntexts;
+} ctx_t;
+
+static char *arena_take(ctx_t *c, size_t n) {
+  char *r;
+  if (n > c->cap - c->used) { c->m->warnings |= BNC_MSG_W_ARENA; return NULL; }
+  r = c->p + c->used;
+  c->used += n;
+  return r;
+}
+
+/* ---- headers ----------------------------------------------------------- */
+
+/* End of the header block starting at p: the first empty line (or end).
+ * *body receives where the body starts. */
+static const char *header_end(const char *p, const char *end, const char **body) {
+  const char *next;
+  while (p < end) {
+    const char *e = line_end(p, end, &next);
+    if (e == p) { *body = next; return p; }
+    p = next;
+  }
+  *body = end;
+  return end;
+}
+
+/* Finds header `name` in the block [*pos, end), starting at *pos (a line
+ * start). Returns its raw value (folded lines included) and moves *pos past
+ * it, so that repeated calls return every occurrence. */
+static int header_next(const char **pos, const char *end, const char *name, bnc_str_t *val) {
+  const char *p = *pos, *next;
+  size_t k = strlen(name);
+  while (p < end) {
+    const char *e = line_end(p, end, &next);
+    if (!is_wsp((unsigned char)*p) && iprefix(p, (size_t)(e - p), name)) {
+      const char *q = p + k;
+      while (q < e && is_wsp((unsigned char)*q)) q++;
+      if (q < e && *q == ':') {
+        const char *vs = q + 1, *ve = e;
+        while (next < end && is_wsp((unsigned char)*next)) {  /* folded lines */
+          ve = line_end(next, end, &next);
+        }
+        *val = mkstr(vs, (size_t)(ve - vs));
+        *pos = next;
+        return 1;
+      }
+    }
+    p = next;
+  }
+  *pos = end;
+  return 0;
+}
+
+/* Unfolds a raw value: line breaks and the white space after them become one
+ * space; trimmed; kept up to BNC_MSG_VALUE_MAX bytes. Values without line
+ * breaks are returned as they are (pointing into the input). */
+static bnc_str_t unfold(ctx_t *c, bnc_str_t v) {
+  size_t i, n = 0;
+  char *o;
+  v = trim(v);
+  if (v.n > BNC_MSG_VALUE_MAX) { v.n = BNC_MSG_VALUE_MAX; c->m->warnings |= BNC_MSG_W_TRUNC; }
+  if (!v.p || (!memchr(v.p, '\n', v.n) && !memchr(v.p, '\r', v.n))) return v;
+  if (!(o = arena_take(c, v.n))) return v;
+  for (i = 0; i < v.n; i++) {
+    unsigned char ch = (unsigned char)v.p[i];
+    if (is_eol(ch)) {
+      while (i + 1 < v.n && (is_eol((unsigned char)v.p[i + 1]) || is_wsp((unsigned char)v.p[i + 1]))) i++;
+      o[n++] = ' ';
+    } else {
+      o[n++] = (char)ch;
+    }
+  }
+  return mkstr(o, n);
+}
+
+static bnc_str_t header(ctx_t *c, const char *p, const char *end, const char *name) {
+  bnc_str_t v = { NULL, 0 };
+  if (header_next(&p, end, name, &v)) return unfold(c, v);
+  return v;
+}
+
+/* Value of parameter `name` in a Content-Type value (quotes removed). */
+static bnc_str_t param(bnc_str_t v, const char *name) {
+  size_t i = 0, k = strlen(name);
+  while (v.p && i < v.n) {
+    if (v.p[i] == ';') {
+      size_t j = i + 1;
+      while (j < v.n && is_wsp((unsigned char)v.p[j])) j++;
+      if (iprefix(v.p + j, v.n - j, name) && j + k < v.n && v.p[j + k] == '=') {
+        size_t s = j + k + 1, e;
+        if (s < v.n && v.p[s] == '"') {
+          e = ++s;
+          while (e < v.n && v.p[e] != '"') e++;
+        } else {
+          e = s;
+          while (e < v.n && v.p[e] != ';' && !is_wsp((unsigned char)v.p[e])) e++;
+        }
+        return mkstr(v.p + s, e - s);
+      }
+    }
+    i++;
+  }
+  return mkstr(NULL, 0);
+}
+
+/* The media type of a Content-Type value ("multipart/report"). */
+static bnc_str_t media_type(bnc_str_t v) {
+  size_t n = 0;
+  while (v.p && n < v.n && v.p[n] != ';' && !is_wsp((unsigned char)v.p[n])) n++;
+  return mkstr(v.p, n);
+}
+
+/* ---- decoders ---------------------------------------------------------- */
+
+static int b64val(int ch) {
+  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+  if (ch == '+' || ch == '-') return 62;
+  if (ch == '/' || ch == '_') return 63;
+  return -1;
+}
+
+size_t bnc_base64_decode(const char *in, size_t len, char *out, size_t cap) {
+  size_t i, n = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  for (i = 0; i < len && n < cap; i++) {
+    int v = b64val((unsigned char)in[i]);
+    if (in[i] == '=') break;
+    if (v < 0) continue;
+    acc = ((acc << 6) | (unsigned)v) & 0xffffffu;
+    bits += 6;
+    if (bits >= 8) { bits -= 8; out[n++] = (char)((acc >> bits) & 0xff); }
+  }
+  return n;
+}
+
+static int hexval(int ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  ch = lower(ch);
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  return -1;
+}
+
+/* Quoted-printable; `underscore` turns '_' into a space (RFC 2047 Q). */
+static size_t qp(const char *in, size_t len, char *out, size_t cap, int underscore) {
+  size_t i, n = 0;
+  for (i = 0; i < len && n < cap; i++) {
+    char ch = in[i];
+    if (ch == '=' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0 &&
+        hexval((unsigned char)in[i + 2]) >= 0) {
+      out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
+      i += 2;
+    } else if (ch == '=' && i + 1 < len && is_eol((unsigned char)in[i + 1])) {
+      i++;                                             /* soft line break */
+      if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\n') i++;
+    } else if (ch == '=' && i + 1 == len) {
+      break;
+    } else {
+      out[n++] = (underscore && ch == '_') ? ' ' : ch;
+    }
+  }
+  return n;
+}
+
+size_t bnc_qp_decode(const char *in, size_t len, char *out, size_t cap) {
+  return qp(in, len, out, cap, 0);
+}
+
+/* Decodes RFC 2047 encoded words (=?cs?B?...?= / =?cs?Q?...?=) into the
+ * arena; the bytes are kept in their charset. White space between two
+ * encoded words is dropped. */
+static bnc_str_t decode_words(ctx_t *c, bnc_str_t v) {
+  size_t i = 0, n = 0, last_word_end = (size_t)-1;
+  char *o;
+  if (!v.p || !ifind(v.p, v.n, "=?")) return v;
+  if (!(o = arena_take(c, v.n))) return v;
+  while (i < v.n) {
+    if (v.p[i] == '=' && i + 1 < v.n && v.p[i + 1] == '?') {
+      size_t q1 = i + 2, q2, q3, e;
+      while (q1 < v.n && v.p[q1] != '?' && !is_wsp((unsigned char)v.p[q1])) q1++;
+      q2 = q1 + 2;
+      if (q1 + 2 < v.n && v.p[q1] == '?' && v.p[q1 + 2] == '?') {
+        int enc = lower((unsigned char)v.p[q1 + 1]);
+        q3 = q2 + 1;
+        e = q3;
+        while (e + 1 < v.n && !(v.p[e] == '?' && v.p[e + 1] == '=')) e++;
+        if (e + 1 < v.n && (enc == 'b' || enc == 'q')) {
+          if (last_word_end != (size_t)-1) {   /* drop the space between words */
+            size_t k = last_word_end;
+            int only_ws = 1;
+            for (; k < i; k++) if (!is_wsp((unsigned char)v.p[k]) && !is_eol((unsigned char)v.p[k])) only_ws = 0;
+            if (only_ws) n -= i - last_word_end;
+          }
+          n += enc == 'b' ? bnc_base64_decode(v.p + q3, e - q3, o + n, v.n - n)
+                          : qp(v.p + q3, e - q3, o + n, v.n - n, 1);
+          i = e + 2;
+          last_word_end = i;
+          continue;
+        }
+      }
+    }
+    o[n++] = v.p[i++];
+  }
+  return mkstr(o, n);
+}
+
+/* ---- delivery-status, feedback-report ---------------------------------- */
+
+/* "rfc822; a@b" -> "a@b"; also strips <> around an address. */
+static bnc_str_t after_type(bnc_str_t v) {
+  const char *semi;
+  if (!v.p) return v;
+  semi = memchr(v.p, ';', v.n);
+  if (semi) v = mkstr(semi + 1, v.n - (size_t)(semi + 1 - v.p));
+  v = trim(v);
+  if (v.n >= 2 && v.p[0] == '<' && v.p[v.n - 1] == '>') v = mkstr(v.p + 1, v.n - 2);
+  return v;
+}
+
+static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r);
+
+static bnc_msg_rcpt_t *new_rcpt(ctx_t *c) {
+  bnc_msg_rcpt_t *r;
+  if (c->m->nrcpt >= BNC_MSG_RCPTS) { c->m->warnings |= BNC_MSG_W_RCPTS; return NULL; }
+  r = &c->m->rcpt[c->m->nrcpt++];
+  memset(r, 0, sizeof *r);
+  return r;
+}
+
+/* A delivery-status body: the per-message block, then one block per
+ * recipient, separated by empty lines. */
+static void read_dsn(ctx_t *c, const char *p, const char *end) {
+  int first = 1;
+  while (p < end) {
+    const char *body, *he;
+    while (p < end && is_eol((unsigned char)*p)) p++;   /* blank lines between blocks */
+    if (p >= end) break;
+    he = header_end(p, end, &body);
+    if (first) {
+      bnc_str_t v = header(c, p, he, "Reporting-MTA");
+      if (v.p && !c->m->reporting_mta.p) c->m->reporting_mta = after_type(v);
+      v = header(c, p, he, "Arrival-Date");
+      if (v.p && !c->m->arrival_date.p) c->m->arrival_date = v;
+    }
+    {
+      bnc_str_t fr = header(c, p, he, "Final-Recipient");
+      bnc_str_t orr = header(c, p, he, "Original-Recipient");
+      if (fr.p || orr.p) {
+        bnc_msg_rcpt_t *r = new_rcpt(c);
+        if (!r) return;
+        r->rcpt = after_type(fr.p ? fr : orr);
+        r->orig_rcpt = after_type(orr);
+        r->action = header(c, p, he, "Action");
+        r->status = after_type(header(c, p, he, "Status"));
+        r->diag = header(c, p, he, "Diagnostic-Code");
+        r->rhost = after_type(header(c, p, he, "Remote-MTA"));
+        r->last_attempt = header(c, p, he, "Last-Attempt-Date");
+        r->will_retry = header(c, p, he, "Will-Retry-Until");
+        classify_rcpt(c, r);
+      }
+    }
+    first = 0;
+    p = body;
+  }
+}
+
+static void read_feedback(ctx_t *c, const char *p, const char *end) {
+  const char *he, *body, *pos;
+  bnc_str_t v;
+  he = header_end(p, end, &body);
+  c->have_fb = 1;
+  c->m->feedback_type = header(c, p, he, "Feedback-Type");
+  c->m->source_ip = header(c, p, he, "Source-IP");
+  pos = p;
+  while (header_next(&pos, he, "Original-Rcpt-To", &v)) {
+    bnc_msg_rcpt_t *r = new_rcpt(c);
+    if (!r) return;
+    r->rcpt = after_type(unfold(c, v));
+  }
+}
+
+/* Headers of the returned original message. */
+static void read_original(ctx_t *c, const char *p, const char *end) {
+  const char *body, *he = header_end(p, end, &body);
+  size_t i;
+  if (c->have_orig) return;
+  c->have_orig = 1;
+  c->m->message_id = header(c, p, he, "Message-ID");
+  c->m->from = header(c, p, he, "From");
+  c->m->to = header(c, p, he, "To");
+  c->m->subject = decode_words(c, header(c, p, he, "Subject"));
+  c->m->date = header(c, p, he, "Date");
+  for (i = 0; i < c->nwant; i++) {
+    char name[128];
+    size_t k = c->want[i].n < sizeof name - 1 ? c->want[i].n : sizeof name - 1;
+    memcpy(name, c->want[i].p, k);
+    name[k] = '\0';
+    if (k && !memchr(name, '\0', k)) c->m->want[i] = header(c, p, he, name);
+  }
+}
+
+/* ---- MIME -------------------------------------------------------------- */
+
+static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t deftype);
+
+/* Decodes a leaf body per its transfer encoding, up to BNC_MSG_DECODE_MAX
+ * bytes; identity encodings are returned in place. */
+static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t cte) {
+  size_t n = (size_t)(end - p);
+  int b64 = cte.p && ieq(cte.p, cte.n, "base64");
+  int isqp = cte.p && ieq(cte.p, cte.n, "quoted-printable");
+  char *o;
+  if (!b64 && !isqp) {
+    if (n > BNC_MSG_DECODE_MAX) { n = BNC_MSG_DECODE_MAX; c->m->warnings |= BNC_MSG_W_TRUNC; }
+    return mkstr(p, n);
+  }
+  if (n > BNC_MSG_DECODE_MAX * 4 / 3 + 4) { n = BNC_MSG_DECODE_MAX * 4 / 3 + 4; c->m->warnings |= BNC_MSG_W_TRUNC; }
+  if (!(o = arena_take(c, n))) return mkstr(NULL, 0);
+  n = b64 ? bnc_base64_decode(p, n, o, n) : qp(p, n, o, n, 0);
+  return mkstr(o, n);
+}
+
+static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const char *end) {
+  bnc_str_t b;
+  int ds = ieq(type.p, type.n, "message/delivery-status") ||
+           ieq(type.p, type.n, "message/global-delivery-status");
+  int fb = ieq(type.p, type.n, "message/feedback-report");
+  int orig = ieq(type.p, type.n, "message/rfc822") || ieq(type.p, type.n, "text/rfc822-headers") ||
+             ieq(type.p, type.n, "message/global") || ieq(type.p, type.n, "message/global-headers");
+  int text = iprefix(type.p, type.n, "text/");
+  if (!ds && !fb && !orig && !text) return;   /* attachments are never decoded */
+  b = decode_body(c, p, end, cte);
+  if (!b.p) return;
+  if (ds) read_dsn(c, b.p, b.p + b.n);
+  else if (fb) read_feedback(c, b.p, b.p + b.n);
+  else if (orig) read_original(c, b.p, b.p + b.n);
+  else if (c->ntexts < sizeof c->texts / sizeof c->texts[0]) c->texts[c->ntexts++] = b;
+}
+
+/* Whether the line [p, e) is the delimiter --boundary (1) or the close
+ * delimiter --boundary-- (2). */
+static int delimiter(const char *p, const char *e, bnc_str_t bd) {
+  size_t n = (size_t)(e - p);
+  if (n < bd.n + 2 || p[0] != '-' || p[1] != '-' || memcmp(p + 2, bd.p, bd.n) != 0) return 0;
+  if (n >= bd.n + 4 && p[bd.n + 2] == '-' && p[bd.n + 3] == '-') return 2;
+  return 1;
+}
+
+static void multipart(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t bd,
+                      bnc_str_t subtype) {
+  const char *start = NULL, *next;
+  bnc_str_t def = mkstr(ieq(subtype.p, subtype.n, "multipart/digest") ? "message/rfc822" : "text/plain",
+                        ieq(subtype.p, subtype.n, "multipart/digest") ? 14 : 10);
+  if (!bd.p || bd.n == 0 || bd.n > 200) {
+    c->m->warnings |= BNC_MSG_W_BOUNDARY;
+    leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), p, end);  /* read it as text */
+    return;
+  }
+  while (p < end) {
+    const char *e = line_end(p, end, &next);
+    int d = (*p == '-') ? delimiter(p, e, bd) : 0;
+    if (d) {
+      if (start) walk(c, start, p, depth + 1, def);
+      if (d == 2) return;
+      start = next;
+    }
+    p = next;
+  }
+  c->m->warnings |= BNC_MSG_W_BOUNDARY;         /* never closed: the rest is the last part */
+  if (start) walk(c, start, end, depth + 1, def);
+}
+
+/* One MIME entity [p, end): headers, then a multipart or a leaf body. */
+static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t deftype) {
+  const char *body, *he;
+  bnc_str_t ct, type, cte;
+  if (depth > BNC_MSG_DEPTH) { c->m->warnings |= BNC_MSG_W_DEPTH; return; }
+  if (c->m->parts >= BNC_MSG_PARTS) { c->m->warnings |= BNC_MSG_W_PARTS; return; }
+  c->m->parts++;
+  he = header_end(p, end, &body);
+  ct = header(c, p, he, "Content-Type");
+  type = ct.p ? media_type(ct) : deftype;
+  cte = trim(header(c, p, he, "Content-Transfer-Encoding"));
+  if (iprefix(type.p, type.n, "multipart/")) {
+    bnc_str_t rt = param(ct, "report-type");
+    if (rt.p && ieq(rt.p, rt.n, "feedback-report")) c->have_fb = 1;
+    multipart(c, body, end, depth, param(ct, "boundary"), type);
+  } else {
+    leaf(c, type, cte, body, end);
+  }
+}
+
+/* ---- classification ---------------------------------------------------- */
+
+static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
+  bnc_str_t d = r->diag;
+  char *text;
+  const char *rh = r->rhost.p;
+  size_t rhl = r->rhost.n;
+  if (r->status.p == r->reply.status) {         /* classified before: keep the status */
+    char *st = arena_take(c, r->status.n);
+    if (st) memcpy(st, r->status.p, r->status.n);
+    r->status = mkstr(st, st ? r->status.n : 0);
+  }
+  memset(&r->reply, 0, sizeof r->reply);
+  r->delayed = r->action.p && iprefix(r->action.p, r->action.n, "delayed");
+  if (d.p && (text = arena_take(c, d.n + 1)) != NULL &&
+      bnc_reply_parse(d.p, d.n, text, d.n + 1, &r->reply) == BNC_OK) {
+    r->text = mkstr(text, r->reply.text_len);
+  } else {
+    memset(&r->reply, 0, sizeof r->reply);
+    r->text = mkstr(NULL, 0);
+  }
+  if (r->status.p) {                            /* "5.1.1 (comment)" -> "5.1.1" */
+    size_t k = 0;
+    while (k < r->status.n && !is_wsp((unsigned char)r->status.p[k]) && r->status.p[k] != '(') k++;
+    r->status.n = k;
+  }
+  if (r->status.p && r->status.n && r->status.n < 12) {
+    /* The diagnostic's own status is the more precise one (a Status field
+     * often says only 5.0.0 or 4.4.7); the field fills in when it has none. */
+    bnc_reply_t s;
+    char tmp[16];
+    if (bnc_reply_parse(r->status.p, r->status.n, tmp, sizeof tmp, &s) == BNC_OK && s.st_class &&
+        (!r->reply.st_class || (r->reply.st_class == s.st_class && r->reply.st_subject == 0 &&
+                                 s.st_subject != 0))) {
+      r->reply.st_class = s.st_class;
+      r->reply.st_subject = s.st_subject;
+      r->reply.st_detail = s.st_detail;
+      memcpy(r->reply.status, s.status, sizeof s.status);
+    }
+  }
+  if (!rh && r->reply.rhost_len && r->text.p) { rh = d.p + r->reply.rhost_off; rhl = r->reply.rhost_len; }
+  bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, rhl, &r->cls);
+  if (!r->rhost.p && rh) r->rhost = mkstr(rh, rhl);
+  if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
+  else if (r->status.p && !r->status.n) r->status = mkstr(NULL, 0);
+  if (r->action.p && (iprefix(r->action.p, r->action.n, "delivered") ||
+                      iprefix(r->action.p, r->action.n, "relayed") ||
+                      iprefix(r->action.p, r->action.n, "expanded"))) {
+    r->cls.reason = BNC_R_DELIVERED;
+    r->cls.type = BNC_T_DELIVERED;
+    r->cls.permanent = 0;
+  }
+}
+
+/* Sets reason and type for records that are not failures. */
+static void mark_all(ctx_t *c, bnc_reason_t reason, bnc_type_t type) {
+  size_t i;
+  for (i = 0; i < c->m->nrcpt; i++) {
+    bnc_msg_rcpt_t *r = &c->m->rcpt[i];
+    memset(&r->cls, 0, sizeof r->cls);
+    r->cls.reason = reason;
+    r->cls.type = type;
+    r->cls.rule = -1;
+    strcpy(r->cls.source, "format");
+  }
+}
+
+/* ---- plain-text families ----------------------------------------------- */
+
+/* A family is chosen by evidence in the top headers or the body; its reader
+ * then pulls recipients and diagnostics out of the text. */
+typedef struct {
+  const char *name;
+  const char *from;      /* substring of From (lower case), or NULL */
+  const char *subject;   /* substring of Subject (lower case), or NULL */
+  const char *body;      /* substring of the body (lower case), or NULL */
+  const char *rcpt_at;   /* NULL: address lines; else the phrase the address follows */
+  const char *diag_at;   /* with rcpt_at: a phrase inside the diagnostic paragraph */
+  const char *xfailed;   /* substring of X-Failed-Recipients (lower case), or NULL */
+  bnc_reason_t reason;   /* what the family's bounces mean when the text says nothing */
+} family_t;
+
+/* Body markers come first: they name the software that wrote the text. */
+static const family_t FAMILIES[] = {
+  /* a Google Group refusing a post names the group in X-Failed-Recipients */
+  { "googlegroups", NULL, NULL, NULL, NULL, NULL, "@googlegroups.com", BNC_R_REJECTED },
+  { "postfix",   NULL, NULL, "this is the mail system at host", NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "qmail",     NULL, NULL, "this is the qmail-send program", NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "exim",      NULL, NULL, "this message was created automatically by mail delivery software",
+    NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "dragonfly", NULL, NULL, "dragonfly mail agent", "error delivering your mail to",
+    "did not like our", NULL, BNC_R_UNDEFINED },
+  { "opensmtpd", NULL, NULL, "this is the mailer-daemon, please do not reply", NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "gmail",     "mailer-daemon@google", NULL, "delivery to the following recipient",
+    "delivery to the following recipient", "technical details of", NULL, BNC_R_UNDEFINED },
+  { "sendmail",  NULL, NULL, "----- transcript of session follows -----", NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "exchange",  NULL, NULL, "did not reach the following recipient", NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "postfix",   NULL, "undelivered mail returned to sender", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "exim",      NULL, "mail delivery failed", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "qmail",     NULL, "failure notice", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "sendmail",  NULL, "returned mail:", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { "exchange",  NULL, "undeliverable:", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
+  { NULL, NULL, NULL, NULL, NULL, NULL, NULL, BNC_R_UNDEFINED }
+};
+
+static int is_addr_char(int ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch && strchr(".-_+=!#$%&'*/?^`{|}~", ch));
+}
+
+/* Finds an address in the line [p, e): returns its span. */
+static bnc_str_t find_addr(const char *p, const char *e) {
+  const char *at = memchr(p, '@', (size_t)(e - p));
+  const char *s, *t;
+  if (!at) return mkstr(NULL, 0);
+  s = at;
+  while (s > p && is_addr_char((unsigned char)s[-1])) s--;
+  t = at + 1;
+  while (t < e && is_addr_char((unsigned char)*t)) t++;
+  while (t > at + 1 && t[-1] == '.') t--;
+  if (s == at || t == at + 1) return mkstr(NULL, 0);
+  return mkstr(s, (size_t)(t - s));
+}
+
+/* Generic reader of the plain-text bounces of Postfix, qmail and Exim: a
+ * line naming an address (`<a@b>:`, `a@b`) followed by indented lines or
+ * the rest of its own line holding the diagnostic. */
+static void read_text(ctx_t *c, bnc_str_t t) {
+  const char *p = t.p, *end = t.p + t.n, *next;
+  while (p < end) {
+    const char *e = line_end(p, end, &next);
+    const char *q = p;
+    while (q < e && is_wsp((unsigned char)*q)) q++;
+    if (q < e && (*q == '<' || *q == '"' || q - p <= 8) && memchr(q, '@', (size_t)(e - q))) {
+      bnc_str_t a = find_addr(q, e);
+      const char *ae = a.p ? a.p + a.n : q;
+      if ((*q == '<' || *q == '"') && a.p == q + 1 && ae < e && (*ae == '>' || *ae == '"')) ae++;
+      if (a.p && (a.p == q || a.p == q + 1) && (ae == e || *ae == ':' || (*ae == '>' && ae + 1 <= e))) {
+        const char *ds = ae < e && (*ae == ':' || *ae == '>') ? ae + 1 : ae, *de = e, *n2 = next;
+        bnc_msg_rcpt_t *r;
+        while (ds < e && (*ds == ':' || is_wsp((unsigned char)*ds))) ds++;
+        while (n2 < end) {                        /* lines indented deeper */
+          const char *e2, *nn, *w = n2;
+          while (w < end && is_wsp((unsigned char)*w)) w++;
+          if (w - n2 <= q - p) break;
+          e2 = line_end(n2, end, &nn);
+          if (w >= e2) break;
+          de = e2; n2 = nn;
+        }
+        if (ds >= de && n2 == next) {             /* qmail: the lines up to a blank one */
+          int k;
+          for (k = 0; k < 32 && n2 < end; k++) {
+            const char *nn, *e2 = line_end(n2, end, &nn);
+            if (e2 == n2) break;
+            if (ds >= de) ds = n2;
+            de = e2; n2 = nn;
+          }
+        }
+        if (de > ds && (r = new_rcpt(c)) != NULL) {
+          r->rcpt = a;
+          r->diag = unfold(c, mkstr(ds, (size_t)(de - ds)));
+          classify_rcpt(c, r);
+          if (r->reply.code == 0 && r->reply.st_class == 0 && r->cls.rule < 0) c->m->nrcpt--;
+        }
+        next = n2;
+      }
+    }
+    p = next;
+  }
+}
+
+/* Start of the paragraph around p (after the last blank line before it,
+ * at most 2 KiB back) and its end (the next blank line). */
+static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
+  const char *s = p, *e = p, *next;
+  while (s > lo && p - s < 2048) {
+    if (s - lo >= 2 && s[-1] == '\n' && s[-2] == '\n') break;
+    if (s - lo >= 2 && s[-1] == '\r' && s[-2] == '\r') break;
+    if (s - lo >= 4 && s[-1] == '\n' && s[-2] == '\r' && s[-3] == '\n' && s[-4] == '\r') break;
+    s--;
+  }
+  while (s < p && is_eol((unsigned char)*s)) s++;
+  while (e < end) {
+    const char *le = line_end(e, end, &next);
+    if (le == e) break;
+    e = next;
+  }
+  return mkstr(s, (size_t)(e - s));
+}
+
+/* Reader for families that name one recipient after a phrase and give the
+ * diagnostic in the paragraph holding another phrase. */
+static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
+  const char *at = ifind(t.p, t.n, f->rcpt_at), *d;
+  const char *end = t.p + t.n;
+  bnc_str_t a;
+  bnc_msg_rcpt_t *r;
+  if (!at) return;
+  a = find_addr(at, at + 512 < end ? at + 512 : end);
+  d = ifind(at, (size_t)(end - at), f->diag_at);
+  if (!a.p || !d || !(r = new_rcpt(c))) return;
+  r->rcpt = a;
+  r->diag = unfold(c, paragraph(at, d, end));
+  classify_rcpt(c, r);
+}
+
+/* Where the copy of the returned message starts in a plain-text bounce. */
+static size_t text_cut(bnc_str_t t) {
+  static const char *const marks[] = {
+    "----- original message", "below this line is a copy", "this is a copy of the message",
+    "message headers follow", "header of the original message", "original message follows",
+    "------ the original message", "returned message", NULL
+  };
+  size_t n = t.n, i;
+  for (i = 0; marks[i]; i++) {
+    const char *m = ifind(t.p, n, marks[i]);
+    if (m) n = (size_t)(m - t.p);
+  }
+  return n;
+}
+
+/* Last resort for a message with evidence of a failure but no reader that
+ * found anything: the first address of the text (before the copy of the
+ * returned message) is the recipient, and the first paragraph after it that
+ * holds an SMTP code, else the paragraph after the address, the diagnostic. */
+static void read_loose(ctx_t *c, bnc_str_t t) {
+  const char *end = t.p + text_cut(t), *p = t.p, *next, *diag = NULL, *after = NULL;
+  bnc_str_t a = { NULL, 0 };
+  bnc_msg_rcpt_t *r;
+  while (p < end) {
+    const char *e = line_end(p, end, &next), *q = p;
+    if (!a.p) {
+      a = find_addr(p, e);
+      if (a.p) { after = next; p = next; continue; }
+    } else {
+      while (q < e && is_wsp((unsigned char)*q)) q++;
+      if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' &&
+          q[2] >= '0' && q[2] <= '9' && (q[3] == ' ' || q[3] == '-' || q[3] == '.')) { diag = q; break; }
+    }
+    p = next;
+  }
+  if (c->xfailed.p) {                         /* the MTA said whom it failed */
+    bnc_str_t x = find_addr(c->xfailed.p, c->xfailed.p + c->xfailed.n);
+    if (x.p) a = x;
+  }
+  if (!a.p || !(r = new_rcpt(c))) return;
+  if (!diag) {
+    while (after && after < end && is_eol((unsigned char)*after)) after++;
+    diag = after;
+  }
+  r->rcpt = a;
+  if (diag && diag < end) r->diag = unfold(c, paragraph(diag, diag, end));
+  classify_rcpt(c, r);
+}
+
+static const family_t *family_of(bnc_str_t from, bnc_str_t subject, const ctx_t *c) {
+  const family_t *f;
+  size_t i;
+  for (f = FAMILIES; f->name; f++) {
+    if (f->xfailed && c->xfailed.p && ifind(c->xfailed.p, c->xfailed.n, f->xfailed)) return f;
+    if (f->from && from.p && ifind(from.p, from.n, f->from)) return f;
+    if (f->subject && subject.p && ifind(subject.p, subject.n, f->subject)) return f;
+    for (i = 0; f->body && i < c->ntexts; i++)
+      if (ifind(c->texts[i].p, c->texts[i].n > 4096 ? 4096 : c->texts[i].n, f->body)) return f;
+  }
+  return NULL;
+}
+
+/* A DSN's Diagnostic-Code is often missing, or drops the SMTP command the
+ * reply answered ("in reply to end of DATA command"), which the
+ * human-readable part keeps: the paragraph of the text part that names the
+ * recipient then becomes the diagnostic, or supplies the command, and the
+ * reply is classified again (a recipient-level refusal after DATA is a
+ * filter's). */
+static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
+  size_t i;
+  if ((r->diag.p && r->reply.command != BNC_CMD_NONE) || !r->rcpt.p || r->rcpt.n < 3 || r->rcpt.n > 256)
+    return;
+  for (i = 0; i < c->ntexts; i++) {
+    bnc_str_t t = c->texts[i], para;
+    const char *at = NULL, *q = t.p, *end = t.p + t.n;
+    char *tmp;
+    bnc_reply_t rep;
+    while (q + r->rcpt.n <= end && (q = memchr(q, r->rcpt.p[0], (size_t)(end - q - (ptrdiff_t)r->rcpt.n + 1))) != NULL) {
+      if (memcmp(q, r->rcpt.p, r->rcpt.n) == 0) { at = q; break; }
+      q++;
+    }
+    if (!at) continue;
+    para = paragraph(t.p, at, end);
+    if (para.n > 4096) para.n = 4096;
+    if (!r->diag.p) {                  /* no Diagnostic-Code: the text's paragraph is it */
+      r->diag = unfold(c, para);
+      classify_rcpt(c, r);
+      return;
+    }
+    if (!(tmp = arena_take(c, para.n + 1))) return;
+    if (bnc_reply_parse(para.p, para.n, tmp, para.n + 1, &rep) == BNC_OK && rep.command != BNC_CMD_NONE) {
+      const char *rh = r->rhost.p;
+      r->reply.command = rep.command;
+      bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, r->rhost.n, &r->cls);
+    }
+    return;
+  }
+}
+
+/* ---- auto-replies ------------------------------------------------------ */
+
+/* Words of a From or Subject that say the message reports a failure. */
+static const char *const FAILURE_WORDS[] = {
+  "mailer-daemon", "postmaster", "post_master", "mail delivery", "undeliver", "delivery status",
+  "failure", "returned mail", "delivery fail", "not delivered", "rejected", "nondeliver", NULL
+};
+
+static int failure_evidence(const ctx_t *c, bnc_str_t from, bnc_str_t subject) {
+  int i;
+  (void)c;
+  for (i = 0; FAILURE_WORDS[i]; i++)
+    if ((subject.p && ifind(subject.p, subject.n, FAILURE_WORDS[i])) ||
+        (from.p && ifind(from.p, from.n, FAILURE_WORDS[i]))) return 1;
+  return 0;
+}
+
+static int is_autoreply(ctx_t *c, const char *p, const char *he, bnc_str_t subject) {
+  static const char *const subjects[] = {
+    "auto:", "automatic reply", "autoreply", "auto-reply", "auto reply", "out of office",
+    "out of the office", "vacation", "away until", "away from", "abwesenheitsnotiz", NULL
+  };
+  bnc_str_t v = header(c, p, he, "Auto-Submitted"), from = header(c, p, he, "From");
+  int i;
+  if (failure_evidence(c, from, subject)) return 0;  /* bounces are auto-submitted too */
+  if (v.p && iprefix(v.p, v.n, "auto-replied")) return 1;
+  if (header(c, p, he, "X-Autoreply").p || header(c, p, he, "X-Autorespond").p) return 1;
+  v = header(c, p, he, "Precedence");
+  if (v.p && ieq(v.p, v.n, "auto_reply")) return 1;
+  for (i = 0; subject.p && subjects[i]; i++)
+    if (ifind(subject.p, subject.n, subjects[i])) return 1;
+  return 0;
+}
+
+/* ---- dates ------------------------------------------------------------ */
+
+static const char *skip_ws(const char *p, const char *e) {
+  while (p < e && (is_wsp((unsigned char)*p) || *p == ',')) p++;
+  return p;
+}
+
+static const char *num(const char *p, const char *e, int maxd, long *v) {
+  int d = 0;
+  *v = 0;
+  while (p < e && d < maxd && *p >= '0' && *p <= '9') { *v = *v * 10 + (*p++ - '0'); d++; }
+  return d ? p : NULL;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static long days_from_civil(long y, long m, long d) {
+  long era, yoe, doy, doe;
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+long long bnc_date_parse(const char *s, size_t n) {
+  static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+  const char *p, *e;
+  long day, mon = -1, year, hh, mm, ss = 0, zone = 0, i;
+  if (!s) return -1;
+  e = s + n;
+  p = skip_ws(s, e);
+  if (p < e && !(*p >= '0' && *p <= '9')) {          /* day name */
+    while (p < e && !is_wsp((unsigned char)*p) && *p != ',') p++;
+    p = skip_ws(p, e);
+  }
+  if (!(p = num(p, e, 2, &day)) || (p = skip_ws(p, e)) + 3 > e) return -1;
+  for (i = 0; i < 12; i++)
+    if (lower((unsigned char)p[0]) == months[3 * i] && lower((unsigned char)p[1]) == months[3 * i + 1] &&
+        lower((unsigned char)p[2]) == months[3 * i + 2]) mon = i + 1;
+  if (mon < 0) return -1;
+  while (p < e && !is_wsp((unsigned char)*p)) p++;
+  if (!(p = num(skip_ws(p, e), e, 4, &year))) return -1;
+  if (year < 50) year += 2000; else if (year < 1000) year += 1900;
+  if (!(p = num(skip_ws(p, e), e, 2, &hh)) || p >= e || *p != ':' || !(p = num(p + 1, e, 2, &mm))) return -1;
+  if (p < e && *p == ':' && !(p = num(p + 1, e, 2, &ss))) return -1;
+  p = skip_ws(p, e);
+  if (p < e && (*p == '+' || *p == '-')) {
+    long z;
+    const char *q = num(p + 1, e, 4, &z);
+    if (q) zone = (*p == '-' ? -1 : 1) * ((z / 100) * 3600 + (z % 100) * 60);
+  }
+  if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return -1;
+  return (long long)days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - zone;
+}
+
+/* ---- the entry point --------------------------------------------------- */
+
+int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
+                      const bnc_str_t *want, size_t nwant,
+                      char *arena, size_t cap, bnc_message_t *out) {
+  ctx_t c;
+  const char *body, *he;
+  bnc_str_t from, subject;
+  size_t i;
+  memset(out, 0, sizeof *out);
+  if (len > BNC_MSG_MAX) return BNC_ETOOBIG;
+  if (nwant > BNC_MSG_WANT) return BNC_EINVAL;
+  for (i = 0; i < len && (is_wsp((unsigned char)buf[i]) || is_eol((unsigned char)buf[i])); i++) {}
+  if (i == len) return BNC_EEMPTY;
+  memset(&c, 0, sizeof c);
+  c.p = arena; c.cap = cap; c.m = out; c.rs = rs; c.want = want; c.nwant = nwant;
+
+  he = header_end(buf, buf + len, &body);
+  from = header(&c, buf, he, "From");
+  c.xfailed = header(&c, buf, he, "X-Failed-Recipients");
+  subject = decode_words(&c, header(&c, buf, he, "Subject"));
+  walk(&c, buf, buf + len, 0, mkstr("text/plain", 10));
+
+  if (c.have_fb) {
+    out->format = "arf";
+    if (out->nrcpt == 0 && new_rcpt(&c)) out->rcpt[0].rcpt = out->to;
+    mark_all(&c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
+  } else if (out->nrcpt > 0) {
+    out->format = "rfc3464";
+    for (i = 0; i < out->nrcpt; i++)
+      if (out->rcpt[i].cls.type != BNC_T_DELIVERED) refine_command(&c, &out->rcpt[i]);
+  } else {
+    const family_t *f;
+    for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {   /* DSN fields pasted into text */
+      const char *at = ifind(c.texts[i].p, c.texts[i].n, "\nfinal-recipient:");
+      if (!at) at = ifind(c.texts[i].p, c.texts[i].n, "\nreporting-mta:");
+      if (at) read_dsn(&c, at + 1, c.texts[i].p + c.texts[i].n);
+    }
+    if (out->nrcpt) out->format = "rfc3464";
+    f = out->nrcpt ? NULL : family_of(from, subject, &c);
+    if (f) {
+      for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {
+        if (f->rcpt_at) read_marked(&c, f, c.texts[i]);
+        else read_text(&c, c.texts[i]);
+      }
+      if (out->nrcpt) out->format = f->name;
+    }
+    if (!out->nrcpt && (f || failure_evidence(&c, from, subject))) {
+      for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) read_loose(&c, c.texts[i]);
+      if (out->nrcpt) out->format = f ? f->name : "unknown";
+    }
+    for (i = 0; f && f->reason != BNC_R_UNDEFINED && i < out->nrcpt; i++) {
+      bnc_msg_rcpt_t *r = &out->rcpt[i];
+      if (r->cls.reason == BNC_R_UNDEFINED) {
+        r->cls.reason = f->reason;
+        r->cls.type = bnc_reason_type(f->reason, r->cls.permanent);
+        strcpy(r->cls.source, "format");
+      }
+    }
+    if (!out->nrcpt && is_autoreply(&c, buf, he, subject)) {
+      out->format = "autoreply";
+      if (new_rcpt(&c)) {
+        bnc_str_t a = from.p ? find_addr(from.p, from.p + from.n) : from;
+        out->rcpt[0].rcpt = a;
+      }
+      if (!c.have_orig) {           /* the reply itself is what the caller sent to */
+        out->subject = subject;
+        out->to = header(&c, buf, he, "To");
+        out->date = header(&c, buf, he, "Date");
+        out->message_id = header(&c, buf, he, "In-Reply-To");
+      }
+      mark_all(&c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
+    }
+  }
+  return out->nrcpt ? BNC_OK : BNC_ENOTBOUNCE;
+}

@@ -1,0 +1,109 @@
+/*
+ * message.h - bounce message parsing: one message in, one classified result
+ * per recipient out.
+ *
+ * Reads RFC 5322 headers (folded lines, LF/CRLF/CR line ends, RFC 2047
+ * encoded words in Subject), MIME (nested multiparts, base64, quoted-
+ * printable), RFC 3464/6522 delivery-status parts, RFC 5965 feedback reports,
+ * RFC 3834 auto-replies, and the plain-text bounces of a few MTA families
+ * (chosen by evidence in the message: From, Subject, body markers). Each
+ * recipient's Diagnostic-Code (else the Status field) goes through
+ * bnc_reply_parse and bnc_classify.
+ *
+ * Ownership: the caller owns everything. Results go into a bnc_message_t and
+ * their strings point either into the input buffer or into an arena the
+ * caller provides (a plain byte buffer). Nothing is allocated; the input and
+ * the arena must outlive the result. When the arena is full, the parser
+ * skips what it can no longer store and sets BNC_MSG_W_ARENA.
+ *
+ * Bounds, checked before work: the message is at most BNC_MSG_MAX bytes;
+ * MIME nesting at most BNC_MSG_DEPTH levels and BNC_MSG_PARTS parts in all
+ * (deeper or further parts are skipped with a warning); a decoded part is
+ * read up to BNC_MSG_DECODE_MAX bytes; a header value is kept up to
+ * BNC_MSG_VALUE_MAX bytes; at most BNC_MSG_RCPTS recipients. Every level of
+ * MIME reads its bytes once, so the time is linear in len (times the depth
+ * bound at worst). No clock, no I/O.
+ */
+#ifndef BNC_MESSAGE_H
+#define BNC_MESSAGE_H
+
+#include <stddef.h>
+#include "classify.h"
+#include "reply.h"
+
+#define BNC_MSG_MAX        ((size_t)64 << 20)   /* input bytes */
+#define BNC_MSG_DEPTH      16                   /* MIME nesting levels */
+#define BNC_MSG_PARTS      512                  /* MIME parts in all */
+#define BNC_MSG_DECODE_MAX ((size_t)1 << 20)    /* decoded bytes read per part */
+#define BNC_MSG_VALUE_MAX  ((size_t)64 << 10)   /* bytes kept per header value */
+#define BNC_MSG_RCPTS      128                  /* recipients per message */
+#define BNC_MSG_WANT       16                   /* extra original headers */
+
+/* Suggested arena size for a message of len bytes: enough for ordinary
+ * bounces (decoded parts, unfolded values, reply texts). A smaller arena is
+ * safe: what no longer fits is skipped and BNC_MSG_W_ARENA is set. */
+#define BNC_MSG_ARENA(len) (2 * ((len) < BNC_MSG_DECODE_MAX * 4 ? (len) : BNC_MSG_DECODE_MAX * 4) + 65536)
+
+/* Return codes beyond reply.h's. */
+#define BNC_ENOTBOUNCE -5  /* no DSN, report, auto-reply or known bounce text */
+
+/* Warnings (bits of bnc_message_t.warnings): the result is best effort. */
+#define BNC_MSG_W_DEPTH    1u   /* MIME nested deeper than BNC_MSG_DEPTH */
+#define BNC_MSG_W_PARTS    2u   /* more than BNC_MSG_PARTS parts */
+#define BNC_MSG_W_BOUNDARY 4u   /* a multipart without boundary, or never closed */
+#define BNC_MSG_W_ARENA    8u   /* the arena was full */
+#define BNC_MSG_W_RCPTS   16u   /* more than BNC_MSG_RCPTS recipients */
+#define BNC_MSG_W_TRUNC   32u   /* a part or value was cut at its bound */
+
+/* A string: n bytes at p (not NUL-terminated); p is NULL when absent. */
+typedef struct { const char *p; size_t n; } bnc_str_t;
+
+typedef struct {
+  bnc_str_t rcpt;          /* Final-Recipient address (type prefix removed) */
+  bnc_str_t orig_rcpt;     /* Original-Recipient */
+  bnc_str_t action;        /* "failed", "delayed", "delivered", ... (lower case as given) */
+  bnc_str_t status;        /* the reply's enhanced status (may point into reply.status
+                              below: do not copy the struct), else the Status field */
+  bnc_str_t diag;          /* Diagnostic-Code, unfolded, type prefix kept */
+  bnc_str_t rhost;         /* Remote-MTA (type prefix removed), else from the reply */
+  bnc_str_t last_attempt;  /* Last-Attempt-Date */
+  bnc_str_t will_retry;    /* Will-Retry-Until */
+  bnc_str_t text;          /* the reply text as bnc_reply_parse joined it */
+  bnc_reply_t reply;       /* the parsed diagnostic (status filled from Status) */
+  bnc_class_t cls;         /* the classification */
+  int delayed;             /* Action: delayed (a notice, not a failure) */
+} bnc_msg_rcpt_t;
+
+typedef struct {
+  const char *format;      /* "rfc3464", "arf", "autoreply", or a family name */
+  bnc_str_t reporting_mta, arrival_date;
+  bnc_str_t feedback_type, source_ip;            /* ARF */
+  bnc_str_t message_id, from, to, subject, date; /* the original message */
+  bnc_str_t want[BNC_MSG_WANT];                  /* headers the caller named */
+  size_t nrcpt;
+  bnc_msg_rcpt_t rcpt[BNC_MSG_RCPTS];
+  unsigned warnings;       /* BNC_MSG_W_* */
+  size_t parts;            /* MIME parts seen */
+} bnc_message_t;
+
+/* Parses buf[0..len). rs is a compiled rule set. want[0..nwant) names extra
+ * headers of the original message to return (nwant <= BNC_MSG_WANT; the
+ * value of want[i] lands in out->want[i]). arena[0..cap) receives decoded
+ * text (BNC_MSG_ARENA(len) bytes suggested). Returns BNC_OK (nrcpt >=
+ * 1), BNC_EEMPTY (nothing but white space), BNC_ETOOBIG (len >
+ * BNC_MSG_MAX), BNC_EINVAL (nwant too large) or BNC_ENOTBOUNCE. */
+int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
+                      const bnc_str_t *want, size_t nwant,
+                      char *arena, size_t cap, bnc_message_t *out);
+
+/* Seconds since the epoch of an RFC 5322 date ("Sat, 21 Jun 2014 18:35:16
+ * +0000 (UTC)"; two-digit years and obsolete zone names accepted, the latter
+ * as UTC), or -1 when it is not one. */
+long long bnc_date_parse(const char *s, size_t n);
+
+/* Decoders, exposed for tests: write at most cap bytes to out and return
+ * the count. Invalid input is skipped (base64) or kept literally (QP). */
+size_t bnc_base64_decode(const char *in, size_t len, char *out, size_t cap);
+size_t bnc_qp_decode(const char *in, size_t len, char *out, size_t cap);
+
+#endif

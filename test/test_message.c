@@ -1,0 +1,167 @@
+/*
+ * test_message.c - C unit tests of the message parser: DSN, ARF,
+ * auto-replies, plain-text bounces, decoders and hostile inputs.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "classify.h"
+#include "message.h"
+
+static bnc_ruleset_t *rules;
+static bnc_message_t msg;
+
+static int parse_n(const char *s, size_t n) {
+  size_t cap = BNC_MSG_ARENA(n);
+  static char *arena;
+  static size_t have;
+  if (cap > have) { free(arena); arena = malloc(cap); have = cap; }
+  if (!arena) return BNC_ENOMEM;
+  return bnc_message_parse(s, n, rules, NULL, 0, arena, cap, &msg);
+}
+
+static int parse(const char *s) { return parse_n(s, strlen(s)); }
+
+static int str_is(bnc_str_t s, const char *want) {
+  return s.p && s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
+}
+
+#define DSN_HEAD \
+  "From: MAILER-DAEMON@mx.example.com\r\n" \
+  "Subject: Undelivered Mail Returned to Sender\r\n" \
+  "Content-Type: multipart/report; report-type=delivery-status;\r\n" \
+  "\tboundary=\"BB\"\r\n\r\n"
+
+static void test_dsn_two_recipients(void) {
+  const char *m = DSN_HEAD
+    "--BB\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
+    "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+    "Reporting-MTA: dns; mx.example.com\r\nArrival-Date: Sat, 21 Jun 2014 18:34:34 +0000\r\n\r\n"
+    "Final-Recipient: rfc822; ann@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    "Remote-MTA: dns; mx.example.org\r\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <ann@example.org>:\r\n    User unknown\r\n\r\n"
+    "Final-Recipient: rfc822; bob@example.org\r\nAction: delayed\r\nStatus: 4.2.2\r\n"
+    "Diagnostic-Code: smtp; 452 4.2.2 Mailbox full\r\n\r\n"
+    "--BB\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    "Message-ID: <1@example.com>\r\nFrom: me@example.com\r\nTo: ann@example.org\r\n"
+    "Subject: =?UTF-8?B?aGVsbG8=?= =?UTF-8?Q?_world?=\r\n\r\n"
+    "--BB--\r\n";
+  CHECK_INT(parse(m), BNC_OK);
+  CHECK_STR(msg.format, "rfc3464");
+  CHECK_INT(msg.nrcpt, 2);
+  CHECK(str_is(msg.reporting_mta, "mx.example.com"));
+  CHECK(str_is(msg.rcpt[0].rcpt, "ann@example.org"));
+  CHECK(str_is(msg.rcpt[0].status, "5.1.1"));
+  CHECK(str_is(msg.rcpt[0].rhost, "mx.example.org"));
+  CHECK(str_is(msg.rcpt[0].diag, "smtp; 550 5.1.1 <ann@example.org>: User unknown"));
+  CHECK_INT(msg.rcpt[0].reply.code, 550);
+  CHECK_STR(bnc_reason_name(msg.rcpt[0].cls.reason), "userunknown");
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_HARD);
+  CHECK_INT(msg.rcpt[1].delayed, 1);
+  CHECK_STR(bnc_reason_name(msg.rcpt[1].cls.reason), "mailboxfull");
+  CHECK(str_is(msg.message_id, "<1@example.com>"));
+  CHECK(str_is(msg.subject, "hello world"));
+}
+
+static void test_status_fallback_and_line_ends(void) {
+  /* bare CR line ends, no Diagnostic-Code: the Status field decides */
+  const char *m = "Content-Type: multipart/report; boundary=x\r\r--x\r"
+    "Content-Type: message/delivery-status\r\r"
+    "Reporting-MTA: dns; a.example\r\rFinal-Recipient: rfc822; c@example.org\rAction: failed\r"
+    "Status: 5.1.2\r\r--x--\r";
+  CHECK_INT(parse(m), BNC_OK);
+  CHECK_INT(msg.nrcpt, 1);
+  CHECK_STR(bnc_reason_name(msg.rcpt[0].cls.reason), "hostunknown");
+  CHECK(str_is(msg.rcpt[0].status, "5.1.2"));
+}
+
+static void test_base64_and_qp_parts(void) {
+  const char *m = "Content-Type: multipart/report; boundary=q\n\n--q\n"
+    "Content-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+    /* "Final-Recipient: rfc822; d@example.org\nAction: failed\nStatus: 5.2.2\n" */
+    "RmluYWwtUmVjaXBpZW50OiByZmM4MjI7IGRAZXhhbXBsZS5vcmcKQWN0aW9uOiBmYWlsZWQKU3Rh\n"
+    "dHVzOiA1LjIuMgo=\n--q\nContent-Type: message/rfc822\nContent-Transfer-Encoding: quoted-printable\n\n"
+    "Subject: caf=C3=A9 =\nlatte\n\n--q--\n";
+  char out[64];
+  CHECK_INT(parse(m), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].rcpt, "d@example.org"));
+  CHECK_STR(bnc_reason_name(msg.rcpt[0].cls.reason), "mailboxfull");
+  CHECK(str_is(msg.subject, "caf\xc3\xa9 latte"));
+  CHECK_INT(bnc_base64_decode("aGk*!=", 6, out, sizeof out), 2);
+  CHECK_INT(bnc_qp_decode("a=ZZb=4", 7, out, sizeof out), 7);   /* invalid kept as is */
+}
+
+static void test_arf(void) {
+  const char *m = "Content-Type: multipart/report; report-type=feedback-report; boundary=f\n\n"
+    "--f\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nSource-IP: 192.0.2.1\n"
+    "Original-Rcpt-To: eve@example.org\n\n--f\nContent-Type: message/rfc822\n\n"
+    "From: me@example.com\nSubject: offer\n\nbody\n--f--\n";
+  CHECK_INT(parse(m), BNC_OK);
+  CHECK_STR(msg.format, "arf");
+  CHECK(str_is(msg.feedback_type, "abuse"));
+  CHECK(str_is(msg.source_ip, "192.0.2.1"));
+  CHECK(str_is(msg.rcpt[0].rcpt, "eve@example.org"));
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_COMPLAINT);
+}
+
+static void test_autoreply_and_plain_text(void) {
+  CHECK_INT(parse("From: Kim <kim@example.org>\nAuto-Submitted: auto-replied\n"
+                  "Subject: Out of office\n\nBack on Monday.\n"), BNC_OK);
+  CHECK_STR(msg.format, "autoreply");
+  CHECK(str_is(msg.rcpt[0].rcpt, "kim@example.org"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_VACATION);
+  CHECK_INT(parse("From: MAILER-DAEMON@a.example\nSubject: failure notice\n\n"
+                  "Hi. This is the qmail-send program at a.example.\n\n"
+                  "<x@example.org>:\n192.0.2.1 does not like recipient.\n"
+                  "Remote host said: 550 5.1.1 no such user\n\n"), BNC_OK);
+  CHECK_STR(msg.format, "qmail");
+  CHECK(str_is(msg.rcpt[0].rcpt, "x@example.org"));
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_HARD);
+  CHECK_INT(parse("Subject: hello\n\nJust a letter.\n"), BNC_ENOTBOUNCE);
+  CHECK_INT(parse(" \r\n "), BNC_EEMPTY);
+}
+
+static void test_dates(void) {
+  const char *d = "Sat, 21 Jun 2014 18:35:16 +0000 (UTC)";
+  CHECK(bnc_date_parse(d, strlen(d)) == 1403375716LL);
+  d = "21 Jun 14 20:35:16 +0200";
+  CHECK(bnc_date_parse(d, strlen(d)) == 1403375716LL);
+  d = "yesterday";
+  CHECK(bnc_date_parse(d, strlen(d)) == -1);
+}
+
+static void test_hostile(void) {
+  size_t n = 1000 * 64, i, k = 0;
+  char *m = malloc(n + 64);
+  /* 1000 nested multiparts */
+  for (i = 0; i < 1000; i++)
+    k += (size_t)sprintf(m + k, "Content-Type: multipart/mixed; boundary=b%zu\n\n--b%zu\n", i, i);
+  CHECK_INT(parse_n(m, k), BNC_ENOTBOUNCE);
+  CHECK(msg.warnings & BNC_MSG_W_DEPTH);
+  /* no boundary, and a boundary that never closes */
+  CHECK_INT(parse("Content-Type: multipart/report\n\n--x\nFinal-Recipient: a@b\n"), BNC_OK);
+  CHECK(msg.warnings & BNC_MSG_W_BOUNDARY);     /* read as text: best effort */
+  CHECK_INT(parse("Content-Type: multipart/report; boundary=x\n\n--x\n"
+                  "Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.org\n"
+                  "Action: failed\nStatus: 5.1.1\n"), BNC_OK);
+  CHECK(msg.warnings & BNC_MSG_W_BOUNDARY);
+  /* NUL bytes */
+  memcpy(m, "Subject: x\0y\n\n\0\0\0", 17);
+  CHECK_INT(parse_n(m, 17), BNC_ENOTBOUNCE);
+  free(m);
+  CHECK_INT(bnc_message_parse("x", BNC_MSG_MAX + 1, rules, NULL, 0, NULL, 0, &msg), BNC_ETOOBIG);
+}
+
+int main(void) {
+  rules = bnc_ruleset_new(1);
+  if (!rules || bnc_ruleset_compile(rules) != BNC_OK) return 1;
+  test_dsn_two_recipients();
+  test_status_fallback_and_line_ends();
+  test_base64_and_qp_parts();
+  test_arf();
+  test_autoreply_and_plain_text();
+  test_dates();
+  test_hostile();
+  bnc_ruleset_free(rules);
+  return DONE();
+}

@@ -191,6 +191,14 @@ local function only_keys(t, path, names)
     .. ", expected one of " .. concat(names, ", "))
 end
 
+-- The keys of t in a stable order, so errors name the same key every run.
+local function sorted_keys(t)
+  local names = {}
+  for k in pairs(t) do names[#names + 1] = k end
+  sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  return names
+end
+
 local function check_table(v, path, what)
   if type(v) ~= "table" then expected(path, what, v) end
   return v
@@ -337,9 +345,7 @@ end
 
 local function check_reasons(v, path)
   check_table(v, path, "a table of reason = { ... }")
-  local names = {}
-  for k in pairs(v) do names[#names + 1] = k end
-  sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  local names = sorted_keys(v)
   local out = {}
   for _, k in ipairs(names) do
     if type(k) ~= "string" or not IS_REASON[k] then
@@ -365,9 +371,7 @@ end
 
 local function check_domains(v, path)
   check_table(v, path, 'a table of ["domain"] = { ... }')
-  local names = {}
-  for k in pairs(v) do names[#names + 1] = k end
-  sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  local names = sorted_keys(v)
   local out = {}
   for _, k in ipairs(names) do
     local p = keypath(path, k)

@@ -1,0 +1,241 @@
+-- spec/support/store_contract.lua - the behaviour every store must show.
+--
+-- One list of cases, run against each engine: the memory and table stores
+-- (spec/store_spec.lua), SQLite, Redis and the nginx shared dict. The cases
+-- are plain Lua (no busted), so they run inside nginx too:
+--
+--   local contract = require("spec.support.store_contract")
+--   for _, case in ipairs(contract.cases) do
+--     it(case.name, function() case.run(make_store) end)
+--   end
+--   -- or, where busted is not: local results = contract.run_all(make_store)
+--
+-- make_store() returns a new, empty store (each case gets its own). A case
+-- raises an error (with a message saying what differed) when the store
+-- misbehaves. Stores that cannot count may leave count out; the case that
+-- checks it is then skipped and says so.
+local core = require("bounce.core")
+
+local error, tostring, type, pairs, ipairs, pcall, string_format =
+  error, tostring, type, pairs, ipairs, pcall, string.format
+
+local _M = {}
+
+local function fail(fmt, ...) error(string_format(fmt, ...), 2) end
+
+local function show(v)
+  if type(v) == "string" then
+    if #v == 32 then return "<record " .. (v:gsub(".", function(c)
+      return string_format("%02x", c:byte()) end):sub(1, 16)) .. "...>" end
+    return string_format("%q", v)
+  end
+  return tostring(v)
+end
+
+local function eq(got, want, what)
+  if got ~= want then fail("%s: expected %s, got %s", what, show(want), show(got)) end
+end
+
+-- Valid record blobs (stores may decode them for their own columns).
+local function rec(n, extra)
+  local t = { state = "bouncing", reason = "mailboxfull", last_event = "soft",
+              attempts = n, bounces = n, last_at = 1700000000 + n,
+              last_soft_at = 1700000000 + n, streak_start = 1700000000,
+              retry_at = 1700000600 + n }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return core.encode_record(t)
+end
+_M.record = rec
+
+local SUPPRESSED = function()
+  return core.encode_record{ state = "suppressed", cause = "hard", reason = "userunknown",
+    last_event = "hard", bounces = 1, last_at = 1700000000, since = 1700000000 }
+end
+
+local function must(ok, err, what)
+  if ok == nil then fail("%s: store failed: %s", what, tostring(err)) end
+  return ok
+end
+
+local cases = {}
+local function case(name, fn) cases[#cases + 1] = { name = name, run = fn } end
+
+case("get of an unknown key is nil without an error", function(mk)
+  local s = mk()
+  local v, err = s:get("nobody@example.com")
+  eq(v, nil, "get")
+  eq(err, nil, "error")
+end)
+
+case("cas from nil creates, then get returns the same bytes", function(mk)
+  local s = mk()
+  local a = rec(1)
+  eq(must(s:cas("a@example.com", nil, a), nil, "cas"), true, "cas(nil -> a)")
+  eq(s:get("a@example.com"), a, "get after create")
+end)
+
+case("cas from nil fails when the key exists, and changes nothing", function(mk)
+  local s = mk()
+  local a, b = rec(1), rec(2)
+  must(s:cas("a@example.com", nil, a), nil, "cas")
+  eq(must(s:cas("a@example.com", nil, b), nil, "cas"), false, "cas(nil -> b) over a")
+  eq(s:get("a@example.com"), a, "value after failed cas")
+end)
+
+case("cas with a stale old value fails, with the current one succeeds", function(mk)
+  local s = mk()
+  local a, b, c = rec(1), rec(2), rec(3)
+  must(s:cas("a@example.com", nil, a), nil, "cas")
+  eq(must(s:cas("a@example.com", b, c), nil, "cas"), false, "cas(b -> c) when a")
+  eq(s:get("a@example.com"), a, "value after stale cas")
+  eq(must(s:cas("a@example.com", a, b), nil, "cas"), true, "cas(a -> b)")
+  eq(s:get("a@example.com"), b, "value after cas")
+end)
+
+case("cas to nil deletes; cas with an old value on a missing key fails", function(mk)
+  local s = mk()
+  local a = rec(1)
+  must(s:cas("a@example.com", nil, a), nil, "cas")
+  eq(must(s:cas("a@example.com", a, nil), nil, "cas"), true, "cas(a -> nil)")
+  eq(s:get("a@example.com"), nil, "get after delete")
+  eq(must(s:cas("a@example.com", a, rec(2)), nil, "cas"), false, "cas(a -> b) on a missing key")
+  eq(s:get("a@example.com"), nil, "get after failed cas")
+end)
+
+case("keys and values are kept byte for byte", function(mk)
+  local s = mk()
+  local keys = { "o'brien@example.com", "\"quoted local\"@example.com",
+                 "user+tag@sub.example.co.uk", "ünïcødé@exämple.com",
+                 string.rep("x", 64) .. "@" .. string.rep("d", 180) .. ".com" }
+  local vals = {}
+  for i, k in ipairs(keys) do
+    vals[i] = rec(i, { attempts = i * 257 % 65535 })   -- bytes 0x00..0xff inside
+    must(s:cas(k, nil, vals[i]), nil, "cas " .. k)
+  end
+  for i, k in ipairs(keys) do eq(s:get(k), vals[i], "get " .. k) end
+end)
+
+case("scan visits every record once", function(mk)
+  local s = mk()
+  local want = {}
+  for i = 1, 250 do
+    local k = "user" .. i .. "@example.com"
+    want[k] = rec(i)
+    must(s:cas(k, nil, want[k]), nil, "cas")
+  end
+  local seen, n = {}, 0
+  for k, v in s:scan() do
+    if seen[k] then fail("scan returned %s twice", k) end
+    seen[k] = true
+    n = n + 1
+    eq(v, want[k], "scan value of " .. k)
+  end
+  eq(n, 250, "records scanned")
+end)
+
+case("deleting the key just returned by scan is safe", function(mk)
+  local s = mk()
+  for i = 1, 100 do must(s:cas("u" .. i .. "@example.com", nil, rec(i)), nil, "cas") end
+  local n = 0
+  for k, v in s:scan() do
+    if v == nil then fail("scan returned %s without a value", k) end
+    eq(must(s:cas(k, v, nil), nil, "cas"), true, "delete " .. k .. " during scan")
+    n = n + 1
+  end
+  eq(n, 100, "records scanned while deleting")
+  local left = 0
+  for _ in s:scan() do left = left + 1 end
+  eq(left, 0, "records left")
+end)
+
+case("count is the number of records", function(mk)
+  local s = mk()
+  if type(s.count) ~= "function" then return "skipped: this store does not count" end
+  eq(s:count(), 0, "count of an empty store")
+  for i = 1, 30 do must(s:cas("c" .. i .. "@example.com", nil, rec(i)), nil, "cas") end
+  must(s:cas("c1@example.com", rec(1), nil), nil, "cas")
+  eq(s:count(), 29, "count after 30 creates and a delete")
+end)
+
+case("a ttl on cas is accepted and the record is readable at once", function(mk)
+  local s = mk()
+  local v = SUPPRESSED()
+  eq(must(s:cas("t@example.com", nil, v, 3600), nil, "cas"), true, "cas with ttl")
+  eq(s:get("t@example.com"), v, "get after cas with ttl")
+end)
+
+-- Through the tracker: what a user sees.
+local function tracker_on(s)
+  local bounce = require("bounce")
+  return bounce.tracker{ policy = { soft = { max_attempts = 3, backoff = { "10m" } } },
+                         store = s, health = false }
+end
+
+case("a tracker on the store escalates, suppresses, lists and expires", function(mk)
+  local s = mk()
+  local t = tracker_on(s)
+  local T0 = 1780000000
+  for i = 1, 3 do
+    local d = must(t:record{ rcpt = "Full@Example.COM", type = "soft", reason = "mailboxfull",
+                             at = T0 + i * 60 }, nil, "record")
+    eq(d.action, i < 3 and "retry" or "suppress", "action after soft bounce " .. i)
+  end
+  must(t:record{ rcpt = "gone@example.com", reply = "550 5.1.1 <gone@example.com>: user unknown",
+                 at = T0 }, nil, "record")
+  must(t:record{ rcpt = "ok@example.com", type = "delivered", at = T0 }, nil, "record")
+  local allowed = t:check("gone@example.com", T0 + 10)
+  eq(allowed, false, "check of a hard-bounced address")
+  eq((t:check("ok@example.com", T0 + 10)), true, "check of a delivered address")
+  local list = {}
+  for rcpt in t:suppressions(T0 + 10) do list[#list + 1] = rcpt end
+  table.sort(list)
+  eq(#list, 2, "suppressions")
+  eq(list[1], "full@example.com", "first suppression (keys are normalised)")
+  eq(list[2], "gone@example.com", "second suppression")
+  -- soft suppressions age out (default retention soft = 30d); hard stays
+  local n = t:expire(T0 + 31 * 86400)
+  eq(n, 1, "records expired after 31 days")
+  eq((t:check("Full@example.com", T0 + 31 * 86400)), true, "check after expiry")
+  eq((t:check("gone@example.com", T0 + 31 * 86400)), false, "hard bounce after 31 days")
+end)
+
+case("a corrupt record is reported with the address and not overwritten", function(mk)
+  local s = mk()
+  local t = tracker_on(s)
+  local good = rec(1)
+  must(s:cas("bad@example.com", nil, good), nil, "cas")
+  -- flip a byte inside the checksummed part, as disk or a foreign writer would
+  local bad = good:sub(1, 9) .. string.char((good:byte(10) + 1) % 256) .. good:sub(11)
+  local ok = s:cas("bad@example.com", good, bad)
+  if ok ~= true then
+    -- a store may refuse corrupt bytes outright; that is also not losing data
+    eq(s:get("bad@example.com"), good, "value after refused corrupt write")
+    return "store refuses corrupt records at write time"
+  end
+  local d, err = t:record{ rcpt = "bad@example.com", type = "soft", at = 1780000000 }
+  eq(d, nil, "decision on a corrupt record")
+  if not tostring(err):find("bad@example.com", 1, true) then
+    fail("error should name the address, got %s", tostring(err))
+  end
+  if not tostring(err):find("checksum", 1, true) then
+    fail("error should say what is wrong, got %s", tostring(err))
+  end
+  eq(s:get("bad@example.com"), bad, "corrupt record after a refused event")
+end)
+
+_M.cases = cases
+
+-- Runs every case; returns { {name=, ok=, err=, note=}, ... } and the number
+-- of failures.
+function _M.run_all(make_store)
+  local out, failed = {}, 0
+  for _, c in ipairs(cases) do
+    local ok, res = pcall(c.run, make_store)
+    if not ok then failed = failed + 1 end
+    out[#out + 1] = { name = c.name, ok = ok, err = not ok and tostring(res) or nil,
+                      note = ok and res or nil }
+  end
+  return out, failed
+end
+
+return _M

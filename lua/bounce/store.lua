@@ -78,6 +78,18 @@ function _M.table(t)
   return setmetatable({ data = t or {} }, TableStore)
 end
 
+-- The stores over other engines live in their own modules, loaded on first
+-- use so that bounce.store needs nothing beyond bounce.core:
+--   store.sqlite(path [, opts])        bounce.store.sqlite (C module bounce.sqlite)
+--   store.redis(client [, opts])       bounce.store.redis (a connected client)
+--   store.shdict(dict_or_name [, opts]) bounce.store.shdict (inside OpenResty)
+-- Each returns a store, or nil, err.
+for _, name in ipairs({ "sqlite", "redis", "shdict" }) do
+  _M[name] = function(...)
+    return require("bounce.store." .. name).new(...)
+  end
+end
+
 -- syntax: ok, err = store.check(s)   -- whether s has the interface
 function _M.check(s)
   local ts = type(s)

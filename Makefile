@@ -160,7 +160,8 @@ demo: deps $(MODULE)
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/bounce $(DESTDIR)$(SHAREDIR)/bounce
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/bounce/core.so
-	install -m 0644 lua/bounce/*.lua $(DESTDIR)$(SHAREDIR)/bounce/
+	cd lua && for f in $$(find bounce -name '*.lua'); do \
+	  install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
 
 clean:
 	rm -rf build

@@ -358,6 +358,26 @@ describe("bounce.tracker", function()
       assert.equal("suppress", d.action)
       assert.matches("invalid action 'explode'", d.hook_error)
     end)
+
+    it("from a policy file is stopped when it runs away, and the decision kept", function()
+      local path = os.tmpname()
+      write(path, [[
+return {
+  on_event = function(event, record, decision)
+    if event.campaign == "loop" then while true do end end
+    decision.note = "seen"
+    return decision
+  end,
+}]])
+      local t = tracker(path)
+      local d = t:record{ rcpt = "a@example.com", type = "hard", at = T0, campaign = "loop" }
+      assert.equal("suppress", d.action)
+      assert.matches("on_event failed: .*on_event ran too long", d.hook_error)
+      d = t:record{ rcpt = "b@example.com", type = "soft", at = T0, campaign = "plain" }
+      assert.equal("seen", d.note)
+      assert.is_nil(d.hook_error)
+      os.remove(path)
+    end)
   end)
 
   describe("stores", function()
@@ -427,7 +447,7 @@ describe("bounce replay", function()
   end
 
   it("replays the demo events: retries, suppressions, holds and health levels", function()
-    local status, out = run({ "data/events.jsonl", "--policy", "policies/default.lua" })
+    local status, out = run({ "data/events.jsonl", "--db", ":memory:", "--policy", "policies/default.lua" })
     assert.equal(0, status)
     assert.matches("alice@gmail.example%s+soft/onhold%s+retry at 2026%-11%-16 08:11", out)
     assert.matches("bob@outlook.example%s+soft/mailboxfull%s+suppress until 2026%-12%-16 %(5 soft bounces%)", out)
@@ -440,7 +460,7 @@ describe("bounce replay", function()
   end)
 
   it("prints decisions as JSON lines with --json", function()
-    local _, out = run({ "data/events.jsonl", "--json" })
+    local _, out = run({ "data/events.jsonl", "--db", ":memory:", "--json" })
     local first = out:match("^[^\n]+")
     assert.matches('"action":"send"', first)
     assert.not_matches("Suppressed at", out)

@@ -57,6 +57,7 @@ _M.FOREVER = FOREVER
 local MAX_FILE = 1024 * 1024        -- bytes a policy file may have
 local MAX_STEPS = 10000000          -- VM instructions a policy file may run while loading
 local HOOK_EVERY = 1000
+local MAX_HOOK_STEPS = 1000000      -- VM instructions one on_event call may run
 
 -- Reason names the classifier produces (bounce.reasons); a spec keeps them in step.
 local REASONS = {
@@ -759,6 +760,36 @@ local function run_bounded(f)
   return ok, v
 end
 
+-- A policy file's on_event, wrapped so that each call runs in its own
+-- coroutine under an instruction bound: a runaway hook (an endless loop in a
+-- user's edit) fails that event's hook with "on_event ran too long" (the
+-- tracker keeps its own decision) instead of hanging the host. Kept out of
+-- LuaJIT's compiler, which would skip the count hook.
+local function bounded_hook(fn)
+  if jit then jit.off(fn, true) end
+  return function(event, record, decision)
+    local co = co_create(fn)
+    local old_hook, old_mask, old_count = debug_gethook()
+    local steps = 0
+    debug_sethook(co, function()
+      if co_running() ~= co then return end
+      steps = steps + HOOK_EVERY
+      if steps > MAX_HOOK_STEPS then
+        debug_sethook(co, function()
+          if co_running() == co then error("on_event ran too long", 2) end
+        end, "", 1)
+        error("on_event ran too long (more than " .. MAX_HOOK_STEPS .. " instructions)", 2)
+      end
+    end, "", HOOK_EVERY)
+    local ok, v = co_resume(co, event, record, decision)
+    debug_sethook(co)
+    if old_hook then debug_sethook(old_hook, old_mask, old_count) end
+    if not ok then error(v, 0) end
+    if co_status(co) ~= "dead" then error("on_event may not yield", 0) end
+    return v
+  end
+end
+
 local function fingerprint_of(src)
   local h = 0
   for i = 1, #src, 4096 do
@@ -788,6 +819,9 @@ local function load_source(src, source)
   if not f then return nil, prefixed(source, err) end
   local ok, t = run_bounded(f)
   if not ok then return nil, prefixed(source, t) end
+  if type(t) == "table" and type(t.on_event) == "function" then
+    t.on_event = bounded_hook(t.on_event)
+  end
   return compile(t, source, fingerprint_of(src))
 end
 

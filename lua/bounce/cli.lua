@@ -26,6 +26,13 @@ commands:
   rules [--check]       list the classification rules, or check them (every
                         example decided by its rule, none shadowed)
   reasons               the reasons, with the type each implies
+  replay EVENTS.jsonl   run delivery events through a tracker: decisions,
+                        suppressions, health
+  check ADDR...         may mail go to these addresses? (allowed/suppressed, why)
+  suppressions          the suppression list (filters, --csv, --json)
+  import FILE.csv       load an ESP's suppression list export
+                        (replay, check, suppressions and import keep their
+                        history in ./bounce.db, or --db FILE)
   help [COMMAND]        this text, or a command's
   --version             the version
 ]]
@@ -72,7 +79,9 @@ local function die(msg)
   return 2
 end
 
--- Splits args into options (--name VALUE or --flag) and positionals.
+-- syntax: opts, positionals = cli.parse_args(args, with_value)
+-- Splits args into options (--name VALUE for names in with_value, --flag
+-- otherwise) and positionals; nil, message when a value is missing.
 local function parse_args(args, with_value)
   local opts, pos, i = {}, {}, 1
   while i <= #args do
@@ -92,6 +101,8 @@ local function parse_args(args, with_value)
   end
   return opts, pos
 end
+
+_M.parse_args = parse_args
 
 local function clip(s, n)
   s = s:gsub("[%c]", " ")
@@ -193,7 +204,7 @@ local function demo_cmd(args)
   if ok and type(replay) == "table" and io.open(events, "r") then
     io.write("\nReplaying ", events, " through a tracker (policy ", base,
              "/policies/default.lua):\n\n")
-    return replay.run({ events, "--policy", base .. "/policies/default.lua" })
+    return replay.run({ events, "--db", ":memory:", "--policy", base .. "/policies/default.lua" })
   end
   return 0
 end

@@ -1,8 +1,8 @@
 -- bounce replay: runs a stream of delivery events through a tracker and
 -- prints each decision, then the suppression list and the health table.
 
-local bounce = require("bounce")
 local json = require("bounce.json")
+local state = require("bounce.state")
 
 local io, ipairs, pairs, pcall, tonumber, tostring, type, require =
   io, ipairs, pairs, pcall, tonumber, tostring, type, require
@@ -11,7 +11,7 @@ local format, floor, date, sort = string.format, math.floor, os.date, table.sort
 local _M = {}
 
 _M.help = [[
-usage: bounce replay EVENTS.jsonl [--policy FILE] [--at TIME] [--json]
+usage: bounce replay EVENTS.jsonl [--db FILE] [--policy FILE] [--at TIME] [--json]
 
 Runs delivery events (one JSON object per line; "-" or no file reads stdin)
 through a tracker and prints each decision, then the suppression list and
@@ -25,6 +25,8 @@ with "type" ("sent", "delivered", "soft", "hard", "block", "complaint",
 optional "reason", and "count" for a batch of sends. Lines that are blank
 or start with # or // are skipped.
 
+  --db FILE       where the history is kept: a SQLite file, ./bounce.db by
+                  default (or $BOUNCE_DB); ":memory:" keeps nothing
   --policy FILE   the policy (default: the built-in defaults)
   --at TIME       unix time for the suppression list and the health table
                   (default: the latest event's time)
@@ -67,7 +69,7 @@ local function parse_args(args)
   local o, i = { files = {} }, 1
   while i <= #args do
     local a = args[i]
-    if a == "--policy" or a == "--at" then
+    if a == "--policy" or a == "--at" or a == "--db" then
       if not args[i + 1] then return nil, a .. " needs a value" end
       o[a:sub(3)] = args[i + 1]
       i = i + 2
@@ -131,9 +133,10 @@ function _M.run(args)
   if not o then return die(err) end
   local ok, cjson = pcall(require, "cjson")
   if not ok then return die("needs lua-cjson (apt-get install lua-cjson)") end
-  local t
-  t, err = bounce.tracker{ policy = o.policy }
+  local t, store
+  t, err, store = state.tracker(o)
   if not t then return die(err) end
+  local batch = state.batcher(store)
   local file = o.files[1]
   local fh = io.stdin
   if file and file ~= "-" then
@@ -154,6 +157,11 @@ function _M.run(args)
         derr = "not a JSON object"
       else
         clean(ev, cjson.null)
+        local okb, berr = batch.step()
+        if not okb then
+          io.stderr:write("bounce replay: store: ", tostring(berr), "\n")
+          return 1
+        end
         local okr, r, e = pcall(t.record, t, ev)
         if not okr then derr = tostring(r):gsub("^.-:%d+: ", "") else d, derr = r, e end
       end
@@ -171,6 +179,11 @@ function _M.run(args)
     end
   end
   if fh ~= io.stdin then fh:close() end
+  local okb, berr = batch.finish()
+  if not okb then
+    io.stderr:write("bounce replay: store: ", tostring(berr), "\n")
+    return 1
+  end
   local at = tonumber(o.at) or last
   if at and not o.json then
     suppression_list(t, at)

@@ -1,0 +1,73 @@
+-- bounce check: the pre-send question for addresses, from the command line.
+
+local cli = require("bounce.cli")
+local json = require("bounce.json")
+local state = require("bounce.state")
+
+local io, ipairs, pairs, pcall, tonumber, tostring, format =
+  io, ipairs, pairs, pcall, tonumber, tostring, string.format
+
+local _M = {}
+
+_M.help = [[
+usage: bounce check ADDR... [--db FILE] [--policy FILE] [--at TIME] [--json]
+
+Says whether mail may go to each address, and why not: "allowed" or
+"suppressed", then the reason ("suppressed since 2026-11-20: hard bounce
+(userunknown)"). With no ADDR (or "-"), one address per line from stdin.
+
+  --db FILE       the history: a SQLite file, ./bounce.db by default (or
+                  $BOUNCE_DB)
+  --policy FILE   the policy (retention decides when suppressions end)
+  --at TIME       unix time to ask about (default now)
+  --json          one JSON object per address: rcpt, allowed, why
+
+Exit status: 0 when every address is allowed, 1 when one is suppressed,
+2 on an error (an invalid address, an unreadable store).
+]]
+
+local function die(msg)
+  io.stderr:write("bounce check: ", msg, "\n")
+  return 2
+end
+
+-- syntax: status = check.run(args)
+function _M.run(args)
+  local o, pos = cli.parse_args(args, { db = true, policy = true, at = true })
+  if not o then return die(pos) end
+  for k in pairs(o) do
+    if k ~= "db" and k ~= "policy" and k ~= "at" and k ~= "json" then
+      return die("unknown option --" .. k)
+    end
+  end
+  local at = o.at and tonumber(o.at)
+  if o.at and not at then return die("--at expects unix seconds, got '" .. tostring(o.at) .. "'") end
+  local t, err = state.tracker(o)
+  if not t then return die(err) end
+  local status = 0
+  local function one(addr)
+    addr = addr:match("^%s*(.-)%s*$")
+    if addr == "" then return end
+    local ok, allowed, why = pcall(t.check, t, addr, at)
+    if not ok then allowed, why = nil, tostring(allowed) end
+    if allowed == nil then
+      io.stderr:write("bounce check: ", addr, ": ", tostring(why), "\n")
+      status = 2
+      return
+    end
+    if not allowed and status == 0 then status = 1 end
+    if o.json then
+      io.write(json.encode({ rcpt = addr, allowed = allowed, why = why }), "\n")
+    else
+      io.write(format("%-32s %-10s %s\n", addr, allowed and "allowed" or "suppressed", why))
+    end
+  end
+  if #pos == 0 or (#pos == 1 and pos[1] == "-") then
+    for line in io.stdin:lines() do one(line) end
+  else
+    for _, a in ipairs(pos) do one(a) end
+  end
+  return status
+end
+
+return _M

@@ -1,0 +1,221 @@
+-- bounce import: loads a suppression list exported from an ESP (a CSV file)
+-- into the history, so the addresses it names are not mailed again.
+
+local bounce = require("bounce")
+local cli = require("bounce.cli")
+local csv = require("bounce.csv")
+local state = require("bounce.state")
+
+local io, ipairs, pairs, pcall, tonumber, tostring, format, floor =
+  io, ipairs, pairs, pcall, tonumber, tostring, string.format, math.floor
+
+local _M = {}
+
+_M.help = [[
+usage: bounce import FILE.csv [--db FILE] [--policy FILE] [--at TIME] [--dry-run]
+
+Imports a suppression list exported from an ESP (Postmark, SES, SendGrid,
+Mailgun, SparkPost, Mailchimp...): a CSV file with a header line. Columns
+are found by name, case-insensitively:
+  address   email, address, email_address, recipient, rcpt
+  reason    reason, type, suppression_reason, bounce_type, category,
+            description, error (optional)
+  created   created, created_at, date, timestamp, suppressed_at,
+            last_update_time, date_added (optional)
+Each row becomes a suppression dated `created` (ISO 8601 or unix seconds;
+default --at or now):
+  - a complaint ("spam complaint", "abuse", "complaint")  -> complaint
+  - an unsubscribe ("unsubscribe", "opt-out")              -> unsubscribe
+  - an SMTP reply ("550 5.1.1 ...") classified hard, or a
+    bounce ("hard bounce", "bounce", "invalid", ...)       -> hard
+  - anything else (manual, block, unknown)                 -> manual
+Retention follows the policy (hard, complaint, unsubscribe: forever by
+default). Rows that cannot be read are reported as FILE:LINE: message and
+skipped; the others are imported.
+
+  --db FILE     the history: a SQLite file, ./bounce.db by default (or
+                $BOUNCE_DB)
+  --policy FILE the policy (retention)
+  --at TIME     unix time for rows without a date (default now)
+  --dry-run     read and report, store nothing
+
+Exit status: 0 when every row was imported, 1 when some were skipped, 2 when
+the file or the store cannot be used.
+]]
+
+local ADDRESS = { email = true, address = true, email_address = true, emailaddress = true,
+                  recipient = true, rcpt = true, ["e-mail"] = true, mail = true }
+local REASON = { reason = true, type = true, suppression_reason = true, bounce_type = true,
+                 category = true, description = true, error = true, status = true,
+                 bounce_reason = true, suppression_type = true }
+local CREATED = { created = true, created_at = true, createdat = true, date = true,
+                  timestamp = true, suppressed_at = true, last_update_time = true,
+                  date_added = true, bounced_at = true, updated_at = true, time = true }
+
+local function die(msg)
+  io.stderr:write("bounce import: ", msg, "\n")
+  return 2
+end
+
+local function norm(name) return (name:lower():gsub("^%s+", ""):gsub("%s+$", ""):gsub("[%s%-]+", "_")) end
+
+-- Days since 1970-01-01 of a proleptic Gregorian date.
+local function days(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- syntax: t, err = import.time(s)
+-- Unix seconds (optionally in milliseconds), or ISO 8601 / RFC 3339:
+-- "2024-01-02", "2024-01-02 03:04:05", "2024-01-02T03:04:05.123+01:00".
+function _M.time(s)
+  s = tostring(s):match("^%s*(.-)%s*$")
+  local n = tonumber(s)
+  if n then
+    if n > 1e11 then n = n / 1000 end   -- milliseconds
+    if n < 1 or n >= 4294967296 then return nil, "time out of range: " .. s end
+    return floor(n)
+  end
+  local y, mo, d, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
+  if not y then return nil, "not a date: '" .. s .. "'" end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 then return nil, "not a date: '" .. s .. "'" end
+  local h, mi, sec, zone = 0, 0, 0, ""
+  if rest ~= "" then
+    local hh, mm, tail = rest:match("^[T ](%d%d):(%d%d)(.*)$")
+    if not hh then return nil, "not a date: '" .. s .. "'" end
+    h, mi = tonumber(hh), tonumber(mm)
+    local ss, after = tail:match("^:(%d%d)(.*)$")
+    if ss then sec, tail = tonumber(ss), after end
+    tail = tail:gsub("^[.,]%d+", "")
+    zone = tail:gsub("^%s+", "")
+  end
+  local off = 0
+  if zone ~= "" and zone ~= "Z" and zone ~= "z" and zone ~= "UTC" and zone ~= "GMT" then
+    local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil, "unknown time zone '" .. zone .. "' in '" .. s .. "'" end
+    off = (tonumber(zh) * 3600 + tonumber(zm) * 60) * (sign == "+" and 1 or -1)
+  end
+  if h > 23 or mi > 59 or sec > 60 then return nil, "not a time: '" .. s .. "'" end
+  local t = days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off
+  if t < 1 or t >= 4294967296 then return nil, "time out of range: " .. s end
+  return t
+end
+
+-- What a row's reason text means: event type and bounce reason.
+local function meaning(text)
+  if text == nil or not text:find("%S") then return "manual" end
+  local l = text:lower()
+  if l:find("complain") or l:find("spam report") or l:find("abuse") or l:find("^spam") then
+    return "complaint", "feedback"
+  end
+  if l:find("unsub") or l:find("opt[%-_ ]?out") then return "unsubscribe" end
+  if text:match("^%s*[2-5]%d%d[%s%-]") or text:match("^%s*[245]%.%d") then
+    local r = bounce.classify(text)
+    if r and r.type == "hard" then return "hard", r.reason end
+    return "manual", r and r.reason
+  end
+  if l:find("hard") or l:find("bounce") or l:find("invalid") or l:find("does not exist")
+     or l:find("unknown") or l:find("permanent") or l:find("no such") then
+    local r = bounce.classify(text)
+    return "hard", r and r.type == "hard" and r.reason or nil
+  end
+  return "manual"
+end
+_M.meaning = meaning
+
+-- syntax: status = import.run(args)
+function _M.run(args)
+  local o, pos = cli.parse_args(args, { db = true, policy = true, at = true })
+  if not o then return die(pos) end
+  for k in pairs(o) do
+    if not (k == "db" or k == "policy" or k == "at" or k == "dry-run") then
+      return die("unknown option --" .. k)
+    end
+  end
+  if #pos ~= 1 then return die("one CSV file expected (bounce import --help)") end
+  local path = pos[1]
+  local default_at = tonumber(o.at or os.time())
+  if not default_at then return die("--at expects unix seconds, got '" .. tostring(o.at) .. "'") end
+  local fh, err = io.open(path, "rb")
+  if not fh then return die(err) end
+  local rows = csv.reader(fh)
+  local okh, header = pcall(rows)
+  if not okh or not header then
+    fh:close()
+    return die(path .. ": " .. (okh and "empty file" or tostring(header)))
+  end
+  local ca, cr, cc
+  for i, name in ipairs(header) do
+    local n = norm(name)
+    if ADDRESS[n] and not ca then ca = i end
+    if REASON[n] and not cr then cr = i end
+    if CREATED[n] and not cc then cc = i end
+  end
+  if not ca then
+    fh:close()
+    return die(path .. ":1: no address column (expected one named email, address or recipient)")
+  end
+  local t, store
+  if o["dry-run"] then
+    t, err = bounce.tracker{ policy = o.policy }
+    store = {}
+  else
+    t, err, store = state.tracker(o)
+  end
+  if not t then fh:close() return die(err) end
+  local batch = state.batcher(store)
+  local counts, bad, n = {}, 0, 0
+  local function skip(line, msg)
+    bad = bad + 1
+    io.stderr:write(format("%s:%d: %s\n", path, line, msg))
+  end
+  while true do
+    local okr, fields, line = pcall(rows)
+    if not okr then skip(0, tostring(fields)) break end
+    if fields == nil then break end
+    local addr = fields[ca]
+    if addr == nil or not addr:find("%S") then
+      if #fields > 1 or (fields[1] or "") ~= "" then skip(line, "no address") end
+    else
+      local at, terr = default_at, nil
+      if cc and fields[cc] and fields[cc]:find("%S") then at, terr = _M.time(fields[cc]) end
+      if not at then
+        skip(line, terr)
+      else
+        local etype, reason = meaning(cr and fields[cr])
+        local okb, berr = batch.step()
+        if not okb then fh:close() return die("store: " .. tostring(berr)) end
+        local d, derr
+        if etype == "manual" then
+          d, derr = t:suppress(addr, at)
+        else
+          d, derr = t:record{ rcpt = addr, type = etype, reason = reason, at = at }
+        end
+        if not d then
+          skip(line, derr)
+        else
+          n = n + 1
+          counts[etype] = (counts[etype] or 0) + 1
+        end
+      end
+    end
+  end
+  fh:close()
+  local okb, berr = batch.finish()
+  if not okb then return die("store: " .. tostring(berr)) end
+  local parts = {}
+  for _, k in ipairs({ "hard", "complaint", "unsubscribe", "manual" }) do
+    if counts[k] then parts[#parts + 1] = counts[k] .. " " .. k end
+  end
+  io.write(format("%s %d suppression%s%s from %s%s\n", o["dry-run"] and "would import" or "imported",
+    n, n == 1 and "" or "s", #parts > 0 and " (" .. table.concat(parts, ", ") .. ")" or "", path,
+    bad > 0 and format(", %d row%s skipped", bad, bad == 1 and "" or "s") or ""))
+  return bad > 0 and 1 or 0
+end
+
+return _M

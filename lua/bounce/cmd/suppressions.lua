@@ -1,0 +1,121 @@
+-- bounce suppressions: the suppression list, filtered, as a table, CSV or
+-- JSON lines.
+
+local bounce = require("bounce")
+local cli = require("bounce.cli")
+local csv = require("bounce.csv")
+local json = require("bounce.json")
+local state = require("bounce.state")
+
+local io, ipairs, pairs, tonumber, tostring, format, date, sort, concat =
+  io, ipairs, pairs, tonumber, tostring, string.format, os.date, table.sort, table.concat
+
+local _M = {}
+
+_M.help = [[
+usage: bounce suppressions [--db FILE] [--cause LIST] [--reason LIST]
+                           [--domain DOMAIN] [--at TIME] [--csv | --json]
+
+Lists the suppressed addresses, sorted: address, cause, reason, since,
+until. Suppressions whose retention has ended by --at (default now) are
+left out.
+
+  --db FILE        the history: a SQLite file, ./bounce.db by default (or
+                   $BOUNCE_DB)
+  --cause LIST     only these causes, comma-separated: hard, soft_exhausted,
+                   complaint, unsubscribe, manual
+  --reason LIST    only these reasons, comma-separated (bounce reasons)
+  --domain DOMAIN  only addresses at this domain
+  --at TIME        unix time (default now)
+  --csv            CSV with a header line: address,cause,reason,since,
+                   expires,attempts,bounces,last_event,last_at (times in
+                   ISO 8601 UTC, expires empty when forever)
+  --json           one JSON object per suppression
+]]
+
+local CAUSES = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true,
+                 manual = true }
+
+local function die(msg)
+  io.stderr:write("bounce suppressions: ", msg, "\n")
+  return 2
+end
+
+local function iso(t) return t and date("!%Y-%m-%dT%H:%M:%SZ", t) or "" end
+local function day(t) return date("!%Y-%m-%d", t) end
+
+-- "a,b" -> { a = true, b = true }, checking each name against known.
+local function set_of(list, known, what)
+  local s = {}
+  for name in tostring(list):gmatch("[^,%s]+") do
+    if not known[name] then return nil, "unknown " .. what .. " '" .. name .. "'" end
+    s[name] = true
+  end
+  return s
+end
+
+-- syntax: status = suppressions.run(args)
+function _M.run(args)
+  local o, pos = cli.parse_args(args, { db = true, cause = true, reason = true, domain = true,
+                                        at = true, policy = true })
+  if not o then return die(pos) end
+  for k in pairs(o) do
+    if not (k == "db" or k == "cause" or k == "reason" or k == "domain" or k == "at"
+            or k == "policy" or k == "csv" or k == "json") then
+      return die("unknown option --" .. k)
+    end
+  end
+  if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
+  if o.csv and o.json then return die("--csv and --json exclude each other") end
+  local at = tonumber(o.at or os.time())
+  if not at then return die("--at expects unix seconds, got '" .. tostring(o.at) .. "'") end
+  local causes, reasons, err
+  if o.cause then
+    causes, err = set_of(o.cause, CAUSES, "cause")
+    if not causes then return die(err) end
+  end
+  if o.reason then
+    local known = {}
+    for _, r in ipairs(bounce.reasons) do known[r.name] = true end
+    reasons, err = set_of(o.reason, known, "reason")
+    if not reasons then return die(err) end
+  end
+  local domain = o.domain and tostring(o.domain):lower()
+  local t
+  t, err = state.tracker(o)
+  if not t then return die(err) end
+  local rows = {}
+  for rcpt, r in t:suppressions(at) do
+    if (not causes or causes[r.cause]) and (not reasons or reasons[r.reason])
+       and (not domain or rcpt:sub(-#domain - 1):lower() == "@" .. domain) then
+      rows[#rows + 1] = r
+    end
+  end
+  sort(rows, function(a, b) return a.rcpt < b.rcpt end)
+  if o.csv then
+    io.write("address,cause,reason,since,expires,attempts,bounces,last_event,last_at\r\n")
+    for _, r in ipairs(rows) do
+      io.write(csv.row({ r.rcpt, r.cause, r.reason, iso(r.since), iso(r.expires_at),
+        r.attempts, r.bounces, r.last_event, iso(r.last_at) }, 9), "\r\n")
+    end
+  elseif o.json then
+    for _, r in ipairs(rows) do io.write(json.encode(r), "\n") end
+  else
+    local by = {}
+    for _, r in ipairs(rows) do
+      io.write(format("%-32s %-15s %-15s since %s  %s\n", r.rcpt, r.cause,
+        r.reason ~= "undefined" and r.reason or "", day(r.since),
+        r.expires_at and "until " .. day(r.expires_at) or "forever"))
+      by[r.cause] = (by[r.cause] or 0) + 1
+    end
+    local parts = {}
+    for _, c in ipairs({ "hard", "soft_exhausted", "complaint", "unsubscribe", "manual" }) do
+      if by[c] then parts[#parts + 1] = by[c] .. " " .. c end
+    end
+    io.write(format("%d suppressed%s\n", #rows,
+      #parts > 0 and " (" .. concat(parts, ", ") .. ")" or ""))
+  end
+  return 0
+end
+
+return _M

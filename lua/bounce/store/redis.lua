@@ -1,0 +1,376 @@
+-- bounce.store.redis: the store over Redis, shared by every host that talks
+-- to the same server (or Cluster). It takes a client object from the host
+-- rather than a module name, so it runs in plain Lua and inside OpenResty:
+--
+--   -- plain Lua, redis-lua (Debian lua-redis) over LuaSocket
+--   local redis = require("redis")
+--   local connect = function() return redis.connect{ host = "127.0.0.1", port = 6379, timeout = 1 } end
+--   local s = assert(bounce.store.redis(nil, { connect = connect }))
+--
+--   -- OpenResty, lua-resty-redis (Debian: require "nginx.redis"): one pooled
+--   -- connection per call, handed back with set_keepalive
+--   local redis = require("nginx.redis")
+--   local s = bounce.store.redis(nil, {
+--     connect = function()
+--       local red = redis:new()
+--       red:set_timeout(1000)
+--       local ok, err = red:connect("127.0.0.1", 6379)
+--       if not ok then return nil, err end
+--       return red
+--     end,
+--     release = function(red) red:set_keepalive(10000, 64) end,
+--   })
+--
+-- Clients. Both shapes are recognised, per client object:
+--   * lua-resty-redis (nginx.redis, resty.redis): methods return res, err; a
+--     server error is false, msg; a nil reply is ngx.null.
+--   * redis-lua (require "redis"): methods raise on any failure (the message
+--     holds "redis error: " for a server error); a nil reply is nil. Under
+--     Lua 5.4 it loads from LUA_PATH_5_4="/usr/share/lua/5.3/?.lua;;".
+-- Any other object with the same method names works when it follows either
+-- convention. Every call is made under pcall, so a client that raises never
+-- raises through the store.
+--
+-- Connections. Timeouts are the host's to set on the client (redis-lua:
+-- `timeout` in connect; resty: set_timeout). A call that fails on the
+-- connection (refused, reset, timeout, Redis restarted) returns nil, err; the
+-- client is then closed and dropped, since a timed-out socket may still
+-- deliver the old reply, and the next call takes a new one from
+-- opts.connect. Without opts.connect the store keeps the client it was given
+-- and reconnecting it is the host's job (redis-lua cannot reconnect a
+-- client, so pass connect there). get() is a read and is retried once on a
+-- fresh connection; cas() is never retried, since a write whose reply was
+-- lost may have happened (the tracker's caller sees nil, "store: ...").
+-- With opts.release the store keeps no client between calls: each call
+-- takes one from connect() and hands it to release() afterwards (the
+-- OpenResty way: cosockets belong to the request that made them).
+--
+-- Atomicity: cas() is one server-side Lua script (EVALSHA, falling back to
+-- EVAL when the server answers NOSCRIPT, which also loads it) that compares
+-- the record's bytes and writes, so it is atomic across hosts; no WATCH, no
+-- retries inside the store (the tracker retries on false).
+--
+-- Keys: PREFIX .. "{" .. address .. "}" (opts.prefix, default "bounce:").
+-- The braces are a Redis Cluster hash tag: the slot comes from the address
+-- alone, so records spread over every slot, and each call touches one key,
+-- so nothing is ever cross-slot. There is no index key (it would put every
+-- write on one slot and make cas() cross-slot); scan() and count() walk the
+-- key space with SCAN MATCH PREFIX{*, which is O(keys in the database) and
+-- meant for expiry runs and exports, not for every request. On a Cluster,
+-- SCAN sees the node the client talks to: scan each master with its own
+-- store (opts.cluster = true there, which reads values with one GET per key
+-- instead of an MGET, as MGET may not span slots).
+--
+-- Expiry: the ttl cas() receives (seconds until a suppression ends) becomes
+-- the key's expiry (SET ... EX), so Redis drops what the policy lets go; a
+-- write without ttl leaves the key without expiry (and clears an old one).
+
+local core = require("bounce.core")
+
+local type, error, tostring, setmetatable, rawget, pcall =
+  type, error, tostring, setmetatable, rawget, pcall
+local unpack = rawget(_G, "unpack") or table.unpack
+local find, sub, gsub, format = string.find, string.sub, string.gsub, string.format
+local ceil = math.ceil
+
+local ngx = rawget(_G, "ngx")
+local null = ngx and ngx.null
+
+local _M = { _VERSION = core._VERSION }
+
+-- KEYS[1] the record. ARGV[1] '1' when a value is expected (ARGV[2]), '0'
+-- when the key must be absent; ARGV[3] '1' to write ARGV[4], '0' to delete;
+-- ARGV[5] the expiry in seconds, '0' for none. Returns 1 when it wrote (or
+-- had nothing to do), 0 when the value differed.
+local CAS_SCRIPT = [[
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+elseif cur then
+  return 0
+end
+if ARGV[3] == '1' then
+  if ARGV[5] ~= '0' then
+    redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
+  else
+    redis.call('SET', KEYS[1], ARGV[4])
+  end
+elseif cur then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+]]
+-- SHA1 of CAS_SCRIPT (spec/store_redis_spec.lua checks it against SCRIPT LOAD).
+local CAS_SHA = "57e8d095d189d86ce291f1e9caeabe337e1416df"
+_M.CAS_SCRIPT, _M.CAS_SHA = CAS_SCRIPT, CAS_SHA
+
+local S = {}
+S.__index = S
+
+local function argerr(n, fname, msg)
+  error("bad argument #" .. n .. " to '" .. fname .. "' (" .. msg .. ")", 3)
+end
+
+-- Whether c is a redis-lua client (it raises, and its scan takes a table).
+local function is_redis_lua(c)
+  return type(c) == "table" and type(rawget(c, "network")) == "table"
+end
+
+-- Closes a client we give up on; errors do not matter any more.
+local function close(c)
+  if is_redis_lua(c) then
+    local sock = c.network.socket
+    if sock then pcall(sock.close, sock) end
+  elseif type(c.close) == "function" then
+    pcall(c.close, c)
+  end
+end
+
+-- A client for one call: the kept one, or a new one from connect().
+local function acquire(self)
+  local c = self.client
+  if c then return c end
+  local connect = self.connect
+  if not connect then return nil, "redis: no client" end
+  local ok, nc, err = pcall(connect)
+  if not ok or not nc then
+    return nil, "redis: connect failed: " .. gsub(tostring(ok and err or nc), "^.-redis%.lua:%d+: ", "")
+  end
+  if not self.release then self.client = nc end
+  return nc
+end
+
+-- After a call: a per-call client goes back to release(); a client that
+-- failed on its connection is closed and dropped when we can get another.
+local function finish(self, c, broken)
+  if broken then
+    if self.connect then
+      close(c)
+      self.client = nil
+    end
+  elseif self.release then
+    pcall(self.release, c)
+  end
+end
+
+-- Calls c:method(...); redis-lua's scan takes its options as a table.
+local function call(f, c, method, ...)
+  if method == "scan" and is_redis_lua(c) then
+    local cursor, _, match, _, count = ...
+    return f(c, cursor, { match = match, count = count })
+  end
+  return f(c, ...)
+end
+
+-- One command on client c. Returns res (nil for a nil reply), or nil, err,
+-- is_reply_error (true: Redis answered with an error, the connection is fine).
+local function run(c, method, ...)
+  local f = c[method]
+  if type(f) ~= "function" then return nil, "redis: the client has no method '" .. method .. "'", true end
+  local ok, res, err = pcall(call, f, c, method, ...)
+  if not ok then
+    -- redis-lua raises; "redis error: " marks an error reply from the server
+    local msg = gsub(tostring(res), "^.-redis%.lua:%d+: ", "")
+    local at = find(msg, "redis error: ", 1, true)
+    if at then return nil, "redis: " .. sub(msg, at + 13), true end
+    return nil, "redis: " .. msg, false
+  end
+  if res == nil then
+    if err == nil then return nil end            -- redis-lua: nil reply
+    return nil, "redis: " .. tostring(err), false -- resty: connection failed
+  end
+  if res == false and err ~= nil then return nil, "redis: " .. tostring(err), true end
+  if null ~= nil and res == null then return nil end
+  return res
+end
+
+-- Runs method on a client, with one retry on a fresh connection when retry.
+local function command(self, retry, method, ...)
+  local c, err = acquire(self)
+  if not c then return nil, err end
+  local res, rerr, reply_err = run(c, method, ...)
+  finish(self, c, rerr ~= nil and not reply_err)
+  if rerr ~= nil and not reply_err and retry and self.connect then
+    c, err = acquire(self)
+    if not c then return nil, err end
+    res, rerr, reply_err = run(c, method, ...)
+    finish(self, c, rerr ~= nil and not reply_err)
+  end
+  return res, rerr, reply_err
+end
+
+-- Glob characters of SCAN MATCH, escaped in the prefix.
+local function glob_escape(s)
+  return (gsub(s, "[%*%?%[%]\\]", "\\%0"))
+end
+
+-- syntax: s, err = store_redis.new(client [, opts])
+-- client: a connected redis-lua or lua-resty-redis client, or nil when
+-- opts.connect is given. opts:
+--   prefix     key prefix (string without braces, default "bounce:")
+--   connect    function() -> client (or nil, err; may raise): a new
+--              connection, used when there is no client and after one failed
+--   release    function(client): with connect, makes every call use its own
+--              client and hand it back here afterwards (OpenResty:
+--              red:set_keepalive(...)); the store keeps none
+--   scan_count SCAN's COUNT hint (default 1000)
+--   cluster    true: scan() reads values with GET per key (no MGET)
+-- With connect and no client or release, new() connects at once and
+-- returns nil, err when that fails.
+function _M.new(client, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerr(2, "redis", "table expected, got " .. type(opts))
+  end
+  opts = opts or {}
+  local tc = type(client)
+  if client ~= nil and tc ~= "table" and tc ~= "userdata" then
+    argerr(1, "redis", "redis client expected, got " .. tc)
+  end
+  local connect, release = opts.connect, opts.release
+  if connect ~= nil and type(connect) ~= "function" then
+    argerr(2, "redis", "opts.connect: function expected, got " .. type(connect))
+  end
+  if release ~= nil and (type(release) ~= "function" or not connect) then
+    argerr(2, "redis", "opts.release: function expected, with opts.connect")
+  end
+  if release ~= nil and client ~= nil then
+    argerr(1, "redis", "nil expected with opts.release (clients come from opts.connect)")
+  end
+  if client == nil and not connect then
+    argerr(1, "redis", "redis client expected (or opts.connect), got nil")
+  end
+  if client ~= nil and type(client.get) ~= "function" then
+    argerr(1, "redis", "redis client expected (an object with get, evalsha, scan), got " .. tc)
+  end
+  local prefix = opts.prefix or "bounce:"
+  if type(prefix) ~= "string" or find(prefix, "[{}]") then
+    argerr(2, "redis", "opts.prefix: string without { or } expected")
+  end
+  local scan_count = opts.scan_count or 1000
+  if type(scan_count) ~= "number" or scan_count < 1 then
+    argerr(2, "redis", "opts.scan_count: number >= 1 expected")
+  end
+  local self = setmetatable({
+    client = client, connect = connect, release = release,
+    prefix = prefix, plen = #prefix, match = glob_escape(prefix) .. "{*",
+    scan_count = format("%d", scan_count), cluster = opts.cluster and true or false,
+  }, S)
+  if not self.client and not release then
+    local _, err = acquire(self)
+    if err then return nil, err end
+  end
+  return self
+end
+
+local function key_of(self, key) return self.prefix .. "{" .. key .. "}" end
+
+-- syntax: blob, err = s:get(key)
+function S:get(key)
+  if type(key) ~= "string" then argerr(1, "get", "string expected, got " .. type(key)) end
+  local v, err = command(self, true, "get", key_of(self, key))
+  if err then return nil, err end
+  return v
+end
+
+-- syntax: ok, err = s:cas(key, old, new [, ttl])
+-- true when written, false when the value was not `old`, nil, err when
+-- Redis failed (the write may or may not have happened: read again).
+function S:cas(key, old, new, ttl)
+  if type(key) ~= "string" then argerr(1, "cas", "string expected, got " .. type(key)) end
+  if old ~= nil and type(old) ~= "string" then argerr(2, "cas", "string or nil expected, got " .. type(old)) end
+  if new ~= nil and type(new) ~= "string" then argerr(3, "cas", "string or nil expected, got " .. type(new)) end
+  local ex = "0"
+  if ttl ~= nil then
+    if type(ttl) ~= "number" or ttl ~= ttl then argerr(4, "cas", "number or nil expected, got " .. type(ttl)) end
+    -- whole seconds, at least 1 (EX 0 is an error; an ended suppression goes at once)
+    ex = ttl < 1 and "1" or format("%d", ceil(ttl))
+  end
+  local k = key_of(self, key)
+  local o, n = old and "1" or "0", new and "1" or "0"
+  local res, err, reply_err = command(self, false, "evalsha", CAS_SHA, 1, k, o, old or "", n, new or "", ex)
+  if err and reply_err and find(err, "NOSCRIPT", 1, true) then
+    res, err = command(self, false, "eval", CAS_SCRIPT, 1, k, o, old or "", n, new or "", ex)
+  end
+  if err then return nil, err end
+  return res == 1
+end
+
+-- One SCAN step: next cursor and the list of keys; raises on failure.
+local function scan_step(self, cursor)
+  local res, err = command(self, true, "scan", cursor, "MATCH", self.match, "COUNT", self.scan_count)
+  if err then error("bounce.store.redis: scan failed: " .. err, 3) end
+  if type(res) ~= "table" or type(res[2]) ~= "table" then
+    error("bounce.store.redis: scan failed: unexpected reply to SCAN", 3)
+  end
+  return tostring(res[1]), res[2]
+end
+
+-- syntax: for key, blob in s:scan() do ... end
+-- Every record under the prefix, in SCAN's order (batches of scan_count).
+-- Raises when Redis fails part way (a silent end would look like the last
+-- record). Keys deleted or expired during the walk are not returned.
+function S:scan()
+  local cursor, keys, vals, i, n, done = "0", nil, nil, 0, 0, false
+  local plen = self.plen
+  return function()
+    while true do
+      i = i + 1
+      if i <= n then
+        local v = vals[i]
+        if v ~= nil and v ~= null and v ~= false then return sub(keys[i], plen + 2, -2), v end
+      elseif done then
+        return nil
+      else
+        cursor, keys = scan_step(self, cursor)
+        done = cursor == "0"
+        i, n = 0, #keys
+        if n > 0 then
+          local err
+          if self.cluster then
+            vals = {}
+            for j = 1, n do
+              vals[j], err = command(self, true, "get", keys[j])
+              if err then break end
+            end
+          else
+            vals, err = command(self, true, "mget", unpack(keys, 1, n))
+          end
+          if err then error("bounce.store.redis: scan failed: " .. err, 2) end
+        end
+      end
+    end
+  end
+end
+
+-- syntax: n = s:count()
+-- The records under the prefix (a full SCAN: O(keys in the database), each
+-- key counted once). Raises when Redis fails.
+function S:count()
+  local cursor, seen, n = "0", {}, 0
+  repeat
+    local keys
+    cursor, keys = scan_step(self, cursor)
+    for j = 1, #keys do
+      local k = keys[j]
+      if not seen[k] then seen[k], n = true, n + 1 end
+    end
+  until cursor == "0"
+  return n
+end
+
+-- syntax: k = s:key(address)   -- the Redis key of an address's record
+function S:key(key)
+  if type(key) ~= "string" then argerr(1, "key", "string expected, got " .. type(key)) end
+  return key_of(self, key)
+end
+
+-- syntax: s:close()   -- closes the kept client (a later call reconnects with opts.connect)
+function S:close()
+  local c = self.client
+  self.client = nil
+  if c then close(c) end
+end
+
+_M.is_redis_lua = is_redis_lua
+
+return _M

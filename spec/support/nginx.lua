@@ -6,6 +6,7 @@
 --     http = [[ lua_shared_dict d 1m; ]],          -- optional, inside http {}
 --     server = [[ location /x { content_by_lua_block { ngx.say("hi") } } ]],
 --     main = [[ env REDIS_PORT; ]],                 -- optional, top level
+--     workers = 4,                                  -- optional, worker_processes (1)
 --   }
 --   local status, body, headers = srv:get("/x?a=1")
 --   srv:stop()   -- idempotent; call it from teardown/finally
@@ -113,7 +114,7 @@ local CONF = [[
 %s
 load_module %s;
 load_module %s;
-worker_processes 1;
+worker_processes %d;
 pid %s/logs/nginx.pid;
 error_log %s/logs/error.log info;
 events { worker_connections 64; }
@@ -144,7 +145,7 @@ local function write_conf(prefix, port, opts)
   -- As root, workers would run as nobody and could not read a checkout
   -- under a private home; this test server only listens on 127.0.0.1.
   local user = is_root() and "user root root;" or ""
-  local conf = CONF:format(user, NDK, LUA_MODULE, prefix, prefix, opts.main or "",
+  local conf = CONF:format(user, NDK, LUA_MODULE, opts.workers or 1, prefix, prefix, opts.main or "",
     prefix, prefix, prefix, prefix, prefix, prefix, root, root, cpath,
     opts.http or "", port, opts.server or "")
   local f = assert(io_open(prefix .. "/conf/nginx.conf", "w"))

@@ -1,0 +1,617 @@
+-- bounce.serve: the bounce HTTP service inside nginx (lua-nginx-module,
+-- LuaJIT): ESP webhooks, raw bounce messages, the pre-send check, the
+-- suppression list and health, over one tracker per worker and a store
+-- shared by all workers. `bounce serve` runs it with a generated nginx.conf;
+-- the same three calls go into a user's own nginx.conf:
+--
+--   lua_shared_dict bounce 64m;          # the records (shdict store)
+--   lua_shared_dict bounce_health 8m;    # health counters shared by workers
+--   init_by_lua_block        { require("bounce.serve").init{ token = "...", store = "shdict:bounce",
+--                                policy = "/etc/bounce/policy.lua", health_dict = "bounce_health" } }
+--   init_worker_by_lua_block { require("bounce.serve").init_worker() }
+--   location / { content_by_lua_block { require("bounce.serve").handle() } }
+--
+-- Endpoints (all need the token: "Authorization: Bearer TOKEN", or HTTP basic
+-- auth with the token as the password, which is what ESPs can put in a
+-- webhook URL: https://bounce:TOKEN@host/webhooks/postmark):
+--   POST   /webhooks/{postmark,ses,sendgrid,mailgun,sparkpost}
+--   POST   /bounces                    a raw bounce message (bounce.parse)
+--   GET    /check?rcpt=ADDR            {"allowed":..,"why":..}
+--   GET    /suppressions[?cause=&reason=&limit=&after=&format=csv]
+--   DELETE /suppressions/ADDR          release
+--   GET    /health?scope=campaign:c1
+--
+-- Status codes: 200 when every event is stored (or skipped, and said so);
+-- 400 for bad JSON, wrong types, missing fields, invalid addresses or scopes,
+-- with {"error": reason}; 401 without the token or with a bad signature;
+-- 404 for other paths; 405 for other methods; 413 over the body limit; 503
+-- when the store fails (a provider retries later; the events stored before
+-- the failure are stored again then, so delivery is at least once).
+
+local bounce = require("bounce")
+local webhooks = require("bounce.webhooks")
+local tracker_mod = require("bounce.tracker")
+local json = require("bounce.json")
+
+local type, error, tostring, tonumber, ipairs, pairs, pcall, require, setmetatable, getmetatable =
+  type, error, tostring, tonumber, ipairs, pairs, pcall, require, setmetatable, getmetatable
+local floor = math.floor
+local concat, sort = table.concat, table.sort
+local sfind, smatch, ssub, slower, sgsub = string.find, string.match, string.sub, string.lower, string.gsub
+local open = io.open
+
+local ngx = rawget(_G, "ngx")
+
+local _M = { _VERSION = bounce._VERSION }
+
+local cfg          -- options given to init()
+local T            -- this worker's tracker
+local worker_store -- and its store
+local last_policy_err, last_policy
+
+------------------------------------------------------------------------------
+-- JSON out: lists carry a marker so that an empty one is [] not {}.
+------------------------------------------------------------------------------
+
+local LIST = {}
+local function list(t) return setmetatable(t or {}, LIST) end
+
+local function enc(v, out)
+  if type(v) ~= "table" then
+    out[#out + 1] = json.encode(v)
+  elseif getmetatable(v) == LIST then
+    out[#out + 1] = "["
+    for i, x in ipairs(v) do
+      if i > 1 then out[#out + 1] = "," end
+      enc(x, out)
+    end
+    out[#out + 1] = "]"
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    sort(keys)
+    out[#out + 1] = "{"
+    for i, k in ipairs(keys) do
+      if i > 1 then out[#out + 1] = "," end
+      out[#out + 1] = json.encode(tostring(k)) .. ":"
+      enc(v[k], out)
+    end
+    out[#out + 1] = "}"
+  end
+end
+
+local function encode(v)
+  local out = {}
+  enc(v, out)
+  return concat(out)
+end
+
+local function reply(status, body, ctype)
+  ngx.status = status
+  ngx.header["Content-Type"] = ctype or "application/json"
+  ngx.header["Cache-Control"] = "no-store"
+  if status == 503 then ngx.header["Retry-After"] = "30" end
+  ngx.print(type(body) == "string" and body or encode(body))
+  ngx.print("\n")
+end
+
+local function fail(status, msg) return reply(status, { error = msg }) end
+
+------------------------------------------------------------------------------
+-- Configuration (init_by_lua)
+------------------------------------------------------------------------------
+
+local function store_factory(spec)
+  if type(spec) == "function" then return spec end
+  if spec == nil or spec == "shdict" then spec = "shdict:bounce" end
+  if type(spec) ~= "string" then error("bounce.serve: store: string or function expected", 3) end
+  local name = smatch(spec, "^shdict:([%w_]+)$")
+  if name then
+    return function() return require("bounce.store.shdict").new(name) end
+  end
+  local path = smatch(spec, "^sqlite:(.+)$")
+  if path then
+    local ok, mod = pcall(require, "bounce.store.sqlite")
+    if not ok then
+      error("bounce.serve: store " .. spec .. ": bounce.store.sqlite is not available: " .. tostring(mod), 3)
+    end
+    return function() return mod.new(path) end
+  end
+  local host, port, prefix = smatch(spec, "^redis://([%w%.%-]+):(%d+)/?(.*)$")
+  if host then
+    local ok, mod = pcall(require, "bounce.store.redis")
+    if not ok then
+      error("bounce.serve: store " .. spec .. ": bounce.store.redis is not available: " .. tostring(mod), 3)
+    end
+    return nil, { module = mod, host = host, port = tonumber(port), prefix = prefix ~= "" and prefix or nil }
+  end
+  error("bounce.serve: store: 'shdict[:DICT]', 'sqlite:PATH' or 'redis://HOST:PORT[/PREFIX]' expected, got '"
+    .. spec .. "'", 3)
+end
+
+-- syntax: serve.init(opts)                                  context: init_by_lua*
+-- opts: token (required), store ("shdict[:DICT]" (default shdict:bounce),
+-- "sqlite:PATH", "redis://HOST:PORT[/PREFIX]", or a function returning a
+-- store, called once per worker), policy (a file, reloaded when it changes,
+-- or a table), reload_interval (seconds, 1), health_dict (a shared dict for
+-- health counters shared by the workers; without it each worker counts its
+-- own), body_limit (bytes, 1 MiB), mailgun_key (verify Mailgun signatures),
+-- sns_verify (verify SNS signatures, default true), sns_url_patterns (Lua
+-- patterns for SigningCertURL and SubscribeURL; default https://sns.REGION.
+-- amazonaws.com/ only), sns_confirm (fetch the SubscribeURL of a
+-- subscription confirmation, default true), sns_topics (list of TopicArns
+-- accepted; default any), fetch_timeout (ms, 5000).
+function _M.init(opts)
+  if type(opts) ~= "table" then error("bad argument #1 to 'init' (table expected, got " .. type(opts) .. ")", 2) end
+  if type(opts.token) ~= "string" or #opts.token < 8 then
+    error("bad argument #1 to 'init' (token: a string of 8 characters or more expected)", 2)
+  end
+  local c = {}
+  for k, v in pairs(opts) do c[k] = v end
+  c.body_limit = c.body_limit or 1048576
+  c.sns_verify = c.sns_verify ~= false
+  c.sns_confirm = c.sns_confirm ~= false
+  c.fetch_timeout = c.fetch_timeout or 5000
+  c.make_store, c.redis = store_factory(opts.store)
+  if c.sns_topics then
+    local set = {}
+    for _, a in ipairs(c.sns_topics) do set[a] = true end
+    c.topic_set = set
+  end
+  -- fail now, in the master, on a policy that does not load
+  local t, err = tracker_mod.new{ policy = c.policy, health = false }
+  if not t then error("bounce.serve: policy: " .. tostring(err), 2) end
+  cfg = c
+end
+
+-- A store that hands each call to the store of the current request (Redis:
+-- a connection per request, from the cosocket pool).
+local RequestStore = {}
+RequestStore.__index = RequestStore
+local function current_store()
+  local s = ngx.ctx.bounce_store
+  if s then return s end
+  local r = cfg.redis
+  local client_mod = require("nginx.redis")
+  local red = client_mod:new()
+  red:set_timeout(1000)
+  local ok, err = red:connect(r.host, r.port)
+  if not ok then return nil, "redis " .. r.host .. ":" .. r.port .. ": " .. tostring(err) end
+  s, err = r.module.new(red, { prefix = r.prefix })
+  if not s then return nil, err end
+  ngx.ctx.bounce_store, ngx.ctx.bounce_redis = s, red
+  return s
+end
+function RequestStore.get(_, k)
+  local s, err = current_store()
+  if not s then return nil, err end
+  return s:get(k)
+end
+function RequestStore.cas(_, k, old, new, ttl)
+  local s, err = current_store()
+  if not s then return nil, err end
+  return s:cas(k, old, new, ttl)
+end
+function RequestStore.scan()
+  local s, err = current_store()
+  if not s then error(err, 0) end
+  return s:scan()
+end
+
+-- syntax: serve.init_worker()                         context: init_worker_by_lua*
+-- Opens this worker's store.
+function _M.init_worker()
+  if not cfg then error("bounce.serve: init() was not called in init_by_lua", 2) end
+  local store, err
+  if cfg.redis then
+    store = setmetatable({}, RequestStore)
+  else
+    store, err = cfg.make_store()
+    if not store then
+      ngx.log(ngx.ERR, "bounce: cannot open the store: ", tostring(err))
+      return
+    end
+  end
+  worker_store = store
+end
+
+-- The tracker is made on this worker's first request: loading a policy runs
+-- it in a coroutine (bounded), which init_worker_by_lua* does not allow.
+local function tracker()
+  if T then return T end
+  if not worker_store then return nil end
+  local err
+  T, err = tracker_mod.new{ policy = cfg.policy, store = worker_store, reload_interval = cfg.reload_interval,
+                           health = cfg.health_dict == nil }
+  if not T then ngx.log(ngx.ERR, "bounce: ", tostring(err)) return nil end
+  last_policy = T:current_policy()
+  return T
+end
+
+------------------------------------------------------------------------------
+-- Requests
+------------------------------------------------------------------------------
+
+local function authorized()
+  local h = ngx.var.http_authorization
+  if type(h) ~= "string" then return false end
+  local given = smatch(h, "^[Bb]earer%s+(%S+)%s*$")
+  if not given then
+    local b64 = smatch(h, "^[Bb]asic%s+(%S+)%s*$")
+    local userpass = b64 and ngx.decode_base64(b64)
+    given = userpass and smatch(userpass, "^[^:]*:(.*)$")
+  end
+  return given ~= nil and webhooks.equal(given, cfg.token)
+end
+
+-- The request body, or nil after answering 413.
+local function body()
+  local len = tonumber(ngx.var.http_content_length)
+  if len and len > cfg.body_limit then
+    return nil, fail(413, "body over " .. cfg.body_limit .. " bytes")
+  end
+  ngx.req.read_body()
+  local data = ngx.req.get_body_data()
+  if not data then
+    local file = ngx.req.get_body_file()
+    if file then
+      local f = open(file, "rb")
+      if f then
+        data = f:read(cfg.body_limit + 1)
+        f:close()
+      end
+    end
+  end
+  data = data or ""
+  if #data > cfg.body_limit then return nil, fail(413, "body over " .. cfg.body_limit .. " bytes") end
+  return data
+end
+
+-- Logs policy reloads and broken edits, once per change, in this worker.
+local function watch_policy()
+  local err = T:policy_error()
+  if err ~= last_policy_err then
+    if err then
+      ngx.log(ngx.ERR, "bounce: policy edit rejected, the previous policy stays in force: ", err)
+    else
+      ngx.log(ngx.NOTICE, "bounce: policy file is sound again")
+    end
+    last_policy_err = err
+  end
+  local p = T:current_policy()
+  if p ~= last_policy then
+    ngx.log(ngx.NOTICE, "bounce: policy reloaded")
+    last_policy = p
+  end
+end
+
+-- Health counters shared by the workers (health_dict): one counter per kind,
+-- scope and bucket of 1/24 of the policy's health window.
+local HEALTH_KIND = { sent = "sent", delivered = "delivered", auto_reply = "delivered", hard = "hard",
+                      soft = "soft", block = "block", complaint = "complaint" }
+local KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint" }
+
+local function window()
+  local p = T:current_policy()
+  local w = p.health and p.health.window or 86400
+  local b = floor(w / 24)
+  return w, b < 60 and 60 or b
+end
+
+local function count_health(ev, domain)
+  local dict = cfg.health_dict and ngx.shared[cfg.health_dict]
+  local kind = HEALTH_KIND[ev.type]
+  if not dict or not kind then return end
+  local w, size = window()
+  local b = floor((ev.at or ngx.time()) / size)
+  local function inc(scope)
+    local _, err = dict:incr(kind .. "|" .. scope .. "|" .. b, 1, 0, w + size)
+    if err then ngx.log(ngx.WARN, "bounce: health counter for ", scope, ": ", err) end
+  end
+  inc("domain:" .. domain)
+  if type(ev.campaign) == "string" then inc("campaign:" .. ev.campaign) end
+  if type(ev.sender) == "string" then inc("sender:" .. ev.sender) end
+end
+
+local function health_of(scope)
+  local dict = cfg.health_dict and ngx.shared[cfg.health_dict]
+  if not dict then return T:health(scope) end
+  local w, size = window()
+  local now = floor(ngx.time() / size)
+  local h = { scope = scope, window = w }
+  for _, k in ipairs(KINDS) do
+    local n = 0
+    for b = now - 23, now do n = n + (dict:get(k .. "|" .. scope .. "|" .. b) or 0) end
+    h[k] = n
+  end
+  local outcomes = h.delivered + h.hard + h.soft + h.block
+  h.messages = h.sent > outcomes and h.sent or outcomes
+  h.hard_rate = h.messages > 0 and h.hard / h.messages or 0
+  h.complaint_rate = h.messages > 0 and h.complaint / h.messages or 0
+  h.level, h.judged = T:current_policy():level(h.messages, h.hard, h.complaint)
+  return h
+end
+
+local function is_store_error(err)
+  return type(err) == "string" and ssub(err, 1, 6) == "store:"
+end
+
+-- Records events; answers 503 on the first store failure. Returns stored
+-- count and the list of rejected events (invalid address, corrupt record).
+local function record_all(events)
+  local stored, rejected, decisions = 0, list(), list()
+  for i, ev in ipairs(events) do
+    local tev = webhooks.tracker_event(ev)
+    local ok, d, err = pcall(T.record, T, tev)
+    if not ok then d, err = nil, sgsub(tostring(d), "^.-:%d+: ", "") end
+    if d then
+      stored = stored + 1
+      local _, domain = tracker_mod.normalize(tev.rcpt, false)
+      count_health(tev, domain or "")
+      decisions[#decisions + 1] = { rcpt = d.rcpt, action = d.action, state = d.state, reason = d.reason,
+                                    type = ev.type, source = ev.source }
+    elseif is_store_error(err) then
+      ngx.log(ngx.ERR, "bounce: ", err)
+      return nil, fail(503, err)
+    else
+      if sfind(err or "", "^corrupt record") then ngx.log(ngx.ERR, "bounce: ", err) end
+      rejected[#rejected + 1] = { index = i, rcpt = ev.rcpt, error = err }
+    end
+  end
+  return stored, rejected, decisions
+end
+
+-- A small HTTP GET over a cosocket (SNS certificates and subscription URLs;
+-- the URL has passed the allowed patterns). Body capped at 64 KiB.
+local cert_cache = {}
+local function http_get(url)
+  local scheme, host, port, path = smatch(url, "^(https?)://([%w%.%-]+):?(%d*)(/?[^#]*)")
+  if not scheme then return nil, "unsupported URL" end
+  port = tonumber(port) or (scheme == "https" and 443 or 80)
+  local sock = ngx.socket.tcp()
+  sock:settimeout(cfg.fetch_timeout)
+  local ok, err = sock:connect(host, port)
+  if not ok then return nil, "connect " .. host .. ": " .. tostring(err) end
+  if scheme == "https" then
+    ok, err = sock:sslhandshake(nil, host, true)
+    if not ok then sock:close() return nil, "TLS " .. host .. ": " .. tostring(err) end
+  end
+  sock:send("GET " .. (path ~= "" and path or "/") .. " HTTP/1.0\r\nHost: " .. host
+    .. "\r\nUser-Agent: bounce/" .. _M._VERSION .. "\r\nConnection: close\r\n\r\n")
+  local line
+  line, err = sock:receive("*l")
+  local status = line and tonumber(smatch(line, "^HTTP/%d%.%d (%d%d%d)"))
+  if not status then sock:close() return nil, "bad response: " .. tostring(line or err) end
+  repeat line = sock:receive("*l") until not line or line == ""
+  local chunks, n = {}, 0
+  while n < 65536 do
+    local data, rerr, partial = sock:receive(4096)
+    data = data or partial
+    if data and #data > 0 then chunks[#chunks + 1] = data n = n + #data end
+    if rerr then break end
+  end
+  sock:close()
+  if status ~= 200 then return nil, "HTTP " .. status end
+  return concat(chunks)
+end
+
+local function fetch_cert(url)
+  local pem = cert_cache[url]
+  if pem then return pem end
+  local err
+  pem, err = http_get(url)
+  if pem then cert_cache[url] = pem end
+  return pem, err
+end
+
+local function webhook(provider)
+  local data = body()
+  if not data then return end
+  local r, err = webhooks.parse(provider, data, { url_patterns = cfg.sns_url_patterns })
+  if not r then return fail(400, err) end
+  if provider == "mailgun" and cfg.mailgun_key then
+    local ok, verr = webhooks.verify_mailgun(r.payload, cfg.mailgun_key, { max_age = cfg.mailgun_max_age })
+    if not ok then return fail(401, verr) end
+  elseif provider == "ses" and r.sns then
+    if cfg.topic_set and not cfg.topic_set[r.sns.TopicArn] then
+      return fail(403, "ses: TopicArn not accepted: " .. tostring(r.sns.TopicArn))
+    end
+    if cfg.sns_verify then
+      local ok, verr = webhooks.verify_sns(r.sns, { fetch_cert = fetch_cert, url_patterns = cfg.sns_url_patterns })
+      if not ok then
+        -- an unreachable certificate is our trouble, not a forgery: SNS retries on 5xx
+        if sfind(verr, "cannot fetch the certificate", 1, true) then
+          ngx.log(ngx.ERR, "bounce: ", verr)
+          return fail(503, verr)
+        end
+        return fail(401, verr)
+      end
+    end
+  end
+  if r.subscribe_url then
+    if not cfg.sns_confirm then
+      ngx.log(ngx.NOTICE, "bounce: SNS subscription to confirm by hand: ", r.subscribe_url)
+      return reply(200, { subscription = "pending", subscribe_url = r.subscribe_url })
+    end
+    local _, ferr = http_get(r.subscribe_url)
+    if ferr then
+      ngx.log(ngx.ERR, "bounce: SNS subscription confirmation failed: ", ferr)
+      return fail(503, "cannot confirm the subscription: " .. ferr)
+    end
+    ngx.log(ngx.NOTICE, "bounce: SNS subscription confirmed: ", r.sns and r.sns.TopicArn or "")
+    return reply(200, { subscription = "confirmed" })
+  end
+  local stored, rejected, decisions = record_all(r.events)
+  if not stored then return end
+  return reply(200, { stored = stored, skipped = list(r.skipped), rejected = rejected, decisions = decisions })
+end
+
+local function post_bounces()
+  local data = body()
+  if not data then return end
+  local results, err = bounce.parse(data)
+  if not results then return fail(400, err) end
+  local events = {}
+  for _, x in ipairs(results) do
+    if x.rcpt then
+      local t = x.type
+      if x.action == "delayed" then t = "soft" end
+      if tracker_mod.events[t] then
+        events[#events + 1] = { rcpt = x.rcpt, type = t, reason = x.reason, permanent = x.permanent,
+                                at = x.at, source = "reply" }
+      end
+    end
+  end
+  local stored, rejected, decisions = record_all(events)
+  if not stored then return end
+  return reply(200, { stored = stored, format = results[1] and results[1].format, rejected = rejected,
+                      decisions = decisions })
+end
+
+local function valid_rcpt(rcpt, what)
+  if type(rcpt) ~= "string" or rcpt == "" then return nil, what .. " expected" end
+  if #rcpt > 512 then return nil, what .. ": too long" end
+  local key, err = tracker_mod.normalize(rcpt, false)
+  if not key then return nil, what .. ": " .. tostring(err) end
+  return rcpt
+end
+
+local function check()
+  local rcpt, err = valid_rcpt(ngx.req.get_uri_args().rcpt, "query parameter 'rcpt'")
+  if not rcpt then return fail(400, err) end
+  local allowed, why = T:check(rcpt)
+  if allowed == nil then
+    if is_store_error(why) then return fail(503, why) end
+    return fail(400, why)
+  end
+  return reply(200, { rcpt = (tracker_mod.normalize(rcpt, false)), allowed = allowed, why = why })
+end
+
+local function iso(t) return t and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or "" end
+
+local function csv_field(s)
+  s = tostring(s or "")
+  if sfind(s, '[,"\r\n]') then s = '"' .. sgsub(s, '"', '""') .. '"' end
+  -- a leading = + - @ would be a formula to a spreadsheet
+  if sfind(s, "^[=+%-@]") then s = "'" .. s end
+  return s
+end
+
+local function suppressions()
+  local args = ngx.req.get_uri_args()
+  local cause, reason, after, fmt = args.cause, args.reason, args.after, args.format or "json"
+  local limit = tonumber(args.limit or 100)
+  for k, v in pairs({ cause = cause, reason = reason, after = after, format = fmt }) do
+    if type(v) == "table" then return fail(400, "query parameter '" .. k .. "' given twice") end
+  end
+  if not limit or limit < 1 or limit > 10000 or limit % 1 ~= 0 then
+    return fail(400, "query parameter 'limit': an integer 1..10000 expected")
+  end
+  if fmt ~= "json" and fmt ~= "csv" then return fail(400, "query parameter 'format': json or csv expected") end
+  local rows = {}
+  local ok, err = pcall(function()
+    for rcpt, r in T:suppressions(ngx.time()) do
+      if (not cause or r.cause == cause) and (not reason or r.reason == reason)
+         and (not after or rcpt > after) then
+        rows[#rows + 1] = { rcpt = rcpt, cause = r.cause, reason = r.reason, since = r.since,
+                            expires_at = r.expires_at, attempts = r.attempts }
+      end
+    end
+  end)
+  if not ok then return fail(503, "store: " .. sgsub(tostring(err), "^.-:%d+: ", "")) end
+  sort(rows, function(a, b) return a.rcpt < b.rcpt end)
+  local total, page = #rows, list()
+  for i = 1, limit < total and limit or total do page[i] = rows[i] end
+  local nxt = total > limit and page[#page].rcpt or nil
+  if nxt then ngx.header["X-Next-After"] = nxt end
+  if fmt == "csv" then
+    local out = { "rcpt,cause,reason,since,expires_at,attempts" }
+    for _, r in ipairs(page) do
+      out[#out + 1] = concat({ csv_field(r.rcpt), csv_field(r.cause), csv_field(r.reason), iso(r.since),
+                               iso(r.expires_at), tostring(r.attempts or 0) }, ",")
+    end
+    return reply(200, concat(out, "\r\n"), "text/csv; charset=utf-8")
+  end
+  return reply(200, { items = page, count = #page, total = total, next = nxt })
+end
+
+local function release(addr)
+  local rcpt, err = valid_rcpt(addr, "address")
+  if not rcpt then return fail(400, err) end
+  local r, gerr = T:get(rcpt)
+  if not r then
+    if is_store_error(gerr) then return fail(503, gerr) end
+    if gerr then return fail(400, gerr) end
+    return fail(404, "no record for " .. rcpt)
+  end
+  if r.state ~= "suppressed" then return fail(404, rcpt .. " is not suppressed") end
+  local d, rerr = T:release(rcpt)
+  if not d then return fail(is_store_error(rerr) and 503 or 400, rerr) end
+  return reply(200, { rcpt = d.rcpt, released = true, state = d.state })
+end
+
+local function health()
+  local scope = ngx.req.get_uri_args().scope
+  if type(scope) ~= "string" or #scope > 320 then return fail(400, "query parameter 'scope' expected") end
+  local kind, name = smatch(scope, "^(%a+):([^%s%c]+)$")
+  if not (kind == "domain" or kind == "campaign" or kind == "sender") then
+    return fail(400, "query parameter 'scope': domain:NAME, campaign:NAME or sender:NAME expected")
+  end
+  if kind == "domain" then scope = "domain:" .. slower(name) end
+  return reply(200, health_of(scope))
+end
+
+local PROVIDER = {}
+for _, p in ipairs(webhooks.providers) do PROVIDER[p] = true end
+
+local function route(method, uri)
+  local provider = smatch(uri, "^/webhooks/([%a]+)$")
+  if provider then
+    if not PROVIDER[provider] then return fail(404, "no webhook for provider '" .. provider .. "'") end
+    if method ~= "POST" then return fail(405, "POST expected") end
+    return webhook(provider)
+  end
+  if uri == "/bounces" then
+    if method ~= "POST" then return fail(405, "POST expected") end
+    return post_bounces()
+  elseif uri == "/check" then
+    if method ~= "GET" then return fail(405, "GET expected") end
+    return check()
+  elseif uri == "/suppressions" then
+    if method ~= "GET" then return fail(405, "GET expected") end
+    return suppressions()
+  elseif ssub(uri, 1, 14) == "/suppressions/" then
+    if method ~= "DELETE" then return fail(405, "DELETE expected") end
+    return release(ssub(uri, 15))
+  elseif uri == "/health" then
+    if method ~= "GET" then return fail(405, "GET expected") end
+    return health()
+  end
+  return fail(404, "no such endpoint: " .. ssub(uri, 1, 100))
+end
+
+-- syntax: serve.handle()                                  context: content_by_lua*
+-- Answers one request (routes on ngx.var.uri and the method).
+function _M.handle()
+  if not cfg or not tracker() then return fail(503, "bounce is not initialised (see the error log)") end
+  if not authorized() then
+    ngx.header["WWW-Authenticate"] = 'Basic realm="bounce"'
+    return fail(401, "a valid token is required (Authorization: Bearer TOKEN, or basic auth)")
+  end
+  watch_policy()
+  local ok, err = pcall(route, ngx.req.get_method(), ngx.var.uri)
+  local red = ngx.ctx.bounce_redis
+  if red then
+    ngx.ctx.bounce_store, ngx.ctx.bounce_redis = nil, nil
+    red:set_keepalive(10000, 64)
+  end
+  if not ok then
+    ngx.log(ngx.ERR, "bounce: ", tostring(err))
+    return fail(500, "internal error (see the error log)")
+  end
+end
+
+-- For tests and `bounce serve`: the options init() received.
+function _M.config() return cfg end
+
+return _M

@@ -1,0 +1,474 @@
+-- `bounce serve` and bounce.serve, for real: bin/bounce serve starts Debian's
+-- nginx (2 workers, shdict store) on a free 127.0.0.1 port; a second nginx
+-- (spec/support/nginx.lua) serves the test's SNS certificate and takes the
+-- SNS subscription confirmation, and runs the app from its own nginx.conf
+-- on a tiny shared dict to show 503 when the store fails. The specs are
+-- HTTP clients: they assert what a provider or an operator would see.
+local nginx = require("spec.support.nginx")
+local sns = require("spec.support.sns")
+local cjson = require("cjson")
+local socket = require("socket")
+local http = require("socket.http")
+local ltn12 = require("ltn12")
+local mime = require("mime")
+
+local TOKEN = "test-token-0123456789"
+local MAILGUN_KEY = "key-test"
+
+local function sh(cmd)
+  local p = assert(io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1; echo \"__rc=$?\""))
+  local out = p:read("*a")
+  p:close()
+  return tonumber(out:match("__rc=(%d+)%s*$")), (out:gsub("__rc=%d+%s*$", ""))
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function fixture(name) return (assert(read("spec/fixtures/webhooks/" .. name .. ".json"))) end
+
+local function free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
+
+-- The helper nginx: the SNS certificate, the subscription endpoint, and the
+-- app included in a user's own nginx.conf over a shared dict that is full.
+local HELPER_HTTP = [[
+  lua_shared_dict hits 1m;
+  lua_shared_dict tiny 12k;
+  init_by_lua_block {
+    require("bounce.serve").init{ token = "]] .. TOKEN .. [[", store = "shdict:tiny" }
+  }
+  init_worker_by_lua_block { require("bounce.serve").init_worker() }
+]]
+local HELPER_SERVER = [[
+    location = /cert.pem { alias CERTFILE; }
+    location = /confirm {
+      content_by_lua_block {
+        ngx.shared.hits:incr("confirm", 1, 0)
+        ngx.say("<ConfirmSubscriptionResponse/>")
+      }
+    }
+    location = /hits {
+      content_by_lua_block { ngx.say(ngx.shared.hits:get("confirm") or 0) }
+    }
+    location = /fill {
+      content_by_lua_block {
+        local s = require("bounce.store.shdict").new("tiny")
+        local rec = require("bounce.core").encode_record{ state = "active", last_event = "delivered",
+          last_at = 1700000000 }
+        for i = 1, 1000 do
+          if s:cas("filler" .. i .. "@example.com", nil, rec) == nil then break end
+        end
+        ngx.say("full")
+      }
+    }
+    location / { content_by_lua_block { require("bounce.serve").handle() } }
+]]
+
+local usable, why = nginx.available()
+
+describe("bounce serve", function()
+  if not usable then
+    if os.getenv("CI") then error(why) end
+    pending(why)
+    return
+  end
+
+  local dir, port, pid, prefix, helper, policy
+
+  local function url(path) return "http://127.0.0.1:" .. port .. path end
+
+  local function request(method, path, body, headers, target)
+    local chunks = {}
+    local h = { ["content-length"] = body and #body or nil }
+    for k, v in pairs(headers or {}) do h[k:lower()] = v end
+    http.TIMEOUT = 10
+    local ok, status, rh = http.request{ url = (target or url)(path), method = method, headers = h,
+      source = body and ltn12.source.string(body) or nil, sink = ltn12.sink.table(chunks) }
+    if not ok then error(method .. " " .. path .. ": " .. tostring(status), 2) end
+    return status, table.concat(chunks), rh
+  end
+  local AUTH = { authorization = "Bearer " .. TOKEN }
+  local function api(method, path, body)
+    local status, text, headers = request(method, path, body, AUTH)
+    local okj, v = pcall(cjson.decode, text)
+    return status, okj and v or text, headers
+  end
+  local function post(provider, body) return api("POST", "/webhooks/" .. provider, body) end
+
+  local function allowed(rcpt)
+    local status, r = api("GET", "/check?rcpt=" .. nginx.escape(rcpt))
+    assert.equals(200, status)
+    return r.allowed, r.why
+  end
+
+  setup(function()
+    local _, out = sh("mktemp -d /tmp/bounce-serve-spec.XXXXXX")
+    dir = out:gsub("%s+$", "")
+    sh("chmod 755 " .. dir)
+    write(dir .. "/cert.pem", sns.cert_pem())
+    policy = dir .. "/policy.lua"
+    write(policy, "return { soft = { max_attempts = 5 } }\n")
+    helper = nginx.start{ http = HELPER_HTTP, server = HELPER_SERVER:gsub("CERTFILE", dir .. "/cert.pem") }
+    prefix = dir .. "/prefix"
+    for _ = 1, 5 do
+      port = free_port()
+      local cmd = table.concat({ "lua5.4", nginx.root .. "/bin/bounce", "serve", "--listen", "127.0.0.1:" .. port,
+        "--prefix", prefix, "--token", TOKEN, "--workers", "2", "--policy", policy,
+        "--mailgun-key", MAILGUN_KEY, "--sns-cert-url", "'^http://127%.0%.0%.1:" .. helper.port .. "/'" }, " ")
+      local _, p = sh(cmd .. " >" .. dir .. "/serve.out 2>&1 & echo $!")
+      pid = tonumber(p:match("(%d+)"))
+      local deadline = socket.gettime() + 10
+      local up
+      repeat
+        socket.sleep(0.05)
+        local c = socket.tcp()
+        c:settimeout(0.2)
+        up = c:connect("127.0.0.1", port) ~= nil
+        c:close()
+      until up or socket.gettime() > deadline or sh("kill -0 " .. pid) ~= 0
+      if up then return end
+      if not (read(dir .. "/serve.out") or ""):find("Address already in use", 1, true) then break end
+    end
+    error("bounce serve did not start:\n" .. (read(dir .. "/serve.out") or "")
+      .. (read(prefix .. "/logs/error.log") or ""))
+  end)
+
+  teardown(function()
+    if pid then sh("kill -TERM " .. pid) end
+    local deadline = socket.gettime() + 10
+    while prefix and read(prefix .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.05) end
+    if helper then helper:stop() end
+    if dir and not os.getenv("BOUNCE_KEEP_NGINX") then sh("rm -rf " .. dir) end
+  end)
+
+  describe("security", function()
+    it("answers 401 without the token, with a wrong one, and accepts basic auth", function()
+      assert.equals(401, (request("GET", "/check?rcpt=a@example.org")))
+      assert.equals(401, (request("GET", "/check?rcpt=a@example.org", nil,
+        { authorization = "Bearer " .. TOKEN .. "x" })))
+      assert.equals(401, (request("POST", "/webhooks/postmark", fixture("postmark_bounce"))))
+      assert.equals(200, (request("GET", "/check?rcpt=a@example.org", nil,
+        { authorization = "Basic " .. mime.b64("postmark:" .. TOKEN) })))
+      assert.equals(401, (request("GET", "/check?rcpt=a@example.org", nil,
+        { authorization = "Basic " .. mime.b64(TOKEN .. ":x") })))
+    end)
+
+    it("answers 413 to a 10 MB body", function()
+      local status = request("POST", "/webhooks/sendgrid", "[" .. string.rep(" ", 10 * 1024 * 1024) .. "]", AUTH)
+      assert.equals(413, status)
+    end)
+
+    it("answers 400 with a reason to bad JSON, wrong types and missing fields", function()
+      local status, r = post("postmark", "{not json")
+      assert.equals(400, status)
+      assert.matches("^postmark: invalid JSON", r.error)
+      status, r = post("sendgrid", '[{"event":"bounce","email":42}]')
+      assert.equals(400, status)
+      assert.equals("sendgrid[1]: field 'email': string expected, got number", r.error)
+      status, r = post("sparkpost", '{"msys":{}}')
+      assert.equals(400, status)
+      assert.matches("array expected", r.error)
+      status, r = post("ses", '{"Type":"Notification","MessageId":"x"}')
+      assert.equals(400, status)
+      assert.matches("field 'Message' is missing", r.error)
+    end)
+
+    it("validates addresses and scopes in queries", function()
+      local status, r = api("GET", "/check?rcpt=" .. nginx.escape("not an address"))
+      assert.equals(400, status)
+      assert.matches("rcpt", r.error)
+      assert.equals(400, (api("GET", "/check")))
+      assert.equals(400, (api("GET", "/health?scope=planet:mars")))
+      assert.equals(400, (api("GET", "/health?scope=" .. nginx.escape("campaign:a b"))))
+      assert.equals(400, (api("GET", "/suppressions?limit=0")))
+      assert.equals(404, (api("GET", "/nowhere")))
+      assert.equals(404, (api("POST", "/webhooks/hotmail", "{}")))
+      assert.equals(405, (api("GET", "/webhooks/postmark")))
+    end)
+
+    it("refuses a Mailgun payload with a bad or stale signature", function()
+      local body = fixture("mailgun_bounce")   -- signed in 2025: too old now
+      local status, r = post("mailgun", body)
+      assert.equals(401, status)
+      assert.matches("too old", r.error)
+      local p = cjson.decode(body)
+      p.signature.timestamp = tostring(os.time())
+      status, r = post("mailgun", cjson.encode(p))   -- fresh time, old HMAC
+      assert.equals(401, status)
+      assert.equals("mailgun: signature mismatch", r.error)
+    end)
+
+    it("refuses an SNS message with a bad signature or a certificate from elsewhere", function()
+      local cert = "http://127.0.0.1:" .. helper.port .. "/cert.pem"
+      local m = sns.sign(cjson.decode(fixture("ses_bounce")), cert)
+      m.Message = m.Message:gsub("jane%.doe", "eve")
+      local status, r = post("ses", cjson.encode(m))
+      assert.equals(401, status)
+      assert.equals("sns: signature mismatch", r.error)
+      m = sns.sign(cjson.decode(fixture("ses_bounce")), "http://192.0.2.1/cert.pem")
+      status, r = post("ses", cjson.encode(m))
+      assert.equals(401, status)
+      assert.matches("not an allowed SNS host", r.error)
+      assert.is_true((allowed("eve@example.org")))
+    end)
+  end)
+
+  describe("webhooks", function()
+    local function mailgun_signed(name)
+      local p = cjson.decode(fixture(name))
+      local ts, token = tostring(os.time()), p.signature.token
+      local hex = require("openssl.hmac").new(MAILGUN_KEY, "sha256"):final(ts .. token)
+        :gsub(".", function(c) return string.format("%02x", c:byte()) end)
+      p.signature = { timestamp = ts, token = token, signature = hex }
+      return cjson.encode(p)
+    end
+    local function ses_signed(name)
+      return cjson.encode(sns.sign(cjson.decode(fixture(name)), "http://127.0.0.1:" .. helper.port .. "/cert.pem"))
+    end
+
+    local payloads = {
+      postmark = { bounce = fixture("postmark_bounce"), delivery = fixture("postmark_delivery"),
+                   complaint = fixture("postmark_complaint") },
+      ses = { bounce = ses_signed("ses_bounce"), delivery = ses_signed("ses_delivery"),
+              complaint = ses_signed("ses_complaint") },
+      sendgrid = { bounce = fixture("sendgrid_bounce"), delivery = fixture("sendgrid_delivery"),
+                   complaint = fixture("sendgrid_complaint") },
+      mailgun = { bounce = mailgun_signed("mailgun_bounce"), delivery = mailgun_signed("mailgun_delivery"),
+                  complaint = mailgun_signed("mailgun_complaint") },
+      sparkpost = { bounce = fixture("sparkpost_bounce"), delivery = fixture("sparkpost_delivery"),
+                    complaint = fixture("sparkpost_complaint") },
+    }
+    for _, provider in ipairs({ "postmark", "ses", "sendgrid", "mailgun", "sparkpost" }) do
+      it(provider .. ": a bounce suppresses, a delivery keeps, a complaint suppresses", function()
+        local p = payloads[provider]
+        local status, r = post(provider, p.bounce)
+        assert.equals(200, status, cjson.encode(r))
+        assert.is_true(r.stored >= 1)
+        assert.equals("suppress", r.decisions[1].action)
+        assert.equals("userunknown", r.decisions[1].reason)
+        status, r = post(provider, p.delivery)
+        assert.equals(200, status, cjson.encode(r))
+        assert.equals(1, r.stored)
+        status, r = post(provider, p.complaint)
+        assert.equals(200, status, cjson.encode(r))
+        assert.is_true(r.stored >= 1)
+        assert.is_false((allowed("jane.doe@example.org")))
+        assert.is_true((allowed("ok@example.org")))
+        local ok, reason = allowed("grumpy@example.org")
+        assert.is_false(ok)
+        assert.matches("spam complaint", reason)
+      end)
+    end
+
+    it("reports unknown and untracked event kinds as skipped, with 200", function()
+      local status, r = post("sendgrid", '[{"event":"teleported","email":"a@example.org","timestamp":1762354778},'
+        .. '{"event":"open","email":"a@example.org","timestamp":1762354778}]')
+      assert.equals(200, status)
+      assert.equals(0, r.stored)
+      assert.equals("teleported", r.skipped[1].event)
+      assert.equals("open", r.skipped[2].event)
+    end)
+
+    it("rejects an event with an invalid address and stores the others", function()
+      local status, r = post("sendgrid", '[{"event":"bounce","email":"not-an-address","timestamp":1762354778},'
+        .. '{"event":"delivered","email":"fine@example.org","timestamp":1762354778}]')
+      assert.equals(200, status)
+      assert.equals(1, r.stored)
+      assert.equals(1, r.rejected[1].index)
+    end)
+
+    it("confirms an SNS subscription by fetching the allowed SubscribeURL", function()
+      local m = cjson.decode(fixture("ses_subscription_confirmation"))
+      m.SubscribeURL = "http://127.0.0.1:" .. helper.port .. "/confirm"
+      sns.sign(m, "http://127.0.0.1:" .. helper.port .. "/cert.pem")
+      local status, r = post("ses", cjson.encode(m))
+      assert.equals(200, status, cjson.encode(r))
+      assert.equals("confirmed", r.subscription)
+      assert.equals("1", (select(2, helper:get("/hits")):gsub("%s", "")))
+    end)
+  end)
+
+  describe("raw bounces", function()
+    it("records every recipient of a DSN posted to /bounces", function()
+      local dsn = table.concat({
+        "From: MAILER-DAEMON@mx.sender.example", "To: news@sender.example",
+        "Subject: Undelivered Mail Returned to Sender", "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "",
+        "--B", "Content-Type: text/plain", "", "Your message could not be delivered.", "",
+        "--B", "Content-Type: message/delivery-status", "",
+        "Reporting-MTA: dns; mx.sender.example", "",
+        "Final-Recipient: rfc822; dsn-gone@example.net", "Action: failed", "Status: 5.1.1",
+        "Diagnostic-Code: smtp; 550 5.1.1 <dsn-gone@example.net>: Recipient address rejected: User unknown",
+        "", "--B--", "" }, "\r\n")
+      local status, r = api("POST", "/bounces", dsn)
+      assert.equals(200, status, cjson.encode(r))
+      assert.equals(1, r.stored)
+      assert.equals("rfc3464", r.format)
+      assert.is_false((allowed("dsn-gone@example.net")))
+      status, r = api("POST", "/bounces", "hello, this is not a bounce")
+      assert.equals(400, status)
+      assert.is_string(r.error)
+    end)
+  end)
+
+  describe("suppressions, release and health", function()
+    it("lists suppressions as JSON and CSV, filtered and paged", function()
+      for i = 1, 5 do
+        post("postmark", cjson.encode({ RecordType = "Bounce", TypeCode = 1, Type = "HardBounce",
+          Email = "page" .. i .. "@example.com", BouncedAt = iso(os.time()), Details = "550 5.1.1 user unknown" }))
+      end
+      local status, r = api("GET", "/suppressions?cause=complaint")
+      assert.equals(200, status)
+      assert.equals("grumpy@example.org", r.items[1].rcpt)
+      for _, it_ in ipairs(r.items) do assert.equals("complaint", it_.cause) end
+      local _, p1, h1 = api("GET", "/suppressions?reason=userunknown&limit=3")
+      assert.equals(3, p1.count)
+      assert.is_true(p1.total > 3)
+      assert.equals(p1.next, h1["x-next-after"])
+      local _, p2 = api("GET", "/suppressions?reason=userunknown&limit=3&after=" .. nginx.escape(p1.next))
+      assert.is_true(p2.items[1].rcpt > p1.items[3].rcpt)
+      local s, csv, h = request("GET", "/suppressions?format=csv&cause=hard", nil, AUTH)
+      assert.equals(200, s)
+      assert.matches("^text/csv", h["content-type"])
+      assert.matches("^rcpt,cause,reason,since,expires_at,attempts\r\n", csv)
+      assert.matches("\r\npage1@example%.com,hard,userunknown,%d%d%d%d%-%d%d%-%d%dT", csv)
+    end)
+
+    it("releases a suppressed address, and says 404 for one that is not", function()
+      assert.is_false((allowed("page1@example.com")))
+      local status, r = api("DELETE", "/suppressions/page1@example.com")
+      assert.equals(200, status)
+      assert.same({ "page1@example.com", true, "active" }, { r.rcpt, r.released, r.state })
+      assert.is_true((allowed("page1@example.com")))
+      assert.equals(404, (api("DELETE", "/suppressions/page1@example.com")))
+      assert.equals(404, (api("DELETE", "/suppressions/nobody@example.com")))
+      assert.equals(400, (api("DELETE", "/suppressions/nonsense")))
+    end)
+
+    it("counts health per campaign across workers", function()
+      local now = os.time()
+      for i = 1, 10 do
+        local body = i <= 2 and { RecordType = "Bounce", TypeCode = 1, Email = "h" .. i .. "@example.com",
+                                  Tag = "c-health", BouncedAt = iso(now) }
+          or { RecordType = "Delivery", Recipient = "h" .. i .. "@example.com", Tag = "c-health",
+               DeliveredAt = iso(now) }
+        assert.equals(200, (post("postmark", cjson.encode(body))))
+      end
+      local status, h = api("GET", "/health?scope=campaign:c-health")
+      assert.equals(200, status)
+      assert.same({ 8, 2, 10 }, { h.delivered, h.hard, h.messages })
+      assert.equals(0.2, h.hard_rate)
+    end)
+  end)
+
+  describe("policy", function()
+    local function soft(rcpt)
+      local _, r = post("postmark", cjson.encode({ RecordType = "Bounce", TypeCode = 4096, Email = rcpt,
+        BouncedAt = iso(os.time()), Details = "452 4.2.2 mailbox full" }))
+      return r.decisions[1].action
+    end
+
+    it("applies an edit in every worker without a restart, and keeps it through a broken edit", function()
+      assert.equals("retry", soft("p1@example.com"))
+      write(policy, "return { soft = { max_attempts = 1 } }\n")
+      socket.sleep(1.2)
+      for i = 1, 6 do   -- requests land on both workers
+        assert.equals("suppress", soft("p2-" .. i .. "@example.com"))
+      end
+      write(policy, "return { soft = { max_attempts = -3 } }\n")
+      socket.sleep(1.2)
+      for i = 1, 6 do
+        assert.equals("suppress", soft("p3-" .. i .. "@example.com"))
+      end
+      local log = read(prefix .. "/logs/error.log")
+      assert.matches("policy edit rejected, the previous policy stays in force: .*max_attempts", log)
+      write(policy, "return { soft = { max_attempts = 5 } }\n")
+    end)
+  end)
+
+  describe("in a user's own nginx.conf", function()
+    local function helper_api(method, path, body)
+      local status, text = request(method, path, body, AUTH, function(p) return helper:url(p) end)
+      return status, cjson.decode(text)
+    end
+
+    it("answers 503 when the store cannot take the events, so the provider retries", function()
+      helper:get("/fill")
+      local status, r = helper_api("POST", "/webhooks/postmark", fixture("postmark_bounce"))
+      assert.equals(503, status)
+      assert.matches("no memory", r.error)
+      local s2 = helper_api("GET", "/check?rcpt=jane.doe@example.org")
+      assert.equals(200, s2)
+    end)
+  end)
+
+  describe("with --store sqlite:PATH", function()
+    local have = pcall(require, "bounce.store.sqlite")
+      and read(nginx.root .. "/build/luajit/bounce/sqlite.so") ~= nil
+    if not have then
+      pending("bounce.store.sqlite or its LuaJIT build (make LUA=luajit) is missing")
+      return
+    end
+
+    -- Starts bounce serve on the database, runs fn(port), stops it.
+    local function with_sqlite(db, fn)
+      local p = free_port()
+      local pre = dir .. "/sqlite-prefix"
+      local _, out = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. p .. " --prefix " .. pre
+        .. " --token " .. TOKEN .. " --store sqlite:" .. db .. " >" .. dir .. "/sqlite.out 2>&1 & echo $!")
+      local spid = tonumber(out:match("(%d+)"))
+      local deadline, up = socket.gettime() + 10
+      repeat
+        socket.sleep(0.05)
+        local c = socket.tcp()
+        c:settimeout(0.2)
+        up = c:connect("127.0.0.1", p) ~= nil
+        c:close()
+      until up or socket.gettime() > deadline
+      local ok, err = pcall(fn, function(path) return "http://127.0.0.1:" .. p .. path end)
+      sh("kill -TERM " .. spid)
+      deadline = socket.gettime() + 10
+      while read(pre .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.05) end
+      if not ok then error(err, 0) end
+    end
+
+    it("keeps the suppressions across a restart", function()
+      sh("mkdir -p " .. dir .. "/db && chmod 777 " .. dir .. "/db")   -- workers may run as nobody
+      local db = dir .. "/db/bounce.db"
+      with_sqlite(db, function(target)
+        local status = request("POST", "/webhooks/postmark", fixture("postmark_bounce"), AUTH, target)
+        assert.equals(200, status)
+      end)
+      with_sqlite(db, function(target)
+        local status, text = request("GET", "/check?rcpt=jane.doe@example.org", nil, AUTH, target)
+        assert.equals(200, status)
+        assert.is_false(cjson.decode(text).allowed)
+      end)
+    end)
+  end)
+
+  it("logs no Lua error", function()
+    local log = read(prefix .. "/logs/error.log") or ""
+    assert.not_matches("lua entry thread aborted", log)
+    assert.not_matches("runtime error", log)
+    assert.not_matches("internal error", log)
+  end)
+end)

@@ -1,0 +1,139 @@
+-- bounce.store.sqlite: the history in a SQLite file, shared safely by
+-- several processes (nginx workers, cron jobs, the command line) on one host.
+--
+--   local s = assert(bounce.store.sqlite("/var/lib/bounce/bounce.db"))
+--   local t = bounce.tracker{ store = s }
+--   s:batch(function() for _, ev in ipairs(events) do t:record(ev) end end)
+--
+-- The C module bounce.sqlite (src/lsqlite.c, src/sqlite_store.c) links the
+-- system's libsqlite3; bounce.core does not. The file is in WAL mode (readers
+-- never wait for the writer), every statement is prepared once, and a writer
+-- waits up to opts.busy_timeout ms for another's lock. Each address is one
+-- row of the table `records`: the record blob (the source of truth) and
+-- columns decoded from it that a person can query:
+--
+--   sqlite3 bounce.db "select address, state, cause, reason, datetime(since, 'unixepoch')
+--                      from records where state = 'suppressed'"
+--
+-- One store per process: open it after a fork (in OpenResty, in
+-- init_worker_by_lua*, never in init_by_lua*), and keep it for the
+-- process's life. Inside nginx every call blocks its worker while SQLite
+-- reads or writes (and while it waits for another writer's lock, up to
+-- busy_timeout): give it a short busy_timeout there.
+--
+-- Durability: with synchronous = "normal" (the default) a committed event
+-- survives the process being killed at any moment; a power loss or an OS
+-- crash may lose the last commits (never the file). synchronous = "full"
+-- adds an fsync per commit and survives those too, at a much lower rate of
+-- single-event commits.
+
+local sqlite = require("bounce.sqlite")
+
+local type, error, pcall, tostring, select, floor = type, error, pcall, tostring, select, math.floor
+local unpack = table.unpack or unpack
+
+local _M = { _VERSION = sqlite._VERSION, SCHEMA = sqlite.SCHEMA }
+
+local SYNC = { off = 0, normal = 1, full = 2, extra = 3 }
+local PAGE = 256   -- records read per query while scanning
+
+local S = sqlite.methods   -- the C store's methods, extended below
+
+-- syntax: s, err = store.sqlite.new(path [, opts])
+-- Opens the file at path (created when missing), switches it to WAL and
+-- brings its schema to the current version (older files are migrated in
+-- one transaction). opts: busy_timeout (ms to wait for another process's
+-- lock, default 5000), synchronous ("normal", the default; "full"; "off";
+-- "extra"). Returns the store, or nil, err naming the path: a directory
+-- that does not exist, a file that is not a database, a read-only file, a
+-- schema newer than this build reads. Raises on a non-string path or a bad
+-- option.
+function _M.new(path, opts)
+  if type(path) ~= "string" then
+    error("bad argument #1 to 'sqlite' (string expected, got " .. type(path) .. ")", 2)
+  end
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'sqlite' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  local bt = opts.busy_timeout
+  if bt == nil then
+    bt = 5000
+  elseif type(bt) ~= "number" or bt < 0 or bt > 2147483647 or floor(bt) ~= bt then
+    error("bad argument #2 to 'sqlite' (field 'busy_timeout': milliseconds 0..2^31-1 expected, got "
+      .. tostring(bt) .. ")", 2)
+  end
+  local sync = opts.synchronous
+  if sync == nil then sync = "normal" end
+  if SYNC[sync] == nil then
+    error("bad argument #2 to 'sqlite' (field 'synchronous': 'normal', 'full', 'off' or 'extra' "
+      .. "expected, got " .. tostring(sync) .. ")", 2)
+  end
+  return sqlite.open(path, bt, SYNC[sync])
+end
+
+-- The store's methods (besides those of the interface: get, cas, count):
+--
+-- syntax: ok, err = s:begin()   ok, err = s:commit()   ok, err = s:rollback()
+-- A batch: the events between begin and commit are one transaction, written
+-- at once (50,000+ events/s against some thousands committing each). begin
+-- takes the file's write lock at once (BEGIN IMMEDIATE), waiting up to
+-- busy_timeout, so two batching processes never deadlock; other processes'
+-- writes wait until commit, their reads do not. Keep batches short (a few
+-- thousand events). rollback outside a batch does nothing.
+-- syntax: yes = s:in_batch()
+-- syntax: s:close()   -- also on garbage collection, and by `local s <close>`
+--
+-- syntax: ok, ... = s:batch(fn, ...)
+-- Runs fn(...) in a batch: commits when fn returns (ok is true, then fn's
+-- results), rolls back and raises fn's error again when it raises; nil, err
+-- when the batch could not begin or commit (nothing of it is written).
+function S:batch(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'batch' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local ok, err = self:begin()
+  if not ok then return nil, err end
+  local res = { n = 0 }
+  local function keep(success, ...)
+    res.n = select("#", ...)
+    for i = 1, res.n do res[i] = (select(i, ...)) end
+    return success
+  end
+  if not keep(pcall(fn, ...)) then
+    self:rollback()
+    error(res[1], 0)
+  end
+  ok, err = self:commit()
+  if not ok then
+    self:rollback()
+    return nil, err
+  end
+  return true, unpack(res, 1, res.n)
+end
+
+-- syntax: for key, blob in s:scan() do ... end
+-- Every record in key order, read PAGE at a time (no read stays open while
+-- the loop body runs, so it may write, and deleting the key just returned
+-- is safe). A failing read raises (a scan never ends early in silence).
+function S:scan()
+  local keys, vals, i, n, after = nil, nil, 0, 0, nil
+  local finished = false
+  return function()
+    if i >= n then
+      if finished then return nil end
+      local err
+      keys, err = self:page(after, PAGE)
+      if not keys then error("store: " .. tostring(err), 2) end
+      vals = err
+      i, n = 0, #keys
+      if n < PAGE then finished = true end
+      if n == 0 then return nil end
+      after = keys[n]
+    end
+    i = i + 1
+    return keys[i], vals[i]
+  end
+end
+
+return _M

@@ -1,0 +1,475 @@
+-- The SQLite store (bounce.store.sqlite) against real files in a temporary
+-- directory: the shared store contract, reopening, the schema as the
+-- sqlite3 shell shows it, migration, bad input, batches, several processes
+-- writing at once, and a writer killed in the middle of a batch.
+local bounce = require("bounce")
+local core = require("bounce.core")
+local sqlite = require("bounce.store.sqlite")
+local contract = require("spec.support.store_contract")
+
+local T0 = 1780000000
+
+-- The interpreter running these specs, for the writer processes, with the
+-- same module paths.
+local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function have(prog) return run("command -v " .. prog .. " || true"):match("%S") ~= nil end
+local HAVE_SQLITE3 = have("sqlite3")
+
+local dir
+local function tmp(name) return dir .. "/" .. name end
+
+local function sql(path, query)
+  return run("sqlite3 -batch " .. sh_quote(path) .. " " .. sh_quote(query))
+end
+
+local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+
+-- A Lua program run as a separate process (in this directory), with this
+-- run's module paths.
+local function lua_cmd(script, ...)
+  local args = {}
+  for i, a in ipairs({ ... }) do args[i] = sh_quote(tostring(a)) end
+  return "env LUA_PATH=" .. sh_quote(package.path)
+    .. " LUA_CPATH=" .. sh_quote(package.cpath) .. " " .. LUA .. " " .. sh_quote(script) .. " "
+    .. table.concat(args, " ")
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+describe("store.sqlite", function()
+  setup(function()
+    dir = run("mktemp -d /tmp/bounce-sqlite-spec.XXXXXX"):match("%S+")
+    assert(dir and dir:find("^/tmp/bounce%-sqlite%-spec"), "mktemp failed")
+  end)
+  teardown(function()
+    if dir then run("chattr -i " .. sh_quote(dir) .. "/* 2>/dev/null; rm -rf " .. sh_quote(dir)) end
+  end)
+
+  describe("the store contract", function()
+    local n, open = 0, {}
+    local function make_store()
+      n = n + 1
+      local s = assert(sqlite.new(tmp("contract" .. n .. ".db")))
+      open[#open + 1] = s
+      return s
+    end
+    after_each(function()
+      for i, s in ipairs(open) do s:close(); open[i] = nil end
+    end)
+    for _, case in ipairs(contract.cases) do
+      it(case.name, function() case.run(make_store) end)
+    end
+  end)
+
+  it("is what bounce.store.sqlite(path, opts) returns", function()
+    local s = assert(bounce.store.sqlite(tmp("ctor.db"), { busy_timeout = 100, synchronous = "full" }))
+    assert.is_true(s:cas("a@example.com", nil, contract.record(1)))
+    assert.equal(1, s:count())
+    assert.equal(sqlite._VERSION, core._VERSION)
+    s:close()
+  end)
+
+  it("keeps everything when the file is reopened", function()
+    local path = tmp("reopen.db")
+    local s = assert(sqlite.new(path))
+    local t = bounce.tracker{ store = s, health = false }
+    assert(t:record{ rcpt = "gone@example.com", reply = "550 5.1.1 user unknown", at = T0 })
+    for i = 1, 2 do
+      assert(t:record{ rcpt = "full@example.com", type = "soft", reason = "mailboxfull", at = T0 + i })
+    end
+    local before = { gone = t:get("gone@example.com"), full = t:get("full@example.com") }
+    s:close()
+    local s2 = assert(sqlite.new(path))
+    local t2 = bounce.tracker{ store = s2, health = false }
+    assert.equal(2, s2:count())
+    assert.same(before.gone, t2:get("gone@example.com"))
+    assert.same(before.full, t2:get("full@example.com"))
+    assert.equal(2, t2:get("full@example.com").attempts)
+    assert.is_false((t2:check("gone@example.com", T0 + 60)))
+    s2:close()
+  end)
+
+  it("refuses a record that fails its check, naming the address, and writes nothing", function()
+    local s = assert(sqlite.new(tmp("refuse.db")))
+    local good = contract.record(1)
+    assert.is_true(s:cas("a@example.com", nil, good))
+    local bad = good:sub(1, 9) .. string.char((good:byte(10) + 1) % 256) .. good:sub(11)
+    local ok, err = s:cas("a@example.com", good, bad)
+    assert.is_nil(ok)
+    assert.matches("a@example.com", err, 1, true)
+    assert.matches("checksum mismatch", err, 1, true)
+    ok, err = s:cas("new@example.com", nil, "not a record")
+    assert.is_nil(ok)
+    assert.matches("new@example.com: not a bounce record", err, 1, true)
+    assert.equal(good, s:get("a@example.com"))
+    assert.is_nil(s:get("new@example.com"))
+    s:close()
+  end)
+
+  describe("bad input", function()
+    it("raises on wrong argument types", function()
+      assert.has_error(function() sqlite.new(42) end,
+        "bad argument #1 to 'sqlite' (string expected, got number)")
+      assert.has_error(function() sqlite.new(tmp("x.db"), "fast") end,
+        "bad argument #2 to 'sqlite' (table expected, got string)")
+      assert.has_error(function() sqlite.new(tmp("x.db"), { busy_timeout = -1 }) end,
+        "bad argument #2 to 'sqlite' (field 'busy_timeout': milliseconds 0..2^31-1 expected, got -1)")
+      assert.has_error(function() sqlite.new(tmp("x.db"), { synchronous = "sometimes" }) end,
+        "bad argument #2 to 'sqlite' (field 'synchronous': 'normal', 'full', 'off' or 'extra' "
+        .. "expected, got sometimes)")
+      local s = assert(sqlite.new(tmp("types.db")))
+      assert.has_error(function() s:get(42) end, "bad argument #1 to 'get' (string expected, got number)")
+      assert.has_error(function() s:cas("a@example.com", nil, 42) end,
+        "bad argument #3 to 'cas' (string expected, got number)")
+      assert.has_error(function() s:cas("a@example.com", {}, nil) end,
+        "bad argument #2 to 'cas' (string expected, got table)")
+      assert.has_error(function() s:cas("a@example.com", nil, nil, "1h") end,
+        "bad argument #4 to 'cas' (number expected, got string)")
+      assert.has_error(function() s:batch("not a function") end,
+        "bad argument #1 to 'batch' (function expected, got string)")
+      s:close()
+      s:close()   -- closing twice is harmless
+      assert.has_error(function() s:get("a@example.com") end, "calling 'get' on bad self (store is closed)")
+    end)
+
+    it("returns nil, err naming the path for a path that cannot be opened", function()
+      local path = tmp("no/such/dir/x.db")
+      local s, err = sqlite.new(path)
+      assert.is_nil(s)
+      assert.equal("cannot open " .. path .. ": unable to open database file", err)
+      s, err = sqlite.new(dir)
+      assert.is_nil(s)
+      assert.matches("cannot open " .. dir, err, 1, true)
+    end)
+
+    it("returns nil, err naming the path for a file that is not a database", function()
+      local path = tmp("notes.txt")
+      local text = "Dear diary, today 550 5.1.1 came back.\n" .. string.rep("x", 200) .. "\n"
+      write_file(path, text)
+      local s, err = sqlite.new(path)
+      assert.is_nil(s)
+      assert.equal("cannot open " .. path .. ": file is not a database", err)
+      local f = assert(io.open(path, "rb"))
+      assert.equal(text, f:read("*a"))   -- left as it was
+      f:close()
+    end)
+
+    it("returns nil, err naming the path for a read-only file", function()
+      local path = tmp("readonly.db")
+      local s = assert(sqlite.new(path))
+      s:close()
+      run("chmod 0444 " .. sh_quote(path))
+      -- root ignores permission bits; the immutable attribute stops it too
+      if run("id -u"):match("^0") and run("chattr +i " .. sh_quote(path) .. " && echo ok")
+          :match("ok") == nil then
+        pending("running as root on a file system without chattr +i: cannot make a read-only file")
+        return
+      end
+      local s2, err = sqlite.new(path)
+      run("chattr -i " .. sh_quote(path) .. " 2>/dev/null")
+      assert.is_nil(s2)
+      assert.equal("cannot open " .. path .. ": the file is read-only (the store writes to it)", err)
+    end)
+  end)
+
+  describe("schema", function()
+    it("is readable with the sqlite3 shell", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("schema.db")
+      local s = assert(sqlite.new(path))
+      local t = bounce.tracker{ store = s, health = false }
+      assert(t:record{ rcpt = "Gone@Example.com", reply = "550 5.1.1 user unknown", at = T0 })
+      assert(t:record{ rcpt = "full@example.com", type = "soft", reason = "mailboxfull", at = T0 + 60 })
+      assert(t:record{ rcpt = "held@example.com", type = "block", reason = "blocked", at = T0 + 120 })
+      s:close()
+      assert.equal("2\nwal\n", sql(path, "pragma user_version; pragma journal_mode"))
+      assert.equal(table.concat({
+        "full@example.com|bouncing||mailboxfull||1|0|1|soft",
+        "gone@example.com|suppressed|hard|userunknown|" .. T0 .. "|0|0|1|hard",
+        "held@example.com|active||blocked||0|1|1|block", "" }, "\n"),
+        sql(path, "select address, state, cause, reason, since, attempts, blocks, bounces, last_event "
+          .. "from records order by address"))
+      -- the columns agree with the record for times too
+      local r = bounce.tracker{ store = assert(sqlite.new(path)), health = false }:get("full@example.com")
+      assert.equal(("%d|%d|%d|\n"):format(r.streak_start, r.retry_at, r.last_at),
+        sql(path, "select streak_start, retry_at, last_at, expires from records "
+          .. "where address = 'full@example.com'"))
+    end)
+
+    it("migrates a version 1 file (address, record) and keeps a corrupt row as it was", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("v1.db")
+      local good = contract.record(2)
+      local bad = good:sub(1, 9) .. "\255" .. good:sub(11)
+      assert.equal("", sql(path, "CREATE TABLE records (address TEXT PRIMARY KEY NOT NULL, "
+        .. "record BLOB NOT NULL) WITHOUT ROWID; PRAGMA user_version = 1; "
+        .. "INSERT INTO records VALUES ('a@example.com', X'" .. hex(good) .. "'), "
+        .. "('bad@example.com', X'" .. hex(bad) .. "');"))
+      local s = assert(sqlite.new(path))
+      assert.equal(good, s:get("a@example.com"))
+      assert.equal(bad, s:get("bad@example.com"))
+      assert.equal("2\n", sql(path, "pragma user_version"))
+      assert.equal("a@example.com|bouncing|mailboxfull|2|2\nbad@example.com||||\n",
+        sql(path, "select address, state, reason, attempts, bounces from records order by address"))
+      local t = bounce.tracker{ store = s, health = false }
+      assert.equal(2, t:get("a@example.com").attempts)
+      local rec, err = t:get("bad@example.com")
+      assert.is_nil(rec)
+      assert.equal("corrupt record for bad@example.com: checksum mismatch (record corrupt)", err)
+      s:close()
+    end)
+
+    it("refuses a file whose schema is newer than this build reads", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("future.db")
+      local s = assert(sqlite.new(path))
+      s:close()
+      sql(path, "PRAGMA user_version = 99")
+      local s2, err = sqlite.new(path)
+      assert.is_nil(s2)
+      assert.equal("cannot open " .. path .. ": schema version 99 is newer than this build of bounce "
+        .. "reads (2)", err)
+    end)
+
+    it("returns a row corrupted outside bounce as it is, and the tracker reports it", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("corrupt.db")
+      local s = assert(sqlite.new(path))
+      local t = bounce.tracker{ store = s, health = false }
+      assert(t:record{ rcpt = "bad@example.com", type = "soft", at = T0 })
+      local good = s:get("bad@example.com")
+      local bad = good:sub(1, 9) .. string.char((good:byte(10) + 1) % 256) .. good:sub(11)
+      sql(path, "update records set record = X'" .. hex(bad) .. "' where address = 'bad@example.com'")
+      assert.equal(bad, s:get("bad@example.com"))
+      local d, err = t:record{ rcpt = "bad@example.com", type = "soft", at = T0 + 60 }
+      assert.is_nil(d)
+      assert.equal("corrupt record for bad@example.com: checksum mismatch (record corrupt)", err)
+      assert.equal(bad, s:get("bad@example.com"))
+      s:close()
+    end)
+  end)
+
+  describe("batches", function()
+    it("are seen by other connections only when committed, and rolled back as a whole", function()
+      local path = tmp("batch.db")
+      local w, r = assert(sqlite.new(path)), assert(sqlite.new(path))
+      local t = bounce.tracker{ store = w, health = false }
+      assert.is_true(w:begin())
+      assert.is_true(w:in_batch())
+      for i = 1, 10 do assert(t:record{ rcpt = "u" .. i .. "@example.com", type = "hard", at = T0 }) end
+      assert.equal(10, w:count())
+      assert.equal(0, r:count())              -- the reader does not wait, and sees the old state
+      assert.is_true(w:commit())
+      assert.equal(10, r:count())
+      assert.is_true(w:begin())
+      assert(t:record{ rcpt = "u11@example.com", type = "hard", at = T0 })
+      assert.is_true(w:rollback())
+      assert.equal(10, r:count())
+      assert.is_false(w:in_batch())
+      local ok, err = w:commit()
+      assert.is_nil(ok)
+      assert.matches("no batch is open", err, 1, true)
+      w:close()
+      r:close()
+    end)
+
+    it("batch(fn) commits what fn did, or rolls back and raises fn's error", function()
+      local s = assert(sqlite.new(tmp("batchfn.db")))
+      local t = bounce.tracker{ store = s, health = false }
+      local ok, a, b = s:batch(function(x)
+        assert(t:record{ rcpt = "a@example.com", type = "hard", at = T0 })
+        return x, "done"
+      end, 7)
+      assert.same({ true, 7, "done" }, { ok, a, b })
+      assert.has_error(function()
+        s:batch(function()
+          assert(t:record{ rcpt = "b@example.com", type = "hard", at = T0 })
+          error("out of coffee", 0)
+        end)
+      end, "out of coffee")
+      assert.is_false(s:in_batch())
+      assert.equal(1, s:count())
+      assert.is_nil(s:get("b@example.com"))
+      assert.is_true(s:begin())
+      local ok2, err = s:begin()
+      assert.is_nil(ok2)
+      assert.matches("a batch is already open", err, 1, true)
+      assert.is_true(s:rollback())
+      s:close()
+    end)
+
+    it("a second writer waits for the batch and gives up after busy_timeout with nil, err", function()
+      local path = tmp("busy.db")
+      local w = assert(sqlite.new(path))
+      local other = assert(sqlite.new(path, { busy_timeout = 50 }))
+      assert.is_true(w:begin())
+      assert.is_true(w:cas("a@example.com", nil, contract.record(1)))
+      local ok, err = other:cas("b@example.com", nil, contract.record(2))
+      assert.is_nil(ok)
+      assert.equal(path .. ": database is locked", err)
+      assert.is_true(w:commit())
+      assert.is_true(other:cas("b@example.com", nil, contract.record(2)))
+      assert.equal(2, w:count())
+      w:close()
+      other:close()
+    end)
+  end)
+
+  describe("several processes on one file", function()
+    local WRITER = [[
+local path, id, n, batch = arg[1], tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4])
+local bounce = require("bounce")
+local s = assert(bounce.store.sqlite(path))
+local t = assert(bounce.tracker{ store = s, health = false })
+local i = 0
+while i < n do
+  if batch > 0 then assert(s:begin()) end
+  for _ = 1, math.max(batch, 1) do
+    local a = "user" .. ((i + id * 25) % 100) .. "@example.com"
+    local d, err = t:record{ rcpt = a, type = "block", reason = "blocked", at = 1780000000 + i }
+    if not d then io.stderr:write("writer " .. id .. ": " .. err .. "\n") os.exit(1) end
+    i = i + 1
+  end
+  if batch > 0 then assert(s:commit()) end
+end
+s:close()
+print("writer " .. id .. " done")
+]]
+
+    it("lose no update: 4 writers x 5,000 events over the same 100 addresses", function()
+      local script = tmp("writer.lua")
+      write_file(script, WRITER)
+      local path = tmp("shared.db")
+      -- two writers commit each event, two commit batches of 50
+      local procs = {}
+      for id = 1, 4 do
+        procs[id] = assert(io.popen(lua_cmd(script, path, id, 5000, id <= 2 and 0 or 50) .. " 2>&1"))
+      end
+      for id = 1, 4 do
+        local out = procs[id]:read("*a")
+        procs[id]:close()
+        assert.equal("writer " .. id .. " done\n", out)
+      end
+      local s = assert(sqlite.new(path))
+      local t = bounce.tracker{ store = s, health = false }
+      assert.equal(100, s:count())
+      for a = 0, 99 do
+        local r = t:get("user" .. a .. "@example.com")
+        assert.equal(200, r.bounces)
+        assert.equal(200, r.blocks)
+      end
+      s:close()
+    end)
+
+    local ACKER = [[
+-- Records block events in batches of 50 and prints "ack ADDRESS" for each
+-- once its batch is committed. With a fifo argument, it stops in the middle
+-- of batch 5 (opening the fifo blocks until the test kills it).
+local path, fifo = arg[1], arg[2]
+local bounce = require("bounce")
+local s = assert(bounce.store.sqlite(path))
+local t = assert(bounce.tracker{ store = s, health = false })
+local i, b = 0, 0
+while true do
+  b = b + 1
+  assert(s:begin())
+  local acked = {}
+  for j = 1, 50 do
+    local a = "user" .. (i * 7 % 100) .. "@example.com"
+    assert(t:record{ rcpt = a, type = "block", at = 1780000000 + i })
+    acked[j] = a
+    i = i + 1
+    if fifo ~= "" and b == 5 and j == 25 then
+      print("mid")
+      io.stdout:flush()
+      io.open(fifo, "r")
+    end
+  end
+  assert(s:commit())
+  for _, a in ipairs(acked) do io.stdout:write("ack ", a, "\n") end
+  io.stdout:flush()
+end
+]]
+
+    -- Starts the acker, kills it with SIGKILL when stop(line, acks) says so,
+    -- and returns the acknowledged events per address.
+    local function kill_acker(path, fifo, stop)
+      local script = tmp("acker.lua")
+      write_file(script, ACKER)
+      local errfile = tmp("acker.err")
+      -- the shell's own "Killed" notice goes to /dev/null, the writer's errors to errfile
+      local p = assert(io.popen("exec 2>/dev/null; sh -c " .. sh_quote("echo $$; exec "
+        .. lua_cmd(script, path, fifo) .. " 2>" .. sh_quote(errfile))))
+      local pid = assert(tonumber(p:read("*l")), "no pid")
+      local acked, n, killed = {}, 0, false
+      for line in p:lines() do
+        local a = line:match("^ack (user%d+@example%.com)$")
+        if a then acked[a] = (acked[a] or 0) + 1; n = n + 1 end
+        if not killed and stop(line, n) then
+          assert.equal("", run("kill -KILL " .. pid))
+          killed = true
+        end
+      end
+      p:close()
+      local ef = io.open(errfile, "rb")
+      local errs = ef and ef:read("*a") or ""
+      if ef then ef:close() end
+      assert.is_true(killed, "the writer ended before it was killed: " .. errs)
+      return acked, n
+    end
+
+    local function opens_cleanly(path)
+      if HAVE_SQLITE3 then assert.equal("ok\n", sql(path, "pragma integrity_check")) end
+      local s = assert(sqlite.new(path))
+      return s, bounce.tracker{ store = s, health = false }
+    end
+
+    it("a writer killed in the middle of a batch leaves every acknowledged event, and no other", function()
+      local path, fifo = tmp("killed.db"), tmp("hold.fifo")
+      assert.equal("", run("mkfifo " .. sh_quote(fifo)))
+      local acked, n = kill_acker(path, fifo, function(line) return line == "mid" end)
+      assert.equal(200, n)   -- four batches committed before the fifth was cut
+      local s, t = opens_cleanly(path)
+      local total = 0
+      for a = 0, 99 do
+        local rcpt = "user" .. a .. "@example.com"
+        local r = t:get(rcpt)
+        assert.equal(acked[rcpt] or 0, r and r.bounces or 0, rcpt)
+        total = total + (r and r.bounces or 0)
+      end
+      assert.equal(200, total)
+      s:close()
+    end)
+
+    it("a writer killed at full speed leaves every acknowledged event", function()
+      local path = tmp("killed2.db")
+      local acked, n = kill_acker(path, "", function(_, acks) return acks >= 3000 end)
+      local s, t = opens_cleanly(path)
+      local total = 0
+      for a = 0, 99 do
+        local rcpt = "user" .. a .. "@example.com"
+        local r = t:get(rcpt)
+        local stored = r and r.bounces or 0
+        assert.is_true(stored >= (acked[rcpt] or 0), rcpt .. ": acknowledged event lost")
+        total = total + stored
+      end
+      -- at most one batch committed whose acknowledgements were not printed yet
+      assert.is_true(total >= n and total <= n + 50, ("stored %d, acknowledged %d"):format(total, n))
+      s:close()
+    end)
+  end)
+end)

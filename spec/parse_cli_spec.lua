@@ -1,0 +1,153 @@
+-- bounce parse: bounce messages in, one JSON line (or CSV row) per recipient out.
+local cjson = require("cjson")
+local mail = require("spec.support.mail")
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Runs a shell command line; returns stdout, stderr, exit status.
+local function sh(cmd, env)
+  local err = os.tmpname()
+  local p = assert(io.popen((env or "") .. " " .. cmd .. " 2>" .. q(err) .. "; echo \"exit:$?\""))
+  local out = p:read("*a")
+  p:close()
+  local f = assert(io.open(err, "rb"))
+  local errout = f:read("*a")
+  f:close()
+  os.remove(err)
+  local code = tonumber(out:match("exit:(%d+)%s*$"))
+  return (out:gsub("exit:%d+%s*$", "")), errout, code
+end
+
+local function bounce(args, env) return sh("lua5.4 bin/bounce " .. args, env) end
+
+local function lines(s)
+  local t = {}
+  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
+  return t
+end
+
+local ANN = mail.dsn{ rcpt = "ann@example.org", status = "5.1.1", campaign = "march",
+                      diag = "550 5.1.1 <ann@example.org>: user unknown" }
+local BOB = mail.dsn{ rcpt = "bob@example.org", status = "4.2.2", campaign = "march",
+                      diag = "452 4.2.2 mailbox full", date = "Mon, 3 Mar 2025 11:00:00 +0000",
+                      eol = "\r\n" }
+local NOT_A_BOUNCE = "From: carol@example.com\nSubject: lunch?\n\nSee you at noon.\n"
+
+describe("bounce parse", function()
+  local dir
+  before_each(function() dir = mail.tmpdir() end)
+  after_each(function() mail.cleanup() end)
+
+  it("prints one JSON line per recipient, with where the message was", function()
+    local box = mail.write(dir .. "/bounces.mbox", mail.mbox({ ANN, BOB }))
+    local out, err, code = bounce("parse --campaign X-Campaign-Id " .. q(box))
+    assert.equals(0, code)
+    assert.equals("", err)
+    local l = lines(out)
+    assert.equals(2, #l)
+    local a, b = cjson.decode(l[1]), cjson.decode(l[2])
+    assert.equals("ann@example.org", a.rcpt)
+    assert.equals("userunknown", a.reason)
+    assert.equals("hard", a.type)
+    assert.equals("5.1.1", a.status)
+    assert.equals(550, a.code)
+    assert.equals(1740996005, a.at)          -- Mon, 3 Mar 2025 10:00:05 +0000
+    assert.equals("rfc3464", a.format)
+    assert.equals("news@example.com", a.sender)
+    assert.equals("march", a.campaign)
+    assert.equals("march", a.headers["X-Campaign-Id"])
+    assert.equals(box, a.file)
+    assert.equals(1, a.index)
+    assert.equals(0, a.offset)
+    assert.equals("bob@example.org", b.rcpt)
+    assert.equals("mailboxfull", b.reason)
+    assert.equals("soft", b.type)
+    assert.equals(2, b.index)
+    assert.equals(#mail.mbox({ ANN }), b.offset)
+  end)
+
+  it("reads stdin when the path is - or missing", function()
+    local file = mail.write(dir .. "/ann.eml", ANN)
+    for _, args in ipairs({ "parse - < " .. q(file), "parse < " .. q(file) }) do
+      local out, _, code = bounce(args)
+      assert.equals(0, code)
+      local r = cjson.decode(lines(out)[1])
+      assert.equals("ann@example.org", r.rcpt)
+      assert.equals("stdin", r.file)
+    end
+  end)
+
+  it("prints CSV with --csv: a header line, then RFC 4180 rows", function()
+    local msg = mail.dsn{ rcpt = "ann@example.org", status = "5.1.1", campaign = "march",
+                          diag = "550 5.1.1 user unknown", subject = 'Sale, "today" only' }
+    local out, _, code = bounce("parse --csv --header X-Campaign-Id " .. q(mail.write(dir .. "/m.eml", msg)))
+    assert.equals(0, code)
+    local rows = {}
+    for row in out:gmatch("(.-)\r\n") do rows[#rows + 1] = row end
+    assert.equals(2, #rows)
+    assert.equals(out, table.concat(rows, "\r\n") .. "\r\n")   -- every line ends in CRLF
+    assert.matches("^file,index,offset,rcpt,", rows[1])
+    assert.matches(",X%-Campaign%-Id$", rows[1])
+    assert.matches("^" .. (dir .. "/m.eml"):gsub("%p", "%%%0") .. ",1,0,ann@example.org,", rows[2])
+    assert.matches(',"Sale, ""today"" only",', rows[2], 1, true)
+    assert.matches(",userunknown,hard,true,", rows[2], 1, true)
+    assert.matches(",march$", rows[2])
+  end)
+
+  it("pipes into bounce replay", function()
+    local box = mail.write(dir .. "/bounces.mbox", mail.mbox({ ANN, BOB }))
+    local out, err, code = sh("lua5.4 bin/bounce parse --campaign X-Campaign-Id " .. q(box) ..
+      " | lua5.4 bin/bounce replay --db :memory: --policy policies/default.lua")
+    assert.equals("", err)
+    assert.equals(0, code)
+    assert.matches("ann@example.org%s+hard/userunknown%s+suppress forever %(hard%)", out)
+    assert.matches("bob@example.org%s+soft/mailboxfull%s+retry at 2025%-03%-03 11:10", out)
+    assert.matches("Suppressed at [^\n]*%(1%):\n  ann@example.org", out)
+    assert.matches("campaign:march%s+2%s", out)
+    assert.matches("sender:news@example.com%s+2%s", out)
+  end)
+
+  it("reports a message it cannot parse on stderr with its place, and goes on", function()
+    local box = mail.write(dir .. "/mixed.mbox", mail.mbox({ ANN, NOT_A_BOUNCE, BOB }))
+    local out, err, code = bounce("parse " .. q(box) .. " " .. q(dir .. "/missing"))
+    assert.equals(1, code)
+    assert.equals(2, #lines(out))
+    local offset = #mail.mbox({ ANN })
+    assert.matches(box .. ": message 2 at byte " .. offset .. ": not a bounce", err, 1, true)
+    assert.matches(dir .. "/missing: No such file or directory", err, 1, true)
+    assert.matches("3 messages read, 2 results, 2 failures", err, 1, true)
+  end)
+
+  it("reads a maildir", function()
+    os.execute("mkdir -p " .. q(dir .. "/md/cur") .. " " .. q(dir .. "/md/new"))
+    mail.write(dir .. "/md/new/1740996000.M1.mx", BOB)
+    mail.write(dir .. "/md/cur/1740995000.M1.mx:2,S", ANN)
+    local out, _, code = bounce("parse " .. q(dir .. "/md"))
+    assert.equals(0, code)
+    local l = lines(out)
+    assert.equals("ann@example.org", cjson.decode(l[1]).rcpt)
+    assert.equals(dir .. "/md/new/1740996000.M1.mx", cjson.decode(l[2]).file)
+  end)
+
+  it("shows a progress bar on stderr only when asked or on a terminal", function()
+    local box = mail.write(dir .. "/bounces.mbox", mail.mbox({ ANN, BOB }))
+    local _, err = bounce("parse " .. q(box), "BOUNCE_PROGRESS=1")
+    assert.matches("100%%", err)
+    assert.matches("msg/s", err)
+    assert.matches(box, err, 1, true)
+    local _, quiet = bounce("parse " .. q(box))   -- stderr is a file here, not a terminal
+    assert.equals("", quiet)
+  end)
+
+  it("explains itself with --help and refuses unknown options", function()
+    local out, _, code = bounce("parse --help")
+    assert.equals(0, code)
+    assert.matches("usage: bounce parse", out)
+    assert.matches("bounce replay", out)
+    assert.matches("--csv", out)
+    local _, err
+    _, err, code = bounce("parse --nope")
+    assert.equals(2, code)
+    assert.matches("unknown option --nope", err, 1, true)
+  end)
+end)

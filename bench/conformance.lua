@@ -65,7 +65,9 @@ for line in labels:lines() do
       for _, r in ipairs(results) do
         records = records + 1
         local hard = r.type == "hard"
-        mout:write(cjson.encode({ file = file, status = r.status or "",
+        -- a bounce that states no status is scored with its pseudo status
+        -- (X.0.9NN), the convention the labels follow
+        mout:write(cjson.encode({ file = file, status = r.status or r.pseudo_status or "",
                                   reply = r.code and tostring(r.code) or "", reason = r.reason,
                                   hard = hard, format = r.format }), "\n")
       end

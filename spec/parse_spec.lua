@@ -177,6 +177,81 @@ describe("parse", function()
     assert.equal("hard", r.type)
   end)
 
+  it("gives a pseudo status (X.0.9NN) when the bounce states none", function()
+    local r = assert(bounce.parse("From: System Administrator <postmaster@corp.example>\n" ..
+      "Subject: Undeliverable: lunch\n\ndid not reach the following recipient(s):\n\n" ..
+      "lee@corp.example on Tue, 3 Mar 2009 10:00:00 +0100\n" ..
+      "    The recipient name is not recognized\n"))[1]
+    assert.equal("exchange", r.format)
+    assert.equal("userunknown", r.reason)
+    assert.is_nil(r.status)
+    assert.equal("5.0.911", r.pseudo_status)
+  end)
+
+  it("counts 'user unknown' as a dead address, unless it answered the message's data", function()
+    local function one(diag)
+      return assert(bounce.parse(dsn("\n", { { "Final-Recipient: rfc822; al@example.org",
+        "Action: failed", "Status: 5.0.0", "Diagnostic-Code: smtp; " .. diag } })))[1]
+    end
+    assert.equal("userunknown", one("550 Unknown user al@example.org").reason)
+    assert.equal("userunknown", one("550 Unknown user al@example.org (in reply to RCPT TO command)").reason)
+    -- after DATA the recipient was accepted: a filter speaking, not a dead mailbox
+    local r = one("550 Unknown user al@example.org (in reply to end of DATA command)")
+    assert.equal("filtered", r.reason)
+    assert.not_equal("hard", r.type)
+  end)
+
+  describe("plain-text families chosen by evidence", function()
+    it("Domino: the reason after 'because:'", function()
+      local r = assert(bounce.parse("From: Postmaster@lotus.example\nSubject: DELIVERY FAILURE\n\n" ..
+        "was not delivered to:\n\n  pat@lotus.example\n\nbecause:\n\n" ..
+        "  User Pat (pat@lotus.example) not listed in Domino Directory\n"))[1]
+      assert.same({ "domino", "pat@lotus.example", "userunknown", "hard" },
+                  { r.format, r.rcpt, r.reason, r.type })
+    end)
+
+    it("EZweb: a Recipient line and its transcript", function()
+      local r = assert(bounce.parse("From: Postmaster@ezweb.example\nSubject: Mail System Error\n\n" ..
+        "Each of the following recipients was rejected by a remote\nmail server.\n" ..
+        "    Recipient: <kei@ezweb.example>\n    >>> RCPT TO:<kei@ezweb.example>\n" ..
+        "    <<< 550 <kei@ezweb.example>: User unknown\n"))[1]
+      assert.same({ "ezweb", "kei@ezweb.example", "userunknown", 550 }, { r.format, r.rcpt, r.reason, r.code })
+    end)
+
+    it("Zoho: the address and its diagnostic on one line", function()
+      local r = assert(bounce.parse("From: mailer-daemon@mail.zoho.example\nSubject: Undelivered\n\n" ..
+        "max@example.org Invalid Address, ERROR_CODE :550, ERROR_CODE :5.2.2 " ..
+        "<max@example.org>... Mailbox full\n"))[1]
+      assert.same({ "zoho", "max@example.org", "mailboxfull", "5.2.2" }, { r.format, r.rcpt, r.reason, r.status })
+    end)
+
+    it("Mail.ru: one record when the text says it twice", function()
+      local body = "  ivan@example.org\n    SMTP error from remote mail server after RCPT TO:" ..
+        "<ivan@example.org>:\n    host mx.example.org [192.0.2.9]: 550 5.1.1 No such user\n\n"
+      local rs = assert(bounce.parse("From: mailer-daemon@corp.mail.ru\nSubject: Mail delivery failed\n\n" ..
+        body .. "This message was created automatically by mail delivery software.\n\n" .. body))
+      assert.equal(1, #rs)
+      assert.same({ "mailru", "userunknown" }, { rs[1].format, rs[1].reason })
+    end)
+
+    it("Amazon SES: bounce, complaint and delivery notifications", function()
+      local head = "From: SES <no-reply@sns.amazonaws.example>\nSubject: AWS Notification Message\n\n"
+      local b = assert(bounce.parse(head .. '{"notificationType":"Bounce","bounce":{' ..
+        '"bouncedRecipients":[{"emailAddress":"sam@example.org","action":"failed",' ..
+        '"status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 user unknown"}]}}\n'))[1]
+      assert.same({ "amazonses", "sam@example.org", "userunknown", "5.1.1" },
+                  { b.format, b.rcpt, b.reason, b.status })
+      local c = assert(bounce.parse(head .. '{"notificationType":"Complaint","complaint":{' ..
+        '"complainedRecipients":[{"emailAddress":"sue@example.org"}],' ..
+        '"complaintFeedbackType":"abuse"}}\n'))[1]
+      assert.same({ "sue@example.org", "feedback", "complaint", "abuse" },
+                  { c.rcpt, c.reason, c.type, c.feedback_type })
+      local d = assert(bounce.parse(head .. '{"notificationType":"Delivery","delivery":{' ..
+        '"recipients":["tom@example.org"],"smtpResponse":"250 2.6.0 Message received"}}\n'))[1]
+      assert.same({ "tom@example.org", "delivered" }, { d.rcpt, d.type })
+    end)
+  end)
+
   describe("bad data", function()
     it("returns nil and a message for a letter that is no bounce", function()
       local r, err = bounce.parse("Subject: hi\n\nJust a letter.\n")

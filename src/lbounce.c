@@ -1046,6 +1046,7 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
     else if (r->cls.type == BNC_T_COMPLAINT || r->cls.type == BNC_T_AUTO_REPLY) set_str(L, "action", "none");
     else set_str(L, "action", "failed");
     msg_str(L, "status", r->status);
+    if (r->pseudo_status[0]) set_str(L, "pseudo_status", r->pseudo_status);
     if (r->reply.code) set_int(L, "code", r->reply.code);
     msg_str(L, "text", r->text);
     msg_str(L, "diagnostic", r->diag);

@@ -69,6 +69,7 @@ typedef struct {
   size_t nwant;
   int have_orig, have_fb;
   bnc_str_t xfailed;      /* X-Failed-Recipients of the bounce */
+  bnc_str_t hm_rcpt;      /* X-HmXmrOriginalRecipient of a returned message (JMRP) */
   bnc_str_t texts[4];     /* decoded text/plain bodies, in order */
   size_t ntexts;
 } ctx_t;
@@ -364,6 +365,7 @@ static void read_original(ctx_t *c, const char *p, const char *end) {
   c->m->to = header(c, p, he, "To");
   c->m->subject = decode_words(c, header(c, p, he, "Subject"));
   c->m->date = header(c, p, he, "Date");
+  c->hm_rcpt = header(c, p, he, "X-HmXmrOriginalRecipient");
   for (i = 0; i < c->nwant; i++) {
     char name[128];
     size_t k = c->want[i].n < sizeof name - 1 ? c->want[i].n : sizeof name - 1;
@@ -533,40 +535,79 @@ static void mark_all(ctx_t *c, bnc_reason_t reason, bnc_type_t type) {
 
 /* ---- plain-text families ----------------------------------------------- */
 
-/* A family is chosen by evidence in the top headers or the body; its reader
- * then pulls recipients and diagnostics out of the text. */
+/* A family is chosen by one piece of evidence: a substring of a top-level
+ * header (From, Subject, X-Mailer, X-Failed-Recipients) or of the first
+ * 4 KiB of a text part. Its reader then pulls recipients and diagnostics
+ * out of the text. */
+enum { EV_BODY, EV_FROM, EV_SUBJECT, EV_XMAILER, EV_XFAILED };
+enum {
+  RD_LINES,     /* address lines (`<a@b>:`, `a@b`, `Recipient: <a@b>`, `a@b on DATE`)
+                   followed by indented lines, or the rest of the line */
+  RD_MARKED,    /* one recipient after rcpt_at; the diagnostic from diag_at to
+                   the end of its paragraph */
+  RD_ADDRTEXT,  /* lines that open with an address and go on with the diagnostic */
+  RD_INLINE     /* lines "diagnostic: a@b": the line naming the address is it */
+};
+
 typedef struct {
   const char *name;
-  const char *from;      /* substring of From (lower case), or NULL */
-  const char *subject;   /* substring of Subject (lower case), or NULL */
-  const char *body;      /* substring of the body (lower case), or NULL */
-  const char *rcpt_at;   /* NULL: address lines; else the phrase the address follows */
-  const char *diag_at;   /* with rcpt_at: a phrase inside the diagnostic paragraph */
-  const char *xfailed;   /* substring of X-Failed-Recipients (lower case), or NULL */
+  int where;             /* EV_*: where the evidence is */
+  const char *marker;    /* lower-case substring that is the evidence */
+  int reader;            /* RD_* */
+  const char *rcpt_at;   /* RD_MARKED: the phrase the address follows */
+  const char *diag_at;   /* RD_MARKED: the phrase that opens the diagnostic */
   bnc_reason_t reason;   /* what the family's bounces mean when the text says nothing */
 } family_t;
 
-/* Body markers come first: they name the software that wrote the text. */
+/* Order matters: the first family whose evidence is present wins; markers
+ * that name the software come before looser subjects. */
 static const family_t FAMILIES[] = {
   /* a Google Group refusing a post names the group in X-Failed-Recipients */
-  { "googlegroups", NULL, NULL, NULL, NULL, NULL, "@googlegroups.com", BNC_R_REJECTED },
-  { "postfix",   NULL, NULL, "this is the mail system at host", NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "qmail",     NULL, NULL, "this is the qmail-send program", NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "exim",      NULL, NULL, "this message was created automatically by mail delivery software",
-    NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "dragonfly", NULL, NULL, "dragonfly mail agent", "error delivering your mail to",
-    "did not like our", NULL, BNC_R_UNDEFINED },
-  { "opensmtpd", NULL, NULL, "this is the mailer-daemon, please do not reply", NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "gmail",     "mailer-daemon@google", NULL, "delivery to the following recipient",
-    "delivery to the following recipient", "technical details of", NULL, BNC_R_UNDEFINED },
-  { "sendmail",  NULL, NULL, "----- transcript of session follows -----", NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "exchange",  NULL, NULL, "did not reach the following recipient", NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "postfix",   NULL, "undelivered mail returned to sender", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "exim",      NULL, "mail delivery failed", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "qmail",     NULL, "failure notice", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "sendmail",  NULL, "returned mail:", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { "exchange",  NULL, "undeliverable:", NULL, NULL, NULL, NULL, BNC_R_UNDEFINED },
-  { NULL, NULL, NULL, NULL, NULL, NULL, NULL, BNC_R_UNDEFINED }
+  { "googlegroups", EV_XFAILED, "@googlegroups.com", RD_LINES, NULL, NULL, BNC_R_REJECTED },
+  /* Mail.ru, GMX and Yandex run Exim-like texts under their own sender addresses */
+  { "mailru",    EV_FROM, "@corp.mail.ru", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "mailru",    EV_FROM, "@mail.ru", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "gmx",       EV_FROM, "gmx.", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "yandex",    EV_FROM, "mailer-daemon@yandex.", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "postfix",   EV_BODY, "this is the mail system at host", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "qmail",     EV_BODY, "this is the qmail-send program", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  /* Zoho writes Exim's preamble, then "a@b Invalid Address, ERROR_CODE :550, ..." */
+  { "zoho",      EV_BODY, "error_code :", RD_ADDRTEXT, NULL, NULL, BNC_R_UNDEFINED },
+  { "exim",      EV_BODY, "this message was created automatically by mail delivery software",
+    RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "dragonfly", EV_BODY, "dragonfly mail agent", RD_MARKED, "error delivering your mail to",
+    "did not like our", BNC_R_UNDEFINED },
+  { "opensmtpd", EV_BODY, "this is the mailer-daemon, please do not reply", RD_LINES, NULL, NULL,
+    BNC_R_UNDEFINED },
+  { "gmail",     EV_FROM, "mailer-daemon@google", RD_MARKED, "delivery to the following recipient",
+    "technical details of", BNC_R_UNDEFINED },
+  { "gmail",     EV_BODY, "delivery to the following recipient failed", RD_MARKED,
+    "delivery to the following recipient", "technical details", BNC_R_UNDEFINED },
+  { "sendmail",  EV_BODY, "----- transcript of session follows -----", RD_LINES, NULL, NULL,
+    BNC_R_UNDEFINED },
+  /* Exchange 5.5/2000/2003: "a@b on DATE" and the NDR text indented below */
+  { "exchange",  EV_BODY, "did not reach the following recipient", RD_LINES, NULL, NULL,
+    BNC_R_UNDEFINED },
+  /* au (KDDI) EZweb */
+  { "ezweb",     EV_BODY, "each of the following recipients was rejected by a remote", RD_LINES,
+    NULL, NULL, BNC_R_ONHOLD },
+  /* au one net (KDDI, dion.ne.jp) */
+  { "kddi",      EV_BODY, "could not be delivered to: <", RD_MARKED, "could not be delivered to:",
+    "could not be delivered to:", BNC_R_UNDEFINED },
+  /* HCL (IBM, Lotus) Domino and Lotus Notes */
+  { "domino",    EV_BODY, "was not delivered to:", RD_MARKED, "was not delivered to:", "because:",
+    BNC_R_UNDEFINED },
+  { "notes",     EV_BODY, "------- failure reasons", RD_MARKED, "------- failure reasons",
+    "------- failure reasons", BNC_R_UNDEFINED },
+  /* Ipswitch IMail: "Unknown user: a@b" */
+  { "imailserver", EV_XMAILER, "<smtp32 v", RD_INLINE, NULL, NULL, BNC_R_UNDEFINED },
+  { "postfix",   EV_SUBJECT, "undelivered mail returned to sender", RD_LINES, NULL, NULL,
+    BNC_R_UNDEFINED },
+  { "exim",      EV_SUBJECT, "mail delivery failed", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "qmail",     EV_SUBJECT, "failure notice", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "sendmail",  EV_SUBJECT, "returned mail:", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "exchange",  EV_SUBJECT, "undeliverable:", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { NULL, 0, NULL, 0, NULL, NULL, BNC_R_UNDEFINED }
 };
 
 static int is_addr_char(int ch) {
@@ -588,48 +629,116 @@ static bnc_str_t find_addr(const char *p, const char *e) {
   return mkstr(s, (size_t)(t - s));
 }
 
-/* Generic reader of the plain-text bounces of Postfix, qmail and Exim: a
- * line naming an address (`<a@b>:`, `a@b`) followed by indented lines or
- * the rest of its own line holding the diagnostic. */
+/* Whether the recipient a already has a record: plain-text bounces that say
+ * it twice (Mail.ru's Russian and English texts) give one. */
+static int seen(const ctx_t *c, bnc_str_t a) {
+  size_t i;
+  for (i = 0; i < c->m->nrcpt; i++) {
+    bnc_str_t b = c->m->rcpt[i].rcpt;
+    if (b.n == a.n && b.p && memcmp(b.p, a.p, a.n) == 0) return 1;
+  }
+  return 0;
+}
+
+/* Whether the line [q, e) (white space skipped) opens with a recipient:
+ * `<a@b>:`, `"a@b":`, `a@b`, `Recipient: <a@b>` (EZweb), `a@b on DATE`
+ * (Exchange). Returns the address; *ds receives where the rest starts. */
+static bnc_str_t addr_line(const char *p, const char *q, const char *e, const char **ds) {
+  bnc_str_t a, none = { NULL, 0 };
+  const char *ae;
+  if (e - q > 11 && iprefix(q, (size_t)(e - q), "recipient: ")) q += 11;
+  if (q >= e || !(*q == '<' || *q == '"' || q - p <= 8) || !memchr(q, '@', (size_t)(e - q)))
+    return none;
+  a = find_addr(q, e);
+  if (!a.p || !(a.p == q || a.p == q + 1)) return none;
+  ae = a.p + a.n;
+  if ((*q == '<' || *q == '"') && a.p == q + 1 && ae < e && (*ae == '>' || *ae == '"')) ae++;
+  if (ae + 4 <= e && iprefix(ae, (size_t)(e - ae), " on ")) { *ds = e; return a; }
+  if (!(ae == e || *ae == ':' || (*ae == '>' && ae + 1 <= e))) return none;
+  *ds = ae < e && (*ae == ':' || *ae == '>') ? ae + 1 : ae;
+  while (*ds < e && (**ds == ':' || is_wsp((unsigned char)**ds))) (*ds)++;
+  return a;
+}
+
+/* Generic reader of the plain-text bounces of Postfix, qmail, Exim and
+ * their kin: a line naming an address followed by indented lines or the
+ * rest of its own line holding the diagnostic; else the lines up to a blank
+ * one or the next address line. */
 static void read_text(ctx_t *c, bnc_str_t t) {
   const char *p = t.p, *end = t.p + t.n, *next;
   while (p < end) {
     const char *e = line_end(p, end, &next);
-    const char *q = p;
+    const char *q = p, *ds = NULL;
+    bnc_str_t a;
     while (q < e && is_wsp((unsigned char)*q)) q++;
-    if (q < e && (*q == '<' || *q == '"' || q - p <= 8) && memchr(q, '@', (size_t)(e - q))) {
-      bnc_str_t a = find_addr(q, e);
-      const char *ae = a.p ? a.p + a.n : q;
-      if ((*q == '<' || *q == '"') && a.p == q + 1 && ae < e && (*ae == '>' || *ae == '"')) ae++;
-      if (a.p && (a.p == q || a.p == q + 1) && (ae == e || *ae == ':' || (*ae == '>' && ae + 1 <= e))) {
-        const char *ds = ae < e && (*ae == ':' || *ae == '>') ? ae + 1 : ae, *de = e, *n2 = next;
-        bnc_msg_rcpt_t *r;
-        while (ds < e && (*ds == ':' || is_wsp((unsigned char)*ds))) ds++;
-        while (n2 < end) {                        /* lines indented deeper */
-          const char *e2, *nn, *w = n2;
-          while (w < end && is_wsp((unsigned char)*w)) w++;
-          if (w - n2 <= q - p) break;
-          e2 = line_end(n2, end, &nn);
-          if (w >= e2) break;
+    a = addr_line(p, q, e, &ds);
+    if (a.p) {
+      const char *de = e, *n2 = next;
+      bnc_msg_rcpt_t *r;
+      while (n2 < end) {                        /* lines indented deeper */
+        const char *e2, *nn, *w = n2;
+        while (w < end && is_wsp((unsigned char)*w)) w++;
+        if (w - n2 <= q - p) break;
+        e2 = line_end(n2, end, &nn);
+        if (w >= e2) break;
+        de = e2; n2 = nn;
+      }
+      if (ds >= de && n2 == next) {             /* the lines up to a blank or address one */
+        int k;
+        for (k = 0; k < 32 && n2 < end; k++) {
+          const char *nn, *e2 = line_end(n2, end, &nn), *w = n2, *x;
+          while (w < e2 && is_wsp((unsigned char)*w)) w++;
+          if (e2 == n2 || addr_line(n2, w, e2, &x).p) break;
+          if (ds >= de) ds = n2;
           de = e2; n2 = nn;
         }
-        if (ds >= de && n2 == next) {             /* qmail: the lines up to a blank one */
-          int k;
-          for (k = 0; k < 32 && n2 < end; k++) {
-            const char *nn, *e2 = line_end(n2, end, &nn);
-            if (e2 == n2) break;
-            if (ds >= de) ds = n2;
-            de = e2; n2 = nn;
-          }
-        }
-        if (de > ds && (r = new_rcpt(c)) != NULL) {
-          r->rcpt = a;
-          r->diag = unfold(c, mkstr(ds, (size_t)(de - ds)));
-          classify_rcpt(c, r);
-          if (r->reply.code == 0 && r->reply.st_class == 0 && r->cls.rule < 0) c->m->nrcpt--;
-        }
-        next = n2;
       }
+      if (de > ds && !seen(c, a) && (r = new_rcpt(c)) != NULL) {
+        r->rcpt = a;
+        r->diag = trim(mkstr(ds, (size_t)(de - ds)));
+        classify_rcpt(c, r);
+        if (r->reply.code == 0 && r->reply.st_class == 0 && r->cls.rule < 0) c->m->nrcpt--;
+      }
+      next = n2;
+    }
+    p = next;
+  }
+}
+
+/* Lines that open with an address and go on with its diagnostic (Zoho:
+ * "a@b Invalid Address, ERROR_CODE :550, ERROR_CODE :5.1.1 ..."). */
+static void read_addrtext(ctx_t *c, bnc_str_t t) {
+  const char *p = t.p, *end = t.p + t.n, *next;
+  while (p < end) {
+    const char *e = line_end(p, end, &next), *q = p;
+    bnc_str_t a;
+    bnc_msg_rcpt_t *r;
+    while (q < e && is_wsp((unsigned char)*q)) q++;
+    a = find_addr(q, e);
+    if (a.p == q && a.p + a.n < e && is_wsp((unsigned char)a.p[a.n]) && !seen(c, a) &&
+        (r = new_rcpt(c)) != NULL) {
+      r->rcpt = a;
+      r->diag = trim(mkstr(a.p + a.n, (size_t)(e - a.p - a.n)));
+      classify_rcpt(c, r);
+    }
+    p = next;
+  }
+}
+
+/* Lines "diagnostic: a@b" (IMail): the line naming the address is the
+ * diagnostic. Stops at the copy of the returned message. */
+static size_t text_cut(bnc_str_t t);
+static void read_inline(ctx_t *c, bnc_str_t t) {
+  const char *p = t.p, *end = t.p + text_cut(t), *next;
+  while (p < end) {
+    const char *e = line_end(p, end, &next);
+    bnc_str_t a = find_addr(p, e);
+    bnc_msg_rcpt_t *r;
+    if (a.p && a.p > p && memchr(p, ':', (size_t)(a.p - p)) && !seen(c, a) &&
+        (r = new_rcpt(c)) != NULL) {
+      r->rcpt = a;
+      r->diag = trim(mkstr(p, (size_t)(e - p)));
+      classify_rcpt(c, r);
     }
     p = next;
   }
@@ -655,18 +764,20 @@ static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
 }
 
 /* Reader for families that name one recipient after a phrase and give the
- * diagnostic in the paragraph holding another phrase. */
+ * diagnostic from another phrase to the end of its paragraph (before the
+ * copy of the returned message). */
 static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
-  const char *at = ifind(t.p, t.n, f->rcpt_at), *d;
-  const char *end = t.p + t.n;
-  bnc_str_t a;
+  const char *end = t.p + text_cut(t), *at = ifind(t.p, (size_t)(end - t.p), f->rcpt_at), *d;
+  bnc_str_t a, para;
   bnc_msg_rcpt_t *r;
   if (!at) return;
   a = find_addr(at, at + 512 < end ? at + 512 : end);
   d = ifind(at, (size_t)(end - at), f->diag_at);
   if (!a.p || !d || !(r = new_rcpt(c))) return;
+  para = paragraph(at, d, end);
+  (void)para;
   r->rcpt = a;
-  r->diag = unfold(c, paragraph(at, d, end));
+  r->diag = trim(mkstr(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048));
   classify_rcpt(c, r);
 }
 
@@ -719,15 +830,83 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
   classify_rcpt(c, r);
 }
 
-static const family_t *family_of(bnc_str_t from, bnc_str_t subject, const ctx_t *c) {
+/* ---- Amazon SES notifications (JSON through SNS) ------------------------- */
+
+/* The string value of "key" in the JSON text [p, end) (escapes kept), or
+ * none. key is lower case and quoted: "\"status\":\"". */
+static bnc_str_t json_str(const char *p, const char *end, const char *key) {
+  const char *v = ifind(p, (size_t)(end - p), key), *q;
+  if (!v) return mkstr(NULL, 0);
+  v += strlen(key);
+  for (q = v; q < end && *q != '"'; q++) if (*q == '\\') q++;
+  return q < end ? mkstr(v, (size_t)(q - v)) : mkstr(NULL, 0);
+}
+
+/* Reads an SES bounce, complaint or delivery notification: one record per
+ * recipient object of the list that follows `list` ("bouncedRecipients":[
+ * ...]). Objects of these lists hold no nested braces. */
+static void read_ses(ctx_t *c, bnc_str_t t) {
+  const char *end = t.p + t.n, *p, *le;
+  bnc_str_t type = json_str(t.p, end, "\"notificationtype\":\"");
+  int bounce = type.p && ieq(type.p, type.n, "bounce");
+  int complaint = type.p && ieq(type.p, type.n, "complaint");
+  if (!bounce && !complaint && !(type.p && ieq(type.p, type.n, "delivery"))) return;
+  if (bounce || complaint) {
+    p = ifind(t.p, t.n, bounce ? "\"bouncedrecipients\":[" : "\"complainedrecipients\":[");
+    le = p ? memchr(p, ']', (size_t)(end - p)) : NULL;
+    if (complaint) {
+      c->have_fb = 1;
+      c->m->feedback_type = json_str(t.p, end, "\"complaintfeedbacktype\":\"");
+    }
+    while (p && le && (p = memchr(p, '{', (size_t)(le - p))) != NULL) {
+      const char *oe = memchr(p, '}', (size_t)(le - p));
+      bnc_str_t a;
+      bnc_msg_rcpt_t *r;
+      if (!oe) break;
+      a = json_str(p, oe, "\"emailaddress\":\"");
+      if (a.p && (r = new_rcpt(c)) != NULL) {
+        r->rcpt = a;
+        if (bounce) {
+          r->action = json_str(p, oe, "\"action\":\"");
+          r->status = json_str(p, oe, "\"status\":\"");
+          r->diag = json_str(p, oe, "\"diagnosticcode\":\"");
+          classify_rcpt(c, r);
+        }
+      }
+      p = oe + 1;
+    }
+  } else {                                     /* "delivery":{"recipients":["a", ...] */
+    const char *d = ifind(t.p, t.n, "\"delivery\":{");
+    bnc_str_t resp = d ? json_str(d, end, "\"smtpresponse\":\"") : mkstr(NULL, 0);
+    p = d ? ifind(d, (size_t)(end - d), "\"recipients\":[") : NULL;
+    le = p ? memchr(p, ']', (size_t)(end - p)) : NULL;
+    while (p && le && (p = memchr(p, '"', (size_t)(le - p))) != NULL && p + 1 < le) {
+      const char *q = memchr(p + 1, '"', (size_t)(le - p - 1));
+      bnc_msg_rcpt_t *r;
+      if (!q) break;
+      if (q > p + 1 && memchr(p + 1, '@', (size_t)(q - p - 1)) && (r = new_rcpt(c)) != NULL) {
+        r->rcpt = mkstr(p + 1, (size_t)(q - p - 1));
+        r->action = mkstr("delivered", 9);
+        r->diag = resp;
+        classify_rcpt(c, r);
+      }
+      p = q + 1;
+    }
+  }
+}
+
+/* The top-level headers a family's evidence may be in. */
+typedef struct { bnc_str_t from, subject, xmailer; } top_t;
+
+static const family_t *family_of(const top_t *h, const ctx_t *c) {
   const family_t *f;
   size_t i;
   for (f = FAMILIES; f->name; f++) {
-    if (f->xfailed && c->xfailed.p && ifind(c->xfailed.p, c->xfailed.n, f->xfailed)) return f;
-    if (f->from && from.p && ifind(from.p, from.n, f->from)) return f;
-    if (f->subject && subject.p && ifind(subject.p, subject.n, f->subject)) return f;
-    for (i = 0; f->body && i < c->ntexts; i++)
-      if (ifind(c->texts[i].p, c->texts[i].n > 4096 ? 4096 : c->texts[i].n, f->body)) return f;
+    const bnc_str_t *v = f->where == EV_FROM ? &h->from : f->where == EV_SUBJECT ? &h->subject :
+                         f->where == EV_XMAILER ? &h->xmailer : f->where == EV_XFAILED ? &c->xfailed : NULL;
+    if (v && v->p && ifind(v->p, v->n, f->marker)) return f;
+    for (i = 0; !v && i < c->ntexts; i++)
+      if (ifind(c->texts[i].p, c->texts[i].n > 4096 ? 4096 : c->texts[i].n, f->marker)) return f;
   }
   return NULL;
 }
@@ -803,6 +982,49 @@ static int is_autoreply(ctx_t *c, const char *p, const char *he, bnc_str_t subje
   return 0;
 }
 
+/* ---- pseudo status ---------------------------------------------------- */
+
+/* The detail of a reason in the X.0.9NN pseudo-status convention (Sisimai's
+ * internal codes, which labelled corpora and Sisimai users expect), or 0 for
+ * records that are not failures. */
+static int pseudo_detail(bnc_reason_t r) {
+  static const struct { bnc_reason_t r; short d; } T[] = {
+    { BNC_R_UNDEFINED, 900 }, { BNC_R_ONHOLD, 901 }, { BNC_R_SYNTAXERROR, 902 },
+    { BNC_R_NORELAYING, 909 }, { BNC_R_FILTERED, 910 }, { BNC_R_USERUNKNOWN, 911 },
+    { BNC_R_HOSTUNKNOWN, 912 }, { BNC_R_HASMOVED, 916 }, { BNC_R_REJECTED, 918 },
+    { BNC_R_SUSPEND, 921 }, { BNC_R_MAILBOXFULL, 922 }, { BNC_R_EXCEEDLIMIT, 923 },
+    { BNC_R_SYSTEMERROR, 930 }, { BNC_R_SYSTEMFULL, 931 }, { BNC_R_NOTACCEPT, 932 },
+    { BNC_R_MESGTOOBIG, 934 }, { BNC_R_MAILERERROR, 939 }, { BNC_R_NETWORKERROR, 944 },
+    { BNC_R_TOOMANYCONN, 945 }, { BNC_R_SPEEDING, 946 }, { BNC_R_EXPIRED, 947 },
+    { BNC_R_CONTENTERROR, 960 }, { BNC_R_SECURITYERROR, 970 }, { BNC_R_BLOCKED, 971 },
+    { BNC_R_VIRUSDETECTED, 971 }, { BNC_R_POLICYVIOLATION, 972 }, { BNC_R_REQUIREPTR, 973 },
+    { BNC_R_NOTCOMPLIANTRFC, 974 }, { BNC_R_BADREPUTATION, 975 }, { BNC_R_AUTHFAILURE, 976 },
+    { BNC_R_FAILEDSTARTTLS, 977 }, { BNC_R_SPAMDETECTED, 980 },
+  };
+  size_t i;
+  for (i = 0; i < sizeof T / sizeof T[0]; i++) if (T[i].r == r) return T[i].d;
+  return 0;
+}
+
+/* Fills pseudo_status for a failure whose bounce stated no enhanced status.
+ * The class is 4 when the reply code is 4xx, or, without a code, when the
+ * diagnostic calls the failure temporary; else 5. */
+static void set_pseudo(bnc_msg_rcpt_t *r) {
+  int d = pseudo_detail(r->cls.reason), cls = 5;
+  if (r->status.p || !d || r->cls.type == BNC_T_DELIVERED || r->cls.type == BNC_T_COMPLAINT ||
+      r->cls.type == BNC_T_AUTO_REPLY) return;
+  if (r->reply.code) cls = r->reply.code / 100;
+  else if (r->diag.p && (ifind(r->diag.p, r->diag.n, "temporar") ||
+                         ifind(r->diag.p, r->diag.n, "persistent"))) cls = 4;
+  if (cls != 4) cls = 5;
+  r->pseudo_status[0] = (char)('0' + cls);
+  memcpy(r->pseudo_status + 1, ".0.", 3);
+  r->pseudo_status[4] = (char)('0' + d / 100);
+  r->pseudo_status[5] = (char)('0' + d / 10 % 10);
+  r->pseudo_status[6] = (char)('0' + d % 10);
+  r->pseudo_status[7] = '\0';
+}
+
 /* ---- dates ------------------------------------------------------------ */
 
 static const char *skip_ws(const char *p, const char *e) {
@@ -867,6 +1089,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   ctx_t c;
   const char *body, *he;
   bnc_str_t from, subject;
+  top_t top;
   size_t i;
   memset(out, 0, sizeof *out);
   if (len > BNC_MSG_MAX) return BNC_ETOOBIG;
@@ -882,6 +1105,12 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   subject = decode_words(&c, header(&c, buf, he, "Subject"));
   walk(&c, buf, buf + len, 0, mkstr("text/plain", 10));
 
+  /* Microsoft's JMRP: a complaint as the bare returned message, without the
+   * report part, the recipient in X-HmXmrOriginalRecipient */
+  if (!c.have_fb && c.have_orig && subject.p && ifind(subject.p, subject.n, "complaint about message from")) {
+    c.have_fb = 1;
+    if (c.hm_rcpt.p && new_rcpt(&c)) out->rcpt[0].rcpt = c.hm_rcpt;
+  }
   if (c.have_fb) {
     out->format = "arf";
     if (out->nrcpt == 0 && new_rcpt(&c)) out->rcpt[0].rcpt = out->to;
@@ -898,10 +1127,21 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       if (at) read_dsn(&c, at + 1, c.texts[i].p + c.texts[i].n);
     }
     if (out->nrcpt) out->format = "rfc3464";
-    f = out->nrcpt ? NULL : family_of(from, subject, &c);
+    for (i = 0; i < c.ntexts && out->nrcpt == 0 && !c.have_fb; i++) {  /* SES via SNS */
+      const char *q = c.texts[i].p, *qe = q + c.texts[i].n;
+      while (q < qe && (is_wsp((unsigned char)*q) || is_eol((unsigned char)*q))) q++;
+      if (q < qe && *q == '{' && ifind(q, (size_t)(qe - q) < 64 ? (size_t)(qe - q) : 64, "\"notificationtype\":"))
+        read_ses(&c, mkstr(q, (size_t)(qe - q)));
+    }
+    if (out->nrcpt) out->format = "amazonses";
+    if (c.have_fb) mark_all(&c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
+    top.from = from; top.subject = subject; top.xmailer = header(&c, buf, he, "X-Mailer");
+    f = out->nrcpt || c.have_fb ? NULL : family_of(&top, &c);
     if (f) {
       for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {
-        if (f->rcpt_at) read_marked(&c, f, c.texts[i]);
+        if (f->reader == RD_MARKED) read_marked(&c, f, c.texts[i]);
+        else if (f->reader == RD_ADDRTEXT) read_addrtext(&c, c.texts[i]);
+        else if (f->reader == RD_INLINE) read_inline(&c, c.texts[i]);
         else read_text(&c, c.texts[i]);
       }
       if (out->nrcpt) out->format = f->name;
@@ -933,5 +1173,6 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       mark_all(&c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
     }
   }
+  for (i = 0; i < out->nrcpt; i++) set_pseudo(&out->rcpt[i]);
   return out->nrcpt ? BNC_OK : BNC_ENOTBOUNCE;
 }

@@ -5,10 +5,17 @@
  * Reads RFC 5322 headers (folded lines, LF/CRLF/CR line ends, RFC 2047
  * encoded words in Subject), MIME (nested multiparts, base64, quoted-
  * printable), RFC 3464/6522 delivery-status parts, RFC 5965 feedback reports,
- * RFC 3834 auto-replies, and the plain-text bounces of a few MTA families
- * (chosen by evidence in the message: From, Subject, body markers). Each
- * recipient's Diagnostic-Code (else the Status field) goes through
- * bnc_reply_parse and bnc_classify.
+ * RFC 3834 auto-replies, Microsoft JMRP complaints (the returned message
+ * without a report part), Amazon SES notifications (JSON through SNS:
+ * bounce, complaint, delivery), and the plain-text bounces of these
+ * families, each chosen by one piece of evidence in the message (a From,
+ * Subject, X-Mailer or X-Failed-Recipients substring, or a body marker):
+ * postfix, qmail, exim, sendmail, dragonfly (dma), opensmtpd, gmail,
+ * googlegroups, exchange (5.5-2003 NDRs), zoho, mailru, gmx, yandex, ezweb
+ * and kddi (au), domino, notes (Lotus Notes), imailserver. Each recipient's
+ * Diagnostic-Code (else the Status field) goes through bnc_reply_parse and
+ * bnc_classify. A bounce that states no enhanced status gets a pseudo
+ * status (pseudo_status, Sisimai's X.0.9NN convention) from its reason.
  *
  * Ownership: the caller owns everything. Results go into a bnc_message_t and
  * their strings point either into the input buffer or into an arena the
@@ -72,6 +79,11 @@ typedef struct {
   bnc_reply_t reply;       /* the parsed diagnostic (status filled from Status) */
   bnc_class_t cls;         /* the classification */
   int delayed;             /* Action: delayed (a notice, not a failure) */
+  char pseudo_status[8];   /* when the bounce states no enhanced status: the
+                              reason as a pseudo status in the X.0.9NN
+                              convention of Sisimai ("5.0.911" userunknown,
+                              "4.0.947" expired; class 4 when the text says
+                              the failure is temporary); else "" */
 } bnc_msg_rcpt_t;
 
 typedef struct {

@@ -106,7 +106,7 @@ static const struct { const char *phrase; size_t len; bnc_command_t cmd; } CMD_P
   { P("in reply to initial greeting"), BNC_CMD_CONNECT },
   { P("after end of data"), BNC_CMD_DATA },
   { P("after data"), BNC_CMD_DATA },
-  { P("after rcpt to"), BNC_CMD_RCPT },
+  { P("after rcpt"), BNC_CMD_RCPT },
   { P("after mail from"), BNC_CMD_MAIL },
   { P("after initial connection"), BNC_CMD_CONNECT },
   { P("while performing the helo handshake"), BNC_CMD_HELO },
@@ -237,6 +237,8 @@ static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
   }
   for (i = 0; i < n && !r->code; i++) {
     if (!IS_DIGIT(t[i]) || !boundary_before(t, i)) continue;
+    /* a group of an IPv6 address ("2001:db8:220:6d::1") is no code */
+    if (i > 0 && t[i - 1] == ':' && i + 3 < n && t[i + 3] == ':') { i += 2; continue; }
     if (status_at(t + i, n - i, NULL)) { i += 4; continue; }
     r->code = code_at(t + i, n - i);
     if (r->code) break;
@@ -263,9 +265,28 @@ static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
   return 0;
 }
 
+/* The "not like" phrases of dma ("did not like our RCPT TO") and qmail
+ * ("does not like recipient"), found from their rare 'k' so that the common
+ * case costs one memchr. Returns the command or BNC_CMD_NONE. */
+static bnc_command_t find_not_like(const char *t, size_t n) {
+  static const struct { const char *after; bnc_command_t cmd; } A[] = {
+    { "our rcpt", BNC_CMD_RCPT }, { "our mail", BNC_CMD_MAIL }, { "our data", BNC_CMD_DATA },
+    { "recipient", BNC_CMD_RCPT }, { "sender", BNC_CMD_MAIL },
+  };
+  const char *p = t, *end = t + n;
+  while (p < end && (p = memchr(p, 'k', (size_t)(end - p))) != NULL) {
+    size_t j = (size_t)(p++ - t), k;
+    if (j < 11 || !same_ci(t + j - 6, "not like ", 9) || j + 3 > n) continue;
+    if (!same_ci(t + j - 10, "did ", 4) && !(j >= 11 && same_ci(t + j - 11, "does ", 5))) continue;
+    for (k = 0; k < sizeof A / sizeof A[0]; k++)
+      if (starts_ci(t + j + 3, n - j - 3, A[k].after)) return A[k].cmd;
+  }
+  return BNC_CMD_NONE;
+}
+
 /* Finds a command phrase near the start of the text, where Exim and
  * Postfix put "after RCPT TO", "while performing the HELO handshake" and
- * "for TEXT command". MTAs write these words in lower case: memchr jumps
+ * "for TEXT command"; else dma's and qmail's "not like" phrases. MTAs write these words in lower case: memchr jumps
  * to each candidate first letter. */
 static void find_command_head(const char *t, size_t n, bnc_reply_t *r) {
   static const char firsts[] = "awf";
@@ -283,6 +304,7 @@ static void find_command_head(const char *t, size_t n, bnc_reply_t *r) {
       }
     }
   }
+  if (r->command == BNC_CMD_NONE) r->command = find_not_like(t, head);
 }
 
 /* Removes a trailing "(in reply to X command)" that Postfix appends, and

@@ -137,6 +137,20 @@ static void test_wrappers(void) {
   CHECK_STR(r.status, "5.1.1");
   CHECK_INT(r.command, BNC_CMD_RCPT);
   CHECK(r.rhost_len == 14 && strncmp(s + r.rhost_off, "mx.example.org", 14) == 0);
+
+  /* dma, qmail and GMX name the command in their own words */
+  CHECK_INT(parse("mx.example.org [192.0.2.5] did not like our RCPT TO:\n550 5.2.1 no", &r), BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK_INT(parse("192.0.2.5 does not like recipient.\nRemote host said: 550 no such user", &r),
+            BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK_INT(parse("SMTP error from remote server after RCPT command:\nhost: mx.example.org\n"
+                  "5.1.1 <a@example.org>... User unknown", &r), BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  /* a group of an IPv6 address is no reply code */
+  CHECK_INT(parse("The recipient server did not accept our requests to connect. "
+                  "[(0) example.org. [2001:db8:220:6d::1]:25: socket error]", &r), BNC_OK);
+  CHECK_INT(r.code, 0);
 }
 
 static void test_disagreement(void) {

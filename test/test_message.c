@@ -152,6 +152,131 @@ static void test_hostile(void) {
   CHECK_INT(bnc_message_parse("x", BNC_MSG_MAX + 1, rules, NULL, 0, NULL, 0, &msg), BNC_ETOOBIG);
 }
 
+/* One hand-written bounce per family added with the table of evidence. */
+static void test_families(void) {
+  /* Exchange 5.5-2003: "a@b on DATE", the NDR text indented below */
+  CHECK_INT(parse("From: System Administrator <postmaster@corp.example>\n"
+                  "Subject: Undeliverable: lunch\n\nYour message\n\n  To: lee@corp.example\n"
+                  "  Subject: lunch\n\ndid not reach the following recipient(s):\n\n"
+                  "lee@corp.example on Tue, 3 Mar 2009 10:00:00 +0100\n"
+                  "    The recipient name is not recognized\n"
+                  "    MSEXCH:IMS:CORP:SITE:HOST 0 (000C05A6) Unknown Recipient\n"), BNC_OK);
+  CHECK_STR(msg.format, "exchange");
+  CHECK(str_is(msg.rcpt[0].rcpt, "lee@corp.example"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_STR(msg.rcpt[0].pseudo_status, "5.0.911");
+  /* Domino: the reason in the paragraph after "because:" */
+  CHECK_INT(parse("From: Postmaster@lotus.example\nSubject: DELIVERY FAILURE: User Pat\n\n"
+                  "Your message\n\n  Subject: plans\n\nwas not delivered to:\n\n"
+                  "  pat@lotus.example\n\nbecause:\n\n"
+                  "  User Pat (pat@lotus.example) not listed in Domino Directory\n"), BNC_OK);
+  CHECK_STR(msg.format, "domino");
+  CHECK(str_is(msg.rcpt[0].rcpt, "pat@lotus.example"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* au (KDDI) EZweb: "Recipient: <a@b>" and a transcript */
+  CHECK_INT(parse("From: Postmaster@ezweb.example\nSubject: Mail System Error - Returned Mail\n\n"
+                  "Each of the following recipients was rejected by a remote\nmail server.\n"
+                  "    Recipient: <kei@ezweb.example>\n    >>> RCPT TO:<kei@ezweb.example>\n"
+                  "    <<< 550 <kei@ezweb.example>: User unknown\n"), BNC_OK);
+  CHECK_STR(msg.format, "ezweb");
+  CHECK(str_is(msg.rcpt[0].rcpt, "kei@ezweb.example"));
+  CHECK_INT(msg.rcpt[0].reply.command, BNC_CMD_RCPT);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* au one net (KDDI) */
+  CHECK_INT(parse("From: no-reply@mail.dion.example\nSubject: error\n\n"
+                  "Your mail sent on: Thu, 5 Mar 2015 10:00:00 +0900\n"
+                  "     Could not be delivered to: <aki@dion.example>\n"
+                  "     As their mailbox is full.\n"), BNC_OK);
+  CHECK_STR(msg.format, "kddi");
+  CHECK(str_is(msg.rcpt[0].rcpt, "aki@dion.example"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILBOXFULL);
+  /* IMail: "diagnostic: a@b" lines, found by X-Mailer */
+  CHECK_INT(parse("From: Postmaster <postmaster@imail.example>\nSubject: Undeliverable Mail\n"
+                  "X-Mailer: <SMTP32 v8.22>\n\nInvalid final delivery userid: "
+                  "ron@imail.example\nOriginal message follows.\n\nTo: ron@imail.example\n"), BNC_OK);
+  CHECK_STR(msg.format, "imailserver");
+  CHECK(str_is(msg.rcpt[0].rcpt, "ron@imail.example"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* Zoho: an address, then the diagnostic on the same line */
+  CHECK_INT(parse("From: mailer-daemon@mail.zoho.example\nSubject: Undelivered Mail Returned to "
+                  "Sender\n\nThis message was created automatically by mail delivery software.\n\n"
+                  "max@example.org Invalid Address, ERROR_CODE :550, ERROR_CODE :5.2.2 "
+                  "<max@example.org>... Mailbox full\n"), BNC_OK);
+  CHECK_STR(msg.format, "zoho");
+  CHECK(str_is(msg.rcpt[0].rcpt, "max@example.org"));
+  CHECK(str_is(msg.rcpt[0].status, "5.2.2"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILBOXFULL);
+  /* Mail.ru: the same Exim text in two languages gives one record */
+  CHECK_INT(parse("From: mailer-daemon@corp.mail.ru\nSubject: Mail delivery failed\n\n"
+                  "  ivan@example.org\n    SMTP error from remote mail server after RCPT TO:"
+                  "<ivan@example.org>:\n    host mx.example.org [192.0.2.9]: 550 5.1.1 No such user\n\n"
+                  "This message was created automatically by mail delivery software.\n\n"
+                  "  ivan@example.org\n    SMTP error from remote mail server after RCPT TO:"
+                  "<ivan@example.org>:\n    host mx.example.org [192.0.2.9]: 550 5.1.1 No such user\n"),
+            BNC_OK);
+  CHECK_STR(msg.format, "mailru");
+  CHECK_INT((int)msg.nrcpt, 1);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* GMX: "\"a@b\":" lines, each followed by its own unindented diagnostic */
+  CHECK_INT(parse("From: MAILER-DAEMON@mail.gmx.example\nSubject: Mail delivery failed\n\n"
+                  "\"una@example.org\":\nSMTP error from remote server after RCPT command:\n"
+                  "host: mx.example.org\n5.1.1 <una@example.org>... User unknown\n"
+                  "\"dos@example.org\":\nSMTP error from remote server after RCPT command:\n"
+                  "host: mx.example.org\n5.2.2 <dos@example.org>... Mailbox full\n"), BNC_OK);
+  CHECK_STR(msg.format, "gmx");
+  CHECK_INT((int)msg.nrcpt, 2);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(msg.rcpt[1].cls.reason, BNC_R_MAILBOXFULL);
+  /* Amazon SES notifications through SNS: bounce, complaint, delivery */
+  CHECK_INT(parse("From: SES <no-reply@sns.amazonaws.example>\nSubject: AWS Notification Message\n\n"
+                  "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Permanent\","
+                  "\"bouncedRecipients\":[{\"emailAddress\":\"sam@example.org\",\"action\":\"failed\","
+                  "\"status\":\"5.1.1\",\"diagnosticCode\":\"smtp; 550 5.1.1 user unknown\"}]}}\n"), BNC_OK);
+  CHECK_STR(msg.format, "amazonses");
+  CHECK(str_is(msg.rcpt[0].rcpt, "sam@example.org"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(parse("From: SES <no-reply@sns.amazonaws.example>\n\n{\"notificationType\":\"Complaint\","
+                  "\"complaint\":{\"complainedRecipients\":[{\"emailAddress\":\"sue@example.org\"}],"
+                  "\"complaintFeedbackType\":\"abuse\"}}\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_COMPLAINT);
+  CHECK(str_is(msg.feedback_type, "abuse"));
+  CHECK_INT(parse("From: SES <no-reply@sns.amazonaws.example>\n\n{\"notificationType\":\"Delivery\","
+                  "\"delivery\":{\"recipients\":[\"tom@example.org\"],"
+                  "\"smtpResponse\":\"250 2.6.0 Message received\"}}\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_DELIVERED);
+  /* Microsoft JMRP: a complaint without the report part */
+  CHECK_INT(parse("From: staff@hotmail.example\nSubject: complaint about message from 192.0.2.7\n"
+                  "Content-Type: multipart/mixed; boundary=\"j\"\n\n--j\n"
+                  "Content-Type: message/rfc822\n\nX-HmXmrOriginalRecipient: viv@example.org\n"
+                  "From: news@example.com\nSubject: offer\n\nHi\n--j--\n"), BNC_OK);
+  CHECK_STR(msg.format, "arf");
+  CHECK(str_is(msg.rcpt[0].rcpt, "viv@example.org"));
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_COMPLAINT);
+}
+
+/* "User unknown" is a dead address, with or without the command; after
+ * DATA the recipient had been accepted, so it is a filter's refusal. */
+static void test_unknown_by_context(void) {
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+                  "Final-Recipient: rfc822; al@example.org\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+                  "Diagnostic-Code: smtp; 550 Unknown user al@example.org\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+                  "Final-Recipient: rfc822; al@example.org\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+                  "Diagnostic-Code: smtp; 550 Unknown user al@example.org (in reply to end of DATA "
+                  "command)\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_FILTERED);
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+                  "Final-Recipient: rfc822; al@example.org\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+                  "Diagnostic-Code: smtp; 550 Unknown user al@example.org (in reply to RCPT TO "
+                  "command)\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_STR(msg.rcpt[0].pseudo_status, "");
+}
+
 int main(void) {
   rules = bnc_ruleset_new(1);
   if (!rules || bnc_ruleset_compile(rules) != BNC_OK) return 1;
@@ -162,6 +287,8 @@ int main(void) {
   test_autoreply_and_plain_text();
   test_dates();
   test_hostile();
+  test_families();
+  test_unknown_by_context();
   bnc_ruleset_free(rules);
   return DONE();
 }

@@ -32,6 +32,17 @@ $(MODULE): $(CORE_SRC) src/lbounce.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -shared -o $@ $(CORE_SRC) src/lbounce.c $(LDFLAGS)
 
+# bounce.sqlite, the SQLite store: its own module, so that only it links
+# libsqlite3 (bounce.core stays free of dependencies). It decodes records
+# with record.c for its columns.
+SQLITE_SRC    := src/lsqlite.c src/sqlite_store.c src/record.c src/reason.c
+SQLITE_LIBS   ?= $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+SQLITE_MODULE := $(BUILD)/bounce/sqlite.so
+all spec install: $(SQLITE_MODULE)
+$(SQLITE_MODULE): $(SQLITE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -shared -o $@ $(SQLITE_SRC) $(LDFLAGS) $(SQLITE_LIBS)
+
 # C unit tests of the core, no Lua involved: one binary per test/test_*.c.
 CTESTS := $(patsubst test/%.c,$(BUILD)/%,$(wildcard test/test_*.c))
 $(BUILD)/test_%: test/test_%.c $(CORE_SRC) $(CORE_HDR) test/check.h
@@ -65,7 +76,7 @@ spec-all: test
 # module, C tests, benchmark, fuzz targets (syntax only: libFuzzer is clang's).
 lint:
 	@sh .ci/deps lint
-	luacheck --no-color lua spec bench $(wildcard bin/*)
+	luacheck --no-color lua spec bench examples $(wildcard bin/*)
 	@# Given a .rockspec, luacheck checks the modules it lists; from stdin it
 	@# checks the rockspec itself.
 	for f in $(wildcard rockspec/*.rockspec); do \
@@ -73,6 +84,8 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c99 --inline-suppr -Isrc \
 	  $(CORE_SRC) $(wildcard test/*.c bench/*.c fuzz/*.c)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c99 --inline-suppr -Isrc src/sqlite_store.c src/lsqlite.c
 	$(MAKE) -B WERROR=-Werror BUILD=build/werror all ctest
 	$(CC) $(OPT) $(WARN) -Werror -Isrc -o build/werror/bench_core bench/bench_core.c $(CORE_SRC)
 	for f in $(wildcard fuzz/fuzz_*.c); do \
@@ -86,7 +99,7 @@ lint:
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: deps
 	$(MAKE) BUILD=build/asan OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
-	  ctest build/asan/bounce/core.so
+	  ctest build/asan/bounce/core.so build/asan/bounce/sqlite.so
 	$(MAKE) all
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1 \
@@ -121,6 +134,22 @@ for f in (arg[2] .. " " .. arg[3]):gmatch("%S+") do want[f] = true end
 for _, m in pairs(t.build.modules) do
   for _, f in ipairs(type(m) == "table" and m.sources or { m }) do have[f] = true end
 end
+-- bounce.sqlite: exactly SQLITE_SRC, linking sqlite3
+local sq, sqwant = t.build.modules["bounce.sqlite"], {}
+for f in arg[4]:gmatch("%S+") do want[f] = true; sqwant[f] = true end
+if type(sq) ~= "table" then print("rockspec: bounce.sqlite is missing"); bad = true
+else
+  local n = 0
+  for _, f in ipairs(sq.sources or {}) do
+    n = n + 1
+    if not sqwant[f] then print("rockspec: bounce.sqlite: " .. f .. " is not in SQLITE_SRC"); bad = true end
+  end
+  for _ in pairs(sqwant) do n = n - 1 end
+  if n ~= 0 then print("rockspec: bounce.sqlite: sources differ from SQLITE_SRC"); bad = true end
+  if not (sq.libraries and sq.libraries[1] == "sqlite3") then
+    print("rockspec: bounce.sqlite: libraries = { \"sqlite3\" } is missing"); bad = true
+  end
+end
 for f in pairs(want) do
   if not have[f] then print("rockspec: " .. f .. " is missing"); bad = true end
 end
@@ -135,6 +164,9 @@ local core = require("bounce.core")
 local where = package.searchpath("bounce.core", package.cpath)
 assert(where and where:find(arg[1], 1, true) == 1, "bounce.core not loaded from the tree")
 assert(bounce._VERSION == core._VERSION, "_VERSION differs between bounce and bounce.core")
+local sqwhere = package.searchpath("bounce.sqlite", package.cpath)
+assert(sqwhere and sqwhere:find(arg[1], 1, true) == 1, "bounce.sqlite not in the tree")
+assert(require("bounce.store.sqlite")._VERSION == core._VERSION, "bounce.sqlite _VERSION differs")
 local r = assert(bounce.classify("550 5.1.1 <a@example.org>: user unknown"))
 assert(r.reason == "userunknown" and r.type == "hard", r.reason .. " " .. r.type)
 print("rockcheck: bounce " .. bounce._VERSION .. " from " .. where .. ": " .. r.reason .. ", " .. r.type)
@@ -143,7 +175,7 @@ export ROCKSPEC_SYNC_LUA ROCKCHECK_LUA
 rockcheck:
 	@sh .ci/deps rockcheck
 	@lua5.4 -e "$$ROCKSPEC_SYNC_LUA" /dev/null rockspec/bounce-scm-1.rockspec \
-	  "$(CORE_SRC) src/lbounce.c" "$$(find lua -name '*.lua')"
+	  "$(CORE_SRC) src/lbounce.c" "$$(find lua -name '*.lua')" "$(SQLITE_SRC)"
 	rm -rf $(ROCKTREE) build/rocksrc && mkdir -p build/rocksrc
 	cp -r src lua bin rockspec build/rocksrc/
 	cd build/rocksrc && luarocks make --tree=$(ROCKTREE) --lua-version=5.4 --deps-mode=none \
@@ -160,6 +192,7 @@ demo: deps $(MODULE)
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/bounce $(DESTDIR)$(SHAREDIR)/bounce
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/bounce/core.so
+	install -m 0755 $(SQLITE_MODULE) $(DESTDIR)$(LIBDIR)/bounce/sqlite.so
 	cd lua && for f in $$(find bounce -name '*.lua'); do \
 	  install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
 

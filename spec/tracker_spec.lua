@@ -459,6 +459,19 @@ describe("bounce replay", function()
     assert.matches("domain:outlook.example .- healthy\n", out)
   end)
 
+  it("does not count delay notices as bounces", function()
+    local path = os.tmpname()
+    write(path, '{"rcpt":"ann@example.org","action":"delayed","delayed":true,"type":"soft",'
+      .. '"reason":"networkerror","at":' .. T0 .. '}\n'
+      .. '{"rcpt":"ann@example.org","type":"delivered","at":' .. (T0 + 60) .. '}\n')
+    local status, out = run({ path, "--db", ":memory:" })
+    os.remove(path)
+    assert.equal(0, status)
+    assert.matches("ann@example.org%s+delayed/networkerror%s+nothing yet", out)
+    assert.matches("Suppressed at .-%(0%)", out)
+    assert.matches("domain:example.org%s+1%s+1%s+0%s+0", out)   -- one message, delivered, no soft
+  end)
+
   it("prints decisions as JSON lines with --json", function()
     local _, out = run({ "data/events.jsonl", "--db", ":memory:", "--json" })
     local first = out:match("^[^\n]+")

@@ -26,13 +26,17 @@ commands:
   rules [--check]       list the classification rules, or check them (every
                         example decided by its rule, none shadowed)
   reasons               the reasons, with the type each implies
+  parse PATH...         read bounce messages (a file, an mbox, a maildir, stdin)
+                        and print one JSON line (or --csv row) per recipient
   replay EVENTS.jsonl   run delivery events through a tracker: decisions,
-                        suppressions, health
+                        suppressions, health (bounce parse ... | bounce replay -)
   check ADDR...         may mail go to these addresses? (allowed/suppressed, why)
   suppressions          the suppression list (filters, --csv, --json)
   import FILE.csv       load an ESP's suppression list export
                         (replay, check, suppressions and import keep their
                         history in ./bounce.db, or --db FILE)
+  serve                 the HTTP service in nginx: ESP webhooks, /bounces,
+                        /check, /suppressions, /health
   help [COMMAND]        this text, or a command's
   --version             the version
 ]]

@@ -83,6 +83,11 @@ end })
 -- text bounce); opts.headers names extra headers of the original message.
 _M.parse = core.parse
 
+-- syntax: iter, err = bounce.messages(path_or_file [, opts])   (bounce/reader.lua)
+-- for msg, where in iter do ... end: the messages of a file, an mbox or a
+-- maildir, one at a time (memory stays flat on a large mailbox).
+_M.messages = require("bounce.reader").messages
+
 -- syntax: t, err = bounce.tracker{ policy = ..., store = ... }   (bounce.tracker.lua)
 _M.tracker = function(opts) return require("bounce.tracker").new(opts) end
 -- syntax: s = bounce.store.memory()   (the store interface: bounce/store.lua)

@@ -23,7 +23,9 @@ An event line:
 with "type" ("sent", "delivered", "soft", "hard", "block", "complaint",
 "unsubscribe", "release") instead of "reply" when the outcome is known, an
 optional "reason", and "count" for a batch of sends. Lines that are blank
-or start with # or // are skipped.
+or start with # or // are skipped, and so are delay notices ("delayed":
+true or "action": "delayed", as bounce parse prints them): the MTA is still
+retrying, nothing has failed yet.
 
   --db FILE       where the history is kept: a SQLite file, ./bounce.db by
                   default (or $BOUNCE_DB); ":memory:" keeps nothing
@@ -155,6 +157,15 @@ function _M.run(args)
       local d, derr
       if not okj or type(ev) ~= "table" then
         derr = "not a JSON object"
+      elseif ev.delayed == true or ev.action == "delayed" then
+        -- a delay notice (from bounce parse): the MTA is still trying, so
+        -- nothing failed yet; counting it as a soft bounce would escalate early
+        d = false
+        if not o.json then
+          io.write(format("%-16s  %-26s %-24s %s\n", type(ev.at) == "number" and stamp(ev.at) or "",
+            tostring(ev.rcpt), "delayed" .. (type(ev.reason) == "string" and "/" .. ev.reason or ""),
+            "nothing yet: a delay notice, the MTA still retries"))
+        end
       else
         clean(ev, cjson.null)
         local okb, berr = batch.step()
@@ -165,7 +176,9 @@ function _M.run(args)
         local okr, r, e = pcall(t.record, t, ev)
         if not okr then derr = tostring(r):gsub("^.-:%d+: ", "") else d, derr = r, e end
       end
-      if not d then
+      if d == false then   -- luacheck: ignore 542
+        -- reported above, not counted
+      elseif not d then
         bad = bad + 1
         io.stderr:write(format("%s:%d: %s\n", (file and file ~= "-") and file or "stdin", n, derr))
       else

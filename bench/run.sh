@@ -66,6 +66,7 @@ failed=""
 for f in bench/bench_*.c; do
   name=$(basename "$f" .c)
   [ "$name" = bench_core ] && continue
+  [ "$name" = bench_message ] && continue   # in the messages section below
   echo
   echo "== $name"
   # shellcheck disable=SC2086
@@ -74,11 +75,87 @@ for f in bench/bench_*.c; do
 done
 for f in bench/*.lua; do
   name=$(basename "$f" .lua)
-  case "$name" in classify|conformance) continue ;; esac
+  case "$name" in classify|conformance|store_redis|store_shdict|messages|serve_wrk) continue ;; esac
   for lua in lua5.4 luajit; do
     echo
     echo "== $name ($lua)"
     if "$lua" "$f" "$runs" "$secs"; then :; else failed="$failed $name($lua)"; fi
   done
 done
+
+# The Redis store (bench/store_redis.lua, Lua 5.4 and LuaJIT) against a
+# private redis-server on a free 127.0.0.1 port, stopped whatever happens.
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  rdir=$(mktemp -d /tmp/bounce-bench-redis.XXXXXX)
+  rport=$(lua5.4 -e 'local s = require("socket").bind("127.0.0.1", 0); local _, p = s:getsockname(); print(p); s:close()')
+  stop_redis() { redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$rdir"; }
+  trap stop_redis EXIT
+  redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --dir "$rdir" \
+    --daemonize yes --pidfile "$rdir/redis.pid" --logfile "$rdir/redis.log"
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  for lua in lua5.4 luajit; do
+    echo
+    echo "== store_redis ($lua)"
+    if REDIS_PORT=$rport "$lua" bench/store_redis.lua "$runs" "$secs"; then :; else failed="$failed store_redis($lua)"; fi
+  done
+  stop_redis
+  trap - EXIT
+else
+  echo
+  echo "== store_redis: redis-server not installed (apt-get install redis-server redis-tools): skipped"
+fi
+
+# The nginx shared-dict store inside one nginx worker (bench/store_shdict.lua
+# starts and stops its own nginx; skips itself without nginx's Lua module).
+echo
+echo "== store_shdict (inside nginx, LuaJIT)"
+if lua5.4 bench/store_shdict.lua "$runs" "$secs"; then :; else failed="$failed store_shdict"; fi
+
+# Bounce messages (issue 4): the files named in $corpus/labels.jsonl, read
+# into memory, through bnc_message_parse (C), bounce.parse (Lua 5.4, LuaJIT)
+# and Sisimai->make; messages/s, the target, and the ratio to Sisimai.
+echo
+echo "== messages: the files of $corpus/labels.jsonl, median of $runs runs x ${secs}s, one core"
+# shellcheck disable=SC2086
+if ${CC:-cc} -O2 -g -std=c99 -Isrc -o "$out/bench_message" bench/bench_message.c $core_src &&
+   "$out/bench_message" "$runs" "$secs" "$corpus" | tee "$out/msg_c.txt"; then :
+else failed="$failed bench_message"; fi
+for lua in lua5.4 luajit; do
+  if "$lua" bench/messages.lua "$runs" "$secs" "$corpus" | tee "$out/msg_$lua.txt"; then :
+  else failed="$failed messages($lua)"; fi
+done
+if perl -MSisimai -e 1 2>/dev/null; then
+  if perl bench/sisimai_messages.pl "$runs" "$secs" "$corpus" | tee "$out/msg_sisimai.txt"; then :
+  else failed="$failed sisimai_messages"; fi
+else
+  echo "Sisimai not installed (apt-get install libsisimai-perl): no comparison" | tee "$out/msg_sisimai.txt"
+fi
+mrate() { grep -oE '[0-9]+ messages/s' "$out/$1" 2>/dev/null | head -1 | cut -d' ' -f1; }
+msis=$(mrate msg_sisimai.txt || true)
+echo
+printf '%-30s %14s %12s %12s\n' "what" "messages/s" "target" "x Sisimai"
+mrow() {  # label value
+  local ratio="-" status=""
+  if [ -n "$msis" ] && [ -n "$2" ]; then ratio=$(awk -v a="$2" -v b="$msis" 'BEGIN { printf "%.0fx", a / b }'); fi
+  if [ -n "$2" ]; then status=$(awk -v a="$2" 'BEGIN { print (a >= 20000 ? "  met" : "  BELOW") }'); fi
+  printf '%-30s %14s %12s %12s%s\n' "$1" "$2" 20000 "$ratio" "$status"
+}
+mrow "bnc_message_parse (C)" "$(mrate msg_c.txt || true)"
+mrow "bounce.parse, Lua 5.4" "$(mrate msg_lua5.4.txt || true)"
+mrow "bounce.parse, LuaJIT" "$(mrate msg_luajit.txt || true)"
+if [ -n "$msis" ]; then printf '%-30s %14s %12s %12s\n' "Sisimai->make (Perl)" "$msis" "-" "1x (aim: 100x)"; fi
 if [ -n "$failed" ]; then echo; echo "bench: FAILED:$failed"; exit 1; fi
+
+# The SQLite store's size on disk at 100k addresses (bench/store_sqlite.lua;
+# its throughput figures ran in the loop above).
+echo
+echo "== store_sqlite size"
+lua5.4 bench/store_sqlite.lua --size 100000
+
+# bounce serve under wrk: shdict and Redis stores, then Redis killed and
+# restarted mid-run (bench/serve_wrk.sh; skips itself without wrk, nginx or
+# redis-server). Runs of 10x BENCH_SECONDS (at least 2 s; WRK_SECONDS sets
+# them), the fault run twice that: about 25 s at the default 0.5.
+echo
+wrk_secs=${WRK_SECONDS:-$(awk -v s="$secs" 'BEGIN { s = int(s * 10 + 0.5); print (s < 2 ? 2 : s) }')}
+if WRK_SECONDS=$wrk_secs bash bench/serve_wrk.sh; then :; else echo "bench: FAILED: serve_wrk"; exit 1; fi

@@ -101,7 +101,57 @@ local function fail(status, msg) return reply(status, { error = msg }) end
 -- Configuration (init_by_lua)
 ------------------------------------------------------------------------------
 
-local function store_factory(spec)
+-- The Redis store for nginx: each store call takes a connection from the
+-- worker's cosocket pool (opts.connect) and hands it back with set_keepalive
+-- (opts.release), so no connection outlives the request that used it. A
+-- call that fails on its connection closes it instead, and the next call
+-- connects afresh: after a Redis restart the first request already gets a
+-- new connection. The client module is opts.redis_client, else Debian's
+-- nginx.redis, else OpenResty's resty.redis.
+local function redis_client_module(given)
+  if given ~= nil then
+    if type(given) ~= "table" or type(given.new) ~= "function" then
+      error("bounce.serve: redis_client: a module with new() expected (nginx.redis, resty.redis)", 5)
+    end
+    return given
+  end
+  for _, name in ipairs({ "nginx.redis", "resty.redis" }) do
+    local ok, mod = pcall(require, name)
+    if ok then return mod end
+  end
+  error("bounce.serve: store redis: neither nginx.redis nor resty.redis found (apt-get install lua-nginx-redis)", 5)
+end
+
+local function redis_factory(mod, host, port, prefix, opts)
+  local client = redis_client_module(opts.redis_client)
+  local timeout = opts.redis_timeout or 1000
+  local pool = opts.redis_pool_size or 64
+  if type(timeout) ~= "number" or timeout <= 0 then
+    error("bounce.serve: redis_timeout: milliseconds > 0 expected", 4)
+  end
+  if type(pool) ~= "number" or pool < 1 or pool % 1 ~= 0 then
+    error("bounce.serve: redis_pool_size: integer >= 1 expected", 4)
+  end
+  local where = host .. ":" .. port .. ": "
+  local sopts = {
+    prefix = prefix,
+    connect = function()
+      local red, err = client:new()
+      if not red then return nil, where .. tostring(err) end
+      red:set_timeout(timeout)
+      local ok, cerr = red:connect(host, port)
+      if not ok then return nil, where .. tostring(cerr) end
+      return red
+    end,
+    release = function(red) red:set_keepalive(60000, pool) end,
+  }
+  -- new() takes no connection with opts.release: this checks the options
+  -- now, in init_by_lua, where a mistake stops nginx from starting
+  mod.new(nil, sopts)
+  return function() return mod.new(nil, sopts) end
+end
+
+local function store_factory(spec, opts)
   if type(spec) == "function" then return spec end
   if spec == nil or spec == "shdict" then spec = "shdict:bounce" end
   if type(spec) ~= "string" then error("bounce.serve: store: string or function expected", 3) end
@@ -123,7 +173,10 @@ local function store_factory(spec)
     if not ok then
       error("bounce.serve: store " .. spec .. ": bounce.store.redis is not available: " .. tostring(mod), 3)
     end
-    return nil, { module = mod, host = host, port = tonumber(port), prefix = prefix ~= "" and prefix or nil }
+    if sfind(prefix, "[{}]") then
+      error("bounce.serve: store " .. spec .. ": the key prefix may not hold { or }", 3)
+    end
+    return redis_factory(mod, host, tonumber(port), prefix ~= "" and prefix or nil, opts)
   end
   error("bounce.serve: store: 'shdict[:DICT]', 'sqlite:PATH' or 'redis://HOST:PORT[/PREFIX]' expected, got '"
     .. spec .. "'", 3)
@@ -140,7 +193,11 @@ end
 -- patterns for SigningCertURL and SubscribeURL; default https://sns.REGION.
 -- amazonaws.com/ only), sns_confirm (fetch the SubscribeURL of a
 -- subscription confirmation, default true), sns_topics (list of TopicArns
--- accepted; default any), fetch_timeout (ms, 5000).
+-- accepted; default any), fetch_timeout (ms, 5000). With a redis:// store:
+-- redis_timeout (ms per Redis operation, 1000), redis_pool_size (idle
+-- connections kept per worker, 64), redis_client (the client module:
+-- default nginx.redis, else resty.redis). Redis keys are PREFIX{address}
+-- (PREFIX from the URL, default "bounce:").
 function _M.init(opts)
   if type(opts) ~= "table" then error("bad argument #1 to 'init' (table expected, got " .. type(opts) .. ")", 2) end
   if type(opts.token) ~= "string" or #opts.token < 8 then
@@ -152,7 +209,7 @@ function _M.init(opts)
   c.sns_verify = c.sns_verify ~= false
   c.sns_confirm = c.sns_confirm ~= false
   c.fetch_timeout = c.fetch_timeout or 5000
-  c.make_store, c.redis = store_factory(opts.store)
+  c.make_store = store_factory(opts.store, c)
   if c.sns_topics then
     local set = {}
     for _, a in ipairs(c.sns_topics) do set[a] = true end
@@ -164,55 +221,19 @@ function _M.init(opts)
   cfg = c
 end
 
--- A store that hands each call to the store of the current request (Redis:
--- a connection per request, from the cosocket pool).
-local RequestStore = {}
-RequestStore.__index = RequestStore
-local function current_store()
-  local s = ngx.ctx.bounce_store
-  if s then return s end
-  local r = cfg.redis
-  local client_mod = require("nginx.redis")
-  local red = client_mod:new()
-  red:set_timeout(1000)
-  local ok, err = red:connect(r.host, r.port)
-  if not ok then return nil, "redis " .. r.host .. ":" .. r.port .. ": " .. tostring(err) end
-  s, err = r.module.new(red, { prefix = r.prefix })
-  if not s then return nil, err end
-  ngx.ctx.bounce_store, ngx.ctx.bounce_redis = s, red
-  return s
-end
-function RequestStore.get(_, k)
-  local s, err = current_store()
-  if not s then return nil, err end
-  return s:get(k)
-end
-function RequestStore.cas(_, k, old, new, ttl)
-  local s, err = current_store()
-  if not s then return nil, err end
-  return s:cas(k, old, new, ttl)
-end
-function RequestStore.scan()
-  local s, err = current_store()
-  if not s then error(err, 0) end
-  return s:scan()
-end
+local start_policy_timer   -- defined below, with the policy watch
 
 -- syntax: serve.init_worker()                         context: init_worker_by_lua*
 -- Opens this worker's store.
 function _M.init_worker()
   if not cfg then error("bounce.serve: init() was not called in init_by_lua", 2) end
-  local store, err
-  if cfg.redis then
-    store = setmetatable({}, RequestStore)
-  else
-    store, err = cfg.make_store()
-    if not store then
-      ngx.log(ngx.ERR, "bounce: cannot open the store: ", tostring(err))
-      return
-    end
+  local store, err = cfg.make_store()
+  if not store then
+    ngx.log(ngx.ERR, "bounce: cannot open the store: ", tostring(err))
+    return
   end
   worker_store = store
+  start_policy_timer()
 end
 
 -- The tracker is made on this worker's first request: loading a policy runs
@@ -283,6 +304,22 @@ local function watch_policy()
     ngx.log(ngx.NOTICE, "bounce: policy reloaded")
     last_policy = p
   end
+end
+
+-- A worker that gets no request would keep an old policy: it looks at the
+-- file on a timer too, so every worker follows an edit within
+-- reload_interval whether or not requests reach it.
+start_policy_timer = function()
+  local every = cfg.reload_interval or 1
+  if type(cfg.policy) ~= "string" or every <= 0 then return end
+  local ok, err = ngx.timer.every(every, function(premature)
+    if premature then return end
+    if tracker() then
+      T:current_policy()
+      watch_policy()
+    end
+  end)
+  if not ok then ngx.log(ngx.ERR, "bounce: cannot start the policy timer: ", tostring(err)) end
 end
 
 -- Health counters shared by the workers (health_dict): one counter per kind,
@@ -451,21 +488,23 @@ local function post_bounces()
   if not data then return end
   local results, err = bounce.parse(data)
   if not results then return fail(400, err) end
-  local events = {}
-  for _, x in ipairs(results) do
-    if x.rcpt then
-      local t = x.type
-      if x.action == "delayed" then t = "soft" end
-      if tracker_mod.events[t] then
-        events[#events + 1] = { rcpt = x.rcpt, type = t, reason = x.reason, permanent = x.permanent,
-                                at = x.at, source = "reply" }
-      end
+  local events, skipped = {}, {}
+  for i, x in ipairs(results) do
+    if x.action == "delayed" or x.delayed then
+      -- a delay notice: the MTA is still retrying, nothing has failed yet
+      skipped[#skipped + 1] = { index = i, rcpt = x.rcpt, why = "delay notice: the MTA still retries" }
+    elseif x.rcpt and tracker_mod.events[x.type] then
+      events[#events + 1] = { rcpt = x.rcpt, type = x.type, reason = x.reason,
+                              permanent = x.permanent, at = x.at, source = "reply" }
+    else
+      skipped[#skipped + 1] = { index = i, rcpt = x.rcpt,
+        why = x.rcpt and "not a tracked outcome: " .. tostring(x.type) or "no recipient" }
     end
   end
   local stored, rejected, decisions = record_all(events)
   if not stored then return end
   return reply(200, { stored = stored, format = results[1] and results[1].format, rejected = rejected,
-                      decisions = decisions })
+                      skipped = list(skipped), decisions = decisions })
 end
 
 local function valid_rcpt(rcpt, what)
@@ -600,11 +639,6 @@ function _M.handle()
   end
   watch_policy()
   local ok, err = pcall(route, ngx.req.get_method(), ngx.var.uri)
-  local red = ngx.ctx.bounce_redis
-  if red then
-    ngx.ctx.bounce_store, ngx.ctx.bounce_redis = nil, nil
-    red:set_keepalive(10000, 64)
-  end
   if not ok then
     ngx.log(ngx.ERR, "bounce: ", tostring(err))
     return fail(500, "internal error (see the error log)")

@@ -8,8 +8,8 @@ local format, concat, sort = string.format, table.concat, table.sort
 
 local _M = {}
 
-_M.help = [[
-usage: bounce serve [--listen 127.0.0.1:8025] [--store shdict|sqlite:PATH|redis://HOST:PORT]
+_M.help = [=[
+usage: bounce serve [--listen 127.0.0.1:8025] [--store shdict|sqlite:PATH|redis://HOST:PORT[/PREFIX]]
                     [--policy FILE] [--prefix DIR] [--token TOKEN] [--workers N]
 
 Runs the bounce HTTP service in nginx (Debian's nginx + libnginx-mod-http-lua):
@@ -24,7 +24,11 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
 
   --listen ADDR:PORT     where to listen (default 127.0.0.1:8025)
   --store SPEC           shdict (default: an nginx shared dict, lost when
-                         nginx stops), sqlite:PATH (durable), redis://HOST:PORT
+                         nginx stops), sqlite:PATH (durable),
+                         redis://HOST:PORT[/PREFIX] (shared by every nginx
+                         using that Redis; keys PREFIX{address}, default
+                         prefix bounce:; as durable as Redis is configured:
+                         appendonly yes, appendfsync always loses nothing)
   --policy FILE          the policy; edits apply within a second, in every
                          worker; a broken edit keeps the old policy (logged)
   --prefix DIR           nginx's folder: conf/, logs/, tmp/ (default: a new
@@ -44,7 +48,7 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
   --user USER            user the workers run as (when started as root)
   --lua-cpath DIR        folder holding bounce/core.so built for LuaJIT
   --conf-only            write the configuration, print its path and exit
-]]
+]=]
 
 local NGINX = os.getenv("NGINX") or "/usr/sbin/nginx"
 local MODULES = "/usr/lib/nginx/modules"
@@ -216,8 +220,9 @@ function _M.write_conf(o)
   end
   local store = o.store or "shdict"
   if store == "shdict" then store = "shdict:bounce" end
-  if not (store:match("^shdict:[%w_]+$") or store:match("^sqlite:.+") or store:match("^redis://[%w%.%-]+:%d+")) then
-    return nil, "--store: shdict, sqlite:PATH or redis://HOST:PORT expected, got '" .. store .. "'"
+  if not (store:match("^shdict:[%w_]+$") or store:match("^sqlite:.+")
+          or store:match("^redis://[%w%.%-]+:%d+$") or store:match("^redis://[%w%.%-]+:%d+/[^{}%s]*$")) then
+    return nil, "--store: shdict, sqlite:PATH or redis://HOST:PORT[/PREFIX] expected, got '" .. store .. "'"
   end
   local sq = store:match("^sqlite:(.+)$")
   if sq then store = "sqlite:" .. abs(sq) end

@@ -22,6 +22,25 @@ local function interpreter()
   return "lua" .. _VERSION:match("%d+%.%d+")
 end
 
+-- Commands a redis-server received from clients since the last call of the
+-- returned function, read from INFO commandstats: script runs (EVALSHA,
+-- EVAL) and GETs. Each script run makes one GET of its own inside Redis,
+-- which is not a round trip and is taken off.
+local function counter(srv)
+  local function snap()
+    local out = srv:cli("INFO commandstats")
+    local function calls(cmd) return tonumber(out:match("cmdstat_" .. cmd .. ":calls=(%d+)")) or 0 end
+    return calls("evalsha") + calls("eval"), calls("get")
+  end
+  local s0, g0 = snap()
+  return function()
+    local s1, g1 = snap()
+    local d = { scripts = s1 - s0, gets = g1 - g0 - (s1 - s0) }
+    s0, g0 = s1, g1
+    return d
+  end
+end
+
 describe("store.redis (redis-lua, real redis-server)", function()
   if not usable then
     skip_or_fail(why)
@@ -173,6 +192,160 @@ describe("store.redis (redis-lua, real redis-server)", function()
     end)
   end)
 
+  describe("update (what the tracker uses): one round trip per event", function()
+    local function round_trips() return counter(srv) end
+    local function tracker(s) return bounce.tracker{ store = s, health = false } end
+
+    before_each(function()
+      -- loaded, so that no NOSCRIPT + EVAL pair is counted
+      srv:cli("SCRIPT LOAD " .. redis_srv.q(store_redis.CAS_SCRIPT))
+    end)
+
+    it("records a new address with one EVALSHA and no GET", function()
+      local t = tracker(assert(bounce.store.redis(srv:client(), fresh())))
+      local delta = round_trips()
+      local d = assert(t:record{ rcpt = "new@example.com", type = "soft", at = 1780000000 })
+      assert.equals("retry", d.action)
+      assert.same({ scripts = 1, gets = 0 }, delta())
+      assert.equals(1, t:get("new@example.com").bounces)
+    end)
+
+    it("records an address it wrote before with one EVALSHA each", function()
+      local t = tracker(assert(bounce.store.redis(srv:client(), fresh())))
+      local delta = round_trips()
+      for i = 1, 10 do
+        assert(t:record{ rcpt = "ann@example.com", type = "block", at = 1780000000 + i })
+      end
+      local d = assert(t:record{ rcpt = "ann@example.com", type = "soft", at = 1780000100 })
+      assert.same({ scripts = 11, gets = 0 }, delta())
+      assert.equals(1, d.attempts)
+      local r = t:get("ann@example.com")
+      assert.equals(10, r.blocks)
+      assert.equals(11, r.bounces)
+    end)
+
+    it("confirms an event that changes nothing with one GET and no write", function()
+      local t = tracker(assert(bounce.store.redis(srv:client(), fresh())))
+      assert(t:record{ rcpt = "ann@example.com", type = "delivered", at = 1780000000 })
+      local delta = round_trips()
+      local d = assert(t:record{ rcpt = "ann@example.com", type = "sent", at = 1780000060 })
+      assert.equals("send", d.action)
+      assert.same({ scripts = 0, gets = 1 }, delta())
+    end)
+
+    it("gets it right in two round trips when another host changed the record", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      local other = assert(bounce.store.redis(srv:client(), { prefix = s.prefix }))
+      local t, t2 = tracker(s), tracker(other)
+      assert(t:record{ rcpt = "ann@example.com", type = "soft", at = 1780000000 })
+      assert(t2:record{ rcpt = "ann@example.com", type = "soft", at = 1780000600 })
+      assert(t2:record{ rcpt = "ann@example.com", type = "soft", at = 1780001200 })
+      -- t's cache still holds the record after one soft bounce
+      local delta = round_trips()
+      local d = assert(t:record{ rcpt = "ann@example.com", type = "soft", at = 1780001800 })
+      assert.same({ scripts = 2, gets = 0 }, delta())
+      assert.equals(4, d.attempts)
+      assert.equals(4, t2:get("ann@example.com").bounces)
+      delta()
+      -- and t's next event goes in one again
+      d = assert(t:record{ rcpt = "ann@example.com", type = "soft", at = 1780002400 })
+      assert.same({ scripts = 1, gets = 0 }, delta())
+      assert.equals(5, d.attempts)
+    end)
+
+    it("never answers check or get from its cache", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      local other = assert(bounce.store.redis(srv:client(), { prefix = s.prefix }))
+      local t, t2 = tracker(s), tracker(other)
+      assert(t:record{ rcpt = "ann@example.com", type = "delivered", at = 1780000000 })
+      assert.is_true((t:check("ann@example.com")))
+      assert(t2:record{ rcpt = "ann@example.com", reply = "550 5.1.1 user unknown", at = 1780000060 })
+      local allowed, because = t:check("ann@example.com")
+      assert.is_false(allowed)
+      assert.matches("^suppressed since", because)
+      assert.equals("suppressed", t:get("ann@example.com").state)
+      -- nor a "sent" that writes nothing: its decision comes from Redis
+      local d = assert(t2:release("ann@example.com", 1780000120))
+      assert.equals("active", d.state)
+      d = assert(t:record{ rcpt = "ann@example.com", type = "hard", at = 1780000180 })
+      assert.equals("suppress", d.action)
+    end)
+
+    it("costs an address its cache does not hold two round trips (opts.cache bounds it)", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh{ cache = 2 }))   -- one key per generation
+      local t = tracker(s)
+      for _, a in ipairs({ "a", "b", "c" }) do
+        assert(t:record{ rcpt = a .. "@example.com", type = "soft", at = 1780000000 })
+      end
+      local delta = round_trips()
+      assert.equals(2, assert(t:record{ rcpt = "c@example.com", type = "soft", at = 1780000600 }).attempts)
+      assert.same({ scripts = 1, gets = 0 }, delta())
+      assert.equals(2, assert(t:record{ rcpt = "a@example.com", type = "soft", at = 1780000600 }).attempts)
+      assert.same({ scripts = 2, gets = 0 }, delta())
+      local none = tracker(assert(bounce.store.redis(srv:client(), { prefix = s.prefix, cache = 0 })))
+      assert.equals(3, assert(none:record{ rcpt = "a@example.com", type = "soft", at = 1780001200 }).attempts)
+      assert.same({ scripts = 2, gets = 0 }, delta())
+    end)
+
+    it("calls fn again with the current bytes, and gives up after 16 conflicting writes", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      local c = srv:client()
+      local k = s:key("hot@example.com")
+      local seen = {}
+      local ok, err = s:update("hot@example.com", function(old)
+        seen[#seen + 1] = old or "none"
+        c:set(k, contract.record(#seen))   -- another writer, every time
+        return true, contract.record(100)
+      end)
+      assert.is_nil(ok)
+      assert.equals("too many conflicting writes for hot@example.com", err)
+      assert.equals(16, #seen)
+      assert.equals("none", seen[1])
+      assert.equals(contract.record(15), seen[16])
+      assert.equals(contract.record(16), s:get("hot@example.com"))
+    end)
+
+    it("deletes with a nil new value, sets the ttl, and leaves the record when fn writes nothing", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      assert.is_true(s:update("a@example.com", function(old)
+        assert.is_nil(old)
+        return true, contract.record(1), 3600
+      end))
+      local ttl = tonumber(srv:cli("TTL " .. redis_srv.q(s:key("a@example.com"))))
+      assert.is_true(ttl > 3590 and ttl <= 3600, "TTL " .. ttl)
+      assert.is_true(s:update("a@example.com", function(old)
+        assert.equals(contract.record(1), old)
+        return false
+      end))
+      assert.equals(contract.record(1), s:get("a@example.com"))
+      assert.is_true(s:update("a@example.com", function() return true, nil end))
+      assert.equals("0", srv:cli("EXISTS " .. redis_srv.q(s:key("a@example.com"))))
+    end)
+
+    it("does not overwrite a record that turned corrupt after it was cached", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      local t = tracker(s)
+      assert(t:record{ rcpt = "bad@example.com", type = "soft", at = 1780000000 })
+      srv:client():set(s:key("bad@example.com"), "not a record")
+      local delta = round_trips()
+      local d, err = t:record{ rcpt = "bad@example.com", type = "hard", at = 1780000060 }
+      assert.is_nil(d)
+      assert.matches("^corrupt record for bad@example.com: ", err)
+      assert.same({ scripts = 1, gets = 0 }, delta())   -- the failed compare returned it
+      assert.equals("not a record", s:get("bad@example.com"))
+    end)
+
+    it("raises on caller mistakes", function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      assert.has_error(function() s:update(1, print) end,
+        "bad argument #1 to 'update' (string expected, got number)")
+      assert.has_error(function() s:update("k") end,
+        "bad argument #2 to 'update' (function expected, got nil)")
+      assert.has_error(function() store_redis.new(srv:client(), { cache = -1 }) end,
+        "bad argument #2 to 'redis' (opts.cache: number >= 0 expected)")
+    end)
+  end)
+
   describe("concurrency", function()
     it("4 processes x 5,000 block events over 100 addresses lose no update", function()
       local prefix = "conc:"
@@ -253,7 +426,7 @@ print(("done %d failed %d %s"):format(done, failed, tostring(last)))
       assert.equals(1, t:get("a@example.com").bounces)   -- only what was acknowledged
     end)
 
-    it("recovers on the next call after a restart between calls (get retries on a new connection)", function()
+    it("recovers on the next call after a restart between calls (the closed idle connection is replaced)", function()
       local s = assert(bounce.store.redis(srv:client(), fresh{ connect = srv:connector() }))
       local t = bounce.tracker{ store = s, health = false }
       assert(t:record{ rcpt = "b@example.com", type = "soft", at = 1780000000 })
@@ -262,6 +435,8 @@ print(("done %d failed %d %s"):format(done, failed, tostring(last)))
       assert.is_nil(err)
       assert.equals("retry", d.action)
       assert.equals(1, t:get("b@example.com").bounces)   -- the restart emptied Redis
+      srv:restart()   -- a read after a restart is retried on a new connection
+      assert.same({ true, "active: no history" }, { t:check("b@example.com") })
     end)
 
     it("drops a timed-out connection, so a late reply is never read as the next one", function()
@@ -356,6 +531,18 @@ describe("store.redis inside nginx (nginx.redis, LuaJIT)", function()
         ngx.say(require("cjson").encode({ results = results, failed = failed }))
       }
     }
+    location = /burst {
+      content_by_lua_block {
+        local t = require("bounce").tracker{ store = make_store("burst:"), health = false }
+        local args = ngx.req.get_uri_args()
+        local d, err
+        for i = 1, tonumber(args.n) do
+          d, err = t:record{ rcpt = args.rcpt, type = "block", at = 1780000000 + i }
+          if not d then break end
+        end
+        ngx.say(require("cjson").encode(d or { error = err }))
+      }
+    }
     location = /record {
       content_by_lua_block {
         local bounce = require("bounce")
@@ -396,6 +583,24 @@ describe("store.redis inside nginx (nginx.redis, LuaJIT)", function()
     status, body = srv:get("/record?rcpt=ann%40example.org&type=soft&at=1780001200")
     assert.equals(200, status, body)
     assert.equals(3, require("cjson").decode(body).attempts)
+  end)
+
+  it("records each event in one round trip over pooled connections (connect + release)", function()
+    rsrv:cli("SCRIPT LOAD " .. redis_srv.q(store_redis.CAS_SCRIPT))
+    local delta = counter(rsrv)
+    local status, body = srv:get("/burst?rcpt=burst%40example.org&n=20")
+    assert.equals(200, status, body)
+    assert.equals("block", require("cjson").decode(body).event)
+    assert.same({ scripts = 20, gets = 0 }, delta())
+    local t = bounce.tracker{ store = assert(bounce.store.redis(rsrv:client(), { prefix = "burst:" })),
+                              health = false }
+    assert.equals(20, t:get("burst@example.org").blocks)
+    -- a new store (empty cache) on the same record: two round trips, right count
+    status, body = srv:get("/burst?rcpt=burst%40example.org&n=1")
+    assert.equals(200, status, body)
+    assert.same({ scripts = 2, gets = 1 }, delta())   -- and t:get's GET
+    assert.equals(21, t:get("burst@example.org").blocks)
+    assert.not_matches("%[error%]", srv:error_log())
   end)
 
   it("answers with an error, not a decision, when Redis is down", function()

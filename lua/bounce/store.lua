@@ -20,6 +20,17 @@
 --       An iterator of key, blob over every record. Deleting the key just
 --       returned (by cas) must be safe; other changes may repeat or skip.
 --   n          = store:count()          (optional) number of records.
+--   ok, err    = store:update(key, fn)  (optional)
+--       Read-modify-write of one record for stores where a read costs a
+--       round trip (Redis): the store calls write, new, ttl = fn(old) with
+--       the current bytes, or with its best guess of them, and makes the
+--       change with its compare-and-set; when the guess (or a concurrent
+--       writer) made that fail, it calls fn again with the bytes it found.
+--       write false leaves the record as it is; true sets it to new (nil:
+--       delete) with ttl as in cas. Only fn's last run counts, and that run
+--       always saw bytes the store held (a "no write" on a guess is checked
+--       too). Returns true, or nil, err when the store failed or too many
+--       writes conflicted. The tracker uses it when present, get + cas if not.
 --   ...        = store:apply(key, params, event, reason, at, rand, permanent)
 --       (optional, C stores only) get + transition + write in one call, for
 --       stores that are atomic by construction; see bounce.core.mstore.

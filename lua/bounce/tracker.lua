@@ -362,6 +362,20 @@ local function transition(self, key, domain, code, reason, permanent, at, etype)
     if action == nil then
       return nil, "corrupt record for " .. key .. ": " .. state
     end
+  elseif type(self.store.update) == "function" then
+    -- The store reads (or guesses), calls back and compare-and-sets: one
+    -- round trip on Redis when its guess is right. A corrupt record makes
+    -- the callback write nothing; only its last run counts.
+    local bad
+    local ok, err = self.store:update(key, function(old)
+      action, state, rsn, attempts, retry_at, expires_at, since, cause, new =
+        step(old, params, code, rc, at, rnd, permanent)
+      bad = action == nil and state or nil
+      if bad or not new then return false end
+      return true, new ~= "" and new or nil, expires_at and expires_at - at or nil
+    end)
+    if not ok then return nil, "store: " .. tostring(err) end
+    if bad then return nil, "corrupt record for " .. key .. ": " .. bad end
   else
     local s = self.store
     for _ = 1, MAX_CAS_TRIES do

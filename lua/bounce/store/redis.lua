@@ -39,8 +39,12 @@
 -- opts.connect. Without opts.connect the store keeps the client it was given
 -- and reconnecting it is the host's job (redis-lua cannot reconnect a
 -- client, so pass connect there). get() is a read and is retried once on a
--- fresh connection; cas() is never retried, since a write whose reply was
--- lost may have happened (the tracker's caller sees nil, "store: ...").
+-- fresh connection; a write (cas, update) is never retried, since a write
+-- whose reply was lost may have happened (the tracker's caller sees nil,
+-- "store: ..."). So that a Redis restart between two calls does not fail
+-- the next write, a kept redis-lua connection is polled without blocking
+-- before each write (one recv(), no round trip) and replaced when the
+-- server has closed it.
 -- With opts.release the store keeps no client between calls: each call
 -- takes one from connect() and hands it to release() afterwards (the
 -- OpenResty way: cosockets belong to the request that made them).
@@ -48,7 +52,18 @@
 -- Atomicity: cas() is one server-side Lua script (EVALSHA, falling back to
 -- EVAL when the server answers NOSCRIPT, which also loads it) that compares
 -- the record's bytes and writes, so it is atomic across hosts; no WATCH, no
--- retries inside the store (the tracker retries on false).
+-- retries inside cas() (the tracker retries on false).
+--
+-- One round trip per event: update(key, fn) (what the tracker uses) does not
+-- read first. It guesses the record from a small per-store cache of the
+-- bytes it last read or wrote for each key (a miss guesses "no record",
+-- right for a new address), lets fn compute the new record from the guess
+-- and sends the compare-and-set. When the guess was wrong the script answers
+-- with the current bytes, and fn runs again on them: a second round trip.
+-- The cache is only a guess, never an answer: every decision is confirmed
+-- by the script (or, when fn writes nothing, by a GET), and get() always
+-- reads Redis. opts.cache bounds it (default 20,000 keys, about 180 bytes
+-- each with the address: 3.6 MB at most; 0 turns it off).
 --
 -- Keys: PREFIX .. "{" .. address .. "}" (opts.prefix, default "bounce:").
 -- The braces are a Redis Cluster hash tag: the slot comes from the address
@@ -71,7 +86,7 @@ local type, error, tostring, setmetatable, rawget, pcall =
   type, error, tostring, setmetatable, rawget, pcall
 local unpack = rawget(_G, "unpack") or table.unpack
 local find, sub, gsub, format = string.find, string.sub, string.gsub, string.format
-local ceil = math.ceil
+local ceil, floor = math.ceil, math.floor
 
 local ngx = rawget(_G, "ngx")
 local null = ngx and ngx.null
@@ -81,13 +96,15 @@ local _M = { _VERSION = core._VERSION }
 -- KEYS[1] the record. ARGV[1] '1' when a value is expected (ARGV[2]), '0'
 -- when the key must be absent; ARGV[3] '1' to write ARGV[4], '0' to delete;
 -- ARGV[5] the expiry in seconds, '0' for none. Returns 1 when it wrote (or
--- had nothing to do), 0 when the value differed.
+-- had nothing to do); when the value differed, an array holding the current
+-- value (empty when there is none), so that update() can try again without
+-- another read.
 local CAS_SCRIPT = [[
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
-  if cur ~= ARGV[2] then return 0 end
+  if cur ~= ARGV[2] then return cur and {cur} or {} end
 elseif cur then
-  return 0
+  return {cur}
 end
 if ARGV[3] == '1' then
   if ARGV[5] ~= '0' then
@@ -101,7 +118,7 @@ end
 return 1
 ]]
 -- SHA1 of CAS_SCRIPT (spec/store_redis_spec.lua checks it against SCRIPT LOAD).
-local CAS_SHA = "57e8d095d189d86ce291f1e9caeabe337e1416df"
+local CAS_SHA = "7b6b096f05c2d7d5dc54f082eae20e1b742ecc6c"
 _M.CAS_SCRIPT, _M.CAS_SHA = CAS_SCRIPT, CAS_SHA
 
 local S = {}
@@ -184,8 +201,39 @@ local function run(c, method, ...)
   return res
 end
 
+-- Whether the socket of an idle connection reads EOF (or stray bytes) at
+-- once: the server closed it (a restart) or the protocol is out of step.
+-- One non-blocking recv(); the socket's timeouts are put back as they were.
+local function closed_while_idle(sock)
+  local block, total = sock:gettimeout()
+  sock:settimeout(0)
+  local data, err, partial = sock:receive(1)
+  sock:settimeout(block)
+  if total and total >= 0 then sock:settimeout(total, "t") end
+  return data ~= nil or err ~= "timeout" or (partial ~= nil and partial ~= "")
+end
+
+-- Drops the kept client when it is a redis-lua (LuaSocket) connection the
+-- server has closed, so that the next write goes out on a new one instead of
+-- failing after it was sent (writes are not retried). lua-resty-redis needs
+-- no such check: its pool already drops connections the server closed.
+local function drop_if_closed(self)
+  local c = self.client
+  if not is_redis_lua(c) then return end
+  local sock = c.network.socket
+  if type(sock) ~= "userdata" or not sock.gettimeout then return end
+  local ok, closed = pcall(closed_while_idle, sock)
+  if not ok or closed then
+    close(c)
+    self.client = nil
+  end
+end
+
 -- Runs method on a client, with one retry on a fresh connection when retry.
+-- Without retry (a write), a kept redis-lua connection is first checked for
+-- a close by the server while it sat idle.
 local function command(self, retry, method, ...)
+  if not retry and self.client and self.connect then drop_if_closed(self) end
   local c, err = acquire(self)
   if not c then return nil, err end
   local res, rerr, reply_err = run(c, method, ...)
@@ -215,6 +263,9 @@ end
 --              red:set_keepalive(...)); the store keeps none
 --   scan_count SCAN's COUNT hint (default 1000)
 --   cluster    true: scan() reads values with GET per key (no MGET)
+--   cache      how many keys' last bytes update() keeps as guesses
+--              (default 20000; 0: none, every existing address then costs
+--              update() two round trips)
 -- With connect and no client or release, new() connects at once and
 -- returns nil, err when that fails.
 function _M.new(client, opts)
@@ -250,10 +301,15 @@ function _M.new(client, opts)
   if type(scan_count) ~= "number" or scan_count < 1 then
     argerr(2, "redis", "opts.scan_count: number >= 1 expected")
   end
+  local cache = opts.cache or 20000
+  if type(cache) ~= "number" or cache < 0 or cache ~= cache then
+    argerr(2, "redis", "opts.cache: number >= 0 expected")
+  end
   local self = setmetatable({
     client = client, connect = connect, release = release,
     prefix = prefix, plen = #prefix, match = glob_escape(prefix) .. "{*",
     scan_count = format("%d", scan_count), cluster = opts.cluster and true or false,
+    gen = floor(cache / 2), seen = {}, seen_old = {}, nseen = 0,
   }, S)
   if not self.client and not release then
     local _, err = acquire(self)
@@ -264,11 +320,63 @@ end
 
 local function key_of(self, key) return self.prefix .. "{" .. key .. "}" end
 
+-- The guess cache: key -> the bytes last read or written (false: no record).
+-- Two generations of at most `gen` keys: when the newer fills up it becomes
+-- the older and the oldest is dropped, so the keys in use stay and the size
+-- stays bounded without per-key bookkeeping. A guess is never trusted: the
+-- script compares it with what Redis holds.
+local function guess(self, key)
+  local v = self.seen[key]
+  if v == nil then v = self.seen_old[key] end
+  return v or nil
+end
+
+local function remember(self, key, v)
+  local seen = self.seen
+  if seen[key] == nil then
+    local n = self.nseen
+    if n >= self.gen then
+      if self.gen == 0 then return end
+      self.seen_old, seen, n = seen, {}, 0
+      self.seen = seen
+    end
+    self.nseen = n + 1
+  end
+  seen[key] = v or false
+end
+
+-- SET's EX argument for a ttl in seconds ("0": no expiry); nil when ttl is
+-- not a number. Whole seconds, at least 1 (EX 0 is an error; an ended
+-- suppression goes at once).
+local function ex_of(ttl)
+  if ttl == nil then return "0" end
+  if type(ttl) ~= "number" or ttl ~= ttl then return nil end
+  return ttl < 1 and "1" or format("%d", ceil(ttl))
+end
+
+-- The compare-and-set script on Redis key k: 1 when it wrote, a table
+-- { current bytes } ({} for none) when old was not the value, nil, err when
+-- Redis failed.
+local function cas_script(self, k, old, new, ex)
+  local o, n = old and "1" or "0", new and "1" or "0"
+  local res, err, reply_err = command(self, false, "evalsha", CAS_SHA, 1, k, o, old or "", n, new or "", ex)
+  if err and reply_err and find(err, "NOSCRIPT", 1, true) then
+    res, err = command(self, false, "eval", CAS_SCRIPT, 1, k, o, old or "", n, new or "", ex)
+  end
+  if err then return nil, err end
+  if res ~= 1 and type(res) ~= "table" then
+    return nil, "redis: unexpected reply to the compare-and-set script: " .. tostring(res)
+  end
+  return res
+end
+
 -- syntax: blob, err = s:get(key)
+-- Always a read from Redis (the cache is never an answer).
 function S:get(key)
   if type(key) ~= "string" then argerr(1, "get", "string expected, got " .. type(key)) end
   local v, err = command(self, true, "get", key_of(self, key))
   if err then return nil, err end
+  remember(self, key, v)
   return v
 end
 
@@ -279,20 +387,62 @@ function S:cas(key, old, new, ttl)
   if type(key) ~= "string" then argerr(1, "cas", "string expected, got " .. type(key)) end
   if old ~= nil and type(old) ~= "string" then argerr(2, "cas", "string or nil expected, got " .. type(old)) end
   if new ~= nil and type(new) ~= "string" then argerr(3, "cas", "string or nil expected, got " .. type(new)) end
-  local ex = "0"
-  if ttl ~= nil then
-    if type(ttl) ~= "number" or ttl ~= ttl then argerr(4, "cas", "number or nil expected, got " .. type(ttl)) end
-    -- whole seconds, at least 1 (EX 0 is an error; an ended suppression goes at once)
-    ex = ttl < 1 and "1" or format("%d", ceil(ttl))
+  local ex = ex_of(ttl)
+  if not ex then argerr(4, "cas", "number or nil expected, got " .. type(ttl)) end
+  local res, err = cas_script(self, key_of(self, key), old, new, ex)
+  if not res then return nil, err end
+  if res == 1 then
+    remember(self, key, new)
+    return true
   end
+  remember(self, key, res[1])
+  return false
+end
+
+local MAX_TRIES = 16   -- compare-and-set attempts of one update()
+
+-- syntax: ok, err = s:update(key, fn)
+-- Read-modify-write of one record, in one round trip when the cache guesses
+-- the record right. fn(old) -> write, new, ttl: old is the record's bytes
+-- (nil: none); write false leaves the record as it is, true sets it to new
+-- (nil: delete) with ttl (seconds or nil, as in cas). fn may run more than
+-- once (with the current bytes, after a wrong guess or a concurrent write);
+-- only its last run counts, and it is always a run on bytes Redis held:
+-- a write is made by the compare-and-set script, and a "no write" on a
+-- guess is confirmed with a GET. Returns true, or nil, err when Redis failed
+-- (a write may or may not have happened) or after 16 conflicting writes.
+function S:update(key, fn)
+  if type(key) ~= "string" then argerr(1, "update", "string expected, got " .. type(key)) end
+  if type(fn) ~= "function" then argerr(2, "update", "function expected, got " .. type(fn)) end
   local k = key_of(self, key)
-  local o, n = old and "1" or "0", new and "1" or "0"
-  local res, err, reply_err = command(self, false, "evalsha", CAS_SHA, 1, k, o, old or "", n, new or "", ex)
-  if err and reply_err and find(err, "NOSCRIPT", 1, true) then
-    res, err = command(self, false, "eval", CAS_SCRIPT, 1, k, o, old or "", n, new or "", ex)
+  local cur, known = guess(self, key), false
+  for _ = 1, MAX_TRIES do
+    local write, new, ttl = fn(cur)
+    if not write then
+      if known then return true end
+      local v, err = command(self, true, "get", k)
+      if err then return nil, err end
+      remember(self, key, v)
+      if v == cur then return true end
+      cur = v
+    else
+      local ex = ex_of(ttl)
+      if not ex or (new ~= nil and type(new) ~= "string") then
+        error("bounce.store.redis: update: fn returned " .. type(new) .. ", " .. type(ttl)
+          .. " (string or nil, number or nil expected)", 2)
+      end
+      local res, err = cas_script(self, k, cur, new, ex)
+      if not res then return nil, err end
+      if res == 1 then
+        remember(self, key, new)
+        return true
+      end
+      cur = res[1]
+      remember(self, key, cur)
+    end
+    known = true
   end
-  if err then return nil, err end
-  return res == 1
+  return nil, "too many conflicting writes for " .. key
 end
 
 -- One SCAN step: next cursor and the list of keys; raises on failure.

@@ -466,6 +466,9 @@ describe("bounce serve", function()
       deadline = socket.gettime() + 10
       while read(pre .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.05) end
       if not ok then error(err, 0) end
+      -- SIGTERM to bounce serve stops nginx cleanly: master gone, pid file removed
+      assert.is_nil(read(pre .. "/logs/nginx.pid"), "nginx still running 10 s after SIGTERM")
+      assert.matches("exit", read(pre .. "/logs/error.log") or "")
     end
 
     it("keeps the suppressions across a restart", function()

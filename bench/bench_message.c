@@ -6,6 +6,12 @@
  * The messages are the files named in CORPUS_DIR/labels.jsonl (default: the
  * CORPUS variable, else ../shared/corpus), read into memory first. Prints the
  * median messages/s of RUNS runs (wall time on an idle core, like bench_core).
+ * With BENCH_PASSES=N set, it makes exactly N untimed passes instead: a fixed
+ * amount of work for instruction counts, which hold still on a shared machine
+ * where wall time does not:
+ *   BENCH_PASSES=1 valgrind --tool=callgrind build/bench/bench_message
+ *   callgrind_annotate --inclusive=yes callgrind.out.* | grep bnc_message_parse
+ * (inclusive instructions of bnc_message_parse / messages = per message).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -120,6 +126,19 @@ int main(int argc, char **argv) {
   m = malloc(sizeof *m);
   rate = malloc((size_t)runs * sizeof *rate);
   if (!arena || !m || !rate) return 1;
+  if (getenv("BENCH_PASSES")) {                /* fixed work, untimed */
+    int passes = atoi(getenv("BENCH_PASSES"));
+    size_t i;
+    for (k = 0; k < passes; k++)
+      for (i = 0, results = 0; i < ms.n; i++) {
+        size_t need = BNC_MSG_ARENA(ms.len[i]);
+        if (bnc_message_parse(ms.buf[i], ms.len[i], rs, NULL, 0, arena, need < cap ? need : cap, m) == BNC_OK)
+          results += m->nrcpt;
+      }
+    printf("bnc_message_parse: %d passes over %zu messages (%zu results), untimed\n", passes, ms.n, results);
+    bnc_ruleset_free(rs);
+    return 0;
+  }
   run(&ms, rs, arena, cap, m, 0.2, &results);  /* warm-up */
   for (k = 0; k < runs; k++) rate[k] = run(&ms, rs, arena, cap, m, secs, &results);
   qsort(rate, (size_t)runs, sizeof *rate, cmp_double);

@@ -6,6 +6,7 @@
  * auto-reply test and the table of plain-text bounce families. It hands each
  * recipient's diagnostic to the reply parser and the classifier.
  */
+#include <stddef.h>
 #include <string.h>
 #include "message.h"
 
@@ -29,14 +30,102 @@ static int iprefix(const char *a, size_t an, const char *b) {
   return 1;
 }
 
-/* Case-insensitive search of needle (lower case) in s[0..n); linear for the
- * short needles used here (bounded by the needle length). */
+/* Whether a[0..k) equals b[0..k) ignoring ASCII case. */
+static int ieq_n(const char *a, const char *b, size_t k) {
+  size_t i;
+  for (i = 0; i < k; i++) if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+/* Case-insensitive search of needle (lower case) in s[0..n): the first
+ * occurrence that fits whole in s[0..n). Linear for the short needles used
+ * here (bounded by the needle length). Speed: a needle that opens with a
+ * byte that has no case ('\n', '"', '=', '<', '-') is found with memchr,
+ * which skips the bytes between candidates many at a time; a letter first is
+ * checked with the second byte too before the full compare, so a common
+ * first letter ('t', 'e') costs one compare more, not a call. */
 static const char *ifind(const char *s, size_t n, const char *needle) {
   size_t k = strlen(needle), i;
+  int c0, c1;
   if (k == 0 || n < k) return NULL;
+  c0 = (unsigned char)needle[0];
+  if (!((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z'))) {   /* a byte without case */
+    const char *q = s, *last = s + (n - k);
+    while (q <= last && (q = memchr(q, c0, (size_t)(last - q) + 1)) != NULL) {
+      if (ieq_n(q, needle, k)) return q;
+      q++;
+    }
+    return NULL;
+  }
+  if (k == 1) {
+    for (i = 0; i < n; i++) if (lower((unsigned char)s[i]) == c0) return s + i;
+    return NULL;
+  }
+  c1 = (unsigned char)needle[1];
   for (i = 0; i + k <= n; i++)
-    if (lower((unsigned char)s[i]) == needle[0] && iprefix(s + i, n - i, needle)) return s + i;
+    if (lower((unsigned char)s[i]) == c0 && lower((unsigned char)s[i + 1]) == c1 &&
+        ieq_n(s + i, needle, k)) return s + i;
   return NULL;
+}
+
+/* A set of at most 32 needles (lower case, at least 2 bytes each) looked
+ * for in one pass, Wu-Manber style: the window is as long as the shortest
+ * needle, and the two bytes at its end (case folded, hashed) say how far it
+ * can move before any needle could end there; only where that is 0 are the
+ * needles compared. The marker lists here have shortest needles of 12 to
+ * 16 bytes, so the window moves about 10 bytes per look: the texts are not
+ * read byte by byte once per needle but about one byte in ten, once. */
+#define NSET_MAX 32
+#define NSET_HASH(a, b) ((((unsigned)lower(a) << 5) ^ (unsigned)lower(b)) & 1023u)
+#define NSET_NONE ((size_t)-1)
+typedef struct nset {
+  const char *nd[NSET_MAX];
+  size_t len[NSET_MAX], k, m, maxlen;
+  unsigned char shift[1024];
+} nset_t;
+
+/* Prepares ns for the needles nd[0..k) (k <= NSET_MAX, each 2..255 bytes). */
+static void nset_init(nset_t *ns, const char *const *nd, size_t k) {
+  size_t j, q, m = 255;
+  ns->k = k;
+  ns->maxlen = 0;
+  for (j = 0; j < k; j++) {
+    ns->nd[j] = nd[j];
+    ns->len[j] = strlen(nd[j]);
+    if (ns->len[j] < m) m = ns->len[j];
+    if (ns->len[j] > ns->maxlen) ns->maxlen = ns->len[j];
+  }
+  ns->m = m;
+  memset(ns->shift, (int)(m - 1), sizeof ns->shift);
+  for (j = 0; j < k; j++)
+    for (q = 0; q + 2 <= m; q++) {               /* blocks of the first m bytes */
+      unsigned h = NSET_HASH((unsigned char)nd[j][q], (unsigned char)nd[j][q + 1]);
+      if (ns->shift[h] > m - 2 - q) ns->shift[h] = (unsigned char)(m - 2 - q);
+    }
+}
+
+/* pos[j] receives the offset of the first occurrence of needle j that fits
+ * whole in s[0..n) (what ifind finds), or NSET_NONE. Returns the bit set of
+ * the needles found. With `first`, it stops once past the first occurrence
+ * found plus twice the longest needle: needles that occur only later are
+ * reported as absent (see text_cut for why that is enough there). */
+static unsigned long nset_scan(const nset_t *ns, const char *s, size_t n, size_t *pos, int first) {
+  size_t i = 0, j, m = ns->m, at = NSET_NONE;
+  unsigned long found = 0, all = ns->k >= 32 ? 0xffffffffUL : (1UL << ns->k) - 1;
+  for (j = 0; j < ns->k; j++) pos[j] = NSET_NONE;
+  while (i + m <= n && found != all) {
+    unsigned sh = ns->shift[NSET_HASH((unsigned char)s[i + m - 2], (unsigned char)s[i + m - 1])];
+    if (sh) { i += sh; continue; }
+    if (first && at != NSET_NONE && i > at + 2 * ns->maxlen) break;
+    for (j = 0; j < ns->k; j++)
+      if (!((found >> j) & 1) && i + ns->len[j] <= n && ieq_n(s + i, ns->nd[j], ns->len[j])) {
+        pos[j] = i;
+        found |= 1UL << j;
+        if (at == NSET_NONE) at = i;
+      }
+    i++;
+  }
+  return found;
 }
 
 static bnc_str_t mkstr(const char *p, size_t n) { bnc_str_t s; s.p = p; s.n = n; return s; }
@@ -48,13 +137,41 @@ static bnc_str_t trim(bnc_str_t s) {
   return s;
 }
 
+/* First CR or LF in [p, end), or end. Speed: memchr finds a byte many at a
+ * time, but looking for LF to the end of a message that has none (CR line
+ * ends) would read the rest of it for every line; so it looks in chunks of
+ * 256 bytes: LF first, then CR before it (a CRLF line stops at its CR).
+ * Every byte is read at most twice: linear whatever the line ends. */
+static const char *eol_find(const char *p, const char *end) {
+  while (p < end) {
+    size_t n = (size_t)(end - p) < 256 ? (size_t)(end - p) : 256;
+    const char *lf = memchr(p, '\n', n);
+    const char *cr = memchr(p, '\r', lf ? (size_t)(lf - p) : n);
+    if (cr) return cr;
+    if (lf) return lf;
+    p += n;
+  }
+  return end;
+}
+
 /* End of the line starting at p (first CR or LF, or end), and the start of
  * the next line in *next (after LF, CRLF or CR). */
 static const char *line_end(const char *p, const char *end, const char **next) {
-  const char *e = p;
-  while (e < end && !is_eol((unsigned char)*e)) e++;
+  const char *e = eol_find(p, end);
   *next = e;
   if (e < end) *next = (*e == '\r' && e + 1 < end && e[1] == '\n') ? e + 2 : e + 1;
+  return e;
+}
+
+/* line_end for a buffer known to hold no CR (nocr): the next LF ends the
+ * line, one memchr instead of two. Most messages have LF line ends, and
+ * whether one has a CR at all is checked once (ctx_t.in_nocr). */
+static const char *line_end_lf(const char *p, const char *end, const char **next, int nocr) {
+  const char *e;
+  if (!nocr) return line_end(p, end, next);
+  e = memchr(p, '\n', (size_t)(end - p));
+  if (!e) { *next = end; return end; }
+  *next = e + 1;
   return e;
 }
 
@@ -72,6 +189,10 @@ typedef struct {
   bnc_str_t hm_rcpt;      /* X-HmXmrOriginalRecipient of a returned message (JMRP) */
   bnc_str_t texts[4];     /* decoded text/plain bodies, in order */
   size_t ntexts;
+  unsigned char texts_nocr[4];  /* texts[i] holds no CR */
+  int in_nocr;            /* the input holds no CR */
+  struct nset *cut;       /* text_cut's marks, prepared on first use ... */
+  int cut_ready;          /* ... (the set lives in bnc_message_parse's frame) */
 } ctx_t;
 
 static char *arena_take(ctx_t *c, size_t n) {
@@ -83,19 +204,6 @@ static char *arena_take(ctx_t *c, size_t n) {
 }
 
 /* ---- headers ----------------------------------------------------------- */
-
-/* End of the header block starting at p: the first empty line (or end).
- * *body receives where the body starts. */
-static const char *header_end(const char *p, const char *end, const char **body) {
-  const char *next;
-  while (p < end) {
-    const char *e = line_end(p, end, &next);
-    if (e == p) { *body = next; return p; }
-    p = next;
-  }
-  *body = end;
-  return end;
-}
 
 /* Finds header `name` in the block [*pos, end), starting at *pos (a line
  * start). Returns its raw value (folded lines included) and moves *pos past
@@ -150,6 +258,65 @@ static bnc_str_t header(ctx_t *c, const char *p, const char *end, const char *na
   bnc_str_t v = { NULL, 0 };
   if (header_next(&p, end, name, &v)) return unfold(c, v);
   return v;
+}
+
+#define NAME(s) { s, sizeof s - 1 }
+
+/* Whether a header name can be looked up by scan_headers: no white space
+ * or ':' (a line's name ends at the first of these), 1..127 bytes. */
+static int plain_name(bnc_str_t name) {
+  size_t i;
+  if (name.n == 0 || name.n > 127) return 0;
+  for (i = 0; i < name.n; i++)
+    if (is_wsp((unsigned char)name.p[i]) || name.p[i] == ':' || name.p[i] == '\0') return 0;
+  return 1;
+}
+
+/* One pass over the header block that starts at p (up to the first empty
+ * line, or end): raw[i] receives the raw value of the first header called
+ * names[i] (folded lines included), exactly what header_next returns, or
+ * {NULL, 0}. Returns the end of the block; *body receives where the body
+ * starts (after the empty line). n <= 32; names are plain_name()s; nocr: the
+ * block holds no CR (line_end_lf). Speed: a block
+ * is read once for all the names a reader wants (10 for a DSN record, 20
+ * for a returned message), not once per name; the values are unfolded by
+ * the caller, in its own order, so the arena fills as before. A line's
+ * name is the bytes before its first white space or ':', which is then
+ * compared whole: the same test as header_next's prefix compare followed by
+ * optional white space and ':', for names without white space or ':'. */
+static const char *scan_headers(const char *p, const char *end, const bnc_str_t *names, size_t n,
+                                bnc_str_t *raw, const char **body, int nocr) {
+  const char *next, *vs = NULL, *ve = NULL;
+  unsigned long want = n >= 32 ? 0xffffffffUL : (1UL << n) - 1, cur = 0;  /* not found yet; the open header */
+  unsigned long lens = 0;   /* bit (length % 32) of every name: most lines are no name's length */
+  size_t i;
+  for (i = 0; i < n; i++) { raw[i] = mkstr(NULL, 0); lens |= 1UL << (names[i].n & 31); }
+  *body = end;
+  while (p < end) {
+    const char *e = line_end_lf(p, end, &next, nocr);
+    if (e == p) { *body = next; break; }
+    if (is_wsp((unsigned char)*p)) {          /* a folded line continues the open header */
+      if (cur) ve = e;
+    } else {
+      for (i = 0; cur; i++, cur >>= 1) if (cur & 1) raw[i] = mkstr(vs, (size_t)(ve - vs));
+      if (want) {
+        const char *t = p, *q;
+        while (t < e && !is_wsp((unsigned char)*t) && *t != ':') t++;
+        for (q = t; q < e && is_wsp((unsigned char)*q); q++) {}
+        if (q < e && *q == ':') {
+          for (i = 0; ((lens >> ((size_t)(t - p) & 31)) & 1) && i < n; i++)
+            if (((want >> i) & 1) && names[i].n == (size_t)(t - p) && ieq_n(p, names[i].p, names[i].n))
+              cur |= 1UL << i;
+          want &= ~cur;
+          vs = q + 1;
+          ve = e;
+        }
+      }
+    }
+    p = next;
+  }
+  for (i = 0; cur; i++, cur >>= 1) if (cur & 1) raw[i] = mkstr(vs, (size_t)(ve - vs));
+  return p < end ? p : end;
 }
 
 /* Value of parameter `name` in a Content-Type value (quotes removed). */
@@ -216,11 +383,24 @@ static int hexval(int ch) {
   return -1;
 }
 
-/* Quoted-printable; `underscore` turns '_' into a space (RFC 2047 Q). */
+/* Quoted-printable; `underscore` turns '_' into a space (RFC 2047 Q).
+ * Speed: in a body (no underscore rule) the bytes up to the next '=' are
+ * copied as they are, found with memchr and moved with memcpy; only the
+ * '=' goes through the loop below, which decides as it always did. */
 static size_t qp(const char *in, size_t len, char *out, size_t cap, int underscore) {
   size_t i, n = 0;
   for (i = 0; i < len && n < cap; i++) {
     char ch = in[i];
+    if (!underscore && ch != '=') {
+      const char *eq = memchr(in + i, '=', len - i);
+      size_t run = (eq ? (size_t)(eq - in) : len) - i;
+      if (run > cap - n) run = cap - n;
+      memcpy(out + n, in + i, run);
+      n += run;
+      i += run;
+      if (i >= len || n >= cap) break;
+      ch = in[i];                                      /* an '=' */
+    }
     if (ch == '=' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0 &&
         hexval((unsigned char)in[i + 2]) >= 0) {
       out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
@@ -304,33 +484,40 @@ static bnc_msg_rcpt_t *new_rcpt(ctx_t *c) {
 
 /* A delivery-status body: the per-message block, then one block per
  * recipient, separated by empty lines. */
-static void read_dsn(ctx_t *c, const char *p, const char *end) {
+static void read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
+  enum { RMTA, ARRIVAL, FINAL, ORIG, ACTION, STATUS, DIAG, REMOTE, LAST, RETRY, NDSN };
+  static const bnc_str_t names[NDSN] = {
+    NAME("Reporting-MTA"), NAME("Arrival-Date"), NAME("Final-Recipient"), NAME("Original-Recipient"),
+    NAME("Action"), NAME("Status"), NAME("Diagnostic-Code"), NAME("Remote-MTA"),
+    NAME("Last-Attempt-Date"), NAME("Will-Retry-Until")
+  };
   int first = 1;
   while (p < end) {
-    const char *body, *he;
+    const char *body;
+    bnc_str_t raw[NDSN];
     while (p < end && is_eol((unsigned char)*p)) p++;   /* blank lines between blocks */
     if (p >= end) break;
-    he = header_end(p, end, &body);
+    scan_headers(p, end, names, NDSN, raw, &body, nocr);
     if (first) {
-      bnc_str_t v = header(c, p, he, "Reporting-MTA");
+      bnc_str_t v = unfold(c, raw[RMTA]);
       if (v.p && !c->m->reporting_mta.p) c->m->reporting_mta = after_type(v);
-      v = header(c, p, he, "Arrival-Date");
+      v = unfold(c, raw[ARRIVAL]);
       if (v.p && !c->m->arrival_date.p) c->m->arrival_date = v;
     }
     {
-      bnc_str_t fr = header(c, p, he, "Final-Recipient");
-      bnc_str_t orr = header(c, p, he, "Original-Recipient");
+      bnc_str_t fr = unfold(c, raw[FINAL]);
+      bnc_str_t orr = unfold(c, raw[ORIG]);
       if (fr.p || orr.p) {
         bnc_msg_rcpt_t *r = new_rcpt(c);
         if (!r) return;
         r->rcpt = after_type(fr.p ? fr : orr);
         r->orig_rcpt = after_type(orr);
-        r->action = header(c, p, he, "Action");
-        r->status = after_type(header(c, p, he, "Status"));
-        r->diag = header(c, p, he, "Diagnostic-Code");
-        r->rhost = after_type(header(c, p, he, "Remote-MTA"));
-        r->last_attempt = header(c, p, he, "Last-Attempt-Date");
-        r->will_retry = header(c, p, he, "Will-Retry-Until");
+        r->action = unfold(c, raw[ACTION]);
+        r->status = after_type(unfold(c, raw[STATUS]));
+        r->diag = unfold(c, raw[DIAG]);
+        r->rhost = after_type(unfold(c, raw[REMOTE]));
+        r->last_attempt = unfold(c, raw[LAST]);
+        r->will_retry = unfold(c, raw[RETRY]);
         classify_rcpt(c, r);
       }
     }
@@ -339,13 +526,14 @@ static void read_dsn(ctx_t *c, const char *p, const char *end) {
   }
 }
 
-static void read_feedback(ctx_t *c, const char *p, const char *end) {
+static void read_feedback(ctx_t *c, const char *p, const char *end, int nocr) {
+  static const bnc_str_t names[2] = { NAME("Feedback-Type"), NAME("Source-IP") };
   const char *he, *body, *pos;
-  bnc_str_t v;
-  he = header_end(p, end, &body);
+  bnc_str_t v, raw[2];
+  he = scan_headers(p, end, names, 2, raw, &body, nocr);
   c->have_fb = 1;
-  c->m->feedback_type = header(c, p, he, "Feedback-Type");
-  c->m->source_ip = header(c, p, he, "Source-IP");
+  c->m->feedback_type = unfold(c, raw[0]);
+  c->m->source_ip = unfold(c, raw[1]);
   pos = p;
   while (header_next(&pos, he, "Original-Rcpt-To", &v)) {
     bnc_msg_rcpt_t *r = new_rcpt(c);
@@ -355,21 +543,33 @@ static void read_feedback(ctx_t *c, const char *p, const char *end) {
 }
 
 /* Headers of the returned original message. */
-static void read_original(ctx_t *c, const char *p, const char *end) {
-  const char *body, *he = header_end(p, end, &body);
-  size_t i;
+static void read_original(ctx_t *c, const char *p, const char *end, int nocr) {
+  enum { MSGID, FROM, TO, SUBJECT, DATE, HMRCPT, NORIG };
+  bnc_str_t names[NORIG + BNC_MSG_WANT] = {
+    NAME("Message-ID"), NAME("From"), NAME("To"), NAME("Subject"), NAME("Date"),
+    NAME("X-HmXmrOriginalRecipient")
+  };
+  bnc_str_t raw[NORIG + BNC_MSG_WANT];
+  size_t slot[BNC_MSG_WANT], n = NORIG, i;
+  const char *body, *he;
   if (c->have_orig) return;
   c->have_orig = 1;
-  c->m->message_id = header(c, p, he, "Message-ID");
-  c->m->from = header(c, p, he, "From");
-  c->m->to = header(c, p, he, "To");
-  c->m->subject = decode_words(c, header(c, p, he, "Subject"));
-  c->m->date = header(c, p, he, "Date");
-  c->hm_rcpt = header(c, p, he, "X-HmXmrOriginalRecipient");
+  for (i = 0; i < c->nwant; i++) {       /* the caller's names join the scan when they can */
+    slot[i] = 0;
+    if (plain_name(c->want[i])) { slot[i] = n; names[n++] = c->want[i]; }
+  }
+  he = scan_headers(p, end, names, n, raw, &body, nocr);
+  c->m->message_id = unfold(c, raw[MSGID]);
+  c->m->from = unfold(c, raw[FROM]);
+  c->m->to = unfold(c, raw[TO]);
+  c->m->subject = decode_words(c, unfold(c, raw[SUBJECT]));
+  c->m->date = unfold(c, raw[DATE]);
+  c->hm_rcpt = unfold(c, raw[HMRCPT]);
   for (i = 0; i < c->nwant; i++) {
     char name[128];
     size_t k = c->want[i].n < sizeof name - 1 ? c->want[i].n : sizeof name - 1;
-    memcpy(name, c->want[i].p, k);
+    if (slot[i]) { c->m->want[i] = unfold(c, raw[slot[i]]); continue; }
+    memcpy(name, c->want[i].p, k);   /* others: the name as a C string, one pass each */
     name[k] = '\0';
     if (k && !memchr(name, '\0', k)) c->m->want[i] = header(c, p, he, name);
   }
@@ -381,11 +581,12 @@ static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t 
 
 /* Decodes a leaf body per its transfer encoding, up to BNC_MSG_DECODE_MAX
  * bytes; identity encodings are returned in place. */
-static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t cte) {
+static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t cte, int *decoded) {
   size_t n = (size_t)(end - p);
   int b64 = cte.p && ieq(cte.p, cte.n, "base64");
   int isqp = cte.p && ieq(cte.p, cte.n, "quoted-printable");
   char *o;
+  *decoded = b64 || isqp;
   if (!b64 && !isqp) {
     if (n > BNC_MSG_DECODE_MAX) { n = BNC_MSG_DECODE_MAX; c->m->warnings |= BNC_MSG_W_TRUNC; }
     return mkstr(p, n);
@@ -398,6 +599,7 @@ static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t
 
 static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const char *end) {
   bnc_str_t b;
+  int nocr;
   int ds = ieq(type.p, type.n, "message/delivery-status") ||
            ieq(type.p, type.n, "message/global-delivery-status");
   int fb = ieq(type.p, type.n, "message/feedback-report");
@@ -405,12 +607,17 @@ static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const c
              ieq(type.p, type.n, "message/global") || ieq(type.p, type.n, "message/global-headers");
   int text = iprefix(type.p, type.n, "text/");
   if (!ds && !fb && !orig && !text) return;   /* attachments are never decoded */
-  b = decode_body(c, p, end, cte);
+  b = decode_body(c, p, end, cte, &nocr);
   if (!b.p) return;
-  if (ds) read_dsn(c, b.p, b.p + b.n);
-  else if (fb) read_feedback(c, b.p, b.p + b.n);
-  else if (orig) read_original(c, b.p, b.p + b.n);
-  else if (c->ntexts < sizeof c->texts / sizeof c->texts[0]) c->texts[c->ntexts++] = b;
+  /* in place: a part of the input; decoded: look for a CR once */
+  nocr = nocr ? !memchr(b.p, '\r', b.n) : c->in_nocr;
+  if (ds) read_dsn(c, b.p, b.p + b.n, nocr);
+  else if (fb) read_feedback(c, b.p, b.p + b.n, nocr);
+  else if (orig) read_original(c, b.p, b.p + b.n, nocr);
+  else if (c->ntexts < sizeof c->texts / sizeof c->texts[0]) {
+    c->texts_nocr[c->ntexts] = (unsigned char)nocr;
+    c->texts[c->ntexts++] = b;
+  }
 }
 
 /* Whether the line [p, e) is the delimiter --boundary (1) or the close
@@ -422,9 +629,9 @@ static int delimiter(const char *p, const char *e, bnc_str_t bd) {
   return 1;
 }
 
-static void multipart(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t bd,
+static void multipart(ctx_t *c, const char *body, const char *end, int depth, bnc_str_t bd,
                       bnc_str_t subtype) {
-  const char *start = NULL, *next;
+  const char *start = NULL, *next, *p = body, *q;
   bnc_str_t def = mkstr(ieq(subtype.p, subtype.n, "multipart/digest") ? "message/rfc822" : "text/plain",
                         ieq(subtype.p, subtype.n, "multipart/digest") ? 14 : 10);
   if (!bd.p || bd.n == 0 || bd.n > 200) {
@@ -432,31 +639,36 @@ static void multipart(ctx_t *c, const char *p, const char *end, int depth, bnc_s
     leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), p, end);  /* read it as text */
     return;
   }
-  while (p < end) {
-    const char *e = line_end(p, end, &next);
-    int d = (*p == '-') ? delimiter(p, e, bd) : 0;
+  /* Delimiters are lines that open with "--": memchr jumps from '-' to '-'
+   * (a base64 attachment has none, so it is skipped many bytes at a time),
+   * and a '-' counts only at a line start: the body start, or after CR or
+   * LF (the line starts of line_end). */
+  while (p < end && (q = memchr(p, '-', (size_t)(end - p))) != NULL) {
+    int d = 0;
+    if ((q == body || is_eol((unsigned char)q[-1])) && (size_t)(end - q) >= bd.n + 2 && q[1] == '-' &&
+        memcmp(q + 2, bd.p, bd.n) == 0) {
+      const char *e = line_end_lf(q, end, &next, c->in_nocr);
+      d = delimiter(q, e, bd);
+    }
     if (d) {
-      if (start) walk(c, start, p, depth + 1, def);
+      if (start) walk(c, start, q, depth + 1, def);
       if (d == 2) return;
       start = next;
+      p = next;
+    } else {
+      p = q + 1;
     }
-    p = next;
   }
   c->m->warnings |= BNC_MSG_W_BOUNDARY;         /* never closed: the rest is the last part */
   if (start) walk(c, start, end, depth + 1, def);
 }
 
-/* One MIME entity [p, end): headers, then a multipart or a leaf body. */
-static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t deftype) {
-  const char *body, *he;
-  bnc_str_t ct, type, cte;
-  if (depth > BNC_MSG_DEPTH) { c->m->warnings |= BNC_MSG_W_DEPTH; return; }
-  if (c->m->parts >= BNC_MSG_PARTS) { c->m->warnings |= BNC_MSG_W_PARTS; return; }
-  c->m->parts++;
-  he = header_end(p, end, &body);
-  ct = header(c, p, he, "Content-Type");
-  type = ct.p ? media_type(ct) : deftype;
-  cte = trim(header(c, p, he, "Content-Transfer-Encoding"));
+/* The body [body, end) of a MIME entity whose raw Content-Type and
+ * Content-Transfer-Encoding values are given: a multipart or a leaf. */
+static void entity(ctx_t *c, const char *body, const char *end, int depth, bnc_str_t deftype,
+                   bnc_str_t ct_raw, bnc_str_t cte_raw) {
+  bnc_str_t ct = unfold(c, ct_raw), type = ct.p ? media_type(ct) : deftype;
+  bnc_str_t cte = trim(unfold(c, cte_raw));
   if (iprefix(type.p, type.n, "multipart/")) {
     bnc_str_t rt = param(ct, "report-type");
     if (rt.p && ieq(rt.p, rt.n, "feedback-report")) c->have_fb = 1;
@@ -464,6 +676,19 @@ static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t 
   } else {
     leaf(c, type, cte, body, end);
   }
+}
+
+static const bnc_str_t MIME_NAMES[2] = { NAME("Content-Type"), NAME("Content-Transfer-Encoding") };
+
+/* One MIME entity [p, end): headers, then a multipart or a leaf body. */
+static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t deftype) {
+  const char *body;
+  bnc_str_t raw[2];
+  if (depth > BNC_MSG_DEPTH) { c->m->warnings |= BNC_MSG_W_DEPTH; return; }
+  if (c->m->parts >= BNC_MSG_PARTS) { c->m->warnings |= BNC_MSG_W_PARTS; return; }
+  c->m->parts++;
+  scan_headers(p, end, MIME_NAMES, 2, raw, &body, c->in_nocr);   /* walk stays in the input */
+  entity(c, body, end, depth, deftype, raw[0], raw[1]);
 }
 
 /* ---- classification ---------------------------------------------------- */
@@ -727,9 +952,9 @@ static void read_addrtext(ctx_t *c, bnc_str_t t) {
 
 /* Lines "diagnostic: a@b" (IMail): the line naming the address is the
  * diagnostic. Stops at the copy of the returned message. */
-static size_t text_cut(bnc_str_t t);
+static size_t text_cut(ctx_t *c, bnc_str_t t);
 static void read_inline(ctx_t *c, bnc_str_t t) {
-  const char *p = t.p, *end = t.p + text_cut(t), *next;
+  const char *p = t.p, *end = t.p + text_cut(c, t), *next;
   while (p < end) {
     const char *e = line_end(p, end, &next);
     bnc_str_t a = find_addr(p, e);
@@ -767,7 +992,7 @@ static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
  * diagnostic from another phrase to the end of its paragraph (before the
  * copy of the returned message). */
 static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
-  const char *end = t.p + text_cut(t), *at = ifind(t.p, (size_t)(end - t.p), f->rcpt_at), *d;
+  const char *end = t.p + text_cut(c, t), *at = ifind(t.p, (size_t)(end - t.p), f->rcpt_at), *d;
   bnc_str_t a, para;
   bnc_msg_rcpt_t *r;
   if (!at) return;
@@ -781,18 +1006,27 @@ static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
   classify_rcpt(c, r);
 }
 
-/* Where the copy of the returned message starts in a plain-text bounce. */
-static size_t text_cut(bnc_str_t t) {
+/* Where the copy of the returned message starts in a plain-text bounce:
+ * each mark in turn is looked for before the cut found so far. One pass
+ * finds every mark's first occurrence; a mark then counts when it fits
+ * before the cut so far, which is what the search limited to the cut found.
+ * The pass stops 2 x the longest mark past the first mark found (at x): the
+ * cut ends before x + longest whatever follows; a mark first found beyond
+ * x + 2 x longest can set the cut only while it lies past every nearer
+ * mark's end, to a place that still lies past them, so it changes none of
+ * their tests, and a nearer mark decides the cut. */
+static size_t text_cut(ctx_t *c, bnc_str_t t) {
   static const char *const marks[] = {
     "----- original message", "below this line is a copy", "this is a copy of the message",
     "message headers follow", "header of the original message", "original message follows",
-    "------ the original message", "returned message", NULL
+    "------ the original message", "returned message"
   };
-  size_t n = t.n, i;
-  for (i = 0; marks[i]; i++) {
-    const char *m = ifind(t.p, n, marks[i]);
-    if (m) n = (size_t)(m - t.p);
-  }
+  enum { NMARKS = sizeof marks / sizeof marks[0] };
+  size_t n = t.n, i, pos[NMARKS];
+  if (!c->cut_ready) { nset_init(c->cut, marks, NMARKS); c->cut_ready = 1; }
+  if (!t.p || !nset_scan(c->cut, t.p, t.n, pos, 1)) return n;
+  for (i = 0; i < NMARKS; i++)
+    if (pos[i] != NSET_NONE && pos[i] + c->cut->len[i] <= n) n = pos[i];
   return n;
 }
 
@@ -801,7 +1035,7 @@ static size_t text_cut(bnc_str_t t) {
  * returned message) is the recipient, and the first paragraph after it that
  * holds an SMTP code, else the paragraph after the address, the diagnostic. */
 static void read_loose(ctx_t *c, bnc_str_t t) {
-  const char *end = t.p + text_cut(t), *p = t.p, *next, *diag = NULL, *after = NULL;
+  const char *end = t.p + text_cut(c, t), *p = t.p, *next, *diag = NULL, *after = NULL;
   bnc_str_t a = { NULL, 0 };
   bnc_msg_rcpt_t *r;
   while (p < end) {
@@ -898,15 +1132,33 @@ static void read_ses(ctx_t *c, bnc_str_t t) {
 /* The top-level headers a family's evidence may be in. */
 typedef struct { bnc_str_t from, subject, xmailer; } top_t;
 
+/* The families (bits: index in FAMILIES) whose body marker is in the first
+ * 4 KiB of a text part: all markers in one pass per text (nset_scan). */
+static unsigned long body_evidence(const ctx_t *c) {
+  const char *nd[NSET_MAX];
+  size_t fam[NSET_MAX], pos[NSET_MAX], k = 0, i, j;
+  unsigned long have = 0;
+  nset_t ns;
+  for (i = 0; FAMILIES[i].name && k < NSET_MAX; i++)
+    if (FAMILIES[i].where == EV_BODY) { fam[k] = i; nd[k++] = FAMILIES[i].marker; }
+  nset_init(&ns, nd, k);
+  for (i = 0; i < c->ntexts; i++) {
+    unsigned long found = nset_scan(&ns, c->texts[i].p, c->texts[i].n > 4096 ? 4096 : c->texts[i].n, pos, 0);
+    for (j = 0; j < k; j++) if ((found >> j) & 1) have |= 1UL << fam[j];
+  }
+  return have;
+}
+
 static const family_t *family_of(const top_t *h, const ctx_t *c) {
   const family_t *f;
-  size_t i;
+  unsigned long body = 0;
+  int scanned = 0;
   for (f = FAMILIES; f->name; f++) {
     const bnc_str_t *v = f->where == EV_FROM ? &h->from : f->where == EV_SUBJECT ? &h->subject :
                          f->where == EV_XMAILER ? &h->xmailer : f->where == EV_XFAILED ? &c->xfailed : NULL;
     if (v && v->p && ifind(v->p, v->n, f->marker)) return f;
-    for (i = 0; !v && i < c->ntexts; i++)
-      if (ifind(c->texts[i].p, c->texts[i].n > 4096 ? 4096 : c->texts[i].n, f->marker)) return f;
+    if (!v && !scanned) { body = body_evidence(c); scanned = 1; }   /* first body marker: all at once */
+    if (!v && ((body >> (f - FAMILIES)) & 1)) return f;
   }
   return NULL;
 }
@@ -965,17 +1217,27 @@ static int failure_evidence(const ctx_t *c, bnc_str_t from, bnc_str_t subject) {
   return 0;
 }
 
-static int is_autoreply(ctx_t *c, const char *p, const char *he, bnc_str_t subject) {
+/* The top-level headers the entry point reads, scanned once (raw values). */
+enum { T_FROM, T_XFAILED, T_SUBJECT, T_XMAILER, T_AUTOSUB, T_XAUTOREPLY, T_XAUTORESPOND,
+       T_PRECEDENCE, T_TO, T_DATE, T_INREPLYTO, T_CT, T_CTE, T__COUNT };
+static const bnc_str_t TOP_NAMES[T__COUNT] = {
+  NAME("From"), NAME("X-Failed-Recipients"), NAME("Subject"), NAME("X-Mailer"),
+  NAME("Auto-Submitted"), NAME("X-Autoreply"), NAME("X-Autorespond"), NAME("Precedence"),
+  NAME("To"), NAME("Date"), NAME("In-Reply-To"), NAME("Content-Type"),
+  NAME("Content-Transfer-Encoding")
+};
+
+static int is_autoreply(ctx_t *c, const bnc_str_t *raw, bnc_str_t subject) {
   static const char *const subjects[] = {
     "auto:", "automatic reply", "autoreply", "auto-reply", "auto reply", "out of office",
     "out of the office", "vacation", "away until", "away from", "abwesenheitsnotiz", NULL
   };
-  bnc_str_t v = header(c, p, he, "Auto-Submitted"), from = header(c, p, he, "From");
+  bnc_str_t v = unfold(c, raw[T_AUTOSUB]), from = unfold(c, raw[T_FROM]);
   int i;
   if (failure_evidence(c, from, subject)) return 0;  /* bounces are auto-submitted too */
   if (v.p && iprefix(v.p, v.n, "auto-replied")) return 1;
-  if (header(c, p, he, "X-Autoreply").p || header(c, p, he, "X-Autorespond").p) return 1;
-  v = header(c, p, he, "Precedence");
+  if (unfold(c, raw[T_XAUTOREPLY]).p || unfold(c, raw[T_XAUTORESPOND]).p) return 1;
+  v = unfold(c, raw[T_PRECEDENCE]);
   if (v.p && ieq(v.p, v.n, "auto_reply")) return 1;
   for (i = 0; subject.p && subjects[i]; i++)
     if (ifind(subject.p, subject.n, subjects[i])) return 1;
@@ -1087,23 +1349,31 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
                       const bnc_str_t *want, size_t nwant,
                       char *arena, size_t cap, bnc_message_t *out) {
   ctx_t c;
-  const char *body, *he;
-  bnc_str_t from, subject;
+  nset_t cutset;
+  const char *body;
+  bnc_str_t from, subject, raw[T__COUNT];
   top_t top;
   size_t i;
-  memset(out, 0, sizeof *out);
+  /* Everything but the recipient array (32 KiB: zeroing it cost as much as
+   * parsing a short bounce); new_rcpt clears each record it hands out. */
+  memset(out, 0, offsetof(bnc_message_t, rcpt));
+  out->warnings = 0;
+  out->parts = 0;
   if (len > BNC_MSG_MAX) return BNC_ETOOBIG;
   if (nwant > BNC_MSG_WANT) return BNC_EINVAL;
   for (i = 0; i < len && (is_wsp((unsigned char)buf[i]) || is_eol((unsigned char)buf[i])); i++) {}
   if (i == len) return BNC_EEMPTY;
   memset(&c, 0, sizeof c);
   c.p = arena; c.cap = cap; c.m = out; c.rs = rs; c.want = want; c.nwant = nwant;
+  c.cut = &cutset;
 
-  he = header_end(buf, buf + len, &body);
-  from = header(&c, buf, he, "From");
-  c.xfailed = header(&c, buf, he, "X-Failed-Recipients");
-  subject = decode_words(&c, header(&c, buf, he, "Subject"));
-  walk(&c, buf, buf + len, 0, mkstr("text/plain", 10));
+  c.in_nocr = !memchr(buf, '\r', len);   /* one pass: most messages have LF line ends */
+  scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, raw, &body, c.in_nocr);
+  from = unfold(&c, raw[T_FROM]);
+  c.xfailed = unfold(&c, raw[T_XFAILED]);
+  subject = decode_words(&c, unfold(&c, raw[T_SUBJECT]));
+  c.m->parts++;                       /* walk() of the whole message, its headers read above */
+  entity(&c, body, buf + len, 0, mkstr("text/plain", 10), raw[T_CT], raw[T_CTE]);
 
   /* Microsoft's JMRP: a complaint as the bare returned message, without the
    * report part, the recipient in X-HmXmrOriginalRecipient */
@@ -1124,7 +1394,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
     for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {   /* DSN fields pasted into text */
       const char *at = ifind(c.texts[i].p, c.texts[i].n, "\nfinal-recipient:");
       if (!at) at = ifind(c.texts[i].p, c.texts[i].n, "\nreporting-mta:");
-      if (at) read_dsn(&c, at + 1, c.texts[i].p + c.texts[i].n);
+      if (at) read_dsn(&c, at + 1, c.texts[i].p + c.texts[i].n, c.texts_nocr[i]);
     }
     if (out->nrcpt) out->format = "rfc3464";
     for (i = 0; i < c.ntexts && out->nrcpt == 0 && !c.have_fb; i++) {  /* SES via SNS */
@@ -1135,7 +1405,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
     }
     if (out->nrcpt) out->format = "amazonses";
     if (c.have_fb) mark_all(&c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
-    top.from = from; top.subject = subject; top.xmailer = header(&c, buf, he, "X-Mailer");
+    top.from = from; top.subject = subject; top.xmailer = unfold(&c, raw[T_XMAILER]);
     f = out->nrcpt || c.have_fb ? NULL : family_of(&top, &c);
     if (f) {
       for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {
@@ -1158,7 +1428,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
         strcpy(r->cls.source, "format");
       }
     }
-    if (!out->nrcpt && is_autoreply(&c, buf, he, subject)) {
+    if (!out->nrcpt && is_autoreply(&c, raw, subject)) {
       out->format = "autoreply";
       if (new_rcpt(&c)) {
         bnc_str_t a = from.p ? find_addr(from.p, from.p + from.n) : from;
@@ -1166,9 +1436,9 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       }
       if (!c.have_orig) {           /* the reply itself is what the caller sent to */
         out->subject = subject;
-        out->to = header(&c, buf, he, "To");
-        out->date = header(&c, buf, he, "Date");
-        out->message_id = header(&c, buf, he, "In-Reply-To");
+        out->to = unfold(&c, raw[T_TO]);
+        out->date = unfold(&c, raw[T_DATE]);
+        out->message_id = unfold(&c, raw[T_INREPLYTO]);
       }
       mark_all(&c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
     }

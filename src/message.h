@@ -21,7 +21,9 @@
  * their strings point either into the input buffer or into an arena the
  * caller provides (a plain byte buffer). Nothing is allocated; the input and
  * the arena must outlive the result. When the arena is full, the parser
- * skips what it can no longer store and sets BNC_MSG_W_ARENA.
+ * skips what it can no longer store and sets BNC_MSG_W_ARENA. Only
+ * rcpt[0..nrcpt) are written: the records past nrcpt are left as they were
+ * (clearing all BNC_MSG_RCPTS of them cost as much as parsing a bounce).
  *
  * Bounds, checked before work: the message is at most BNC_MSG_MAX bytes;
  * MIME nesting at most BNC_MSG_DEPTH levels and BNC_MSG_PARTS parts in all

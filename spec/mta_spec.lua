@@ -3,32 +3,10 @@
 -- recipient. The queue runs round after round on a fake clock that jumps to
 -- the next retry: the policy's times are exact and nothing sleeps.
 
+local util = require("spec.support.util")
+local q, run, read, write = util.q, util.run, util.read, util.write
+
 local PYTHON = "/usr/bin/python3"   -- Debian's: a pyenv python3 in PATH lacks aiosmtpd
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
--- Runs a shell command without LD_PRELOAD (an ASan run of the specs must not
--- leak into python); returns the exit code and the output.
-local function run(cmd)
-  local p = assert(io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("__rc=(%d+)%s*$")), (out:gsub("__rc=%d+%s*$", ""))
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 local HERE = debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]+$") or "spec"
 local SERVER_PY = HERE .. "/support/smtpd.py"

@@ -4,6 +4,8 @@
 -- SNS subscription confirmation, and runs the app from its own nginx.conf
 -- on a tiny shared dict to show 503 when the store fails. The specs are
 -- HTTP clients: they assert what a provider or an operator would see.
+local util = require("spec.support.util")
+local sh, read, write, free_port = util.run, util.read, util.write, util.free_port
 local nginx = require("spec.support.nginx")
 local sns = require("spec.support.sns")
 local cjson = require("cjson")
@@ -15,35 +17,7 @@ local mime = require("mime")
 local TOKEN = "test-token-0123456789"
 local MAILGUN_KEY = "key-test"
 
-local function sh(cmd)
-  local p = assert(io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("__rc=(%d+)%s*$")), (out:gsub("__rc=%d+%s*$", ""))
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
 local function fixture(name) return (assert(read("spec/fixtures/webhooks/" .. name .. ".json"))) end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
 
 local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
 

@@ -18,13 +18,15 @@
 -- modules plus the LuaJIT build of bounce.core (nginx's Lua is LuaJIT; the
 -- module is built here with `make LUA=luajit`). Commands run without
 -- LD_PRELOAD, so an ASan run of the specs does not leak into nginx or make.
+local util = require("spec.support.util")
+local q, run, exists, read, free_port = util.q, util.run, util.exists, util.read, util.free_port
 local socket = require("socket")
 local http = require("socket.http")
 local ltn12 = require("ltn12")
 
 local assert, error, tonumber, pairs, setmetatable = assert, error, tonumber, pairs, setmetatable
 local concat = table.concat
-local io_open, io_popen, getenv = io.open, io.popen, os.getenv
+local io_open, getenv = io.open, os.getenv
 
 local _M = {}
 
@@ -32,32 +34,6 @@ local NGINX = getenv("NGINX") or "/usr/sbin/nginx"
 local MODULES = "/usr/lib/nginx/modules"
 local NDK = MODULES .. "/ndk_http_module.so"
 local LUA_MODULE = MODULES .. "/ngx_http_lua_module.so"
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
--- Runs a shell command; returns exit code and combined output.
--- (io.popen():close() does not report the status on 5.1/LuaJIT.)
-local function run(cmd)
-  local p = assert(io_popen("env -u LD_PRELOAD " .. cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return rc, (out:gsub("__rc=%d+%s*$", ""))
-end
-
-local function exists(path)
-  local f = io_open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
-local function read(path)
-  local f = io_open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 -- The repo root: two levels above this file, made absolute.
 local function repo_root()
@@ -94,14 +70,6 @@ function _M.build_module()
   if rc ~= 0 then error("building bounce.core for LuaJIT failed:\n" .. out, 2) end
   built = _M.root .. "/build/luajit"
   return built
-end
-
--- A port on 127.0.0.1 that was free a moment ago (the kernel picks it).
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
 end
 
 local function is_root()

@@ -12,42 +12,20 @@
 -- directory under $TMPDIR or /tmp that stop() removes. redis-lua (Debian
 -- lua-redis) installs for Lua 5.1-5.3 only; under 5.4 it is loaded from the
 -- 5.3 tree, where it works for the commands the store uses.
+local util = require("spec.support.util")
+local q, run, exists, read, free_port = util.q, util.run, util.exists, util.read, util.free_port
 local socket = require("socket")
 
 local assert, error, tonumber, tostring, pcall, setmetatable, require =
   assert, error, tonumber, tostring, pcall, setmetatable, require
-local io_open, io_popen, getenv = io.open, io.popen, os.getenv
+local getenv = os.getenv
 
 local _M = {}
 
 local SERVER = getenv("REDIS_SERVER") or "/usr/bin/redis-server"
 local CLI = getenv("REDIS_CLI") or "/usr/bin/redis-cli"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Runs a shell command; returns exit code and combined output.
-local function run(cmd)
-  local p = assert(io_popen("env -u LD_PRELOAD " .. cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return rc, (out:gsub("__rc=%d+%s*$", ""))
-end
 _M.run, _M.q = run, q
-
-local function exists(path)
-  local f = io_open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
-local function read(path)
-  local f = io_open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 -- require("redis") under any interpreter: Lua 5.4 borrows the 5.3 tree.
 function _M.load_client()
@@ -68,13 +46,6 @@ function _M.available()
   local mod, err = _M.load_client()
   if not mod then return false, err end
   return true
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
 end
 
 local Server = {}

@@ -55,6 +55,7 @@ row() {  # label value target
 }
 row "C core parse only" "$(rate core.txt '^parse ')" "-"
 row "C core parse+classify" "$(rate core.txt '^parse\+classify')" 5000000
+row "C core, batches of 16" "$(rate core.txt '^batch parse\+classify')" 5000000
 row "bounce.classify, Lua 5.4" "$(rate lua54.txt .)" 1000000
 row "bounce.classify, LuaJIT" "$(rate luajit.txt .)" 1500000
 if [ -n "$sis" ]; then row "Sisimai->match (Perl)" "$sis" "-"; fi

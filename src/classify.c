@@ -307,29 +307,39 @@ static int on_hit(void *ud, uint32_t id, size_t end) {
   return 0;
 }
 
+/* Sets up c for a scan of text; next and last hold rs->nmulti entries, next
+ * cleared by the caller. */
+static void ctx_init(scan_ctx *c, const bnc_ruleset_t *rs, const bnc_reply_t *r,
+                     const char *text, size_t tlen, const char *rhost,
+                     size_t rhost_len, unsigned char *next, size_t *last) {
+  c->rs = rs; c->r = r; c->rhost = rhost; c->rhost_len = rhost_len;
+  c->text = text; c->tlen = tlen;
+  c->best = NO_RULE;
+  c->next = next; c->last = last;
+}
+
 static size_t scan_rules(const bnc_ruleset_t *rs, const bnc_reply_t *r,
                          const char *text, size_t tlen,
                          const char *rhost, size_t rhost_len) {
   unsigned char next_s[MULTI_STACK];
   size_t last_s[MULTI_STACK];
   scan_ctx c;
-  c.rs = rs; c.r = r; c.rhost = rhost; c.rhost_len = rhost_len;
-  c.text = text; c.tlen = tlen;
-  c.best = NO_RULE;
-  c.next = next_s; c.last = last_s;
   if (rs->nmulti > MULTI_STACK) {
-    c.next = calloc(rs->nmulti, 1);
-    c.last = calloc(rs->nmulti, sizeof *c.last);
-    if (!c.next || !c.last) {           /* degrade to single-phrase rules */
-      free(c.next); free(c.last);
-      c.next = next_s; c.last = last_s;
+    unsigned char *next = calloc(rs->nmulti, 1);
+    size_t *last = calloc(rs->nmulti, sizeof *last);
+    if (next && last) {              /* calloc cleared next */
+      ctx_init(&c, rs, r, text, tlen, rhost, rhost_len, next, last);
+    } else {                            /* degrade to single-phrase rules */
+      ctx_init(&c, rs, r, text, tlen, rhost, rhost_len, next_s, last_s);
       memset(next_s, 0xff, sizeof next_s);
     }
-  } else {
-    memset(next_s, 0, rs->nmulti);
+    bnc_matcher_scan(rs->m, text, tlen, on_hit, &c);
+    free(next); free(last);
+    return c.best;
   }
+  memset(next_s, 0, rs->nmulti);
+  ctx_init(&c, rs, r, text, tlen, rhost, rhost_len, next_s, last_s);
   bnc_matcher_scan(rs->m, text, tlen, on_hit, &c);
-  if (c.next != next_s) { free(c.next); free(c.last); }
   return c.best;
 }
 
@@ -337,21 +347,21 @@ static int recipient_level(bnc_reason_t r) {
   return r == BNC_R_USERUNKNOWN || r == BNC_R_HOSTUNKNOWN || r == BNC_R_HASMOVED;
 }
 
-void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
-                  const char *text, size_t tlen,
-                  const char *rhost, size_t rhost_len, bnc_class_t *out) {
+/* A 2xx is delivered whatever its text says: no scan. */
+static int delivered(const bnc_reply_t *r) {
+  return (r->code >= 200 && r->code < 300) || (!r->code && r->st_class == 2);
+}
+
+/* The decision, given the best text rule (NO_RULE when none matched). */
+static void decide(const bnc_ruleset_t *rs, const bnc_reply_t *r, size_t best,
+                   bnc_class_t *out) {
   int perm = bnc_reply_permanent(r);
-  size_t best;
   memset(out, 0, sizeof *out);
   out->rule = -1;
-  if (!rhost) {
-    rhost = text;   /* rhost offsets point into the input, not the text */
-    rhost_len = 0;
-  }
-  if ((r->code >= 200 && r->code < 300) || (!r->code && r->st_class == 2)) {
+  if (delivered(r)) {
     out->reason = BNC_R_DELIVERED;
     strcpy(out->source, r->code ? "code" : "status");
-  } else if ((best = scan_rules(rs, r, text, tlen, rhost, rhost_len)) != NO_RULE) {
+  } else if (best != NO_RULE) {
     out->reason = rs->rules[best].reason;
     out->rule = (int)best;
     strcpy(out->source, "text");
@@ -378,6 +388,54 @@ void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
   }
   out->permanent = perm >= 0 ? perm : bnc_reason_permanent(out->reason);
   out->type = bnc_reason_type(out->reason, out->permanent);
+}
+
+void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
+                  const char *text, size_t tlen,
+                  const char *rhost, size_t rhost_len, bnc_class_t *out) {
+  if (!rhost) {
+    rhost = text;   /* rhost offsets point into the input, not the text */
+    rhost_len = 0;
+  }
+  decide(rs, r, delivered(r) ? NO_RULE : scan_rules(rs, r, text, tlen, rhost, rhost_len),
+         out);
+}
+
+/* Replies per round of bnc_classify_batch, and the multi-fragment rules a
+ * round keeps state for on the stack; more rules than that take the
+ * one-by-one path. */
+#define BATCH 16
+#define BATCH_MULTI 64
+
+void bnc_classify_batch(const bnc_ruleset_t *rs, bnc_batch_item_t *items, size_t n) {
+  size_t i0, i;
+  if (rs->nmulti > BATCH_MULTI) {
+    for (i = 0; i < n; i++)
+      bnc_classify(rs, items[i].reply, items[i].text, items[i].tlen, items[i].rhost,
+                   items[i].rhost_len, &items[i].out);
+    return;
+  }
+  for (i0 = 0; i0 < n; i0 += BATCH) {
+    scan_ctx c[BATCH];
+    unsigned char next[BATCH][BATCH_MULTI];
+    size_t last[BATCH][BATCH_MULTI];
+    const char *texts[BATCH];
+    size_t lens[BATCH], k = 0, m = n - i0 < BATCH ? n - i0 : BATCH;
+    void *uds[BATCH];
+    for (i = 0; i < m; i++) {
+      const bnc_batch_item_t *it = &items[i0 + i];
+      const char *rh = it->rhost ? it->rhost : it->text;
+      memset(next[i], 0, rs->nmulti);
+      ctx_init(&c[i], rs, it->reply, it->text, it->tlen, rh, it->rhost ? it->rhost_len : 0,
+               next[i], last[i]);
+      if (delivered(it->reply)) continue;
+      texts[k] = it->text; lens[k] = it->tlen; uds[k] = &c[i];
+      k++;
+    }
+    bnc_matcher_scan_many(rs->m, k, texts, lens, on_hit, uds);
+    for (i = 0; i < m; i++)
+      decide(rs, items[i0 + i].reply, c[i].best, &items[i0 + i].out);
+  }
 }
 
 /* ---- checks ------------------------------------------------------------ */

@@ -204,6 +204,21 @@ static const char *opt_string(lua_State *L, int t, const char *k, size_t *len) {
 
 #define STR(i) lua_rawgeti(L, lua_upvalueindex(UV_STRS), (i))
 
+/* Pushes the reply's status string. Each is made once and kept in UV_STRS
+ * under a key that its length, class, subject and detail make unique
+ * ("5.1.1" and "5.1.01" differ in length): no string is hashed, interned
+ * or collected per call. At most 3 x 3 x 8 x 1000 keys. */
+static void push_status(lua_State *L, const bnc_reply_t *r) {
+  int key = 1000000 + (int)strlen(r->status) * 100000 + r->st_class * 10000 +
+            r->st_subject * 1000 + r->st_detail;
+  STR(key);
+  if (lua_type(L, -1) == LUA_TSTRING) return;
+  lua_pop(L, 1);
+  lua_pushstring(L, r->status);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, lua_upvalueindex(UV_STRS), key);
+}
+
 /* Pushes the name of rule i of rs, whose userdata is at stack index ud.
  * Names are made once and kept per rule set in UV_NAMES, in a table whose
  * slot 0 holds the rule set's generation: a change of rules drops them. */
@@ -308,7 +323,7 @@ static int l_classify(lua_State *L) {
   lua_createtable(L, 0, 5 + (r.code != 0) + (r.st_class != 0) + (rhost != NULL) +
                   (r.command != 0));
   if (r.code) { STR(K_CODE); lua_pushinteger(L, r.code); lua_rawset(L, -3); }
-  if (r.st_class) { STR(K_STATUS); lua_pushstring(L, r.status); lua_rawset(L, -3); }
+  if (r.st_class) { STR(K_STATUS); push_status(L, &r); lua_rawset(L, -3); }
   STR(K_TEXT); lua_pushlstring(L, text, r.text_len); lua_rawset(L, -3);
   STR(K_REASON); STR(K_REASONS + (int)c.reason); lua_rawset(L, -3);
   STR(K_TYPE); STR(K_TYPES + (int)c.type); lua_rawset(L, -3);
@@ -996,15 +1011,82 @@ static int l_history_info(lua_State *L) {
 
 /* ---- messages (issue 4) ---- */
 /* parse(message [, opts]) -> list of results | nil, err. The result struct
- * and the arena are userdata made before parsing (collected by the GC), so
- * nothing malloc'd is held while Lua may raise; argument checks come first.
- * Upvalue 1 is the default rule set. */
+ * and the arena live in a userdata (collected by the GC), so nothing
+ * malloc'd is held while Lua may raise; argument checks come first.
+ * Upvalues: 1 the default rule set, 2 the result keys and names (a list of
+ * strings made once, MK_*), 3 a spare buffer (userdata or false).
+ * Speed: the buffer (33 KiB of result plus the arena) is kept between
+ * calls instead of two fresh userdata per message, which cost more in
+ * malloc and GC than the tables; keys and names are pushed from the list
+ * with lua_rawgeti instead of being looked up as C strings (strlen, the
+ * API string cache's strcmp) for every field of every result. */
 #include "message.h"
 
-static void msg_str(lua_State *L, const char *k, bnc_str_t s) {
+enum {
+  MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,
+  MK_DIAGNOSTIC, MK_REASON, MK_TYPE, MK_PERMANENT, MK_RULE, MK_DELAYED, MK_RHOST, MK_AT,
+  MK_LAST_ATTEMPT_DATE, MK_WILL_RETRY_UNTIL, MK_REPORTING_MTA, MK_ARRIVAL_DATE,
+  MK_FEEDBACK_TYPE, MK_SOURCE_IP, MK_MESSAGE_ID, MK_FROM, MK_TO, MK_SUBJECT, MK_DATE,
+  MK_FORMAT, MK_HEADERS, MK_WARNINGS, MK_FAILED, MK_NONE, MK_REASONS
+};
+#define MK_TYPES (MK_REASONS + BNC_R__COUNT)
+#define MK_COUNT (MK_TYPES + BNC_T__COUNT)
+static const char *const MSG_KEYS[] = {
+  "rcpt", "original_rcpt", "action", "status", "pseudo_status", "code", "text", "diagnostic",
+  "reason", "type", "permanent", "rule", "delayed", "rhost", "at", "last_attempt_date",
+  "will_retry_until", "reporting_mta", "arrival_date", "feedback_type", "source_ip",
+  "message_id", "from", "to", "subject", "date", "format", "headers", "warnings",
+  "failed", "none"
+};
+#define UV_MKEYS lua_upvalueindex(2)
+#define UV_MBUF lua_upvalueindex(3)
+
+/* The parse buffer: the result, then the arena. */
+typedef struct { bnc_message_t m; size_t cap; char arena[]; } msgbuf;
+
+/* Buffers up to this arena size are kept for the next call (bigger ones,
+ * for messages over ~480 KiB, are made per call and left to the GC). */
+#define MSG_KEEP ((size_t)1 << 20)
+
+/* The list MK_*: keys, "failed", "none", reason names, type names. */
+static void msg_keys(lua_State *L) {
+  int i;
+  lua_createtable(L, MK_COUNT, 0);
+  for (i = 0; i < (int)(sizeof MSG_KEYS / sizeof MSG_KEYS[0]); i++) {
+    lua_pushstring(L, MSG_KEYS[i]);
+    lua_rawseti(L, -2, MK_RCPT + i);
+  }
+  for (i = 0; i < BNC_R__COUNT; i++) {
+    lua_pushstring(L, bnc_reason_name((bnc_reason_t)i));
+    lua_rawseti(L, -2, MK_REASONS + i);
+  }
+  for (i = 0; i < BNC_T__COUNT; i++) {
+    lua_pushstring(L, bnc_type_name((bnc_type_t)i));
+    lua_rawseti(L, -2, MK_TYPES + i);
+  }
+}
+
+/* res[key] = the value on top of the stack (popped); res at -2 before. */
+static void msg_set(lua_State *L, int key) {
+  lua_rawgeti(L, UV_MKEYS, key);                       /* res, v, k */
+  lua_insert(L, -2);                                   /* res, k, v */
+  lua_rawset(L, -3);                                   /* res */
+}
+
+static void msg_str(lua_State *L, int key, bnc_str_t s) {
   if (!s.p) return;
   lua_pushlstring(L, s.p, s.n);
-  lua_setfield(L, -2, k);
+  msg_set(L, key);
+}
+
+static void msg_name(lua_State *L, int key, int name) {
+  lua_rawgeti(L, UV_MKEYS, name);
+  msg_set(L, key);
+}
+
+static void msg_int(lua_State *L, int key, lua_Integer v) {
+  lua_pushinteger(L, v);
+  msg_set(L, key);
 }
 
 /* Reads opts.headers (a list of up to BNC_MSG_WANT strings) into want. */
@@ -1032,6 +1114,22 @@ static size_t msg_want(lua_State *L, int opts, bnc_str_t *want) {
   return n;
 }
 
+/* The number of fields msg_push sets in recipient r's table. */
+static int msg_nfields(const bnc_message_t *m, const bnc_msg_rcpt_t *r) {
+  const bnc_str_t *s[] = { &r->rcpt, &r->orig_rcpt, &r->status, &r->text, &r->diag, &r->rhost,
+                           &r->last_attempt, &r->will_retry, &m->reporting_mta, &m->arrival_date,
+                           &m->feedback_type, &m->source_ip, &m->message_id, &m->from, &m->to,
+                           &m->subject, &m->date };
+  int n = 7, i;   /* action, reason, type, permanent, delayed, format, headers */
+  for (i = 0; i < (int)(sizeof s / sizeof s[0]); i++) n += s[i]->p != NULL;
+  n += r->pseudo_status[0] != 0;
+  n += r->reply.code != 0;
+  n += r->cls.rule >= 0;
+  n += m->warnings != 0;
+  n += (r->last_attempt.p || m->arrival_date.p);      /* at, when the date parses: a hint */
+  return n;
+}
+
 /* Pushes the list of results: one table per recipient. */
 static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want, size_t nwant,
                      const bnc_ruleset_t *rs) {
@@ -1039,45 +1137,55 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
   lua_createtable(L, (int)m->nrcpt, 0);                /* list */
   for (i = 0; i < m->nrcpt; i++) {
     const bnc_msg_rcpt_t *r = &m->rcpt[i];
-    lua_createtable(L, 0, 24);                         /* list, res */
-    msg_str(L, "rcpt", r->rcpt);
-    msg_str(L, "original_rcpt", r->orig_rcpt);
-    if (r->action.p) msg_str(L, "action", r->action);
-    else if (r->cls.type == BNC_T_COMPLAINT || r->cls.type == BNC_T_AUTO_REPLY) set_str(L, "action", "none");
-    else set_str(L, "action", "failed");
-    msg_str(L, "status", r->status);
-    if (r->pseudo_status[0]) set_str(L, "pseudo_status", r->pseudo_status);
-    if (r->reply.code) set_int(L, "code", r->reply.code);
-    msg_str(L, "text", r->text);
-    msg_str(L, "diagnostic", r->diag);
-    set_str(L, "reason", bnc_reason_name(r->cls.reason));
-    set_str(L, "type", bnc_type_name(r->cls.type));
+    lua_createtable(L, 0, msg_nfields(m, r));          /* list, res */
+    msg_str(L, MK_RCPT, r->rcpt);
+    msg_str(L, MK_ORIGINAL_RCPT, r->orig_rcpt);
+    if (r->action.p) msg_str(L, MK_ACTION, r->action);
+    else if (r->cls.type == BNC_T_COMPLAINT || r->cls.type == BNC_T_AUTO_REPLY) msg_name(L, MK_ACTION, MK_NONE);
+    else msg_name(L, MK_ACTION, MK_FAILED);
+    msg_str(L, MK_STATUS, r->status);
+    if (r->pseudo_status[0]) {
+      lua_pushstring(L, r->pseudo_status);
+      msg_set(L, MK_PSEUDO_STATUS);
+    }
+    if (r->reply.code) msg_int(L, MK_CODE, r->reply.code);
+    msg_str(L, MK_TEXT, r->text);
+    msg_str(L, MK_DIAGNOSTIC, r->diag);
+    msg_name(L, MK_REASON, MK_REASONS + (int)r->cls.reason);
+    msg_name(L, MK_TYPE, MK_TYPES + (int)r->cls.type);
     lua_pushboolean(L, r->cls.permanent);
-    lua_setfield(L, -2, "permanent");
+    msg_set(L, MK_PERMANENT);
     if (r->cls.rule >= 0) {
       char name[256];
-      set_str(L, "rule", bnc_ruleset_rule_name(rs, (size_t)r->cls.rule, name, sizeof name));
+      const char *nm = bnc_ruleset_rule_name(rs, (size_t)r->cls.rule, name, sizeof name);
+      if (nm) {
+        lua_pushstring(L, nm);
+        msg_set(L, MK_RULE);
+      }
     }
     lua_pushboolean(L, r->delayed);
-    lua_setfield(L, -2, "delayed");
-    msg_str(L, "rhost", r->rhost);
+    msg_set(L, MK_DELAYED);
+    msg_str(L, MK_RHOST, r->rhost);
     {
       bnc_str_t when = r->last_attempt.p ? r->last_attempt : m->arrival_date;
       long long at = when.p ? bnc_date_parse(when.p, when.n) : -1;
-      if (at >= 0) set_int(L, "at", (lua_Integer)at);
+      if (at >= 0) msg_int(L, MK_AT, (lua_Integer)at);
     }
-    msg_str(L, "last_attempt_date", r->last_attempt);
-    msg_str(L, "will_retry_until", r->will_retry);
-    msg_str(L, "reporting_mta", m->reporting_mta);
-    msg_str(L, "arrival_date", m->arrival_date);
-    msg_str(L, "feedback_type", m->feedback_type);
-    msg_str(L, "source_ip", m->source_ip);
-    msg_str(L, "message_id", m->message_id);
-    msg_str(L, "from", m->from);
-    msg_str(L, "to", m->to);
-    msg_str(L, "subject", m->subject);
-    msg_str(L, "date", m->date);
-    set_str(L, "format", m->format);
+    msg_str(L, MK_LAST_ATTEMPT_DATE, r->last_attempt);
+    msg_str(L, MK_WILL_RETRY_UNTIL, r->will_retry);
+    msg_str(L, MK_REPORTING_MTA, m->reporting_mta);
+    msg_str(L, MK_ARRIVAL_DATE, m->arrival_date);
+    msg_str(L, MK_FEEDBACK_TYPE, m->feedback_type);
+    msg_str(L, MK_SOURCE_IP, m->source_ip);
+    msg_str(L, MK_MESSAGE_ID, m->message_id);
+    msg_str(L, MK_FROM, m->from);
+    msg_str(L, MK_TO, m->to);
+    msg_str(L, MK_SUBJECT, m->subject);
+    msg_str(L, MK_DATE, m->date);
+    if (m->format) {
+      lua_pushstring(L, m->format);
+      msg_set(L, MK_FORMAT);
+    }
     lua_createtable(L, 0, (int)nwant);                 /* list, res, headers */
     for (j = 0; j < nwant; j++)
       if (m->want[j].p) {
@@ -1085,19 +1193,36 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
         lua_pushlstring(L, m->want[j].p, m->want[j].n);
         lua_rawset(L, -3);
       }
-    lua_setfield(L, -2, "headers");                    /* list, res */
-    if (m->warnings) set_int(L, "warnings", (lua_Integer)m->warnings);
+    msg_set(L, MK_HEADERS);                            /* list, res */
+    if (m->warnings) msg_int(L, MK_WARNINGS, (lua_Integer)m->warnings);
     lua_rawseti(L, -2, (int)i + 1);                    /* list */
   }
 }
 
+/* A buffer with an arena of at least cap bytes, on top of the stack: the
+ * kept one when it is big enough (taken out of UV_MBUF while in use, so
+ * that a parse run from a finalizer during this one makes its own), else a
+ * new one. */
+static msgbuf *msg_buffer(lua_State *L, size_t cap) {
+  msgbuf *b = lua_touserdata(L, UV_MBUF);
+  if (b && b->cap >= cap) {
+    lua_pushvalue(L, UV_MBUF);
+    lua_pushboolean(L, 0);
+    lua_replace(L, UV_MBUF);
+    return b;
+  }
+  if (cap <= MSG_KEEP && cap < MSG_KEEP / 2) cap = MSG_KEEP / 2 < 2 * cap ? MSG_KEEP / 2 : 2 * cap;
+  b = lua_newuserdata(L, offsetof(msgbuf, arena) + cap);
+  b->cap = cap;
+  return b;
+}
+
 static int l_parse(lua_State *L) {
-  size_t len, nwant, cap;
+  size_t len, nwant;
   const char *s = luaL_checklstring(L, 1, &len);
   bnc_str_t want[BNC_MSG_WANT];
   bnc_ruleset_t *rs = ((lrules *)lua_touserdata(L, lua_upvalueindex(1)))->rs;
-  bnc_message_t *m;
-  char *arena;
+  msgbuf *b;
   int rc;
   lua_settop(L, 2);
   nwant = msg_want(L, 2, want);
@@ -1107,19 +1232,21 @@ static int l_parse(lua_State *L) {
     lua_pushfstring(L, "message too long: %d bytes (limit %d)", (int)len, (int)BNC_MSG_MAX);
     return 2;
   }
-  m = lua_newuserdata(L, sizeof *m);                   /* msg, opts, m */
-  cap = BNC_MSG_ARENA(len);
-  arena = lua_newuserdata(L, cap);                     /* msg, opts, m, arena */
-  rc = bnc_message_parse(s, len, rs, want, nwant, arena, cap, m);
+  b = msg_buffer(L, BNC_MSG_ARENA(len));               /* msg, opts, buf */
+  rc = bnc_message_parse(s, len, rs, want, nwant, b->arena, BNC_MSG_ARENA(len), &b->m);
   if (rc != BNC_OK) {
     lua_pushnil(L);
     if (rc == BNC_EEMPTY) lua_pushliteral(L, "empty message: nothing but white space");
     else lua_pushliteral(L, "not a bounce: no delivery-status part, feedback report, "
                             "auto-reply or known bounce text found");
-    return 2;
+  } else {
+    msg_push(L, &b->m, want, nwant, rs);               /* msg, opts, buf, list */
   }
-  msg_push(L, m, want, nwant, rs);
-  return 1;
+  if (b->cap <= MSG_KEEP) {                            /* kept for the next call */
+    lua_pushvalue(L, 3);
+    lua_replace(L, UV_MBUF);
+  }
+  return rc == BNC_OK ? 1 : 2;
 }
 
 static const luaL_Reg message_funcs[] = {
@@ -1206,7 +1333,8 @@ BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   lua_setmetatable(L, -2);
   luaL_setfuncs(L, core_funcs, 4);                    /* M */
   luaL_setfuncs(L, history_funcs, 0);
-  lua_getfield(L, -1, "default_rules"); luaL_setfuncs(L, message_funcs, 1);  /* issue 4 */
+  lua_getfield(L, -1, "default_rules"); msg_keys(L); lua_pushboolean(L, 0);
+  luaL_setfuncs(L, message_funcs, 3);                 /* issue 4: rules, keys, buffer */
   lua_pushliteral(L, BNC_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushinteger(L, (lua_Integer)BNC_REPLY_MAX);

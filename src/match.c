@@ -7,6 +7,13 @@
  * Each state lists the ids of every phrase that ends there, its own and those
  * reached through failure links, sorted ascending, so a caller that wants the
  * lowest id can stop early.
+ *
+ * Speed: that one load per byte depends on the previous one, so a scan is
+ * bound by load latency, not by work. Two things shorten the wait: a dense
+ * table (16-bit entries, column-major, states in breadth-first order; see
+ * struct bnc_matcher) that keeps the hot part in the L1 cache, and
+ * bnc_matcher_scan_many, which advances four texts in lockstep so that four
+ * chains of loads are in flight at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +28,18 @@ struct bnc_matcher {
   phrase *ph; size_t nph, cph;
   unsigned char cls[256];
   size_t ncls;
-  int32_t *delta;        /* nstates * ncls: row offset of the target */
-  uint32_t hot;          /* row offsets >= hot are states with hits */
+  /* The transition table, column-major: the target of state v on byte b
+   * is tab[coff[b] + v]. States are numbered breadth first, so the states
+   * a scan spends its time in (root and its near neighbours) sit together
+   * at the start of each column: a few cache lines per byte class, where a
+   * row-major table spreads every state over several lines. Entries are
+   * state numbers, 16 bits wide while there are at most 65536 states (half
+   * the memory of 32 bits), 32 bits beyond. */
+  uint16_t *tab16;
+  uint32_t *tab32;
+  uint32_t coff[256];    /* per byte: where its class's column starts */
+  uint32_t space_off;    /* coff of white space */
+  uint32_t hot;          /* states >= hot have hits */
   uint32_t *hit_off;     /* first hit of each state */
   uint16_t *hit_n;       /* number of hits of each state */
   uint32_t *hits;
@@ -54,8 +71,8 @@ bnc_matcher_t *bnc_matcher_new(void) {
 }
 
 static void drop_automaton(bnc_matcher_t *m) {
-  free(m->delta); free(m->hit_off); free(m->hit_n); free(m->hits);
-  m->delta = NULL; m->hit_off = NULL; m->hit_n = NULL; m->hits = NULL;
+  free(m->tab16); free(m->tab32); free(m->hit_off); free(m->hit_n); free(m->hits);
+  m->tab16 = NULL; m->tab32 = NULL; m->hit_off = NULL; m->hit_n = NULL; m->hits = NULL;
   m->nstates = 0;
 }
 
@@ -127,7 +144,7 @@ static int remap_hits(bnc_matcher_t *m, const int32_t *perm) {
 
 int bnc_matcher_build(bnc_matcher_t *m) {
   size_t i, j, cap = 2, total = 0, nh = 0, qh = 0, qt = 0;
-  int32_t *own = NULL, *fail = NULL, *queue = NULL;
+  int32_t *own = NULL, *fail = NULL, *queue = NULL, *delta = NULL;
   unsigned char *label = NULL;
   own_hit *oh = NULL;
   size_t nc, ns = 1;
@@ -136,33 +153,33 @@ int bnc_matcher_build(bnc_matcher_t *m) {
   nc = m->ncls;
   for (i = 0; i < m->nph; i++) cap += m->ph[i].len;
   if (cap > 0x3fffffff / nc) return BNC_ENOMEM;
-  m->delta = calloc(cap * nc, sizeof(int32_t));
+  delta = calloc(cap * nc, sizeof(int32_t));
   own = malloc(cap * sizeof *own);
   fail = calloc(cap, sizeof *fail);
   queue = malloc(cap * sizeof *queue);
   label = calloc(cap, 1);
   oh = malloc((m->nph + 1) * sizeof *oh);
-  if (!m->delta || !own || !fail || !queue || !oh || !label) goto nomem;
+  if (!delta || !own || !fail || !queue || !oh || !label) goto nomem;
   own[0] = -1;
   for (i = 0; i < m->nph; i++) {                 /* the trie */
     int32_t s = 0;
     for (j = 0; j < m->ph[i].len; j++) {
       unsigned char c = m->cls[(unsigned char)m->ph[i].s[j]];
-      int32_t *t = &m->delta[(size_t)s * nc + c];
+      int32_t *t = &delta[(size_t)s * nc + c];
       if (*t == 0) { *t = (int32_t)ns; own[ns] = -1; label[ns] = c; ns++; }
       s = *t;
     }
     oh[nh].id = m->ph[i].id; oh[nh].next = own[s]; own[s] = (int32_t)nh++;
   }
   for (i = 0; i < nc; i++) {                     /* depth one */
-    int32_t v = m->delta[i];
+    int32_t v = delta[i];
     if (v) { fail[v] = 0; queue[qt++] = v; }
   }
   while (qh < qt) {                              /* failure links, full table */
     int32_t u = queue[qh++];
     for (i = 0; i < nc; i++) {
-      int32_t *t = &m->delta[(size_t)u * nc + i];
-      int32_t f = m->delta[(size_t)fail[u] * nc + i];
+      int32_t *t = &delta[(size_t)u * nc + i];
+      int32_t f = delta[(size_t)fail[u] * nc + i];
       if (*t) { fail[*t] = f; queue[qt++] = *t; }
       else *t = f;
     }
@@ -171,12 +188,12 @@ int bnc_matcher_build(bnc_matcher_t *m) {
    * stays put on more spaces. Root is entered by a space too when no phrase
    * prefix fits; a clone of it (state ns) takes those transitions so that
    * it can loop on spaces while root proper does not. */
-  memcpy(&m->delta[ns * nc], &m->delta[0], nc * sizeof(int32_t));
+  memcpy(&delta[ns * nc], &delta[0], nc * sizeof(int32_t));
   label[ns] = SPACE_CLASS;
   own[ns] = -1;
   ns++;
   for (i = 0; i < ns; i++) {
-    int32_t *t = &m->delta[i * nc + SPACE_CLASS];
+    int32_t *t = &delta[i * nc + SPACE_CLASS];
     if (label[i] == SPACE_CLASS) *t = (int32_t)i;
     else if (*t == 0) *t = (int32_t)(ns - 1);
   }
@@ -207,43 +224,52 @@ int bnc_matcher_build(bnc_matcher_t *m) {
     qsort(out, n, sizeof *out, cmp_u32);
     total += n;
   }
-  /* Renumber the states, those without hits first (root stays 0), and
-   * encode each transition as the row offset of its target: the scan needs
-   * no multiply, no shift and no flag test on its chain of loads; a target
-   * at or above m->hot has hits. */
+  /* Renumber the states: those without hits first, in breadth-first order
+   * (root, then its clone, then by depth), then those with hits, also
+   * breadth first. A scan mostly moves among shallow states, which thus
+   * share a few cache lines per column; a state at or above m->hot has
+   * hits, one compare in the scan. Then lay the table out column-major. */
   {
-    int32_t *perm = own, *nd;     /* own is no longer needed */
-    size_t lo = 0, hi = 0, k;
+    int32_t *perm = own;          /* own is no longer needed */
+    size_t lo = 0, k, c;
     for (i = 0; i < ns; i++) if (!m->hit_n[i]) lo++;
-    m->hot = (uint32_t)(lo * nc);
-    for (i = 0, k = 0; i < ns; i++) {
-      if (m->hit_n[i]) perm[i] = (int32_t)(lo + hi++);
-      else perm[i] = (int32_t)k++;
+    m->hot = (uint32_t)lo;
+    perm[0] = 0;                  /* root and the clone have no hits */
+    perm[ns - 1] = 1;
+    for (i = 0, j = 2, k = lo; i < qt; i++) {
+      int32_t v = queue[i];
+      perm[v] = (int32_t)(m->hit_n[v] ? k++ : j++);
     }
-    nd = malloc(ns * nc * sizeof *nd);
-    if (!nd || !remap_hits(m, perm)) { free(nd); goto nomem; }
-    for (i = 0; i < ns * nc; i++)
-      nd[(size_t)perm[i / nc] * nc + i % nc] = (int32_t)((size_t)perm[m->delta[i]] * nc);
-    free(m->delta);
-    m->delta = nd;
+    if (!remap_hits(m, perm)) goto nomem;
+    if (ns <= 0x10000) m->tab16 = malloc(ns * nc * sizeof *m->tab16);
+    else m->tab32 = malloc(ns * nc * sizeof *m->tab32);
+    if (!m->tab16 && !m->tab32) goto nomem;
+    for (i = 0; i < ns; i++)
+      for (c = 0; c < nc; c++) {
+        size_t to = (size_t)perm[delta[i * nc + c]], at = c * ns + (size_t)perm[i];
+        if (m->tab16) m->tab16[at] = (uint16_t)to;
+        else m->tab32[at] = (uint32_t)to;
+      }
+    for (i = 0; i < 256; i++) m->coff[i] = (uint32_t)(m->cls[i] * ns);
+    m->space_off = (uint32_t)(SPACE_CLASS * ns);
   }
-  free(own); free(fail); free(queue); free(oh); free(label);
+  free(own); free(fail); free(queue); free(oh); free(label); free(delta);
   return BNC_OK;
 nomem:
-  free(own); free(fail); free(queue); free(oh); free(label);
+  free(own); free(fail); free(queue); free(oh); free(label); free(delta);
   drop_automaton(m);
   return BNC_ENOMEM;
 }
 
-/* Reports the ids of the state behind transition v; 1 when told to stop.
- * Kept out of line so the scan loop keeps its variables in registers. */
+/* Reports the ids of state v; 1 when told to stop. Kept out of line so the
+ * scan loop keeps its variables in registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static int report(const bnc_matcher_t *m, size_t v, size_t end,
                   bnc_hit_fn fn, void *ud) {
-  size_t st = v / m->ncls, k, hn = m->hit_n[st];
-  const uint32_t *h = m->hits + m->hit_off[st];
+  size_t k, hn = m->hit_n[v];
+  const uint32_t *h = m->hits + m->hit_off[v];
   for (k = 0; k < hn; k++) {
     int r = fn(ud, h[k], end);
     if (r == 1) break;
@@ -252,30 +278,186 @@ static int report(const bnc_matcher_t *m, size_t v, size_t end,
   return 0;
 }
 
+/* The scan loop, once per entry width. Each byte costs one dependent load:
+ * the column is found from the byte alone (off the chain of loads), and the
+ * state indexes it. A white-space byte that leaves the state as it was (a
+ * run of spaces) reports nothing: the phrase was reported on entry. */
+#if defined(__GNUC__)
+#define KEEP(x) __asm__("" : "+r"(x))   /* keeps the column add off the chain */
+#else
+#define KEEP(x) ((void)0)
+#endif
+#define DEFINE_SCAN(name, T, TAB)                                            \
+static void name(const bnc_matcher_t *m, const unsigned char *s, size_t n,  \
+                 bnc_hit_fn fn, void *ud) {                                 \
+  const T *tab = m->TAB, *sp = tab + m->space_off;                          \
+  const uint32_t *coff = m->coff;                                           \
+  const unsigned char *p = s, *e = s + n;                                   \
+  const size_t hot = m->hot;                                                \
+  size_t v = sp[0], u;                    /* the leading frame space */     \
+  while (p < e) {                                                           \
+    const T *col = tab + coff[*p++];                                        \
+    KEEP(col);                                                              \
+    u = v;                                                                  \
+    v = col[v];                                                             \
+    if (v >= hot && (v != u || col != sp) &&                                \
+        report(m, v, (size_t)(p - s), fn, ud)) return;                      \
+  }                                                                         \
+  u = v;                                                                    \
+  v = sp[v];                              /* the closing frame space */     \
+  if (v >= hot && v != u) report(m, v, n + 1, fn, ud);                      \
+}
+DEFINE_SCAN(scan16, uint16_t, tab16)
+DEFINE_SCAN(scan32, uint32_t, tab32)
+
+/* ---- several texts at once -------------------------------------------- */
+
+/* One text being scanned in a lane: its bytes, the next one, the end, the
+ * state, and whether a callback asked to stop. */
+typedef struct {
+  const unsigned char *s, *p, *e;
+  size_t v;
+  void *ud;
+  int stopped;
+} lane;
+
+#define LANES 4
+
+/* An idle lane scans these: NUL is in no phrase, so it stays at the root
+ * and reports nothing, and the lockstep loop needs no test for it. */
+static const unsigned char idle_bytes[256];
+
+/* A lane's step led to state l->v, which has hits; reports them unless it
+ * was a run of spaces (the state did not change on a space). Out of line:
+ * the lane loop stays small. Returns 1 when the lane was told to stop. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int lane_hit(const bnc_matcher_t *m, lane *l, size_t u, const uint16_t *col,
+                    bnc_hit_fn fn) {
+  if (l->v == u && col == m->tab16 + m->space_off) return 0;
+  if (!report(m, l->v, (size_t)(l->p - l->s), fn, l->ud)) return 0;
+  l->stopped = 1;
+  l->e = l->p;
+  return 1;
+}
+
+/* Ends lane l (the closing frame space) and gives it the next text, or
+ * makes it idle. */
+static void lane_next(const bnc_matcher_t *m, lane *l, bnc_hit_fn fn,
+                      const char *s, size_t n, void *ud) {
+  if (l->s != idle_bytes) {
+    size_t u = l->v, v = m->tab16[m->space_off + u];
+    if (!l->stopped && v >= m->hot && v != u)
+      report(m, v, (size_t)(l->e - l->s) + 1, fn, l->ud);
+  }
+  l->stopped = 0;
+  l->ud = ud;
+  l->v = m->tab16[m->space_off];         /* the leading frame space */
+  if (s) {
+    l->s = l->p = (const unsigned char *)s;
+    l->e = l->s + n;
+  } else {
+    l->s = l->p = idle_bytes;
+    l->e = idle_bytes + sizeof idle_bytes;
+  }
+}
+
+/* Runs lane l alone to the end of its text: when it is the last one busy,
+ * idle lanes beside it would only burn instructions. */
+static void lane_alone(const bnc_matcher_t *m, lane *l, bnc_hit_fn fn) {
+  const uint16_t *tab = m->tab16;
+  const uint32_t *coff = m->coff;
+  const size_t hot = m->hot;
+  const unsigned char *p = l->p, *e = l->e;
+  size_t v = l->v;
+  while (p < e) {
+    const uint16_t *col = tab + coff[*p++];
+    size_t u = v;
+    KEEP(col);
+    v = col[u];
+    if (v >= hot) {
+      l->p = p; l->v = v;
+      if (lane_hit(m, l, u, col, fn)) return;   /* stopped: p = e now */
+    }
+  }
+  l->p = p; l->v = v;
+}
+
+/* One step of lane k inside the lockstep loop: the same load as the scan
+ * loop above; a hit that stops the lane ends the round. */
+#define STEP(k)                                                              \
+  do {                                                                       \
+    const uint16_t *col = tab + coff[*p##k++];                               \
+    size_t u = v##k;                                                         \
+    KEEP(col);                                                               \
+    v##k = col[u];                                                           \
+    if (v##k >= hot) {                                                       \
+      L[k].p = p##k; L[k].v = v##k;                                          \
+      stop |= lane_hit(m, &L[k], u, col, fn);                                \
+    }                                                                        \
+  } while (0)
+
+void bnc_matcher_scan_many(const bnc_matcher_t *m, size_t k, const char *const *s,
+                           const size_t *n, bnc_hit_fn fn, void *const *ud) {
+  const uint16_t *tab = m->tab16;
+  const uint32_t *coff = m->coff;
+  const size_t hot = m->hot;
+  lane L[LANES];
+  size_t next = 0, i, busy = 0;
+  if (!tab) {                      /* a huge automaton: one text at a time */
+    for (i = 0; i < k; i++) bnc_matcher_scan(m, s[i], n[i], fn, ud[i]);
+    return;
+  }
+  /* Four texts advance in lockstep, each with its own chain of dependent
+   * loads: the CPU overlaps the four chains, where one text alone waits on
+   * every load. A round runs until the shortest text ends; that lane then
+   * takes the next text, or idles when none is left. */
+  for (i = 0; i < LANES; i++) {
+    L[i].s = idle_bytes;                 /* nothing to close yet */
+    lane_next(m, &L[i], fn, NULL, 0, NULL);
+  }
+  for (;;) {
+    const unsigned char *p0, *p1, *p2, *p3;
+    size_t v0, v1, v2, v3, run = (size_t)-1, j;
+    int stop = 0;
+    for (i = 0, busy = 0; i < LANES; i++) {
+      if (L[i].p == L[i].e || L[i].s == idle_bytes) {   /* ended or idle */
+        if (next < k) { lane_next(m, &L[i], fn, s[next], n[next], ud[next]); next++; }
+        else if (L[i].s != idle_bytes) lane_next(m, &L[i], fn, NULL, 0, NULL);
+      }
+      if (L[i].s != idle_bytes) {
+        busy++;
+        if ((size_t)(L[i].e - L[i].p) < run) run = (size_t)(L[i].e - L[i].p);
+      }
+    }
+    if (!busy) break;
+    if (busy == 1 && next == k) {        /* the last text: alone */
+      for (i = 0; L[i].s == idle_bytes; i++) {}
+      lane_alone(m, &L[i], fn);
+      continue;
+    }
+    if (run > sizeof idle_bytes) run = sizeof idle_bytes;
+    for (i = 0; i < LANES; i++)          /* idle lanes start over */
+      if (L[i].s == idle_bytes) L[i].p = idle_bytes;
+    p0 = L[0].p; p1 = L[1].p; p2 = L[2].p; p3 = L[3].p;
+    v0 = L[0].v; v1 = L[1].v; v2 = L[2].v; v3 = L[3].v;
+    for (j = 0; j < run && !stop; j++) {
+      STEP(0); STEP(1); STEP(2); STEP(3);
+    }
+    /* a stopped lane has set its p = e itself */
+    if (!L[0].stopped) { L[0].p = p0; L[0].v = v0; }
+    if (!L[1].stopped) { L[1].p = p1; L[1].v = v1; }
+    if (!L[2].stopped) { L[2].p = p2; L[2].v = v2; }
+    if (!L[3].stopped) { L[3].p = p3; L[3].v = v3; }
+  }
+}
+#undef STEP
+
 void bnc_matcher_scan(const bnc_matcher_t *m, const char *s, size_t n,
                       bnc_hit_fn fn, void *ud) {
-  const int32_t *delta = m->delta;
-  const unsigned char *cls = m->cls;
-  const unsigned char *p = (const unsigned char *)s, *e = p + n;
-  const size_t hot = m->hot;
-  size_t v, u;
-  if (!delta) return;
-  v = (size_t)delta[SPACE_CLASS];                /* the leading frame space */
-  while (p < e) {
-    unsigned c = cls[*p++];
-    const int32_t *col = delta + c;              /* off the chain of loads */
-#if defined(__GNUC__)
-    __asm__("" : "+r"(col));   /* keeps the compiler from folding c back into v */
-#endif
-    u = v;
-    v = (size_t)(uint32_t)col[v];
-    /* a space loop reports nothing: the phrase was reported on entry */
-    if (v >= hot && (v != u || c != SPACE_CLASS) &&
-        report(m, v, (size_t)(p - (const unsigned char *)s), fn, ud)) return;
-  }
-  u = v;
-  v = (size_t)(uint32_t)delta[v + SPACE_CLASS];  /* the closing frame space */
-  if (v >= hot && v != u) report(m, v, n + 1, fn, ud);
+  if (m->tab16) scan16(m, (const unsigned char *)s, n, fn, ud);
+  else if (m->tab32) scan32(m, (const unsigned char *)s, n, fn, ud);
 }
 
 size_t bnc_matcher_states(const bnc_matcher_t *m) {

@@ -30,6 +30,12 @@ int bnc_matcher_build(bnc_matcher_t *m);
 /* Scans s[0..n) as if it were framed by spaces. */
 void bnc_matcher_scan(const bnc_matcher_t *m, const char *s, size_t n,
                       bnc_hit_fn fn, void *ud);
+/* Scans the k texts s[i][0..n[i]) as k calls of bnc_matcher_scan would,
+ * reporting the hits of text i to fn(ud[i], ...), in the same order for
+ * each text; the calls for different texts interleave. Faster than k calls:
+ * the texts advance together, so their chains of loads overlap. */
+void bnc_matcher_scan_many(const bnc_matcher_t *m, size_t k, const char *const *s,
+                           const size_t *n, bnc_hit_fn fn, void *const *ud);
 /* Normalizes src (fold case, collapse white space, trim) into dst, which
  * must hold len bytes; returns the length written. */
 size_t bnc_matcher_normalize(const char *src, size_t len, char *dst);

@@ -6,6 +6,7 @@
  * by the input (or a fixed window), so the cost is linear in len whatever the
  * bytes are: NULs, invalid UTF-8 and megabyte lines are ordinary input.
  */
+#include <stdint.h>
 #include <string.h>
 #include "reply.h"
 
@@ -168,12 +169,15 @@ static size_t skip_diag_type(const char *p, size_t n) {
   return 0;
 }
 
-/* Reads a host name token at p (letters, digits, dots, dashes). */
-static size_t host_token(const char *p, size_t n) {
+/* Reads a host name token at p (letters, digits, dots, dashes); *dots
+ * says whether it holds a dot. */
+static size_t host_token(const char *p, size_t n, int *dots) {
   size_t i = 0;
-  while (i < n && (IS_ALPHA(p[i]) || IS_DIGIT(p[i]) || p[i] == '.' ||
-                   p[i] == '-' || p[i] == '_'))
-    i++;
+  *dots = 0;
+  for (; i < n; i++) {
+    if (p[i] == '.') *dots = 1;
+    else if (!IS_ALPHA(p[i]) && !IS_DIGIT(p[i]) && p[i] != '-' && p[i] != '_') break;
+  }
   return i;
 }
 
@@ -185,7 +189,7 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
                            bnc_reply_t *r) {
   const char *p = buf + start;
   size_t n = eol - start, h = 0, hl, e;
-  int host_kw = 0;
+  int host_kw = 0, dots;
   if (starts_ci(p, n, "remote host said:")) {
     e = 17;
     while (e < n && IS_SPACE(p[e])) e++;
@@ -193,8 +197,8 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
   }
   if (starts_ci(p, n, "host ")) { h = 5; host_kw = 1; }
   else if (starts_ci(p, n, "server ")) h = 7;
-  hl = host_token(p + h, n - h);
-  if (hl == 0 || !memchr(p + h, '.', hl)) return 0;
+  hl = host_token(p + h, n - h, &dots);
+  if (hl == 0 || !dots) return 0;
   e = h + hl;
   while (e < n && IS_SPACE(p[e])) e++;
   if (e < n && p[e] == '[') {
@@ -222,6 +226,23 @@ static void append(char *text, size_t *tl, const char *src, size_t n) {
   *tl += n;
 }
 
+/* The first ASCII digit in t[i..n), or n. Eight bytes at a time: with
+ * y = bytes ^ '0', a digit is a byte of y below 10, and "some byte below
+ * 10" is ((y - 0x0a..0a) & ~y & 0x80..80) != 0 (exact for "some", though
+ * not for which: the bytes are then read one by one). */
+static size_t next_digit(const char *t, size_t i, size_t n) {
+  const uint64_t ones = 0x0101010101010101u;
+  while (i + 8 <= n) {
+    uint64_t y;
+    memcpy(&y, t + i, 8);
+    y ^= ones * '0';
+    if ((y - ones * 10) & ~y & ones * 0x80) break;
+    i += 8;
+  }
+  while (i < n && !IS_DIGIT(t[i])) i++;
+  return i;
+}
+
 /* Searches text for the first basic code and status not glued to other
  * tokens, when no line started with them. A status is found from its first
  * dot (memchr), a code by a walk over the digits. */
@@ -235,8 +256,9 @@ static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
       if (i > 0 && boundary_before(t, i - 1) && status_at(t + i - 1, n - i + 1, r)) break;
     }
   }
-  for (i = 0; i < n && !r->code; i++) {
-    if (!IS_DIGIT(t[i]) || !boundary_before(t, i)) continue;
+  if (r->code) return;
+  for (i = next_digit(t, 0, n); i < n; i = next_digit(t, i + 1, n)) {
+    if (!boundary_before(t, i)) continue;
     /* a group of an IPv6 address ("2001:db8:220:6d::1") is no code */
     if (i > 0 && t[i - 1] == ':' && i + 3 < n && t[i + 3] == ':') { i += 2; continue; }
     if (status_at(t + i, n - i, NULL)) { i += 4; continue; }
@@ -246,7 +268,10 @@ static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
   }
 }
 
-/* Whether a command phrase starts at t[i]; sets the command. */
+/* Whether a command phrase starts at t[i]; sets the command. Cheapest
+ * tests first: the lead letter, then the word boundary before it (most
+ * candidates sit inside a word), then the lead, then the phrases that
+ * share its first letter. */
 static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
   /* every phrase opens with one of four leads: compare that first */
   static const char *const lead[] = { "in reply to ", "after ", "while performing ", "for " };
@@ -254,10 +279,10 @@ static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
   size_t k;
   int c = lower((unsigned char)t[i]);
   int l = c == 'i' ? 0 : c == 'a' ? 1 : c == 'w' ? 2 : c == 'f' ? 3 : -1;
-  if (l < 0 || lead_len[l] > n - i || !same_ci(t + i, lead[l], lead_len[l])) return 0;
-  if (i > 0 && (IS_ALPHA(t[i - 1]) || IS_DIGIT(t[i - 1]))) return 0;
+  if (l < 0 || (i > 0 && (IS_ALPHA(t[i - 1]) || IS_DIGIT(t[i - 1])))) return 0;
+  if (lead_len[l] > n - i || !same_ci(t + i, lead[l], lead_len[l])) return 0;
   for (k = 0; k < sizeof CMD_PHRASES / sizeof CMD_PHRASES[0]; k++)
-    if (CMD_PHRASES[k].len <= n - i &&
+    if (CMD_PHRASES[k].phrase[0] == c && CMD_PHRASES[k].len <= n - i &&
         same_ci(t + i, CMD_PHRASES[k].phrase, CMD_PHRASES[k].len)) {
       r->command = CMD_PHRASES[k].cmd;
       return 1;
@@ -284,27 +309,44 @@ static bnc_command_t find_not_like(const char *t, size_t n) {
   return BNC_CMD_NONE;
 }
 
+/* The first 'f' or 'F' in t[i..n), or n; eight bytes at a time, as
+ * next_digit: with y = (bytes | 0x20) ^ 'f', an 'f' is a zero byte of y. */
+static size_t next_f(const char *t, size_t i, size_t n) {
+  const uint64_t ones = 0x0101010101010101u;
+  while (i + 8 <= n) {
+    uint64_t y;
+    memcpy(&y, t + i, 8);
+    y = (y | ones * 0x20) ^ (ones * 'f');
+    if ((y - ones) & ~y & ones * 0x80) break;
+    i += 8;
+  }
+  while (i < n && (t[i] | 0x20) != 'f') i++;
+  return i;
+}
+
 /* Finds a command phrase near the start of the text, where Exim and
  * Postfix put "after RCPT TO", "while performing the HELO handshake" and
- * "for TEXT command"; else dma's and qmail's "not like" phrases. MTAs write these words in lower case: memchr jumps
- * to each candidate first letter. */
+ * "for TEXT command"; else dma's and qmail's "not like" phrases. MTAs
+ * write these words in lower case, so only a lower-case lead letter counts.
+ * Each of the three leads holds an f, at a fixed place: "for " at 0,
+ * "after " at 1, "while performing " at 9. So one walk over the f's (a
+ * rare letter) finds every candidate; the earliest phrase wins. */
 static void find_command_head(const char *t, size_t n, bnc_reply_t *r) {
-  static const char firsts[] = "awf";
-  size_t head = n < CMD_HEAD ? n : CMD_HEAD, f, best = head;
-  bnc_reply_t tmp;
-  for (f = 0; firsts[f]; f++) {
-    const char *p = t, *end = t + best;
-    while (p < end && (p = memchr(p, firsts[f], (size_t)(end - p))) != NULL) {
-      size_t i = (size_t)(p++ - t);
+  static const struct { char lead; size_t at; } LEADS[] = { { 'f', 0 }, { 'a', 1 }, { 'w', 9 } };
+  size_t head = n < CMD_HEAD ? n : CMD_HEAD, best = head, j, k;
+  size_t lim = head + 9 < n ? head + 9 : n;
+  bnc_command_t cmd = BNC_CMD_NONE;
+  /* an f at j starts nothing before j - 9: stop once that is past best */
+  for (j = next_f(t, 0, lim); j < lim && j < best + 9; j = next_f(t, j + 1, lim)) {
+    for (k = 0; k < sizeof LEADS / sizeof LEADS[0]; k++) {
+      size_t i = j - LEADS[k].at;
+      bnc_reply_t tmp;
+      if (j < LEADS[k].at || i >= best || t[i] != LEADS[k].lead) continue;
       tmp.command = BNC_CMD_NONE;
-      if (phrase_at(t, n, i, &tmp)) {
-        best = i;
-        r->command = tmp.command;
-        break;
-      }
+      if (phrase_at(t, n, i, &tmp)) { best = i; cmd = tmp.command; }
     }
   }
-  if (r->command == BNC_CMD_NONE) r->command = find_not_like(t, head);
+  r->command = cmd != BNC_CMD_NONE ? cmd : find_not_like(t, head);
 }
 
 /* Removes a trailing "(in reply to X command)" that Postfix appends, and

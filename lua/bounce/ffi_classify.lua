@@ -110,7 +110,11 @@ return function(s, opts)
   local code = reply.code
   if code ~= 0 then r.code = code end
   if reply.st_class ~= 0 then
-    local key = reply.st_class * 10000 + reply.st_subject * 1000 + reply.st_detail
+    -- the length tells "5.1.1" from "5.1.01", which share class, subject
+    -- and detail
+    local slen = reply.status[5] == 0 and 5 or reply.status[6] == 0 and 6 or 7
+    local key = slen * 100000 + reply.st_class * 10000 + reply.st_subject * 1000
+      + reply.st_detail
     local st = statuses[key]
     if not st then
       st = ffi_string(reply.status)

@@ -21,6 +21,15 @@ describe("classify", function()
     assert.is_string(r.rule)
   end)
 
+  it("reports each status as written, whatever was classified before", function()
+    -- the FFI path caches status strings: a detail written with leading
+    -- zeros is another string than the same number without them
+    assert.equals("5.1.1", bounce.classify("550 5.1.1 no such user").status)
+    assert.equals("5.1.01", bounce.classify("550 5.1.01 no such user").status)
+    assert.equals("5.1.001", bounce.classify("550 5.1.001 no such user").status)
+    assert.equals("5.1.1", bounce.classify("550 5.1.1 no such user").status)
+  end)
+
   it("treats 550 5.1.1 as a hard bounce", function()
     local r = bounce.classify("550 5.1.1 mailbox does not exist here")
     assert.equals("hard", r.type)

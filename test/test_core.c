@@ -330,6 +330,57 @@ static void test_checks(void) {
   bnc_ruleset_free(rs);
 }
 
+/* bnc_classify_batch decides exactly as one bnc_classify call per reply:
+ * over every built-in rule's example (texts of all lengths), in batches of
+ * every size around the lane and block widths, with a user rule in front. */
+static void test_batch(void) {
+  enum { MAXN = 2048, TEXT = 1024 };
+  static bnc_reply_t replies[MAXN];
+  static char texts[MAXN][TEXT];
+  static bnc_batch_item_t items[MAXN];
+  static bnc_class_t one[MAXN];
+  static const size_t sizes[] = { 1, 2, 3, 4, 5, 15, 16, 17, 33, MAXN };
+  bnc_ruleset_t *rs = bnc_ruleset_new(1);
+  bnc_rule_def_t d;
+  char err[128];
+  size_t n = 0, i, k, bad = 0;
+  memset(&d, 0, sizeof d);
+  d.pattern = "mailbox*frozen";
+  d.reason = "suspend";
+  d.example = "550 mailbox is frozen";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_OK);
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+  for (i = 0; i < bnc_builtin_rules_count && n < MAXN; i++) {
+    const char *ex = bnc_builtin_rules[i].example;
+    if (!ex || bnc_reply_parse(ex, strlen(ex), texts[n], TEXT, &replies[n]) != BNC_OK) continue;
+    bnc_classify(rs, &replies[n], texts[n], replies[n].text_len, NULL, 0, &one[n]);
+    n++;
+  }
+  CHECK(n > 100);
+  for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    size_t size = sizes[k] < n ? sizes[k] : n, start;
+    for (start = 0; start < n; start += size) {
+      size_t m = n - start < size ? n - start : size;
+      for (i = 0; i < m; i++) {
+        bnc_batch_item_t *it = &items[i];
+        memset(it, 0, sizeof *it);
+        it->reply = &replies[start + i];
+        it->text = texts[start + i];
+        it->tlen = replies[start + i].text_len;
+      }
+      bnc_classify_batch(rs, items, m);
+      for (i = 0; i < m; i++) {
+        const bnc_class_t *a = &one[start + i], *b = &items[i].out;
+        if (a->reason != b->reason || a->type != b->type || a->permanent != b->permanent ||
+            a->rule != b->rule || strcmp(a->source, b->source) != 0 ||
+            a->context_changed != b->context_changed) bad++;
+      }
+    }
+  }
+  CHECK_INT(bad, 0);
+  bnc_ruleset_free(rs);
+}
+
 int main(void) {
   test_single_line();
   test_multi_line();
@@ -340,5 +391,6 @@ int main(void) {
   test_matcher();
   test_classify();
   test_checks();
+  test_batch();
   return DONE();
 }

@@ -225,6 +225,42 @@ describe("parse", function()
       assert.same({ "zoho", "max@example.org", "mailboxfull", "5.2.2" }, { r.format, r.rcpt, r.reason, r.status })
     end)
 
+    it("Yahoo: 'Remote host said:' under the address, the command as a tag", function()
+      local r = assert(bounce.parse("From: MAILER-DAEMON@yahoo.example\nSubject: Failure Notice\n\n" ..
+        "Sorry, we were unable to deliver your message to the following address.\n\n" ..
+        "<noor@example.org>:\nRemote host said: 550 5.1.1 <noor@example.org>: no such mailbox " ..
+        "[RCPT_TO]\n\n--- Below this line is a copy of the message.\n"))[1]
+      assert.same({ "yahoo", "noor@example.org", "userunknown", 550 },
+                  { r.format, r.rcpt, r.reason, r.code })
+    end)
+
+    it("SendGrid: the reply is the last field of the recipient's line", function()
+      local r = assert(bounce.parse("From: Mail Delivery System <apps@sendgrid.example>\n" ..
+        "Subject: Undelivered\n\nThis is an automatically generated message from SendGrid.\n\n" ..
+        "q7:123:<ines@example.org> : 198.51.100.4 : mx.example.org:[198.51.100.9] : " ..
+        "552 5.2.2 <ines@example.org>: quota exceeded\n"))[1]
+      assert.same({ "sendgrid", "ines@example.org", "mailboxfull", "5.2.2" },
+                  { r.format, r.rcpt, r.reason, r.status })
+    end)
+
+    it("Courier: the host line and the transcript below the address", function()
+      local r = assert(bounce.parse("From: MAILER-DAEMON@courier.example\nSubject: NOTICE\n\n" ..
+        "This is a delivery status notification from courier.example,\n" ..
+        "running the Courier mail server, version 1.1.\n\n" ..
+        "<ode@example.org>:\n    mx.example.org [192.0.2.5]:\n>>> RCPT TO:<ode@example.org>\n" ..
+        "<<< 550 5.1.1 <ode@example.org>: unknown user\n\n"))[1]
+      assert.same({ "courier", "ode@example.org", "userunknown", "hard", 550 },
+                  { r.format, r.rcpt, r.reason, r.type, r.code })
+    end)
+
+    it("V5 sendmail: each recipient of the session transcript", function()
+      local rs = assert(bounce.parse("From: MAILER-DAEMON@old.example\nSubject: Returned mail\n\n" ..
+        "   ----- Transcript of session follows -----\nWhile talking to mx.example.net:\n" ..
+        ">>> MAIL From:<me@old.example>\n<<< 550 relaying denied\n" ..
+        "554 <una@example.net>... Remote protocol error\n554 <dos@example.com>... 550 Host unknown\n"))
+      assert.same({ 2, "norelaying", "hostunknown" }, { #rs, rs[1].reason, rs[2].reason })
+    end)
+
     it("Mail.ru: one record when the text says it twice", function()
       local body = "  ivan@example.org\n    SMTP error from remote mail server after RCPT TO:" ..
         "<ivan@example.org>:\n    host mx.example.org [192.0.2.9]: 550 5.1.1 No such user\n\n"

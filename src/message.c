@@ -72,8 +72,9 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
  * for in one pass, Wu-Manber style: the window is as long as the shortest
  * needle, and the two bytes at its end (case folded, hashed) say how far it
  * can move before any needle could end there; only where that is 0 are the
- * needles compared. The marker lists here have shortest needles of 12 to
- * 16 bytes, so the window moves about 10 bytes per look: the texts are not
+ * needles whose window ends in the same two bytes (by hash) compared. The
+ * marker lists here have shortest needles of 14 to 22 bytes, so the window
+ * moves about 10 bytes per look: the texts are not
  * read byte by byte once per needle but about one byte in ten, once. */
 #define NSET_MAX 32
 #define NSET_HASH(a, b) ((((unsigned)lower(a) << 5) ^ (unsigned)lower(b)) & 1023u)
@@ -81,6 +82,7 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
 typedef struct nset {
   const char *nd[NSET_MAX];
   size_t len[NSET_MAX], k, m, maxlen;
+  unsigned short tail[NSET_MAX];   /* hash of needle j's bytes m-2, m-1 */
   unsigned char shift[1024];
 } nset_t;
 
@@ -96,6 +98,8 @@ static void nset_init(nset_t *ns, const char *const *nd, size_t k) {
     if (ns->len[j] > ns->maxlen) ns->maxlen = ns->len[j];
   }
   ns->m = m;
+  for (j = 0; j < k; j++)
+    ns->tail[j] = (unsigned short)NSET_HASH((unsigned char)nd[j][m - 2], (unsigned char)nd[j][m - 1]);
   memset(ns->shift, (int)(m - 1), sizeof ns->shift);
   for (j = 0; j < k; j++)
     for (q = 0; q + 2 <= m; q++) {               /* blocks of the first m bytes */
@@ -114,11 +118,12 @@ static unsigned long nset_scan(const nset_t *ns, const char *s, size_t n, size_t
   unsigned long found = 0, all = ns->k >= 32 ? 0xffffffffUL : (1UL << ns->k) - 1;
   for (j = 0; j < ns->k; j++) pos[j] = NSET_NONE;
   while (i + m <= n && found != all) {
-    unsigned sh = ns->shift[NSET_HASH((unsigned char)s[i + m - 2], (unsigned char)s[i + m - 1])];
+    unsigned h = NSET_HASH((unsigned char)s[i + m - 2], (unsigned char)s[i + m - 1]), sh = ns->shift[h];
     if (sh) { i += sh; continue; }
     if (first && at != NSET_NONE && i > at + 2 * ns->maxlen) break;
-    for (j = 0; j < ns->k; j++)
-      if (!((found >> j) & 1) && i + ns->len[j] <= n && ieq_n(s + i, ns->nd[j], ns->len[j])) {
+    for (j = 0; j < ns->k; j++)      /* only the needles whose window ends in this block */
+      if (ns->tail[j] == h && !((found >> j) & 1) && i + ns->len[j] <= n &&
+          ieq_n(s + i, ns->nd[j], ns->len[j])) {
         pos[j] = i;
         found |= 1UL << j;
         if (at == NSET_NONE) at = i;
@@ -693,6 +698,44 @@ static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t 
 
 /* ---- classification ---------------------------------------------------- */
 
+/* The command named by a tag at the end of the text: Yahoo! Mail writes
+ * "Remote host said: 550 ... [RCPT_TO]" ("[BODY]" after DATA). */
+static int tail_command(bnc_str_t t) {
+  static const struct { const char *tag; int cmd; } T[] = {
+    { "[rcpt_to]", BNC_CMD_RCPT }, { "[mail_from]", BNC_CMD_MAIL }, { "[body]", BNC_CMD_DATA },
+    { "[data]", BNC_CMD_DATA }
+  };
+  size_t i, k;
+  t = trim(t);
+  if (!t.n || t.p[t.n - 1] != ']') return BNC_CMD_NONE;
+  for (i = 0; i < sizeof T / sizeof T[0]; i++) {
+    k = strlen(T[i].tag);
+    if (t.n >= k && ieq_n(t.p + t.n - k, T[i].tag, k)) return T[i].cmd;
+  }
+  return BNC_CMD_NONE;
+}
+
+/* A give-up notice that quotes the last reply of the remote host at its end
+ * (Amazon SES: "554 4.4.7 Message expired: ... <421 4.4.2 Connection timed
+ * out>"): the quoted reply's code and status are what the remote host said;
+ * the reason stays the notice's. */
+static void last_reply(bnc_msg_rcpt_t *r) {
+  bnc_str_t t = trim(r->text);
+  const char *lt;
+  bnc_reply_t in;
+  char tmp[64];
+  if (t.n < 8 || t.p[t.n - 1] != '>' || !(lt = memchr(t.p, '<', t.n))) return;
+  while (memchr(lt + 1, '<', (size_t)(t.p + t.n - lt - 1))) lt = memchr(lt + 1, '<', (size_t)(t.p + t.n - lt - 1));
+  if (lt[1] < '4' || lt[1] > '5' || (size_t)(t.p + t.n - lt) > sizeof tmp) return;
+  if (bnc_reply_parse(lt + 1, (size_t)(t.p + t.n - lt - 2), tmp, sizeof tmp, &in) != BNC_OK || !in.code ||
+      !in.st_class) return;
+  r->reply.code = in.code;
+  r->reply.st_class = in.st_class;
+  r->reply.st_subject = in.st_subject;
+  r->reply.st_detail = in.st_detail;
+  memcpy(r->reply.status, in.status, sizeof in.status);
+}
+
 static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
   bnc_str_t d = r->diag;
   char *text;
@@ -732,7 +775,9 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
     }
   }
   if (!rh && r->reply.rhost_len && r->text.p) { rh = d.p + r->reply.rhost_off; rhl = r->reply.rhost_len; }
+  if (r->reply.command == BNC_CMD_NONE && r->text.p) r->reply.command = tail_command(r->text);
   bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, rhl, &r->cls);
+  if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);
   if (!r->rhost.p && rh) r->rhost = mkstr(rh, rhl);
   if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
   else if (r->status.p && !r->status.n) r->status = mkstr(NULL, 0);
@@ -771,7 +816,13 @@ enum {
   RD_MARKED,    /* one recipient after rcpt_at; the diagnostic from diag_at to
                    the end of its paragraph */
   RD_ADDRTEXT,  /* lines that open with an address and go on with the diagnostic */
-  RD_INLINE     /* lines "diagnostic: a@b": the line naming the address is it */
+  RD_INLINE,    /* lines "diagnostic: a@b": the line naming the address is it */
+  RD_BLOCK,     /* RD_LINES, but the diagnostic is every line up to a blank one
+                   (Courier: the host line, then a transcript at the margin) */
+  RD_FIELDS,    /* lines "id:<a@b> : ip : host : diagnostic" (SendGrid) */
+  RD_MARKPARA,  /* RD_MARKED, the diagnostic the rest of diag_at's paragraph */
+  RD_SESSION    /* RD_LINES, else a sendmail session transcript whose lines
+                   "554 <a@b>... text" name the recipients (V5 sendmail) */
 };
 
 typedef struct {
@@ -794,10 +845,19 @@ static const family_t FAMILIES[] = {
   { "mailru",    EV_FROM, "@mail.ru", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
   { "gmx",       EV_FROM, "gmx.", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
   { "yandex",    EV_FROM, "mailer-daemon@yandex.", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  /* Yahoo! Mail: "<a@b>:" and "Remote host said: ..." below it */
+  { "yahoo",     EV_BODY, "sorry, we were unable to deliver your message to the following",
+    RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "yahoo",     EV_FROM, "mailer-daemon@yahoo", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
+  { "sendgrid",  EV_BODY, "automatically generated message from sendgrid", RD_FIELDS, NULL, NULL,
+    BNC_R_UNDEFINED },
+  { "courier",   EV_BODY, "running the courier mail server", RD_BLOCK, NULL, NULL,
+    BNC_R_UNDEFINED },
   { "postfix",   EV_BODY, "this is the mail system at host", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
   { "qmail",     EV_BODY, "this is the qmail-send program", RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
-  /* Zoho writes Exim's preamble, then "a@b Invalid Address, ERROR_CODE :550, ..." */
-  { "zoho",      EV_BODY, "error_code :", RD_ADDRTEXT, NULL, NULL, BNC_R_UNDEFINED },
+  /* Zoho writes Exim's preamble, then "a@b Invalid Address, ERROR_CODE :550, ..."
+   * (a marker of 14 bytes or more: the shortest sets how far nset_scan jumps) */
+  { "zoho",      EV_BODY, ", error_code :", RD_ADDRTEXT, NULL, NULL, BNC_R_UNDEFINED },
   { "exim",      EV_BODY, "this message was created automatically by mail delivery software",
     RD_LINES, NULL, NULL, BNC_R_UNDEFINED },
   { "dragonfly", EV_BODY, "dragonfly mail agent", RD_MARKED, "error delivering your mail to",
@@ -808,8 +868,19 @@ static const family_t FAMILIES[] = {
     "technical details of", BNC_R_UNDEFINED },
   { "gmail",     EV_BODY, "delivery to the following recipient failed", RD_MARKED,
     "delivery to the following recipient", "technical details", BNC_R_UNDEFINED },
-  { "sendmail",  EV_BODY, "----- transcript of session follows -----", RD_LINES, NULL, NULL,
+  /* a notice with "Delivery to the following recipients failed permanently"
+   * (some write "Delevery") and the reply under "Technical details:" ("SMTP:RCPT host H: 553 ...") */
+  { "x3",        EV_BODY, "to the following recipients failed permanently", RD_MARKPARA,
+    "to the following recipients", "technical details:", BNC_R_UNDEFINED },
+  { "sendmail",  EV_BODY, "----- transcript of session follows -----", RD_SESSION, NULL, NULL,
     BNC_R_UNDEFINED },
+  /* Apache James (Verizon's vtext gateway runs it): the reply in the
+   * paragraph after "Error message below:", the recipient after "RCPT TO:" */
+  { "apachejames", EV_BODY, "error message below:", RD_MARKPARA, "rcpt to:",
+    "error message below:", BNC_R_UNDEFINED },
+  /* Trend Micro InterScan */
+  { "trendmicro", EV_BODY, "from interscan messaging security", RD_MARKPARA,
+    "unable to deliver message to", "unable to deliver message to", BNC_R_UNDEFINED },
   /* Exchange 5.5/2000/2003: "a@b on DATE" and the NDR text indented below */
   { "exchange",  EV_BODY, "did not reach the following recipient", RD_LINES, NULL, NULL,
     BNC_R_UNDEFINED },
@@ -889,7 +960,7 @@ static bnc_str_t addr_line(const char *p, const char *q, const char *e, const ch
  * their kin: a line naming an address followed by indented lines or the
  * rest of its own line holding the diagnostic; else the lines up to a blank
  * one or the next address line. */
-static void read_text(ctx_t *c, bnc_str_t t) {
+static void read_text(ctx_t *c, bnc_str_t t, int block) {
   const char *p = t.p, *end = t.p + t.n, *next;
   while (p < end) {
     const char *e = line_end(p, end, &next);
@@ -900,7 +971,7 @@ static void read_text(ctx_t *c, bnc_str_t t) {
     if (a.p) {
       const char *de = e, *n2 = next;
       bnc_msg_rcpt_t *r;
-      while (n2 < end) {                        /* lines indented deeper */
+      while (!block && n2 < end) {              /* lines indented deeper */
         const char *e2, *nn, *w = n2;
         while (w < end && is_wsp((unsigned char)*w)) w++;
         if (w - n2 <= q - p) break;
@@ -908,6 +979,7 @@ static void read_text(ctx_t *c, bnc_str_t t) {
         if (w >= e2) break;
         de = e2; n2 = nn;
       }
+      if (block) ds = de;                       /* the address line says nothing more */
       if (ds >= de && n2 == next) {             /* the lines up to a blank or address one */
         int k;
         for (k = 0; k < 32 && n2 < end; k++) {
@@ -993,17 +1065,79 @@ static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
  * copy of the returned message). */
 static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
   const char *end = t.p + text_cut(c, t), *at = ifind(t.p, (size_t)(end - t.p), f->rcpt_at), *d;
-  bnc_str_t a, para;
+  bnc_str_t a;
   bnc_msg_rcpt_t *r;
   if (!at) return;
   a = find_addr(at, at + 512 < end ? at + 512 : end);
-  d = ifind(at, (size_t)(end - at), f->diag_at);
+  d = ifind(f->reader == RD_MARKPARA ? t.p : at, (size_t)(end - (f->reader == RD_MARKPARA ? t.p : at)),
+            f->diag_at);
   if (!a.p || !d || !(r = new_rcpt(c))) return;
-  para = paragraph(at, d, end);
-  (void)para;
   r->rcpt = a;
-  r->diag = trim(mkstr(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048));
+  if (f->reader == RD_MARKPARA) {       /* the rest of the phrase's paragraph, blank lines
+                                           right after the phrase skipped */
+    const char *q = d + strlen(f->diag_at);
+    while (q < end && (is_wsp((unsigned char)*q) || is_eol((unsigned char)*q))) q++;
+    r->diag = unfold(c, paragraph(q, q, end));
+  } else {
+    r->diag = trim(mkstr(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048));
+  }
   classify_rcpt(c, r);
+}
+
+/* SendGrid: "id:<a@b> : ip : host:[ip] : diagnostic"; the fields are
+ * separated by " : ", the diagnostic is the last one. */
+static void read_fields(ctx_t *c, bnc_str_t t) {
+  const char *p = t.p, *end = t.p + text_cut(c, t), *next;
+  while (p < end) {
+    const char *e = line_end(p, end, &next), *lt = memchr(p, '<', (size_t)(e - p)), *ds = NULL, *q;
+    bnc_str_t a;
+    bnc_msg_rcpt_t *r;
+    p = next;
+    if (!lt || !(a = find_addr(lt, e)).p || a.p != lt + 1 || a.p + a.n >= e || a.p[a.n] != '>') continue;
+    for (q = a.p + a.n; (q = ifind(q, (size_t)(e - q), " : ")) != NULL; q += 3) ds = q + 3;
+    if (ds && !seen(c, a) && (r = new_rcpt(c)) != NULL) {
+      r->rcpt = a;
+      r->diag = trim(mkstr(ds, (size_t)(e - ds)));
+      classify_rcpt(c, r);
+    }
+  }
+}
+
+/* A sendmail session transcript without the list of failed addresses (V5
+ * sendmail): "554 <a@b>... text" names a recipient; the text is its
+ * diagnostic when it carries the remote reply ("550 Host unknown"), else
+ * the last ">>> command" / "<<< reply" exchange before it is
+ * ("554 <a@b>... Remote protocol error" after a refused MAIL FROM). */
+static void read_session(ctx_t *c, bnc_str_t t) {
+  const char *end = t.p + text_cut(c, t), *next, *cmd = NULL, *rep_e = NULL;
+  const char *p = ifind(t.p, (size_t)(end - t.p), "transcript of session follows");
+  while (p && p < end) {
+    const char *e = line_end(p, end, &next), *q = p;
+    while (q < e && is_wsp((unsigned char)*q)) q++;
+    if (iprefix(q, (size_t)(e - q), "while talking to")) cmd = rep_e = NULL;
+    else if (iprefix(q, (size_t)(e - q), ">>> ")) { cmd = q; rep_e = NULL; }
+    else if (iprefix(q, (size_t)(e - q), "<<< ")) { if (!cmd) cmd = q; rep_e = e; }
+    else if (e - q > 6 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
+             q[2] <= '9' && q[3] == ' ' && q[4] == '<') {
+      bnc_str_t a = find_addr(q + 5, e);
+      const char *x = a.p ? a.p + a.n : NULL;
+      bnc_msg_rcpt_t *r;
+      if (a.p == q + 5 && e - x > 5 && memcmp(x, ">...", 4) == 0 && !seen(c, a) && (r = new_rcpt(c)) != NULL) {
+        x += 4;
+        while (x < e && is_wsp((unsigned char)*x)) x++;
+        r->rcpt = a;
+        if (e - x >= 4 && x[0] >= '2' && x[0] <= '5' && x[1] >= '0' && x[1] <= '9' && x[2] >= '0' &&
+            x[2] <= '9' && (x[3] == ' ' || x[3] == '-'))
+          r->diag = trim(mkstr(x, (size_t)(e - x)));
+        else if (cmd && rep_e)
+          r->diag = trim(mkstr(cmd, (size_t)(rep_e - cmd)));
+        else
+          r->diag = trim(mkstr(q, (size_t)(e - q)));
+        classify_rcpt(c, r);
+      }
+    }
+    p = next;
+  }
 }
 
 /* Where the copy of the returned message starts in a plain-text bounce:
@@ -1178,25 +1312,38 @@ static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
     const char *at = NULL, *q = t.p, *end = t.p + t.n;
     char *tmp;
     bnc_reply_t rep;
-    while (q + r->rcpt.n <= end && (q = memchr(q, r->rcpt.p[0], (size_t)(end - q - (ptrdiff_t)r->rcpt.n + 1))) != NULL) {
-      if (memcmp(q, r->rcpt.p, r->rcpt.n) == 0) { at = q; break; }
-      q++;
+    int tries = 0;
+    for (;;) {                         /* the paragraphs that name it, at most 4 */
+      at = NULL;
+      while (q + r->rcpt.n <= end && (q = memchr(q, r->rcpt.p[0], (size_t)(end - q - (ptrdiff_t)r->rcpt.n + 1))) != NULL) {
+        if (memcmp(q, r->rcpt.p, r->rcpt.n) == 0) { at = q; break; }
+        q++;
+      }
+      if (!at) break;
+      para = paragraph(t.p, at, end);
+      if (para.n > 4096) para.n = 4096;
+      if (!r->diag.p) {                /* no Diagnostic-Code: the text's paragraph is it */
+        r->diag = unfold(c, para);
+        classify_rcpt(c, r);
+        return;
+      }
+      if (!(tmp = arena_take(c, para.n + 1))) return;
+      if (bnc_reply_parse(para.p, para.n, tmp, para.n + 1, &rep) == BNC_OK && rep.command != BNC_CMD_NONE &&
+          !(tries && r->reply.st_subject == 1)) {
+        const char *rh = r->rhost.p;
+        r->reply.command = rep.command;
+        bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, r->rhost.n, &r->cls);
+        return;
+      }
+      /* the list of failed addresses names no command; a transcript further
+       * on may ("... while talking to H: >>> DATA <<< 550 ... a@b"), unless
+       * the status already speaks of the address (X.1.x): then the
+       * transcript's command must not turn it into a filter's refusal */
+      if (++tries == 4 || !(r->cls.reason == BNC_R_USERUNKNOWN || r->cls.reason == BNC_R_HOSTUNKNOWN ||
+                            r->cls.reason == BNC_R_HASMOVED)) return;   /* the command changes no other */
+      q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;
     }
-    if (!at) continue;
-    para = paragraph(t.p, at, end);
-    if (para.n > 4096) para.n = 4096;
-    if (!r->diag.p) {                  /* no Diagnostic-Code: the text's paragraph is it */
-      r->diag = unfold(c, para);
-      classify_rcpt(c, r);
-      return;
-    }
-    if (!(tmp = arena_take(c, para.n + 1))) return;
-    if (bnc_reply_parse(para.p, para.n, tmp, para.n + 1, &rep) == BNC_OK && rep.command != BNC_CMD_NONE) {
-      const char *rh = r->rhost.p;
-      r->reply.command = rep.command;
-      bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, r->rhost.n, &r->cls);
-    }
-    return;
+    if (tries) return;
   }
 }
 
@@ -1270,14 +1417,17 @@ static int pseudo_detail(bnc_reason_t r) {
 
 /* Fills pseudo_status for a failure whose bounce stated no enhanced status.
  * The class is 4 when the reply code is 4xx, or, without a code, when the
- * diagnostic calls the failure temporary; else 5. */
-static void set_pseudo(bnc_msg_rcpt_t *r) {
+ * diagnostic calls the failure temporary or Exim expired it (its retry
+ * rules time out on temporary failures); else 5. */
+static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
   int d = pseudo_detail(r->cls.reason), cls = 5;
   if (r->status.p || !d || r->cls.type == BNC_T_DELIVERED || r->cls.type == BNC_T_COMPLAINT ||
       r->cls.type == BNC_T_AUTO_REPLY) return;
   if (r->reply.code) cls = r->reply.code / 100;
   else if (r->diag.p && (ifind(r->diag.p, r->diag.n, "temporar") ||
                          ifind(r->diag.p, r->diag.n, "persistent"))) cls = 4;
+  else if (exim && r->cls.reason == BNC_R_EXPIRED) cls = 4;   /* Exim gave up retrying
+                                                                 temporary failures */
   if (cls != 4) cls = 5;
   r->pseudo_status[0] = (char)('0' + cls);
   memcpy(r->pseudo_status + 1, ".0.", 3);
@@ -1409,10 +1559,12 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
     f = out->nrcpt || c.have_fb ? NULL : family_of(&top, &c);
     if (f) {
       for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {
-        if (f->reader == RD_MARKED) read_marked(&c, f, c.texts[i]);
+        if (f->reader == RD_MARKED || f->reader == RD_MARKPARA) read_marked(&c, f, c.texts[i]);
         else if (f->reader == RD_ADDRTEXT) read_addrtext(&c, c.texts[i]);
         else if (f->reader == RD_INLINE) read_inline(&c, c.texts[i]);
-        else read_text(&c, c.texts[i]);
+        else if (f->reader == RD_FIELDS) read_fields(&c, c.texts[i]);
+        else read_text(&c, c.texts[i], f->reader == RD_BLOCK);
+        if (f->reader == RD_SESSION && out->nrcpt == 0) read_session(&c, c.texts[i]);
       }
       if (out->nrcpt) out->format = f->name;
     }
@@ -1443,6 +1595,6 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       mark_all(&c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
     }
   }
-  for (i = 0; i < out->nrcpt; i++) set_pseudo(&out->rcpt[i]);
+  for (i = 0; i < out->nrcpt; i++) set_pseudo(&out->rcpt[i], out->format && !strcmp(out->format, "exim"));
   return out->nrcpt ? BNC_OK : BNC_ENOTBOUNCE;
 }

@@ -12,7 +12,12 @@
  * Subject, X-Mailer or X-Failed-Recipients substring, or a body marker):
  * postfix, qmail, exim, sendmail, dragonfly (dma), opensmtpd, gmail,
  * googlegroups, exchange (5.5-2003 NDRs), zoho, mailru, gmx, yandex, ezweb
- * and kddi (au), domino, notes (Lotus Notes), imailserver. Each recipient's
+ * and kddi (au), domino, notes (Lotus Notes), imailserver, yahoo, sendgrid,
+ * courier, apachejames (also Verizon's gateway), trendmicro (InterScan), x3
+ * ("Technical details:" notices); sendmail includes V5 session transcripts.
+ * A tag "[RCPT_TO]" / "[BODY]" ending a diagnostic names the command, and an
+ * expiry notice quoting the last reply ("<421 4.4.2 ...>") takes its code
+ * and status. Each recipient's
  * Diagnostic-Code (else the Status field) goes through bnc_reply_parse and
  * bnc_classify. A bounce that states no enhanced status gets a pseudo
  * status (pseudo_status, Sisimai's X.0.9NN convention) from its reason.

@@ -369,6 +369,15 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 5.1.1 User someone@example.com not listed in Domino Directory"),
   R("domino-not-listed-nab", "not listed in public name & address book", "userunknown",
     "550 User not listed in public Name & Address Book"),
+  /* Lotus Notes in Japanese, left in ISO-2022-JP: "not in the directory list" */
+  R("notes-not-in-directory-ja", "%g%#%l%/%h%j$n%j%9%h$k$\"$j$^$;$s", "userunknown",
+    "\033$B%G%#%l%/%H%j$N%j%9%H$K$\"$j$^$;$s\033(B"),
+  R("interscan-check-address", "please check if address is correct", "userunknown",
+    "Unable to deliver message to <a@example.org> (and other recipients in the same domain). "
+    "Please check if address is correct."),
+  R("gmail-address-not-found", "because the address couldn't be found", "userunknown",
+    "Your message wasn't delivered to a@example.org because the address couldn't be found. "
+    "Check for typos or unnecessary spaces and try again."),
 
   /* ---- MTA wordings: qmail, Postfix, Exim, sendmail --------------------- */
   R("qmail-no-mailbox", "no mailbox here by that name", "userunknown",
@@ -1185,6 +1194,8 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "Could not deliver for the last 432000 seconds. Giving up."),
   R("will-be-retried-for", "message will be retried for", "expired",
     "Message will be retried for 2 more day(s)"),
+  R("opensmtpd-envelope-expired", "envelope expired", "expired",
+    "a@example.org: Envelope expired"),
   R("failing-for-a-long-time", "have been failing for a long time", "expired",
     "all hosts for 'example.net' have been failing for a long time (and retry time not reached)"),
 

@@ -227,6 +227,60 @@ static void test_families(void) {
   CHECK_INT((int)msg.nrcpt, 2);
   CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
   CHECK_INT(msg.rcpt[1].cls.reason, BNC_R_MAILBOXFULL);
+  /* Yahoo! Mail: "<a@b>:" then "Remote host said:", the command as a tag */
+  CHECK_INT(parse("From: MAILER-DAEMON@yahoo.example\nSubject: Failure Notice\n\n"
+                  "Sorry, we were unable to deliver your message to the following address.\n\n"
+                  "<noor@example.org>:\nRemote host said: 550 5.1.1 <noor@example.org>: no such "
+                  "mailbox [RCPT_TO]\n\n--- Below this line is a copy of the message.\n"), BNC_OK);
+  CHECK_STR(msg.format, "yahoo");
+  CHECK(str_is(msg.rcpt[0].rcpt, "noor@example.org"));
+  CHECK_INT(msg.rcpt[0].reply.code, 550);
+  CHECK_INT(msg.rcpt[0].reply.command, BNC_CMD_RCPT);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* SendGrid: "id:<a@b> : ip : host : reply" */
+  CHECK_INT(parse("From: Mail Delivery System <apps@sendgrid.example>\nSubject: Undelivered\n\n"
+                  "This is an automatically generated message from SendGrid.\n\n"
+                  "Our attempt to hand your message over failed.\n\n"
+                  "q7:123:<ines@example.org> : 198.51.100.4 : mx.example.org:[198.51.100.9] : "
+                  "552 5.2.2 <ines@example.org>: quota exceeded\n"), BNC_OK);
+  CHECK_STR(msg.format, "sendgrid");
+  CHECK(str_is(msg.rcpt[0].rcpt, "ines@example.org"));
+  CHECK(str_is(msg.rcpt[0].status, "5.2.2"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILBOXFULL);
+  /* Courier: "<a@b>:", the host, then the transcript at the margin */
+  CHECK_INT(parse("From: MAILER-DAEMON@courier.example\nSubject: NOTICE: mail delivery status.\n\n"
+                  "This is a delivery status notification from courier.example,\n"
+                  "running the Courier mail server, version 1.1.\n\n"
+                  "Your message to the following recipients cannot be delivered:\n\n"
+                  "<ode@example.org>:\n    mx.example.org [192.0.2.5]:\n"
+                  ">>> RCPT TO:<ode@example.org>\n<<< 550 5.1.1 <ode@example.org>: unknown user\n\n"
+                  "The original message follows as a separate attachment.\n"), BNC_OK);
+  CHECK_STR(msg.format, "courier");
+  CHECK(str_is(msg.rcpt[0].rcpt, "ode@example.org"));
+  CHECK_INT(msg.rcpt[0].reply.command, BNC_CMD_RCPT);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* Apache James: the reply after "Error message below:" */
+  CHECK_INT(parse("From: postmaster@james.example\nSubject: Re: hello\n\n"
+                  "Error: Invalid user address\n\nError message below:\n"
+                  "550 - Requested action not taken: no such user here\n\nMessage details:\n"
+                  "  RCPT TO: ida@example.org\n  Size (in bytes): 480\n"), BNC_OK);
+  CHECK_STR(msg.format, "apachejames");
+  CHECK(str_is(msg.rcpt[0].rcpt, "ida@example.org"));
+  CHECK_INT(msg.rcpt[0].reply.code, 550);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* V5 sendmail: the session transcript names each recipient */
+  CHECK_INT(parse("From: MAILER-DAEMON@old.example\nSubject: Returned mail: unknown host\n\n"
+                  "   ----- Transcript of session follows -----\n"
+                  "While talking to mx.example.net:\n>>> MAIL From:<me@old.example>\n"
+                  "<<< 550 relaying denied\n554 <una@example.net>... Remote protocol error\n"
+                  "554 <dos@example.com>... 550 Host unknown\n\n"
+                  "   ----- Unsent message follows -----\nSubject: hi\n"), BNC_OK);
+  CHECK_STR(msg.format, "sendmail");
+  CHECK_INT((int)msg.nrcpt, 2);
+  CHECK_INT(msg.rcpt[0].reply.code, 550);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_NORELAYING);
+  CHECK(str_is(msg.rcpt[1].rcpt, "dos@example.com"));
+  CHECK_INT(msg.rcpt[1].cls.reason, BNC_R_HOSTUNKNOWN);
   /* Amazon SES notifications through SNS: bounce, complaint, delivery */
   CHECK_INT(parse("From: SES <no-reply@sns.amazonaws.example>\nSubject: AWS Notification Message\n\n"
                   "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Permanent\","

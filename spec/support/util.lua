@@ -21,7 +21,9 @@ function _M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 -- its output, stdout and stderr together. (io.popen():close() does not give
 -- the status on 5.1/LuaJIT.)
 function _M.run(cmd)
-  local p = assert(io_popen("env -u LD_PRELOAD " .. cmd .. " 2>&1; echo \"__rc=$?\""))
+  -- (unset, not `env -u`: a bare Debian has no /usr/bin/kill, only the
+  -- shell's builtin, and cmd may be a compound command)
+  local p = assert(io_popen("unset LD_PRELOAD; " .. cmd .. " 2>&1; echo \"__rc=$?\""))
   local out = p:read("*a")
   p:close()
   return tonumber(out:match("__rc=(%d+)%s*$")), (out:gsub("__rc=%d+%s*$", ""))

@@ -347,6 +347,23 @@ local function run_hook(self, hook, ev, key, d)
   return d
 end
 
+-- The callback transition() hands to store:update, made once per tracker
+-- and kept apart from transition(): a closure inside transition() would keep
+-- LuaJIT from compiling it (closing upvalues is not compiled). Its inputs
+-- and results travel in the table u.
+local function updater(self)
+  local u = {}
+  u.fn = function(old)
+    local a, st, r, n, ra, ea, si, ca, nw =
+      step(old, u.params, u.code, u.rc, u.at, u.rnd, u.permanent)
+    u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8] = a, st, r, n, ra, ea, si, ca
+    if a == nil or not nw then return false end
+    return true, nw ~= "" and nw or nil, ea and ea - u.at or nil
+  end
+  self.u = u
+  return u
+end
+
 -- One transition, read-modify-write with compare-and-set.
 local function transition(self, key, domain, code, reason, permanent, at, etype)
   local row = self.dcache[domain]
@@ -365,17 +382,14 @@ local function transition(self, key, domain, code, reason, permanent, at, etype)
   elseif type(self.store.update) == "function" then
     -- The store reads (or guesses), calls back and compare-and-sets: one
     -- round trip on Redis when its guess is right. A corrupt record makes
-    -- the callback write nothing; only its last run counts.
-    local bad
-    local ok, err = self.store:update(key, function(old)
-      action, state, rsn, attempts, retry_at, expires_at, since, cause, new =
-        step(old, params, code, rc, at, rnd, permanent)
-      bad = action == nil and state or nil
-      if bad or not new then return false end
-      return true, new ~= "" and new or nil, expires_at and expires_at - at or nil
-    end)
+    -- the callback write nothing; only its last run counts (see updater).
+    local u = self.u or updater(self)
+    u.params, u.code, u.rc, u.at, u.rnd, u.permanent = params, code, rc, at, rnd, permanent
+    local ok, err = self.store:update(key, u.fn)
     if not ok then return nil, "store: " .. tostring(err) end
-    if bad then return nil, "corrupt record for " .. key .. ": " .. bad end
+    action, state, rsn, attempts, retry_at, expires_at, since, cause =
+      u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
+    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
   else
     local s = self.store
     for _ = 1, MAX_CAS_TRIES do

@@ -258,6 +258,24 @@ describe("rules", function()
     assert.are_not.equal("toomanyconn", bounce.classify("421 try again", { rhost = "badexample.net" }).reason)
   end)
 
+  it("keeps a final rule's dead address even when the refusal answered DATA", function()
+    local data = { command = "DATA" }
+    -- after DATA a plain "user unknown" is a filter speaking ...
+    assert.equals("filtered", bounce.classify("550 5.1.1 user unknown", data).reason)
+    -- ... but a receiver that checks recipients at DATA means it (built-in final rules)
+    local y = bounce.classify("554 delivery error: dd This user doesn't have a yahoo.com account " ..
+      "(x@yahoo.com) [0] - mta1.mail.example", data)
+    assert.same({ "userunknown", "hard", "yahoo-no-account" }, { y.reason, y.type, y.rule })
+    -- and a user rule may say the same of its own receiver
+    assert(bounce.rules.add({ name = "acme-gone", pattern = "acme: no such mailbox",
+                              reason = "userunknown", final = true }))
+    assert.equals("userunknown", bounce.classify("550 acme: no such mailbox", data).reason)
+    assert.is_true(bounce.rules.list()[1].final)
+    assert.has_error(function()
+      bounce.rules.add({ pattern = "x", reason = "blocked", final = "yes" })
+    end, "bad argument #1 to 'add' (field 'final': boolean expected, got string)")
+  end)
+
   it("lists rules, user rules first, and clears them", function()
     local n = bounce.rules.count()
     assert(bounce.rules.add({ pattern = "zebra", reason = "blocked" }))

@@ -378,8 +378,10 @@ static void decide(const bnc_ruleset_t *rs, const bnc_reply_t *r, size_t best,
     strcpy(out->source, "default");
   }
   /* The server accepted the recipient and refused later: a filter, not a
-   * dead address. Refused at MAIL FROM: the sender was rejected. */
-  if (recipient_level(out->reason) && r->command == BNC_CMD_DATA) {
+   * dead address (unless the rule is the receiver's own final wording).
+   * Refused at MAIL FROM: the sender was rejected. */
+  if (recipient_level(out->reason) && r->command == BNC_CMD_DATA &&
+      !(out->rule >= 0 && rs->rules[out->rule].def.final)) {
     out->reason = BNC_R_FILTERED;
     out->context_changed = 1;
   } else if (recipient_level(out->reason) && r->command == BNC_CMD_MAIL) {

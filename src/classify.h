@@ -30,6 +30,10 @@ typedef struct {
   const char *rhost;     /* NULL, or remote host suffix: "google.com" */
   const char *command;   /* NULL, or "RCPT", "DATA", ... */
   const char *example;   /* a reply this rule must decide */
+  int final;             /* the receiver's own "no such account": stays a dead
+                            address even when it answered DATA (receivers
+                            that check recipients at DATA), where other
+                            recipient-level reasons become `filtered` */
 } bnc_rule_def_t;
 
 /* The built-in rules, in priority order (src/rules.c). */

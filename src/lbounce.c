@@ -83,6 +83,7 @@ static int rules_add(lua_State *L) {
   bnc_rule_def_t d;
   char err[256];
   luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&d, 0, sizeof d);
   d.pattern = opt_field(L, 2, "pattern", 1);
   d.reason = opt_field(L, 2, "reason", 1);
   d.name = opt_field(L, 2, "name", 0);
@@ -91,6 +92,12 @@ static int rules_add(lua_State *L) {
   d.rhost = opt_field(L, 2, "rhost", 0);
   d.command = opt_field(L, 2, "command", 0);
   d.example = opt_field(L, 2, "example", 0);
+  lua_getfield(L, 2, "final");
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    luaL_error(L, "bad argument #1 to 'add' (field 'final': boolean expected, got %s)",
+               luaL_typename(L, -1));
+  d.final = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   if (bnc_ruleset_add(u->rs, &d, err, sizeof err) != BNC_OK) {
     lua_pushnil(L);
     lua_pushstring(L, err);
@@ -125,6 +132,10 @@ static void push_rule(lua_State *L, const bnc_ruleset_t *rs, size_t i) {
   set_str(L, "example", d->example);
   lua_pushboolean(L, bnc_ruleset_is_user(rs, i));
   lua_setfield(L, -2, "user");
+  if (d->final) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "final");
+  }
   lua_pushinteger(L, (lua_Integer)i + 1);
   lua_setfield(L, -2, "index");
 }

@@ -29,9 +29,11 @@
 #include <stddef.h>
 #include "classify.h"
 
-#define R(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex }
+#define R(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex, 0 }
+/* A mailbox provider's own "no such account", said at DATA by design. */
+#define RF(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex, 1 }
 #define RC(name, pat, reason, code, status, ex) \
-  { name, pat, reason, code, status, NULL, NULL, ex }
+  { name, pat, reason, code, status, NULL, NULL, ex, 0 }
 
 const bnc_rule_def_t bnc_builtin_rules[] = {
   /* ---- Google / Gmail (support.google.com/a/answer/3726730) --------------- */
@@ -224,7 +226,7 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   R("yahoo-policy-reasons", "not accepted for policy reasons", "policyviolation",
     "554 5.7.9 Message not accepted for policy reasons. See "
     "https://senders.yahooinc.com/smtp-error-codes"),
-  R("yahoo-no-account", "this user doesn't have a * account", "userunknown",
+  RF("yahoo-no-account", "this user doesn't have a * account", "userunknown",
     "554 delivery error: dd This user doesn't have a yahoo.com account (nobody@yahoo.com) "
     "[0] - mta1234.mail.bf1.yahoo.com"),
   R("yahoo-mailbox-disabled", "this mailbox is disabled", "suspend",
@@ -267,7 +269,7 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "552 5.2.2 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]"),
   R("orange-account-blocked", "compte du destinataire est bloque", "suspend",
     "550 5.5.0 Le compte du destinataire est bloque. The recipient account is blocked. LPN007_402"),
-  R("orange-invalid-recipient", "destinataire invalide", "userunknown",
+  RF("orange-invalid-recipient", "destinataire invalide", "userunknown",
     "550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. OFR_416 [416]"),
   R("orange-ofr-506", "ofr_506", "spamdetected",
     "550 5.2.0 Mail rejete. Mail rejected. OFR_506 [506]"),

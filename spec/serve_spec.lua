@@ -121,8 +121,11 @@ describe("bounce serve", function()
       if up then return end
       if not (read(dir .. "/serve.out") or ""):find("Address already in use", 1, true) then break end
     end
-    error("bounce serve did not start:\n" .. (read(dir .. "/serve.out") or "")
-      .. (read(prefix .. "/logs/error.log") or ""))
+    local log = (read(dir .. "/serve.out") or "") .. (read(prefix .. "/logs/error.log") or "")
+    -- busted skips teardown when setup fails: stop what was started here
+    if pid then sh("kill -TERM " .. pid) end
+    helper:stop()
+    error("bounce serve did not start:\n" .. log)
   end)
 
   teardown(function()

@@ -58,6 +58,33 @@ local HELPER_SERVER = [[
 
 local usable, why = nginx.available()
 
+-- Starts `bin/bounce serve --listen 127.0.0.1:PORT --prefix PREFIX ARGS` in
+-- the background on a free port, its output in OUT; tries another port when
+-- one was taken meanwhile. Returns port, pid once nginx accepts connections,
+-- or nil, the output and error log (having stopped what it started).
+local function start_serve(prefix, args, out)
+  local log = ""
+  for _ = 1, 5 do
+    local port = free_port()
+    local _, p = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. port
+      .. " --prefix " .. prefix .. " " .. args .. " >" .. out .. " 2>&1 & echo $!")
+    local pid = tonumber(p:match("(%d+)"))
+    local deadline, up = socket.gettime() + 10
+    repeat
+      socket.sleep(0.05)
+      local c = socket.tcp()
+      c:settimeout(0.2)
+      up = c:connect("127.0.0.1", port) ~= nil
+      c:close()
+    until up or socket.gettime() > deadline or sh("kill -0 " .. pid) ~= 0
+    if up then return port, pid end
+    sh("kill -TERM " .. pid)
+    log = (read(out) or "") .. (read(prefix .. "/logs/error.log") or "")
+    if not log:find("Address already in use", 1, true) then break end
+  end
+  return nil, log
+end
+
 describe("bounce serve", function()
   if not usable then
     if os.getenv("CI") then error(why) end
@@ -102,30 +129,16 @@ describe("bounce serve", function()
     write(policy, "return { soft = { max_attempts = 5 } }\n")
     helper = nginx.start{ http = HELPER_HTTP, server = HELPER_SERVER:gsub("CERTFILE", dir .. "/cert.pem") }
     prefix = dir .. "/prefix"
-    for _ = 1, 5 do
-      port = free_port()
-      local cmd = table.concat({ "lua5.4", nginx.root .. "/bin/bounce", "serve", "--listen", "127.0.0.1:" .. port,
-        "--prefix", prefix, "--token", TOKEN, "--workers", "2", "--policy", policy,
-        "--mailgun-key", MAILGUN_KEY, "--sns-cert-url", "'^http://127%.0%.0%.1:" .. helper.port .. "/'" }, " ")
-      local _, p = sh(cmd .. " >" .. dir .. "/serve.out 2>&1 & echo $!")
-      pid = tonumber(p:match("(%d+)"))
-      local deadline = socket.gettime() + 10
-      local up
-      repeat
-        socket.sleep(0.05)
-        local c = socket.tcp()
-        c:settimeout(0.2)
-        up = c:connect("127.0.0.1", port) ~= nil
-        c:close()
-      until up or socket.gettime() > deadline or sh("kill -0 " .. pid) ~= 0
-      if up then return end
-      if not (read(dir .. "/serve.out") or ""):find("Address already in use", 1, true) then break end
+    local p, pid_or_log = start_serve(prefix, table.concat({ "--token", TOKEN, "--workers", "2",
+      "--policy", policy, "--mailgun-key", MAILGUN_KEY,
+      "--sns-cert-url", "'^http://127%.0%.0%.1:" .. helper.port .. "/'" }, " "), dir .. "/serve.out")
+    if p then
+      port, pid = p, pid_or_log
+      return
     end
-    local log = (read(dir .. "/serve.out") or "") .. (read(prefix .. "/logs/error.log") or "")
     -- busted skips teardown when setup fails: stop what was started here
-    if pid then sh("kill -TERM " .. pid) end
     helper:stop()
-    error("bounce serve did not start:\n" .. log)
+    error("bounce serve did not start:\n" .. pid_or_log)
   end)
 
   teardown(function()
@@ -425,22 +438,12 @@ describe("bounce serve", function()
 
     -- Starts bounce serve on the database, runs fn(port), stops it.
     local function with_sqlite(db, fn)
-      local p = free_port()
       local pre = dir .. "/sqlite-prefix"
-      local _, out = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. p .. " --prefix " .. pre
-        .. " --token " .. TOKEN .. " --store sqlite:" .. db .. " >" .. dir .. "/sqlite.out 2>&1 & echo $!")
-      local spid = tonumber(out:match("(%d+)"))
-      local deadline, up = socket.gettime() + 10
-      repeat
-        socket.sleep(0.05)
-        local c = socket.tcp()
-        c:settimeout(0.2)
-        up = c:connect("127.0.0.1", p) ~= nil
-        c:close()
-      until up or socket.gettime() > deadline
+      local p, spid = start_serve(pre, "--token " .. TOKEN .. " --store sqlite:" .. db, dir .. "/sqlite.out")
+      if not p then error("bounce serve --store sqlite: did not start:\n" .. spid, 0) end
       local ok, err = pcall(fn, function(path) return "http://127.0.0.1:" .. p .. path end)
       sh("kill -TERM " .. spid)
-      deadline = socket.gettime() + 10
+      local deadline = socket.gettime() + 10
       while read(pre .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.05) end
       if not ok then error(err, 0) end
       -- SIGTERM to bounce serve stops nginx cleanly: master gone, pid file removed
@@ -501,25 +504,14 @@ describe("bounce serve", function()
     setup(function()
       rsrv = redis_srv.start()
       rprefix = dir .. "/redis-prefix"
-      for _ = 1, 5 do
-        rport = free_port()
-        local _, out = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. rport
-          .. " --prefix " .. rprefix .. " --token " .. TOKEN .. " --workers 2 --store redis://127.0.0.1:"
-          .. rsrv:port() .. "/" .. PFX .. " >" .. dir .. "/redis-serve.out 2>&1 & echo $!")
-        rpid = tonumber(out:match("(%d+)"))
-        local deadline, up = socket.gettime() + 10
-        repeat
-          socket.sleep(0.05)
-          local c = socket.tcp()
-          c:settimeout(0.2)
-          up = c:connect("127.0.0.1", rport) ~= nil
-          c:close()
-        until up or socket.gettime() > deadline or sh("kill -0 " .. rpid) ~= 0
-        if up then return end
-        if not (read(dir .. "/redis-serve.out") or ""):find("Address already in use", 1, true) then break end
+      local p, pid_or_log = start_serve(rprefix, "--token " .. TOKEN .. " --workers 2 --store redis://127.0.0.1:"
+        .. rsrv:port() .. "/" .. PFX, dir .. "/redis-serve.out")
+      if p then
+        rport, rpid = p, pid_or_log
+        return
       end
-      error("bounce serve --store redis:// did not start:\n" .. (read(dir .. "/redis-serve.out") or "")
-        .. (read(rprefix .. "/logs/error.log") or ""))
+      rsrv:stop()
+      error("bounce serve --store redis:// did not start:\n" .. pid_or_log)
     end)
 
     teardown(function()

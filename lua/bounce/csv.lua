@@ -3,15 +3,23 @@
 --   io.write(csv.row{ "a@example.com", "hard", "said \"no\", twice" }, "\r\n")
 --   for fields, line in csv.reader(fh) do ... end   -- nil, err on bad quoting
 
-local type, tostring, concat = type, tostring, table.concat
+local type, tostring, concat, floor, format, find, gsub =
+  type, tostring, table.concat, math.floor, string.format, string.find, string.gsub
 
 local _M = {}
 
--- syntax: s = csv.field(v)   -- v quoted when it holds , " CR or LF
+-- syntax: s = csv.field(v)
+-- nil is empty; a whole number is written without a decimal point; a string
+-- starting with = + - @ gets a leading ' (a spreadsheet would run it as a
+-- formula); a field holding , " CR or LF is quoted.
 function _M.field(v)
   if v == nil then return "" end
+  if type(v) == "number" then
+    return (floor(v) == v and v > -2^53 and v < 2^53) and format("%d", v) or tostring(v)
+  end
   v = tostring(v)
-  if v:find('[,"\r\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+  if find(v, "^[=+%-@]") then v = "'" .. v end
+  if find(v, '[,"\r\n]') then return '"' .. gsub(v, '"', '""') .. '"' end
   return v
 end
 

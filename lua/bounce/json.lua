@@ -1,8 +1,9 @@
 -- bounce.json: a small JSON encoder for the command line's output, so that
 -- `bounce classify` needs nothing beyond Lua itself. Decoding uses lua-cjson.
 
-local type, pairs, ipairs, tostring, concat, sort, format, floor =
-  type, pairs, ipairs, tostring, table.concat, table.sort, string.format, math.floor
+local type, pairs, ipairs, tostring, concat, sort, format, floor, getmetatable, setmetatable =
+  type, pairs, ipairs, tostring, table.concat, table.sort, string.format, math.floor,
+  getmetatable, setmetatable
 
 local _M = {}
 
@@ -49,6 +50,10 @@ end
 
 local encode
 
+-- syntax: t = json.array([t])   -- t encodes as an array, [] when empty
+local ARRAY = {}
+function _M.array(t) return setmetatable(t or {}, ARRAY) end
+
 local function is_array(t)
   local n = 0
   for _ in pairs(t) do n = n + 1 end
@@ -71,7 +76,7 @@ encode = function(v, out)
     out[#out + 1] = tostring(v)
   elseif tv == "table" then
     local arr, n = is_array(v)
-    if arr and n > 0 then
+    if (arr and n > 0) or getmetatable(v) == ARRAY then
       out[#out + 1] = "["
       for i, x in ipairs(v) do
         if i > 1 then out[#out + 1] = "," end

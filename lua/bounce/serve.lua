@@ -32,9 +32,10 @@ local bounce = require("bounce")
 local webhooks = require("bounce.webhooks")
 local tracker_mod = require("bounce.tracker")
 local json = require("bounce.json")
+local csv = require("bounce.csv")
 
-local type, error, tostring, tonumber, ipairs, pairs, pcall, require, setmetatable, getmetatable =
-  type, error, tostring, tonumber, ipairs, pairs, pcall, require, setmetatable, getmetatable
+local type, error, tostring, tonumber, ipairs, pairs, pcall, require =
+  type, error, tostring, tonumber, ipairs, pairs, pcall, require
 local floor = math.floor
 local concat, sort = table.concat, table.sort
 local sfind, smatch, ssub, slower, sgsub = string.find, string.match, string.sub, string.lower, string.gsub
@@ -53,38 +54,7 @@ local last_policy_err, last_policy
 -- JSON out: lists carry a marker so that an empty one is [] not {}.
 ------------------------------------------------------------------------------
 
-local LIST = {}
-local function list(t) return setmetatable(t or {}, LIST) end
-
-local function enc(v, out)
-  if type(v) ~= "table" then
-    out[#out + 1] = json.encode(v)
-  elseif getmetatable(v) == LIST then
-    out[#out + 1] = "["
-    for i, x in ipairs(v) do
-      if i > 1 then out[#out + 1] = "," end
-      enc(x, out)
-    end
-    out[#out + 1] = "]"
-  else
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    sort(keys)
-    out[#out + 1] = "{"
-    for i, k in ipairs(keys) do
-      if i > 1 then out[#out + 1] = "," end
-      out[#out + 1] = json.encode(tostring(k)) .. ":"
-      enc(v[k], out)
-    end
-    out[#out + 1] = "}"
-  end
-end
-
-local function encode(v)
-  local out = {}
-  enc(v, out)
-  return concat(out)
-end
+local list, encode = json.array, json.encode
 
 local function reply(status, body, ctype)
   ngx.status = status
@@ -528,14 +498,6 @@ end
 
 local function iso(t) return t and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or "" end
 
-local function csv_field(s)
-  s = tostring(s or "")
-  if sfind(s, '[,"\r\n]') then s = '"' .. sgsub(s, '"', '""') .. '"' end
-  -- a leading = + - @ would be a formula to a spreadsheet
-  if sfind(s, "^[=+%-@]") then s = "'" .. s end
-  return s
-end
-
 local function suppressions()
   local args = ngx.req.get_uri_args()
   local cause, reason, after, fmt = args.cause, args.reason, args.after, args.format or "json"
@@ -566,8 +528,8 @@ local function suppressions()
   if fmt == "csv" then
     local out = { "rcpt,cause,reason,since,expires_at,attempts" }
     for _, r in ipairs(page) do
-      out[#out + 1] = concat({ csv_field(r.rcpt), csv_field(r.cause), csv_field(r.reason), iso(r.since),
-                               iso(r.expires_at), tostring(r.attempts or 0) }, ",")
+      out[#out + 1] = csv.row({ r.rcpt, r.cause, r.reason, iso(r.since), iso(r.expires_at),
+                                r.attempts or 0 }, 6)
     end
     return reply(200, concat(out, "\r\n"), "text/csv; charset=utf-8")
   end

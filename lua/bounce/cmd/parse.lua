@@ -3,10 +3,11 @@
 
 local bounce = require("bounce")
 local json = require("bounce.json")
+local csv = require("bounce.csv")
 
-local io, os, ipairs, pcall, require, tostring, type, floor =
-  io, os, ipairs, pcall, require, tostring, type, math.floor
-local format, concat, find, gsub = string.format, table.concat, string.find, string.gsub
+local io, os, ipairs, pcall, require, type, floor =
+  io, os, ipairs, pcall, require, type, math.floor
+local format, find = string.format, string.find
 
 local _M = {}
 
@@ -82,22 +83,7 @@ local function parse_args(args)
   return o
 end
 
--- A CSV field (RFC 4180).
-local function csv_field(v)
-  if v == nil then return "" end
-  if type(v) == "number" then
-    return (floor(v) == v and v > -2^53 and v < 2^53) and format("%d", v) or tostring(v)
-  end
-  v = tostring(v)
-  if find(v, '[,"\r\n]') then return '"' .. gsub(v, '"', '""') .. '"' end
-  return v
-end
-
-local function csv_row(values, n)
-  local out = {}
-  for k = 1, n do out[k] = csv_field(values[k]) end
-  return concat(out, ",") .. "\r\n"
-end
+local function csv_row(values, n) return csv.row(values, n) .. "\r\n" end
 
 -- The address in a From header ("News <news@example.com>" -> news@example.com).
 local function address(from)

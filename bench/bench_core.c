@@ -12,19 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench.h"
 #include "classify.h"
 #include "reply.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 typedef struct { char **line; size_t *len; size_t n, max; } lines_t;
 
@@ -90,7 +80,7 @@ static void run_batch(const lines_t *ls, const bnc_ruleset_t *rs, batch_t *b,
 static double run(const lines_t *ls, const bnc_ruleset_t *rs, char *text,
                   batch_t *b, double seconds, int classify) {
   size_t done = 0, i;
-  double t0 = now(), t;
+  double t0 = bench_now(), t;
   do {
     if (classify == 2) {
       for (i = 0; i < ls->n; i += BATCH)
@@ -108,7 +98,7 @@ static double run(const lines_t *ls, const bnc_ruleset_t *rs, char *text,
       }
     }
     done += ls->n;
-    t = now() - t0;
+    t = bench_now() - t0;
   } while (t < seconds);
   return (double)done / t;
 }
@@ -140,9 +130,8 @@ int main(int argc, char **argv) {
   run(&ls, rs, text, &b, 0.2, 1);  /* warm-up */
   for (mode = 0; mode < 3; mode++) {
     for (k = 0; k < runs; k++) rate[k] = run(&ls, rs, text, &b, secs, mode);
-    qsort(rate, (size_t)runs, sizeof *rate, cmp_double);
     printf("%s %.0f replies/s (median of %d, %zu lines)\n",
-           label[mode], rate[runs / 2], runs, ls.n);
+           label[mode], bench_median(rate, runs), runs, ls.n);
   }
   for (k = 0; k < BATCH; k++) free(b.text[k]);
   bnc_ruleset_free(rs);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench.h"
 #include "history.h"
 #include "mstore.h"
 #include "reason.h"
@@ -21,19 +22,8 @@
 #define NREC 65536
 #define NEV (1 << 20)
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static uint32_t rng = 2463534242u;
 static uint32_t xs(void) { rng ^= rng << 13; rng ^= rng >> 17; rng ^= rng << 5; return rng; }
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* A mix close to a sender's day: mostly sends and deliveries, a few
  * percent soft, hard, block; rare complaints. */
@@ -57,7 +47,7 @@ static double median_rate(int runs, double secs, int coded, bnc_record_t *recs,
   int k;
   if (runs < 1) runs = 1;
   for (k = 0; k < runs && k < 64; k++) {
-    double t0 = now(), t;
+    double t0 = bench_now(), t;
     size_t n = 0, i;
     unsigned long sink = 0;
     do {
@@ -78,13 +68,12 @@ static double median_rate(int runs, double secs, int coded, bnc_record_t *recs,
         sink += (unsigned long)d.action;
       }
       n += NEV;
-      t = now() - t0;
+      t = bench_now() - t0;
     } while (t < secs);
     rates[k] = n / t;
     if (sink == 42) puts("");
   }
-  qsort(rates, (size_t)k, sizeof *rates, cmp);
-  return rates[k / 2];
+  return bench_median(rates, k);
 }
 
 static long rss_kb(void) {
@@ -108,23 +97,23 @@ static void memory(size_t n) {
   r.state = BNC_ST_BOUNCING;
   r.last_at = 1795132800;
   bnc_record_encode(&r, v);
-  t0 = now();
+  t0 = bench_now();
   for (i = 0; i < n; i++) {
     int len = sprintf(key, "user%lu.%lu@example%lu.com", (unsigned long)i,
                       (unsigned long)(i * 2654435761u % 100000), (unsigned long)(i % 5000));
     if (bnc_mstore_put(m, key, (size_t)len, v) != 0) { fprintf(stderr, "out of memory\n"); exit(1); }
   }
-  t = now() - t0;
+  t = bench_now() - t0;
   after = rss_kb();
   keys = bnc_mstore_key_bytes(m);
-  t0 = now();
+  t0 = bench_now();
   for (i = 0; i < n; i++) {
     size_t j = xs() % n;
     int len = sprintf(key, "user%lu.%lu@example%lu.com", (unsigned long)j,
                       (unsigned long)(j * 2654435761u % 100000), (unsigned long)(j % 5000));
     if (!bnc_mstore_get(m, key, (size_t)len)) { fprintf(stderr, "lost a key\n"); exit(1); }
   }
-  lookups = n / (now() - t0);
+  lookups = n / (bench_now() - t0);
   printf("mstore %lu addresses: %.1f bytes/address beyond the address (table accounting), "
          "%.1f by RSS; keys %.1f bytes avg; %.0f inserts/s, %.0f lookups/s\n",
          (unsigned long)n, ((double)bnc_mstore_bytes(m) - (double)keys) / (double)n,

@@ -18,19 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench.h"
 #include "classify.h"
 #include "message.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 typedef struct { char **buf; size_t *len; size_t n, cap, max; } msgs_t;
 
@@ -85,7 +75,7 @@ static volatile unsigned sink;  /* keeps the work from being optimized out */
 static double run(const msgs_t *ms, const bnc_ruleset_t *rs, char *arena, size_t cap,
                   bnc_message_t *m, double seconds, size_t *results) {
   size_t done = 0, i;
-  double t0 = now(), t;
+  double t0 = bench_now(), t;
   do {
     *results = 0;
     for (i = 0; i < ms->n; i++) {
@@ -96,7 +86,7 @@ static double run(const msgs_t *ms, const bnc_ruleset_t *rs, char *arena, size_t
       sink += (unsigned)m->rcpt[0].cls.reason;
     }
     done += ms->n;
-    t = now() - t0;
+    t = bench_now() - t0;
   } while (t < seconds);
   return (double)done / t;
 }
@@ -141,9 +131,8 @@ int main(int argc, char **argv) {
   }
   run(&ms, rs, arena, cap, m, 0.2, &results);  /* warm-up */
   for (k = 0; k < runs; k++) rate[k] = run(&ms, rs, arena, cap, m, secs, &results);
-  qsort(rate, (size_t)runs, sizeof *rate, cmp_double);
   printf("bnc_message_parse %.0f messages/s (median of %d, %zu messages, %zu results)\n",
-         rate[runs / 2], runs, ms.n, results);
+         bench_median(rate, runs), runs, ms.n, results);
   bnc_ruleset_free(rs);
   return 0;
 }

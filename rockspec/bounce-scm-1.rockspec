@@ -47,6 +47,7 @@ build = {
     ["bounce.cmd.serve"] = "lua/bounce/cmd/serve.lua",
     ["bounce.cmd.suppressions"] = "lua/bounce/cmd/suppressions.lua",
     ["bounce.csv"] = "lua/bounce/csv.lua",
+    ["bounce.date"] = "lua/bounce/date.lua",
     ["bounce.ffi_classify"] = "lua/bounce/ffi_classify.lua",
     ["bounce.json"] = "lua/bounce/json.lua",
     ["bounce.mta"] = "lua/bounce/mta.lua",

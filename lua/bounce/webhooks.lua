@@ -34,6 +34,8 @@
 -- "processed", Mailgun "suppress-*" failures, ...) are skipped and listed in
 -- r.skipped, not errors. Wrong argument types raise.
 
+local date = require("bounce.date")
+
 local type, error, tostring, tonumber, ipairs, pairs, next, pcall, require, rawget =
   type, error, tostring, tonumber, ipairs, pairs, next, pcall, require, rawget
 local floor = math.floor
@@ -92,53 +94,8 @@ end
 local function str(t, k, path, required) return field(t, k, path, "string", required) end
 local function obj(t, k, path, required) return field(t, k, path, "table", required) end
 
--- Days from 1970-01-01 to a civil date (proleptic Gregorian).
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local MAX_TIME = 4294967295
-
--- syntax: t, err = webhooks.time(v)
--- Unix seconds from a number, a string of digits, or ISO 8601 / RFC 3339
--- ("2019-11-05T16:33:54.9070259Z", "2024-01-02 03:04:05+02:00").
-local function parse_time(v)
-  local n
-  if type(v) == "number" then
-    n = v
-  elseif type(v) == "string" then
-    if smatch(v, "^%d+%.?%d*$") then
-      n = tonumber(v)
-    else
-      local y, mo, d, h, mi, s, rest = smatch(v,
-        "^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)%.?%d*(.*)$")
-      if not y then return nil, "time expected (ISO 8601 or unix seconds), got '" .. ssub(v, 1, 40) .. "'" end
-      y, mo, d, h, mi, s = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
-      if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 then
-        return nil, "time out of range: '" .. v .. "'"
-      end
-      local off = 0
-      if rest ~= "Z" and rest ~= "z" and rest ~= "" then
-        local sign, oh, om = smatch(rest, "^([+-])(%d%d):?(%d%d)$")
-        if not sign then return nil, "time zone expected in '" .. ssub(v, 1, 40) .. "'" end
-        off = (tonumber(oh) * 60 + tonumber(om)) * 60
-        if sign == "-" then off = -off end
-      end
-      n = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off
-    end
-  else
-    return nil, "time expected, got " .. type(v)
-  end
-  if n ~= n or n < 1 or n > MAX_TIME then return nil, "time out of range: " .. tostring(v) end
-  return floor(n)
-end
-_M.time = parse_time
+-- syntax: t, err = webhooks.time(v)   -- see bounce.date.parse
+_M.time = date.parse
 
 local function time_field(t, k, path, required)
   local v = t[k]
@@ -146,8 +103,11 @@ local function time_field(t, k, path, required)
     if required then bad(path, "field '" .. k .. "' is missing") end
     return nil
   end
-  local n, err = parse_time(v)
-  if not n then bad(path, "field '" .. k .. "': " .. err) end
+  local n, err, kind = date.parse(v)
+  if not n then
+    if kind == "format" then err = "time expected (ISO 8601 or unix seconds), " .. err end
+    bad(path, "field '" .. k .. "': " .. err)
+  end
   return n
 end
 

@@ -4,10 +4,11 @@
 local bounce = require("bounce")
 local cli = require("bounce.cli")
 local csv = require("bounce.csv")
+local date = require("bounce.date")
 local state = require("bounce.state")
 
-local io, ipairs, pairs, pcall, tonumber, tostring, format, floor =
-  io, ipairs, pairs, pcall, tonumber, tostring, string.format, math.floor
+local io, ipairs, pairs, pcall, tonumber, tostring, format =
+  io, ipairs, pairs, pcall, tonumber, tostring, string.format
 
 local _M = {}
 
@@ -59,52 +60,8 @@ end
 
 local function norm(name) return (name:lower():gsub("^%s+", ""):gsub("%s+$", ""):gsub("[%s%-]+", "_")) end
 
--- Days since 1970-01-01 of a proleptic Gregorian date.
-local function days(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
--- syntax: t, err = import.time(s)
--- Unix seconds (optionally in milliseconds), or ISO 8601 / RFC 3339:
--- "2024-01-02", "2024-01-02 03:04:05", "2024-01-02T03:04:05.123+01:00".
-function _M.time(s)
-  s = tostring(s):match("^%s*(.-)%s*$")
-  local n = tonumber(s)
-  if n then
-    if n > 1e11 then n = n / 1000 end   -- milliseconds
-    if n < 1 or n >= 4294967296 then return nil, "time out of range: " .. s end
-    return floor(n)
-  end
-  local y, mo, d, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
-  if not y then return nil, "not a date: '" .. s .. "'" end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 then return nil, "not a date: '" .. s .. "'" end
-  local h, mi, sec, zone = 0, 0, 0, ""
-  if rest ~= "" then
-    local hh, mm, tail = rest:match("^[T ](%d%d):(%d%d)(.*)$")
-    if not hh then return nil, "not a date: '" .. s .. "'" end
-    h, mi = tonumber(hh), tonumber(mm)
-    local ss, after = tail:match("^:(%d%d)(.*)$")
-    if ss then sec, tail = tonumber(ss), after end
-    tail = tail:gsub("^[.,]%d+", "")
-    zone = tail:gsub("^%s+", "")
-  end
-  local off = 0
-  if zone ~= "" and zone ~= "Z" and zone ~= "z" and zone ~= "UTC" and zone ~= "GMT" then
-    local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
-    if not sign then return nil, "unknown time zone '" .. zone .. "' in '" .. s .. "'" end
-    off = (tonumber(zh) * 3600 + tonumber(zm) * 60) * (sign == "+" and 1 or -1)
-  end
-  if h > 23 or mi > 59 or sec > 60 then return nil, "not a time: '" .. s .. "'" end
-  local t = days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off
-  if t < 1 or t >= 4294967296 then return nil, "time out of range: " .. s end
-  return t
-end
+-- syntax: t, err = import.time(s)   -- see bounce.date.parse
+_M.time = date.parse
 
 -- What a row's reason text means: event type and bounce reason.
 local function meaning(text)
@@ -183,7 +140,7 @@ function _M.run(args)
       if #fields > 1 or (fields[1] or "") ~= "" then skip(line, "no address") end
     else
       local at, terr = default_at, nil
-      if cc and fields[cc] and fields[cc]:find("%S") then at, terr = _M.time(fields[cc]) end
+      if cc and fields[cc] and fields[cc]:find("%S") then at, terr = date.parse(fields[cc]) end
       if not at then
         skip(line, terr)
       else

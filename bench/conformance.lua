@@ -52,17 +52,24 @@ local files, records, errors = 0, 0, 0
 for line in labels:lines() do
   if line:match("%S") then
     local file = cjson.decode(line).file
-    local f = assert(io.open(dir .. "/" .. file, "rb"))
-    local msg = f:read("*a")
-    f:close()
     files = files + 1
-    local results, err = bounce.parse(msg)
-    if not results then
+    -- through bounce.messages, as a user reads a mailbox: a file that is an
+    -- mbox (a "From " line first) holds more than one bounce
+    local all, err = {}, nil
+    for msg in assert(bounce.messages(dir .. "/" .. file)) do
+      local results, perr = bounce.parse(assert(msg))
+      if results then
+        for _, r in ipairs(results) do all[#all + 1] = r end
+      else
+        err = err or perr
+      end
+    end
+    if #all == 0 then
       errors = errors + 1
       mout:write(cjson.encode({ file = file, status = "", reply = "", reason = "undefined",
                                 hard = false, error = err }), "\n")
     else
-      for _, r in ipairs(results) do
+      for _, r in ipairs(all) do
         records = records + 1
         local hard = r.type == "hard"
         -- a bounce that states no status is scored with its pseudo status

@@ -188,15 +188,20 @@ describe("parse", function()
     assert.equal("5.0.911", r.pseudo_status)
   end)
 
-  it("counts 'user unknown' as a dead address, unless it answered the message's data", function()
-    local function one(diag)
+  it("counts a relayed 'user unknown' as a dead address only when tied to the address", function()
+    local function one(diag, status)
       return assert(bounce.parse(dsn("\n", { { "Final-Recipient: rfc822; al@example.org",
-        "Action: failed", "Status: 5.0.0", "Diagnostic-Code: smtp; " .. diag } })))[1]
+        "Action: failed", "Status: " .. (status or "5.0.0"), "Diagnostic-Code: smtp; " .. diag } })))[1]
     end
-    assert.equal("userunknown", one("550 Unknown user al@example.org").reason)
     assert.equal("userunknown", one("550 Unknown user al@example.org (in reply to RCPT TO command)").reason)
+    assert.equal("userunknown", one("550 Unknown user al@example.org", "5.1.1").reason)
+    assert.equal("hard", one("550 5.1.1 <al@example.org>: User unknown").type)
+    -- no stage and no address status: a filtering gateway's answer as often as
+    -- a dead mailbox; soft, so the tracker suppresses after its soft limit
+    local r = one("550 Unknown user al@example.org")
+    assert.same({ "filtered", "soft" }, { r.reason, r.type })
     -- after DATA the recipient was accepted: a filter speaking, not a dead mailbox
-    local r = one("550 Unknown user al@example.org (in reply to end of DATA command)")
+    r = one("550 Unknown user al@example.org (in reply to end of DATA command)")
     assert.equal("filtered", r.reason)
     assert.not_equal("hard", r.type)
   end)

@@ -18,15 +18,24 @@ local function msgs_of(list)
 end
 
 -- What an mbox holds, found without streaming: "From " at the start of the
--- file or after a blank line starts a message; the blank line before it
--- ends the previous one; ">From " lines lose one ">".
+-- file or after a blank line starts a message, and so does a "From " line
+-- that reads as an envelope (a sender, then an asctime date) without a
+-- blank line before it; the blank line before it ends the previous one;
+-- ">From " lines lose one ">".
 local function reference(s)
   local starts, pos = {}, 1
   if s:sub(1, 5) == "From " then starts[1] = { 1, 1 } end
   while true do
-    local a, b = s:find("\n\r?\nFrom ", pos)
+    local a = s:find("\nFrom ", pos, true)
     if not a then break end
-    starts[#starts + 1] = { a + 1, b - 4 }   -- end of the previous message, "From "
+    local blank = s:sub(a - 1, a - 1) == "\n" and a - 1 or
+                  (s:sub(a - 2, a - 1) == "\n\r" and a - 2) or nil
+    local eol = s:find("\n", a + 1, true)
+    if blank then
+      starts[#starts + 1] = { blank + 1, a + 1 }   -- end of the previous message + 1, "From "
+    elseif eol and s:sub(a + 6, eol - 1):find("^%S+%s+%a%a%a %a%a%a +%d%d? %d%d:%d%d") then
+      starts[#starts + 1] = { a + 1, a + 1 }
+    end
     pos = a + 1
   end
   local out = {}
@@ -85,6 +94,17 @@ describe("bounce.messages", function()
     assert.equals(2, list[2].where.index)
   end)
 
+  it("cuts at an envelope From line that no blank line precedes, not at other From lines", function()
+    -- some writers leave the blank line out; a body line "From here on" stays
+    local box = "From a@example.net Mon Mar  3 10:00:00 2025\nSubject: one\n\nbody\nFrom here on, text.\n" ..
+      "From double-bounce@example.net  Thu Jul  2 12:05:05 2020\nSubject: two\n\nbody\n"
+    for _, chunk in ipairs({ 16, 17, 64, 65536 }) do
+      local list = all(mail.write(dir .. "/nb", box), { chunk = chunk })
+      assert.same({ "Subject: one\n\nbody\nFrom here on, text.\n", "Subject: two\n\nbody\n" }, msgs_of(list))
+      assert.equals("double-bounce@example.net  Thu Jul  2 12:05:05 2020", list[2].where.envelope)
+    end
+  end)
+
   it("reads an mbox with CRLF line ends, keeping them in the messages", function()
     local box = "From a Mon\r\nSubject: one\r\n\r\nx\r\n\r\nFrom b Tue\r\nSubject: two\r\n\r\ny\r\n\r\n"
     local list = all(mail.write(dir .. "/crlf", box))
@@ -99,7 +119,8 @@ describe("bounce.messages", function()
 
   it("gives the same messages whatever the chunk size, as a whole-file reading does", function()
     local pieces = { "From x\n", "From y\r\n", "\n", "\r\n", "a", ">From ", "From ", "\n\n",
-                     "\r\n\r\n", "text\n", ">>From q\n", "\r" }
+                     "\r\n\r\n", "text\n", ">>From q\n", "\r", "From e@x Thu Jul  2 12:05:05 2020\n",
+                     "From e@x Thu Jul  2 12:05:05 2020\r\n", "From here on Mon" }
     local seed = 12345
     local function rand(n)   -- a small LCG: the same cases on every Lua
       seed = (seed * 1103515245 + 12345) % 2147483648

@@ -384,8 +384,9 @@ static void decide(const bnc_ruleset_t *rs, const bnc_reply_t *r, size_t best,
       !(out->rule >= 0 && rs->rules[out->rule].def.final)) {
     out->reason = BNC_R_FILTERED;
     out->context_changed = 1;
-  } else if (recipient_level(out->reason) && r->command == BNC_CMD_MAIL) {
-    out->reason = BNC_R_REJECTED;
+  } else if (r->command == BNC_CMD_MAIL && perm != 0 &&
+             (recipient_level(out->reason) || out->reason == BNC_R_UNDEFINED)) {
+    out->reason = BNC_R_REJECTED;   /* a refusal of MAIL FROM that says no more */
     out->context_changed = 1;
   }
   out->permanent = perm >= 0 ? perm : bnc_reason_permanent(out->reason);

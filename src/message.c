@@ -489,12 +489,23 @@ static bnc_msg_rcpt_t *new_rcpt(ctx_t *c) {
 
 /* A delivery-status body: the per-message block, then one block per
  * recipient, separated by empty lines. */
+/* The host of a Remote-MTA value, without what some MTAs append to it
+ * ("mx.example.jp (TCP|192.0.2.1|25)", "mx.example.jp. (192.0.2.1, the
+ * server for the domain ...)") or the root's final dot. */
+static bnc_str_t host_only(bnc_str_t v) {
+  size_t k = 0;
+  while (k < v.n && !is_wsp((unsigned char)v.p[k]) && v.p[k] != '(') k++;
+  if (k > 1 && v.p[k - 1] == '.') k--;
+  v.n = k;
+  return v.n ? v : mkstr(NULL, 0);
+}
+
 static void read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
-  enum { RMTA, ARRIVAL, FINAL, ORIG, ACTION, STATUS, DIAG, REMOTE, LAST, RETRY, NDSN };
+  enum { RMTA, ARRIVAL, FINAL, ORIG, ACTION, STATUS, DIAG, REMOTE, LAST, RETRY, PMTA, NDSN };
   static const bnc_str_t names[NDSN] = {
     NAME("Reporting-MTA"), NAME("Arrival-Date"), NAME("Final-Recipient"), NAME("Original-Recipient"),
     NAME("Action"), NAME("Status"), NAME("Diagnostic-Code"), NAME("Remote-MTA"),
-    NAME("Last-Attempt-Date"), NAME("Will-Retry-Until")
+    NAME("Last-Attempt-Date"), NAME("Will-Retry-Until"), NAME("X-PowerMTA-BounceCategory")
   };
   int first = 1;
   while (p < end) {
@@ -520,9 +531,13 @@ static void read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
         r->action = unfold(c, raw[ACTION]);
         r->status = after_type(unfold(c, raw[STATUS]));
         r->diag = unfold(c, raw[DIAG]);
-        r->rhost = after_type(unfold(c, raw[REMOTE]));
+        r->rhost = host_only(after_type(unfold(c, raw[REMOTE])));
         r->last_attempt = unfold(c, raw[LAST]);
         r->will_retry = unfold(c, raw[RETRY]);
+        {
+          bnc_str_t cat = trim(unfold(c, raw[PMTA]));
+          r->bad_mailbox = cat.n == 11 && ieq_n(cat.p, "bad-mailbox", 11);
+        }
         classify_rcpt(c, r);
       }
     }
@@ -666,6 +681,7 @@ static void multipart(ctx_t *c, const char *body, const char *end, int depth, bn
   }
   c->m->warnings |= BNC_MSG_W_BOUNDARY;         /* never closed: the rest is the last part */
   if (start) walk(c, start, end, depth + 1, def);
+  else leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), body, end);  /* never opened: text */
 }
 
 /* The body [body, end) of a MIME entity whose raw Content-Type and
@@ -715,6 +731,20 @@ static int tail_command(bnc_str_t t) {
   return BNC_CMD_NONE;
 }
 
+/* Bounce wordings that name the stage in their own words: qmail's "most
+ * progress was RCPT TO response" and the "SMTP:RCPT host H:" of some
+ * gateways' technical details. Looked for in the first 160 bytes. */
+static int stage_words(bnc_str_t t) {
+  static const struct { const char *w; int cmd; } W[] = {
+    { "most progress was rcpt", BNC_CMD_RCPT }, { "smtp:rcpt ", BNC_CMD_RCPT },
+    { "smtp:data ", BNC_CMD_DATA }, { "smtp:mail ", BNC_CMD_MAIL },
+  };
+  size_t i, n = t.n < 160 ? t.n : 160;
+  for (i = 0; i < sizeof W / sizeof W[0]; i++)
+    if (ifind(t.p, n, W[i].w)) return W[i].cmd;
+  return BNC_CMD_NONE;
+}
+
 /* A give-up notice that quotes the last reply of the remote host at its end
  * (Amazon SES: "554 4.4.7 Message expired: ... <421 4.4.2 Connection timed
  * out>"): the quoted reply's code and status are what the remote host said;
@@ -734,6 +764,21 @@ static void last_reply(bnc_msg_rcpt_t *r) {
   r->reply.st_subject = in.st_subject;
   r->reply.st_detail = in.st_detail;
   memcpy(r->reply.status, in.status, sizeof in.status);
+}
+
+/* The reason an "X-Unix; N" diagnostic gives: N is the exit status of the
+ * program the mail was handed to, read as sysexits.h defines it (67 no
+ * such user, 68 no such host, 64-78 a fault of the local system); any other
+ * status is the program's own failure. */
+static bnc_reason_t unix_exit_reason(bnc_str_t v) {
+  int n = 0;
+  size_t i = 0;
+  v = trim(v);
+  while (i < v.n && i < 4 && v.p[i] >= '0' && v.p[i] <= '9') n = n * 10 + (v.p[i++] - '0');
+  if (i == 0 || i < v.n) return BNC_R_MAILERERROR;
+  if (n == 67) return BNC_R_USERUNKNOWN;
+  if (n == 68) return BNC_R_HOSTUNKNOWN;
+  return n >= 64 && n <= 78 ? BNC_R_SYSTEMERROR : BNC_R_MAILERERROR;
 }
 
 static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
@@ -774,10 +819,19 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
       memcpy(r->reply.status, s.status, sizeof s.status);
     }
   }
+  /* "X-Unix; 255": the exit status of a program the mail was piped to, not a
+   * reply code (it would read as a 2xx) */
+  if (d.n > 7 && ieq_n(d.p, "x-unix;", 7)) r->reply.code = 0;
   if (!rh && r->reply.rhost_len && r->text.p) { rh = d.p + r->reply.rhost_off; rhl = r->reply.rhost_len; }
   if (r->reply.command == BNC_CMD_NONE && r->text.p) r->reply.command = tail_command(r->text);
+  if (r->reply.command == BNC_CMD_NONE && d.p) r->reply.command = stage_words(d);
   bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, rhl, &r->cls);
   if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);
+  if (d.n > 7 && ieq_n(d.p, "x-unix;", 7) && r->cls.rule < 0 && r->cls.type != BNC_T_DELIVERED) {
+    r->cls.reason = unix_exit_reason(mkstr(d.p + 7, d.n - 7));
+    r->cls.type = bnc_reason_type(r->cls.reason, r->cls.permanent);
+    strcpy(r->cls.source, "type");
+  }
   if (!r->rhost.p && rh) r->rhost = mkstr(rh, rhl);
   if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
   else if (r->status.p && !r->status.n) r->status = mkstr(NULL, 0);
@@ -1025,16 +1079,35 @@ static void read_addrtext(ctx_t *c, bnc_str_t t) {
 /* Lines "diagnostic: a@b" (IMail): the line naming the address is the
  * diagnostic. Stops at the copy of the returned message. */
 static size_t text_cut(ctx_t *c, bnc_str_t t);
+static bnc_str_t paragraph(const char *lo, const char *p, const char *end);
 static void read_inline(ctx_t *c, bnc_str_t t) {
+  static const char *const SUMMARY[] = { "to:", "cc:", "bcc:", "from:", "reply-to:" };
   const char *p = t.p, *end = t.p + text_cut(c, t), *next;
   while (p < end) {
-    const char *e = line_end(p, end, &next);
+    const char *e = line_end(p, end, &next), *q = p;
     bnc_str_t a = find_addr(p, e);
     bnc_msg_rcpt_t *r;
-    if (a.p && a.p > p && memchr(p, ':', (size_t)(a.p - p)) && !seen(c, a) &&
-        (r = new_rcpt(c)) != NULL) {
-      r->rcpt = a;
+    size_t k;
+    int summary = 0;
+    while (q < e && is_wsp((unsigned char)*q)) q++;
+    for (k = 0; k < sizeof SUMMARY / sizeof SUMMARY[0]; k++)   /* the notice's summary of the message */
+      if (iprefix(q, (size_t)(e - q), SUMMARY[k])) summary = 1;
+    if (summary || !a.p || a.p == p || seen(c, a)) { p = next; continue; }
+    if (memchr(p, ':', (size_t)(a.p - p)) && (r = new_rcpt(c)) != NULL) {
+      r->rcpt = a;                                /* "Unknown user: a@b" */
       r->diag = trim(mkstr(p, (size_t)(e - p)));
+      classify_rcpt(c, r);
+    } else if (ifind(p, (size_t)(a.p - p), "undeliverable to ") && (r = new_rcpt(c)) != NULL) {
+      /* "undeliverable to a@b", then "Body of message generated response:" and
+       * the reply's lines */
+      const char *d = next, *de;
+      while (d < end) {                           /* past blank lines and "...:" ones */
+        bnc_str_t l = trim(mkstr(d, (size_t)(line_end(d, end, &de) - d)));
+        if (l.n && l.p[l.n - 1] != ':') break;
+        d = de;
+      }
+      r->rcpt = a;
+      r->diag = d < end ? paragraph(d, d, end) : mkstr(NULL, 0);   /* its lines, for the reply parser */
       classify_rcpt(c, r);
     }
     p = next;
@@ -1153,7 +1226,7 @@ static size_t text_cut(ctx_t *c, bnc_str_t t) {
   static const char *const marks[] = {
     "----- original message", "below this line is a copy", "this is a copy of the message",
     "message headers follow", "header of the original message", "original message follows",
-    "------ the original message", "returned message"
+    "------ the original message", "returned message", "----- unsent message follows"
   };
   enum { NMARKS = sizeof marks / sizeof marks[0] };
   size_t n = t.n, i, pos[NMARKS];
@@ -1168,15 +1241,51 @@ static size_t text_cut(ctx_t *c, bnc_str_t t) {
  * found anything: the first address of the text (before the copy of the
  * returned message) is the recipient, and the first paragraph after it that
  * holds an SMTP code, else the paragraph after the address, the diagnostic. */
+/* Whether [p, e) holds a 4xx or 5xx reply code framed as a word ("[550 5.1.1");
+ * p[-1] must be readable (p follows an address on its line). */
+static int code_inside(const char *p, const char *e) {
+  for (; e - p >= 4; p++)
+    if ((*p == '4' || *p == '5') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+        (p[3] == ' ' || p[3] == '-') &&
+        (p[-1] == ' ' || p[-1] == '[' || p[-1] == '(' || p[-1] == ':')) return 1;
+  return 0;
+}
+
+/* Whether the line [p, e) that names address a also says why it failed:
+ *   "... rejected recipient <a@b> (...). It responded as follows: [550 ..."
+ *   "User's mailbox is full: <a@b>"      (a cause of two words or more, ':')
+ *   "a@b [User unknown]"                  (a cause in brackets after it)
+ *   "pipe to |/usr/bin/prog a@b"          (Exim: the program it was piped to) */
+static int line_says_why(const char *p, bnc_str_t a, const char *e) {
+  bnc_str_t before = trim(mkstr(p, (size_t)(a.p - p)));
+  bnc_str_t after = trim(mkstr(a.p + a.n, (size_t)(e - a.p - (ptrdiff_t)a.n)));
+  if (code_inside(a.p + a.n, e)) return 1;
+  if (before.n && before.p[before.n - 1] == '<') before = trim(mkstr(before.p, before.n - 1));
+  if (before.n > 4 && before.p[before.n - 1] == ':' && memchr(before.p, ' ', before.n - 1)) return 1;
+  if (after.n && after.p[0] == '>') after = trim(mkstr(after.p + 1, after.n - 1));
+  if (after.n > 5 && after.p[0] == '[' && after.p[after.n - 1] == ']') return 1;
+  return before.n > 9 && iprefix(before.p, before.n, "pipe to |");
+}
+
 static void read_loose(ctx_t *c, bnc_str_t t) {
-  const char *end = t.p + text_cut(c, t), *p = t.p, *next, *diag = NULL, *after = NULL;
+  const char *end = t.p + text_cut(c, t), *p = t.p, *next, *diag = NULL, *after = NULL, *aline = NULL;
   bnc_str_t a = { NULL, 0 };
   bnc_msg_rcpt_t *r;
+  const char *list = ifind(t.p, (size_t)(end - t.p), "following address");
+  if (!list) list = ifind(t.p, (size_t)(end - t.p), "following recipient");
+  if (list) { line_end(list, end, &next); p = next; }  /* the listed, not the preamble's sender */
   while (p < end) {
     const char *e = line_end(p, end, &next), *q = p;
     if (!a.p) {
       a = find_addr(p, e);
-      if (a.p) { after = next; p = next; continue; }
+      if (a.p) {
+        after = next;
+        /* "... rejected recipient <a@b> (...). It responded as follows: [550 ...": the
+         * line that names the address quotes the reply itself */
+        if (line_says_why(p, a, e)) aline = p;
+        p = next;
+        continue;
+      }
     } else {
       while (q < e && is_wsp((unsigned char)*q)) q++;
       if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' &&
@@ -1188,7 +1297,28 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
     bnc_str_t x = find_addr(c->xfailed.p, c->xfailed.p + c->xfailed.n);
     if (x.p) a = x;
   }
+  if (!a.p && end < t.p + t.n) {
+    /* the notice names no address ("421 example.com (smtp)... Deferred"): the
+     * copy of the message that follows it does, in its To field, and the
+     * notice's first reply line is the diagnostic */
+    const char *to = ifind(end, (size_t)(t.p + t.n - end) < 8192 ? (size_t)(t.p + t.n - end) : 8192, "\nto:");
+    for (p = t.p; to && p < end && !diag; p = next) {
+      const char *e = line_end(p, end, &next), *q = p;
+      while (q < e && is_wsp((unsigned char)*q)) q++;
+      if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
+          q[2] <= '9' && q[3] == ' ') diag = q;
+    }
+    if (diag) a = find_addr(to + 4, line_end(to + 1, t.p + t.n, &next));
+    if (!a.p) return;
+  }
   if (!a.p || !(r = new_rcpt(c))) return;
+  if (!diag && aline) diag = aline;
+  for (p = t.p; !diag && list && p < list; p = next) {   /* "because of\n550 ...\nThe following" */
+    const char *e = line_end(p, list, &next), *q = p;
+    while (q < e && is_wsp((unsigned char)*q)) q++;
+    if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
+        q[2] <= '9' && q[3] == ' ') diag = q;
+  }
   if (!diag) {
     while (after && after < end && is_eol((unsigned char)*after)) after++;
     diag = after;
@@ -1297,6 +1427,19 @@ static const family_t *family_of(const top_t *h, const ctx_t *c) {
   return NULL;
 }
 
+/* Whether a line of t opens with a reply code ("554 <a@b>... text"). */
+static int has_reply_line(bnc_str_t t) {
+  const char *p = t.p, *end = t.p + t.n, *next;
+  while (p < end) {
+    const char *e = line_end(p, end, &next);
+    while (p < e && is_wsp((unsigned char)*p)) p++;
+    if (e - p >= 4 && (*p == '4' || *p == '5') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+        p[2] <= '9' && (p[3] == ' ' || p[3] == '-')) return 1;
+    p = next;
+  }
+  return 0;
+}
+
 /* A DSN's Diagnostic-Code is often missing, or drops the SMTP command the
  * reply answered ("in reply to end of DATA command"), which the
  * human-readable part keeps: the paragraph of the text part that names the
@@ -1308,7 +1451,7 @@ static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
   if ((r->diag.p && r->reply.command != BNC_CMD_NONE) || !r->rcpt.p || r->rcpt.n < 3 || r->rcpt.n > 256)
     return;
   for (i = 0; i < c->ntexts; i++) {
-    bnc_str_t t = c->texts[i], para;
+    bnc_str_t t = c->texts[i], para = { NULL, 0 }, first = { NULL, 0 };
     const char *at = NULL, *q = t.p, *end = t.p + t.n;
     char *tmp;
     bnc_reply_t rep;
@@ -1322,10 +1465,12 @@ static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
       if (!at) break;
       para = paragraph(t.p, at, end);
       if (para.n > 4096) para.n = 4096;
-      if (!r->diag.p) {                /* no Diagnostic-Code: the text's paragraph is it */
-        r->diag = unfold(c, para);
-        classify_rcpt(c, r);
-        return;
+      if (!r->diag.p) {                /* no Diagnostic-Code: the text's paragraph is it, */
+        if (has_reply_line(para)) { first = para; break; }  /* the first holding a reply, */
+        if (!first.p) first = para;                           /* else the first */
+        if (++tries == 4) break;
+        q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;
+        continue;
       }
       if (!(tmp = arena_take(c, para.n + 1))) return;
       if (bnc_reply_parse(para.p, para.n, tmp, para.n + 1, &rep) == BNC_OK && rep.command != BNC_CMD_NONE &&
@@ -1342,6 +1487,11 @@ static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
       if (++tries == 4 || !(r->cls.reason == BNC_R_USERUNKNOWN || r->cls.reason == BNC_R_HOSTUNKNOWN ||
                             r->cls.reason == BNC_R_HASMOVED)) return;   /* the command changes no other */
       q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;
+    }
+    if (!r->diag.p && first.p) {
+      r->diag = unfold(c, first);
+      classify_rcpt(c, r);
+      return;
     }
     if (tries) return;
   }
@@ -1419,6 +1569,37 @@ static int pseudo_detail(bnc_reason_t r) {
  * The class is 4 when the reply code is 4xx, or, without a code, when the
  * diagnostic calls the failure temporary or Exim expired it (its retry
  * rules time out on temporary failures); else 5. */
+/* "User unknown" relayed in a bounce is trusted as a dead address only with
+ * evidence that it is about the address: the reply answered RCPT TO, or its
+ * enhanced status speaks of the address (X.1.x), or the wording is the
+ * receiving system's own ("final" rules), or the bounce was written by the
+ * mailbox host itself (IMail, Domino, Notes) or says so in a vendor field
+ * (PowerMTA's bad-mailbox). Filtering gateways answer "user unknown" to
+ * mail they will not take, after DATA or at a stage the bounce does not
+ * name: without such evidence the refusal is `filtered` (soft: the tracker
+ * suppresses after the soft-bounce limit, not at the first bounce). A live
+ * reply classified on its own keeps its text's reason: its caller knows the
+ * command and passes it (opts.command). */
+static int mailbox_host(const char *format) {
+  static const char *const HOSTS[] = { "imailserver", "domino", "notes" };
+  size_t i;
+  for (i = 0; format && i < sizeof HOSTS / sizeof HOSTS[0]; i++)
+    if (!strcmp(format, HOSTS[i])) return 1;
+  return 0;
+}
+
+static void confirm_dead(ctx_t *c, bnc_msg_rcpt_t *r) {
+  const bnc_rule_def_t *d;
+  if (r->cls.reason != BNC_R_USERUNKNOWN || r->cls.rule < 0 || r->bad_mailbox) return;
+  d = bnc_ruleset_get(c->rs, (size_t)r->cls.rule);
+  if (!d || d->final || r->reply.command == BNC_CMD_RCPT || r->reply.st_subject == 1 ||
+      mailbox_host(c->m->format)) return;
+  r->cls.reason = BNC_R_FILTERED;
+  r->cls.type = bnc_reason_type(BNC_R_FILTERED, r->cls.permanent);
+  strcpy(r->cls.source, "context");
+  r->cls.context_changed = 1;
+}
+
 static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
   int d = pseudo_detail(r->cls.reason), cls = 5;
   if (r->status.p || !d || r->cls.type == BNC_T_DELIVERED || r->cls.type == BNC_T_COMPLAINT ||
@@ -1546,14 +1727,18 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       if (!at) at = ifind(c.texts[i].p, c.texts[i].n, "\nreporting-mta:");
       if (at) read_dsn(&c, at + 1, c.texts[i].p + c.texts[i].n, c.texts_nocr[i]);
     }
-    if (out->nrcpt) out->format = "rfc3464";
+    if (out->nrcpt) {
+      out->format = "rfc3464";
+      for (i = 0; i < out->nrcpt; i++)
+        if (out->rcpt[i].cls.type != BNC_T_DELIVERED) refine_command(&c, &out->rcpt[i]);
+    }
     for (i = 0; i < c.ntexts && out->nrcpt == 0 && !c.have_fb; i++) {  /* SES via SNS */
       const char *q = c.texts[i].p, *qe = q + c.texts[i].n;
       while (q < qe && (is_wsp((unsigned char)*q) || is_eol((unsigned char)*q))) q++;
       if (q < qe && *q == '{' && ifind(q, (size_t)(qe - q) < 64 ? (size_t)(qe - q) : 64, "\"notificationtype\":"))
         read_ses(&c, mkstr(q, (size_t)(qe - q)));
+      if (out->nrcpt) out->format = "amazonses";
     }
-    if (out->nrcpt) out->format = "amazonses";
     if (c.have_fb) mark_all(&c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
     top.from = from; top.subject = subject; top.xmailer = unfold(&c, raw[T_XMAILER]);
     f = out->nrcpt || c.have_fb ? NULL : family_of(&top, &c);
@@ -1595,6 +1780,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       mark_all(&c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
     }
   }
+  for (i = 0; i < out->nrcpt; i++) confirm_dead(&c, &out->rcpt[i]);
   for (i = 0; i < out->nrcpt; i++) set_pseudo(&out->rcpt[i], out->format && !strcmp(out->format, "exim"));
   return out->nrcpt ? BNC_OK : BNC_ENOTBOUNCE;
 }

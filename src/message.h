@@ -86,6 +86,8 @@ typedef struct {
   bnc_reply_t reply;       /* the parsed diagnostic (status filled from Status) */
   bnc_class_t cls;         /* the classification */
   int delayed;             /* Action: delayed (a notice, not a failure) */
+  int bad_mailbox;         /* the reporting MTA's own category says the
+                              mailbox does not exist (PowerMTA) */
   char pseudo_status[8];   /* when the bounce states no enhanced status: the
                               reason as a pseudo status in the X.0.9NN
                               convention of Sisimai ("5.0.911" userunknown,

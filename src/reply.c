@@ -301,7 +301,7 @@ static bnc_command_t find_not_like(const char *t, size_t n) {
   const char *p = t, *end = t + n;
   while (p < end && (p = memchr(p, 'k', (size_t)(end - p))) != NULL) {
     size_t j = (size_t)(p++ - t), k;
-    if (j < 11 || !same_ci(t + j - 6, "not like ", 9) || j + 3 > n) continue;
+    if (j < 10 || !same_ci(t + j - 6, "not like ", 9) || j + 3 > n) continue;
     if (!same_ci(t + j - 10, "did ", 4) && !(j >= 11 && same_ci(t + j - 11, "does ", 5))) continue;
     for (k = 0; k < sizeof A / sizeof A[0]; k++)
       if (starts_ci(t + j + 3, n - j - 3, A[k].after)) return A[k].cmd;

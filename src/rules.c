@@ -32,6 +32,8 @@
 #define R(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex, 0 }
 /* A mailbox provider's own "no such account", said at DATA by design. */
 #define RF(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex, 1 }
+/* The same, said by the receiver whose host ends in rhost. */
+#define RHF(name, pat, reason, rhost, ex) { name, pat, reason, NULL, NULL, rhost, NULL, ex, 1 }
 #define RC(name, pat, reason, code, status, ex) \
   { name, pat, reason, code, status, NULL, NULL, ex, 0 }
 
@@ -127,7 +129,7 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   R("ms-smtp-lookup", "not found by smtp address lookup", "userunknown",
     "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
   /* Exchange 5.5-2003 non-delivery reports, with their NDR code */
-  R("ms-name-not-recognized", "recipient name is not recognized", "userunknown",
+  RF("ms-name-not-recognized", "recipient name is not recognized", "userunknown",
     "The recipient name is not recognized\n MSEXCH:IMS:EXAMPLE:SITE:HOST 0 (000C05A6) Unknown "
     "Recipient"),
   R("ms-recip-limit", "resolver.adr.reciplimit", "toomanyconn",
@@ -311,8 +313,12 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 Ip frequency limited [198.51.100.7]. "
     "http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022"),
 
+  /* ---- sendmail's local delivery agent: the mailbox host's own lookup ---- */
+  RF("mail-local-unknown-user", "mail.local: unknown user", "userunknown",
+    "mail.local: unknown user: someone\n554 <someone@example.net>... Service unavailable"),
+
   /* ---- IMail ------------------------------------------------------------ */
-  R("imail-invalid-userid", "invalid final delivery userid", "userunknown",
+  RF("imail-invalid-userid", "invalid final delivery userid", "userunknown",
     "Invalid final delivery userid: a@example.org"),
 
   /* ---- Japanese mobile carriers --------------------------------------------- */
@@ -320,6 +326,8 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
    * a mailbox that does not exist is named ("<a@au.com>: User unknown") */
   R("au-domain-filter", " : user unknown", "filtered",
     "550 : User unknown"),
+  RHF("au-user-unknown", "user unknown", "userunknown", "ezweb.ne.jp",
+    "host lsean.ezweb.ne.jp[27.85.176.228] said: 550 <a@ezweb.ne.jp>: User unknown"),
 
   /* ---- filtering services and appliances -------------------------------- */
   R("proofpoint-dnsbl", "proofpoint.com/dnsbl-lookup", "blocked",
@@ -367,17 +375,17 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   R("facebook-recipient-preferences", "refused due to recipient preferences", "filtered",
     "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=198.51.100.7#rcp "
     "Refused due to recipient preferences"),
-  R("domino-not-listed", "not listed in domino directory", "userunknown",
+  RF("domino-not-listed", "not listed in domino directory", "userunknown",
     "550 5.1.1 User someone@example.com not listed in Domino Directory"),
-  R("domino-not-listed-nab", "not listed in public name & address book", "userunknown",
+  RF("domino-not-listed-nab", "not listed in public name & address book", "userunknown",
     "550 User not listed in public Name & Address Book"),
   /* Lotus Notes in Japanese, left in ISO-2022-JP: "not in the directory list" */
-  R("notes-not-in-directory-ja", "%g%#%l%/%h%j$n%j%9%h$k$\"$j$^$;$s", "userunknown",
+  RF("notes-not-in-directory-ja", "%g%#%l%/%h%j$n%j%9%h$k$\"$j$^$;$s", "userunknown",
     "\033$B%G%#%l%/%H%j$N%j%9%H$K$\"$j$^$;$s\033(B"),
-  R("interscan-check-address", "please check if address is correct", "userunknown",
+  RF("interscan-check-address", "please check if address is correct", "userunknown",
     "Unable to deliver message to <a@example.org> (and other recipients in the same domain). "
     "Please check if address is correct."),
-  R("gmail-address-not-found", "because the address couldn't be found", "userunknown",
+  RF("gmail-address-not-found", "because the address couldn't be found", "userunknown",
     "Your message wasn't delivered to a@example.org because the address couldn't be found. "
     "Check for typos or unnecessary spaces and try again."),
 
@@ -1198,6 +1206,11 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "Message will be retried for 2 more day(s)"),
   R("opensmtpd-envelope-expired", "envelope expired", "expired",
     "a@example.org: Envelope expired"),
+  /* OpenSMTPD's one-line causes in its failure and delay notices */
+  R("opensmtpd-network-error", "network error on destination mx", "networkerror",
+    "a@example.org: Network error on destination MXs"),
+  R("opensmtpd-no-mx", "no mx found for domain", "notaccept",
+    "a@example.org: No MX found for domain"),
   R("failing-for-a-long-time", "have been failing for a long time", "expired",
     "all hosts for 'example.net' have been failing for a long time (and retry time not reached)"),
 
@@ -1272,6 +1285,10 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 5.7.1 Rejected for reputation reasons"),
   R("access-denied", "access denied", "rejected",
     "550 5.7.1 Access denied"),
+  /* qmail-send giving up ("I'm not going to try again; this message has been
+   * in the queue too long."): expired, unless the cause it quotes says more */
+  R("qmail-queue-too-long", "in the queue too long", "expired",
+    "I'm not going to try again; this message has been in the queue too long."),
 };
 
 const size_t bnc_builtin_rules_count =

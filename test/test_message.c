@@ -267,7 +267,8 @@ static void test_families(void) {
   CHECK_STR(msg.format, "apachejames");
   CHECK(str_is(msg.rcpt[0].rcpt, "ida@example.org"));
   CHECK_INT(msg.rcpt[0].reply.code, 550);
-  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* the notice names no stage and no status: a gateway's "no such user" */
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_FILTERED);
   /* V5 sendmail: the session transcript names each recipient */
   CHECK_INT(parse("From: MAILER-DAEMON@old.example\nSubject: Returned mail: unknown host\n\n"
                   "   ----- Transcript of session follows -----\n"
@@ -308,13 +309,40 @@ static void test_families(void) {
   CHECK_INT(msg.rcpt[0].cls.type, BNC_T_COMPLAINT);
 }
 
-/* "User unknown" is a dead address, with or without the command; after
- * DATA the recipient had been accepted, so it is a filter's refusal. */
+/* "User unknown" relayed in a bounce is a dead address when something ties
+ * it to the address: the RCPT TO stage, an X.1.x status, the receiver's own
+ * wording or vendor field; with nothing (a stage the bounce does not name,
+ * a status of 5.0.0) or after DATA (the recipient had been accepted) it is
+ * a filter's refusal. */
+#define UNKNOWN_DSN(status, diag, extra) \
+  DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n" \
+  "Reporting-MTA: dns; mx.example.com\r\n\r\n" \
+  "Final-Recipient: rfc822; al@example.org\r\nAction: failed\r\nStatus: " status "\r\n" \
+  extra "Diagnostic-Code: smtp; " diag "\r\n--BB--\r\n"
 static void test_unknown_by_context(void) {
-  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
-                  "Reporting-MTA: dns; mx.example.com\r\n\r\n"
-                  "Final-Recipient: rfc822; al@example.org\r\nAction: failed\r\nStatus: 5.0.0\r\n"
-                  "Diagnostic-Code: smtp; 550 Unknown user al@example.org\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(parse(UNKNOWN_DSN("5.0.0", "550 Unknown user al@example.org", "")), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_FILTERED);
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_SOFT);
+  CHECK_STR(msg.rcpt[0].cls.source, "context");
+  CHECK_INT(parse(UNKNOWN_DSN("5.1.1", "550 Unknown user al@example.org", "")), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(parse(UNKNOWN_DSN("5.0.0", "550 5.1.1 Unknown user al@example.org", "")), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(parse(UNKNOWN_DSN("5.2.1", "550 5.2.1 <al@example.org>... User Unknown",
+                              "X-PowerMTA-BounceCategory: bad-mailbox\r\n")), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(parse(UNKNOWN_DSN("5.2.1", "550 5.2.1 <al@example.org>... User Unknown",
+                              "X-PowerMTA-BounceCategory: policy-related\r\n")), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_FILTERED);
+  /* the receiver's own wording (a final rule) needs no stage */
+  CHECK_INT(parse(UNKNOWN_DSN("5.0.0", "550 User al@example.org not listed in Domino Directory", "")),
+            BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* the Remote-MTA names the host without what MTAs append to it */
+  CHECK_INT(parse(UNKNOWN_DSN("5.0.0", "550 <al@ezweb.ne.jp>: User unknown",
+                              "Remote-MTA: dns; lsean.ezweb.ne.jp. (192.0.2.8, the server for the "
+                              "domain ezweb.ne.jp.)\r\n")), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].rhost, "lsean.ezweb.ne.jp"));
   CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
   CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
                   "Reporting-MTA: dns; mx.example.com\r\n\r\n"
@@ -331,6 +359,85 @@ static void test_unknown_by_context(void) {
   CHECK_STR(msg.rcpt[0].pseudo_status, "");
 }
 
+/* Bounces that bend the formats: each read for what it says. */
+static void test_odd_shapes(void) {
+  /* multipart/report whose boundary never appears: the body is read as text,
+   * the pasted DSN fields give the recipient, the transcript the reason */
+  CHECK_INT(parse("From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
+                  "Subject: Returned mail: Service unavailable\n"
+                  "Content-Type: multipart/report; report-type=delivery-status; boundary=\"ZZ\"\n\n"
+                  "   ----- The following addresses had permanent fatal errors -----\n<al@example.net>\n\n"
+                  "   ----- Transcript of session follows -----\nmail.local: unknown user: al\n"
+                  "554 <al@example.net>... Service unavailable\n\n"
+                  "Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: RFC822; <al@example.net>\n"
+                  "Action: failed\nStatus: 5.5.0\n"), BNC_OK);
+  CHECK_STR(msg.format, "rfc3464");
+  CHECK(str_is(msg.rcpt[0].rcpt, "al@example.net"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK(msg.warnings & BNC_MSG_W_BOUNDARY);
+  /* "X-Unix; N" is a program's exit status, not a 2xx reply */
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
+                  "Action: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: X-Unix; 255\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILERERROR);
+  CHECK_INT(msg.rcpt[0].reply.code, 0);
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
+                  "Action: failed\r\nStatus: 5.3.0\r\nDiagnostic-Code: X-Unix; 77\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_SYSTEMERROR);
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
+                  "Action: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: X-Unix; 67\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* V5 sendmail naming no address: the To of the unsent copy, the transcript's reply */
+  CHECK_INT(parse("From: MAILER-DAEMON@old.example\nSubject: Returned mail: Deferred\n\n"
+                  "   ----- Transcript of session follows -----\n"
+                  "421 example.com (smtp)... Deferred: Connection timed out during user open with example.com\n"
+                  "   ----- Unsent message follows -----\nFrom: me@old.example\nTo: bo@example.com\n"
+                  "Subject: hi\n\nhello\n"), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].rcpt, "bo@example.com"));
+  CHECK_INT(msg.rcpt[0].reply.code, 421);
+  /* a line that names the address and says why, after the list's heading,
+   * not the sender the preamble names */
+  CHECK_INT(parse("From: MAILER-DAEMON@mx.example.jp\nSubject: Returned Mail: User unknown\n\n"
+                  "The original message was received at Thu, 29 Apr 2010 23:34:45 +0900\n"
+                  "from me@example.jp\n\n---The following addresses had delivery errors---\n\n"
+                  "cy@example.co.jp [User unknown]\n"), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].rcpt, "cy@example.co.jp"));
+  CHECK(msg.rcpt[0].text.p && strstr(msg.rcpt[0].text.p, "User unknown"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_FILTERED);   /* no stage, no status */
+  CHECK_INT(parse("From: MAILER-DAEMON@mx.example.jp\nSubject: Returned mail\n\n"
+                  "   ----- The following addresses had permanent fatal errors -----\n"
+                  "User's mailbox is full: <di@example.jp>\nUnable to deliver mail.\n"), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].rcpt, "di@example.jp"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILBOXFULL);
+  CHECK_INT(parse("From: postmaster@mm.example.com\nSubject: Undeliverable: hi\n\nYour message:\n"
+                  "   From:    me@example.com\n\nCould not be delivered because of\n\n550 5.1.1 User unknown\n\n"
+                  "The following recipients were affected: \n    ed@example.com\n"), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].rcpt, "ed@example.com"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  CHECK(str_is(msg.rcpt[0].status, "5.1.1"));
+  /* dma at the start of the text: "did not like our RCPT TO" names the stage */
+  CHECK_INT(parse("From: MAILER-DAEMON@dma.example\nSubject: Mail delivery failed\n\n"
+                  "This is the DragonFly Mail Agent v0.11 at dma.example.\n\n"
+                  "There was an error delivering your mail to <fi@example.org>.\n\n"
+                  "mx.example.org [192.0.2.1] did not like our RCPT TO:\n"
+                  "550 5.2.1 <fi@example.org>: Recipient address rejected: User unknown\n\n"
+                  "Original message follows.\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].reply.command, BNC_CMD_RCPT);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* IMail: "undeliverable to a@b", the reply after "...generated response:";
+   * the notice's own To line is not a recipient */
+  CHECK_INT(parse("From: Postmaster <postmaster@imail.example>\nX-Mailer: <SMTP32 v8.22>\n"
+                  "Subject: Undeliverable Mail\n\nTo: me@example.com \nSubject: Undeliverable Mail \n\n"
+                  "undeliverable to gu@example.jp \n\nBody of message generated response: \n\n"
+                  "550-REJECTED - Blacklisted URL in message. (example.com) \n550 See http://example.net\n"), BNC_OK);
+  CHECK_STR(msg.format, "imailserver");
+  CHECK_INT((int)msg.nrcpt, 1);
+  CHECK(str_is(msg.rcpt[0].rcpt, "gu@example.jp"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_SPAMDETECTED);
+}
+
 int main(void) {
   rules = bnc_ruleset_new(1);
   if (!rules || bnc_ruleset_compile(rules) != BNC_OK) return 1;
@@ -343,6 +450,7 @@ int main(void) {
   test_hostile();
   test_families();
   test_unknown_by_context();
+  test_odd_shapes();
   bnc_ruleset_free(rules);
   return DONE();
 }

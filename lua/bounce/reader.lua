@@ -19,6 +19,9 @@ _M.LIMIT = 64 * 1024 * 1024
 _M.CHUNK = 65536
 
 local EISDIR = 21
+-- An envelope line after "From ": a sender, then an asctime date
+-- ("MAILER-DAEMON  Thu Jul  2 12:05:05 2020").
+local ENVELOPE = "^%S+%s+%a%a%a %a%a%a +%d%d? %d%d:%d%d"
 local BODY, FROM, DONE = 1, 2, 3
 
 local function argerr(n, msg)
@@ -123,20 +126,30 @@ local function stream(fh, own, first, mbox, proto, o)
       end
       local data = buf[1]
       if state == BODY then
-        local s, stop = mbox and find(data, "\nFrom ", scan, true), nil
+        local s, stop, pending = mbox and find(data, "\nFrom ", scan, true), nil, nil
         while s do
           local b1 = byte(data, s - 1)
           if b1 == 10 then stop = s - 1
-          elseif b1 == 13 and byte(data, s - 2) == 10 then stop = s - 2 end
+          elseif b1 == 13 and byte(data, s - 2) == 10 then stop = s - 2
+          else
+            -- no blank line before it (some writers leave it out): a
+            -- separator only when the line reads as an envelope
+            local e = find(data, "\n", s + 6, true)
+            if not e and not eof and #data - s < 1000 then pending = s break end
+            if e and e - s < 1000 and find(sub(data, s + 6, e - 1), ENVELOPE) then stop = s end
+          end
           if stop then break end
           s = find(data, "\nFrom ", s + 1, true)
         end
-        if s then
+        if pending then   -- the rest of that line is in the next chunk
+          commit(pending - 1)
+          scan = pending
+          refill()
+        elseif s then
           local msg, where = finish(stop)
           state, i, scan, offset, envelope = FROM, s + 6, s + 6, base + s, ""
           return msg, where
-        end
-        if eof then
+        elseif eof then
           local j = #data
           if mbox and byte(data, j) == 10 then  -- the blank line closing the last message
             if byte(data, j - 1) == 10 then j = j - 1
@@ -144,17 +157,20 @@ local function stream(fh, own, first, mbox, proto, o)
           end
           close()
           return finish(j)
+        else
+          commit(#data - 8)
+          if scan < #data - 4 then scan = #data - 4 end
+          if scan < i - 1 then scan = i - 1 end   -- i - 1: an envelope line's end
+          refill()
         end
-        commit(#data - 8)
-        if scan < #data - 4 then scan = #data - 4 end
-        if scan < i then scan = i end
-        refill()
       elseif state == FROM then
         local e = find(data, "\n", i, true)
         if #envelope < 1000 then envelope = envelope .. sub(data, i, (e or #data + 1) - 1) end
         if e or eof then
           envelope = gsub(sub(envelope, 1, 1000), "\r$", "")
-          state, i, scan = BODY, (e or #data) + 1, (e or #data) + 1
+          -- scan from the envelope's own line end: an envelope line right
+          -- after it starts the next message (this one is empty)
+          state, i, scan = BODY, (e or #data) + 1, e or #data + 1
         else
           i, scan = #data + 1, #data + 1   -- the rest of a long From line
           refill()

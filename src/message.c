@@ -189,7 +189,7 @@ typedef struct {
   const bnc_ruleset_t *rs;
   const bnc_str_t *want;
   size_t nwant;
-  int have_orig, have_fb;
+  int have_orig, have_fb, have_dsn;
   bnc_str_t xfailed;      /* X-Failed-Recipients of the bounce */
   bnc_str_t hm_rcpt;      /* X-HmXmrOriginalRecipient of a returned message (JMRP) */
   bnc_str_t texts[4];     /* decoded text/plain bodies, in order */
@@ -631,7 +631,7 @@ static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const c
   if (!b.p) return;
   /* in place: a part of the input; decoded: look for a CR once */
   nocr = nocr ? !memchr(b.p, '\r', b.n) : c->in_nocr;
-  if (ds) read_dsn(c, b.p, b.p + b.n, nocr);
+  if (ds) { c->have_dsn = 1; read_dsn(c, b.p, b.p + b.n, nocr); }
   else if (fb) read_feedback(c, b.p, b.p + b.n, nocr);
   else if (orig) read_original(c, b.p, b.p + b.n, nocr);
   else if (c->ntexts < sizeof c->texts / sizeof c->texts[0]) {
@@ -766,6 +766,55 @@ static void last_reply(bnc_msg_rcpt_t *r) {
   memcpy(r->reply.status, in.status, sizeof in.status);
 }
 
+/* A notice whose own status is a generic one (detail 0: "5.1.0 - Unknown
+ * address error 550-'5.2.2 <a@b>... Mailbox Full'") quoting the remote
+ * reply: the quoted reply's status, of the same class, is the precise one. */
+static void inner_status(bnc_msg_rcpt_t *r) {
+  const char *t = r->text.p, *end = t + r->text.n, *p = t;
+  while (end - p >= 10 && (p = memchr(p, '\'', (size_t)(end - p))) != NULL) {
+    const char *q = ++p;
+    bnc_reply_t in;
+    char tmp[64];
+    size_t n;
+    if (q - t < 5 || !(q[-2] == '-' || q[-2] == ' ') || !(q[-5] == '4' || q[-5] == '5')) continue;
+    n = (size_t)(end - q) < sizeof tmp ? (size_t)(end - q) : sizeof tmp;
+    if (bnc_reply_parse(q, n, tmp, sizeof tmp, &in) == BNC_OK && in.st_class == r->reply.st_class &&
+        in.st_detail != 0) {
+      r->reply.st_subject = in.st_subject;
+      r->reply.st_detail = in.st_detail;
+      memcpy(r->reply.status, in.status, sizeof in.status);
+      return;
+    }
+  }
+}
+
+/* sendmail's transcript reports a program's exit status N in a reply line
+ * of its own ("554 5.3.0 unknown mailer error 255"): when the Status field
+ * is generic, that line's status and code are the precise ones. */
+static void exit_reply(const ctx_t *c, bnc_msg_rcpt_t *r, bnc_str_t n) {
+  size_t i;
+  if (n.n == 0 || n.n > 4) return;
+  for (i = 0; i < c->ntexts; i++) {
+    const char *p = c->texts[i].p, *end = p + c->texts[i].n, *next;
+    for (; p < end; p = next) {
+      const char *e = line_end(p, end, &next);
+      bnc_reply_t in;
+      char tmp[256];
+      bnc_str_t l = trim(mkstr(p, (size_t)(e - p)));
+      if (l.n < 12 || l.n >= sizeof tmp || (l.p[0] != '4' && l.p[0] != '5') ||
+          l.p[l.n - n.n - 1] != ' ' || memcmp(l.p + l.n - n.n, n.p, n.n) != 0) continue;
+      if (bnc_reply_parse(l.p, l.n, tmp, sizeof tmp, &in) == BNC_OK && in.code &&
+          in.st_class == r->reply.st_class) {
+        r->reply.code = in.code;
+        r->reply.st_subject = in.st_subject;
+        r->reply.st_detail = in.st_detail;
+        memcpy(r->reply.status, in.status, sizeof in.status);
+        return;
+      }
+    }
+  }
+}
+
 /* The reason an "X-Unix; N" diagnostic gives: N is the exit status of the
  * program the mail was handed to, read as sysexits.h defines it (67 no
  * such user, 68 no such host, 64-78 a fault of the local system); any other
@@ -827,10 +876,12 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
   if (r->reply.command == BNC_CMD_NONE && d.p) r->reply.command = stage_words(d);
   bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, rhl, &r->cls);
   if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);
+  if (r->reply.st_class && r->reply.st_detail == 0 && r->text.p) inner_status(r);
   if (d.n > 7 && ieq_n(d.p, "x-unix;", 7) && r->cls.rule < 0 && r->cls.type != BNC_T_DELIVERED) {
     r->cls.reason = unix_exit_reason(mkstr(d.p + 7, d.n - 7));
     r->cls.type = bnc_reason_type(r->cls.reason, r->cls.permanent);
     strcpy(r->cls.source, "type");
+    if (r->reply.st_subject == 0 && r->reply.st_detail == 0) exit_reply(c, r, trim(mkstr(d.p + 7, d.n - 7)));
   }
   if (!r->rhost.p && rh) r->rhost = mkstr(rh, rhl);
   if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
@@ -926,6 +977,9 @@ static const family_t FAMILIES[] = {
    * (some write "Delevery") and the reply under "Technical details:" ("SMTP:RCPT host H: 553 ...") */
   { "x3",        EV_BODY, "to the following recipients failed permanently", RD_MARKPARA,
     "to the following recipients", "technical details:", BNC_R_UNDEFINED },
+  /* the same notice when it gave up: "... was aborted after 5.0 hour(s)" */
+  { "x3",        EV_BODY, "to the following recipients was aborted after", RD_MARKPARA,
+    "to the following recipients", "technical details:", BNC_R_EXPIRED },
   { "sendmail",  EV_BODY, "----- transcript of session follows -----", RD_SESSION, NULL, NULL,
     BNC_R_UNDEFINED },
   /* Apache James (Verizon's vtext gateway runs it): the reply in the
@@ -1261,9 +1315,15 @@ static int line_says_why(const char *p, bnc_str_t a, const char *e) {
   bnc_str_t after = trim(mkstr(a.p + a.n, (size_t)(e - a.p - (ptrdiff_t)a.n)));
   if (code_inside(a.p + a.n, e)) return 1;
   if (before.n && before.p[before.n - 1] == '<') before = trim(mkstr(before.p, before.n - 1));
-  if (before.n > 4 && before.p[before.n - 1] == ':' && memchr(before.p, ' ', before.n - 1)) return 1;
+  if (before.n > 4 && before.p[before.n - 1] == ':' && memchr(before.p, ' ', before.n - 1) &&
+      !ifind(before.p, before.n, "following")) return 1;     /* a cause, not the list's heading */
   if (after.n && after.p[0] == '>') after = trim(mkstr(after.p + 1, after.n - 1));
   if (after.n > 5 && after.p[0] == '[' && after.p[after.n - 1] == ']') return 1;
+  {   /* "a@b <c@d>: malformed address: ..." */
+    const char *colon = after.n ? memchr(after.p, ':', after.n) : NULL;
+    bnc_str_t why = colon ? trim(mkstr(colon + 1, (size_t)(after.p + after.n - colon - 1))) : after;
+    if (colon && why.n > 8 && memchr(why.p, ' ', why.n)) return 1;
+  }
   return before.n > 9 && iprefix(before.p, before.n, "pipe to |");
 }
 
@@ -1273,7 +1333,7 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
   bnc_msg_rcpt_t *r;
   const char *list = ifind(t.p, (size_t)(end - t.p), "following address");
   if (!list) list = ifind(t.p, (size_t)(end - t.p), "following recipient");
-  if (list) { line_end(list, end, &next); p = next; }  /* the listed, not the preamble's sender */
+  if (list) p = list;          /* the listed addresses, not the sender the preamble names */
   while (p < end) {
     const char *e = line_end(p, end, &next), *q = p;
     if (!a.p) {
@@ -1763,6 +1823,19 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
         r->cls.reason = f->reason;
         r->cls.type = bnc_reason_type(f->reason, r->cls.permanent);
         strcpy(r->cls.source, "format");
+      }
+    }
+    if (!out->nrcpt && c.have_dsn && c.have_orig && out->to.p) {
+      /* a delivery report that lists no recipient ("--- Delivery report
+       * unavailable ---"), the message returned with it: its To failed, for
+       * a reason the report does not give */
+      bnc_str_t a = find_addr(out->to.p, out->to.p + out->to.n);
+      bnc_msg_rcpt_t *r;
+      if (a.p && (r = new_rcpt(&c)) != NULL) {
+        r->rcpt = a;
+        classify_rcpt(&c, r);
+        out->format = "rfc3464";
+        out->warnings |= BNC_MSG_W_NORCPT;
       }
     }
     if (!out->nrcpt && is_autoreply(&c, raw, subject)) {

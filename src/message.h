@@ -68,6 +68,8 @@
 #define BNC_MSG_W_ARENA    8u   /* the arena was full */
 #define BNC_MSG_W_RCPTS   16u   /* more than BNC_MSG_RCPTS recipients */
 #define BNC_MSG_W_TRUNC   32u   /* a part or value was cut at its bound */
+#define BNC_MSG_W_NORCPT  64u   /* the report named no recipient: the returned
+                                   message's To was taken */
 
 /* A string: n bytes at p (not NUL-terminated); p is NULL when absent. */
 typedef struct { const char *p; size_t n; } bnc_str_t;

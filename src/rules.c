@@ -1285,6 +1285,9 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 5.7.1 Rejected for reputation reasons"),
   R("access-denied", "access denied", "rejected",
     "550 5.7.1 Access denied"),
+  /* Exim refusing a recipient it cannot parse */
+  R("malformed-address", "malformed address", "syntaxerror",
+    "a@example.com <b@example.net>: malformed address: <b@example.net> may not follow a@example.com"),
   /* qmail-send giving up ("I'm not going to try again; this message has been
    * in the queue too long."): expired, unless the cause it quotes says more */
   R("qmail-queue-too-long", "in the queue too long", "expired",

@@ -375,12 +375,38 @@ static void test_odd_shapes(void) {
   CHECK(str_is(msg.rcpt[0].rcpt, "al@example.net"));
   CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
   CHECK(msg.warnings & BNC_MSG_W_BOUNDARY);
+  /* a report that lists nobody ("Delivery report unavailable"): the returned message's To */
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: text/plain\r\n\r\n"
+                  "\t--- Delivery report unavailable ---\r\n\r\n"
+                  "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\nArrival-Date: Mon, 16 Dec 2019 14:12:15 +0100\r\n\r\n"
+                  "--BB\r\nContent-Type: message/rfc822\r\n\r\nFrom: me@example.com\r\n"
+                  "To: Ann <ann@example.fr>\r\nSubject: hi\r\n\r\nhello\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT((int)msg.nrcpt, 1);
+  CHECK(str_is(msg.rcpt[0].rcpt, "ann@example.fr"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_UNDEFINED);
+  CHECK(msg.warnings & BNC_MSG_W_NORCPT);
+  /* a generic status of the notice, the precise one of the reply it quotes */
+  CHECK_INT(parse(UNKNOWN_DSN("5.0.0", "5.1.0 - Unknown address error 550-'5.2.2 <al@example.org>... "
+                              "Mailbox Full' (delivery attempts: 0)", "")), BNC_OK);
+  CHECK(str_is(msg.rcpt[0].status, "5.2.2"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILBOXFULL);
   /* "X-Unix; N" is a program's exit status, not a 2xx reply */
   CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
                   "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
                   "Action: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: X-Unix; 255\r\n--BB--\r\n"), BNC_OK);
   CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILERERROR);
   CHECK_INT(msg.rcpt[0].reply.code, 0);
+  /* with sendmail's transcript, its reply line for that exit status is the precise one */
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: text/plain\r\n\r\n"
+                  "   ----- Transcript of session follows -----\r\nconnect failed: too many clients\r\n"
+                  "554 5.3.0 unknown mailer error 255\r\n\r\n"
+                  "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
+                  "Action: failed\r\nStatus: 5.0.0\r\nDiagnostic-Code: X-Unix; 255\r\n--BB--\r\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILERERROR);
+  CHECK_INT(msg.rcpt[0].reply.code, 554);
+  CHECK(str_is(msg.rcpt[0].status, "5.3.0"));
   CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
                   "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
                   "Action: failed\r\nStatus: 5.3.0\r\nDiagnostic-Code: X-Unix; 77\r\n--BB--\r\n"), BNC_OK);

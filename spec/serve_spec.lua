@@ -61,12 +61,13 @@ local usable, why = nginx.available()
 -- Starts `bin/bounce serve --listen 127.0.0.1:PORT --prefix PREFIX ARGS` in
 -- the background on a free port, its output in OUT; tries another port when
 -- one was taken meanwhile. Returns port, pid once nginx accepts connections,
--- or nil, the output and error log (having stopped what it started).
-local function start_serve(prefix, args, out)
+-- or nil, the output and error log (having stopped what it started). ENV,
+-- when given, prefixes the command (VAR=value ..., quoted for sh).
+local function start_serve(prefix, args, out, env)
   local log = ""
   for _ = 1, 5 do
     local port = free_port()
-    local _, p = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. port
+    local _, p = sh((env and env .. " " or "") .. "lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. port
       .. " --prefix " .. prefix .. " " .. args .. " >" .. out .. " 2>&1 & echo $!")
     local pid = tonumber(p:match("(%d+)"))
     local deadline, up = socket.gettime() + 10
@@ -598,6 +599,154 @@ describe("bounce serve", function()
       assert.not_matches("lua entry thread aborted", log)
       assert.not_matches("runtime error", log)
       assert.not_matches("internal error", log)
+    end)
+  end)
+
+  describe("with a password-protected Redis: redis://[USER]:PASSWORD@HOST:PORT/PREFIX?db=N", function()
+    local redis_srv = require("spec.support.redis")
+    local have, rwhy = redis_srv.available()
+    if have and not read("/usr/share/lua/5.1/nginx/redis.lua") and not read("/usr/share/lua/5.1/resty/redis.lua") then
+      have, rwhy = false, "nginx.redis not found (apt-get install lua-nginx-redis)"
+    end
+    if not have then
+      if os.getenv("CI") then error(rwhy) end
+      pending(rwhy)
+      return
+    end
+
+    -- '@', ':', '/' and '?' in the password: the URL carries it percent-encoded
+    local PASSWORD, ENCODED = "s3cr@t:pa/ss?word", "s3cr%40t%3Apa%2Fss%3Fword"
+    local rsrv
+
+    local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+    local function has(text, s) return (text or ""):find(s, 1, true) ~= nil end
+    local function mode(path) return (select(2, sh("stat -c %a " .. q(path))):gsub("%s+$", "")) end
+    local function store_url(creds, rest)
+      return "redis://" .. creds .. "127.0.0.1:" .. rsrv:port() .. rest
+    end
+
+    -- Starts bounce serve (one worker) on STORE, with ENV before the command,
+    -- runs fn(api, prefix, out) and stops it, also when fn fails.
+    local function with_serve(name, store, env, fn)
+      local pre, out = dir .. "/" .. name .. "-prefix", dir .. "/" .. name .. ".out"
+      local p, spid = start_serve(pre, "--token " .. TOKEN .. " --store " .. q(store), out, env)
+      if not p then error("bounce serve --store redis:// did not start:\n" .. spid, 0) end
+      local function rapi(method, path, body)
+        local status, text, headers = request(method, path, body, AUTH,
+          function(x) return "http://127.0.0.1:" .. p .. x end)
+        local okj, v = pcall(cjson.decode, text)
+        return status, okj and v or text, headers
+      end
+      local ok, err = pcall(fn, rapi, pre, out)
+      sh("kill -TERM " .. spid)
+      local deadline = socket.gettime() + 10
+      while read(pre .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.05) end
+      if not ok then error(err, 0) end
+    end
+
+    local function hard_bounce(rapi, rcpt)
+      return rapi("POST", "/webhooks/postmark", cjson.encode({ RecordType = "Bounce", TypeCode = 1,
+        Type = "HardBounce", Email = rcpt, BouncedAt = iso(os.time()), Details = "smtp;550 5.1.1 user unknown" }))
+    end
+
+    -- The password appears in none of the files an operator shares (the
+    -- generated nginx.conf, the logs, bounce serve's output); the options
+    -- file that holds it is the serving user's alone.
+    local function assert_kept_secret(pre, out, secret)
+      assert.is_false(has(read(pre .. "/conf/nginx.conf"), secret), "password in nginx.conf")
+      assert.is_false(has(read(pre .. "/logs/error.log"), secret), "password in the error log")
+      assert.is_false(has(read(out), secret), "password in bounce serve's output")
+      assert.equals("600", mode(pre .. "/conf/bounce.lua"))
+    end
+
+    setup(function() rsrv = redis_srv.start{ password = PASSWORD } end)
+    teardown(function() if rsrv then rsrv:stop() end end)
+
+    it("authenticates, selects ?db=3 and stores the event there under the prefix", function()
+      with_serve("redis-auth", store_url(":" .. ENCODED .. "@", "/auth:?db=3"), nil, function(rapi, pre, out)
+        local status, r = hard_bounce(rapi, "db3@example.net")
+        assert.equals(200, status, cjson.encode(r))
+        assert.equals(1, r.stored)
+        assert.equals("1", rsrv:cli("-n 3 EXISTS " .. q("auth:{db3@example.net}")))
+        assert.equals("0", rsrv:cli("-n 0 DBSIZE"))
+        local _, c = rapi("GET", "/check?rcpt=db3@example.net")
+        assert.is_false(c.allowed)
+        -- the worker's connection goes back to the pool and is reused as it
+        -- is: 20 requests send no AUTH and no SELECT (the one AUTH counted is
+        -- redis-cli's own, for INFO)
+        rsrv:cli("CONFIG RESETSTAT")
+        for _ = 1, 20 do assert.equals(200, (rapi("GET", "/check?rcpt=db3@example.net"))) end
+        local stats = rsrv:cli("INFO commandstats")
+        assert.equals(1, tonumber(stats:match("cmdstat_auth:calls=(%d+)")), stats)
+        assert.is_nil(stats:match("cmdstat_select:calls=(%d+)"), stats)
+        assert_kept_secret(pre, out, PASSWORD)
+      end)
+    end)
+
+    it("answers 503 with an error naming the store but not the password when the password is wrong", function()
+      local WRONG = "wrong-p4ssword"
+      with_serve("redis-wrong", store_url(":" .. WRONG .. "@", "/auth:"), nil, function(rapi, pre, out)
+        local dsn = table.concat({
+          "From: MAILER-DAEMON@mx.sender.example", "To: news@sender.example",
+          "Subject: Undelivered Mail Returned to Sender", "MIME-Version: 1.0",
+          'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "",
+          "--B", "Content-Type: message/delivery-status", "",
+          "Reporting-MTA: dns; mx.sender.example", "",
+          "Final-Recipient: rfc822; wrongpw@example.net", "Action: failed", "Status: 5.1.1",
+          "Diagnostic-Code: smtp; 550 5.1.1 user unknown", "", "--B--", "" }, "\r\n")
+        local status, r, h = rapi("POST", "/bounces", dsn)
+        assert.equals(503, status, cjson.encode(r))
+        assert.equals("30", h["retry-after"])
+        assert.matches("^store: redis", r.error)
+        assert.is_true(has(r.error, "127.0.0.1:" .. rsrv:port() .. ": AUTH failed"), r.error)
+        assert.is_false(has(r.error, WRONG), r.error)
+        status, r = rapi("GET", "/check?rcpt=wrongpw@example.net")
+        assert.equals(503, status)
+        assert.is_false(has(r.error, WRONG), r.error)
+        assert.equals("0", rsrv:cli("-n 0 DBSIZE"))
+        assert_kept_secret(pre, out, WRONG)
+      end)
+    end)
+
+    it("takes the password from BOUNCE_REDIS_PASSWORD, off the command line", function()
+      with_serve("redis-env", store_url("", "/env:?db=5"), "BOUNCE_REDIS_PASSWORD=" .. q(PASSWORD),
+        function(rapi, pre, out)
+        local status, r = hard_bounce(rapi, "env@example.net")
+        assert.equals(200, status, cjson.encode(r))
+        assert.equals(1, r.stored)
+        assert.equals("1", rsrv:cli("-n 5 EXISTS " .. q("env:{env@example.net}")))
+        assert.is_true(has(read(pre .. "/conf/bounce.lua"), "redis_password"))
+        assert_kept_secret(pre, out, PASSWORD)
+      end)
+    end)
+
+    it("logs in as a Redis 6 ACL user with USER:PASSWORD@, percent-decoded", function()
+      -- the user may touch keys under acl: only: a store that logged in as
+      -- the default user would not show that, one that did not log in fails
+      rsrv:cli("ACL SETUSER bouncer on " .. q(">b:o/u@nce") .. " " .. q("~acl:*") .. " +@all")
+      with_serve("redis-acl", store_url("bouncer:b%3Ao%2Fu%40nce@", "/acl:?db=2"), nil, function(rapi, pre, out)
+        local status, r = hard_bounce(rapi, "acl@example.net")
+        assert.equals(200, status, cjson.encode(r))
+        assert.equals("1", rsrv:cli("-n 2 EXISTS " .. q("acl:{acl@example.net}")))
+        assert.matches("user=bouncer", rsrv:cli("CLIENT LIST"))   -- the worker's pooled connection
+        assert_kept_secret(pre, out, "b:o/u@nce")
+      end)
+      -- the same user with a wrong password: the error says which user failed
+      with_serve("redis-acl-wrong", store_url("bouncer:nope-nope@", "/acl:"), nil, function(rapi)
+        local status, r = hard_bounce(rapi, "acl2@example.net")
+        assert.equals(503, status)
+        assert.is_true(has(r.error, "AUTH as user bouncer failed"), r.error)
+        assert.is_false(has(r.error, "nope-nope"), r.error)
+      end)
+    end)
+
+    it("logs no Lua error", function()
+      for _, name in ipairs({ "redis-auth", "redis-wrong", "redis-env", "redis-acl", "redis-acl-wrong" }) do
+        local log = read(dir .. "/" .. name .. "-prefix/logs/error.log") or ""
+        assert.not_matches("lua entry thread aborted", log)
+        assert.not_matches("runtime error", log)
+        assert.not_matches("internal error", log)
+      end
     end)
   end)
 

@@ -38,7 +38,8 @@ local type, error, tostring, tonumber, ipairs, pairs, pcall, require =
   type, error, tostring, tonumber, ipairs, pairs, pcall, require
 local floor = math.floor
 local concat, sort = table.concat, table.sort
-local sfind, smatch, ssub, slower, sgsub = string.find, string.match, string.sub, string.lower, string.gsub
+local sfind, smatch, ssub, slower, sgsub, sgmatch, schar =
+  string.find, string.match, string.sub, string.lower, string.gsub, string.gmatch, string.char
 local open = io.open
 
 local ngx = rawget(_G, "ngx")
@@ -68,6 +69,153 @@ end
 local function fail(status, msg) return reply(status, { error = msg }) end
 
 ------------------------------------------------------------------------------
+-- Redis URLs: redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N]
+------------------------------------------------------------------------------
+
+-- syntax: shown = serve.redact_url(url)
+-- The URL for messages: the credentials before the '@' of the authority
+-- (before the last '@' of the whole string when it does not parse as a
+-- URL) become ***, so a password never reaches an error or a log.
+local function redact(url)
+  url = tostring(url)
+  if not sfind(url, "@", 1, true) then return url end
+  local scheme, rest = smatch(url, "^(%a+://)(.*)$")
+  if not scheme then return "***@" .. smatch(url, "([^@]*)$") end
+  local authority, tail = smatch(rest, "^([^/?]*)(.*)$")
+  if sfind(authority, "@", 1, true) and not sfind(tail, "@", 1, true) then
+    return scheme .. "***@" .. smatch(authority, "([^@]*)$") .. tail
+  end
+  -- a raw '/', '?' or '@' in the password, or an '@' in the prefix: hide
+  -- all up to the last '@' (more than needed rather than too little)
+  return scheme .. "***@" .. smatch(rest, "([^@]*)$")
+end
+_M.redact_url = redact
+
+-- msg with every occurrence of secret replaced by *** (a server's error
+-- text is not ours to trust).
+local function scrub(msg, secret)
+  msg = tostring(msg)
+  if not secret or secret == "" then return msg end
+  local out, i = {}, 1
+  while true do
+    local s, e = sfind(msg, secret, i, true)
+    if not s then break end
+    out[#out + 1] = ssub(msg, i, s - 1) .. "***"
+    i = e + 1
+  end
+  out[#out + 1] = ssub(msg, i)
+  return concat(out)
+end
+
+-- %XX escapes of s decoded; nil, err when a '%' is not followed by two hex
+-- digits. The error never quotes s (it may be a password).
+local function pct_decode(s, what)
+  if sfind(sgsub(s, "%%%x%x", ""), "%", 1, true) then
+    return nil, what .. ": malformed percent-encoding (a '%' must be followed by two hex digits)"
+  end
+  return (sgsub(s, "%%(%x%x)", function(h) return schar(tonumber(h, 16)) end))
+end
+
+local function db_number(v, databases, what)
+  local n = tonumber(v)
+  if type(v) == "string" and not smatch(v, "^%d+$") then n = nil end
+  if not n or n % 1 ~= 0 or n < 0 or n >= databases then
+    return nil, what .. ": an integer 0.." .. (databases - 1) .. " expected"
+  end
+  return floor(n)   -- 3, not 3.0, in SELECT and the pool name
+end
+
+local HINT = " (percent-encode '@', ':', '/' and '?' in a user or password: %40 %3A %2F %3F)"
+
+-- syntax: r, err = serve.parse_redis_url(url[, opts])
+-- Reads redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N] and merges
+-- opts.redis_user, opts.redis_password, opts.redis_db (which win over the
+-- URL's). USER and PASSWORD are percent-decoded; PREFIX is taken as written.
+-- N is an integer below opts.redis_databases (default 16: 0..15).
+-- Returns { host =, port =, prefix = (nil: the store's default), user =
+-- (nil: AUTH with the password alone), password = (nil: no AUTH), db = }
+-- or nil and a message that quotes neither the URL nor the password.
+-- Raises on a url that is not a string. Plain Lua; no nginx needed.
+function _M.parse_redis_url(url, opts)
+  if type(url) ~= "string" then
+    error("bad argument #1 to 'parse_redis_url' (string expected, got " .. type(url) .. ")", 2)
+  end
+  opts = opts or {}
+  local databases = opts.redis_databases or 16
+  if type(databases) ~= "number" or databases < 1 or databases % 1 ~= 0 then
+    return nil, "redis_databases: an integer >= 1 expected"
+  end
+  local rest = smatch(url, "^redis://(.*)$")
+  if not rest then return nil, "redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N] expected" end
+  local query
+  local qpos = sfind(rest, "?", 1, true)
+  if qpos then rest, query = ssub(rest, 1, qpos - 1), ssub(rest, qpos + 1) end
+  local authority, path = smatch(rest, "^([^/]*)(.*)$")
+  local userinfo, hostport = smatch(authority, "^(.*)@([^@]*)$")
+  hostport = hostport or authority
+  local hint = sfind(rest, "@", 1, true) and HINT or ""
+  local host, port = smatch(hostport, "^([%w%.%-]+):(%d+)$")
+  port = tonumber(port)
+  if not host then return nil, "HOST:PORT expected after redis://" .. hint end
+  if port < 1 or port > 65535 then return nil, "port: 1..65535 expected" end
+  local r = { host = host, port = port, db = 0 }
+  if userinfo then
+    local u, p = smatch(userinfo, "^([^:]*):(.*)$")
+    if not u then u = userinfo end   -- redis://USER@: the password comes from opts
+    if u == "" and p == nil then return nil, "user or password expected before '@'" end
+    if p == "" then return nil, "empty password (redis://[USER]:PASSWORD@HOST:PORT)" end
+    local err
+    if u ~= "" then
+      r.user, err = pct_decode(u, "user")
+      if not r.user then return nil, err end
+    end
+    if p then
+      r.password, err = pct_decode(p, "password")
+      if not r.password then return nil, err end
+    end
+  end
+  if path ~= "" then
+    local prefix = ssub(path, 2)
+    if sfind(prefix, "[{}]") then return nil, "the key prefix may not hold { or }" .. hint end
+    if prefix ~= "" then r.prefix = prefix end
+  end
+  if query then
+    local seen
+    -- (not gmatch "[^&]*": 5.1 and 5.4 differ on empty matches)
+    for param in sgmatch(query .. "&", "([^&]*)&") do
+      local v = smatch(param, "^db=(.*)$")
+      if not v then return nil, "unknown URL parameter: only ?db=N is understood" .. hint end
+      if seen then return nil, "db given twice" end
+      local n, err = db_number(v, databases, "db")
+      if not n then return nil, err end
+      r.db, seen = n, true
+    end
+  end
+  -- the options win over the URL
+  local user, password, db = opts.redis_user, opts.redis_password, opts.redis_db
+  if user ~= nil then
+    if type(user) ~= "string" or user == "" then return nil, "redis_user: a non-empty string expected" end
+    r.user = user
+  end
+  if password ~= nil then
+    if type(password) ~= "string" or password == "" then
+      return nil, "redis_password: a non-empty string expected"
+    end
+    r.password = password
+  end
+  if db ~= nil then
+    local n, err = db_number(db, databases, "redis_db")
+    if not n then return nil, err end
+    r.db = n
+  end
+  if r.user and not r.password then
+    return nil, "a user without a password: redis://USER:PASSWORD@HOST:PORT expected, or the password apart"
+      .. " (redis_password)"
+  end
+  return r
+end
+
+------------------------------------------------------------------------------
 -- Configuration (init_by_lua)
 ------------------------------------------------------------------------------
 
@@ -92,7 +240,22 @@ local function redis_client_module(given)
   error("bounce.serve: store redis: neither nginx.redis nor resty.redis found (apt-get install lua-nginx-redis)", 5)
 end
 
-local function redis_factory(mod, host, port, prefix, opts)
+-- Whether red is a new connection rather than one from the keepalive pool
+-- (a client without get_reused_times counts as new: it is authenticated on
+-- every connect, which is slower but right).
+local function is_new(red)
+  if type(red.get_reused_times) ~= "function" then return true end
+  local n = red:get_reused_times()
+  return n == nil or n == 0
+end
+
+-- r: parse_redis_url's result. A new connection is authenticated (AUTH
+-- [user] password) and switched to r.db (SELECT) before the store sees it;
+-- one from the pool already was, and goes straight to use. The pool is
+-- bounce's own (named after host, port, db and user), so a connection set up
+-- here never serves other code of the same nginx talking to that Redis, and
+-- theirs, unauthenticated or on another database, never serves us.
+local function redis_factory(mod, r, opts)
   local client = redis_client_module(opts.redis_client)
   local timeout = opts.redis_timeout or 1000
   local pool = opts.redis_pool_size or 64
@@ -102,15 +265,33 @@ local function redis_factory(mod, host, port, prefix, opts)
   if type(pool) ~= "number" or pool < 1 or pool % 1 ~= 0 then
     error("bounce.serve: redis_pool_size: integer >= 1 expected", 4)
   end
+  local host, port, user, password, db = r.host, r.port, r.user, r.password, r.db
   local where = host .. ":" .. port .. ": "
+  local copts = { pool = "bounce:" .. host .. ":" .. port .. ":" .. db .. ":" .. (user or "") }
+  -- closes a connection that failed its set-up (it must not reach the pool)
+  local function setup_failed(red, what, err)
+    red:close()
+    return nil, where .. what .. " failed: " .. scrub(err, password)
+  end
   local sopts = {
-    prefix = prefix,
+    prefix = r.prefix,
     connect = function()
       local red, err = client:new()
       if not red then return nil, where .. tostring(err) end
       red:set_timeout(timeout)
-      local ok, cerr = red:connect(host, port)
+      local ok, cerr = red:connect(host, port, copts)
       if not ok then return nil, where .. tostring(cerr) end
+      if (password or db ~= 0) and is_new(red) then
+        if password then
+          local res, aerr
+          if user then res, aerr = red:auth(user, password) else res, aerr = red:auth(password) end
+          if not res then return setup_failed(red, user and "AUTH as user " .. user or "AUTH", aerr) end
+        end
+        if db ~= 0 then
+          local res, serr = red:select(db)
+          if not res then return setup_failed(red, "SELECT " .. db, serr) end
+        end
+      end
       return red
     end,
     release = function(red) red:set_keepalive(60000, pool) end,
@@ -137,24 +318,24 @@ local function store_factory(spec, opts)
     end
     return function() return mod.new(path) end
   end
-  local host, port, prefix = smatch(spec, "^redis://([%w%.%-]+):(%d+)/?(.*)$")
-  if host then
+  if ssub(spec, 1, 8) == "redis://" then
+    -- never the spec itself in a message: it may hold a password
+    local r, err = _M.parse_redis_url(spec, opts)
+    if not r then error("bounce.serve: store " .. redact(spec) .. ": " .. err, 3) end
     local ok, mod = pcall(require, "bounce.store.redis")
     if not ok then
-      error("bounce.serve: store " .. spec .. ": bounce.store.redis is not available: " .. tostring(mod), 3)
+      error("bounce.serve: store " .. redact(spec) .. ": bounce.store.redis is not available: "
+        .. tostring(mod), 3)
     end
-    if sfind(prefix, "[{}]") then
-      error("bounce.serve: store " .. spec .. ": the key prefix may not hold { or }", 3)
-    end
-    return redis_factory(mod, host, tonumber(port), prefix ~= "" and prefix or nil, opts)
+    return redis_factory(mod, r, opts)
   end
-  error("bounce.serve: store: 'shdict[:DICT]', 'sqlite:PATH' or 'redis://HOST:PORT[/PREFIX]' expected, got '"
-    .. spec .. "'", 3)
+  error("bounce.serve: store: 'shdict[:DICT]', 'sqlite:PATH' or "
+    .. "'redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N]' expected, got '" .. redact(spec) .. "'", 3)
 end
 
 -- syntax: serve.init(opts)                                  context: init_by_lua*
 -- opts: token (required), store ("shdict[:DICT]" (default shdict:bounce),
--- "sqlite:PATH", "redis://HOST:PORT[/PREFIX]", or a function returning a
+-- "sqlite:PATH", "redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N]", or a function returning a
 -- store, called once per worker), policy (a file, reloaded when it changes,
 -- or a table), reload_interval (seconds, 1), health_dict (a shared dict for
 -- health counters shared by the workers; without it each worker counts its
@@ -166,8 +347,14 @@ end
 -- accepted; default any), fetch_timeout (ms, 5000). With a redis:// store:
 -- redis_timeout (ms per Redis operation, 1000), redis_pool_size (idle
 -- connections kept per worker, 64), redis_client (the client module:
--- default nginx.redis, else resty.redis). Redis keys are PREFIX{address}
--- (PREFIX from the URL, default "bounce:").
+-- default nginx.redis, else resty.redis), redis_password, redis_user,
+-- redis_db (win over the URL's credentials and ?db=N), redis_databases (the
+-- server's `databases`, 16: db is 0..15). Redis keys are PREFIX{address}
+-- (PREFIX from the URL as written, default "bounce:"). USER and PASSWORD in
+-- the URL are percent-decoded (%40 for '@', %3A ':', %2F '/', %3F '?');
+-- with a password, every new connection sends AUTH [USER] PASSWORD, then
+-- SELECT N when N is not 0; errors name host:port and the step, never the
+-- password (nor does any message quote a URL's credentials).
 function _M.init(opts)
   if type(opts) ~= "table" then error("bad argument #1 to 'init' (table expected, got " .. type(opts) .. ")", 2) end
   if type(opts.token) ~= "string" or #opts.token < 8 then

@@ -9,8 +9,9 @@ local format, concat, sort = string.format, table.concat, table.sort
 local _M = {}
 
 _M.help = [=[
-usage: bounce serve [--listen 127.0.0.1:8025] [--store shdict|sqlite:PATH|redis://HOST:PORT[/PREFIX]]
-                    [--policy FILE] [--prefix DIR] [--token TOKEN] [--workers N]
+usage: bounce serve [--listen 127.0.0.1:8025] [--policy FILE] [--prefix DIR] [--token TOKEN]
+                    [--store shdict|sqlite:PATH|redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N]]
+                    [--workers N]
 
 Runs the bounce HTTP service in nginx (Debian's nginx + libnginx-mod-http-lua):
   POST /webhooks/{postmark,ses,sendgrid,mailgun,sparkpost}   ESP webhooks
@@ -25,10 +26,16 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
   --listen ADDR:PORT     where to listen (default 127.0.0.1:8025)
   --store SPEC           shdict (default: an nginx shared dict, lost when
                          nginx stops), sqlite:PATH (durable),
-                         redis://HOST:PORT[/PREFIX] (shared by every nginx
-                         using that Redis; keys PREFIX{address}, default
-                         prefix bounce:; as durable as Redis is configured:
-                         appendonly yes, appendfsync always loses nothing)
+                         redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N]
+                         (shared by every nginx using that Redis; keys
+                         PREFIX{address}, default prefix bounce:; as durable
+                         as Redis is configured: appendonly yes, appendfsync
+                         always loses nothing). With a password each new
+                         connection sends AUTH [USER] PASSWORD (USER: a Redis
+                         6 ACL user), then SELECT N for ?db=N (0..15); USER
+                         and PASSWORD are percent-decoded (%40 '@', %3A ':',
+                         %2F '/', %3F '?'). A password in the URL shows in
+                         `ps`: prefer BOUNCE_REDIS_PASSWORD (below)
   --policy FILE          the policy; edits apply within a second, in every
                          worker; a broken edit keeps the old policy (logged)
   --prefix DIR           nginx's folder: conf/, logs/, tmp/ (default: a new
@@ -47,7 +54,19 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
                          first nameserver of /etc/resolv.conf)
   --user USER            user the workers run as (when started as root)
   --lua-cpath DIR        folder holding bounce/core.so built for LuaJIT
+  --redis-databases N    the Redis server's `databases` (default 16), for
+                         ?db=N above 15
   --conf-only            write the configuration, print its path and exit
+
+Environment:
+  BOUNCE_TOKEN           the API token, when --token is not given
+  BOUNCE_REDIS_PASSWORD  the Redis password for a redis:// store (wins over
+                         one in the URL); with redis://USER@HOST:PORT for an
+                         ACL user. Set but empty is an error.
+The token and the Redis password are written to PREFIX/conf/bounce.lua only,
+created mode 0600: readable by the user running bounce serve alone (nginx's
+master reads it in init_by_lua; workers never open it). nginx.conf and the
+logs hold no secret; no message shows a URL's credentials.
 ]=]
 
 local NGINX = os.getenv("NGINX") or "/usr/sbin/nginx"
@@ -59,6 +78,24 @@ local function die(msg)
 end
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- Writes text to path, created mode 0600 before a byte is written: a new
+-- file from mktemp (0600 whatever the umask) renamed over path, so no
+-- reader can have opened it earlier or hold an old, wider mode.
+local function write_private(path, text)
+  local p = io.popen("mktemp " .. q(path .. ".XXXXXX") .. " 2>/dev/null")
+  local tmp = p:read("*l")
+  p:close()
+  if not tmp or tmp == "" then return nil, "cannot create a file next to " .. path end
+  local f, err = io.open(tmp, "w")
+  if not f then os.remove(tmp) return nil, err end
+  local ok, werr = f:write(text)
+  f:close()
+  if not ok then os.remove(tmp) return nil, tmp .. ": " .. tostring(werr) end
+  local moved, merr = os.rename(tmp, path)
+  if not moved then os.remove(tmp) return nil, merr end
+  return true
+end
 
 local function exists(path)
   local f = io.open(path, "rb")
@@ -78,7 +115,7 @@ end
 local VALUE = { listen = true, store = true, policy = true, prefix = true, token = true, workers = true,
                 ["body-limit"] = true, ["dict-size"] = true, ["mailgun-key"] = true,
                 ["sns-cert-url"] = true, ["sns-topic"] = "list", resolver = true, user = true,
-                ["lua-cpath"] = true }
+                ["lua-cpath"] = true, ["redis-databases"] = true }
 local FLAG = { ["no-sns-verify"] = true, ["no-sns-confirm"] = true, ["conf-only"] = true }
 
 local function parse_args(args)
@@ -221,9 +258,33 @@ function _M.write_conf(o)
   end
   local store = o.store or "shdict"
   if store == "shdict" then store = "shdict:bounce" end
-  if not (store:match("^shdict:[%w_]+$") or store:match("^sqlite:.+")
-          or store:match("^redis://[%w%.%-]+:%d+$") or store:match("^redis://[%w%.%-]+:%d+/[^{}%s]*$")) then
-    return nil, "--store: shdict, sqlite:PATH or redis://HOST:PORT[/PREFIX] expected, got '" .. store .. "'"
+  local redis_password, redis_databases
+  if store:match("^redis://") then
+    -- checked here with bounce.serve's own parser, so that nginx starts;
+    -- messages show the URL without its credentials
+    local serve = require("bounce.serve")
+    local shown = serve.redact_url(store)
+    redis_password = os.getenv("BOUNCE_REDIS_PASSWORD")
+    if redis_password == "" then return nil, "BOUNCE_REDIS_PASSWORD is set but empty" end
+    if o["redis-databases"] then
+      redis_databases = tonumber(o["redis-databases"])
+      if not redis_databases or redis_databases < 1 or redis_databases % 1 ~= 0 then
+        return nil, "--redis-databases: an integer >= 1 expected"
+      end
+    end
+    local r, rerr = serve.parse_redis_url(store, { redis_password = redis_password,
+                                                   redis_databases = redis_databases })
+    if not r then
+      rerr = rerr:gsub("redis_password", "BOUNCE_REDIS_PASSWORD")   -- where the CLI takes it from
+      if rerr:find("^db: an integer") then rerr = rerr .. " (a server with more: --redis-databases N)" end
+      return nil, "--store " .. shown .. ": " .. rerr
+    end
+    if r.prefix and r.prefix:find("%s") then
+      return nil, "--store " .. shown .. ": the key prefix may not hold spaces"
+    end
+  elseif not (store:match("^shdict:[%w_]+$") or store:match("^sqlite:.+")) then
+    return nil, "--store: shdict, sqlite:PATH or redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N] expected, got '"
+      .. require("bounce.serve").redact_url(store) .. "'"
   end
   local sq = store:match("^sqlite:(.+)$")
   if sq then store = "sqlite:" .. abs(sq) end
@@ -244,13 +305,13 @@ function _M.write_conf(o)
     policy = o.policy and abs(o.policy) or nil, mailgun_key = o["mailgun-key"],
     sns_verify = not o["no-sns-verify"], sns_confirm = not o["no-sns-confirm"],
     sns_url_patterns = o["sns-cert-url"] and { o["sns-cert-url"] } or nil, sns_topics = o["sns-topic"],
+    redis_password = redis_password, redis_databases = redis_databases,
   }
-  local f, err = io.open(prefix .. "/conf/bounce.lua", "w")
-  if not f then return nil, err end
-  f:write("-- Options for bounce.serve.init(), written by `bounce serve` (holds the token).\nreturn ",
-    literal(app), "\n")
-  f:close()
-  os.execute("chmod 600 " .. q(prefix .. "/conf/bounce.lua"))
+  -- the secrets (token, Redis password) go here only, never into nginx.conf
+  local ok, err = write_private(prefix .. "/conf/bounce.lua",
+    "-- Options for bounce.serve.init(), written by `bounce serve` (holds the token\n"
+    .. "-- and any Redis password: keep it mode 0600).\nreturn " .. literal(app) .. "\n")
+  if not ok then return nil, err end
   local ns = o.resolver or resolver()
   -- The CA bundle verifies SNS signing certificates fetched over https;
   -- nginx refuses to start when a configured bundle is missing.
@@ -262,6 +323,7 @@ function _M.write_conf(o)
     ca and "lua_ssl_trusted_certificate " .. CA_FILE .. ";\n  lua_ssl_verify_depth 4;"
       or "# no " .. CA_FILE .. " (apt-get install ca-certificates): SNS certificates cannot be fetched",
     ns and "resolver " .. ns .. " ipv6=off;" or "", limit, limit, prefix, listen, limit)
+  local f
   f, err = io.open(prefix .. "/conf/nginx.conf", "w")
   if not f then return nil, err end
   f:write(conf)

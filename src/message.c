@@ -992,9 +992,10 @@ static const family_t FAMILIES[] = {
   /* Exchange 5.5/2000/2003: "a@b on DATE" and the NDR text indented below */
   { "exchange",  EV_BODY, "did not reach the following recipient", RD_LINES, NULL, NULL,
     BNC_R_UNDEFINED },
-  /* au (KDDI) EZweb */
+  /* au (KDDI) EZweb: a recipient "rejected by a remote mail server" with no
+   * further word is the receiver's domain filter refusing the message */
   { "ezweb",     EV_BODY, "each of the following recipients was rejected by a remote", RD_LINES,
-    NULL, NULL, BNC_R_ONHOLD },
+    NULL, NULL, BNC_R_FILTERED },
   /* au one net (KDDI, dion.ne.jp) */
   { "kddi",      EV_BODY, "could not be delivered to: <", RD_MARKED, "could not be delivered to:",
     "could not be delivered to:", BNC_R_UNDEFINED },

@@ -1,13 +1,32 @@
 -- The SQLite store (bounce.store.sqlite) against real files in a temporary
 -- directory: the shared store contract, reopening, the schema as the
--- sqlite3 shell shows it, migration, bad input, batches, several processes
--- writing at once, and a writer killed in the middle of a batch.
+-- sqlite3 shell shows it, migration, the indexes of the suppression list
+-- and of expiry (what they return, and the query plans that use them), bad
+-- input, batches, several processes writing at once, and a writer killed in
+-- the middle of a batch.
 local bounce = require("bounce")
 local core = require("bounce.core")
+local csqlite = require("bounce.sqlite")
 local sqlite = require("bounce.store.sqlite")
 local contract = require("spec.support.store_contract")
 
 local T0 = 1780000000
+
+-- A suppression (hard bounce at T0) ending at `expires` (nil: forever).
+local function suppressed(expires)
+  return core.encode_record{ state = "suppressed", cause = "hard", reason = "userunknown",
+    last_event = "hard", bounces = 1, last_at = T0, since = T0, expires_at = expires }
+end
+
+-- Every key, blob of an iterator, in its order.
+local function collect(iter)
+  local keys, blobs = {}, {}
+  for k, b in iter do
+    keys[#keys + 1] = k
+    blobs[k] = b
+  end
+  return keys, blobs
+end
 
 -- The interpreter running these specs, for the writer processes, with the
 -- same module paths.
@@ -141,6 +160,10 @@ describe("store.sqlite", function()
         "bad argument #4 to 'cas' (number expected, got string)")
       assert.has_error(function() s:batch("not a function") end,
         "bad argument #1 to 'batch' (function expected, got string)")
+      assert.has_error(function() s:page(nil, 10, "bouncing") end,
+        "bad argument #3 to 'page' (invalid option 'bouncing')")
+      assert.has_error(function() s:page_expired(T0, nil, "a@example.com", 10) end,
+        "bad argument #2 to 'page_expired' (the expiry and the key of a row, or two nils, expected)")
       s:close()
       s:close()   -- closing twice is harmless
       assert.has_error(function() s:get("a@example.com") end, "calling 'get' on bad self (store is closed)")
@@ -196,7 +219,7 @@ describe("store.sqlite", function()
       assert(t:record{ rcpt = "full@example.com", type = "soft", reason = "mailboxfull", at = T0 + 60 })
       assert(t:record{ rcpt = "held@example.com", type = "block", reason = "blocked", at = T0 + 120 })
       s:close()
-      assert.equal("2\nwal\n", sql(path, "pragma user_version; pragma journal_mode"))
+      assert.equal("3\nwal\n", sql(path, "pragma user_version; pragma journal_mode"))
       assert.equal(table.concat({
         "full@example.com|bouncing||mailboxfull||1|0|1|soft",
         "gone@example.com|suppressed|hard|userunknown|" .. T0 .. "|0|0|1|hard",
@@ -222,7 +245,7 @@ describe("store.sqlite", function()
       local s = assert(sqlite.new(path))
       assert.equal(good, s:get("a@example.com"))
       assert.equal(bad, s:get("bad@example.com"))
-      assert.equal("2\n", sql(path, "pragma user_version"))
+      assert.equal("3\n", sql(path, "pragma user_version"))
       assert.equal("a@example.com|bouncing|mailboxfull|2|2\nbad@example.com||||\n",
         sql(path, "select address, state, reason, attempts, bounces from records order by address"))
       local t = bounce.tracker{ store = s, health = false }
@@ -230,6 +253,8 @@ describe("store.sqlite", function()
       local rec, err = t:get("bad@example.com")
       assert.is_nil(rec)
       assert.equal("corrupt record for bad@example.com: checksum mismatch (record corrupt)", err)
+      -- the corrupt row is among those scan_expired gives, for expire to report it
+      assert.same({ "bad@example.com" }, (collect(s:scan_expired(T0))))
       s:close()
     end)
 
@@ -242,7 +267,7 @@ describe("store.sqlite", function()
       local s2, err = sqlite.new(path)
       assert.is_nil(s2)
       assert.equal("cannot open " .. path .. ": schema version 99 is newer than this build of bounce "
-        .. "reads (2)", err)
+        .. "reads (3)", err)
     end)
 
     it("returns a row corrupted outside bounce as it is, and the tracker reports it", function()
@@ -260,6 +285,236 @@ describe("store.sqlite", function()
       assert.equal("corrupt record for bad@example.com: checksum mismatch (record corrupt)", err)
       assert.equal(bad, s:get("bad@example.com"))
       s:close()
+    end)
+  end)
+
+  describe("indexes", function()
+    -- The records of scan() that pass keep(blob), in scan's (key) order.
+    local function scan_where(s, keep)
+      local keys, blobs = {}, {}
+      for k, b in s:scan() do
+        if keep(b) then keys[#keys + 1] = k; blobs[k] = b end
+      end
+      return keys, blobs
+    end
+    local function is_suppressed(b) return core.decode_record(b).state == "suppressed" end
+
+    -- 1,000 bouncing records and 600 suppressions among them (keys
+    -- interleaved): 200 ending at each of T0+100, T0+200, T0+300, so that
+    -- equal expiries straddle pages of 256; 50 more forever.
+    local function fill(s)
+      assert(s:batch(function()
+        for i = 1, 1000 do assert(s:cas(("u%04d@example.com"):format(i), nil, contract.record(i % 50 + 1))) end
+        for i = 1, 600 do
+          assert(s:cas(("u%04da@example.com"):format(i), nil, suppressed(T0 + 100 * (i % 3 + 1))))
+        end
+        for i = 1, 50 do assert(s:cas(("u%04db@example.com"):format(i), nil, suppressed(nil))) end
+      end))
+    end
+
+    it("scan_suppressed gives every suppressed record and no other, in key order", function()
+      local s = assert(sqlite.new(tmp("suppressed.db")))
+      fill(s)
+      local keys, blobs = collect(s:scan_suppressed())
+      local want_keys, want_blobs = scan_where(s, is_suppressed)
+      assert.equal(650, #keys)
+      assert.same(want_keys, keys)
+      assert.same(want_blobs, blobs)
+      s:close()
+    end)
+
+    it("scan_expired(at) gives the suppressions ended at or before at, soonest first", function()
+      local s = assert(sqlite.new(tmp("expired.db")))
+      fill(s)
+      for _, at in ipairs({ T0 + 99, T0 + 100, T0 + 250, T0 + 300, T0 + 10 ^ 6 }) do
+        local keys, blobs = collect(s:scan_expired(at))
+        -- what t:expire computes from each record
+        local _, want = scan_where(s, function(b)
+          local e = core.record_expiry(b)
+          return e and e > 0 and at >= e
+        end)
+        assert.same(want, blobs)
+        local prev = { -1, "" }
+        for _, k in ipairs(keys) do
+          local cur = { core.decode_record(blobs[k]).expires_at, k }
+          assert.is_true(cur[1] > prev[1] or (cur[1] == prev[1] and cur[2] > prev[2]), k)
+          prev = cur
+        end
+        assert.equal(({ [T0 + 99] = 0, [T0 + 100] = 200, [T0 + 250] = 400 })[at] or 600, #keys)
+      end
+      assert.has_error(function() s:scan_expired("now") end,
+        "bad argument #1 to 'scan_expired' (unix seconds expected, got string)")
+      assert.has_error(function() s:scan_expired(T0 + 0.5) end,
+        "bad argument #1 to 'scan_expired' (unix seconds expected, got " .. tostring(T0 + 0.5) .. ")")
+      s:close()
+    end)
+
+    it("let the loop delete the record it was just given", function()
+      local s = assert(sqlite.new(tmp("delete.db")))
+      fill(s)
+      local n = 0
+      for k, b in s:scan_expired(T0 + 200) do
+        assert.is_true(s:cas(k, b, nil))
+        n = n + 1
+      end
+      assert.equal(400, n)
+      assert.same({}, (collect(s:scan_expired(T0 + 200))))
+      n = 0
+      for k, b in s:scan_suppressed() do
+        assert.is_true(s:cas(k, b, nil))
+        n = n + 1
+      end
+      assert.equal(250, n)
+      assert.equal(1000, s:count())
+      assert.same({}, (collect(s:scan_suppressed())))
+      s:close()
+    end)
+
+    it("follow every write of the tracker: suppress, release, a new expiry", function()
+      local s = assert(sqlite.new(tmp("follow.db")))
+      local t = bounce.tracker{ store = s, health = false, policy = { retention = { hard = "1d" } } }
+      local function listed()
+        return { suppressed = (collect(s:scan_suppressed())),
+                 expired = (collect(s:scan_expired(T0 + 86400 * 400))) }
+      end
+      assert(t:record{ rcpt = "a@example.com", reply = "550 5.1.1 user unknown", at = T0 })
+      assert(t:record{ rcpt = "b@example.com", type = "soft", at = T0 })
+      assert.same({ suppressed = { "a@example.com" }, expired = { "a@example.com" } }, listed())
+      assert.same({}, (collect(s:scan_expired(T0 + 86400 - 1))))
+      assert.same({ "a@example.com" }, (collect(s:scan_expired(T0 + 86400))))
+      assert(t:release("a@example.com", T0 + 60))
+      assert.same({ suppressed = {}, expired = {} }, listed())
+      assert(t:suppress("b@example.com", T0 + 120))   -- manual: forever by default
+      assert.same({ suppressed = { "b@example.com" }, expired = {} }, listed())
+      assert(t:record{ rcpt = "a@example.com", reply = "550 5.1.1 user unknown", at = T0 + 180 })
+      assert.same({ "a@example.com" }, (collect(s:scan_expired(T0 + 180 + 86400))))
+      s:close()
+      if HAVE_SQLITE3 then
+        -- the indexes hold exactly the rows the table says they should
+        assert.equal("ok\n", sql(tmp("follow.db"), "pragma integrity_check"))
+        assert.equal("a@example.com|suppressed|" .. (T0 + 180 + 86400) .. "\nb@example.com|suppressed|\n",
+          sql(tmp("follow.db"), "select address, state, expires from records order by address"))
+      end
+    end)
+
+    -- The plan of each page query, one line per step, from the sqlite3 shell.
+    local function plan(path, name)
+      return sql(path, "EXPLAIN QUERY PLAN " .. csqlite.queries[name])
+    end
+    local USES = { suppressed = "records_suppressed", suppressed_after = "records_suppressed",
+                   expired = "records_expires", unchecked = "records_unchecked",
+                   unchecked_after = "records_unchecked" }
+
+    -- Each page is a seek in a partial index that holds the key and the
+    -- record: never a scan of the table, never a sort, never a read of the
+    -- table itself (a covering index).
+    it("are what the suppression list and expire read: SEARCH ... USING INDEX, no SCAN", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("plan.db")
+      local s = assert(sqlite.new(path))
+      fill(s)
+      s:close()
+      local function check()
+        for name, index in pairs(USES) do
+          local p = plan(path, name)
+          assert.matches("SEARCH records USING COVERING INDEX " .. index .. " %(", p, 1)
+          assert.is_nil(p:find("SCAN", 1, true), name .. ": " .. p)
+          assert.is_nil(p:find("TEMP B-TREE", 1, true), name .. ": " .. p)
+        end
+        -- the cursor of expire is a seek, not a filter
+        assert.matches("records_expires ((expires,address)>(?,?) AND expires<?)", plan(path, "expired"), 1, true)
+        assert.matches("records_suppressed (state=? AND address>?)", plan(path, "suppressed_after"), 1, true)
+      end
+      check()
+      -- and still once the file has statistics (ANALYZE, or PRAGMA optimize)
+      assert.equal("", sql(path, "ANALYZE"))
+      check()
+      -- the full scan, for contrast, is what they replace
+      assert.matches("SCAN records", plan(path, "scan"), 1, true)
+    end)
+
+    -- Version 2, as the code before version 3 created it.
+    local SCHEMA_V2 = [[
+CREATE TABLE records (
+  address      TEXT PRIMARY KEY NOT NULL, -- normalised recipient address
+  state        TEXT,     -- active | bouncing | suppressed
+  cause        TEXT,     -- when suppressed: hard | soft_exhausted | complaint | unsubscribe | manual
+  reason       TEXT,     -- reason of the last change: userunknown, mailboxfull, ... or undefined
+  since        INTEGER,  -- suppressed since (unix seconds)
+  expires      INTEGER,  -- suppression ends (NULL: forever, or not suppressed)
+  streak_start INTEGER,  -- first failure of the current soft-bounce streak
+  attempts     INTEGER,  -- soft bounces in the current streak
+  blocks       INTEGER,  -- blocks since the last delivery
+  bounces      INTEGER,  -- failures of any kind, ever (saturates at 65535)
+  last_event   TEXT,     -- sent | delivered | soft | hard | block | complaint | ...
+  last_at      INTEGER,  -- time of the last change
+  retry_at     INTEGER,  -- next retry or end of a hold (not suppressed)
+  record       BLOB NOT NULL -- the record itself (bounce.core codec): the source of truth
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
+]]
+    -- Rows as version 2 wrote them: bouncing, suppressed until T0+100,
+    -- suppressed forever.
+    local V2_ROWS = {
+      { "a@example.com", contract.record(3),
+        "'bouncing', NULL, 'mailboxfull', NULL, NULL, 1700000000, 3, 0, 3, 'soft', 1700000003, 1700000603" },
+      { "b@example.com", suppressed(T0 + 100),
+        "'suppressed', 'hard', 'userunknown', " .. T0 .. ", " .. (T0 + 100) .. ", NULL, 0, 0, 1, 'hard', "
+        .. T0 .. ", NULL" },
+      { "c@example.com", suppressed(nil),
+        "'suppressed', 'hard', 'userunknown', " .. T0 .. ", NULL, NULL, 0, 0, 1, 'hard', " .. T0 .. ", NULL" },
+    }
+    local function v2_file(path, extra)
+      local ins = {}
+      for i, r in ipairs(V2_ROWS) do
+        ins[i] = "('" .. r[1] .. "', " .. r[3] .. ", X'" .. hex(r[2]) .. "')"
+      end
+      assert.equal("", sql(path, SCHEMA_V2 .. "INSERT INTO records (address, state, cause, reason, since, "
+        .. "expires, streak_start, attempts, blocks, bounces, last_event, last_at, retry_at, record) VALUES "
+        .. table.concat(ins, ", ") .. ";" .. (extra or "")))
+    end
+
+    it("are added to a version 2 file on open, which keeps every row", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("v2.db")
+      v2_file(path)
+      local before = sql(path, "select * from records order by address")
+      local s = assert(sqlite.new(path))
+      assert.equal(3, s:count())
+      for _, r in ipairs(V2_ROWS) do assert.equal(r[2], s:get(r[1])) end
+      assert.equal(before, sql(path, "select * from records order by address"))
+      assert.equal("3\n", sql(path, "pragma user_version"))
+      assert.equal("records_expires\nrecords_suppressed\nrecords_unchecked\n",
+        sql(path, "select name from sqlite_master where type = 'index' and tbl_name = 'records' "
+          .. "and sql is not null order by name"))
+      assert.equal("ok\n", sql(path, "pragma integrity_check"))
+      assert.same({ "b@example.com", "c@example.com" }, (collect(s:scan_suppressed())))
+      assert.same({ "b@example.com" }, (collect(s:scan_expired(T0 + 100))))
+      assert.matches("SEARCH records USING COVERING INDEX records_expires", plan(path, "expired"), 1, true)
+      assert.matches("SEARCH records USING COVERING INDEX records_suppressed", plan(path, "suppressed"), 1, true)
+      local t = bounce.tracker{ store = s, health = false }
+      assert.equal(3, t:get("a@example.com").attempts)
+      assert.is_false((t:check("c@example.com", T0 + 10 ^ 6)))
+      s:close()
+      -- opened again: nothing more to do
+      s = assert(sqlite.new(path))
+      assert.equal(3, s:count())
+      s:close()
+    end)
+
+    it("are added in one transaction: a migration that fails leaves the file as it was", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("v2-clash.db")
+      -- someone's own index already has the name of the second one
+      v2_file(path, "CREATE INDEX records_expires ON records (last_at);")
+      local s, err = sqlite.new(path)
+      assert.is_nil(s)
+      assert.equal("cannot open " .. path .. ": index records_expires already exists (upgrading its "
+        .. "schema from version 2 to 3; the file was left as it was)", err)
+      assert.equal("2\n", sql(path, "pragma user_version"))
+      assert.equal("records_expires\n", sql(path, "select name from sqlite_master where type = 'index' "
+        .. "and sql is not null"))
+      assert.equal("3\n", sql(path, "select count(*) from records"))
     end)
   end)
 

@@ -5,9 +5,11 @@
  *
  * A store is a userdata owning a bnc_sqlite_t (sqlite_store.c), closed by
  * close(), __gc and __close. Its methods follow the store interface of
- * lua/bounce/store.lua (get, cas, count) plus batches and a page reader;
- * lua/bounce/store/sqlite.lua adds scan() and batch() over them and checks
- * the options. Caller mistakes raise; engine failures and records that fail
+ * lua/bounce/store.lua (get, cas, count) plus batches and page readers (of
+ * every row, of the suppressed ones, of those that failed their check, of
+ * the suppressions that ended); lua/bounce/store/sqlite.lua adds scan(),
+ * scan_suppressed(), scan_expired() and batch() over them and checks the
+ * options. Caller mistakes raise; engine failures and records that fail
  * their check return nil, message.
  */
 #include <string.h>
@@ -20,6 +22,9 @@
 #define PAGE_MAX 100000
 
 typedef struct { bnc_sqlite_t *s; } lstore;
+
+/* The names of bnc_sqlite_set_t, in its order. */
+static const char *const SETS[] = { "all", "suppressed", "unchecked", NULL };
 
 static lstore *check_store(lua_State *L) {
   lstore *u = luaL_checkudata(L, 1, SQLITE_MT);
@@ -123,30 +128,71 @@ static int st_count(lua_State *L) {
   return 1;
 }
 
-/* page(after|nil, limit) -> keys, values (lists, in key order, at most
- * limit long; empty at the end) | nil, err. The rows are copied before the
+static int check_limit(lua_State *L, int i) {
+  lua_Integer limit = bnc_checkinteger(L, i);
+  luaL_argcheck(L, limit >= 1 && limit <= PAGE_MAX, i, "1..100000 expected");
+  return (int)limit;
+}
+
+/* Copies the rows of the page just started into two new lists, keys and
+ * values, left on the stack; *last gets the expiry of the last row of a
+ * page of expired rows. 0 or BNC_SQL_ERR. The rows are copied before the
  * read ends, so nothing is held between calls. */
-static int st_page(lua_State *L) {
-  lstore *u = check_store(L);
-  size_t al, kl, vl;
-  const char *after = opt_str(L, 2, &al);
-  lua_Integer limit = bnc_checkinteger(L, 3);
+static int read_page(lua_State *L, bnc_sqlite_t *s, int limit, int64_t *last) {
+  size_t kl, vl;
   const char *k;
   const void *v;
   int rc, n = 0;
-  luaL_argcheck(L, limit >= 1 && limit <= PAGE_MAX, 3, "1..100000 expected");
-  lua_createtable(L, (int)limit, 0);                  /* keys */
-  lua_createtable(L, (int)limit, 0);                  /* keys, values */
-  if (bnc_sqlite_page_start(u->s, after, al, (int)limit) < 0) return fail(L, u->s);
-  while ((rc = bnc_sqlite_page_next(u->s, &k, &kl, &v, &vl)) == 1) {
+  lua_createtable(L, limit, 0);                       /* keys */
+  lua_createtable(L, limit, 0);                       /* keys, values */
+  while ((rc = bnc_sqlite_page_next(s, &k, &kl, &v, &vl)) == 1) {
     n++;
+    *last = bnc_sqlite_page_expires(s);
     lua_pushlstring(L, k, kl);
     lua_rawseti(L, -3, n);
     lua_pushlstring(L, (const char *)v, vl);
     lua_rawseti(L, -2, n);
   }
-  if (rc < 0) return fail(L, u->s);
+  return rc;
+}
+
+/* page(after|nil, limit [, set]) -> keys, values (lists, in key order, at
+ * most limit long; empty at the end) | nil, err. set: "all" (the default),
+ * "suppressed" or "unchecked" (see bnc_sqlite_set_t). */
+static int st_page(lua_State *L) {
+  lstore *u = check_store(L);
+  size_t al;
+  const char *after = opt_str(L, 2, &al);
+  int limit = check_limit(L, 3);
+  int set = luaL_checkoption(L, 4, "all", SETS);
+  int64_t last;
+  if (bnc_sqlite_set_start(u->s, (bnc_sqlite_set_t)set, after, al, limit) < 0 ||
+      read_page(L, u->s, limit, &last) < 0)
+    return fail(L, u->s);
   return 2;
+}
+
+/* page_expired(at, last|nil, after|nil, limit) -> keys, values, last | nil,
+ * err: the suppressions that ended at or before at, in (expiry, key) order,
+ * after the row (last, after); two nils start from the first. The third
+ * result is the expiry of the page's last row (nil for an empty page): with
+ * its key, where the next page starts. */
+static int st_page_expired(lua_State *L) {
+  lstore *u = check_store(L);
+  size_t al;
+  lua_Integer at = bnc_checkinteger(L, 2);
+  lua_Integer after_exp = lua_isnoneornil(L, 3) ? 0 : bnc_checkinteger(L, 3);
+  const char *after = opt_str(L, 4, &al);
+  int limit = check_limit(L, 5);
+  int64_t last = 0;
+  luaL_argcheck(L, lua_isnoneornil(L, 3) == (after == NULL), 3,
+                "the expiry and the key of a row, or two nils, expected");
+  if (bnc_sqlite_expired_start(u->s, at, after_exp, after, al, limit) < 0 ||
+      read_page(L, u->s, limit, &last) < 0)
+    return fail(L, u->s);
+  if (bnc_rawlen(L, -1) == 0) lua_pushnil(L);
+  else lua_pushinteger(L, (lua_Integer)last);
+  return 3;
 }
 
 static int batch_result(lua_State *L, lstore *u, int rc) {
@@ -183,6 +229,7 @@ static int st_tostring(lua_State *L) {
 
 static const luaL_Reg methods[] = {
   { "get", st_get }, { "cas", st_cas }, { "count", st_count }, { "page", st_page },
+  { "page_expired", st_page_expired },
   { "begin", st_begin }, { "commit", st_commit }, { "rollback", st_rollback },
   { "in_batch", st_in_batch }, { "close", st_close }, { NULL, NULL }
 };
@@ -198,8 +245,11 @@ static const luaL_Reg funcs[] = { { "open", l_open }, { NULL, NULL } };
 BNC_EXPORT int luaopen_bounce_sqlite(lua_State *L);
 
 /* bounce.sqlite: { open, methods (the stores' method table, which
- * bounce.store.sqlite extends), SCHEMA, sqlite_version, _VERSION }. */
+ * bounce.store.sqlite extends), SCHEMA, queries (the SQL of the page
+ * readers by name, to EXPLAIN), sqlite_version, _VERSION }. */
 BNC_EXPORT int luaopen_bounce_sqlite(lua_State *L) {
+  const char *name, *sql;
+  int i;
   luaL_newlib(L, funcs);                              /* M */
   if (luaL_newmetatable(L, SQLITE_MT)) {              /* M, mt */
     lua_pushcfunction(L, st_close);
@@ -218,6 +268,12 @@ BNC_EXPORT int luaopen_bounce_sqlite(lua_State *L) {
   lua_pop(L, 1);                                      /* M */
   lua_pushinteger(L, BNC_SQLITE_SCHEMA);
   lua_setfield(L, -2, "SCHEMA");
+  lua_newtable(L);                                    /* M, queries */
+  for (i = 0; (sql = bnc_sqlite_page_sql(i, &name)) != NULL; i++) {
+    lua_pushstring(L, sql);                           /* M, queries, sql */
+    lua_setfield(L, -2, name);
+  }
+  lua_setfield(L, -2, "queries");                     /* M */
   lua_pushstring(L, sqlite3_libversion());
   lua_setfield(L, -2, "sqlite_version");
   lua_pushliteral(L, BNC_VERSION);

@@ -1,9 +1,10 @@
 /*
  * sqlite_store.c - the SQLite store (see sqlite_store.h): schema and its
- * migrations, the prepared statements, compare-and-set, pages for scans,
- * batches. Every statement is reset (and its bindings cleared) as soon as
- * its result has been read, so no read transaction stays open between calls
- * and WAL checkpoints are never held back by an idle store.
+ * migrations, the prepared statements, compare-and-set, pages for scans
+ * (of every row, or of a subset through its index), batches. Every
+ * statement is reset (and its bindings cleared) as soon as its result has
+ * been read, so no read transaction stays open between calls and WAL
+ * checkpoints are never held back by an idle store.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -15,8 +16,10 @@
 #include "record.h"
 #include "reason.h"
 
-enum { Q_GET, Q_INSERT, Q_UPDATE, Q_DELETE, Q_COUNT, Q_FIRST, Q_AFTER, Q_BEGIN, Q_COMMIT,
-       Q_ROLLBACK, Q__COUNT };
+/* The page queries come in pairs (first page, next pages) in the order of
+ * bnc_sqlite_set_t, from Q_FIRST on. */
+enum { Q_GET, Q_INSERT, Q_UPDATE, Q_DELETE, Q_COUNT, Q_FIRST, Q_AFTER, Q_SUP_FIRST, Q_SUP_AFTER,
+       Q_BAD_FIRST, Q_BAD_AFTER, Q_EXPIRED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q__COUNT };
 
 /* The record's columns, bound as ?2..?13 by bind_columns; ?14 is the blob. */
 #define COLUMNS "state, cause, reason, since, expires, streak_start, attempts, blocks, " \
@@ -34,15 +37,28 @@ static const char *const SQL[Q__COUNT] = {
   "SELECT count(*) FROM records",
   "SELECT address, record FROM records ORDER BY address LIMIT ?1",
   "SELECT address, record FROM records WHERE address > ?1 ORDER BY address LIMIT ?2",
+  /* The subsets' WHERE clauses are those of their partial indexes (SQLite
+   * takes a partial index only for a query whose WHERE implies the index's),
+   * with the literal 'suppressed', not a parameter, for the same reason. */
+  "SELECT address, record FROM records WHERE state = 'suppressed' ORDER BY address LIMIT ?1",
+  "SELECT address, record FROM records WHERE state = 'suppressed' AND address > ?1 "
+  "ORDER BY address LIMIT ?2",
+  "SELECT address, record FROM records WHERE state IS NULL ORDER BY address LIMIT ?1",
+  "SELECT address, record FROM records WHERE state IS NULL AND address > ?1 "
+  "ORDER BY address LIMIT ?2",
+  /* the cursor is the row value (expires, address): one seek in the index */
+  "SELECT address, record, expires FROM records WHERE expires <= ?1 "
+  "AND (expires, address) > (?2, ?3) ORDER BY expires, address LIMIT ?4",
   "BEGIN IMMEDIATE",
   "COMMIT",
   "ROLLBACK",
 };
 
-/* Version 2, what `sqlite3 FILE .schema` shows. The columns are decoded from
- * the record on every write; they are NULL only for a record that failed
- * its check when an older file was migrated (kept as it was, reported by
- * the tracker when read). Times are unix seconds, NULL when none. */
+/* The table of versions 2 and 3, what `sqlite3 FILE .schema` shows. The
+ * columns are decoded from the record on every write; they are NULL only
+ * for a record that failed its check when an older file was migrated (kept
+ * as it was, reported by the tracker when read). Times are unix seconds,
+ * NULL when none. */
 static const char SCHEMA_V2[] =
   "CREATE TABLE records (\n"
   "  address      TEXT PRIMARY KEY NOT NULL, -- normalised recipient address\n"
@@ -61,9 +77,32 @@ static const char SCHEMA_V2[] =
   "  record       BLOB NOT NULL -- the record itself (bounce.core codec): the source of truth\n"
   ") WITHOUT ROWID";
 
+/* Version 3 adds partial indexes, each holding the rows of one subset only
+ * (a few percent of the table), so that expire and the suppression list
+ * read what they need instead of every row, and a write costs an index
+ * something only when its row enters, leaves or changes in that subset.
+ * Each key is the filtered column, the primary key, then the record: a
+ * page is one seek and a walk in order, read from the index alone (a
+ * covering index; the copy of a 32-byte record in 1% of the rows costs
+ * little). SQLite keeps them up to date itself, whichever program writes. */
+static const char INDEXES_V3[] =
+  "CREATE INDEX records_suppressed ON records (state, address, record) -- the suppression list\n"
+  "  WHERE state = 'suppressed';\n"
+  "CREATE INDEX records_expires ON records (expires, address, record) -- what expire deletes\n"
+  "  WHERE expires IS NOT NULL;\n"
+  "CREATE INDEX records_unchecked ON records (state, address, record) -- failed their check\n"
+  "  WHERE state IS NULL";
+
 /* Version 1 had the key and the blob only:
  *   CREATE TABLE records (address TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) WITHOUT ROWID
  * Migration rebuilds the table with the columns decoded from each blob. */
+
+/* The page queries by name, for bnc_sqlite_page_sql. */
+static const struct { const char *name; int q; } PAGE_SQL[] = {
+  { "scan", Q_FIRST }, { "scan_after", Q_AFTER }, { "suppressed", Q_SUP_FIRST },
+  { "suppressed_after", Q_SUP_AFTER }, { "unchecked", Q_BAD_FIRST },
+  { "unchecked_after", Q_BAD_AFTER }, { "expired", Q_EXPIRED },
+};
 
 struct bnc_sqlite {
   sqlite3 *db;
@@ -102,6 +141,16 @@ void bnc_sqlite_release(bnc_sqlite_t *s) {
 
 const char *bnc_sqlite_errmsg(const bnc_sqlite_t *s) { return s->err; }
 
+/* The end of a series of binds, whose failures were OR-ed into `bad`: 0,
+ * or BNC_SQL_ERR with the statement reset. A bind fails only on a value
+ * too big or a wrong index; the statement must not run with a NULL instead. */
+static int bound(bnc_sqlite_t *s, sqlite3_stmt *st, int bad) {
+  if (!bad) return 0;
+  dberr(s);
+  done(st);
+  return BNC_SQL_ERR;
+}
+
 static int exec(bnc_sqlite_t *s, const char *sql) {
   return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : dberr(s);
 }
@@ -117,34 +166,39 @@ static int query_int(bnc_sqlite_t *s, const char *sql, int64_t *out) {
   return rc == SQLITE_ROW ? 0 : dberr(s);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, uint32_t t) {
-  if (t) sqlite3_bind_int64(st, i, t); else sqlite3_bind_null(st, i);
+/* The binds below return whether they failed (see bound). */
+static int bind_time(sqlite3_stmt *st, int i, uint32_t t) {
+  return (t ? sqlite3_bind_int64(st, i, t) : sqlite3_bind_null(st, i)) != SQLITE_OK;
 }
 
-static void bind_name(sqlite3_stmt *st, int i, const char *name) {
-  if (name) sqlite3_bind_text(st, i, name, -1, SQLITE_STATIC); else sqlite3_bind_null(st, i);
+static int bind_name(sqlite3_stmt *st, int i, const char *name) {
+  return (name ? sqlite3_bind_text(st, i, name, -1, SQLITE_STATIC)
+               : sqlite3_bind_null(st, i)) != SQLITE_OK;
 }
 
-/* Binds ?2..?13 from r (a decoded record), or NULLs when r is NULL. */
-static void bind_columns(sqlite3_stmt *st, const bnc_record_t *r) {
-  int sup, i;
+/* Binds ?2..?13 from r (a decoded record), or NULLs when r is NULL. These
+ * columns are what the indexes hold: every write of a record binds them
+ * all from the record it writes. */
+static int bind_columns(sqlite3_stmt *st, const bnc_record_t *r) {
+  int sup, i, bad = 0;
   if (!r) {
-    for (i = 2; i <= 13; i++) sqlite3_bind_null(st, i);
-    return;
+    for (i = 2; i <= 13; i++) bad |= sqlite3_bind_null(st, i) != SQLITE_OK;
+    return bad;
   }
   sup = r->state == BNC_ST_SUPPRESSED;
-  bind_name(st, 2, bnc_state_name(r->state));
-  bind_name(st, 3, r->cause ? bnc_cause_name(r->cause) : NULL);
-  bind_name(st, 4, bnc_reason_name((bnc_reason_t)r->last_reason));
-  bind_time(st, 5, sup ? r->t1 : 0);
-  bind_time(st, 6, sup ? r->t2 : 0);
-  bind_time(st, 7, sup ? 0 : r->t1);
-  sqlite3_bind_int(st, 8, r->soft_count);
-  sqlite3_bind_int(st, 9, r->block_count);
-  sqlite3_bind_int(st, 10, r->bounces);
-  bind_name(st, 11, r->last_event ? bnc_event_name(r->last_event) : NULL);
-  bind_time(st, 12, r->last_at);
-  bind_time(st, 13, sup ? 0 : r->t2);
+  bad |= bind_name(st, 2, bnc_state_name(r->state));
+  bad |= bind_name(st, 3, r->cause ? bnc_cause_name(r->cause) : NULL);
+  bad |= bind_name(st, 4, bnc_reason_name((bnc_reason_t)r->last_reason));
+  bad |= bind_time(st, 5, sup ? r->t1 : 0);
+  bad |= bind_time(st, 6, sup ? r->t2 : 0);
+  bad |= bind_time(st, 7, sup ? 0 : r->t1);
+  bad |= sqlite3_bind_int(st, 8, r->soft_count) != SQLITE_OK;
+  bad |= sqlite3_bind_int(st, 9, r->block_count) != SQLITE_OK;
+  bad |= sqlite3_bind_int(st, 10, r->bounces) != SQLITE_OK;
+  bad |= bind_name(st, 11, r->last_event ? bnc_event_name(r->last_event) : NULL);
+  bad |= bind_time(st, 12, r->last_at);
+  bad |= bind_time(st, 13, sup ? 0 : r->t2);
+  return bad;
 }
 
 /* Version 1 -> 2: the same rows, with their columns. A blob that fails its
@@ -162,14 +216,19 @@ static int migrate_v1(bnc_sqlite_t *s) {
     bnc_record_t r;
     const void *b = sqlite3_column_blob(rd, 1);
     int ok = bnc_record_decode(b, (size_t)sqlite3_column_bytes(rd, 1), &r) == BNC_REC_OK;
-    sqlite3_bind_value(wr, 1, sqlite3_column_value(rd, 0));
-    bind_columns(wr, ok ? &r : NULL);
-    sqlite3_bind_value(wr, 14, sqlite3_column_value(rd, 1));
+    int bad = sqlite3_bind_value(wr, 1, sqlite3_column_value(rd, 0)) != SQLITE_OK;
+    bad |= bind_columns(wr, ok ? &r : NULL);
+    bad |= sqlite3_bind_value(wr, 14, sqlite3_column_value(rd, 1)) != SQLITE_OK;
+    if (bound(s, wr, bad)) {
+      rc = BNC_SQL_ERR;
+      break;
+    }
     rc = sqlite3_step(wr);
     done(wr);
     if (rc != SQLITE_DONE) break;
   }
-  rc = rc == SQLITE_DONE ? exec(s, "DROP TABLE records_v1") : dberr(s);
+  if (rc == SQLITE_DONE) rc = exec(s, "DROP TABLE records_v1");
+  else if (rc != BNC_SQL_ERR) rc = dberr(s);   /* sqlite's codes are >= 0 */
 out:
   sqlite3_finalize(rd);
   sqlite3_finalize(wr);
@@ -178,7 +237,10 @@ out:
 
 /* Brings the file to BNC_SQLITE_SCHEMA, in one transaction holding the
  * write lock (two processes opening a new file at once: one creates, the
- * other then sees the version). Only taken when the version is behind. */
+ * other then sees the version). Only taken when the version is behind.
+ * Each step builds on the one before: 0 (a new file) creates the table, 1
+ * rebuilds it with the columns, then 2 -> 3 adds the indexes (read from the
+ * rows in place: about a second per few million rows, once). */
 static int migrate(bnc_sqlite_t *s, char *err, size_t cap) {
   int64_t v;
   int rc = 0;
@@ -196,13 +258,17 @@ static int migrate(bnc_sqlite_t *s, char *err, size_t cap) {
   }
   if (v == 0) rc = exec(s, SCHEMA_V2);
   else if (v == 1) rc = migrate_v1(s);
+  if (rc == 0 && v < 3) rc = exec(s, INDEXES_V3);
   if (rc == 0 && v < BNC_SQLITE_SCHEMA) {
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", BNC_SQLITE_SCHEMA);
     rc = exec(s, sql);
   }
   if (rc == 0 && exec(s, "COMMIT") == 0) return 0;
-  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);   /* if this fails, closing rolls back */
+  snprintf(err, cap, "cannot open %s (upgrading its schema from version %lld to %d; the file was "
+           "left as it was)", s->err, (long long)v, BNC_SQLITE_SCHEMA);
+  return BNC_SQL_ERR;
 fail:
   snprintf(err, cap, "cannot open %s", s->err);
   return BNC_SQL_ERR;
@@ -292,7 +358,8 @@ int bnc_sqlite_get(bnc_sqlite_t *s, const char *k, size_t kl, const void **v, si
   int rc;
   bnc_sqlite_release(s);
   if (check_key(s, kl)) return BNC_SQL_ERR;
-  sqlite3_bind_text(st, 1, k, (int)kl, SQLITE_STATIC);
+  if (bound(s, st, sqlite3_bind_text(st, 1, k, (int)kl, SQLITE_STATIC) != SQLITE_OK))
+    return BNC_SQL_ERR;
   rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     *v = sqlite3_column_blob(st, 0);
@@ -319,6 +386,7 @@ int bnc_sqlite_cas(bnc_sqlite_t *s, const char *k, size_t kl, const void *old, s
                    const void *nw, size_t nl) {
   bnc_record_t r;
   sqlite3_stmt *st;
+  int bad;
   bnc_sqlite_release(s);
   if (check_key(s, kl)) return BNC_SQL_ERR;
   if (nw) {
@@ -340,18 +408,19 @@ int bnc_sqlite_cas(bnc_sqlite_t *s, const char *k, size_t kl, const void *old, s
   }
   if (!old) {
     st = s->q[Q_INSERT];
-    bind_columns(st, &r);
-    sqlite3_bind_blob(st, 14, nw, (int)nl, SQLITE_STATIC);
+    bad = bind_columns(st, &r);
+    bad |= sqlite3_bind_blob(st, 14, nw, (int)nl, SQLITE_STATIC) != SQLITE_OK;
   } else if (!nw) {
     st = s->q[Q_DELETE];
-    sqlite3_bind_blob(st, 2, old, (int)ol, SQLITE_STATIC);
+    bad = sqlite3_bind_blob(st, 2, old, (int)ol, SQLITE_STATIC) != SQLITE_OK;
   } else {
     st = s->q[Q_UPDATE];
-    bind_columns(st, &r);
-    sqlite3_bind_blob(st, 14, nw, (int)nl, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 15, old, (int)ol, SQLITE_STATIC);
+    bad = bind_columns(st, &r);
+    bad |= sqlite3_bind_blob(st, 14, nw, (int)nl, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_blob(st, 15, old, (int)ol, SQLITE_STATIC) != SQLITE_OK;
   }
-  sqlite3_bind_text(st, 1, k, (int)kl, SQLITE_STATIC);
+  bad |= sqlite3_bind_text(st, 1, k, (int)kl, SQLITE_STATIC) != SQLITE_OK;
+  if (bound(s, st, bad)) return BNC_SQL_ERR;
   return run_write(s, st);
 }
 
@@ -366,20 +435,61 @@ int bnc_sqlite_count(bnc_sqlite_t *s, int64_t *n) {
   return rc;
 }
 
-int bnc_sqlite_page_start(bnc_sqlite_t *s, const char *after, size_t al, int limit) {
+int bnc_sqlite_set_start(bnc_sqlite_t *s, bnc_sqlite_set_t set, const char *after, size_t al,
+                         int limit) {
   sqlite3_stmt *st;
+  int bad;
   bnc_sqlite_release(s);
+  if ((int)set < 0 || set >= BNC_SQL__SETS) {
+    seterr(s, "%s: no such set of rows (%d)", s->path, (int)set);
+    return BNC_SQL_ERR;
+  }
+  st = s->q[Q_FIRST + 2 * (int)set + (after != NULL)];
   if (after) {
     if (check_key(s, al)) return BNC_SQL_ERR;
-    st = s->q[Q_AFTER];
-    sqlite3_bind_text(st, 1, after, (int)al, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, limit);
+    bad = sqlite3_bind_text(st, 1, after, (int)al, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_int(st, 2, limit) != SQLITE_OK;
   } else {
-    st = s->q[Q_FIRST];
-    sqlite3_bind_int(st, 1, limit);
+    bad = sqlite3_bind_int(st, 1, limit) != SQLITE_OK;
   }
+  if (bound(s, st, bad)) return BNC_SQL_ERR;
   s->held = st;
   return 0;
+}
+
+int bnc_sqlite_page_start(bnc_sqlite_t *s, const char *after, size_t al, int limit) {
+  return bnc_sqlite_set_start(s, BNC_SQL_ALL, after, al, limit);
+}
+
+int bnc_sqlite_expired_start(bnc_sqlite_t *s, int64_t at, int64_t after_exp, const char *after,
+                             size_t al, int limit) {
+  sqlite3_stmt *st = s->q[Q_EXPIRED];
+  int bad;
+  bnc_sqlite_release(s);
+  if (!after) {          /* (INT64_MIN, '') comes before every row */
+    after_exp = INT64_MIN;
+    after = "";
+    al = 0;
+  } else if (check_key(s, al)) {
+    return BNC_SQL_ERR;
+  }
+  bad = sqlite3_bind_int64(st, 1, at) != SQLITE_OK;
+  bad |= sqlite3_bind_int64(st, 2, after_exp) != SQLITE_OK;
+  bad |= sqlite3_bind_text(st, 3, after, (int)al, SQLITE_STATIC) != SQLITE_OK;
+  bad |= sqlite3_bind_int(st, 4, limit) != SQLITE_OK;
+  if (bound(s, st, bad)) return BNC_SQL_ERR;
+  s->held = st;
+  return 0;
+}
+
+int64_t bnc_sqlite_page_expires(const bnc_sqlite_t *s) {
+  return s->held == s->q[Q_EXPIRED] ? sqlite3_column_int64(s->held, 2) : 0;
+}
+
+const char *bnc_sqlite_page_sql(int i, const char **name) {
+  if (i < 0 || i >= (int)(sizeof PAGE_SQL / sizeof PAGE_SQL[0])) return NULL;
+  *name = PAGE_SQL[i].name;
+  return SQL[PAGE_SQL[i].q];
 }
 
 int bnc_sqlite_page_next(bnc_sqlite_t *s, const char **k, size_t *kl, const void **v, size_t *vl) {

@@ -3,7 +3,9 @@
  * several processes share safely (WAL journal, busy timeout, atomic
  * compare-and-set), with the record blob as the source of truth and columns
  * decoded from it (state, cause, reason, times, counters) for people and
- * their queries. The schema is versioned with PRAGMA user_version and
+ * their queries, and partial indexes for the subsets that maintenance reads
+ * (the suppressed rows, the suppressions that end, the rows that failed
+ * their check). The schema is versioned with PRAGMA user_version and
  * migrated on open.
  *
  * Plain C over libsqlite3, no Lua: src/lsqlite.c is its binding. A store is
@@ -16,8 +18,9 @@
 #include <stdint.h>
 
 /* The schema this build writes; older files are migrated on open, newer
- * ones refused. 1: (address, record) only; 2: the decoded columns too. */
-#define BNC_SQLITE_SCHEMA 2
+ * ones refused. 1: (address, record) only; 2: the decoded columns too;
+ * 3: the indexes of the suppression list and of expiry. */
+#define BNC_SQLITE_SCHEMA 3
 
 /* Longest key accepted (bytes); addresses are at most 254. */
 #define BNC_SQLITE_KEY_MAX 4096
@@ -65,6 +68,34 @@ int bnc_sqlite_count(bnc_sqlite_t *s, int64_t *n);
  * next call on s. bnc_sqlite_release ends the page (and its read). */
 int bnc_sqlite_page_start(bnc_sqlite_t *s, const char *after, size_t al, int limit);
 int bnc_sqlite_page_next(bnc_sqlite_t *s, const char **k, size_t *kl, const void **v, size_t *vl);
+
+/* The rows a page can be limited to, in key order: every row; the
+ * suppressed ones (state 'suppressed'); the unchecked ones, whose record
+ * failed its check when an older file was migrated (NULL columns: the
+ * store's only rows known not to be sound records). Each subset is read
+ * through its own partial index, so its cost follows the subset, not the
+ * table. */
+typedef enum { BNC_SQL_ALL = 0, BNC_SQL_SUPPRESSED, BNC_SQL_UNCHECKED, BNC_SQL__SETS } bnc_sqlite_set_t;
+
+/* bnc_sqlite_page_start limited to a subset: 0 or BNC_SQL_ERR. */
+int bnc_sqlite_set_start(bnc_sqlite_t *s, bnc_sqlite_set_t set, const char *after, size_t al,
+                         int limit);
+/* A page of the suppressions that ended at or before `at` (the column
+ * `expires`; forever is NULL and never ends), in (expires, key) order after
+ * the row (after_exp, after); after NULL starts from the first (after_exp
+ * is then ignored). Read with bnc_sqlite_page_next, then
+ * bnc_sqlite_page_expires for the row's expiry: with its key, the cursor
+ * of the next page. Through the index records_expires. */
+int bnc_sqlite_expired_start(bnc_sqlite_t *s, int64_t at, int64_t after_exp, const char *after,
+                             size_t al, int limit);
+/* The expiry of the row bnc_sqlite_page_next just returned from a page of
+ * bnc_sqlite_expired_start (0 for other pages). */
+int64_t bnc_sqlite_page_expires(const bnc_sqlite_t *s);
+
+/* The read queries of pages, for people and tests to EXPLAIN: the i-th
+ * (from 0) into *name ("scan", "scan_after", "suppressed", ...), NULL past
+ * the last. */
+const char *bnc_sqlite_page_sql(int i, const char **name);
 
 /* Batches: one transaction taking the write lock at once (BEGIN IMMEDIATE,
  * so two writers never deadlock upgrading a read). 0 or BNC_SQL_ERR; begin

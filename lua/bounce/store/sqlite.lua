@@ -15,6 +15,12 @@
 --   sqlite3 bounce.db "select address, state, cause, reason, datetime(since, 'unixepoch')
 --                      from records where state = 'suppressed'"
 --
+-- Partial indexes hold the suppressed rows, the suppressions that end and
+-- the rows that failed their check, so s:scan_suppressed() and
+-- s:scan_expired(at) read those rows only (a few percent of the table),
+-- and a write costs them something only when its row is in one of these
+-- subsets, before or after.
+--
 -- One store per process: open it after a fork (in OpenResty, in
 -- init_worker_by_lua*, never in init_by_lua*), and keep it for the
 -- process's life. Inside nginx every call blocks its worker while SQLite
@@ -36,6 +42,7 @@ local _M = { _VERSION = sqlite._VERSION, SCHEMA = sqlite.SCHEMA }
 
 local SYNC = { off = 0, normal = 1, full = 2, extra = 3 }
 local PAGE = 256   -- records read per query while scanning
+local MAX_TIME = 2 ^ 53   -- times beyond are not whole numbers in a double
 
 local S = sqlite.methods   -- the C store's methods, extended below
 
@@ -112,28 +119,72 @@ function S:batch(fn, ...)
   return true, unpack(res, 1, res.n)
 end
 
--- syntax: for key, blob in s:scan() do ... end
--- Every record in key order, read PAGE at a time (no read stays open while
--- the loop body runs, so it may write, and deleting the key just returned
--- is safe). A failing read raises (a scan never ends early in silence).
-function S:scan()
-  local keys, vals, i, n, after = nil, nil, 0, 0, nil
-  local finished = false
+-- An iterator of key, blob over the pages the fetchers return (keys,
+-- values, or nil, err), PAGE rows each, one fetcher after the other: each
+-- keeps its own cursor, and a page shorter than PAGE is its last. No read
+-- stays open while the loop body runs, so it may write, and deleting the
+-- key just returned is safe. A failing read raises (a scan never ends
+-- early in silence).
+local function pages(...)
+  local fetchers, f = { ... }, 1
+  local keys, vals, i, n = nil, nil, 0, 0
   return function()
-    if i >= n then
-      if finished then return nil end
-      local err
-      keys, err = self:page(after, PAGE)
-      if not keys then error("store: " .. tostring(err), 2) end
-      vals = err
+    while i >= n do
+      local fetch = fetchers[f]
+      if not fetch then return nil end
+      keys, vals = fetch()
+      if not keys then error("store: " .. tostring(vals), 2) end
       i, n = 0, #keys
-      if n < PAGE then finished = true end
-      if n == 0 then return nil end
-      after = keys[n]
+      if n < PAGE then f = f + 1 end
     end
     i = i + 1
     return keys[i], vals[i]
   end
+end
+
+-- A fetcher of the pages of one set of rows in key order (see page() in
+-- src/lsqlite.c).
+local function set_pages(self, set)
+  local after
+  return function()
+    local keys, vals = self:page(after, PAGE, set)
+    if keys then after = keys[#keys] end
+    return keys, vals
+  end
+end
+
+-- syntax: for key, blob in s:scan() do ... end
+-- Every record in key order, read PAGE at a time.
+function S:scan()
+  return pages(set_pages(self, "all"))
+end
+
+-- syntax: for key, blob in s:scan_suppressed() do ... end
+-- The suppressed records in key order, through the index of the suppressed
+-- rows: what t:suppressions() needs, at a cost that follows the number of
+-- suppressions, not of addresses. Otherwise like scan() (the caller still
+-- checks each record it gets).
+function S:scan_suppressed()
+  return pages(set_pages(self, "suppressed"))
+end
+
+-- syntax: for key, blob in s:scan_expired(at) do ... end
+-- What t:expire(at) needs, through indexes: the suppressions that ended at
+-- or before `at` (unix seconds; the column `expires`), soonest first, then
+-- the records that failed their check when an older file was migrated (so
+-- that expire can report them). Otherwise like scan(). Raises on an `at`
+-- that is not a whole number.
+function S:scan_expired(at)
+  if type(at) ~= "number" or floor(at) ~= at or at < -MAX_TIME or at > MAX_TIME then
+    error("bad argument #1 to 'scan_expired' (unix seconds expected, got "
+      .. (type(at) == "number" and tostring(at) or type(at)) .. ")", 2)
+  end
+  local last, after
+  return pages(function()
+    local keys, vals, e = self:page_expired(at, last, after, PAGE)
+    if e then last, after = e, keys[#keys] end
+    return keys, vals
+  end, set_pages(self, "unchecked"))
 end
 
 return _M

@@ -19,6 +19,11 @@
 --   iter       = store:scan()
 --       An iterator of key, blob over every record. Deleting the key just
 --       returned (by cas) must be safe; other changes may repeat or skip.
+--   iter       = store:scan_suppressed()  (optional) like scan, over at
+--       least the suppressed records (t:suppressions reads this when present).
+--   iter       = store:scan_expired(at)   (optional) like scan, over at least
+--       the suppressions ended at `at` and the records known to fail their
+--       check (t:expire reads this when present).
 --   n          = store:count()          (optional) number of records.
 --   ok, err    = store:update(key, fn)  (optional)
 --       Read-modify-write of one record for stores where a read costs a

@@ -667,7 +667,9 @@ function T:suppressions(at)
   if at ~= nil and type(at) ~= "number" then
     argerr(1, "suppressions", "number expected, got " .. type(at))
   end
-  local nextkv = self.store:scan()
+  local s = self.store
+  -- a store that can list its suppressed records alone (SQLite, by an index)
+  local nextkv = type(s.scan_suppressed) == "function" and s:scan_suppressed() or s:scan()
   return function()
     while true do
       local k, b = nextkv()
@@ -691,7 +693,9 @@ end
 function T:expire(at)
   at = at == nil and floor(self.clock()) or check_at(at, "expire", 1)
   local s, gone, problems = self.store, {}, nil
-  for k, b in s:scan() do
+  -- a store that can list what may have ended (SQLite, by an index)
+  local iter = type(s.scan_expired) == "function" and s:scan_expired(at) or s:scan()
+  for k, b in iter do
     local e, err = expiry(b)
     if e == nil then
       problems = problems or {}

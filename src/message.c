@@ -745,6 +745,14 @@ static int stage_words(bnc_str_t t) {
   return BNC_CMD_NONE;
 }
 
+/* The enhanced status of reply `from` becomes that of `to`. */
+static void take_status(bnc_reply_t *to, const bnc_reply_t *from) {
+  to->st_class = from->st_class;
+  to->st_subject = from->st_subject;
+  to->st_detail = from->st_detail;
+  memcpy(to->status, from->status, sizeof from->status);
+}
+
 /* A give-up notice that quotes the last reply of the remote host at its end
  * (Amazon SES: "554 4.4.7 Message expired: ... <421 4.4.2 Connection timed
  * out>"): the quoted reply's code and status are what the remote host said;
@@ -760,10 +768,7 @@ static void last_reply(bnc_msg_rcpt_t *r) {
   if (bnc_reply_parse(lt + 1, (size_t)(t.p + t.n - lt - 2), tmp, sizeof tmp, &in) != BNC_OK || !in.code ||
       !in.st_class) return;
   r->reply.code = in.code;
-  r->reply.st_class = in.st_class;
-  r->reply.st_subject = in.st_subject;
-  r->reply.st_detail = in.st_detail;
-  memcpy(r->reply.status, in.status, sizeof in.status);
+  take_status(&r->reply, &in);
 }
 
 /* A notice whose own status is a generic one (detail 0: "5.1.0 - Unknown
@@ -780,9 +785,7 @@ static void inner_status(bnc_msg_rcpt_t *r) {
     n = (size_t)(end - q) < sizeof tmp ? (size_t)(end - q) : sizeof tmp;
     if (bnc_reply_parse(q, n, tmp, sizeof tmp, &in) == BNC_OK && in.st_class == r->reply.st_class &&
         in.st_detail != 0) {
-      r->reply.st_subject = in.st_subject;
-      r->reply.st_detail = in.st_detail;
-      memcpy(r->reply.status, in.status, sizeof in.status);
+      take_status(&r->reply, &in);
       return;
     }
   }
@@ -806,9 +809,7 @@ static void exit_reply(const ctx_t *c, bnc_msg_rcpt_t *r, bnc_str_t n) {
       if (bnc_reply_parse(l.p, l.n, tmp, sizeof tmp, &in) == BNC_OK && in.code &&
           in.st_class == r->reply.st_class) {
         r->reply.code = in.code;
-        r->reply.st_subject = in.st_subject;
-        r->reply.st_detail = in.st_detail;
-        memcpy(r->reply.status, in.status, sizeof in.status);
+        take_status(&r->reply, &in);
         return;
       }
     }
@@ -862,10 +863,7 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
     if (bnc_reply_parse(r->status.p, r->status.n, tmp, sizeof tmp, &s) == BNC_OK && s.st_class &&
         (!r->reply.st_class || (r->reply.st_class == s.st_class && r->reply.st_subject == 0 &&
                                  s.st_subject != 0))) {
-      r->reply.st_class = s.st_class;
-      r->reply.st_subject = s.st_subject;
-      r->reply.st_detail = s.st_detail;
-      memcpy(r->reply.status, s.status, sizeof s.status);
+      take_status(&r->reply, &s);
     }
   }
   /* "X-Unix; 255": the exit status of a program the mail was piped to, not a
@@ -1296,6 +1294,28 @@ static size_t text_cut(ctx_t *c, bnc_str_t t) {
  * found anything: the first address of the text (before the copy of the
  * returned message) is the recipient, and the first paragraph after it that
  * holds an SMTP code, else the paragraph after the address, the diagnostic. */
+/* Whether the line [q, e) (white space skipped) opens with a 4xx or 5xx
+ * reply code followed by one of seps ("554 <a@b>... text"). */
+static int opens_reply(const char *q, const char *e, const char *seps) {
+  while (q < e && is_wsp((unsigned char)*q)) q++;
+  return e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
+         q[2] <= '9' && strchr(seps, q[3]) != NULL;
+}
+
+/* The first line of [p, end) that opens with a reply code (see opens_reply),
+ * from its code; NULL when none does. */
+static const char *first_reply_line(const char *p, const char *end, const char *seps) {
+  const char *next;
+  for (; p < end; p = next) {
+    const char *e = line_end(p, end, &next);
+    if (opens_reply(p, e, seps)) {
+      while (is_wsp((unsigned char)*p)) p++;
+      return p;
+    }
+  }
+  return NULL;
+}
+
 /* Whether [p, e) holds a 4xx or 5xx reply code framed as a word ("[550 5.1.1");
  * p[-1] must be readable (p follows an address on its line). */
 static int code_inside(const char *p, const char *e) {
@@ -1348,9 +1368,11 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
         continue;
       }
     } else {
-      while (q < e && is_wsp((unsigned char)*q)) q++;
-      if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' &&
-          q[2] >= '0' && q[2] <= '9' && (q[3] == ' ' || q[3] == '-' || q[3] == '.')) { diag = q; break; }
+      if (opens_reply(q, e, " -.")) {
+        while (is_wsp((unsigned char)*q)) q++;
+        diag = q;
+        break;
+      }
     }
     p = next;
   }
@@ -1363,23 +1385,13 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
      * copy of the message that follows it does, in its To field, and the
      * notice's first reply line is the diagnostic */
     const char *to = ifind(end, (size_t)(t.p + t.n - end) < 8192 ? (size_t)(t.p + t.n - end) : 8192, "\nto:");
-    for (p = t.p; to && p < end && !diag; p = next) {
-      const char *e = line_end(p, end, &next), *q = p;
-      while (q < e && is_wsp((unsigned char)*q)) q++;
-      if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
-          q[2] <= '9' && q[3] == ' ') diag = q;
-    }
+    if (to) diag = first_reply_line(t.p, end, " ");
     if (diag) a = find_addr(to + 4, line_end(to + 1, t.p + t.n, &next));
     if (!a.p) return;
   }
   if (!a.p || !(r = new_rcpt(c))) return;
   if (!diag && aline) diag = aline;
-  for (p = t.p; !diag && list && p < list; p = next) {   /* "because of\n550 ...\nThe following" */
-    const char *e = line_end(p, list, &next), *q = p;
-    while (q < e && is_wsp((unsigned char)*q)) q++;
-    if (e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
-        q[2] <= '9' && q[3] == ' ') diag = q;
-  }
+  if (!diag && list) diag = first_reply_line(t.p, list, " ");   /* "because of\n550 ...\nThe following" */
   if (!diag) {
     while (after && after < end && is_eol((unsigned char)*after)) after++;
     diag = after;
@@ -1488,19 +1500,6 @@ static const family_t *family_of(const top_t *h, const ctx_t *c) {
   return NULL;
 }
 
-/* Whether a line of t opens with a reply code ("554 <a@b>... text"). */
-static int has_reply_line(bnc_str_t t) {
-  const char *p = t.p, *end = t.p + t.n, *next;
-  while (p < end) {
-    const char *e = line_end(p, end, &next);
-    while (p < e && is_wsp((unsigned char)*p)) p++;
-    if (e - p >= 4 && (*p == '4' || *p == '5') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-        p[2] <= '9' && (p[3] == ' ' || p[3] == '-')) return 1;
-    p = next;
-  }
-  return 0;
-}
-
 /* A DSN's Diagnostic-Code is often missing, or drops the SMTP command the
  * reply answered ("in reply to end of DATA command"), which the
  * human-readable part keeps: the paragraph of the text part that names the
@@ -1527,7 +1526,7 @@ static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
       para = paragraph(t.p, at, end);
       if (para.n > 4096) para.n = 4096;
       if (!r->diag.p) {                /* no Diagnostic-Code: the text's paragraph is it, */
-        if (has_reply_line(para)) { first = para; break; }  /* the first holding a reply, */
+        if (first_reply_line(para.p, para.p + para.n, " -")) { first = para; break; }  /* the first holding a reply, */
         if (!first.p) first = para;                           /* else the first */
         if (++tries == 4) break;
         q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;

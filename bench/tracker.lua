@@ -4,6 +4,12 @@
 --   luajit bench/tracker.lua --memory 1000000 10000000
 --                                 bytes per address at each N (run alone, so
 --                                 RSS growth is the store's own)
+--   lua5.4 bench/tracker.lua --passes N [into|nohealth]
+--                                 N untimed passes of t:record, for callgrind:
+--                                 instructions per event are stable where
+--                                 wall time on a shared VM is not. Run it with
+--                                 N = 0 and N = 2 under valgrind --tool=callgrind
+--                                 and divide the difference by 2 * 262144.
 -- Run from the repository root (it finds ./lua and ./build).
 local jit = rawget(_G, "jit")
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
@@ -84,6 +90,18 @@ for i = 1, NEV do
   -- 1000 events a second of event time: health buckets open at a real rate
   events[i] = { rcpt = addrs[rnd(NADDR) + 1], type = m[2], reason = m[3],
                 at = T0 + math.floor(i / 1000), campaign = "c" .. (i % 10) }
+end
+
+if arg[1] == "--passes" then
+  local n, mode = tonumber(arg[2]) or 0, arg[3]
+  local t = assert(bounce.tracker{ clock = function() return T0 end, health = mode ~= "nohealth" })
+  for i = 1, NEV do t:record(events[i]) end   -- the records exist, as below
+  collectgarbage()
+  local into = mode == "into" and {} or nil
+  for _ = 1, n do
+    for i = 1, NEV do t:record(events[i], into) end
+  end
+  os.exit(0)
 end
 
 local function rate(fn)

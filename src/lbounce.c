@@ -630,9 +630,9 @@ static void push_name(lua_State *L, int i) {
   else lua_pushstring(L, name_of(i));
 }
 
-/* Pushes the decision fields and the blob to write (string), false (no
- * change) or "" (the record is clean: delete it). 9 values. */
-static int push_decision(lua_State *L, const bnc_record_t *r, const bnc_decision_t *d) {
+/* Pushes the 8 decision fields: action, state, reason, attempts,
+ * retry_at, expires_at, since, cause. */
+static void push_fields(lua_State *L, const bnc_decision_t *d) {
   push_name(L, NAME_ACTION + d->action);
   push_name(L, NAME_STATE + d->state);
   push_name(L, NAME_REASON + (((unsigned)d->reason < BNC_R__COUNT) ? d->reason : 0));
@@ -641,6 +641,12 @@ static int push_decision(lua_State *L, const bnc_record_t *r, const bnc_decision
   push_time(L, d->expires_at);
   push_time(L, d->since);
   if (d->cause) push_name(L, NAME_CAUSE + d->cause); else lua_pushnil(L);
+}
+
+/* Pushes the decision fields and the blob to write (string), false (no
+ * change) or "" (the record is clean: delete it). 9 values. */
+static int push_decision(lua_State *L, const bnc_record_t *r, const bnc_decision_t *d) {
+  push_fields(L, d);
   if (!d->changed) lua_pushboolean(L, 0);
   else if (bnc_record_is_clean(r)) lua_pushliteral(L, "");
   else {
@@ -849,6 +855,34 @@ static int mstore_cas(lua_State *L) {
   return 1;
 }
 
+/* Reads the record under key (none: a clean record), applies ev under p
+ * and writes the result back, in place when the key is there (a record
+ * that became clean is deleted). Returns NULL, or what is wrong with the
+ * stored record (then nothing is written; msg holds the text). Raises only
+ * when the table cannot grow. */
+static const char *mstore_step(lua_State *L, bnc_mstore_t *m, const char *k, size_t kl,
+                               const bnc_params_t *p, const bnc_event_in_t *ev,
+                               bnc_decision_t *d, char *msg, size_t cap) {
+  bnc_record_t r;
+  unsigned char *cur = bnc_mstore_ref(m, k, kl);
+  int rc;
+  if (!cur) bnc_record_init(&r);
+  else if ((rc = bnc_record_decode(cur, BNC_RECORD_SIZE, &r)) != BNC_REC_OK)
+    return bnc_record_error(rc, cur, BNC_RECORD_SIZE, msg, cap);
+  bnc_history_step(&r, ev, p, d);
+  if (!d->changed) return NULL;
+  if (bnc_record_is_clean(&r)) {
+    if (cur) bnc_mstore_del(m, k, kl);
+  } else if (cur) {
+    bnc_record_encode(&r, cur);   /* in place: no second lookup */
+  } else {
+    unsigned char out[BNC_RECORD_SIZE];
+    bnc_record_encode(&r, out);
+    if (bnc_mstore_put(m, k, kl, out) != BNC_OK) luaL_error(L, "not enough memory");
+  }
+  return NULL;
+}
+
 /* store:apply(key, params, event, reason, at [, rand [, permanent]]): get, step and write
  * in one call (the memory store is atomic within its Lua state). Returns
  * what step returns, the last value being true when the record changed. */
@@ -858,35 +892,19 @@ static int mstore_apply(lua_State *L) {
   const char *k = check_key(L, 2, &kl);
   const bnc_params_t *p = fast_checkudata(L, 3, &params_key, PARAMS_MT);
   bnc_event_in_t ev;
-  bnc_record_t r;
   bnc_decision_t d;
-  unsigned char *cur;
   char msg[128];
-  int rc;
+  const char *why;
   read_event(L, 4, &ev);
   luaL_checkstack(L, 10, NULL);
   if (bnc_mstore_vsize(u->m) != BNC_RECORD_SIZE) luaL_argerror(L, 1, "store does not hold records");
-  cur = bnc_mstore_ref(u->m, k, kl);
-  if (!cur) bnc_record_init(&r);
-  else if ((rc = bnc_record_decode(cur, BNC_RECORD_SIZE, &r)) != BNC_REC_OK) {
+  why = mstore_step(L, u->m, k, kl, p, &ev, &d, msg, sizeof msg);
+  if (why) {
     lua_pushnil(L);
-    lua_pushstring(L, bnc_record_error(rc, cur, BNC_RECORD_SIZE, msg, sizeof msg));
+    lua_pushstring(L, why);
     return 2;
   }
-  bnc_history_step(&r, &ev, p, &d);
-  if (d.changed) {
-    if (bnc_record_is_clean(&r)) {
-      if (cur) bnc_mstore_del(u->m, k, kl);
-    } else if (cur) {
-      bnc_record_encode(&r, cur);   /* in place: no second lookup */
-    } else {
-      unsigned char out[BNC_RECORD_SIZE];
-      bnc_record_encode(&r, out);
-      if (bnc_mstore_put(u->m, k, kl, out) != BNC_OK) luaL_error(L, "not enough memory");
-    }
-  }
-  push_decision(L, &r, &d);
-  lua_pop(L, 1);
+  push_fields(L, &d);
   lua_pushboolean(L, d.changed);
   return 9;
 }
@@ -999,6 +1017,508 @@ static int l_normalize_address(lua_State *L) {
   if (olen == len && memcmp(out, s, len) == 0) lua_settop(L, 1);
   else lua_pushlstring(L, out, olen);
   lua_pushlstring(L, out + at + 1, olen - at - 1);
+  return 2;
+}
+
+/* ---- the tracker's fast path (issue 3) ---- */
+/* t:record over the memory store in one C call. Measured on Lua 5.4
+ * (callgrind): a C API call costs about what a VM instruction does
+ * (reading a field ~95 instructions from C, ~65 from Lua) and a table
+ * built from C costs as much as a Lua constructor; what pays is doing in
+ * one call what took several (normalize, floor, apply, type checks), the
+ * health counts (buffered below) and the work between them. So the
+ * decision's fields come back as values and t:record builds the table.
+ * Only the common case is handled: for any other the function declines
+ * before any side effect and t:record's Lua code runs as before, with its
+ * own checks and errors. */
+
+/* Upvalues of the functions core.recorder makes. Field and value names are
+ * upvalues of their own: pushing one (and lua_rawget) is half the cost of
+ * lua_getfield, which looks a C string up in the string cache, or of
+ * lua_rawgeti from a table of names. */
+enum { RU_STATE = 1,  /* the fstate userdata (below) */
+       RU_EVENTS,     /* event type -> code: the tracker's table */
+       RU_REASONS,    /* reason name -> code */
+       RU_HEALTH,     /* event code -> health counter index */
+       RU_PARAMS_MT, RU_STORE, RU_CLOCK,
+       RU_DCACHE,     /* domain -> reason or "" -> params, set by health("ctx") */
+       RU_HAND,       /* the tracker's function that counts what the buffer hands over */
+       RU_RCPT, RU_REPLY, RU_TYPE, RU_REASON, RU_COUNT, RU_PERMANENT, RU_AT, RU_CAMPAIGN,
+       RU_SENDER, RU_EMPTY, RU_DOMAIN,
+       RU_NAMES,      /* NAME__COUNT names for push_nm */
+       RU__COUNT = RU_NAMES + NAME__COUNT };
+static const char *const RU_FIELDS[] = {
+  "rcpt", "reply", "type", "reason", "count", "permanent", "at", "campaign", "sender", "",
+  "domain"
+};
+typedef char ru_fits[RU__COUNT - 1 <= 255 ? 1 : -1];   /* a C closure has 255 upvalues */
+
+/* Whether the value at i has the metatable at index mt. */
+static int has_mt(lua_State *L, int i, int mt) {
+  int same;
+  if (!lua_getmetatable(L, i)) return 0;
+  same = lua_rawequal(L, -1, mt);
+  lua_pop(L, 1);
+  return same;
+}
+
+/* A table without a metatable: reading its fields has no side effect, so a
+ * declined event can be read again by t:record. */
+static int plain_table(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TTABLE) return 0;
+  if (!lua_getmetatable(L, i)) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Pushes field RU_* k of the event (argument 1, a plain table); its type. */
+static int ev_field(lua_State *L, int k) {
+  lua_pushvalue(L, lua_upvalueindex(k));
+  lua_rawget(L, 1);
+  return lua_type(L, -1);
+}
+
+/* Pushes name i (NAME_*). */
+static void push_nm(lua_State *L, int i) {
+  lua_pushvalue(L, lua_upvalueindex(RU_NAMES + i));
+}
+
+/* ---- health counts of the fast path ----
+ * t:record counts each event in Lua tables (scope -> bucket -> 6 counts):
+ * ~1400 instructions an event on Lua 5.4 for a domain and a campaign. The
+ * fast path adds to this buffer instead: one entry per scope (kind and
+ * name) holding the counts of one bucket. An entry is handed to the
+ * tracker's function (which counts as t:record does) when its scope gets
+ * an event of another bucket or one the buffer does not take; all are
+ * handed over when a newer bucket starts (so the buffer holds one bucket's
+ * scopes, at most HB_MAX) and before anything reads the counters. A
+ * scope's counts thus reach the counters in the order they came, grouped
+ * by bucket: the counters end as if each event had been counted at once.
+ * A domain's entry also remembers its params for events without a reason
+ * (most events), saving the domain string and two dcache lookups; they are
+ * forgotten with the dcache (health("ctx")) and when entries go. The
+ * buffer is a plain userdata (~230 KB): no malloc, nothing to free. */
+#define HB_SLOTS 2048                  /* a power of two */
+#define HB_MAX (HB_SLOTS / 4 * 3)      /* entries; past it new scopes are counted at once */
+#define HB_NAME 64                     /* longer names are counted at once */
+#define HB_KINDS 6                     /* health kinds: sent ... complaint */
+
+enum { HK_NONE = 0, HK_DOMAIN, HK_CAMPAIGN, HK_SENDER };   /* HK_NONE: a free slot */
+
+typedef struct {
+  lua_Integer b;                       /* the bucket of the counts */
+  const bnc_params_t *p0;              /* a domain's params for events without reason */
+  uint32_t hash;
+  uint32_t n[HB_KINDS];
+  unsigned char kind, len;
+  char name[HB_NAME];
+} hb_entry;
+
+typedef struct {
+  lua_Integer newest;                  /* the newest bucket an entry was made for */
+  size_t count;                        /* entries in use */
+  hb_entry e[HB_SLOTS];
+} hbuf;
+
+/* What the fast path reads on every event, in one userdata: the store's
+ * memory (upvalue RU_STORE keeps it alive), the buffer's (its user value
+ * does) and the policy's settings the tracker gives with health("ctx"). */
+typedef struct {
+  lmstore *store;
+  hbuf *h;             /* NULL until the first event */
+  lua_Number length;   /* health bucket length; 0: no health */
+  int cs;              /* case-sensitive local parts */
+} fstate;
+
+static uint32_t hb_hash(int kind, const char *s, size_t n) {
+  return bnc_mstore_hash(s, n, (uint64_t)n << 2 | (uint64_t)kind);
+}
+
+/* The entry of the scope, or the free slot where it goes. */
+static hb_entry *hb_slot(hbuf *h, int kind, const char *s, size_t len) {
+  uint32_t hash = hb_hash(kind, s, len);
+  size_t i = hash & (HB_SLOTS - 1);
+  for (;; i = (i + 1) & (HB_SLOTS - 1)) {
+    hb_entry *e = &h->e[i];
+    if (e->kind == HK_NONE) { e->hash = hash; return e; }
+    if (e->hash == hash && e->kind == kind && e->len == len && memcmp(e->name, s, len) == 0)
+      return e;
+  }
+}
+
+/* Makes the free slot e the entry of a scope, counts at 0. */
+static void hb_new(hbuf *h, hb_entry *e, int kind, const char *s, size_t len, lua_Integer b) {
+  e->kind = (unsigned char)kind;
+  e->len = (unsigned char)len;
+  memcpy(e->name, s, len);
+  e->b = b;
+  e->p0 = NULL;
+  h->count++;
+}
+
+/* Hands the entry's counts to the tracker (upvalue RU_HAND): hand(kind,
+ * name, bucket, n1..n6). The counts are cleared first: whatever happens in
+ * the call, nothing is handed twice. */
+static void hb_hand(lua_State *L, hb_entry *e) {
+  uint32_t n[HB_KINDS];
+  int i;
+  memcpy(n, e->n, sizeof n);
+  memset(e->n, 0, sizeof e->n);
+  for (i = 0; i < HB_KINDS && !n[i]; i++) {}
+  if (i == HB_KINDS) return;
+  luaL_checkstack(L, 3 + HB_KINDS, NULL);
+  lua_pushvalue(L, lua_upvalueindex(RU_HAND));
+  lua_pushvalue(L, lua_upvalueindex(e->kind == HK_DOMAIN ? RU_DOMAIN
+                                    : e->kind == HK_CAMPAIGN ? RU_CAMPAIGN : RU_SENDER));
+  lua_pushlstring(L, e->name, e->len);
+  lua_pushinteger(L, e->b);
+  for (i = 0; i < HB_KINDS; i++) lua_pushinteger(L, (lua_Integer)n[i]);
+  lua_call(L, 3 + HB_KINDS, 0);
+}
+
+/* Hands over every entry, then empties the buffer. */
+static void hb_hand_all(lua_State *L, hbuf *h) {
+  size_t i;
+  if (!h->count) return;
+  for (i = 0; i < HB_SLOTS; i++)
+    if (h->e[i].kind != HK_NONE) hb_hand(L, &h->e[i]);
+  memset(h->e, 0, sizeof h->e);
+  h->count = 0;
+}
+
+/* A scope's name as the counters key it: a string as it is, a number as
+ * tostring makes it. Returns 1 with the name (a string on the stack holds
+ * it: slot i, the caller's own), 0 for nil, -1 for other values. */
+static int scope_name(lua_State *L, int i, const char **s, size_t *len) {
+  int t = lua_type(L, i);
+  if (t == LUA_TNIL) return 0;
+  if (t != LUA_TSTRING && t != LUA_TNUMBER) return -1;
+  *s = lua_tolstring(L, i, len);   /* a number's slot becomes its string, as tostring gives */
+  return 1;
+}
+
+/* The names of an event's scopes: the domain (bytes), the campaign and
+ * the sender (stack slots camp, snd). r[k]: 1 a name, 0 none, -1 one only
+ * tostring can tell. */
+static void scope_names(lua_State *L, const char *dom, size_t dlen, int camp, int snd,
+                        const char **s, size_t *len, int *r) {
+  s[0] = dom;
+  len[0] = dlen;
+  r[0] = 1;
+  r[1] = scope_name(L, camp, &s[1], &len[1]);
+  r[2] = scope_name(L, snd, &s[2], &len[2]);
+}
+
+/* Before t:record counts an event's scopes at once, hands over what the
+ * buffer holds for them; for a name it cannot tell, everything. */
+static void hb_hand_scopes(lua_State *L, hbuf *h, const char *dom, size_t dlen, int camp,
+                           int snd) {
+  const char *s[3];
+  size_t len[3];
+  int k, r[3];
+  if (!h->count) return;
+  scope_names(L, dom, dlen, camp, snd, s, len, r);
+  for (k = 0; k < 3; k++) {
+    if (r[k] < 0) { hb_hand_all(L, h); return; }
+    if (r[k] > 0 && len[k] <= HB_NAME) {
+      hb_entry *e = hb_slot(h, HK_DOMAIN + k, s[k], len[k]);
+      if (e->kind != HK_NONE) hb_hand(L, e);
+    }
+  }
+}
+
+/* Counts one event of health kind hi in bucket b for its scopes. de is the
+ * domain's entry when the caller has it (or NULL). Returns 1 when the
+ * buffer took the event, 0 when t:record must count it at once (it then
+ * finds nothing of these scopes in the buffer). */
+static int hb_count(lua_State *L, hbuf *h, lua_Integer b, int hi, const char *dom, size_t dlen,
+                    hb_entry *de, int camp, int snd) {
+  const char *s[3];
+  size_t len[3];
+  int k, r[3];
+  if (b > h->newest) {   /* a newer bucket: the older ones go */
+    hb_hand_all(L, h);
+    h->newest = b;
+    de = NULL;
+  }
+  scope_names(L, dom, dlen, camp, snd, s, len, r);
+  for (k = 0; k < 3; k++)
+    if (r[k] < 0 || (r[k] > 0 && len[k] > HB_NAME)) break;
+  if (k < 3 || h->count + 3 > HB_MAX) {
+    hb_hand_scopes(L, h, dom, dlen, camp, snd);
+    return 0;
+  }
+  for (k = 0; k < 3; k++) {
+    hb_entry *e;
+    if (!r[k]) continue;
+    e = (k == 0 && de) ? de : hb_slot(h, HK_DOMAIN + k, s[k], len[k]);
+    if (e->kind == HK_NONE) {
+      hb_new(h, e, HK_DOMAIN + k, s[k], len[k], b);
+    } else if (e->b != b || e->n[hi - 1] == UINT32_MAX) {
+      hb_hand(L, e);
+      e->b = b;
+    }
+    e->n[hi - 1]++;
+  }
+  return 1;
+}
+
+/* Makes the buffer, on the first event (a tracker that records nothing
+ * does not pay for it), kept alive by the state (upvalue RU_STATE) that
+ * points to it. */
+static hbuf *hb_make(lua_State *L) {
+  fstate *st = lua_touserdata(L, lua_upvalueindex(RU_STATE));
+  hbuf *h;
+  lua_createtable(L, 1, 0);                           /* t */
+  h = lua_newuserdata(L, sizeof *h);                  /* t, buffer */
+  memset(h, 0, sizeof *h);
+  h->newest = -1;   /* buckets are >= 0 */
+  lua_rawseti(L, -2, 1);                              /* t */
+  bnc_setuservalue(L, lua_upvalueindex(RU_STATE));    /* (a table: Lua 5.1 wants one) */
+  st->h = h;
+  return h;
+}
+
+/* Stack slots of l_record after its 2 arguments; nothing is popped. */
+enum { RS_RCPT = 3, RS_REPLY, RS_TYPE, RS_CODE, RS_REASON, RS_RC, RS_COUNT, RS_PERMANENT,
+       RS_NOW, RS_KEY, RS_DOMAIN, RS_ROW, RS_PARAMS, RS_CAMPAIGN, RS_SENDER, RS__NEXT };
+
+/* record(ev, into), one of the functions core.recorder makes: t:record over
+ * its store and clock, and the dcache and settings health("ctx") gave.
+ * Returns
+ *   action, state, reason, attempts, at, retry_at, since, expires_at,
+ *   cause, key, event type [, domain, count, health bucket, health index]
+ * (the last four only when t:record must count the event's health itself;
+ * count as given, or 1), or declines: returns nothing, or false, now when
+ * clock() was called first (t:record then uses that answer: the clock runs
+ * once per event whichever path goes on). Declined: a closed store, an
+ * event or `into` that is not a table without metatable, an address
+ * t:record refuses, a reply to classify, an unknown type or reason, a count
+ * that is not a whole number, `at` out of range, params not cached yet,
+ * jitter to draw, a corrupt record. */
+static int l_record(lua_State *L) {
+  const fstate *st = lua_touserdata(L, lua_upvalueindex(RU_STATE));
+  lmstore *u = st->store;
+  hbuf *h = st->h;
+  hb_entry *e;
+  const bnc_params_t *p;
+  const char *dom;
+  size_t dlen;
+  bnc_event_in_t ev;
+  bnc_decision_t d;
+  size_t len, olen, amp;
+  const char *s;
+  char key[BNC_ADDRESS_MAX + 2], msg[128];
+  lua_Number t;
+  lua_Integer hb = 0;
+  int clocked = 0, hi = 0;
+  lua_settop(L, 2);
+  luaL_checkstack(L, RS__NEXT + 16, NULL);
+  if (!u->m || bnc_mstore_vsize(u->m) != BNC_RECORD_SIZE) return 0;
+  if (!h) h = hb_make(L);
+  if (!plain_table(L, 1) || (lua_toboolean(L, 2) && !plain_table(L, 2))) return 0;
+  if (ev_field(L, RU_RCPT) != LUA_TSTRING) return 0;                  /* RS_RCPT */
+  s = lua_tolstring(L, RS_RCPT, &len);
+  if (ev_field(L, RU_REPLY) != LUA_TNIL) return 0;                    /* RS_REPLY */
+  ev_field(L, RU_TYPE);                                               /* RS_TYPE */
+  lua_pushvalue(L, RS_TYPE);
+  lua_rawget(L, lua_upvalueindex(RU_EVENTS));                         /* RS_CODE */
+  if (lua_type(L, RS_CODE) != LUA_TNUMBER) return 0;
+  ev.type = (int)lua_tointeger(L, RS_CODE);
+  ev.reason = 0;
+  if (ev_field(L, RU_REASON) == LUA_TNIL) {                           /* RS_REASON */
+    lua_pushnil(L);                                                   /* RS_RC */
+  } else {
+    lua_pushvalue(L, RS_REASON);
+    lua_rawget(L, lua_upvalueindex(RU_REASONS));
+    if (lua_type(L, RS_RC) != LUA_TNUMBER) return 0;
+    ev.reason = (int)lua_tointeger(L, RS_RC);
+  }
+  if (ev_field(L, RU_COUNT) != LUA_TNIL) {   /* RS_COUNT: t:record counts it */
+    t = lua_tonumber(L, RS_COUNT);
+    if (lua_type(L, RS_COUNT) != LUA_TNUMBER || !(t >= 1 && t <= 9007199254740992.0) ||
+        t != (lua_Number)(lua_Integer)t)
+      return 0;
+  }
+  ev.permanent = 0;
+  if (ev.type == BNC_EV_SOFT) {   /* only a soft bounce reads it */
+    ev_field(L, RU_PERMANENT);                                        /* RS_PERMANENT */
+    ev.permanent = lua_toboolean(L, RS_PERMANENT);
+  } else {
+    lua_pushnil(L);                                                   /* RS_PERMANENT */
+  }
+  /* the address before the clock: t:record refuses a bad one first */
+  if (len > 1024 || bnc_address_normalize(s, len, st->cs, key, &olen, &amp)) return 0;
+  if (ev_field(L, RU_AT) == LUA_TNIL) {                               /* RS_NOW */
+    lua_pushvalue(L, lua_upvalueindex(RU_CLOCK));
+    lua_call(L, 0, 1);
+    lua_replace(L, RS_NOW);
+    clocked = 1;
+  } else if (lua_type(L, RS_NOW) != LUA_TNUMBER) {
+    return 0;   /* t:record says what is wrong */
+  }
+  /* floor(at) must be in 1..2^32-1, as t:record and then apply require */
+  t = lua_tonumber(L, RS_NOW);
+  if (lua_type(L, RS_NOW) != LUA_TNUMBER || !(t >= 1 && t < 4294967296.0)) goto decline;
+  ev.at = (int64_t)t;   /* t >= 1: truncation is floor */
+  ev.rand = 0;
+  if (olen == len && memcmp(key, s, len) == 0) lua_pushvalue(L, RS_RCPT);  /* RS_KEY */
+  else lua_pushlstring(L, key, olen);
+  dom = key + amp + 1;
+  dlen = olen - amp - 1;
+  /* params: the domain's entry in the buffer has them for events without
+   * a reason (most events); else dcache[domain][reason or ""] */
+  p = NULL;
+  e = NULL;
+  if (lua_isnil(L, RS_REASON) && dlen <= HB_NAME) {
+    e = hb_slot(h, HK_DOMAIN, dom, dlen);
+    if (e->kind != HK_NONE) p = e->p0;
+    else if (h->count + 3 > HB_MAX) e = NULL;   /* no room to remember them */
+  }
+  if (p) {
+    lua_settop(L, RS_PARAMS);                   /* RS_DOMAIN, RS_ROW, RS_PARAMS: nil */
+  } else {
+    lua_pushlstring(L, dom, dlen);                                    /* RS_DOMAIN */
+    if (lua_type(L, lua_upvalueindex(RU_DCACHE)) != LUA_TTABLE) goto decline;
+    lua_pushvalue(L, RS_DOMAIN);
+    lua_rawget(L, lua_upvalueindex(RU_DCACHE));                       /* RS_ROW */
+    if (lua_type(L, RS_ROW) != LUA_TTABLE) goto decline;
+    lua_pushvalue(L, lua_isnil(L, RS_REASON) ? lua_upvalueindex(RU_EMPTY) : RS_REASON);
+    lua_rawget(L, RS_ROW);                                            /* RS_PARAMS */
+    if (lua_type(L, RS_PARAMS) != LUA_TUSERDATA ||
+        !has_mt(L, RS_PARAMS, lua_upvalueindex(RU_PARAMS_MT)))
+      goto decline;
+    p = lua_touserdata(L, RS_PARAMS);
+    if (e) {   /* dcache keeps them alive until health("ctx") forgets them */
+      if (e->kind == HK_NONE) hb_new(h, e, HK_DOMAIN, dom, dlen, h->newest);
+      e->p0 = p;
+    }
+  }
+  if ((ev.type == BNC_EV_SOFT || ev.type == BNC_EV_BLOCK) &&
+      (p->soft_jitter > 0 || p->block_jitter > 0))
+    goto decline;   /* t:record draws the random number */
+  if (mstore_step(L, u->m, key, olen, p, &ev, &d, msg, sizeof msg)) goto decline;
+  /* the event's health: buffered, or left to t:record (hi set) */
+  if (st->length > 0) {
+    lua_rawgeti(L, lua_upvalueindex(RU_HEALTH), ev.type);
+    hi = (int)lua_tointeger(L, -1);   /* 0: the event counts for no kind */
+    lua_pop(L, 1);
+  }
+  if (hi) {
+    /* the bucket as t:record computes it, floor(at / length): both are
+     * positive, so truncation is floor */
+    hb = (lua_Integer)((lua_Number)ev.at / st->length);
+    ev_field(L, RU_CAMPAIGN);                                         /* RS_CAMPAIGN */
+    ev_field(L, RU_SENDER);                                           /* RS_SENDER */
+    if (lua_isnil(L, RS_COUNT) &&
+        hb_count(L, h, hb, hi, dom, dlen, e && e->kind ? e : NULL, RS_CAMPAIGN, RS_SENDER))
+      hi = 0;
+    else
+      hb_hand_scopes(L, h, dom, dlen, RS_CAMPAIGN, RS_SENDER);
+  }
+  push_nm(L, NAME_ACTION + d.action);
+  push_nm(L, NAME_STATE + d.state);
+  push_nm(L, NAME_REASON + (((unsigned)d.reason < BNC_R__COUNT) ? d.reason : 0));
+  lua_pushinteger(L, (lua_Integer)d.attempts);
+  lua_pushinteger(L, (lua_Integer)ev.at);
+  push_time(L, d.retry_at);
+  push_time(L, d.since);
+  push_time(L, d.expires_at);
+  if (d.cause) push_nm(L, NAME_CAUSE + d.cause); else lua_pushnil(L);
+  lua_pushvalue(L, RS_KEY);
+  lua_pushvalue(L, RS_TYPE);
+  if (!hi) return 11;
+  if (lua_isnil(L, RS_DOMAIN)) lua_pushlstring(L, dom, dlen); else lua_pushvalue(L, RS_DOMAIN);
+  if (lua_isnil(L, RS_COUNT)) lua_pushinteger(L, 1); else lua_pushvalue(L, RS_COUNT);
+  lua_pushinteger(L, hb);
+  lua_pushinteger(L, hi);
+  return 15;
+decline:
+  if (!clocked) return 0;
+  lua_pushboolean(L, 0);
+  lua_pushvalue(L, RS_NOW);
+  return 2;
+}
+
+/* health(what, ...), the other function core.recorder makes, for the
+ * tracker: "ctx", record, dcache, case_sensitive, bucket length (or false:
+ * no health) sets what record reads of the policy; "all" hands over
+ * everything the buffer holds (before the counters are read); "scopes",
+ * domain, campaign, sender what it holds for an event's scopes (before
+ * t:record counts them at once); "discard" drops it all (the counters were
+ * reset). */
+static int l_health(lua_State *L) {
+  static const char *const ops[] = { "ctx", "all", "scopes", "discard", NULL };
+  int op = luaL_checkoption(L, 1, NULL, ops);
+  size_t i;
+  fstate *st = lua_touserdata(L, lua_upvalueindex(RU_STATE));
+  hbuf *h = st->h;
+  lua_settop(L, 5);
+  if (op == 0) {
+    if (lua_tocfunction(L, 2) != l_record) luaL_argerror(L, 2, "record function expected");
+    luaL_checktype(L, 3, LUA_TTABLE);
+    st->cs = lua_toboolean(L, 4);
+    st->length = lua_type(L, 5) == LUA_TNUMBER ? lua_tonumber(L, 5) : 0;
+    lua_pushvalue(L, 3);
+    lua_setupvalue(L, 2, RU_DCACHE);
+    if (h)
+      for (i = 0; i < HB_SLOTS; i++) h->e[i].p0 = NULL;   /* they came from the old dcache */
+    return 0;
+  }
+  if (!h) return 0;
+  if (op == 1) hb_hand_all(L, h);
+  else if (op == 2) {
+    size_t dlen;
+    const char *dom = luaL_checklstring(L, 2, &dlen);
+    hb_hand_scopes(L, h, dom, dlen, 3, 4);
+  } else {
+    memset(h->e, 0, sizeof h->e);
+    h->count = 0;
+  }
+  return 0;
+}
+
+/* recorder(events, reasons, health, store, clock [, hand]) -> record,
+ * health (above), or nil when store is not a memory store. events maps an
+ * event type to its code (the tracker's table, aliases included), reasons
+ * a reason to its code, health an event code to its health counter index.
+ * hand(kind, name, bucket, n1..n6) counts what the health buffer hands
+ * over (nil: the tracker keeps no health). record declines every event
+ * until health("ctx", ...) has given it a dcache. */
+static int l_recorder(lua_State *L) {
+  int i;
+  fstate *st;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 5, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 6)) luaL_checktype(L, 6, LUA_TFUNCTION);
+  lua_settop(L, 6);
+  luaL_checkstack(L, 2 * RU__COUNT + 4, NULL);
+  history_mts(L);
+  luaL_getmetatable(L, MSTORE_MT);                    /* 7: mstore mt */
+  if (lua_type(L, 4) != LUA_TUSERDATA || !has_mt(L, 4, 7)) return 0;
+  lua_pop(L, 1);
+  st = lua_newuserdata(L, sizeof *st);                /* RU_STATE */
+  st->store = lua_touserdata(L, 4);
+  st->h = NULL;
+  st->length = 0;
+  st->cs = 0;
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  luaL_getmetatable(L, PARAMS_MT);
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 5);
+  lua_pushboolean(L, 0);                              /* RU_DCACHE: none yet */
+  lua_pushvalue(L, 6);                                /* RU_HAND */
+  for (i = RU_RCPT; i < RU_NAMES; i++) lua_pushstring(L, RU_FIELDS[i - RU_RCPT]);
+  for (i = 0; i < NAME__COUNT; i++) lua_pushstring(L, name_of(i));
+  for (i = 1; i < RU__COUNT; i++) lua_pushvalue(L, 6 + i);   /* upvalue i is at 6 + i */
+  lua_pushcclosure(L, l_health, RU__COUNT - 1);       /* the same upvalues */
+  lua_insert(L, 7);
+  lua_pushcclosure(L, l_record, RU__COUNT - 1);
+  lua_insert(L, 7);                                   /* record, health */
   return 2;
 }
 
@@ -1282,7 +1802,7 @@ static const luaL_Reg history_funcs[] = {
   { "history_info", l_history_info }, { "params", l_params }, { "step", l_step },
   { "decode_record", l_decode }, { "encode_record", l_encode }, { "mstore", l_mstore },
   { "record_expiry", l_record_expiry }, { "normalize_address", l_normalize_address },
-  { NULL, NULL }
+  { "recorder", l_recorder }, { NULL, NULL }
 };
 
 #if defined(__GNUC__)

@@ -35,8 +35,8 @@ struct bnc_mstore {
  * 30-byte addresses); the hash never leaves the process, so byte order does
  * not matter. The final mix spreads every input bit into the low bits the
  * slots use. */
-static uint32_t hash(const char *s, size_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n, w;
+uint32_t bnc_mstore_hash(const char *s, size_t n, uint64_t seed) {
+  uint64_t h = 0x9e3779b97f4a7c15u ^ seed, w;
   for (; n >= 8; s += 8, n -= 8) {
     memcpy(&w, s, 8);
     h = (h ^ w) * 0xff51afd7ed558ccdu;
@@ -128,7 +128,7 @@ unsigned char *bnc_mstore_ref(bnc_mstore_t *m, const char *key, size_t klen) {
   int found;
   size_t s;
   if (klen == 0 || klen > BNC_MSTORE_KEY_MAX) return NULL;
-  s = probe(m, hash(key, klen), key, klen, &found);
+  s = probe(m, bnc_mstore_hash(key, klen, klen), key, klen, &found);
   return found ? value_at(m, E_KOFF(entry(m, m->slots[s] - 1))) : NULL;
 }
 
@@ -237,7 +237,7 @@ int bnc_mstore_put(bnc_mstore_t *m, const char *key, size_t klen, const unsigned
   int found;
   unsigned char *e;
   if (klen == 0 || klen > BNC_MSTORE_KEY_MAX) return BNC_EINVAL;
-  h = hash(key, klen);
+  h = bnc_mstore_hash(key, klen, klen);
   s = probe(m, h, key, klen, &found);
   if (found) {
     memcpy(value_at(m, E_KOFF(entry(m, m->slots[s] - 1))), value, m->vsize);
@@ -282,7 +282,7 @@ int bnc_mstore_del(bnc_mstore_t *m, const char *key, size_t klen) {
   size_t s, i, last;
   unsigned char *e;
   if (klen == 0 || klen > BNC_MSTORE_KEY_MAX) return 0;
-  s = probe(m, hash(key, klen), key, klen, &found);
+  s = probe(m, bnc_mstore_hash(key, klen, klen), key, klen, &found);
   if (!found) return 0;
   i = m->slots[s] - 1;
   e = entry(m, i);

@@ -26,6 +26,10 @@ typedef struct bnc_mstore bnc_mstore_t;
 
 /* A new, empty table for values of vsize bytes (1..255); NULL without memory. */
 bnc_mstore_t *bnc_mstore_new(size_t vsize);
+/* The table's hash of n bytes, for other in-process tables (seed: the
+ * length, or the length mixed with what else tells keys apart). Not
+ * stable across versions: never store it. */
+uint32_t bnc_mstore_hash(const char *s, size_t n, uint64_t seed);
 void bnc_mstore_free(bnc_mstore_t *m);
 size_t bnc_mstore_count(const bnc_mstore_t *m);
 size_t bnc_mstore_vsize(const bnc_mstore_t *m);

@@ -56,9 +56,17 @@ static uint32_t get32(const unsigned char *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-/* FNV-1a, 32 bits: enough to catch storage corruption; not a MAC. */
+/* FNV-1a, 32 bits: enough to catch storage corruption; not a MAC. Four
+ * bytes a round (every record is read and written on each event): the
+ * same hash, fewer loop steps. */
 static uint32_t fnv1a(const unsigned char *p, size_t n) {
   uint32_t h = 2166136261u;
+  for (; n >= 4; p += 4, n -= 4) {
+    h = (h ^ p[0]) * 16777619u;
+    h = (h ^ p[1]) * 16777619u;
+    h = (h ^ p[2]) * 16777619u;
+    h = (h ^ p[3]) * 16777619u;
+  }
   while (n--) { h ^= *p++; h *= 16777619u; }
   return h;
 }

@@ -11,9 +11,12 @@
 -- the policy resolved to plain numbers (cached per domain and reason). Each
 -- event reads the record, applies the transition and writes it back with a
 -- compare-and-set, retrying on conflict (see bounce.store for the interface);
--- the memory store does all three in one C call (store:apply).
+-- the memory store does all three in one C call (store:apply). On the memory
+-- store, t:record of a well-formed event is one C call in all (the fast path,
+-- core.recorder: checks, address, params, transition, health counts).
 -- Health counters (per domain, campaign and sender) live in this Lua state,
--- in buckets of 1/24 of the policy's health window.
+-- in buckets of 1/24 of the policy's health window; the fast path buffers
+-- its counts in C and hands them over, in order, before they are read.
 --
 -- Errors: caller mistakes raise (`bad argument #1 to 'record' (...)`); bad
 -- data (an invalid address, a corrupt record, a failing store) returns
@@ -54,6 +57,8 @@ local HEALTH_INDEX = { sent = 1, delivered = 2, hard = 3, soft = 4, block = 5, c
 HEALTH_INDEX.auto_reply = 2
 local BUCKETS = 24
 local SCOPES = { domain = true, campaign = true, sender = true }
+local HEALTH_BY_CODE = {}   -- the same by event code, for the fast path
+for name, i in pairs(HEALTH_INDEX) do HEALTH_BY_CODE[EVENT[name]] = i end
 
 local MAX_CAS_TRIES = 16
 local DCACHE_MAX = 10000  -- domains whose compiled params are kept
@@ -118,6 +123,11 @@ local function compile_params(r)
   }, soft_jitter > 0 or block_jitter > 0
 end
 
+-- Gives the fast path (see T:record) what it reads of the policy.
+local function fast_ctx(self)
+  self.hflush("ctx", self.fast, self.dcache, self.case_sensitive, self.keep_health and self.bucket)
+end
+
 local function set_policy(self, p)
   if p == self.policy then return end
   local old = self.policy
@@ -126,22 +136,64 @@ local function set_policy(self, p)
   self.jitter = setmetatable({}, { __mode = "k" })  -- params -> true when jittered
   self.dcache, self.ndomains = {}, 0                 -- domain -> reason -> params
   self.case_sensitive = p.addresses and p.addresses.case_sensitive or false
-  self.on_event = p.on_event
+  self.on_event = p.on_event or false   -- false, not nil: no __index lookup per event
   local w = p.health and p.health.window or 86400
   if not old or not old.health or old.health.window ~= w then
     self.bucket = w / BUCKETS < 60 and 60 or floor(w / BUCKETS)
     self.last_b, self.last_lo, self.last_hi = 0, 0, 0
     self.counters = { domain = {}, campaign = {}, sender = {} }
+    if self.hflush then self.hflush("discard") end   -- counts for the old counters
   end
+  if self.fast then fast_ctx(self) end
+end
+
+-- Counts event kind i for one scope name in bucket b: { [b] = {6 counts} },
+-- buckets older than the window dropped as new ones open.
+local function count(scope, name, b, i, n)
+  local ring = scope[name]
+  if not ring then
+    ring = {}
+    scope[name] = ring
+  end
+  local c = ring[b]
+  if not c then
+    for old in pairs(ring) do
+      if old <= b - BUCKETS then ring[old] = nil end
+    end
+    c = { 0, 0, 0, 0, 0, 0 }
+    ring[b] = c
+  end
+  c[i] = c[i] + n
+end
+
+-- Counts n events of kind i in bucket b for an event's scopes: its domain,
+-- and its campaign and sender when given (names as strings). The current
+-- bucket's counts are updated in place; count() opens buckets.
+local function count_scopes(counters, domain, c, s, b, i, n)
+  local scope = counters.domain
+  local ring = scope[domain]
+  local cnt = ring and ring[b]
+  if cnt then cnt[i] = cnt[i] + n else count(scope, domain, b, i, n) end
+  if c ~= nil then
+    if type(c) ~= "string" then c = tostring(c) end
+    scope = counters.campaign
+    ring = scope[c]
+    cnt = ring and ring[b]
+    if cnt then cnt[i] = cnt[i] + n else count(scope, c, b, i, n) end
+  end
+  if s ~= nil then count(counters.sender, type(s) == "string" and s or tostring(s), b, i, n) end
 end
 
 -- syntax: t, err = tracker.new{ policy = path | table | policy object, store = s,
---   clock = fn, random = fn, reload_interval = seconds, health = true }
+--   clock = fn, random = fn, reload_interval = seconds, health = true,
+--   fast_path = true }
 -- policy defaults to bounce.policy.default(); a path is watched for changes
 -- (every reload_interval seconds, default 1, as events arrive). store
 -- defaults to bounce.store.memory(). clock (unix seconds) is used when an
 -- event has no `at`; random (in [0,1)) spreads backoff jitter. health =
--- false keeps no health counters.
+-- false keeps no health counters. fast_path = false turns off the memory
+-- store's one-call t:record (same results, slower: to rule it out when
+-- something looks wrong, and for the spec that compares the two).
 function _M.new(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then argerr(1, "tracker", "table expected, got " .. type(opts)) end
@@ -150,6 +202,9 @@ function _M.new(opts)
     random = opts.random or random,
     keep_health = opts.health ~= false,
     hook_errors = 0,
+    reloader = false,   -- set by a policy path (false, not nil: no __index lookup per event)
+    fast = false,
+    hflush = false,
   }, T)
   if type(self.clock) ~= "function" then argerr(1, "tracker", "field 'clock': function expected") end
   if type(self.random) ~= "function" then argerr(1, "tracker", "field 'random': function expected") end
@@ -175,6 +230,27 @@ function _M.new(opts)
   if not ok then argerr(1, "tracker", "field 'store': " .. serr) end
   self.store = s
   self.apply = type(s.apply) == "function" and s.apply or nil
+  if self.apply and opts.fast_path ~= false then
+    -- t:record's fast path, over the memory store only (nil for other
+    -- stores); hand() counts what its health buffer hands over
+    local hand
+    if self.keep_health then
+      hand = function(kind, name, b, n1, n2, n3, n4, n5, n6)
+        local scope = self.counters[kind]
+        if n1 > 0 then count(scope, name, b, 1, n1) end
+        if n2 > 0 then count(scope, name, b, 2, n2) end
+        if n3 > 0 then count(scope, name, b, 3, n3) end
+        if n4 > 0 then count(scope, name, b, 4, n4) end
+        if n5 > 0 then count(scope, name, b, 5, n5) end
+        if n6 > 0 then count(scope, name, b, 6, n6) end
+      end
+    end
+    local fast, hflush = core.recorder(EVENT, REASON, HEALTH_BY_CODE, s, self.clock, hand)
+    if fast then
+      self.fast, self.hflush = fast, hflush
+      fast_ctx(self)
+    end
+  end
   return self
 end
 
@@ -215,7 +291,10 @@ function T:current_policy() return current(self) end
 local function params_for(self, domain, reason)
   local row = self.dcache[domain]
   if not row then
-    if self.ndomains >= DCACHE_MAX then self.dcache, self.ndomains = {}, 0 end
+    if self.ndomains >= DCACHE_MAX then
+      self.dcache, self.ndomains = {}, 0
+      if self.fast then fast_ctx(self) end
+    end
     row = {}
     self.dcache[domain] = row
     self.ndomains = self.ndomains + 1
@@ -239,25 +318,6 @@ end
 -- Health
 ------------------------------------------------------------------------------
 
--- Counts event kind i for one scope name in bucket b: { [b] = {6 counts} },
--- buckets older than the window dropped as new ones open.
-local function count(scope, name, b, i, n)
-  local ring = scope[name]
-  if not ring then
-    ring = {}
-    scope[name] = ring
-  end
-  local c = ring[b]
-  if not c then
-    for old in pairs(ring) do
-      if old <= b - BUCKETS then ring[old] = nil end
-    end
-    c = { 0, 0, 0, 0, 0, 0 }
-    ring[b] = c
-  end
-  c[i] = c[i] + n
-end
-
 -- syntax: h = t:health(scope [, at])
 -- scope: "domain:gmail.com", "campaign:c1" or "sender:news@x.com". h has the
 -- counts (sent, delivered, hard, soft, block, complaint) over the policy's
@@ -274,6 +334,7 @@ function T:health(scope, at)
   if at ~= nil and type(at) ~= "number" then argerr(2, "health", "number expected, got " .. type(at)) end
   local p = current(self)
   at = floor(at or self.clock())
+  if self.hflush then self.hflush("all") end
   if kind == "domain" then name = slower(name) end
   local h = { scope = scope, window = p.health and p.health.window }
   for _, k in ipairs(HEALTH_KINDS) do h[k] = 0 end
@@ -296,6 +357,7 @@ end
 
 -- syntax: list = t:scopes()   -- every scope with counters, sorted
 function T:scopes()
+  if self.hflush then self.hflush("all") end
   local out = {}
   for kind, names in pairs(self.counters) do
     for name in pairs(names) do out[#out + 1] = kind .. ":" .. name end
@@ -309,11 +371,12 @@ end
 ------------------------------------------------------------------------------
 
 -- A time argument: unix seconds 1..2^32-1, made whole. n is the argument
--- number (nil: the event's field 'at').
-local function check_at(at, fname, n)
+-- number (nil: the event's field 'at'); level as argerr's (default 4).
+local function check_at(at, fname, n, level)
   local what = n and "" or "field 'at': "
-  if type(at) ~= "number" then argerr(n or 1, fname, what .. "number expected, got " .. type(at), 4) end
-  if at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", 4) end
+  level = level or 4
+  if type(at) ~= "number" then argerr(n or 1, fname, what .. "number expected, got " .. type(at), level) end
+  if at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", level) end
   return floor(at)
 end
 
@@ -418,34 +481,23 @@ local function transition(self, key, domain, code, reason, permanent, at, etype)
   }
 end
 
--- syntax: d, err = t:record(event [, into])
--- event: rcpt (required); then type ("sent", "delivered", "soft", "hard",
--- "block", "complaint", "unsubscribe", "release", or a classifier type such
--- as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
--- bounce.classify; rhost and command help it), or the fields of a
--- classification result (type, reason, permanent); at (unix seconds,
--- default now); campaign and sender (health labels); count (how many
--- messages the event stands for in the health counters, default 1: for
--- hosts that report sends in batches). `into`, when given, is a table the
--- decision is written to and returned instead of a new one (saves the
--- garbage collector a table per event in hot loops). Returns the decision:
--- { action, state, reason, attempts, retry_at, expires_at, since, cause,
---   rcpt, event, at } (plus hook_error when the policy's on_event failed).
-function T:record(ev, into)
-  if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev)) end
+-- t:record's general path, after the policy check. clocked: the fast path
+-- already asked the clock, which answered now. Called in tail position from
+-- t:record, so that errors raised at level 3 point at t:record's caller.
+local function record(self, ev, into, clocked, now)
+  if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev), 4) end
   local rcpt = ev.rcpt
-  if self.reloader then current(self) end
   local key, domain = normalize(rcpt, self.case_sensitive)
   if not key then
     if type(rcpt) ~= "string" then
-      argerr(1, "record", "field 'rcpt': string expected, got " .. type(rcpt))
+      argerr(1, "record", "field 'rcpt': string expected, got " .. type(rcpt), 4)
     end
     return nil, domain
   end
   local etype, reason, permanent = ev.type, ev.reason, ev.permanent
   if ev.reply ~= nil then
     if type(ev.reply) ~= "string" then
-      argerr(1, "record", "field 'reply': string expected, got " .. type(ev.reply))
+      argerr(1, "record", "field 'reply': string expected, got " .. type(ev.reply), 4)
     end
     local c, cerr = core.classify(ev.reply,
       (ev.rhost or ev.command) and { rhost = ev.rhost, command = ev.command } or nil)
@@ -455,22 +507,24 @@ function T:record(ev, into)
   local code = EVENT[etype]
   if not code then
     argerr(1, "record", etype == nil and "field 'type' or 'reply' expected"
-      or "field 'type': unknown event type '" .. tostring(etype) .. "'")
+      or "field 'type': unknown event type '" .. tostring(etype) .. "'", 4)
   end
   local rc = 0
   if reason ~= nil then
     rc = REASON[reason]
-    if not rc then argerr(1, "record", "field 'reason': unknown reason '" .. tostring(reason) .. "'") end
+    if not rc then
+      argerr(1, "record", "field 'reason': unknown reason '" .. tostring(reason) .. "'", 4)
+    end
   end
   local n = ev.count
   if n ~= nil and (type(n) ~= "number" or n < 1 or n % 1 ~= 0) then
-    argerr(1, "record", "field 'count': integer >= 1 expected, got " .. tostring(n))
+    argerr(1, "record", "field 'count': integer >= 1 expected, got " .. tostring(n), 4)
   end
   local at = ev.at
   if at == nil then
-    at = floor(self.clock())
+    if clocked then at = floor(now) else at = floor(self.clock()) end
   elseif type(at) ~= "number" or at < 1 or at >= 4294967296 then
-    at = check_at(at, "record")
+    at = check_at(at, "record", nil, 5)
   else
     at = floor(at)   -- whole seconds; an integer on 5.3+ even from JSON's floats
   end
@@ -518,22 +572,71 @@ function T:record(ev, into)
       b = floor(at / size)
       self.last_b, self.last_lo, self.last_hi = b, b * size, (b + 1) * size
     end
-    local counters = self.counters
-    n = n or 1
-    -- the current bucket's counts are updated in place; count() opens buckets
-    local scope = counters.domain
-    local ring = scope[domain]
-    local cnt = ring and ring[b]
-    if cnt then cnt[hi] = cnt[hi] + n else count(scope, domain, b, hi, n) end
     local c, s = ev.campaign, ev.sender
-    if c ~= nil then
-      if type(c) ~= "string" then c = tostring(c) end
-      scope = counters.campaign
-      ring = scope[c]
-      cnt = ring and ring[b]
-      if cnt then cnt[hi] = cnt[hi] + n else count(scope, c, b, hi, n) end
-    end
-    if s ~= nil then count(counters.sender, type(s) == "string" and s or tostring(s), b, hi, n) end
+    -- what the fast path's buffer holds of these scopes goes first
+    local hflush = self.hflush
+    if hflush then hflush("scopes", domain, c, s) end
+    count_scopes(self.counters, domain, c, s, b, hi, n or 1)
+  end
+  local hook = self.on_event
+  if hook then d = run_hook(self, hook, ev, key, d) end
+  return d
+end
+
+-- syntax: d, err = t:record(event [, into])
+-- event: rcpt (required); then type ("sent", "delivered", "soft", "hard",
+-- "block", "complaint", "unsubscribe", "release", or a classifier type such
+-- as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
+-- bounce.classify; rhost and command help it), or the fields of a
+-- classification result (type, reason, permanent); at (unix seconds,
+-- default now); campaign and sender (health labels); count (how many
+-- messages the event stands for in the health counters, default 1: for
+-- hosts that report sends in batches). `into`, when given, is a table the
+-- decision is written to and returned instead of a new one (saves the
+-- garbage collector a table per event in hot loops). Returns the decision:
+-- { action, state, reason, attempts, retry_at, expires_at, since, cause,
+--   rcpt, event, at } (plus hook_error when the policy's on_event failed).
+function T:record(ev, into)
+  if self.reloader then
+    if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev)) end
+    current(self)
+  end
+  local fast = self.fast
+  if not fast then
+    local d, err = record(self, ev, into)
+    return d, err
+  end
+  -- The memory store's fast path (l_record in src/lbounce.c): one C call
+  -- checks the event, normalizes the address and reads, steps and writes
+  -- the record; it declines what it does not handle, which record() does.
+  local action, state, rsn, attempts, at, retry_at, since, expires_at, cause, key, etype,
+    domain, n, b, hi = fast(ev, into)
+  if not action then
+    local d, err = record(self, ev, into, action == false, state)
+    return d, err
+  end
+  -- The decision as record() builds it (inlined: a call per event shows).
+  local d
+  if into then
+    d = into
+    d.rcpt, d.event, d.action, d.state, d.reason, d.attempts, d.at =
+      key, etype, action, state, rsn, attempts, at
+    d.retry_at, d.since, d.expires_at, d.cause, d.hook_error = retry_at, since, expires_at, cause, nil
+  elseif since then
+    d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+          attempts = attempts, at = at, retry_at = retry_at, since = since,
+          expires_at = expires_at, cause = cause }
+  elseif retry_at then
+    d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+          attempts = attempts, at = at, retry_at = retry_at }
+  else
+    d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+          attempts = attempts, at = at }
+  end
+  if hi then
+    -- Health the fast path left to us (its buffer holds none of these
+    -- scopes): n in bucket b for kind hi
+    count_scopes(self.counters, domain, ev.campaign, ev.sender, b, hi, n)
   end
   local hook = self.on_event
   if hook then d = run_hook(self, hook, ev, key, d) end
@@ -710,6 +813,7 @@ function T:expire(at)
     if s:cas(gone[i], gone[i + 1], nil) then n = n + 1 end
   end
   -- health: drop buckets out of the window, and scopes left with none
+  if self.hflush then self.hflush("all") end
   local cur = floor(at / self.bucket)
   for _, names in pairs(self.counters) do
     for name, ring in pairs(names) do

@@ -16,24 +16,37 @@ static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 static int is_wsp(int c) { return c == ' ' || c == '\t'; }
 static int is_eol(int c) { return c == '\r' || c == '\n'; }
 
+/* Whether a[0..an) is the C string b ignoring ASCII case. Speed: b is
+ * walked to its NUL as it is compared (no strlen first): most calls differ
+ * in the first byte. */
 static int ieq(const char *a, size_t an, const char *b) {
-  size_t bn = strlen(b), i;
-  if (an != bn) return 0;
-  for (i = 0; i < an; i++) if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
+  size_t i;
+  for (i = 0; i < an; i++)
+    if (!b[i] || lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return b[an] == '\0';
 }
 
+/* Whether a[0..an) opens with the C string b ignoring ASCII case. */
 static int iprefix(const char *a, size_t an, const char *b) {
-  size_t bn = strlen(b), i;
-  if (an < bn) return 0;
-  for (i = 0; i < bn; i++) if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  size_t i;
+  for (i = 0; b[i]; i++)
+    if (i >= an || lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
   return 1;
 }
 
 /* Whether a[0..k) equals b[0..k) ignoring ASCII case. */
 static int ieq_n(const char *a, const char *b, size_t k) {
-  size_t i;
-  for (i = 0; i < k; i++) if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  size_t i = 0;
+  /* Speed: the bytes often agree in case too (a header name as written):
+   * equal words of 8 bytes are passed whole, the rest compared folded */
+  for (; k - i >= 8; i += 8) {
+    unsigned long long x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    if (x != y) break;
+  }
+  for (; i < k; i++)
+    if (a[i] != b[i] && lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
   return 1;
 }
 
@@ -42,10 +55,12 @@ static int ieq_n(const char *a, const char *b, size_t k) {
  * here (bounded by the needle length). Speed: a needle that opens with a
  * byte that has no case ('\n', '"', '=', '<', '-') is found with memchr,
  * which skips the bytes between candidates many at a time; a letter first is
- * checked with the second byte too before the full compare, so a common
- * first letter ('t', 'e') costs one compare more, not a call. */
+ * looked for 8 positions at a time (a byte b is the letter c0 in either case
+ * exactly when (b | 0x20) == c0, and a word of 8 such bytes shows whether any
+ * equals c0 with the usual zero-byte test), and a candidate is checked with
+ * the second byte too before the full compare. */
 static const char *ifind(const char *s, size_t n, const char *needle) {
-  size_t k = strlen(needle), i;
+  size_t k = strlen(needle), i, j;
   int c0, c1;
   if (k == 0 || n < k) return NULL;
   c0 = (unsigned char)needle[0];
@@ -62,9 +77,22 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
     return NULL;
   }
   c1 = (unsigned char)needle[1];
-  for (i = 0; i + k <= n; i++)
+  for (i = 0; i + k <= n;) {
+    if (n - k - i >= 7) {              /* starts i..i+7 all fit: s[i..i+8) is readable */
+      const unsigned long long ones = 0x0101010101010101ULL;
+      unsigned long long w;
+      memcpy(&w, s + i, 8);
+      w = (w | ones * 0x20) ^ ones * (unsigned)c0;   /* a zero byte where c0 is */
+      if (!((w - ones) & ~w & ones * 0x80)) { i += 8; continue; }
+      for (j = i + 8; i < j; i++)
+        if (lower((unsigned char)s[i]) == c0 && lower((unsigned char)s[i + 1]) == c1 &&
+            ieq_n(s + i, needle, k)) return s + i;
+      continue;
+    }
     if (lower((unsigned char)s[i]) == c0 && lower((unsigned char)s[i + 1]) == c1 &&
         ieq_n(s + i, needle, k)) return s + i;
+    i++;
+  }
   return NULL;
 }
 
@@ -78,6 +106,7 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
  * read byte by byte once per needle but about one byte in ten, once. */
 #define NSET_MAX 32
 #define NSET_HASH(a, b) ((((unsigned)lower(a) << 5) ^ (unsigned)lower(b)) & 1023u)
+#define NSET_HASH_LC(a, b) ((((unsigned)(a) << 5) ^ (unsigned)(b)) & 1023u)   /* a, b lower case */
 #define NSET_NONE ((size_t)-1)
 typedef struct nset {
   const char *nd[NSET_MAX];
@@ -98,14 +127,17 @@ static void nset_init(nset_t *ns, const char *const *nd, size_t k) {
     if (ns->len[j] > ns->maxlen) ns->maxlen = ns->len[j];
   }
   ns->m = m;
+  /* the needles are lower case: their bytes are hashed without folding */
   for (j = 0; j < k; j++)
-    ns->tail[j] = (unsigned short)NSET_HASH((unsigned char)nd[j][m - 2], (unsigned char)nd[j][m - 1]);
+    ns->tail[j] = (unsigned short)NSET_HASH_LC((unsigned char)nd[j][m - 2], (unsigned char)nd[j][m - 1]);
   memset(ns->shift, (int)(m - 1), sizeof ns->shift);
-  for (j = 0; j < k; j++)
+  for (j = 0; j < k; j++) {
+    const unsigned char *b = (const unsigned char *)nd[j];
     for (q = 0; q + 2 <= m; q++) {               /* blocks of the first m bytes */
-      unsigned h = NSET_HASH((unsigned char)nd[j][q], (unsigned char)nd[j][q + 1]);
+      unsigned h = NSET_HASH_LC(b[q], b[q + 1]);
       if (ns->shift[h] > m - 2 - q) ns->shift[h] = (unsigned char)(m - 2 - q);
     }
+  }
 }
 
 /* pos[j] receives the offset of the first occurrence of needle j that fits
@@ -280,7 +312,8 @@ static int plain_name(bnc_str_t name) {
 /* One pass over the header block that starts at p (up to the first empty
  * line, or end): raw[i] receives the raw value of the first header called
  * names[i] (folded lines included), exactly what header_next returns, or
- * {NULL, 0}. Returns the end of the block; *body receives where the body
+ * {NULL, 0}; bit i of *folded is set when that value goes on over folded
+ * lines. Returns the end of the block; *body receives where the body
  * starts (after the empty line). n <= 32; names are plain_name()s; nocr: the
  * block holds no CR (line_end_lf). Speed: a block
  * is read once for all the names a reader wants (10 for a DSN record, 20
@@ -288,62 +321,94 @@ static int plain_name(bnc_str_t name) {
  * the caller, in its own order, so the arena fills as before. A line's
  * name is the bytes before its first white space or ':', which is then
  * compared whole: the same test as header_next's prefix compare followed by
- * optional white space and ':', for names without white space or ':'. */
+ * optional white space and ':', for names without white space or ':'.
+ * Speed: most lines name no wanted header (Received, DKIM-Signature, ...).
+ * The wanted names are bucketed by their first two bytes (case folded,
+ * hashed to one of 64: byh); a line is compared only with the names of its
+ * bucket, by prefix: its name is names[i] exactly when its first n bytes
+ * are names[i] (which holds no white space or ':') and white space or ':'
+ * follows. Other lines cost the line end and one look-up. */
+#define HEAD2(a, b) ((((unsigned)lower(a) << 2) ^ (unsigned)lower(b)) & 63u)
 static const char *scan_headers(const char *p, const char *end, const bnc_str_t *names, size_t n,
-                                bnc_str_t *raw, const char **body, int nocr) {
+                                bnc_str_t *raw, unsigned long *folded, const char **body, int nocr) {
   const char *next, *vs = NULL, *ve = NULL;
+  int fold = 0;             /* the open header went on over folded lines */
   unsigned long want = n >= 32 ? 0xffffffffUL : (1UL << n) - 1, cur = 0;  /* not found yet; the open header */
-  unsigned long lens = 0;   /* bit (length % 32) of every name: most lines are no name's length */
+  unsigned long byh[64];          /* the names (bits) of each HEAD2; set where heads has a bit */
+  unsigned long short1 = 0;       /* names of one byte: candidates on every line */
+  unsigned long long heads = 0;   /* the HEAD2 values of the names of 2 bytes or more */
   size_t i;
-  for (i = 0; i < n; i++) { raw[i] = mkstr(NULL, 0); lens |= 1UL << (names[i].n & 31); }
+  for (i = 0; i < n; i++) {
+    unsigned h;
+    raw[i] = mkstr(NULL, 0);
+    if (names[i].n < 2) { short1 |= 1UL << i; continue; }
+    h = HEAD2((unsigned char)names[i].p[0], (unsigned char)names[i].p[1]);
+    if (!((heads >> h) & 1)) { heads |= 1ULL << h; byh[h] = 0; }   /* first name of its bucket */
+    byh[h] |= 1UL << i;
+  }
   *body = end;
+  *folded = 0;
   while (p < end) {
     const char *e = line_end_lf(p, end, &next, nocr);
     if (e == p) { *body = next; break; }
     if (is_wsp((unsigned char)*p)) {          /* a folded line continues the open header */
-      if (cur) ve = e;
+      if (cur) { ve = e; fold = 1; }
     } else {
+      unsigned long cand = short1;
+      unsigned h;
+      if (fold) *folded |= cur;
+      fold = 0;
       for (i = 0; cur; i++, cur >>= 1) if (cur & 1) raw[i] = mkstr(vs, (size_t)(ve - vs));
-      if (want) {
-        const char *t = p, *q;
-        while (t < e && !is_wsp((unsigned char)*t) && *t != ':') t++;
-        for (q = t; q < e && is_wsp((unsigned char)*q); q++) {}
-        if (q < e && *q == ':') {
-          for (i = 0; ((lens >> ((size_t)(t - p) & 31)) & 1) && i < n; i++)
-            if (((want >> i) & 1) && names[i].n == (size_t)(t - p) && ieq_n(p, names[i].p, names[i].n))
-              cur |= 1UL << i;
-          want &= ~cur;
-          vs = q + 1;
-          ve = e;
-        }
+      if (e - p >= 2 && ((heads >> (h = HEAD2((unsigned char)p[0], (unsigned char)p[1]))) & 1)) cand |= byh[h];
+      for (cand &= want, i = 0; cand; i++, cand >>= 1) {
+        size_t k = names[i].n;
+        const char *q = p + k;
+        if (!(cand & 1) || (size_t)(e - p) <= k || !(*q == ':' || is_wsp((unsigned char)*q)) ||
+            !ieq_n(p, names[i].p, k)) continue;
+        while (q < e && is_wsp((unsigned char)*q)) q++;
+        if (q < e && *q == ':') { cur |= 1UL << i; vs = q + 1; ve = e; }
       }
+      want &= ~cur;
     }
     p = next;
   }
+  if (fold) *folded |= cur;
   for (i = 0; cur; i++, cur >>= 1) if (cur & 1) raw[i] = mkstr(vs, (size_t)(ve - vs));
   return p < end ? p : end;
 }
 
-/* Value of parameter `name` in a Content-Type value (quotes removed). */
+/* The value raw[i] of a scan_headers pass, unfolded. Speed: a value that
+ * did not go on over folded lines lies within one line and holds no line
+ * break (bit i of folded clear): it is only trimmed and bounded, as unfold
+ * would, without looking for line breaks in it. */
+static bnc_str_t hval(ctx_t *c, const bnc_str_t *raw, unsigned long folded, size_t i) {
+  bnc_str_t v;
+  if ((folded >> i) & 1) return unfold(c, raw[i]);
+  v = trim(raw[i]);
+  if (v.n > BNC_MSG_VALUE_MAX) { v.n = BNC_MSG_VALUE_MAX; c->m->warnings |= BNC_MSG_W_TRUNC; }
+  return v;
+}
+
+/* Value of parameter `name` in a Content-Type value (quotes removed).
+ * Speed: memchr goes from ';' to ';'. */
 static bnc_str_t param(bnc_str_t v, const char *name) {
   size_t i = 0, k = strlen(name);
-  while (v.p && i < v.n) {
-    if (v.p[i] == ';') {
-      size_t j = i + 1;
-      while (j < v.n && is_wsp((unsigned char)v.p[j])) j++;
-      if (iprefix(v.p + j, v.n - j, name) && j + k < v.n && v.p[j + k] == '=') {
-        size_t s = j + k + 1, e;
-        if (s < v.n && v.p[s] == '"') {
-          e = ++s;
-          while (e < v.n && v.p[e] != '"') e++;
-        } else {
-          e = s;
-          while (e < v.n && v.p[e] != ';' && !is_wsp((unsigned char)v.p[e])) e++;
-        }
-        return mkstr(v.p + s, e - s);
+  const char *semi;
+  while (v.p && i < v.n && (semi = memchr(v.p + i, ';', v.n - i)) != NULL) {
+    size_t j = (size_t)(semi - v.p) + 1;
+    while (j < v.n && is_wsp((unsigned char)v.p[j])) j++;
+    if (iprefix(v.p + j, v.n - j, name) && j + k < v.n && v.p[j + k] == '=') {
+      size_t s = j + k + 1, e;
+      if (s < v.n && v.p[s] == '"') {
+        e = ++s;
+        while (e < v.n && v.p[e] != '"') e++;
+      } else {
+        e = s;
+        while (e < v.n && v.p[e] != ';' && !is_wsp((unsigned char)v.p[e])) e++;
       }
+      return mkstr(v.p + s, e - s);
     }
-    i++;
+    i = (size_t)(semi - v.p) + 1;
   }
   return mkstr(NULL, 0);
 }
@@ -511,31 +576,32 @@ static void read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
   while (p < end) {
     const char *body;
     bnc_str_t raw[NDSN];
+    unsigned long fold;
     while (p < end && is_eol((unsigned char)*p)) p++;   /* blank lines between blocks */
     if (p >= end) break;
-    scan_headers(p, end, names, NDSN, raw, &body, nocr);
+    scan_headers(p, end, names, NDSN, raw, &fold, &body, nocr);
     if (first) {
-      bnc_str_t v = unfold(c, raw[RMTA]);
+      bnc_str_t v = hval(c, raw, fold, RMTA);
       if (v.p && !c->m->reporting_mta.p) c->m->reporting_mta = after_type(v);
-      v = unfold(c, raw[ARRIVAL]);
+      v = hval(c, raw, fold, ARRIVAL);
       if (v.p && !c->m->arrival_date.p) c->m->arrival_date = v;
     }
     {
-      bnc_str_t fr = unfold(c, raw[FINAL]);
-      bnc_str_t orr = unfold(c, raw[ORIG]);
+      bnc_str_t fr = hval(c, raw, fold, FINAL);
+      bnc_str_t orr = hval(c, raw, fold, ORIG);
       if (fr.p || orr.p) {
         bnc_msg_rcpt_t *r = new_rcpt(c);
         if (!r) return;
         r->rcpt = after_type(fr.p ? fr : orr);
         r->orig_rcpt = after_type(orr);
-        r->action = unfold(c, raw[ACTION]);
-        r->status = after_type(unfold(c, raw[STATUS]));
-        r->diag = unfold(c, raw[DIAG]);
-        r->rhost = host_only(after_type(unfold(c, raw[REMOTE])));
-        r->last_attempt = unfold(c, raw[LAST]);
-        r->will_retry = unfold(c, raw[RETRY]);
+        r->action = hval(c, raw, fold, ACTION);
+        r->status = after_type(hval(c, raw, fold, STATUS));
+        r->diag = hval(c, raw, fold, DIAG);
+        r->rhost = host_only(after_type(hval(c, raw, fold, REMOTE)));
+        r->last_attempt = hval(c, raw, fold, LAST);
+        r->will_retry = hval(c, raw, fold, RETRY);
         {
-          bnc_str_t cat = trim(unfold(c, raw[PMTA]));
+          bnc_str_t cat = trim(hval(c, raw, fold, PMTA));
           r->bad_mailbox = cat.n == 11 && ieq_n(cat.p, "bad-mailbox", 11);
         }
         classify_rcpt(c, r);
@@ -550,10 +616,11 @@ static void read_feedback(ctx_t *c, const char *p, const char *end, int nocr) {
   static const bnc_str_t names[2] = { NAME("Feedback-Type"), NAME("Source-IP") };
   const char *he, *body, *pos;
   bnc_str_t v, raw[2];
-  he = scan_headers(p, end, names, 2, raw, &body, nocr);
+  unsigned long fold;
+  he = scan_headers(p, end, names, 2, raw, &fold, &body, nocr);
   c->have_fb = 1;
-  c->m->feedback_type = unfold(c, raw[0]);
-  c->m->source_ip = unfold(c, raw[1]);
+  c->m->feedback_type = hval(c, raw, fold, 0);
+  c->m->source_ip = hval(c, raw, fold, 1);
   pos = p;
   while (header_next(&pos, he, "Original-Rcpt-To", &v)) {
     bnc_msg_rcpt_t *r = new_rcpt(c);
@@ -570,6 +637,7 @@ static void read_original(ctx_t *c, const char *p, const char *end, int nocr) {
     NAME("X-HmXmrOriginalRecipient")
   };
   bnc_str_t raw[NORIG + BNC_MSG_WANT];
+  unsigned long fold;
   size_t slot[BNC_MSG_WANT], n = NORIG, i;
   const char *body, *he;
   if (c->have_orig) return;
@@ -578,17 +646,17 @@ static void read_original(ctx_t *c, const char *p, const char *end, int nocr) {
     slot[i] = 0;
     if (plain_name(c->want[i])) { slot[i] = n; names[n++] = c->want[i]; }
   }
-  he = scan_headers(p, end, names, n, raw, &body, nocr);
-  c->m->message_id = unfold(c, raw[MSGID]);
-  c->m->from = unfold(c, raw[FROM]);
-  c->m->to = unfold(c, raw[TO]);
-  c->m->subject = decode_words(c, unfold(c, raw[SUBJECT]));
-  c->m->date = unfold(c, raw[DATE]);
-  c->hm_rcpt = unfold(c, raw[HMRCPT]);
+  he = scan_headers(p, end, names, n, raw, &fold, &body, nocr);
+  c->m->message_id = hval(c, raw, fold, MSGID);
+  c->m->from = hval(c, raw, fold, FROM);
+  c->m->to = hval(c, raw, fold, TO);
+  c->m->subject = decode_words(c, hval(c, raw, fold, SUBJECT));
+  c->m->date = hval(c, raw, fold, DATE);
+  c->hm_rcpt = hval(c, raw, fold, HMRCPT);
   for (i = 0; i < c->nwant; i++) {
     char name[128];
     size_t k = c->want[i].n < sizeof name - 1 ? c->want[i].n : sizeof name - 1;
-    if (slot[i]) { c->m->want[i] = unfold(c, raw[slot[i]]); continue; }
+    if (slot[i]) { c->m->want[i] = hval(c, raw, fold, slot[i]); continue; }
     memcpy(name, c->want[i].p, k);   /* others: the name as a C string, one pass each */
     name[k] = '\0';
     if (k && !memchr(name, '\0', k)) c->m->want[i] = header(c, p, he, name);
@@ -620,12 +688,14 @@ static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t
 static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const char *end) {
   bnc_str_t b;
   int nocr;
-  int ds = ieq(type.p, type.n, "message/delivery-status") ||
-           ieq(type.p, type.n, "message/global-delivery-status");
-  int fb = ieq(type.p, type.n, "message/feedback-report");
-  int orig = ieq(type.p, type.n, "message/rfc822") || ieq(type.p, type.n, "text/rfc822-headers") ||
-             ieq(type.p, type.n, "message/global") || ieq(type.p, type.n, "message/global-headers");
-  int text = iprefix(type.p, type.n, "text/");
+  /* the subtype is compared after the top-level type, once */
+  int msg = type.n > 8 && ieq_n(type.p, "message/", 8), text = !msg && iprefix(type.p, type.n, "text/");
+  bnc_str_t sub = msg ? mkstr(type.p + 8, type.n - 8) : text ? mkstr(type.p + 5, type.n - 5) : type;
+  int ds = msg && (ieq(sub.p, sub.n, "delivery-status") || ieq(sub.p, sub.n, "global-delivery-status"));
+  int fb = msg && ieq(sub.p, sub.n, "feedback-report");
+  int orig = msg ? ieq(sub.p, sub.n, "rfc822") || ieq(sub.p, sub.n, "global") ||
+                   ieq(sub.p, sub.n, "global-headers")
+                 : text && ieq(sub.p, sub.n, "rfc822-headers");
   if (!ds && !fb && !orig && !text) return;   /* attachments are never decoded */
   b = decode_body(c, p, end, cte, &nocr);
   if (!b.p) return;
@@ -659,24 +729,42 @@ static void multipart(ctx_t *c, const char *body, const char *end, int depth, bn
     leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), p, end);  /* read it as text */
     return;
   }
-  /* Delimiters are lines that open with "--": memchr jumps from '-' to '-'
-   * (a base64 attachment has none, so it is skipped many bytes at a time),
-   * and a '-' counts only at a line start: the body start, or after CR or
-   * LF (the line starts of line_end). */
-  while (p < end && (q = memchr(p, '-', (size_t)(end - p))) != NULL) {
-    int d = 0;
-    if ((q == body || is_eol((unsigned char)q[-1])) && (size_t)(end - q) >= bd.n + 2 && q[1] == '-' &&
-        memcmp(q + 2, bd.p, bd.n) == 0) {
-      const char *e = line_end_lf(q, end, &next, c->in_nocr);
-      d = delimiter(q, e, bd);
-    }
-    if (d) {
-      if (start) walk(c, start, q, depth + 1, def);
-      if (d == 2) return;
-      start = next;
-      p = next;
-    } else {
-      p = q + 1;
+  /* Delimiters are lines that open with "--" and the boundary: that string
+   * (pat, L bytes) is looked for with a Horspool skip table, which moves by
+   * up to L bytes per look (boundaries run 20 to 70 bytes); an occurrence
+   * counts only at a line start: the body start, or after CR or LF (the
+   * line starts of line_end). Every occurrence is found, in order. */
+  {
+    unsigned char skip[256];
+    char pat[204];
+    size_t L = bd.n + 2, i;
+    pat[0] = pat[1] = '-';
+    memcpy(pat + 2, bd.p, bd.n);
+    memset(skip, (int)L, sizeof skip);
+    for (i = 0; i + 1 < L; i++) skip[(unsigned char)pat[i]] = (unsigned char)(L - 1 - i);
+    q = p;
+    while ((size_t)(end - q) >= L) {
+      int d = 0;
+      /* the line start is tested before the compare: pat holds no line
+       * break (an unfolded value), so compares at line starts read each
+       * byte about once, whatever the input */
+      if (q[L - 1] != pat[L - 1] || !(q == body || is_eol((unsigned char)q[-1])) ||
+          memcmp(q, pat, L - 1) != 0) {
+        q += skip[(unsigned char)q[L - 1]];
+        continue;
+      }
+      {
+        const char *e = line_end_lf(q, end, &next, c->in_nocr);
+        d = delimiter(q, e, bd);
+      }
+      if (d) {
+        if (start) walk(c, start, q, depth + 1, def);
+        if (d == 2) return;
+        start = next;
+        q = next;
+      } else {
+        q++;
+      }
     }
   }
   c->m->warnings |= BNC_MSG_W_BOUNDARY;         /* never closed: the rest is the last part */
@@ -684,12 +772,13 @@ static void multipart(ctx_t *c, const char *body, const char *end, int depth, bn
   else leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), body, end);  /* never opened: text */
 }
 
-/* The body [body, end) of a MIME entity whose raw Content-Type and
- * Content-Transfer-Encoding values are given: a multipart or a leaf. */
+/* The body [body, end) of a MIME entity whose Content-Type and
+ * Content-Transfer-Encoding values (unfolded, in this order) are given: a
+ * multipart or a leaf. */
 static void entity(ctx_t *c, const char *body, const char *end, int depth, bnc_str_t deftype,
-                   bnc_str_t ct_raw, bnc_str_t cte_raw) {
-  bnc_str_t ct = unfold(c, ct_raw), type = ct.p ? media_type(ct) : deftype;
-  bnc_str_t cte = trim(unfold(c, cte_raw));
+                   bnc_str_t ct, bnc_str_t cte) {
+  bnc_str_t type = ct.p ? media_type(ct) : deftype;
+  cte = trim(cte);
   if (iprefix(type.p, type.n, "multipart/")) {
     bnc_str_t rt = param(ct, "report-type");
     if (rt.p && ieq(rt.p, rt.n, "feedback-report")) c->have_fb = 1;
@@ -704,12 +793,15 @@ static const bnc_str_t MIME_NAMES[2] = { NAME("Content-Type"), NAME("Content-Tra
 /* One MIME entity [p, end): headers, then a multipart or a leaf body. */
 static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t deftype) {
   const char *body;
-  bnc_str_t raw[2];
+  bnc_str_t raw[2], ct, cte;
+  unsigned long fold;
   if (depth > BNC_MSG_DEPTH) { c->m->warnings |= BNC_MSG_W_DEPTH; return; }
   if (c->m->parts >= BNC_MSG_PARTS) { c->m->warnings |= BNC_MSG_W_PARTS; return; }
   c->m->parts++;
-  scan_headers(p, end, MIME_NAMES, 2, raw, &body, c->in_nocr);   /* walk stays in the input */
-  entity(c, body, end, depth, deftype, raw[0], raw[1]);
+  scan_headers(p, end, MIME_NAMES, 2, raw, &fold, &body, c->in_nocr);   /* walk stays in the input */
+  ct = hval(c, raw, fold, 0);
+  cte = hval(c, raw, fold, 1);
+  entity(c, body, end, depth, deftype, ct, cte);
 }
 
 /* ---- classification ---------------------------------------------------- */
@@ -733,16 +825,23 @@ static int tail_command(bnc_str_t t) {
 
 /* Bounce wordings that name the stage in their own words: qmail's "most
  * progress was RCPT TO response" and the "SMTP:RCPT host H:" of some
- * gateways' technical details. Looked for in the first 160 bytes. */
+ * gateways' technical details. Looked for in the first 160 bytes, in this
+ * order of precedence: "most progress was rcpt", "smtp:rcpt ", "smtp:data ",
+ * "smtp:mail ". Speed: the three "smtp:" words are found together by their
+ * ':' (memchr), not by three searches. */
 static int stage_words(bnc_str_t t) {
-  static const struct { const char *w; int cmd; } W[] = {
-    { "most progress was rcpt", BNC_CMD_RCPT }, { "smtp:rcpt ", BNC_CMD_RCPT },
-    { "smtp:data ", BNC_CMD_DATA }, { "smtp:mail ", BNC_CMD_MAIL },
-  };
-  size_t i, n = t.n < 160 ? t.n : 160;
-  for (i = 0; i < sizeof W / sizeof W[0]; i++)
-    if (ifind(t.p, n, W[i].w)) return W[i].cmd;
-  return BNC_CMD_NONE;
+  size_t n = t.n < 160 ? t.n : 160;
+  const char *p = t.p, *end = t.p + n, *q;
+  int data = 0, mail = 0;
+  if (ifind(p, n, "most progress was rcpt")) return BNC_CMD_RCPT;
+  for (q = p; q < end && (q = memchr(q, ':', (size_t)(end - q))) != NULL; q++) {
+    if (q - p < 4 || end - q < 6 || !ieq_n(q - 4, "smtp", 4) || q[5] != ' ')
+      continue;
+    if (ieq_n(q + 1, "rcpt", 4)) return BNC_CMD_RCPT;
+    if (ieq_n(q + 1, "data", 4)) data = 1;
+    if (ieq_n(q + 1, "mail", 4)) mail = 1;
+  }
+  return data ? BNC_CMD_DATA : mail ? BNC_CMD_MAIL : BNC_CMD_NONE;
 }
 
 /* The enhanced status of reply `from` becomes that of `to`. */
@@ -1172,9 +1271,11 @@ static void read_inline(ctx_t *c, bnc_str_t t) {
 static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
   const char *s = p, *e = p, *next;
   while (s > lo && p - s < 2048) {
-    if (s - lo >= 2 && s[-1] == '\n' && s[-2] == '\n') break;
-    if (s - lo >= 2 && s[-1] == '\r' && s[-2] == '\r') break;
-    if (s - lo >= 4 && s[-1] == '\n' && s[-2] == '\r' && s[-3] == '\n' && s[-4] == '\r') break;
+    if (is_eol((unsigned char)s[-1])) {      /* a blank line ends in a CR or LF */
+      if (s - lo >= 2 && s[-1] == '\n' && s[-2] == '\n') break;
+      if (s - lo >= 2 && s[-1] == '\r' && s[-2] == '\r') break;
+      if (s - lo >= 4 && s[-1] == '\n' && s[-2] == '\r' && s[-3] == '\n' && s[-4] == '\r') break;
+    }
     s--;
   }
   while (s < p && is_eol((unsigned char)*s)) s++;
@@ -1574,6 +1675,20 @@ static int failure_evidence(const ctx_t *c, bnc_str_t from, bnc_str_t subject) {
   return 0;
 }
 
+/* Where DSN fields pasted into a text start: the first "\nFinal-Recipient:",
+ * else the first "\nReporting-MTA:" (the LF before it). Speed: one pass over
+ * the line starts for both, not one search each. */
+static const char *dsn_fields(bnc_str_t t) {
+  const char *q = t.p, *end = t.p + t.n, *rmta = NULL;
+  while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+    size_t left = (size_t)(end - q);
+    if (left >= 17 && ieq_n(q + 1, "final-recipient:", 16)) return q;
+    if (!rmta && left >= 15 && ieq_n(q + 1, "reporting-mta:", 14)) rmta = q;
+    q++;
+  }
+  return rmta;
+}
+
 /* The top-level headers the entry point reads, scanned once (raw values). */
 enum { T_FROM, T_XFAILED, T_SUBJECT, T_XMAILER, T_AUTOSUB, T_XAUTOREPLY, T_XAUTORESPOND,
        T_PRECEDENCE, T_TO, T_DATE, T_INREPLYTO, T_CT, T_CTE, T__COUNT };
@@ -1584,17 +1699,17 @@ static const bnc_str_t TOP_NAMES[T__COUNT] = {
   NAME("Content-Transfer-Encoding")
 };
 
-static int is_autoreply(ctx_t *c, const bnc_str_t *raw, bnc_str_t subject) {
+static int is_autoreply(ctx_t *c, const bnc_str_t *raw, unsigned long fold, bnc_str_t subject) {
   static const char *const subjects[] = {
     "auto:", "automatic reply", "autoreply", "auto-reply", "auto reply", "out of office",
     "out of the office", "vacation", "away until", "away from", "abwesenheitsnotiz", NULL
   };
-  bnc_str_t v = unfold(c, raw[T_AUTOSUB]), from = unfold(c, raw[T_FROM]);
+  bnc_str_t v = hval(c, raw, fold, T_AUTOSUB), from = hval(c, raw, fold, T_FROM);
   int i;
   if (failure_evidence(c, from, subject)) return 0;  /* bounces are auto-submitted too */
   if (v.p && iprefix(v.p, v.n, "auto-replied")) return 1;
-  if (unfold(c, raw[T_XAUTOREPLY]).p || unfold(c, raw[T_XAUTORESPOND]).p) return 1;
-  v = unfold(c, raw[T_PRECEDENCE]);
+  if (hval(c, raw, fold, T_XAUTOREPLY).p || hval(c, raw, fold, T_XAUTORESPOND).p) return 1;
+  v = hval(c, raw, fold, T_PRECEDENCE);
   if (v.p && ieq(v.p, v.n, "auto_reply")) return 1;
   for (i = 0; subject.p && subjects[i]; i++)
     if (ifind(subject.p, subject.n, subjects[i])) return 1;
@@ -1743,6 +1858,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   nset_t cutset;
   const char *body;
   bnc_str_t from, subject, raw[T__COUNT];
+  unsigned long fold;
   top_t top;
   size_t i;
   /* Everything but the recipient array (32 KiB: zeroing it cost as much as
@@ -1759,12 +1875,15 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   c.cut = &cutset;
 
   c.in_nocr = !memchr(buf, '\r', len);   /* one pass: most messages have LF line ends */
-  scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, raw, &body, c.in_nocr);
-  from = unfold(&c, raw[T_FROM]);
-  c.xfailed = unfold(&c, raw[T_XFAILED]);
-  subject = decode_words(&c, unfold(&c, raw[T_SUBJECT]));
+  scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, raw, &fold, &body, c.in_nocr);
+  from = hval(&c, raw, fold, T_FROM);
+  c.xfailed = hval(&c, raw, fold, T_XFAILED);
+  subject = decode_words(&c, hval(&c, raw, fold, T_SUBJECT));
   c.m->parts++;                       /* walk() of the whole message, its headers read above */
-  entity(&c, body, buf + len, 0, mkstr("text/plain", 10), raw[T_CT], raw[T_CTE]);
+  {
+    bnc_str_t ct = hval(&c, raw, fold, T_CT), cte = hval(&c, raw, fold, T_CTE);
+    entity(&c, body, buf + len, 0, mkstr("text/plain", 10), ct, cte);
+  }
 
   /* Microsoft's JMRP: a complaint as the bare returned message, without the
    * report part, the recipient in X-HmXmrOriginalRecipient */
@@ -1783,8 +1902,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   } else {
     const family_t *f;
     for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {   /* DSN fields pasted into text */
-      const char *at = ifind(c.texts[i].p, c.texts[i].n, "\nfinal-recipient:");
-      if (!at) at = ifind(c.texts[i].p, c.texts[i].n, "\nreporting-mta:");
+      const char *at = dsn_fields(c.texts[i]);
       if (at) read_dsn(&c, at + 1, c.texts[i].p + c.texts[i].n, c.texts_nocr[i]);
     }
     if (out->nrcpt) {
@@ -1800,7 +1918,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       if (out->nrcpt) out->format = "amazonses";
     }
     if (c.have_fb) mark_all(&c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
-    top.from = from; top.subject = subject; top.xmailer = unfold(&c, raw[T_XMAILER]);
+    top.from = from; top.subject = subject; top.xmailer = hval(&c, raw, fold, T_XMAILER);
     f = out->nrcpt || c.have_fb ? NULL : family_of(&top, &c);
     if (f) {
       for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {
@@ -1838,7 +1956,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
         out->warnings |= BNC_MSG_W_NORCPT;
       }
     }
-    if (!out->nrcpt && is_autoreply(&c, raw, subject)) {
+    if (!out->nrcpt && is_autoreply(&c, raw, fold, subject)) {
       out->format = "autoreply";
       if (new_rcpt(&c)) {
         bnc_str_t a = from.p ? find_addr(from.p, from.p + from.n) : from;
@@ -1846,9 +1964,9 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
       }
       if (!c.have_orig) {           /* the reply itself is what the caller sent to */
         out->subject = subject;
-        out->to = unfold(&c, raw[T_TO]);
-        out->date = unfold(&c, raw[T_DATE]);
-        out->message_id = unfold(&c, raw[T_INREPLYTO]);
+        out->to = hval(&c, raw, fold, T_TO);
+        out->date = hval(&c, raw, fold, T_DATE);
+        out->message_id = hval(&c, raw, fold, T_INREPLYTO);
       }
       mark_all(&c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
     }

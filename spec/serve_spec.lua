@@ -361,6 +361,29 @@ describe("bounce serve", function()
       assert.matches("\r\npage1@example%.com,hard,userunknown,%d%d%d%d%-%d%d%-%d%dT", csv)
     end)
 
+    it("pages through a list many times longer than a page, each address once, in order", function()
+      local events = {}
+      for i = 1, 60 do
+        events[i] = { email = string.format("walk%02d@example.com", (i * 37) % 60), event = "bounce",
+                      type = "bounce", timestamp = os.time(), reason = "550 5.1.1 user unknown" }
+      end
+      assert.equals(200, (post("sendgrid", cjson.encode(events))))
+      local seen, after, pages = {}, nil, 0
+      repeat
+        local status, p = api("GET", "/suppressions?limit=4" .. (after and "&after=" .. nginx.escape(after) or ""))
+        assert.equals(200, status)
+        pages = pages + 1
+        for _, item in ipairs(p.items) do
+          if item.rcpt:match("^walk") then seen[#seen + 1] = item.rcpt end
+          if #seen > 1 then assert.is_true(seen[#seen] > seen[#seen - 1]) end
+        end
+        after = p.next
+      until not after or pages > 100
+      assert.equals(60, #seen)
+      assert.equals("walk00@example.com", seen[1])
+      assert.equals("walk59@example.com", seen[60])
+    end)
+
     it("releases a suppressed address, and says 404 for one that is not", function()
       assert.is_false((allowed("page1@example.com")))
       local status, r = api("DELETE", "/suppressions/page1@example.com")

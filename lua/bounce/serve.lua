@@ -696,20 +696,34 @@ local function suppressions()
     return fail(400, "query parameter 'limit': an integer 1..10000 expected")
   end
   if fmt ~= "json" and fmt ~= "csv" then return fail(400, "query parameter 'format': json or csv expected") end
-  local rows = {}
+  -- The page is the `limit` smallest addresses after `after`. Stores list
+  -- in no order, so the candidates are kept in a buffer of 2 x limit that is
+  -- sorted and cut back to limit when full: a page costs a pass over the
+  -- list and memory for its own rows, not a sort of the whole list.
+  local rows, total, cutoff = {}, 0, nil
+  local by_rcpt = function(a, b) return a.rcpt < b.rcpt end
   local ok, err = pcall(function()
     for rcpt, r in T:suppressions(ngx.time()) do
       if (not cause or r.cause == cause) and (not reason or r.reason == reason)
          and (not after or rcpt > after) then
-        rows[#rows + 1] = { rcpt = rcpt, cause = r.cause, reason = r.reason, since = r.since,
-                            expires_at = r.expires_at, attempts = r.attempts }
+        total = total + 1
+        if not cutoff or rcpt < cutoff then
+          local n = #rows + 1
+          rows[n] = { rcpt = rcpt, cause = r.cause, reason = r.reason, since = r.since,
+                      expires_at = r.expires_at, attempts = r.attempts }
+          if n >= 2 * limit then
+            sort(rows, by_rcpt)
+            for i = n, limit + 1, -1 do rows[i] = nil end
+            cutoff = rows[limit].rcpt   -- limit rows below it already
+          end
+        end
       end
     end
   end)
   if not ok then return fail(503, "store: " .. sgsub(tostring(err), "^.-:%d+: ", "")) end
-  sort(rows, function(a, b) return a.rcpt < b.rcpt end)
-  local total, page = #rows, list()
-  for i = 1, limit < total and limit or total do page[i] = rows[i] end
+  sort(rows, by_rcpt)
+  local page = list()
+  for i = 1, limit < #rows and limit or #rows do page[i] = rows[i] end
   local nxt = total > limit and page[#page].rcpt or nil
   if nxt then ngx.header["X-Next-After"] = nxt end
   if fmt == "csv" then

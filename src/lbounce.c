@@ -1689,7 +1689,16 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
     if (r->cls.rule >= 0) {
       char name[256];
       const char *nm = bnc_ruleset_rule_name(rs, (size_t)r->cls.rule, name, sizeof name);
-      if (nm) {
+      if (nm && r->cls.context_changed) {
+        /* the rule's reason gave way to the context, as bounce.classify
+         * says it: the command the reply answered, or a relayed "user
+         * unknown" that nothing ties to the address */
+        lua_pushstring(L, r->reply.command == BNC_CMD_DATA ? "context:DATA<"
+                          : r->reply.command == BNC_CMD_MAIL ? "context:MAIL<" : "context:relayed<");
+        lua_pushstring(L, nm);
+        lua_concat(L, 2);
+        msg_set(L, MK_RULE);
+      } else if (nm) {
         lua_pushstring(L, nm);
         msg_set(L, MK_RULE);
       }

@@ -1,6 +1,8 @@
 -- Figures for the tracker (no pass/fail): t:record and t:check with the
 -- memory store, and the memory store's size at N addresses.
---   lua5.4 bench/tracker.lua [RUNS [SECONDS]]        throughput (default 5 0.5)
+--   lua5.4 bench/tracker.lua [RUNS [SECONDS]]        throughput (default 5 0.5);
+--                                 BOUNCE_FAST_PATH=0 measures the trackers
+--                                 with fast_path = false
 --   luajit bench/tracker.lua --memory 1000000 10000000
 --                                 bytes per address at each N (run alone, so
 --                                 RSS growth is the store's own)
@@ -118,7 +120,8 @@ local function rate(fn)
   return median(rates)
 end
 
-local t = assert(bounce.tracker{ clock = function() return T0 end })
+local FAST = os.getenv("BOUNCE_FAST_PATH") ~= "0"
+local t = assert(bounce.tracker{ clock = function() return T0 end, fast_path = FAST })
 -- One untimed pass first: the records exist and the setup's garbage is
 -- collected, so every variant below measures the steady state.
 for i = 1, NEV do t:record(events[i]) end
@@ -138,7 +141,7 @@ end)
 io.write(string.format("%s: t:record(event, into), memory store: %.0f events/s (health on, "
   .. "decision table reused)\n", what, rec3))
 
-local t2 = assert(bounce.tracker{ clock = function() return T0 end, health = false })
+local t2 = assert(bounce.tracker{ clock = function() return T0 end, health = false, fast_path = FAST })
 for i = 1, NEV do t2:record(events[i]) end
 collectgarbage()
 local rec2 = rate(function()

@@ -13,7 +13,8 @@
  * table (16-bit entries, column-major, states in breadth-first order; see
  * struct bnc_matcher) that keeps the hot part in the L1 cache, and
  * bnc_matcher_scan_many, which advances four texts in lockstep so that four
- * chains of loads are in flight at once.
+ * chains of loads are in flight at once. A single text long enough is cut
+ * into four parts that advance in lockstep the same way (scan_split).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct bnc_matcher {
   uint16_t *tab16;
   uint32_t *tab32;
   uint32_t coff[256];    /* per byte: where its class's column starts */
+  const uint16_t *col16[256];  /* per byte: tab16 + coff, one load to the column */
   uint32_t space_off;    /* coff of white space */
   uint32_t hot;          /* states >= hot have hits */
   uint32_t *hit_off;     /* first hit of each state */
@@ -250,7 +252,10 @@ int bnc_matcher_build(bnc_matcher_t *m) {
         if (m->tab16) m->tab16[at] = (uint16_t)to;
         else m->tab32[at] = (uint32_t)to;
       }
-    for (i = 0; i < 256; i++) m->coff[i] = (uint32_t)(m->cls[i] * ns);
+    for (i = 0; i < 256; i++) {
+      m->coff[i] = (uint32_t)(m->cls[i] * ns);
+      m->col16[i] = m->tab16 ? m->tab16 + m->coff[i] : NULL;
+    }
     m->space_off = (uint32_t)(SPACE_CLASS * ns);
   }
   free(own); free(fail); free(queue); free(oh); free(label); free(delta);
@@ -454,10 +459,178 @@ void bnc_matcher_scan_many(const bnc_matcher_t *m, size_t k, const char *const *
 }
 #undef STEP
 
+/* ---- one text, several lanes ------------------------------------------ */
+
+/* A single long text is cut into SPLIT_LANES parts scanned in lockstep, so
+ * that one call gets the overlap bnc_matcher_scan_many gets from several
+ * texts. A part other than the first starts from the root SPLIT_WARM bytes
+ * before its own bytes: the state of the automaton depends only on the last
+ * few bytes read (the longest suffix that is a phrase prefix), so it has
+ * almost always caught up with the true state there. Whether it did is known
+ * exactly once the part before has ended: same state at the same offset,
+ * same run from there on. A part that guessed wrong is scanned again from
+ * the true state, so the result never depends on the guess, only the speed
+ * does. Hits are kept per part and reported part after part, in text order,
+ * as a plain scan reports them. */
+#define SPLIT_LANES 4
+#define SPLIT_WARM 12
+#define SPLIT_MIN 32           /* shorter texts: one lane is as fast */
+#define PART_HITS 8
+#define SPLIT_CHECKS 4         /* states a lane keeps to be checked */
+#define SPLIT_CHECK_GAP 6      /* steps between them */
+#if SPLIT_MIN < SPLIT_WARM + SPLIT_LANES
+#error "every lane needs own bytes: SPLIT_MIN >= SPLIT_WARM + SPLIT_LANES"
+#endif
+
+typedef struct {
+  size_t own;                  /* offset of its first own byte */
+  size_t e;                    /* offset of the end of its bytes */
+  size_t cp[SPLIT_CHECKS];     /* its state at own + c * SPLIT_CHECK_GAP: for
+                                  part > 0, right or not */
+  size_t nh;                   /* hits kept, in order */
+  size_t he[PART_HITS + 1];    /* offset just past a hit's last byte */
+  size_t hv[PART_HITS + 1];    /* the state it led to */
+} part;
+
+/* Keeps a hit of part P: state v, entered by the byte before offset end.
+ * A white-space byte after another one (or after the leading frame space)
+ * left the state as it was, and reports nothing, as in scan16: in this
+ * automaton only white space enters a state whose own byte class is white
+ * space, and such a state loops on it. Past PART_HITS, the one more hit
+ * kept marks where the lockstep's work ends for this part. */
+static void part_hit(const bnc_matcher_t *m, const unsigned char *s, part *P,
+                     size_t end, size_t v) {
+  if (m->cls[s[end - 1]] == SPACE_CLASS &&
+      (end == 1 || m->cls[s[end - 2]] == SPACE_CLASS))
+    return;
+  if (P->nh > PART_HITS) return;
+  P->he[P->nh] = end;
+  P->hv[P->nh] = v;
+  P->nh++;
+}
+
+/* Scans s[i..e) on from state v as scan16 does, reporting; returns the state
+ * at e, or (size_t)-1 when a callback stopped the scan. */
+static size_t run16(const bnc_matcher_t *m, const unsigned char *s, size_t i,
+                    size_t e, size_t v, bnc_hit_fn fn, void *ud) {
+  const uint16_t *tab = m->tab16, *sp = tab + m->space_off;
+  const uint32_t *coff = m->coff;
+  const size_t hot = m->hot;
+  const unsigned char *p = s + i, *end = s + e;
+  size_t u;
+  while (p < end) {
+    const uint16_t *col = tab + coff[*p++];
+    KEEP(col);
+    u = v;
+    v = col[v];
+    if (v >= hot && (v != u || col != sp) && report(m, v, (size_t)(p - s), fn, ud))
+      return (size_t)-1;
+  }
+  return v;
+}
+
+/* The lockstep: in step j, lane k reads s[k * d + j]. Runs from step *pj
+ * until a lane enters a state with hits, or step stop; v holds the four
+ * states. Nothing is called inside, so that all of it stays in registers
+ * (a spilled state would add a store and a load to its chain). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int lanes_run(const bnc_matcher_t *m, const unsigned char *s, size_t d,
+                     size_t *pj, size_t stop, size_t *v) {
+  const uint16_t *const *col = m->col16;
+  const size_t hot = m->hot;
+  const unsigned char *s2 = s + 2 * d;
+  size_t j = *pj, v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+  int hit = 0;
+  while (j < stop) {
+    v0 = col[s[j]][v0];
+    v1 = col[s[j + d]][v1];
+    v2 = col[s2[j]][v2];
+    v3 = col[s2[j + d]][v3];
+    j++;
+    if (v0 >= hot || v1 >= hot || v2 >= hot || v3 >= hot) { hit = 1; break; }
+  }
+  *pj = j;
+  v[0] = v0; v[1] = v1; v[2] = v2; v[3] = v3;
+  return hit;
+}
+
+static void scan_split(const bnc_matcher_t *m, const unsigned char *s, size_t n,
+                       bnc_hit_fn fn, void *ud) {
+  const uint16_t *sp = m->tab16 + m->space_off;
+  const size_t hot = m->hot;
+  /* Every lane reads len bytes in the lockstep (the last may have a few
+   * more, read after it): lane 0 the first len, lane k > 0 SPLIT_WARM bytes
+   * of the part before and len - SPLIT_WARM of its own, from k * d on. */
+  const size_t len = (n + (SPLIT_LANES - 1) * SPLIT_WARM) / SPLIT_LANES;
+  const size_t d = len - SPLIT_WARM;
+  size_t v[SPLIT_LANES], j = 0, k, stop, w, ncp = 0;
+  part P[SPLIT_LANES];
+  for (k = 0; k < SPLIT_LANES; k++) {
+    P[k].own = k ? k * d + SPLIT_WARM : 0;
+    P[k].e = k + 1 < SPLIT_LANES ? k * d + len : n;
+    P[k].nh = 0;
+    v[k] = 0;                            /* the root: a guess */
+  }
+  v[0] = sp[0];                          /* the leading frame space */
+  for (stop = SPLIT_WARM; ; ) {
+    while (j < stop) {
+      if (!lanes_run(m, s, d, &j, stop, v)) continue;
+      /* after step j, lane k has read up to k * d + j; a lane k > 0 keeps
+       * only hits past its warm-up */
+      for (k = 0; k < SPLIT_LANES; k++)
+        if (v[k] >= hot && (k == 0 || j > SPLIT_WARM)) part_hit(m, s, &P[k], k * d + j, v[k]);
+    }
+    if (stop == len) break;
+    for (k = 1; k < SPLIT_LANES; k++) P[k].cp[ncp] = v[k];
+    ncp++;
+    stop = ncp < SPLIT_CHECKS && stop + SPLIT_CHECK_GAP < len ? stop + SPLIT_CHECK_GAP : len;
+  }
+  /* In text order: w is the true state at the start of part k. */
+  for (k = 0, w = sp[0]; k < SPLIT_LANES; k++) {
+    const part *q = &P[k];
+    size_t at = q->own, c = 0, h;
+    /* Lane k's states are right from the first checkpoint where its state
+     * is the true one; up to there, scan again. Lane 0's always are. */
+    if (k > 0)
+      for (; c < ncp && q->cp[c] != w; c++) {
+        size_t to = q->own + (c + 1) * SPLIT_CHECK_GAP;
+        if (c + 1 == ncp) to = q->e;     /* no later checkpoint: to the end */
+        w = run16(m, s, at, to, w, fn, ud);
+        if (w == (size_t)-1) return;
+        at = to;
+      }
+    if (at == q->e) continue;            /* scanned again to the end */
+    if (q->nh > PART_HITS && q->he[PART_HITS] <= at) {
+      w = run16(m, s, at, q->e, w, fn, ud);   /* what it kept is all behind */
+    } else {
+      for (h = 0; h < q->nh; h++)
+        if (q->he[h] > at && report(m, q->hv[h], q->he[h], fn, ud)) return;
+      if (q->nh > PART_HITS)             /* no room: on from the last hit kept */
+        w = run16(m, s, q->he[PART_HITS], q->e, q->hv[PART_HITS], fn, ud);
+      else if (k * d + len < q->e)       /* the last lane's few more bytes */
+        w = run16(m, s, k * d + len, q->e, v[k], fn, ud);
+      else
+        w = v[k];
+    }
+    if (w == (size_t)-1) return;
+  }
+  {
+    size_t u = w;
+    w = sp[w];                           /* the closing frame space */
+    if (w >= hot && w != u) report(m, w, n + 1, fn, ud);
+  }
+}
+
 void bnc_matcher_scan(const bnc_matcher_t *m, const char *s, size_t n,
                       bnc_hit_fn fn, void *ud) {
-  if (m->tab16) scan16(m, (const unsigned char *)s, n, fn, ud);
-  else if (m->tab32) scan32(m, (const unsigned char *)s, n, fn, ud);
+  if (m->tab16) {
+    if (n >= SPLIT_MIN) scan_split(m, (const unsigned char *)s, n, fn, ud);
+    else scan16(m, (const unsigned char *)s, n, fn, ud);
+  } else if (m->tab32) {
+    scan32(m, (const unsigned char *)s, n, fn, ud);
+  }
 }
 
 size_t bnc_matcher_states(const bnc_matcher_t *m) {

@@ -404,15 +404,17 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
       if (tl == 0) leading = 1;
       s += (s + 3 < eol) ? 4 : 3;
       while (s < eol && IS_SPACE(buf[s])) s++;
-      memset(&st, 0, sizeof st);
-      sl = status_at(buf + s, eol - s, &st);
-      if (sl && (!r->st_class || strcmp(st.status, r->status) == 0)) {
-        if (!r->st_class) {
-          memcpy(r->status, st.status, sizeof r->status);
-          r->st_class = st.st_class;
-          r->st_subject = st.st_subject;
-          r->st_detail = st.st_detail;
-        }
+      /* The first status goes straight into r (whose status is all zero
+       * until then), not through st and a copy: a 12-byte read right after
+       * the byte writes of status_at stalls the store forwarding. */
+      if (!r->st_class) {
+        sl = status_at(buf + s, eol - s, r);
+      } else {
+        memset(&st, 0, sizeof st);
+        sl = status_at(buf + s, eol - s, &st);
+        if (sl && strcmp(st.status, r->status) != 0) sl = 0;
+      }
+      if (sl) {
         s += sl;
         while (s < eol && IS_SPACE(buf[s])) s++;
       }

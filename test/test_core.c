@@ -218,6 +218,67 @@ static void test_matcher(void) {
   bnc_matcher_free(m);
 }
 
+/* A long text is scanned in four parts at once from guessed states
+ * (match.c, scan_split); bnc_matcher_scan_many with one text scans it in one
+ * lane. Both must report the same hits in the same order, and honour "skip
+ * the rest here" (1) and "stop" (2) alike: over random texts of a small
+ * alphabet, dense with matches at every offset, with phrases longer than
+ * the parts' warm-up so that guesses go wrong. */
+typedef struct { uint32_t id[4096]; size_t end[4096]; size_t n, stop_at; } hitlog;
+
+static int log_hit(void *ud, uint32_t id, size_t end) {
+  hitlog *h = ud;
+  if (h->n < 4096) { h->id[h->n] = id; h->end[h->n] = end; }
+  h->n++;
+  if (h->stop_at && h->n == h->stop_at) return 2;
+  return id % 5 == 0 ? 1 : 0;   /* some phrases skip the rest of their position */
+}
+
+static void test_matcher_split(void) {
+  static const char *const phrases[] = {
+    "ab", "ba b", "aab", "b a", "abba", "a  b", "bbb", "a",
+    "bbbbbbbbbbbbbbbbbbbbbbbb", "abababababababababab", "a b a b a b a b a b a b a",
+    "baaaaaaaaaaaaaaaaaaaaaab", " ab", "ba ", "b"
+  };
+  static const char alphabet[] = "aAbB \t\n";
+  static char text[400];
+  static hitlog a, b;
+  bnc_matcher_t *m = bnc_matcher_new();
+  uint32_t seed = 12345;
+  size_t i, k, len, bad = 0, runs = 0;
+  for (i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
+    bnc_matcher_add(m, phrases[i], strlen(phrases[i]), (uint32_t)i + 1);
+  CHECK_INT(bnc_matcher_build(m), BNC_OK);
+  for (k = 0; k < 3000; k++) {
+    const char *ss[1];
+    size_t ns[1];
+    void *uds[1];
+    int mode = (int)(k % 3);
+    len = 32 + k % 360;
+    for (i = 0; i < len; i++) {
+      seed = seed * 1103515245u + 12345u;
+      /* runs of one letter now and then: long phrases match, guesses fail */
+      text[i] = (k % 7 == 0 && i % 40 < 30) ? 'b' : alphabet[(seed >> 16) % 7];
+    }
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.stop_at = b.stop_at = mode == 2 ? 1 + k % 23 : 0;
+    bnc_matcher_scan(m, text, len, log_hit, &a);
+    ss[0] = text; ns[0] = len; uds[0] = &b;
+    bnc_matcher_scan_many(m, 1, ss, ns, log_hit, uds);
+    runs++;
+    if (a.n != b.n || memcmp(a.id, b.id, (a.n < 4096 ? a.n : 4096) * sizeof a.id[0]) != 0 ||
+        memcmp(a.end, b.end, (a.n < 4096 ? a.n : 4096) * sizeof a.end[0]) != 0) {
+      if (!bad) fprintf(stderr, "split scan differs on text %lu (%lu bytes): %lu hits, one lane %lu\n",
+                        (unsigned long)k, (unsigned long)len, (unsigned long)a.n, (unsigned long)b.n);
+      bad++;
+    }
+  }
+  CHECK_INT(bad, 0);
+  CHECK_INT(runs, 3000);
+  bnc_matcher_free(m);
+}
+
 static const char *classify(bnc_ruleset_t *rs, const char *s, bnc_class_t *c) {
   bnc_reply_t r;
   static char name[256];
@@ -389,6 +450,7 @@ int main(void) {
   test_disagreement();
   test_hostile();
   test_matcher();
+  test_matcher_split();
   test_classify();
   test_checks();
   test_batch();

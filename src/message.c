@@ -7,6 +7,7 @@
  * recipient's diagnostic to the reply parser and the classifier.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include "message.h"
 
@@ -323,57 +324,91 @@ static int plain_name(bnc_str_t name) {
  * compared whole: the same test as header_next's prefix compare followed by
  * optional white space and ':', for names without white space or ':'.
  * Speed: most lines name no wanted header (Received, DKIM-Signature, ...).
- * The wanted names are bucketed by their first two bytes (case folded,
- * hashed to one of 64: byh); a line is compared only with the names of its
- * bucket, by prefix: its name is names[i] exactly when its first n bytes
- * are names[i] (which holds no white space or ':') and white space or ':'
- * follows. Other lines cost the line end and one look-up. */
-#define HEAD2(a, b) ((((unsigned)lower(a) << 2) ^ (unsigned)lower(b)) & 63u)
+ * The wanted names of 4 bytes or more are bucketed by their first four
+ * bytes (case folded, hashed to one of 64: byh), which tell apart the
+ * names that share a first word (X-..., Content-..., Re...); shorter names
+ * ("To") are candidates on every line. A line is compared only with its
+ * candidates, by prefix: its name is names[i] exactly when its first n
+ * bytes are names[i] (which holds no white space or ':') and white space or
+ * ':' follows. Other lines cost the line end and one look-up. The
+ * candidates are visited by their set bits (bit_index), and a value is
+ * stored when its line is matched, written again at its end only when it
+ * went on over folded lines: the branches taken per line hold still, which
+ * mispredicted branches (not instructions) made the cost of. */
+static unsigned head4(const char *p) {
+  uint32_t x;
+  memcpy(&x, p, 4);
+  /* | 0x20 folds the letters and keeps equal bytes equal: names equal but
+   * for case hash alike (others may collide, the compare tells them apart) */
+  return (unsigned)((uint32_t)((x | 0x20202020u) * 0x9E3779B1u) >> 26);
+}
+
+/* The index of the one set bit of b (b a power of 2 below 2^32), by a de
+ * Bruijn multiply: portable C99, no branch. */
+static unsigned bit_index(uint32_t b) {
+  static const unsigned char DB[32] = {
+    0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
+    31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6, 11, 5, 10, 9
+  };
+  return DB[(uint32_t)(b * 0x077CB531u) >> 27];
+}
+
 static const char *scan_headers(const char *p, const char *end, const bnc_str_t *names, size_t n,
                                 bnc_str_t *raw, unsigned long *folded, const char **body, int nocr) {
   const char *next, *vs = NULL, *ve = NULL;
   int fold = 0;             /* the open header went on over folded lines */
-  unsigned long want = n >= 32 ? 0xffffffffUL : (1UL << n) - 1, cur = 0;  /* not found yet; the open header */
-  unsigned long byh[64];          /* the names (bits) of each HEAD2; set where heads has a bit */
-  unsigned long short1 = 0;       /* names of one byte: candidates on every line */
-  unsigned long long heads = 0;   /* the HEAD2 values of the names of 2 bytes or more */
+  uint32_t want = n >= 32 ? 0xffffffffu : ((uint32_t)1 << n) - 1, cur = 0;  /* not found yet; the open header */
+  uint32_t byh[64];         /* the names (bits) of 4 bytes or more, by head4 */
+  uint32_t every = 0;       /* the names of 1 to 3 bytes: candidates on every line */
+  uint32_t fd = 0;          /* *folded */
   size_t i;
+  memset(byh, 0, sizeof byh);
   for (i = 0; i < n; i++) {
-    unsigned h;
     raw[i] = mkstr(NULL, 0);
-    if (names[i].n < 2) { short1 |= 1UL << i; continue; }
-    h = HEAD2((unsigned char)names[i].p[0], (unsigned char)names[i].p[1]);
-    if (!((heads >> h) & 1)) { heads |= 1ULL << h; byh[h] = 0; }   /* first name of its bucket */
-    byh[h] |= 1UL << i;
+    if (names[i].n < 4) every |= (uint32_t)1 << i;
+    else byh[head4(names[i].p)] |= (uint32_t)1 << i;
   }
   *body = end;
-  *folded = 0;
   while (p < end) {
     const char *e = line_end_lf(p, end, &next, nocr);
     if (e == p) { *body = next; break; }
     if (is_wsp((unsigned char)*p)) {          /* a folded line continues the open header */
       if (cur) { ve = e; fold = 1; }
     } else {
-      unsigned long cand = short1;
-      unsigned h;
-      if (fold) *folded |= cur;
+      uint32_t cand = every, b;
+      if (fold) {                               /* the open header's value ends at ve */
+        fd |= cur;
+        for (b = cur; b; b &= b - 1) raw[bit_index(b & (0u - b))].n = (size_t)(ve - vs);
+      }
       fold = 0;
-      for (i = 0; cur; i++, cur >>= 1) if (cur & 1) raw[i] = mkstr(vs, (size_t)(ve - vs));
-      if (e - p >= 2 && ((heads >> (h = HEAD2((unsigned char)p[0], (unsigned char)p[1]))) & 1)) cand |= byh[h];
-      for (cand &= want, i = 0; cand; i++, cand >>= 1) {
-        size_t k = names[i].n;
-        const char *q = p + k;
-        if (!(cand & 1) || (size_t)(e - p) <= k || !(*q == ':' || is_wsp((unsigned char)*q)) ||
-            !ieq_n(p, names[i].p, k)) continue;
+      cur = 0;
+      if (e - p >= 4) cand |= byh[head4(p)];
+      for (cand &= want; cand; cand &= cand - 1) {
+        size_t k;
+        const char *q;
+        i = bit_index(cand & (0u - cand));
+        k = names[i].n;
+        q = p + k;
+        if ((size_t)(e - p) <= k || !(*q == ':' || is_wsp((unsigned char)*q)) || !ieq_n(p, names[i].p, k))
+          continue;
         while (q < e && is_wsp((unsigned char)*q)) q++;
-        if (q < e && *q == ':') { cur |= 1UL << i; vs = q + 1; ve = e; }
+        if (q < e && *q == ':') {
+          cur |= (uint32_t)1 << i;
+          vs = q + 1;
+          ve = e;
+          raw[i] = mkstr(vs, (size_t)(ve - vs));
+        }
       }
       want &= ~cur;
     }
     p = next;
   }
-  if (fold) *folded |= cur;
-  for (i = 0; cur; i++, cur >>= 1) if (cur & 1) raw[i] = mkstr(vs, (size_t)(ve - vs));
+  if (fold) {
+    uint32_t b;
+    fd |= cur;
+    for (b = cur; b; b &= b - 1) raw[bit_index(b & (0u - b))].n = (size_t)(ve - vs);
+  }
+  *folded = fd;
   return p < end ? p : end;
 }
 
@@ -899,7 +934,7 @@ static void exit_reply(const ctx_t *c, bnc_msg_rcpt_t *r, bnc_str_t n) {
   for (i = 0; i < c->ntexts; i++) {
     const char *p = c->texts[i].p, *end = p + c->texts[i].n, *next;
     for (; p < end; p = next) {
-      const char *e = line_end(p, end, &next);
+      const char *e = line_end_lf(p, end, &next, c->texts_nocr[i]);
       bnc_reply_t in;
       char tmp[256];
       bnc_str_t l = trim(mkstr(p, (size_t)(e - p)));
@@ -1166,10 +1201,10 @@ static bnc_str_t addr_line(const char *p, const char *q, const char *e, const ch
  * their kin: a line naming an address followed by indented lines or the
  * rest of its own line holding the diagnostic; else the lines up to a blank
  * one or the next address line. */
-static void read_text(ctx_t *c, bnc_str_t t, int block) {
+static void read_text(ctx_t *c, bnc_str_t t, int block, int nocr) {
   const char *p = t.p, *end = t.p + t.n, *next;
   while (p < end) {
-    const char *e = line_end(p, end, &next);
+    const char *e = line_end_lf(p, end, &next, nocr);
     const char *q = p, *ds = NULL;
     bnc_str_t a;
     while (q < e && is_wsp((unsigned char)*q)) q++;
@@ -1181,7 +1216,7 @@ static void read_text(ctx_t *c, bnc_str_t t, int block) {
         const char *e2, *nn, *w = n2;
         while (w < end && is_wsp((unsigned char)*w)) w++;
         if (w - n2 <= q - p) break;
-        e2 = line_end(n2, end, &nn);
+        e2 = line_end_lf(n2, end, &nn, nocr);
         if (w >= e2) break;
         de = e2; n2 = nn;
       }
@@ -1189,7 +1224,7 @@ static void read_text(ctx_t *c, bnc_str_t t, int block) {
       if (ds >= de && n2 == next) {             /* the lines up to a blank or address one */
         int k;
         for (k = 0; k < 32 && n2 < end; k++) {
-          const char *nn, *e2 = line_end(n2, end, &nn), *w = n2, *x;
+          const char *nn, *e2 = line_end_lf(n2, end, &nn, nocr), *w = n2, *x;
           while (w < e2 && is_wsp((unsigned char)*w)) w++;
           if (e2 == n2 || addr_line(n2, w, e2, &x).p) break;
           if (ds >= de) ds = n2;
@@ -1210,10 +1245,10 @@ static void read_text(ctx_t *c, bnc_str_t t, int block) {
 
 /* Lines that open with an address and go on with its diagnostic (Zoho:
  * "a@b Invalid Address, ERROR_CODE :550, ERROR_CODE :5.1.1 ..."). */
-static void read_addrtext(ctx_t *c, bnc_str_t t) {
+static void read_addrtext(ctx_t *c, bnc_str_t t, int nocr) {
   const char *p = t.p, *end = t.p + t.n, *next;
   while (p < end) {
-    const char *e = line_end(p, end, &next), *q = p;
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p;
     bnc_str_t a;
     bnc_msg_rcpt_t *r;
     while (q < e && is_wsp((unsigned char)*q)) q++;
@@ -1231,12 +1266,12 @@ static void read_addrtext(ctx_t *c, bnc_str_t t) {
 /* Lines "diagnostic: a@b" (IMail): the line naming the address is the
  * diagnostic. Stops at the copy of the returned message. */
 static size_t text_cut(ctx_t *c, bnc_str_t t);
-static bnc_str_t paragraph(const char *lo, const char *p, const char *end);
-static void read_inline(ctx_t *c, bnc_str_t t) {
+static bnc_str_t paragraph(const char *lo, const char *p, const char *end, int nocr);
+static void read_inline(ctx_t *c, bnc_str_t t, int nocr) {
   static const char *const SUMMARY[] = { "to:", "cc:", "bcc:", "from:", "reply-to:" };
   const char *p = t.p, *end = t.p + text_cut(c, t), *next;
   while (p < end) {
-    const char *e = line_end(p, end, &next), *q = p;
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p;
     bnc_str_t a = find_addr(p, e);
     bnc_msg_rcpt_t *r;
     size_t k;
@@ -1254,12 +1289,12 @@ static void read_inline(ctx_t *c, bnc_str_t t) {
        * the reply's lines */
       const char *d = next, *de;
       while (d < end) {                           /* past blank lines and "...:" ones */
-        bnc_str_t l = trim(mkstr(d, (size_t)(line_end(d, end, &de) - d)));
+        bnc_str_t l = trim(mkstr(d, (size_t)(line_end_lf(d, end, &de, nocr) - d)));
         if (l.n && l.p[l.n - 1] != ':') break;
         d = de;
       }
       r->rcpt = a;
-      r->diag = d < end ? paragraph(d, d, end) : mkstr(NULL, 0);   /* its lines, for the reply parser */
+      r->diag = d < end ? paragraph(d, d, end, nocr) : mkstr(NULL, 0);   /* its lines, for the reply parser */
       classify_rcpt(c, r);
     }
     p = next;
@@ -1268,7 +1303,7 @@ static void read_inline(ctx_t *c, bnc_str_t t) {
 
 /* Start of the paragraph around p (after the last blank line before it,
  * at most 2 KiB back) and its end (the next blank line). */
-static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
+static bnc_str_t paragraph(const char *lo, const char *p, const char *end, int nocr) {
   const char *s = p, *e = p, *next;
   while (s > lo && p - s < 2048) {
     if (is_eol((unsigned char)s[-1])) {      /* a blank line ends in a CR or LF */
@@ -1280,7 +1315,7 @@ static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
   }
   while (s < p && is_eol((unsigned char)*s)) s++;
   while (e < end) {
-    const char *le = line_end(e, end, &next);
+    const char *le = line_end_lf(e, end, &next, nocr);
     if (le == e) break;
     e = next;
   }
@@ -1290,7 +1325,7 @@ static bnc_str_t paragraph(const char *lo, const char *p, const char *end) {
 /* Reader for families that name one recipient after a phrase and give the
  * diagnostic from another phrase to the end of its paragraph (before the
  * copy of the returned message). */
-static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
+static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t, int nocr) {
   const char *end = t.p + text_cut(c, t), *at = ifind(t.p, (size_t)(end - t.p), f->rcpt_at), *d;
   bnc_str_t a;
   bnc_msg_rcpt_t *r;
@@ -1304,7 +1339,7 @@ static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
                                            right after the phrase skipped */
     const char *q = d + strlen(f->diag_at);
     while (q < end && (is_wsp((unsigned char)*q) || is_eol((unsigned char)*q))) q++;
-    r->diag = unfold(c, paragraph(q, q, end));
+    r->diag = unfold(c, paragraph(q, q, end, nocr));
   } else {
     r->diag = trim(mkstr(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048));
   }
@@ -1313,10 +1348,10 @@ static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t) {
 
 /* SendGrid: "id:<a@b> : ip : host:[ip] : diagnostic"; the fields are
  * separated by " : ", the diagnostic is the last one. */
-static void read_fields(ctx_t *c, bnc_str_t t) {
+static void read_fields(ctx_t *c, bnc_str_t t, int nocr) {
   const char *p = t.p, *end = t.p + text_cut(c, t), *next;
   while (p < end) {
-    const char *e = line_end(p, end, &next), *lt = memchr(p, '<', (size_t)(e - p)), *ds = NULL, *q;
+    const char *e = line_end_lf(p, end, &next, nocr), *lt = memchr(p, '<', (size_t)(e - p)), *ds = NULL, *q;
     bnc_str_t a;
     bnc_msg_rcpt_t *r;
     p = next;
@@ -1335,11 +1370,11 @@ static void read_fields(ctx_t *c, bnc_str_t t) {
  * diagnostic when it carries the remote reply ("550 Host unknown"), else
  * the last ">>> command" / "<<< reply" exchange before it is
  * ("554 <a@b>... Remote protocol error" after a refused MAIL FROM). */
-static void read_session(ctx_t *c, bnc_str_t t) {
+static void read_session(ctx_t *c, bnc_str_t t, int nocr) {
   const char *end = t.p + text_cut(c, t), *next, *cmd = NULL, *rep_e = NULL;
   const char *p = ifind(t.p, (size_t)(end - t.p), "transcript of session follows");
   while (p && p < end) {
-    const char *e = line_end(p, end, &next), *q = p;
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p;
     while (q < e && is_wsp((unsigned char)*q)) q++;
     if (iprefix(q, (size_t)(e - q), "while talking to")) cmd = rep_e = NULL;
     else if (iprefix(q, (size_t)(e - q), ">>> ")) { cmd = q; rep_e = NULL; }
@@ -1405,10 +1440,10 @@ static int opens_reply(const char *q, const char *e, const char *seps) {
 
 /* The first line of [p, end) that opens with a reply code (see opens_reply),
  * from its code; NULL when none does. */
-static const char *first_reply_line(const char *p, const char *end, const char *seps) {
+static const char *first_reply_line(const char *p, const char *end, const char *seps, int nocr) {
   const char *next;
   for (; p < end; p = next) {
-    const char *e = line_end(p, end, &next);
+    const char *e = line_end_lf(p, end, &next, nocr);
     if (opens_reply(p, e, seps)) {
       while (is_wsp((unsigned char)*p)) p++;
       return p;
@@ -1449,7 +1484,7 @@ static int line_says_why(const char *p, bnc_str_t a, const char *e) {
   return before.n > 9 && iprefix(before.p, before.n, "pipe to |");
 }
 
-static void read_loose(ctx_t *c, bnc_str_t t) {
+static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
   const char *end = t.p + text_cut(c, t), *p = t.p, *next, *diag = NULL, *after = NULL, *aline = NULL;
   bnc_str_t a = { NULL, 0 };
   bnc_msg_rcpt_t *r;
@@ -1457,7 +1492,7 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
   if (!list) list = ifind(t.p, (size_t)(end - t.p), "following recipient");
   if (list) p = list;          /* the listed addresses, not the sender the preamble names */
   while (p < end) {
-    const char *e = line_end(p, end, &next), *q = p;
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p;
     if (!a.p) {
       a = find_addr(p, e);
       if (a.p) {
@@ -1486,19 +1521,19 @@ static void read_loose(ctx_t *c, bnc_str_t t) {
      * copy of the message that follows it does, in its To field, and the
      * notice's first reply line is the diagnostic */
     const char *to = ifind(end, (size_t)(t.p + t.n - end) < 8192 ? (size_t)(t.p + t.n - end) : 8192, "\nto:");
-    if (to) diag = first_reply_line(t.p, end, " ");
-    if (diag) a = find_addr(to + 4, line_end(to + 1, t.p + t.n, &next));
+    if (to) diag = first_reply_line(t.p, end, " ", nocr);
+    if (diag) a = find_addr(to + 4, line_end_lf(to + 1, t.p + t.n, &next, nocr));
     if (!a.p) return;
   }
   if (!a.p || !(r = new_rcpt(c))) return;
   if (!diag && aline) diag = aline;
-  if (!diag && list) diag = first_reply_line(t.p, list, " ");   /* "because of\n550 ...\nThe following" */
+  if (!diag && list) diag = first_reply_line(t.p, list, " ", nocr);   /* "because of\n550 ...\nThe following" */
   if (!diag) {
     while (after && after < end && is_eol((unsigned char)*after)) after++;
     diag = after;
   }
   r->rcpt = a;
-  if (diag && diag < end) r->diag = unfold(c, paragraph(diag, diag, end));
+  if (diag && diag < end) r->diag = unfold(c, paragraph(diag, diag, end, nocr));
   classify_rcpt(c, r);
 }
 
@@ -1624,10 +1659,10 @@ static void refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
         q++;
       }
       if (!at) break;
-      para = paragraph(t.p, at, end);
+      para = paragraph(t.p, at, end, c->texts_nocr[i]);
       if (para.n > 4096) para.n = 4096;
       if (!r->diag.p) {                /* no Diagnostic-Code: the text's paragraph is it, */
-        if (first_reply_line(para.p, para.p + para.n, " -")) { first = para; break; }  /* the first holding a reply, */
+        if (first_reply_line(para.p, para.p + para.n, " -", c->texts_nocr[i])) { first = para; break; }  /* the first holding a reply, */
         if (!first.p) first = para;                           /* else the first */
         if (++tries == 4) break;
         q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;
@@ -1922,17 +1957,19 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
     f = out->nrcpt || c.have_fb ? NULL : family_of(&top, &c);
     if (f) {
       for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) {
-        if (f->reader == RD_MARKED || f->reader == RD_MARKPARA) read_marked(&c, f, c.texts[i]);
-        else if (f->reader == RD_ADDRTEXT) read_addrtext(&c, c.texts[i]);
-        else if (f->reader == RD_INLINE) read_inline(&c, c.texts[i]);
-        else if (f->reader == RD_FIELDS) read_fields(&c, c.texts[i]);
-        else read_text(&c, c.texts[i], f->reader == RD_BLOCK);
-        if (f->reader == RD_SESSION && out->nrcpt == 0) read_session(&c, c.texts[i]);
+        bnc_str_t t = c.texts[i];
+        int nocr = c.texts_nocr[i];
+        if (f->reader == RD_MARKED || f->reader == RD_MARKPARA) read_marked(&c, f, t, nocr);
+        else if (f->reader == RD_ADDRTEXT) read_addrtext(&c, t, nocr);
+        else if (f->reader == RD_INLINE) read_inline(&c, t, nocr);
+        else if (f->reader == RD_FIELDS) read_fields(&c, t, nocr);
+        else read_text(&c, t, f->reader == RD_BLOCK, nocr);
+        if (f->reader == RD_SESSION && out->nrcpt == 0) read_session(&c, t, nocr);
       }
       if (out->nrcpt) out->format = f->name;
     }
     if (!out->nrcpt && (f || failure_evidence(&c, from, subject))) {
-      for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) read_loose(&c, c.texts[i]);
+      for (i = 0; i < c.ntexts && out->nrcpt == 0; i++) read_loose(&c, c.texts[i], c.texts_nocr[i]);
       if (out->nrcpt) out->format = f ? f->name : "unknown";
     }
     for (i = 0; f && f->reason != BNC_R_UNDEFINED && i < out->nrcpt; i++) {

@@ -12,6 +12,17 @@ local bounce = require("bounce")
 local cjson = require("cjson")
 
 local dir = arg[1] or os.getenv("CORPUS") or "../shared/corpus"
+
+-- One JSON object with its keys in a fixed order (cjson follows the table's
+-- order, which changes from run to run): prediction files diff cleanly.
+local ORDER = { "file", "status", "reply", "reason", "type", "hard", "rule", "format", "error" }
+local function encode(t)
+  local parts = {}
+  for _, k in ipairs(ORDER) do
+    if t[k] ~= nil then parts[#parts + 1] = cjson.encode(k) .. ":" .. cjson.encode(t[k]) end
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
 local failed = false
 
 local function run(cmd)
@@ -35,7 +46,7 @@ for line in src:lines() do
     else
       pred = { reason = "undefined", type = "soft", hard = false, error = err }
     end
-    out:write(cjson.encode(pred), "\n")
+    out:write(encode(pred), "\n")
     n = n + 1
   end
 end
@@ -66,7 +77,7 @@ for line in labels:lines() do
     end
     if #all == 0 then
       errors = errors + 1
-      mout:write(cjson.encode({ file = file, status = "", reply = "", reason = "undefined",
+      mout:write(encode({ file = file, status = "", reply = "", reason = "undefined",
                                 hard = false, error = err }), "\n")
     else
       for _, r in ipairs(all) do
@@ -74,7 +85,7 @@ for line in labels:lines() do
         local hard = r.type == "hard"
         -- a bounce that states no status is scored with its pseudo status
         -- (X.0.9NN), the convention the labels follow
-        mout:write(cjson.encode({ file = file, status = r.status or r.pseudo_status or "",
+        mout:write(encode({ file = file, status = r.status or r.pseudo_status or "",
                                   reply = r.code and tostring(r.code) or "", reason = r.reason,
                                   hard = hard, format = r.format }), "\n")
       end

@@ -296,6 +296,25 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "554-Transaction failed\n554-Reject due to policy restrictions.\n"
     "554 For explanation visit https://postmaster.gmx.net/en/error-messages"),
 
+  /* ---- Deutsche Telekom (T-Online): a refused sender is told to write to
+   * the postmaster desk, without a reason in the reply ------------------- */
+  R("tonline-ask-postmaster", "contact tosa@rx.t-online.de", "blocked",
+    "554 IP=198.51.100.7 - A problem occurred. (Ask your postmaster for help or to contact "
+    "tosa@rx.t-online.de to clarify.)"),
+
+  /* ---- Comcast (postmaster.comcast.net/smtp-error-codes): codes BL... are
+   * block lists, RL... rate limits; an unknown address is "Not our Customer" */
+  R("comcast-block-list", "comcast.net/smtp-error-codes.php#bl", "blocked",
+    "554 resimta-po-19v.sys.comcast.net comcast 198.51.100.7 Comcast block list. "
+    "See http://postmaster.comcast.net/smtp-error-codes.php#BL000000"),
+  R("comcast-rate-limit", "comcast.net/smtp-error-codes.php#rl", "toomanyconn",
+    "421 resimta-h1p-037599.sys.comcast.net comcast 198.51.100.7 Too many sessions opened "
+    "RL000001 http://postmaster.comcast.net/smtp-error-codes.php#RL000001"),
+  /* (with 550 only: "551 not our customer" is RFC 5321's user-not-local,
+   * an address that moved) */
+  { "comcast-not-our-customer", "not our customer", "userunknown", "550", NULL, NULL, NULL,
+    "550 5.1.1 <nobody@comcast.net> Not our Customer", 1 },
+
   /* ---- Mail.ru, Yandex, Zoho, QQ ---------------------------------------- */
   R("mailru-disabled", "is unavailable: account is disabled", "suspend",
     "550 Message was not accepted -- invalid mailbox.  Local mailbox someone@mail.ru is "

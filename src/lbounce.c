@@ -1043,13 +1043,14 @@ enum { RU_STATE = 1,  /* the fstate userdata (below) */
        RU_PARAMS_MT, RU_STORE, RU_CLOCK,
        RU_DCACHE,     /* domain -> reason or "" -> params, set by health("ctx") */
        RU_HAND,       /* the tracker's function that counts what the buffer hands over */
+       RU_RULES,      /* the rule set replies are classified with (bounce.classify's) */
        RU_RCPT, RU_REPLY, RU_TYPE, RU_REASON, RU_COUNT, RU_PERMANENT, RU_AT, RU_CAMPAIGN,
-       RU_SENDER, RU_EMPTY, RU_DOMAIN,
+       RU_SENDER, RU_EMPTY, RU_DOMAIN, RU_RHOST, RU_COMMAND,
        RU_NAMES,      /* NAME__COUNT names for push_nm */
        RU__COUNT = RU_NAMES + NAME__COUNT };
 static const char *const RU_FIELDS[] = {
   "rcpt", "reply", "type", "reason", "count", "permanent", "at", "campaign", "sender", "",
-  "domain"
+  "domain", "rhost", "command"
 };
 typedef char ru_fits[RU__COUNT - 1 <= 255 ? 1 : -1];   /* a C closure has 255 upvalues */
 
@@ -1279,6 +1280,40 @@ static hbuf *hb_make(lua_State *L) {
   return h;
 }
 
+/* The longest reply the fast path classifies (on its stack); a longer one
+ * goes the Lua way, which gives the same answer. */
+#define FAST_REPLY_MAX 4096
+
+/* Classifies the event's reply (the string at slot i) as t:record's Lua
+ * path does with bounce.classify: with the event's rhost and command when
+ * given. Returns 0 (and leaves the stack as it was) for what that path
+ * would refuse or raise on: no rule set, a reply that is empty or too long
+ * here, an rhost or command that is not a string, an unknown command. */
+static int classify_reply(lua_State *L, int i, bnc_class_t *out) {
+  char text[FAST_REPLY_MAX + 1];
+  const char *s, *rhost = NULL, *cmd = NULL;
+  size_t len, rhl = 0, cl = 0;
+  lrules *u = lua_touserdata(L, lua_upvalueindex(RU_RULES));   /* checked by recorder */
+  bnc_reply_t r;
+  int ok = 0, t;
+  s = lua_tolstring(L, i, &len);
+  if (!u || !u->rs || len > FAST_REPLY_MAX) return 0;
+  if ((t = ev_field(L, RU_RHOST)) == LUA_TSTRING) rhost = lua_tolstring(L, -1, &rhl);
+  else if (t != LUA_TNIL) goto done;
+  if ((t = ev_field(L, RU_COMMAND)) == LUA_TSTRING) cmd = lua_tolstring(L, -1, &cl);
+  else if (t != LUA_TNIL) goto done;
+  /* (the strings stay alive in the event table until the pop below) */
+  compile(L, u->rs);
+  if (bnc_reply_parse(s, len, text, sizeof text, &r) != BNC_OK) goto done;
+  if (cmd && (r.command = bnc_command_find(cmd, cl)) == BNC_CMD_NONE) goto done;
+  if (!rhost && r.rhost_len) { rhost = s + r.rhost_off; rhl = r.rhost_len; }
+  bnc_classify(u->rs, &r, text, r.text_len, rhost, rhl, out);
+  ok = 1;
+done:
+  lua_pop(L, 2);
+  return ok;
+}
+
 /* Stack slots of l_record after its 2 arguments; nothing is popped. */
 enum { RS_RCPT = 3, RS_REPLY, RS_TYPE, RS_CODE, RS_REASON, RS_RC, RS_COUNT, RS_PERMANENT,
        RS_NOW, RS_KEY, RS_DOMAIN, RS_ROW, RS_PARAMS, RS_CAMPAIGN, RS_SENDER, RS__NEXT };
@@ -1293,7 +1328,7 @@ enum { RS_RCPT = 3, RS_REPLY, RS_TYPE, RS_CODE, RS_REASON, RS_RC, RS_COUNT, RS_P
  * clock() was called first (t:record then uses that answer: the clock runs
  * once per event whichever path goes on). Declined: a closed store, an
  * event or `into` that is not a table without metatable, an address
- * t:record refuses, a reply to classify, an unknown type or reason, a count
+ * t:record refuses, a reply classify_reply declines, an unknown type or reason, a count
  * that is not a whole number, `at` out of range, params not cached yet,
  * jitter to draw, a corrupt record. */
 static int l_record(lua_State *L) {
@@ -1306,12 +1341,13 @@ static int l_record(lua_State *L) {
   size_t dlen;
   bnc_event_in_t ev;
   bnc_decision_t d;
+  bnc_class_t cl;
   size_t len, olen, amp;
   const char *s;
   char key[BNC_ADDRESS_MAX + 2], msg[128];
   lua_Number t;
   lua_Integer hb = 0;
-  int clocked = 0, hi = 0;
+  int clocked = 0, hi = 0, classified = 0;
   lua_settop(L, 2);
   luaL_checkstack(L, RS__NEXT + 16, NULL);
   if (!u->m || bnc_mstore_vsize(u->m) != BNC_RECORD_SIZE) return 0;
@@ -1319,14 +1355,26 @@ static int l_record(lua_State *L) {
   if (!plain_table(L, 1) || (lua_toboolean(L, 2) && !plain_table(L, 2))) return 0;
   if (ev_field(L, RU_RCPT) != LUA_TSTRING) return 0;                  /* RS_RCPT */
   s = lua_tolstring(L, RS_RCPT, &len);
-  if (ev_field(L, RU_REPLY) != LUA_TNIL) return 0;                    /* RS_REPLY */
-  ev_field(L, RU_TYPE);                                               /* RS_TYPE */
+  /* a reply decides type, reason and permanence, whatever else the event
+   * says, as in t:record's Lua path */
+  switch (ev_field(L, RU_REPLY)) {                                    /* RS_REPLY */
+  case LUA_TNIL: break;
+  case LUA_TSTRING:
+    if (!classify_reply(L, RS_REPLY, &cl)) return 0;
+    classified = 1;
+    break;
+  default: return 0;
+  }
+  if (classified) lua_pushstring(L, bnc_type_name(cl.type));          /* RS_TYPE */
+  else ev_field(L, RU_TYPE);
   lua_pushvalue(L, RS_TYPE);
   lua_rawget(L, lua_upvalueindex(RU_EVENTS));                         /* RS_CODE */
   if (lua_type(L, RS_CODE) != LUA_TNUMBER) return 0;
   ev.type = (int)lua_tointeger(L, RS_CODE);
   ev.reason = 0;
-  if (ev_field(L, RU_REASON) == LUA_TNIL) {                           /* RS_REASON */
+  if (classified) push_nm(L, NAME_REASON + (int)cl.reason);           /* RS_REASON */
+  else ev_field(L, RU_REASON);
+  if (lua_isnil(L, RS_REASON)) {
     lua_pushnil(L);                                                   /* RS_RC */
   } else {
     lua_pushvalue(L, RS_REASON);
@@ -1342,7 +1390,8 @@ static int l_record(lua_State *L) {
   }
   ev.permanent = 0;
   if (ev.type == BNC_EV_SOFT) {   /* only a soft bounce reads it */
-    ev_field(L, RU_PERMANENT);                                        /* RS_PERMANENT */
+    if (classified) lua_pushboolean(L, cl.permanent);                 /* RS_PERMANENT */
+    else ev_field(L, RU_PERMANENT);
     ev.permanent = lua_toboolean(L, RS_PERMANENT);
   } else {
     lua_pushnil(L);                                                   /* RS_PERMANENT */
@@ -1478,13 +1527,14 @@ static int l_health(lua_State *L) {
   return 0;
 }
 
-/* recorder(events, reasons, health, store, clock [, hand]) -> record,
+/* recorder(events, reasons, health, store, clock [, hand [, rules]]) -> record,
  * health (above), or nil when store is not a memory store. events maps an
  * event type to its code (the tracker's table, aliases included), reasons
  * a reason to its code, health an event code to its health counter index.
  * hand(kind, name, bucket, n1..n6) counts what the health buffer hands
- * over (nil: the tracker keeps no health). record declines every event
- * until health("ctx", ...) has given it a dcache. */
+ * over (nil: the tracker keeps no health); rules is the rule set replies
+ * are classified with (nil: events with a reply are declined). record
+ * declines every event until health("ctx", ...) has given it a dcache. */
 static int l_recorder(lua_State *L) {
   int i;
   fstate *st;
@@ -1493,11 +1543,12 @@ static int l_recorder(lua_State *L) {
   luaL_checktype(L, 3, LUA_TTABLE);
   luaL_checktype(L, 5, LUA_TFUNCTION);
   if (!lua_isnoneornil(L, 6)) luaL_checktype(L, 6, LUA_TFUNCTION);
-  lua_settop(L, 6);
+  if (!lua_isnoneornil(L, 7)) luaL_checkudata(L, 7, RULES_MT);
+  lua_settop(L, 7);
   luaL_checkstack(L, 2 * RU__COUNT + 4, NULL);
   history_mts(L);
-  luaL_getmetatable(L, MSTORE_MT);                    /* 7: mstore mt */
-  if (lua_type(L, 4) != LUA_TUSERDATA || !has_mt(L, 4, 7)) return 0;
+  luaL_getmetatable(L, MSTORE_MT);                    /* 8: mstore mt */
+  if (lua_type(L, 4) != LUA_TUSERDATA || !has_mt(L, 4, 8)) return 0;
   lua_pop(L, 1);
   st = lua_newuserdata(L, sizeof *st);                /* RU_STATE */
   st->store = lua_touserdata(L, 4);
@@ -1512,13 +1563,14 @@ static int l_recorder(lua_State *L) {
   lua_pushvalue(L, 5);
   lua_pushboolean(L, 0);                              /* RU_DCACHE: none yet */
   lua_pushvalue(L, 6);                                /* RU_HAND */
+  lua_pushvalue(L, 7);                                /* RU_RULES */
   for (i = RU_RCPT; i < RU_NAMES; i++) lua_pushstring(L, RU_FIELDS[i - RU_RCPT]);
   for (i = 0; i < NAME__COUNT; i++) lua_pushstring(L, name_of(i));
-  for (i = 1; i < RU__COUNT; i++) lua_pushvalue(L, 6 + i);   /* upvalue i is at 6 + i */
+  for (i = 1; i < RU__COUNT; i++) lua_pushvalue(L, 7 + i);   /* upvalue i is at 7 + i */
   lua_pushcclosure(L, l_health, RU__COUNT - 1);       /* the same upvalues */
-  lua_insert(L, 7);
+  lua_insert(L, 8);
   lua_pushcclosure(L, l_record, RU__COUNT - 1);
-  lua_insert(L, 7);                                   /* record, health */
+  lua_insert(L, 8);                                   /* record, health */
   return 2;
 }
 

@@ -13,7 +13,8 @@
 -- compare-and-set, retrying on conflict (see bounce.store for the interface);
 -- the memory store does all three in one C call (store:apply). On the memory
 -- store, t:record of a well-formed event is one C call in all (the fast path,
--- core.recorder: checks, address, params, transition, health counts).
+-- core.recorder: checks, address, reply classification, params, transition,
+-- health counts).
 -- Health counters (per domain, campaign and sender) live in this Lua state,
 -- in buckets of 1/24 of the policy's health window; the fast path buffers
 -- its counts in C and hands them over, in order, before they are read.
@@ -245,7 +246,8 @@ function _M.new(opts)
         if n6 > 0 then count(scope, name, b, 6, n6) end
       end
     end
-    local fast, hflush = core.recorder(EVENT, REASON, HEALTH_BY_CODE, s, self.clock, hand)
+    local fast, hflush = core.recorder(EVENT, REASON, HEALTH_BY_CODE, s, self.clock, hand,
+                                       core.default_rules)
     if fast then
       self.fast, self.hflush = fast, hflush
       fast_ctx(self)

@@ -64,6 +64,17 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   R("gmail-unsolicited-rate", "unusual rate of unsolicited mail", "badreputation",
     "421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating\n"
     "421 4.7.28 from your DKIM domain [example.net 12]. - gsmtp"),
+  /* 4.7.28, the wording of the 2024 sender rules: the rate of mail, not a
+   * failed SPF check, although it names the SPF domain */
+  R("gmail-unusual-rate", "has detected an unusual rate of mail", "badreputation",
+    "421-4.7.28 [198.51.100.7] Gmail has detected an unusual rate of mail originating from\n"
+    "421-4.7.28 your SPF domain [example.com 5]. To protect our users from spam, mail sent\n"
+    "421 4.7.28 from your domain has been temporarily rate limited. - gsmtp"),
+  /* 4.7.32 / 5.7.32: DMARC alignment (it names RFC 5322 for the From header) */
+  R("gmail-not-aligned", "aligned with either the authenticated spf or dkim", "authfailure",
+    "421-4.7.32 Your email has been rate limited because the From: header (RFC5322) in this\n"
+    "421-4.7.32 message isn't aligned with either the authenticated SPF or DKIM organizational\n"
+    "421 4.7.32 domain. - gsmtp"),
   R("gmail-low-reputation", "very low reputation of the sending", "badreputation",
     "550-5.7.1 [198.51.100.7] Our system has detected that this message is likely\n"
     "550 5.7.1 suspicious due to the very low reputation of the sending IP address. - gsmtp"),

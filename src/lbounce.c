@@ -1025,10 +1025,11 @@ static int l_normalize_address(lua_State *L) {
  * (callgrind): a C API call costs about what a VM instruction does
  * (reading a field ~95 instructions from C, ~65 from Lua) and a table
  * built from C costs as much as a Lua constructor; what pays is doing in
- * one call what took several (normalize, floor, apply, type checks), the
- * health counts (buffered below) and the work between them. So the
- * decision's fields come back as values and t:record builds the table.
- * Only the common case is handled: for any other the function declines
+ * one call what took several (normalize, classify a reply, floor, apply,
+ * type checks), the health counts (buffered below) and the work between
+ * them. So the decision's fields come back as values and t:record builds
+ * the table. Only the common case is handled: for any other the function
+ * declines
  * before any side effect and t:record's Lua code runs as before, with its
  * own checks and errors. */
 

@@ -1029,9 +1029,8 @@ static int l_normalize_address(lua_State *L) {
  * type checks), the health counts (buffered below) and the work between
  * them. So the decision's fields come back as values and t:record builds
  * the table. Only the common case is handled: for any other the function
- * declines
- * before any side effect and t:record's Lua code runs as before, with its
- * own checks and errors. */
+ * declines before any side effect and t:record's Lua code runs as before,
+ * with its own checks and errors. */
 
 /* Upvalues of the functions core.recorder makes. Field and value names are
  * upvalues of their own: pushing one (and lua_rawget) is half the cost of

@@ -94,11 +94,17 @@ for i = 1, NEV do
                 at = T0 + math.floor(i / 1000), campaign = "c" .. (i % 10) }
 end
 
+-- One untimed pass of evs through t: the records exist and the setup's
+-- garbage is collected, so what is measured next is the steady state.
+local function warm(t, evs)
+  for i = 1, NEV do t:record(evs[i]) end
+  collectgarbage()
+end
+
 if arg[1] == "--passes" then
   local n, mode = tonumber(arg[2]) or 0, arg[3]
   local t = assert(bounce.tracker{ clock = function() return T0 end, health = mode ~= "nohealth" })
-  for i = 1, NEV do t:record(events[i]) end   -- the records exist, as below
-  collectgarbage()
+  warm(t, events)
   local into = mode == "into" and {} or nil
   for _ = 1, n do
     for i = 1, NEV do t:record(events[i], into) end
@@ -120,34 +126,28 @@ local function rate(fn)
   return median(rates)
 end
 
+-- t:record of evs (into: the decision table to reuse), events/s.
+local function record_rate(t, evs, into)
+  return rate(function()
+    for i = 1, NEV do t:record(evs[i], into) end
+    return NEV
+  end)
+end
+
 local FAST = os.getenv("BOUNCE_FAST_PATH") ~= "0"
 local t = assert(bounce.tracker{ clock = function() return T0 end, fast_path = FAST })
--- One untimed pass first: the records exist and the setup's garbage is
--- collected, so every variant below measures the steady state.
-for i = 1, NEV do t:record(events[i]) end
-collectgarbage()
-local rec = rate(function()
-  for i = 1, NEV do t:record(events[i]) end
-  return NEV
-end)
+warm(t, events)
+local rec = record_rate(t, events)
 io.write(string.format("%s: t:record, memory store: %.0f events/s (%d addresses, health on)\n",
   what, rec, t:count()))
 
-local into = {}
-local rec3 = rate(function()
-  for i = 1, NEV do t:record(events[i], into) end
-  return NEV
-end)
+local rec3 = record_rate(t, events, {})
 io.write(string.format("%s: t:record(event, into), memory store: %.0f events/s (health on, "
   .. "decision table reused)\n", what, rec3))
 
 local t2 = assert(bounce.tracker{ clock = function() return T0 end, health = false, fast_path = FAST })
-for i = 1, NEV do t2:record(events[i]) end
-collectgarbage()
-local rec2 = rate(function()
-  for i = 1, NEV do t2:record(events[i]) end
-  return NEV
-end)
+warm(t2, events)
+local rec2 = record_rate(t2, events)
 io.write(string.format("%s: t:record, memory store: %.0f events/s (health off)\n", what, rec2))
 
 -- Events as an MTA reports them: the SMTP reply, classified by t:record
@@ -166,12 +166,8 @@ for i = 1, NEV do
   revents[i] = { rcpt = events[i].rcpt, reply = r[1], command = r[2], at = events[i].at,
                  campaign = events[i].campaign }
 end
-for i = 1, NEV do t:record(revents[i]) end
-collectgarbage()
-local rec4 = rate(function()
-  for i = 1, NEV do t:record(revents[i]) end
-  return NEV
-end)
+warm(t, revents)
+local rec4 = record_rate(t, revents)
 io.write(string.format("%s: t:record{ reply = ... }, memory store: %.0f events/s (the reply "
   .. "classified, health on)\n", what, rec4))
 

@@ -276,6 +276,23 @@ static void push_source(lua_State *L, int context, const char *what, const char 
   lua_pushlstring(L, buf, n);
 }
 
+/* Parses reply s into r (its text into text, cap >= len + 1) and
+ * classifies it under rs, as bounce.classify does: cmd (NULL, or cl bytes)
+ * is the command it answered, *rhost (NULL, or *rhl bytes) the remote
+ * host, else the one the reply names (*rhost is then set to it). Returns
+ * BNC_OK, what bnc_reply_parse returned, or BNC_EINVAL for an unknown
+ * command. rs is compiled. */
+static int classify_reply_text(const bnc_ruleset_t *rs, const char *s, size_t len, char *text,
+                               size_t cap, const char *cmd, size_t cl, const char **rhost,
+                               size_t *rhl, bnc_reply_t *r, bnc_class_t *c) {
+  int rc = bnc_reply_parse(s, len, text, cap, r);
+  if (rc != BNC_OK) return rc;
+  if (cmd && (r->command = bnc_command_find(cmd, cl)) == BNC_CMD_NONE) return BNC_EINVAL;
+  if (!*rhost && r->rhost_len) { *rhost = s + r->rhost_off; *rhl = r->rhost_len; }
+  bnc_classify(rs, r, text, r->text_len, *rhost, *rhl, c);
+  return BNC_OK;
+}
+
 /* classify(reply [, opts]) -> result | nil, err
  * opts: rhost (string), command (string), rules (rule set). */
 static int l_classify(lua_State *L) {
@@ -309,7 +326,9 @@ static int l_classify(lua_State *L) {
   }                                                   /* reply, opts, rules */
   compile(L, rs);
   text = scratch(L, len + 1);
-  rc = bnc_reply_parse(s, len, text, len + 1, &r);
+  rc = classify_reply_text(rs, s, len, text, len + 1, cmd, cl, &rhost, &rhl, &r, &c);
+  if (rc == BNC_EINVAL)
+    luaL_error(L, "bad argument #2 to 'classify' (field 'command': unknown command '%s')", cmd);
   if (rc == BNC_EEMPTY) {
     lua_pushnil(L);
     lua_pushliteral(L, "empty reply: no code, status or text");
@@ -320,14 +339,6 @@ static int l_classify(lua_State *L) {
     lua_pushfstring(L, "reply too long: %d bytes (limit %d)", (int)len, (int)BNC_REPLY_MAX);
     return 2;
   }
-  if (cmd) {
-    bnc_command_t k = bnc_command_find(cmd, cl);
-    if (k == BNC_CMD_NONE)
-      luaL_error(L, "bad argument #2 to 'classify' (field 'command': unknown command '%s')", cmd);
-    r.command = k;
-  }
-  if (!rhost && r.rhost_len) { rhost = s + r.rhost_off; rhl = r.rhost_len; }
-  bnc_classify(rs, &r, text, r.text_len, rhost, rhl, &c);
 
   /* Keys and names come from a table made at load time and are stored with
    * lua_rawset: no string is hashed or compared per call. */
@@ -1157,24 +1168,26 @@ static void hb_new(hbuf *h, hb_entry *e, int kind, const char *s, size_t len, lu
   h->count++;
 }
 
-/* Hands the entry's counts to the tracker (upvalue RU_HAND): hand(kind,
- * name, bucket, n1..n6). The counts are cleared first: whatever happens in
- * the call, nothing is handed twice. */
+/* Hands the entry's counts to the tracker (upvalue RU_HAND), one call per
+ * kind counted: hand(kind, name, bucket, i, n). The counts are cleared
+ * first: whatever happens in the calls, nothing is handed twice. */
 static void hb_hand(lua_State *L, hb_entry *e) {
   uint32_t n[HB_KINDS];
   int i;
   memcpy(n, e->n, sizeof n);
   memset(e->n, 0, sizeof e->n);
-  for (i = 0; i < HB_KINDS && !n[i]; i++) {}
-  if (i == HB_KINDS) return;
-  luaL_checkstack(L, 3 + HB_KINDS, NULL);
-  lua_pushvalue(L, lua_upvalueindex(RU_HAND));
-  lua_pushvalue(L, lua_upvalueindex(e->kind == HK_DOMAIN ? RU_DOMAIN
-                                    : e->kind == HK_CAMPAIGN ? RU_CAMPAIGN : RU_SENDER));
-  lua_pushlstring(L, e->name, e->len);
-  lua_pushinteger(L, e->b);
-  for (i = 0; i < HB_KINDS; i++) lua_pushinteger(L, (lua_Integer)n[i]);
-  lua_call(L, 3 + HB_KINDS, 0);
+  luaL_checkstack(L, 6, NULL);
+  for (i = 0; i < HB_KINDS; i++) {
+    if (!n[i]) continue;
+    lua_pushvalue(L, lua_upvalueindex(RU_HAND));
+    lua_pushvalue(L, lua_upvalueindex(e->kind == HK_DOMAIN ? RU_DOMAIN
+                                      : e->kind == HK_CAMPAIGN ? RU_CAMPAIGN : RU_SENDER));
+    lua_pushlstring(L, e->name, e->len);
+    lua_pushinteger(L, e->b);
+    lua_pushinteger(L, i + 1);
+    lua_pushinteger(L, (lua_Integer)n[i]);
+    lua_call(L, 5, 0);
+  }
 }
 
 /* Hands over every entry, then empties the buffer. */
@@ -1295,21 +1308,19 @@ static int classify_reply(lua_State *L, int i, bnc_class_t *out) {
   size_t len, rhl = 0, cl = 0;
   lrules *u = lua_touserdata(L, lua_upvalueindex(RU_RULES));   /* checked by recorder */
   bnc_reply_t r;
-  int ok = 0, t;
+  int ok = 0, th, tc;
   s = lua_tolstring(L, i, &len);
   if (!u || !u->rs || len > FAST_REPLY_MAX) return 0;
-  if ((t = ev_field(L, RU_RHOST)) == LUA_TSTRING) rhost = lua_tolstring(L, -1, &rhl);
-  else if (t != LUA_TNIL) goto done;
-  if ((t = ev_field(L, RU_COMMAND)) == LUA_TSTRING) cmd = lua_tolstring(L, -1, &cl);
-  else if (t != LUA_TNIL) goto done;
-  /* (the strings stay alive in the event table until the pop below) */
-  compile(L, u->rs);
-  if (bnc_reply_parse(s, len, text, sizeof text, &r) != BNC_OK) goto done;
-  if (cmd && (r.command = bnc_command_find(cmd, cl)) == BNC_CMD_NONE) goto done;
-  if (!rhost && r.rhost_len) { rhost = s + r.rhost_off; rhl = r.rhost_len; }
-  bnc_classify(u->rs, &r, text, r.text_len, rhost, rhl, out);
-  ok = 1;
-done:
+  th = ev_field(L, RU_RHOST);                          /* rhost, command */
+  tc = ev_field(L, RU_COMMAND);
+  if ((th == LUA_TNIL || th == LUA_TSTRING) && (tc == LUA_TNIL || tc == LUA_TSTRING)) {
+    /* (the strings stay alive in the event table until the pop below) */
+    if (th == LUA_TSTRING) rhost = lua_tolstring(L, -2, &rhl);
+    if (tc == LUA_TSTRING) cmd = lua_tolstring(L, -1, &cl);
+    compile(L, u->rs);
+    ok = classify_reply_text(u->rs, s, len, text, sizeof text, cmd, cl, &rhost, &rhl, &r,
+                             out) == BNC_OK;
+  }
   lua_pop(L, 2);
   return ok;
 }
@@ -1531,7 +1542,7 @@ static int l_health(lua_State *L) {
  * health (above), or nil when store is not a memory store. events maps an
  * event type to its code (the tracker's table, aliases included), reasons
  * a reason to its code, health an event code to its health counter index.
- * hand(kind, name, bucket, n1..n6) counts what the health buffer hands
+ * hand(kind, name, bucket, i, n) counts what the health buffer hands
  * over (nil: the tracker keeps no health); rules is the rule set replies
  * are classified with (nil: events with a reply are declined). record
  * declines every event until health("ctx", ...) has given it a dcache. */

@@ -236,15 +236,7 @@ function _M.new(opts)
     -- stores); hand() counts what its health buffer hands over
     local hand
     if self.keep_health then
-      hand = function(kind, name, b, n1, n2, n3, n4, n5, n6)
-        local scope = self.counters[kind]
-        if n1 > 0 then count(scope, name, b, 1, n1) end
-        if n2 > 0 then count(scope, name, b, 2, n2) end
-        if n3 > 0 then count(scope, name, b, 3, n3) end
-        if n4 > 0 then count(scope, name, b, 4, n4) end
-        if n5 > 0 then count(scope, name, b, 5, n5) end
-        if n6 > 0 then count(scope, name, b, 6, n6) end
-      end
+      hand = function(kind, name, b, i, n) count(self.counters[kind], name, b, i, n) end
     end
     local fast, hflush = core.recorder(EVENT, REASON, HEALTH_BY_CODE, s, self.clock, hand,
                                        core.default_rules)
@@ -484,8 +476,8 @@ local function transition(self, key, domain, code, reason, permanent, at, etype)
 end
 
 -- t:record's general path, after the policy check. clocked: the fast path
--- already asked the clock, which answered now. Called in tail position from
--- t:record, so that errors raised at level 3 point at t:record's caller.
+-- already asked the clock, which answered now. Called from t:record (not
+-- as a tail call), so errors raised at level 4 point at t:record's caller.
 local function record(self, ev, into, clocked, now)
   if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev), 4) end
   local rcpt = ev.rcpt

@@ -76,6 +76,17 @@ describe("classify", function()
     end
   end)
 
+  it("reads a multi-line reply a bounce unfolded onto one line", function()
+    -- Postfix's Diagnostic-Code joins the lines with spaces and keeps their
+    -- prefixes: the phrase "at a rate that prevents" spans two of them
+    local r = bounce.classify("smtp; 550-5.2.1 The user you are trying to contact is receiving" ..
+      " mail at a rate that 550-5.2.1 prevents additional messages from being delivered. For" ..
+      " more 550 5.2.1 information - gsmtp")
+    assert.same({ "speeding", "block", "gmail-receiving-rate" }, { r.reason, r.type, r.rule })
+    assert.equals("The user you are trying to contact is receiving mail at a rate that prevents" ..
+      " additional messages from being delivered. For more information - gsmtp", r.text)
+  end)
+
   it("finds enhanced codes inside the text", function()
     assert.equals("5.1.2", bounce.classify("Sorry, I couldn't find any host named x.example. (#5.1.2)").status)
     assert.equals("5.7.1", bounce.classify("rejected (5.7.1) by policy").status)

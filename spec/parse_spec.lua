@@ -188,6 +188,27 @@ describe("parse", function()
     assert.equal("5.0.911", r.pseudo_status)
   end)
 
+  it("says onhold for words nothing reads, undefined for no words at all", function()
+    local function one(fields)
+      local f = { "Final-Recipient: rfc822; al@example.org", "Action: failed" }
+      for _, v in ipairs(fields) do f[#f + 1] = v end
+      return assert(bounce.parse(dsn("\n", { f })))[1]
+    end
+    local r = one{ "Diagnostic-Code: smtp; 554 Transaction refused by zorblat" }
+    assert.same({ "onhold", "soft", "5.0.901" }, { r.reason, r.type, r.pseudo_status })
+    assert.equal("Transaction refused by zorblat", r.text)
+    r = one{}
+    assert.same({ "undefined", "soft", "5.0.900" }, { r.reason, r.type, r.pseudo_status })
+    r = one{ "Diagnostic-Code: smtp; 554" }           -- a code, no words
+    assert.equal("undefined", r.reason)
+    r = one{ "Diagnostic-Code: smtp; 554 zorblat (in reply to MAIL FROM command)" }
+    assert.equal("rejected", r.reason)                -- context still decides first
+    r = assert(bounce.parse(dsn("\n", { { "Final-Recipient: rfc822; al@example.org",
+      "Action: delayed", "Diagnostic-Code: smtp; 451 zorblat" } })))[1]
+    assert.is_true(r.delayed)
+    assert.not_equal("onhold", r.reason)             -- a delay is not held for want of words
+  end)
+
   it("counts a relayed 'user unknown' as a dead address only when tied to the address", function()
     local function one(diag, status)
       return assert(bounce.parse(dsn("\n", { { "Final-Recipient: rfc822; al@example.org",

@@ -1810,6 +1810,23 @@ static void confirm_dead(ctx_t *c, bnc_msg_rcpt_t *r) {
   r->cls.context_changed = 1;
 }
 
+/* A failure whose diagnostic no rule, status or code reads is `onhold`: the
+ * bounce said something, nobody here knows what (Sisimai's sense);
+ * `undefined` stays for a failure that came with no words at all. */
+static void hold_unread(bnc_msg_rcpt_t *r) {
+  size_t i;
+  if (r->cls.reason != BNC_R_UNDEFINED || r->cls.type != BNC_T_SOFT || r->delayed ||
+      strcmp(r->cls.source, "default") != 0 || !r->text.p)
+    return;
+  for (i = 0; i < r->text.n; i++) {
+    unsigned char ch = (unsigned char)r->text.p[i] | 0x20;
+    if (ch >= 'a' && ch <= 'z') {
+      r->cls.reason = BNC_R_ONHOLD;
+      return;
+    }
+  }
+}
+
 static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
   int d = pseudo_detail(r->cls.reason), cls = 5;
   if (r->status.p || !d || r->cls.type == BNC_T_DELIVERED || r->cls.type == BNC_T_COMPLAINT ||
@@ -2009,6 +2026,9 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
     }
   }
   for (i = 0; i < out->nrcpt; i++) confirm_dead(&c, &out->rcpt[i]);
-  for (i = 0; i < out->nrcpt; i++) set_pseudo(&out->rcpt[i], out->format && !strcmp(out->format, "exim"));
+  for (i = 0; i < out->nrcpt; i++) {
+    hold_unread(&out->rcpt[i]);
+    set_pseudo(&out->rcpt[i], out->format && !strcmp(out->format, "exim"));
+  }
   return out->nrcpt ? BNC_OK : BNC_ENOTBOUNCE;
 }

@@ -370,10 +370,47 @@ static size_t strip_in_reply(const char *t, size_t n, bnc_reply_t *r) {
   return n;
 }
 
+/* Removes the line prefixes of a multi-line reply that reached us on one
+ * line: a Diagnostic-Code unfolded by the bounce's writer keeps them inside
+ * the text ("... is receiving mail at a rate that 550-5.2.1 prevents
+ * additional ...", the last line "550 5.2.1 https://..."), where they split
+ * the phrases rules look for. A prefix is the reply's own code after a
+ * space, then '-' (a continuation) or ' ' and the reply's own status (the
+ * last line: with no status, "550 " may be a number of the text and
+ * stays). Only called for replies whose first line was a continuation, so
+ * one-line replies pay nothing. Compacts text in place; returns its new
+ * length. */
+static size_t strip_continuations(char *t, size_t n, const bnc_reply_t *r) {
+  size_t i = 0, o = 0, sl = r->st_class ? strlen(r->status) : 0;
+  const char c0 = (char)('0' + r->code / 100);
+  while (i < n) {
+    const char *p = memchr(t + i, c0, n - i);
+    size_t j = p ? (size_t)(p - t) : n, k = j + 4;
+    int own_status;
+    memmove(t + o, t + i, j - i);
+    o += j - i;
+    i = j;
+    if (i == n) break;
+    own_status = sl && n >= k + sl && memcmp(t + k, r->status, sl) == 0 &&
+                 (k + sl == n || t[k + sl] == ' ');
+    if (i > 0 && t[i - 1] == ' ' && n >= k && code_at(t + i, n - i) == r->code &&
+        (t[i + 3] == '-' || (t[i + 3] == ' ' && own_status))) {
+      if (own_status) k += sl;
+      while (k < n && t[k] == ' ') k++;
+      i = k;                                  /* drop "550-5.2.1 " */
+    } else {
+      t[o++] = t[i++];
+    }
+  }
+  while (o > 0 && t[o - 1] == ' ') o--;
+  return o;
+}
+
 int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
                     bnc_reply_t *r) {
   size_t pos = 0, tl = 0, first = 1;
   int leading = 0;   /* the text opened with its code */
+  int multi = 0;     /* ... and that line was a continuation ("550-...") */
   memset(r, 0, sizeof *r);
   if (len > BNC_REPLY_MAX) return BNC_ETOOBIG;
   if (cap < len) return BNC_EINVAL;
@@ -401,7 +438,10 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
       bnc_reply_t st;
       size_t sl;
       if (!r->code) r->code = code;
-      if (tl == 0) leading = 1;
+      if (tl == 0) {
+        leading = 1;
+        multi = s + 3 < eol && buf[s + 3] == '-';
+      }
       s += (s + 3 < eol) ? 4 : 3;
       while (s < eol && IS_SPACE(buf[s])) s++;
       /* The first status goes straight into r (whose status is all zero
@@ -432,6 +472,7 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
     append(text, &tl, buf + s, eol - s);
     pos = nl ? (size_t)(nl - buf) + 1 : len;
   }
+  if (multi) tl = strip_continuations(text, tl, r);
   find_inside(text, tl, r);
   tl = strip_in_reply(text, tl, r);
   /* wrapper phrases come before the code: a reply that opens with its

@@ -55,6 +55,22 @@ static void test_multi_line(void) {
     CHECK(strstr(text_of(&r), "451") == NULL);
     free(big);
   }
+  /* the same reply unfolded onto one line by a bounce's writer: the line
+   * prefixes inside the text go, so phrases that spanned lines match */
+  CHECK_INT(parse("smtp; 550-5.1.1 The email account that you tried to reach does 550-5.1.1 "
+                  "not exist. Please try 550 5.1.1 double-checking. gsmtp", &r), BNC_OK);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_STR(text_of(&r), "The email account that you tried to reach does not exist. "
+                         "Please try double-checking. gsmtp");
+  /* without a status, continuations only; a number of the text stays, and
+   * so do another code, another status, and a code glued to a word */
+  CHECK_INT(parse("452-Mailbox full 452-try later 452 kept 452 MB x452-y 451-z", &r), BNC_OK);
+  CHECK_STR(text_of(&r), "Mailbox full try later 452 kept 452 MB x452-y 451-z");
+  CHECK_INT(parse("550-5.2.1 a 550 5.2.10 b 550 5.2.1c 550 5.2.1", &r), BNC_OK);
+  CHECK_STR(text_of(&r), "a 550 5.2.10 b 550 5.2.1c");
+  /* a one-line reply keeps its text whole */
+  CHECK_INT(parse("550 5.1.1 user unknown 550-5.1.1 x", &r), BNC_OK);
+  CHECK_STR(text_of(&r), "user unknown 550-5.1.1 x");
 }
 
 static void test_status_inside(void) {

@@ -73,7 +73,7 @@ local ADVICE = {
   filtered = "retry later; a filter refused this message",
   syntaxerror = "hold: fix the sending MTA's SMTP dialogue",
   failedstarttls = "hold: fix TLS with the receiver",
-  onhold = "retry later; the receiver deferred it",
+  onhold = "retry later; deferred, or a reason no rule reads",
   undefined = "retry later; the reason is unknown",
   delivered = "nothing: delivered",
 }

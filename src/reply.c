@@ -110,6 +110,13 @@ static const struct { const char *phrase; size_t len; bnc_command_t cmd; } CMD_P
   { P("after rcpt"), BNC_CMD_RCPT },
   { P("after mail from"), BNC_CMD_MAIL },
   { P("after initial connection"), BNC_CMD_CONNECT },
+  { P("after pipelined end of data"), BNC_CMD_DATA },
+  { P("after pipelined data"), BNC_CMD_DATA },
+  { P("after pipelined rcpt"), BNC_CMD_RCPT },
+  { P("after pipelined mail from"), BNC_CMD_MAIL },
+  { P("after ehlo"), BNC_CMD_HELO },
+  { P("after helo"), BNC_CMD_HELO },
+  { P("after starttls"), BNC_CMD_STARTTLS },
   { P("while performing the helo handshake"), BNC_CMD_HELO },
   { P("while performing the ehlo handshake"), BNC_CMD_HELO },
   { P("for text command"), BNC_CMD_DATA },
@@ -210,7 +217,7 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
   else if (starts_ci(p + e, n - e, "said:")) e += 5;
   else if (starts_ci(p + e, n - e, " failed with:")) e += 13;
   else if (host_kw && e < n && p[e] == ':') e += 1;
-  else return 0;
+  else if (!(host_kw && e == n)) return 0;      /* Exim: "host H [ip]" alone */
   r->rhost_off = start + h;
   r->rhost_len = hl;
   while (e < n && IS_SPACE(p[e])) e++;
@@ -296,6 +303,7 @@ static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
 static bnc_command_t find_not_like(const char *t, size_t n) {
   static const struct { const char *after; bnc_command_t cmd; } A[] = {
     { "our rcpt", BNC_CMD_RCPT }, { "our mail", BNC_CMD_MAIL }, { "our data", BNC_CMD_DATA },
+    { "our final data", BNC_CMD_DATA },
     { "recipient", BNC_CMD_RCPT }, { "sender", BNC_CMD_MAIL },
   };
   const char *p = t, *end = t + n;
@@ -433,6 +441,14 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
       s += 4;
     }
     code = code_at(buf + s, eol - s);
+    /* Exim's lead-in: "SMTP error from remote mail server after end of
+     * data:", the reply on the lines below it. The lead-in names the
+     * command; the reply's text starts after it. */
+    if (code && tl > 0 && !r->code && text[tl - 1] == ':' && (s + 3 == eol || buf[s + 3] == ' ' ||
+                                                          buf[s + 3] == '-')) {
+      if (r->command == BNC_CMD_NONE) find_command_head(text, tl, r);
+      tl = 0;
+    }
     if (code && (tl == 0 || code == r->code) &&
         (s + 3 == eol || buf[s + 3] == ' ' || buf[s + 3] == '-')) {
       bnc_reply_t st;

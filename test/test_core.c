@@ -153,6 +153,30 @@ static void test_wrappers(void) {
   CHECK_STR(r.status, "5.1.1");
   CHECK_INT(r.command, BNC_CMD_RCPT);
   CHECK(r.rhost_len == 14 && strncmp(s + r.rhost_off, "mx.example.org", 14) == 0);
+  /* Exim 4.8x and later: the host alone, the lead-in, the reply below */
+  s = "host gmail-smtp-in.l.google.com [192.0.2.6]\n"
+      "    SMTP error from remote mail server after pipelined RCPT TO:<a@example.org>:\n"
+      "    550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
+      "    550 5.1.1  double-checking. gsmtp";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK(r.rhost_len == 26 && strncmp(s + r.rhost_off, "gmail-smtp-in.l.google.com", 26) == 0);
+  CHECK_STR(text_of(&r), "The email account that you tried to reach does not exist. "
+                         "Please try double-checking. gsmtp");
+  CHECK_INT(parse("SMTP error from remote mail server after end of data:\n554 5.7.0 spam", &r),
+            BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_DATA);
+  CHECK_STR(text_of(&r), "spam");
+  /* a number that opens a line after other text is no lead-in's reply
+   * unless that text ends with a colon */
+  CHECK_INT(parse("Quota: 95% used.\n550 5.2.2 full", &r), BNC_OK);
+  CHECK_STR(text_of(&r), "Quota: 95% used. 550 5.2.2 full");
+  CHECK_INT(r.code, 550);
+  CHECK_INT(parse("mx.example.org [192.0.2.5] did not like our final DATA:\n550 5.7.1 no", &r),
+            BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_DATA);
 
   /* dma, qmail and GMX name the command in their own words */
   CHECK_INT(parse("mx.example.org [192.0.2.5] did not like our RCPT TO:\n550 5.2.1 no", &r), BNC_OK);

@@ -214,7 +214,8 @@ describe("parse", function()
       return assert(bounce.parse(dsn("\n", { { "Final-Recipient: rfc822; al@example.org",
         "Action: failed", "Status: " .. (status or "5.0.0"), "Diagnostic-Code: smtp; " .. diag } })))[1]
     end
-    assert.equal("userunknown", one("550 Unknown user al@example.org (in reply to RCPT TO command)").reason)
+    local rc = one("550 Unknown user al@example.org (in reply to RCPT TO command)")
+    assert.same({ "userunknown", "RCPT" }, { rc.reason, rc.command })
     assert.equal("userunknown", one("550 Unknown user al@example.org", "5.1.1").reason)
     assert.equal("hard", one("550 5.1.1 <al@example.org>: User unknown").type)
     -- no stage and no address status: a filtering gateway's answer as often as
@@ -223,8 +224,9 @@ describe("parse", function()
     assert.same({ "filtered", "soft" }, { r.reason, r.type })
     assert.equal("context:relayed<unknown-user", r.rule)   -- says why the rule's reason gave way
     -- after DATA the recipient was accepted: a filter speaking, not a dead mailbox
+    assert.is_nil(r.command)
     r = one("550 Unknown user al@example.org (in reply to end of DATA command)")
-    assert.equal("filtered", r.reason)
+    assert.same({ "filtered", "DATA" }, { r.reason, r.command })
     assert.not_equal("hard", r.type)
     assert.equal("context:DATA<unknown-user", r.rule)
     assert.equal("unknown-user", one("550 Unknown user al@example.org", "5.1.1").rule)
@@ -288,6 +290,28 @@ describe("parse", function()
         ">>> MAIL From:<me@old.example>\n<<< 550 relaying denied\n" ..
         "554 <una@example.net>... Remote protocol error\n554 <dos@example.com>... 550 Host unknown\n"))
       assert.same({ 2, "norelaying", "hostunknown" }, { #rs, rs[1].reason, rs[2].reason })
+    end)
+
+    it("Exim: the host line, the lead-in naming the command, the reply's lines below", function()
+      local rs = assert(bounce.parse("From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n" ..
+        "Subject: Mail delivery failed: returning message to sender\n" ..
+        "X-Failed-Recipients: ann@gmail.example\n\n" ..
+        "This message was created automatically by mail delivery software.\n\n" ..
+        "A message that you sent could not be delivered to one or more of its\n" ..
+        "recipients. This is a permanent error. The following address(es) failed:\n\n" ..
+        "  ann@gmail.example\n    host gmail-smtp-in.l.google.com [192.0.2.26]\n" ..
+        "    SMTP error from remote mail server after end of data:\n" ..
+        "    550-5.7.1 [192.0.2.1] Our system has detected that this message is\n" ..
+        "    550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,\n" ..
+        "    550 5.7.1 this message has been blocked. a1si - gsmtp\n"))
+      local r = rs[1]
+      assert.same({ "exim", "ann@gmail.example", "spamdetected", "gmail-likely-unsolicited" },
+                  { r.format, r.rcpt, r.reason, r.rule })
+      assert.same({ 550, "5.7.1", "DATA", "gmail-smtp-in.l.google.com" },
+                  { r.code, r.status, r.command, r.rhost })
+      assert.equal("[192.0.2.1] Our system has detected that this message is likely unsolicited " ..
+                   "mail. To reduce the amount of spam sent to Gmail, this message has been " ..
+                   "blocked. a1si - gsmtp", r.text)
     end)
 
     it("Mail.ru: one record when the text says it twice", function()

@@ -1618,7 +1618,7 @@ static int l_history_info(lua_State *L) {
 
 enum {
   MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,
-  MK_DIAGNOSTIC, MK_REASON, MK_TYPE, MK_PERMANENT, MK_RULE, MK_DELAYED, MK_RHOST, MK_AT,
+  MK_DIAGNOSTIC, MK_REASON, MK_TYPE, MK_PERMANENT, MK_RULE, MK_DELAYED, MK_RHOST, MK_COMMAND, MK_AT,
   MK_LAST_ATTEMPT_DATE, MK_WILL_RETRY_UNTIL, MK_REPORTING_MTA, MK_ARRIVAL_DATE,
   MK_FEEDBACK_TYPE, MK_SOURCE_IP, MK_MESSAGE_ID, MK_FROM, MK_TO, MK_SUBJECT, MK_DATE,
   MK_FORMAT, MK_HEADERS, MK_WARNINGS, MK_FAILED, MK_NONE, MK_REASONS
@@ -1627,7 +1627,7 @@ enum {
 #define MK_COUNT (MK_TYPES + BNC_T__COUNT)
 static const char *const MSG_KEYS[] = {
   "rcpt", "original_rcpt", "action", "status", "pseudo_status", "code", "text", "diagnostic",
-  "reason", "type", "permanent", "rule", "delayed", "rhost", "at", "last_attempt_date",
+  "reason", "type", "permanent", "rule", "delayed", "rhost", "command", "at", "last_attempt_date",
   "will_retry_until", "reporting_mta", "arrival_date", "feedback_type", "source_ip",
   "message_id", "from", "to", "subject", "date", "format", "headers", "warnings",
   "failed", "none"
@@ -1718,6 +1718,7 @@ static int msg_nfields(const bnc_message_t *m, const bnc_msg_rcpt_t *r) {
   for (i = 0; i < (int)(sizeof s / sizeof s[0]); i++) n += s[i]->p != NULL;
   n += r->pseudo_status[0] != 0;
   n += r->reply.code != 0;
+  n += r->reply.command != BNC_CMD_NONE;
   n += r->cls.rule >= 0;
   n += m->warnings != 0;
   n += (r->last_attempt.p || m->arrival_date.p);      /* at, when the date parses: a hint */
@@ -1769,6 +1770,10 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
     lua_pushboolean(L, r->delayed);
     msg_set(L, MK_DELAYED);
     msg_str(L, MK_RHOST, r->rhost);
+    if (r->reply.command != BNC_CMD_NONE) {
+      lua_pushstring(L, bnc_command_name(r->reply.command));
+      msg_set(L, MK_COMMAND);
+    }
     {
       bnc_str_t when = r->last_attempt.p ? r->last_attempt : m->arrival_date;
       long long at = when.p ? bnc_date_parse(when.p, when.n) : -1;

@@ -17,8 +17,8 @@ usage: bounce parse [--csv] [--header NAME]... [--campaign NAME] [PATH...]
 Parses bounce messages (DSNs, complaints, auto-replies, plain-text bounces)
 and prints one JSON object per recipient result: every field bounce.parse
 gives (rcpt, action, status, code, text, reason, type, permanent, rhost,
-reporting_mta, at, the original message's message_id, from, to, subject,
-date, format, ...), where the message was (file, index, offset), and
+command, reporting_mta, at, the original message's message_id, from, to,
+subject, date, format, ...), where the message was (file, index, offset), and
 sender (the address in the original From). The output pipes straight into
 `bounce replay`:  bounce parse bounces.mbox | bounce replay --policy FILE
 
@@ -44,7 +44,7 @@ messages done, messages/s); BOUNCE_PROGRESS=1 forces it, =0 turns it off.]]
 
 local CSV_FIELDS = {
   "file", "index", "offset", "rcpt", "original_rcpt", "action", "delayed", "status", "code",
-  "reason", "type", "permanent", "rule", "text", "diagnostic", "rhost", "reporting_mta", "at",
+  "reason", "type", "permanent", "rule", "text", "diagnostic", "rhost", "command", "reporting_mta", "at",
   "arrival_date", "last_attempt_date", "will_retry_until", "message_id", "from", "to",
   "subject", "date", "sender", "campaign", "feedback_type", "source_ip", "format", "warnings",
 }

@@ -339,6 +339,10 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "554 5.1.8 Email Outgoing Blocked."),
   R("zoho-unusual-activity", "unusual sending activity detected", "speeding",
     "550 5.4.6 Unusual sending activity detected. Please try after sometime."),
+  /* QQ: the recipient put the sender on its own block list */
+  R("qq-rejected-by-recipients", "mail is rejected by recipients", "filtered",
+    "550 Mail is rejected by recipients [abc123 198.51.100.7]. "
+    "https://service.mail.qq.com/detail/0/92"),
   R("qq-frequency-limited", "frequency limited", "toomanyconn",
     "550 Ip frequency limited [198.51.100.7]. "
     "http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022"),
@@ -1032,6 +1036,8 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   /* ---- disabled or suspended accounts ---------------------------------------- */
   R("account-disabled", "account disabled", "suspend",
     "550 5.2.1 Account disabled"),
+  R("recipient-disabled", "recipient disabled", "suspend",
+    "550 5.0.0 Recipient disabled"),
   R("account-is-disabled", "account is disabled", "suspend",
     "550 5.2.1 This account is disabled"),
   R("account-has-been-disabled", "account has been disabled", "suspend",

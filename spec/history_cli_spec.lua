@@ -69,6 +69,21 @@ describe("bounce replay, check, suppressions, import with --db", function()
     assert.matches("^bouncing: 1 soft bounce", j.why)
   end)
 
+  it("reports events it cannot take, by line, and goes on", function()
+    if not have_sqlite() then return pending("bounce.sqlite is not built") end
+    local input = '{"type":"hard","at":' .. T0 .. '}\n' ..            -- a parse result with no rcpt
+      '{"rcpt":"<Undisclosed Recipients>","type":"hard","at":' .. T0 .. '}\n' ..
+      'not json\n' .. events
+    local out, err, code = run("replay - --json --db " .. sh_quote(db), input)
+    assert.equal(1, code)
+    assert.equal("stdin:1: no rcpt: the event names no recipient\n" ..
+      "stdin:2: invalid address '<Undisclosed Recipients>': expected local@domain\n" ..
+      "stdin:3: not a JSON object\n", err)
+    local n = 0
+    for _ in out:gmatch("[^\n]+") do n = n + 1 end
+    assert.equal(4, n)   -- every good event still decided
+  end)
+
   it("lists suppressions with filters, as CSV and JSON", function()
     if not have_sqlite() then return pending("bounce.sqlite is not built") end
     run("replay - --json --db " .. sh_quote(db), events)

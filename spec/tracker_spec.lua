@@ -186,6 +186,18 @@ describe("bounce.tracker", function()
         assert.matches("^invalid address", err)
       end
       assert.same({ nil, "invalid address 'x': expected local@domain" }, { t:check("x") })
+      assert.same({ nil, "invalid address '\"ann@example.com': unterminated quoted local part" },
+                  { t:check('"ann@example.com') })
+    end)
+
+    it("with a quoted local part are kept, one key with the plain spelling", function()
+      local t = tracker()
+      local d = assert(t:record{ rcpt = '"Neko....Nyaan"@Example.org', reply = "550 5.1.1 user unknown", at = T0 })
+      assert.equals("suppress", d.action)
+      assert.is_false((t:check('"neko....nyaan"@example.org', T0)))
+      assert.is_true((t:check("neko.nyaan@example.org", T0)))
+      t:record{ rcpt = '"Ann"@example.org', type = "hard", at = T0 }
+      assert.is_false((t:check("ann@example.org", T0)))
     end)
   end)
 

@@ -17,9 +17,57 @@ static int bad(unsigned char c, int domain) {
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
+/* RFC 5322 atext: the bytes of a dot-atom local part besides '.'. */
+static int atext(unsigned char c) {
+  return c > 32 && c < 127 && !strchr("()<>[]:;@\\,.\"", c);
+}
+
+/* A quoted local part s[b..e) (s[b] == '"') into out: its closing quote
+ * must come before the '@'. Returns what is wrong, or NULL and sets *ol
+ * (bytes written) and *end (the byte after the closing quote). A quoted
+ * string that a dot-atom could say ("ann"@x) loses its quotes, so both
+ * spellings are one key (RFC 5321 4.1.2 prefers the dot-atom). */
+static const char *quoted_local(const char *s, size_t b, size_t e, int cs, char *out,
+                                size_t *ol, size_t *end) {
+  size_t q = b + 1, o = 1, j;
+  int atom = 1;
+  out[0] = '"';
+  while (q < e && s[q] != '"') {
+    unsigned char c = (unsigned char)s[q];
+    if (c == '\\') {                              /* quoted-pair */
+      if (q + 1 >= e || (unsigned char)s[q + 1] < 32 || (unsigned char)s[q + 1] > 126)
+        return "bad quoted local part";
+      out[o++] = '\\';
+      c = (unsigned char)s[q + 1];
+      q++;
+      atom = 0;
+    } else if (c < 32 || c > 126) {
+      return "bad quoted local part";
+    } else if (!atext(c) && c != '.') {
+      atom = 0;
+    }
+    out[o++] = cs ? (char)c : lower((char)c);
+    q++;
+  }
+  if (q >= e) return "unterminated quoted local part";
+  out[o++] = '"';
+  *end = q + 1;
+  if (o == 2) return "expected local@domain";     /* "" */
+  if (atom && out[1] != '.' && out[o - 2] != '.') {
+    for (j = 1; j + 2 < o; j++)
+      if (out[j] == '.' && out[j + 1] == '.') break;
+    if (j + 2 >= o) {                               /* a dot-atom after all */
+      memmove(out, out + 1, o - 2);
+      o -= 2;
+    }
+  }
+  *ol = o;
+  return NULL;
+}
+
 const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
                                   char *out, size_t *olen, size_t *at) {
-  size_t b = 0, e = len, i, a = (size_t)-1;
+  size_t b = 0, e = len, i, a = (size_t)-1, o = 0;
   while (b < e && space((unsigned char)s[b])) b++;
   while (e > b && space((unsigned char)s[e - 1])) e--;
   if (b < e && s[b] == '<') {
@@ -29,17 +77,27 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
     while (e > b && space((unsigned char)s[e - 1])) e--;
   }
   if (e - b > BNC_ADDRESS_MAX) return "longer than RFC 5321 allows";
-  for (i = b; i < e; i++) {
+  if (b < e && s[b] == '"') {
+    const char *why = quoted_local(s, b, e, case_sensitive, out, &o, &i);
+    if (why) return why;
+    if (i >= e || s[i] != '@') return "expected local@domain";
+    a = o;
+    out[o++] = '@';
+    i++;
+  } else {
+    i = b;
+  }
+  for (; i < e; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '@') {
       if (a != (size_t)-1) return "expected local@domain";
-      a = i - b;
+      a = o;
     } else if (bad(c, a != (size_t)-1)) {
       return "expected local@domain";
     }
-    out[i - b] = (a == (size_t)-1 && case_sensitive) ? (char)c : lower((char)c);
+    out[o++] = (a == (size_t)-1 && case_sensitive) ? (char)c : lower((char)c);
   }
-  *olen = e - b;
+  *olen = o;
   if (a == (size_t)-1 || a == 0 || a + 1 == *olen) return "expected local@domain";
   if (a > 64) return "longer than RFC 5321 allows";
   if (out[a + 1] == '.' || out[*olen - 1] == '.' ||

@@ -6,7 +6,10 @@
  * domain label, no white space, controls or specials that cannot appear
  * unquoted), lower-cases the domain, and the local part unless the caller
  * asks for case-sensitive local parts (RFC 5321 allows them; almost no
- * mailbox provider uses them). Quoted local parts are refused.
+ * mailbox provider uses them). A quoted local part ("a b"@example.org,
+ * RFC 5321 4.1.2) is kept with its quotes and quoted pairs; one that a
+ * dot-atom could say ("ann"@example.org) loses its quotes, so the two
+ * spellings are one key.
  */
 #ifndef BNC_ADDRESS_H
 #define BNC_ADDRESS_H

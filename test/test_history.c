@@ -376,6 +376,21 @@ static void test_addresses(void) {
   CHECK_STR(norm("a@example.com.", 0, out), "empty label in domain");
   CHECK_STR(norm("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com", 0, out),
             "longer than RFC 5321 allows");
+  /* quoted local parts: kept with their quotes, unquoted when a dot-atom says the same */
+  CHECK_STR(norm("\"Neko....Nyaan....\"@LibSisimai.org", 0, out), "\"neko....nyaan....\"@libsisimai.org");
+  CHECK_STR(norm("<\"A B\"@Example.com>", 1, out), "\"A B\"@example.com");
+  CHECK_STR(norm("\"a@b\\\"c\"@example.com", 0, out), "\"a@b\\\"c\"@example.com");
+  CHECK_STR(norm("\"Ann.Lee\"@example.com", 0, out), "ann.lee@example.com");
+  CHECK_STR(norm("\".ann\"@example.com", 0, out), "\".ann\"@example.com");
+  CHECK_STR(norm("\"\"@example.com", 0, out), "expected local@domain");
+  CHECK_STR(norm("\"ann@example.com", 0, out), "unterminated quoted local part");
+  CHECK_STR(norm("\"ann\"x@example.com", 0, out), "expected local@domain");
+  CHECK_STR(norm("\"ann\"", 0, out), "expected local@domain");
+  CHECK_STR(norm("\"a\tb\"@example.com", 0, out), "bad quoted local part");
+  CHECK_STR(norm("\"ab\\", 0, out), "bad quoted local part");
+  CHECK_STR(norm("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b\"@example.com", 0, out),
+            "longer than RFC 5321 allows");
+  CHECK_STR(norm("\"a b\"@exa mple.com", 0, out), "expected local@domain");
 }
 
 int main(void) {

@@ -26,8 +26,9 @@ commands:
   rules [--check]       list the classification rules, or check them (every
                         example decided by its rule, none shadowed)
   reasons               the reasons, with the type each implies
-  parse PATH...         read bounce messages (a file, an mbox, a maildir, stdin)
-                        and print one JSON line (or --csv row) per recipient
+  parse PATH...         read bounce messages (a file, an mbox, a maildir, a
+                        folder of .eml files, stdin) and print one JSON line
+                        (or --csv row) per recipient
   replay EVENTS.jsonl   run delivery events through a tracker: decisions,
                         suppressions, health (bounce parse ... | bounce replay -)
   check ADDR...         may mail go to these addresses? (allowed/suppressed, why)

@@ -85,7 +85,7 @@ local function stream(fh, own, first, mbox, proto, o)
     index = index + 1
     local where = { file = proto.file, source = proto.source, format = proto.format,
                     index = proto.index or index, offset = offset, size = psize,
-                    total = proto.total, count = proto.count,
+                    total = proto.total, count = proto.count, file_index = proto.file_index,
                     envelope = mbox and envelope or nil }
     local msg = false
     if skipping then
@@ -122,7 +122,8 @@ local function stream(fh, own, first, mbox, proto, o)
         close()
         return false, { file = proto.file, source = proto.source, format = proto.format,
                         index = proto.index or index, offset = offset, total = proto.total,
-                        count = proto.count, error = proto.file .. ": read error: " .. failed }
+                        count = proto.count, file_index = proto.file_index,
+                        error = proto.file .. ": read error: " .. failed }
       end
       local data = buf[1]
       if state == BODY then
@@ -223,18 +224,21 @@ end
 -- The message files of a maildir (cur/ and new/; tmp/ holds deliveries in
 -- progress, and names starting with "." are not messages), sorted by name
 -- (maildir names begin with the delivery time), then cur/ before new/.
+-- A directory without cur/ or new/ is a folder of files (one message or an
+-- mbox each, such as saved .eml files): its own files, sorted by name;
+-- the second value says which.
 local function maildir_files(dir)
-  local subs = {}
+  local subs, plain = {}, false
   for _, s in ipairs({ "cur", "new" }) do
     if is_dir(dir .. "/" .. s) then subs[#subs + 1] = quote(dir .. "/" .. s) end
   end
   if #subs == 0 then
-    return nil, dir .. ": a directory, but not a maildir (no cur/ or new/ in it)"
+    subs[1], plain = quote(dir), true
   end
   local p = io.popen("find " .. concat(subs, " ") .. " -mindepth 1 -maxdepth 1 -type f -print0")
   local out = p and p:read("*a")
   if p then p:close() end
-  if not out then return nil, dir .. ": cannot list the maildir" end
+  if not out then return nil, dir .. ": cannot list the directory" end
   local files = {}
   for f in out:gmatch("([^%z]+)%z") do
     local d, name = f:match("^(.*/)([^/]*)$")
@@ -244,10 +248,14 @@ local function maildir_files(dir)
     if a[2] ~= b[2] then return a[2] < b[2] end
     return a[1] < b[1]
   end)
-  return files
+  return files, plain
 end
 
-local function maildir(dir, files, o)
+-- The messages of the files of a maildir or, when plain, a folder of files.
+-- where.index is the file's place in a maildir; in a folder, a file is read
+-- as it would be alone (an mbox's index counts its messages), and
+-- where.file_index gives the file's place (where.count: how many files).
+local function maildir(dir, files, plain, o)
   local n, k, step = #files, 0, nil
   return function()
     while true do
@@ -260,14 +268,17 @@ local function maildir(dir, files, o)
       if k > n then return nil end
       local path = files[k][1] .. files[k][2]
       local proto = { file = path, source = dir, format = "maildir", index = k, count = n }
+      if plain then proto.format, proto.file_index = "file", k end
       local fh, first, err = open(path, o.chunk)
       if fh == "dir" then err = path .. ": a directory" end
       if not fh or fh == "dir" then
-        return false, { file = path, source = dir, format = "maildir", index = k, count = n,
-                        offset = 0, error = err }
+        proto.offset, proto.error = 0, err
+        return false, proto
       end
+      local mbox = plain and first ~= nil and sub(first, 1, 5) == "From "
+      if mbox then proto.format, proto.index = "mbox", nil end
       proto.total = size_of(fh)
-      step = stream(fh, true, first, false, proto, o)
+      step = stream(fh, true, first, mbox, proto, o)
     end
   end
 end
@@ -296,8 +307,9 @@ end
 -- syntax: iter, err = reader.messages(path_or_file [, opts])
 --   for msg, where in iter do ... end
 -- path: a maildir (a directory with cur/ or new/), an mbox (a file whose
--- first line starts with "From "), or a single message; or an open file
--- (io.stdin), read the same way. opts.max: bytes per message (default
+-- first line starts with "From "), a single message, or a directory of
+-- such files (its own files, by name; not its subdirectories); or an open
+-- file (io.stdin), read the same way. opts.max: bytes per message (default
 -- 64 MiB, the parser's limit); opts.chunk: bytes per read (64 KiB);
 -- opts.name: the name given to a file handle in locations ("stdin").
 -- Each step gives the raw message and where it was: { file, source, format
@@ -317,9 +329,9 @@ function _M.messages(path, opts)
   if not fh then return nil, err end
   local name = tp == "string" and path or o.name or "stream"
   if fh == "dir" then
-    local files, ferr = maildir_files(path)
-    if not files then return nil, ferr end
-    return maildir(path, files, o)
+    local files, plain = maildir_files(path)
+    if not files then return nil, plain end
+    return maildir(path, files, plain, o)
   end
   local mbox = first ~= nil and sub(first, 1, 5) == "From "
   local proto = { file = name, source = name, format = mbox and "mbox" or "file",

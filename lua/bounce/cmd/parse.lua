@@ -22,8 +22,9 @@ subject, date, format, ...), where the message was (file, index, offset), and
 sender (the address in the original From). The output pipes straight into
 `bounce replay`:  bounce parse bounces.mbox | bounce replay --policy FILE
 
-PATH is a single message, an mbox (its first line starts with "From ") or a
-maildir (a directory with cur/ and new/); "-" or no PATH reads stdin. Files
+PATH is a single message, an mbox (its first line starts with "From "), a
+maildir (a directory with cur/ and new/) or a folder of such files (any
+other directory: its own files, by name); "-" or no PATH reads stdin. Files
 are streamed: memory stays flat on a mailbox of any size; a message over
 64 MiB is reported and skipped.
 
@@ -114,8 +115,9 @@ local function progress_bar()
   local function draw(where, final)
     local frac, what
     if where.count then
-      frac = where.index / where.count
-      what = format("%d/%d messages", where.index, where.count)
+      local k = where.file_index or where.index
+      frac = k / where.count
+      what = format("%d/%d %s", k, where.count, where.file_index and "files" or "messages")
     elseif where.total and where.total > 0 then
       frac = (where.offset + (where.size or 0)) / where.total
       what = format("%s/%s", human(where.offset + (where.size or 0)), human(where.total))

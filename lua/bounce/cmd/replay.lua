@@ -157,6 +157,8 @@ function _M.run(args)
       local d, derr
       if not okj or type(ev) ~= "table" then
         derr = "not a JSON object"
+      elseif ev.rcpt == nil or ev.rcpt == cjson.null then
+        derr = "no rcpt: the event names no recipient"
       elseif ev.delayed == true or ev.action == "delayed" then
         -- a delay notice (from bounce parse): the MTA is still trying, so
         -- nothing failed yet; counting it as a soft bounce would escalate early

@@ -65,6 +65,25 @@ describe("classify", function()
     assert.equals("default", r.rule)
   end)
 
+  it("reads Microsoft's own enhanced codes when the text says nothing more", function()
+    for reply, want in pairs({
+      ["550 5.2.122 zzz"] = "speeding",            -- the recipient's hourly receive limit
+      ["550 5.4.310 zzz"] = "hostunknown",         -- the domain is not in DNS
+      ["451 4.4.310 zzz"] = "networkerror",        -- ... a temporary DNS failure
+      ["550 5.4.11 zzz"] = "networkerror",         -- a loop
+      ["550 5.6.11 zzz"] = "notcompliantrfc",      -- bare line feeds
+      ["550 5.7.51 zzz"] = "blocked",              -- the connector refuses the sending IP
+      ["550 5.7.124 zzz"] = "filtered",            -- not in the group's allowed senders
+      ["451 4.7.321 zzz"] = "failedstarttls",      -- the destination offers no STARTTLS
+      ["550 5.7.323 zzz"] = "securityerror",       -- DANE validation failed
+      ["550 5.7.508 zzz"] = "speeding",            -- the IPv6 range sent too much
+    }) do
+      local r = bounce.classify(reply)
+      assert.equals(want, r.reason, reply)
+      assert.equals("status:" .. reply:match("^%d+ (%S+)"), r.rule, reply)
+    end
+  end)
+
   it("joins multi-line replies, LF or CRLF", function()
     for _, eol in ipairs({ "\n", "\r\n" }) do
       local r = bounce.classify("550-5.1.1 The email account that you tried to reach does" .. eol ..

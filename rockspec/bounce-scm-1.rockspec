@@ -60,6 +60,7 @@ build = {
     ["bounce.store.shdict"] = "lua/bounce/store/shdict.lua",
     ["bounce.store.sqlite"] = "lua/bounce/store/sqlite.lua",
     ["bounce.tracker"] = "lua/bounce/tracker.lua",
+    ["bounce.verp"] = "lua/bounce/verp.lua",
     ["bounce.webhooks"] = "lua/bounce/webhooks.lua",
   },
   install = {

@@ -107,6 +107,28 @@ describe("bounce parse", function()
     assert.matches("sender:news@example.com%s+2%s", out)
   end)
 
+  it("with --verp, tracks the address the mail was sent to, not the forward that failed", function()
+    local fwd = mail.dsn{ rcpt = "ann.lee@mail.example.net", status = "5.1.1",
+                         diag = "550 5.1.1 user unknown" }
+    fwd = fwd:gsub("To: news@example.com", "To: bounces+ann=example.org@news.example.com", 1)
+    local path = mail.write(dir .. "/fwd.eml", fwd)
+    local out, err, code = bounce("parse --verp bounces+ " .. q(path))
+    assert.equals(0, code, err)
+    local r = cjson.decode(lines(out)[1])
+    assert.same({ "ann.lee@mail.example.net", "ann@example.org" }, { r.rcpt, r.verp_rcpt })
+    out = bounce("parse --csv --verp bounces+ " .. q(path))
+    assert.matches("^file,index,offset,rcpt,original_rcpt,verp_rcpt,", out)
+    assert.matches(",ann.lee@mail.example.net,[^,]*,ann@example.org,", out)
+    out, err, code = sh("lua5.4 bin/bounce parse --verp bounces+ " .. q(path) ..
+      " | lua5.4 bin/bounce replay --db :memory: --policy policies/default.lua")
+    assert.equals(0, code, err)
+    assert.matches("ann@example.org%s+hard/userunknown%s+suppress forever", out)
+    assert.not_matches("ann.lee@", out)
+    local _, uerr, ucode = bounce("parse --verp 'a b' " .. q(path))
+    assert.equals(2, ucode)
+    assert.matches("%-%-verp needs the local%-part prefix", uerr)
+  end)
+
   it("reports a message it cannot parse on stderr with its place, and goes on", function()
     local box = mail.write(dir .. "/mixed.mbox", mail.mbox({ ANN, NOT_A_BOUNCE, BOB }))
     local out, err, code = bounce("parse " .. q(box) .. " " .. q(dir .. "/missing"))

@@ -1618,7 +1618,8 @@ static int l_history_info(lua_State *L) {
 
 enum {
   MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,
-  MK_DIAGNOSTIC, MK_REASON, MK_TYPE, MK_PERMANENT, MK_RULE, MK_DELAYED, MK_RHOST, MK_COMMAND, MK_AT,
+  MK_DIAGNOSTIC, MK_REASON, MK_TYPE, MK_PERMANENT, MK_RULE, MK_DELAYED, MK_RHOST, MK_COMMAND,
+  MK_VERP_RCPT, MK_AT,
   MK_LAST_ATTEMPT_DATE, MK_WILL_RETRY_UNTIL, MK_REPORTING_MTA, MK_ARRIVAL_DATE,
   MK_FEEDBACK_TYPE, MK_SOURCE_IP, MK_MESSAGE_ID, MK_FROM, MK_TO, MK_SUBJECT, MK_DATE,
   MK_FORMAT, MK_HEADERS, MK_WARNINGS, MK_FAILED, MK_NONE, MK_REASONS
@@ -1627,7 +1628,8 @@ enum {
 #define MK_COUNT (MK_TYPES + BNC_T__COUNT)
 static const char *const MSG_KEYS[] = {
   "rcpt", "original_rcpt", "action", "status", "pseudo_status", "code", "text", "diagnostic",
-  "reason", "type", "permanent", "rule", "delayed", "rhost", "command", "at", "last_attempt_date",
+  "reason", "type", "permanent", "rule", "delayed", "rhost", "command", "verp_rcpt", "at",
+  "last_attempt_date",
   "will_retry_until", "reporting_mta", "arrival_date", "feedback_type", "source_ip",
   "message_id", "from", "to", "subject", "date", "format", "headers", "warnings",
   "failed", "none"
@@ -1725,15 +1727,17 @@ static int msg_nfields(const bnc_message_t *m, const bnc_msg_rcpt_t *r) {
   return n;
 }
 
-/* Pushes the list of results: one table per recipient. */
+/* Pushes the list of results: one table per recipient; verp (when not
+ * NULL) is the recipient the bounce's VERP address names. */
 static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want, size_t nwant,
-                     const bnc_ruleset_t *rs) {
+                     const bnc_ruleset_t *rs, bnc_str_t verp) {
   size_t i, j;
   lua_createtable(L, (int)m->nrcpt, 0);                /* list */
   for (i = 0; i < m->nrcpt; i++) {
     const bnc_msg_rcpt_t *r = &m->rcpt[i];
-    lua_createtable(L, 0, msg_nfields(m, r));          /* list, res */
+    lua_createtable(L, 0, msg_nfields(m, r) + (verp.p != NULL));   /* list, res */
     msg_str(L, MK_RCPT, r->rcpt);
+    msg_str(L, MK_VERP_RCPT, verp);
     msg_str(L, MK_ORIGINAL_RCPT, r->orig_rcpt);
     if (r->action.p) msg_str(L, MK_ACTION, r->action);
     else if (r->cls.type == BNC_T_COMPLAINT || r->cls.type == BNC_T_AUTO_REPLY) msg_name(L, MK_ACTION, MK_NONE);
@@ -1825,6 +1829,26 @@ static msgbuf *msg_buffer(lua_State *L, size_t cap) {
   return b;
 }
 
+/* opts.verp at index i: the local-part prefix of VERP return paths
+ * ("bounces+"), or NULL when absent; raises when it is no such prefix. */
+static const char *verp_prefix(lua_State *L, int i, const char *fname, size_t *n) {
+  const char *p;
+  size_t k;
+  lua_getfield(L, i, "verp");
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "bad argument #%d to '%s' (field 'verp': string expected, got %s)", i, fname,
+               luaL_typename(L, -1));
+  p = lua_tolstring(L, -1, n);                        /* kept alive by opts */
+  lua_pop(L, 1);
+  for (k = 0; k < *n; k++)
+    if (p[k] == '@' || p[k] == '<' || p[k] == '>' || (unsigned char)p[k] <= 32) break;
+  if (*n == 0 || *n > 64 || k < *n)
+    luaL_error(L, "bad argument #%d to '%s' (field 'verp': a local-part prefix such as "
+               "'bounces+' expected)", i, fname);
+  return p;
+}
+
 static int l_parse(lua_State *L) {
   size_t len, nwant;
   const char *s = luaL_checklstring(L, 1, &len);
@@ -1832,8 +1856,13 @@ static int l_parse(lua_State *L) {
   bnc_ruleset_t *rs = ((lrules *)lua_touserdata(L, lua_upvalueindex(1)))->rs;
   msgbuf *b;
   int rc;
+  const char *vp = NULL;
+  size_t vpl = 0, vl = 0;
+  char vbuf[BNC_ADDRESS_MAX];
+  bnc_str_t verp = { NULL, 0 };
   lua_settop(L, 2);
   nwant = msg_want(L, 2, want);
+  if (!lua_isnil(L, 2)) vp = verp_prefix(L, 2, "parse", &vpl);
   compile(L, rs);                                      /* rules added since */
   if (len > BNC_MSG_MAX) {
     lua_pushnil(L);
@@ -1848,7 +1877,11 @@ static int l_parse(lua_State *L) {
     else lua_pushliteral(L, "not a bounce: no delivery-status part, feedback report, "
                             "auto-reply or known bounce text found");
   } else {
-    msg_push(L, &b->m, want, nwant, rs);               /* msg, opts, buf, list */
+    if (vp && bnc_verp_find(s, len, vp, vpl, vbuf, sizeof vbuf, &vl)) {
+      verp.p = vbuf;
+      verp.n = vl;
+    }
+    msg_push(L, &b->m, want, nwant, rs, verp);         /* msg, opts, buf, list */
   }
   if (b->cap <= MSG_KEEP) {                            /* kept for the next call */
     lua_pushvalue(L, 3);
@@ -1857,8 +1890,34 @@ static int l_parse(lua_State *L) {
   return rc == BNC_OK ? 1 : 2;
 }
 
+/* verp_decode(addr, prefix) -> rcpt | nil, err; verp_find(message, prefix)
+ * -> rcpt | nil. The checks of their arguments are bounce.verp's. */
+static int l_verp_decode(lua_State *L) {
+  size_t n, pl, ol;
+  const char *s = luaL_checklstring(L, 1, &n), *p = luaL_checklstring(L, 2, &pl), *why;
+  char out[BNC_ADDRESS_MAX];
+  why = bnc_verp_decode(s, n, p, pl, out, sizeof out, &ol);
+  if (why) {
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+  }
+  lua_pushlstring(L, out, ol);
+  return 1;
+}
+
+static int l_verp_find(lua_State *L) {
+  size_t n, pl, ol;
+  const char *s = luaL_checklstring(L, 1, &n), *p = luaL_checklstring(L, 2, &pl);
+  char out[BNC_ADDRESS_MAX];
+  if (!bnc_verp_find(s, n, p, pl, out, sizeof out, &ol)) return 0;
+  lua_pushlstring(L, out, ol);
+  return 1;
+}
+
 static const luaL_Reg message_funcs[] = {
-  { "parse", l_parse }, { NULL, NULL }
+  { "parse", l_parse }, { "verp_decode", l_verp_decode }, { "verp_find", l_verp_find },
+  { NULL, NULL }
 };
 /* ---- end messages ---- */
 

@@ -393,6 +393,40 @@ static void test_addresses(void) {
   CHECK_STR(norm("\"a b\"@exa mple.com", 0, out), "expected local@domain");
 }
 
+static const char *verp_decode(const char *in, char *out) {
+  size_t n;
+  const char *why = bnc_verp_decode(in, strlen(in), "bounces+", 8, out, BNC_ADDRESS_MAX, &n);
+  if (why) return why;
+  out[n] = 0;
+  return out;
+}
+
+static void test_verp(void) {
+  char out[BNC_ADDRESS_MAX + 1], big[BNC_VERP_SCAN + 64];
+  size_t n;
+  CHECK_STR(verp_decode("bounces+ann=example.org@mail.example.com", out), "ann@example.org");
+  CHECK_STR(verp_decode(" <Bounces+a=b=example.org@h> ", out), "a=b@example.org");
+  CHECK_STR(verp_decode("bounces+ann@h", out), "no local=domain after the prefix");
+  CHECK_STR(verp_decode("bounces+=x@h", out), "no local=domain after the prefix");
+  CHECK_STR(verp_decode("bounces+x=@h", out), "no local=domain after the prefix");
+  CHECK_STR(verp_decode("bounce+x=y@h", out), "no such prefix");
+  CHECK_STR(verp_decode("bounces+x=y", out), "not an address");
+  CHECK_STR(verp_decode("bounces+a b=y@h", out), "not an address");
+  {
+    const char *m = "Received: by mx; for <bounces+bob=example.net@h.example>;\n\nx";
+    CHECK(bnc_verp_find(m, strlen(m), "bounces+", 8, out, sizeof out, &n) == 1);
+    CHECK(n == 15 && memcmp(out, "bob@example.net", 15) == 0);
+    m = "To: xbounces+bob=example.net@h.example\n";   /* inside a word */
+    CHECK(bnc_verp_find(m, strlen(m), "bounces+", 8, out, sizeof out, &n) == 0);
+    /* past the scanned head */
+    memset(big, 'x', sizeof big);
+    memcpy(big + BNC_VERP_SCAN - 4, " bounces+a=b@h", 14);
+    CHECK(bnc_verp_find(big, sizeof big, "bounces+", 8, out, sizeof out, &n) == 0);
+    memcpy(big + BNC_VERP_SCAN - 40, " bounces+a=b@h", 14);
+    CHECK(bnc_verp_find(big, sizeof big, "bounces+", 8, out, sizeof out, &n) == 1);
+  }
+}
+
 int main(void) {
   test_soft_backoff_and_count();
   test_soft_window_and_staleness();
@@ -405,5 +439,6 @@ int main(void) {
   test_mstore();
   test_mstore_compaction();
   test_addresses();
+  test_verp();
   return DONE();
 }

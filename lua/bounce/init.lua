@@ -80,8 +80,13 @@ end })
 
 -- syntax: results, err = bounce.parse(message [, opts])   (issue 4)
 -- One result per recipient of a bounce message (DSN, ARF, auto-reply, plain
--- text bounce); opts.headers names extra headers of the original message.
+-- text bounce); opts.headers names extra headers of the original message;
+-- opts.verp, the local-part prefix of VERP return paths ("bounces+"), adds
+-- verp_rcpt: the recipient the address the bounce was sent to names.
 _M.parse = core.parse
+
+-- syntax: bounce.verp.encode / decode / find   (bounce/verp.lua)
+_M.verp = require("bounce.verp")
 
 -- syntax: iter, err = bounce.messages(path_or_file [, opts])   (bounce/reader.lua)
 -- for msg, where in iter do ... end: the messages of a file, an mbox or a

@@ -12,7 +12,7 @@ local format, find = string.format, string.find
 local _M = {}
 
 _M.help = [[
-usage: bounce parse [--csv] [--header NAME]... [--campaign NAME] [PATH...]
+usage: bounce parse [--csv] [--header NAME]... [--campaign NAME] [--verp PREFIX] [PATH...]
 
 Parses bounce messages (DSNs, complaints, auto-replies, plain-text bounces)
 and prints one JSON object per recipient result: every field bounce.parse
@@ -36,6 +36,11 @@ are streamed: memory stays flat on a mailbox of any size; a message over
   --campaign NAME  the original header that names the campaign (such as
                    X-Campaign-Id): its value becomes the "campaign" field,
                    which `bounce replay` counts health by
+  --verp PREFIX    your return paths are VERP addresses with this local-part
+                   prefix (bounces+ for bounces+ann=example.org@your.host):
+                   "verp_rcpt" is the recipient the bounce's address names,
+                   the one you sent to, which `bounce replay` then tracks
+                   (the bounce may name another: a forward, or none)
 
 A message that cannot be parsed (not a bounce, too long, unreadable) is
 reported on stderr with where it was, and the run goes on; the exit status
@@ -44,10 +49,11 @@ error. On a terminal, large inputs show a progress bar on stderr (bytes or
 messages done, messages/s); BOUNCE_PROGRESS=1 forces it, =0 turns it off.]]
 
 local CSV_FIELDS = {
-  "file", "index", "offset", "rcpt", "original_rcpt", "action", "delayed", "status", "code",
-  "reason", "type", "permanent", "rule", "text", "diagnostic", "rhost", "command", "reporting_mta", "at",
-  "arrival_date", "last_attempt_date", "will_retry_until", "message_id", "from", "to",
-  "subject", "date", "sender", "campaign", "feedback_type", "source_ip", "format", "warnings",
+  "file", "index", "offset", "rcpt", "original_rcpt", "verp_rcpt", "action", "delayed",
+  "status", "code", "reason", "type", "permanent", "rule", "text", "diagnostic", "rhost",
+  "command", "reporting_mta", "at", "arrival_date", "last_attempt_date", "will_retry_until",
+  "message_id", "from", "to", "subject", "date", "sender", "campaign", "feedback_type",
+  "source_ip", "format", "warnings",
 }
 
 local function die(msg)
@@ -70,6 +76,13 @@ local function parse_args(args)
     elseif a == "--csv" then
       o.csv = true
       i = i + 1
+    elseif a == "--verp" then
+      local v = args[i + 1]
+      if not v or v == "" or v:find("[%z\1- @<>\127]") or #v > 64 then
+        return nil, "--verp needs the local-part prefix of your return paths, such as bounces+"
+      end
+      o.verp = v
+      i = i + 2
     elseif a == "--help" or a == "-h" then
       return nil, nil, true
     elseif a ~= "-" and a:match("^%-") then
@@ -167,7 +180,7 @@ function _M.run(args)
   local o, err, help = parse_args(args or {})
   if help then io.write(_M.help, "\n") return 0 end
   if not o then return die(err) end
-  local popts = #o.headers > 0 and { headers = o.headers } or nil
+  local popts = (#o.headers > 0 or o.verp) and { headers = o.headers, verp = o.verp } or nil
   local bar = progress_bar()
   local failed, messages, results = 0, 0, 0
   if o.csv then

@@ -25,7 +25,8 @@ with "type" ("sent", "delivered", "soft", "hard", "block", "complaint",
 optional "reason", and "count" for a batch of sends. Lines that are blank
 or start with # or // are skipped, and so are delay notices ("delayed":
 true or "action": "delayed", as bounce parse prints them): the MTA is still
-retrying, nothing has failed yet.
+retrying, nothing has failed yet. An event with "verp_rcpt" (bounce parse
+--verp) is tracked under that address, the one the mail was sent to.
 
   --db FILE       where the history is kept: a SQLite file, ./bounce.db by
                   default (or $BOUNCE_DB); ":memory:" keeps nothing
@@ -155,6 +156,11 @@ function _M.run(args)
     if line:match("%S") and not line:match("^%s*#") and not line:match("^%s*//") then
       local okj, ev = pcall(cjson.decode, line)
       local d, derr
+      if okj and type(ev) == "table" and type(ev.verp_rcpt) == "string" then
+        -- the address it was sent to, from its VERP return path (bounce
+        -- parse --verp): the one to track, whatever the bounce names
+        ev.bounce_rcpt, ev.rcpt = ev.rcpt, ev.verp_rcpt
+      end
       if not okj or type(ev) ~= "table" then
         derr = "not a JSON object"
       elseif ev.rcpt == nil or ev.rcpt == cjson.null then

@@ -131,7 +131,7 @@ describe("bounce serve", function()
     helper = nginx.start{ http = HELPER_HTTP, server = HELPER_SERVER:gsub("CERTFILE", dir .. "/cert.pem") }
     prefix = dir .. "/prefix"
     local p, pid_or_log = start_serve(prefix, table.concat({ "--token", TOKEN, "--workers", "2",
-      "--policy", policy, "--mailgun-key", MAILGUN_KEY,
+      "--policy", policy, "--mailgun-key", MAILGUN_KEY, "--verp", "bounces+",
       "--sns-cert-url", "'^http://127%.0%.0%.1:" .. helper.port .. "/'" }, " "), dir .. "/serve.out")
     if p then
       port, pid = p, pid_or_log
@@ -317,6 +317,23 @@ describe("bounce serve", function()
       status, r = api("POST", "/bounces", "hello, this is not a bounce")
       assert.equals(400, status)
       assert.is_string(r.error)
+    end)
+
+    it("tracks the address a VERP return path names, not the forward the DSN names", function()
+      local dsn = table.concat({
+        "From: MAILER-DAEMON@mx.sender.example", "To: bounces+verp-ann=example.org@sender.example",
+        "Subject: Undelivered Mail Returned to Sender", "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "",
+        "--B", "Content-Type: message/delivery-status", "",
+        "Reporting-MTA: dns; mx.sender.example", "",
+        "Final-Recipient: rfc822; ann.lee@forward.example", "Action: failed", "Status: 5.1.1",
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown", "", "--B--", "" }, "\r\n")
+      local status, r = api("POST", "/bounces", dsn)
+      assert.equals(200, status, cjson.encode(r))
+      assert.equals(1, r.stored)
+      assert.equals("verp-ann@example.org", r.decisions[1].rcpt)
+      assert.is_false((allowed("verp-ann@example.org")))
+      assert.is_true((allowed("ann.lee@forward.example")))
     end)
 
     it("does not count a delay notice as a bounce", function()

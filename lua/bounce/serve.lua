@@ -339,7 +339,9 @@ end
 -- store, called once per worker), policy (a file, reloaded when it changes,
 -- or a table), reload_interval (seconds, 1), health_dict (a shared dict for
 -- health counters shared by the workers; without it each worker counts its
--- own), body_limit (bytes, 1 MiB), mailgun_key (verify Mailgun signatures),
+-- own), body_limit (bytes, 1 MiB), verp (the local-part prefix of VERP
+-- return paths, such as "bounces+": POST /bounces then tracks the address
+-- the bounce's return path names), mailgun_key (verify Mailgun signatures),
 -- sns_verify (verify SNS signatures, default true), sns_url_patterns (Lua
 -- patterns for SigningCertURL and SubscribeURL; default https://sns.REGION.
 -- amazonaws.com/ only), sns_confirm (fetch the SubscribeURL of a
@@ -366,6 +368,9 @@ function _M.init(opts)
   c.sns_verify = c.sns_verify ~= false
   c.sns_confirm = c.sns_confirm ~= false
   c.fetch_timeout = c.fetch_timeout or 5000
+  if c.verp ~= nil and (type(c.verp) ~= "string" or c.verp == "" or sfind(c.verp, "[%z\1- @<>\127]")) then
+    error("bad argument #1 to 'init' (verp: a local-part prefix such as 'bounces+' expected)", 2)
+  end
   c.make_store = store_factory(opts.store, c)
   if c.sns_topics then
     local set = {}
@@ -643,10 +648,11 @@ end
 local function post_bounces()
   local data = body()
   if not data then return end
-  local results, err = bounce.parse(data)
+  local results, err = bounce.parse(data, cfg.verp and { verp = cfg.verp } or nil)
   if not results then return fail(400, err) end
   local events, skipped = {}, {}
   for i, x in ipairs(results) do
+    if x.verp_rcpt then x.rcpt = x.verp_rcpt end   -- the address it was sent to
     if x.action == "delayed" or x.delayed then
       -- a delay notice: the MTA is still retrying, nothing has failed yet
       skipped[#skipped + 1] = { index = i, rcpt = x.rcpt, why = "delay notice: the MTA still retries" }

@@ -45,6 +45,9 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
   --body-limit BYTES     largest request body (default 1048576)
   --dict-size SIZE       the shared dict for the shdict store (default 64m)
   --mailgun-key KEY      verify Mailgun signatures with this signing key
+  --verp PREFIX          return paths are VERP addresses with this local-part
+                         prefix (bounces+): POST /bounces tracks the address
+                         the bounce came back to, not a forward it names
   --sns-cert-url PATTERN a Lua pattern SNS certificate and subscription URLs
                          must match (default: https://sns.REGION.amazonaws.com/)
   --sns-topic ARN        accept SNS messages of this topic only (repeatable)
@@ -113,7 +116,7 @@ end
 
 -- Options: --name VALUE, flags, repeatable ones collected in lists.
 local VALUE = { listen = true, store = true, policy = true, prefix = true, token = true, workers = true,
-                ["body-limit"] = true, ["dict-size"] = true, ["mailgun-key"] = true,
+                ["body-limit"] = true, ["dict-size"] = true, ["mailgun-key"] = true, verp = true,
                 ["sns-cert-url"] = true, ["sns-topic"] = "list", resolver = true, user = true,
                 ["lua-cpath"] = true, ["redis-databases"] = true }
 local FLAG = { ["no-sns-verify"] = true, ["no-sns-confirm"] = true, ["conf-only"] = true }
@@ -248,6 +251,9 @@ function _M.write_conf(o)
   if not workers or workers < 1 or workers > 64 or workers % 1 ~= 0 then return nil, "--workers: 1..64 expected" end
   local limit = tonumber(o["body-limit"] or 1048576)
   if not limit or limit < 1024 or limit % 1 ~= 0 then return nil, "--body-limit: bytes >= 1024 expected" end
+  if o.verp and (o.verp == "" or #o.verp > 64 or o.verp:find("[%z\1- @<>\127]")) then
+    return nil, "--verp: the local-part prefix of your return paths expected, such as bounces+"
+  end
   local dict_size = o["dict-size"] or "64m"
   if not dict_size:match("^%d+[kKmM]?$") then return nil, "--dict-size: a size such as 64m expected" end
   local luadir = lua_dir()
@@ -302,7 +308,7 @@ function _M.write_conf(o)
   end
   local app = {
     token = token, store = store, body_limit = limit, health_dict = "bounce_health",
-    policy = o.policy and abs(o.policy) or nil, mailgun_key = o["mailgun-key"],
+    policy = o.policy and abs(o.policy) or nil, mailgun_key = o["mailgun-key"], verp = o.verp,
     sns_verify = not o["no-sns-verify"], sns_confirm = not o["no-sns-confirm"],
     sns_url_patterns = o["sns-cert-url"] and { o["sns-cert-url"] } or nil, sns_topics = o["sns-topic"],
     redis_password = redis_password, redis_databases = redis_databases,

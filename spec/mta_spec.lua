@@ -358,6 +358,41 @@ describe("bounce.mta against a real SMTP server (aiosmtpd)", function()
     end)
   end)
 
+  describe("with verp", function()
+    it("sends each recipient from its own return path, which a later bounce is read by", function()
+      local now = T0
+      local t = tracker_at(function() return now end)
+      local qu = mta.new{ tracker = t, host = "127.0.0.1", port = srv.port, clock = function() return now end,
+                          verp = { prefix = "bounces+", domain = "news.example.com" } }
+      assert(qu:add{ from = "news@example.com", data = MESSAGE,
+                     to = { "verp-a@example.org", "dead@example.org", "verp-b@example.net" } })
+      local r = qu:run()
+      assert.same({ delivered = 2, suppressed = 1 }, r.counts)
+      local from = {}
+      for _, e in ipairs(srv:entries()) do
+        if e.cmd == "DATA" and e.rcpt:match("^verp%-") then from[e.rcpt] = e.from end
+      end
+      assert.same({ ["verp-a@example.org"] = "bounces+verp-a=example.org@news.example.com",
+                    ["verp-b@example.net"] = "bounces+verp-b=example.net@news.example.com" }, from)
+      -- the recipient forwards to an address that fails later: the bounce
+      -- comes back to verp-a's return path and names the forward
+      local dsn = require("spec.support.mail").dsn{ rcpt = "a.fwd@elsewhere.example",
+        status = "5.1.1", diag = "550 5.1.1 user unknown" }
+      dsn = dsn:gsub("To: news@example.com", "To: " .. from["verp-a@example.org"], 1)
+      local x = assert(bounce.parse(dsn, { verp = "bounces+" }))[1]
+      assert.equals("verp-a@example.org", x.verp_rcpt)
+      assert.equal("suppress", t:record{ rcpt = x.verp_rcpt, type = x.type, reason = x.reason, at = now }.action)
+      assert.is_false((t:check("verp-a@example.org", now)))
+    end)
+
+    it("raises on a verp option that is not a prefix and a domain", function()
+      local t = tracker_at(function() return T0 end)
+      assert.has_error(function()
+        mta.new{ tracker = t, host = "127.0.0.1", verp = { prefix = "bounces+" } }
+      end, "bad argument #1 to 'new' (field 'verp': { prefix = 'bounces+', domain = 'mail.example.com' } expected)")
+    end)
+  end)
+
   describe("mta.connect", function()
     it("reads a multi-line EHLO reply whole and its extensions", function()
       local s = assert(mta.connect{ host = "127.0.0.1", port = srv.port, helo = "sender.example.com" })

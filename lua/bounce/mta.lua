@@ -34,7 +34,7 @@ local concat, sort = table.concat, table.sort
 local sfind, sgsub, smatch, ssub, supper = string.find, string.gsub, string.match, string.sub, string.upper
 local os_time = os.time
 
-local classify, normalize = bounce.classify, tracker_mod.normalize
+local classify, normalize, verp = bounce.classify, tracker_mod.normalize, bounce.verp
 
 local _M = { _VERSION = bounce._VERSION }
 
@@ -255,13 +255,15 @@ Q.__index = Q
 
 -- syntax: q = mta.new{ tracker = t, host = "127.0.0.1" [, port = 25,
 --   helo = "localhost", timeout = 30, clock = fn, defer = 300,
---   max_age = 432000, rhost = host, rules = set] }
+--   max_age = 432000, rhost = host, rules = set, verp = { prefix, domain }] }
 -- tracker: a bounce.tracker. clock: unix seconds (default os.time); the
 -- queue and every event it records use it. defer: seconds to wait before
 -- trying again a recipient that was not tried (the session failed, or the
 -- server closed it with 421 first). max_age: a recipient still queued this
 -- long after its message was added is dropped as "expired". rhost and rules
--- go to bounce.classify.
+-- go to bounce.classify. verp: send each recipient in its own transaction
+-- from its own return path, bounce.verp.encode(rcpt, prefix, domain), so
+-- that a bounce that comes back later names it (bounce.parse{ verp = prefix }).
 function _M.new(opts)
   if type(opts) ~= "table" then argerr(1, "new", "table expected, got " .. type(opts)) end
   local t = opts.tracker
@@ -277,11 +279,18 @@ function _M.new(opts)
   if opts.rules ~= nil and type(opts.rules) ~= "userdata" then
     argerr(1, "new", "field 'rules': a rule set from bounce.rules.new() expected, got " .. type(opts.rules))
   end
+  local v = opts.verp
+  if v ~= nil then
+    local ok = type(v) == "table" and pcall(verp.encode, "a@b.example", v.prefix, v.domain)
+    if not ok then
+      argerr(1, "new", "field 'verp': { prefix = 'bounces+', domain = 'mail.example.com' } expected")
+    end
+  end
   return setmetatable({
     tracker = t, clock = opts.clock or os_time,
     conn = { host = opts.host, port = opts.port, helo = opts.helo, timeout = opts.timeout },
     defer = opts.defer or 300, max_age = opts.max_age or 5 * 86400,
-    copts = { rhost = opts.rhost or opts.host, rules = opts.rules },
+    copts = { rhost = opts.rhost or opts.host, rules = opts.rules }, verp = v,
     queue = {}, seq = 0,
   }, Q)
 end
@@ -420,8 +429,8 @@ end
 
 -- One message to the recipients admitted. Returns false when the session
 -- is gone and the round must stop.
-local function transaction(self, report, s, m, go, now)
-  local code, text = s:mail(m.from)
+local function transaction(self, report, s, m, go, now, from)
+  local code, text = s:mail(from or m.from)
   if not code or code == 421 then
     for _, e in ipairs(go) do defer(self, report, e, now, s.err or text, code, code and text) end
     return false
@@ -496,10 +505,22 @@ local function round(self, report, due, now, state)
           for _, e in ipairs(go) do defer(self, report, e, now, err, code, text) end
         end
       end
-      if s and not transaction(self, report, s, m, go, now) then
-        stopped = s.err or "SMTP " .. s.where .. ": session lost"
-        report.error = stopped
-        s:close()
+      -- with VERP, each recipient its own transaction, from its own return path
+      local groups, froms = { go }, { false }
+      if s and self.verp then
+        groups, froms = {}, {}
+        for k, e in ipairs(go) do
+          groups[k], froms[k] = { e }, verp.encode(e.rcpt, self.verp.prefix, self.verp.domain)
+        end
+      end
+      for k = 1, s and #groups or 0 do
+        if stopped then
+          for _, e in ipairs(groups[k]) do defer(self, report, e, now, stopped) end
+        elseif not transaction(self, report, s, m, groups[k], now, froms[k] or nil) then
+          stopped = s.err or "SMTP " .. s.where .. ": session lost"
+          report.error = stopped
+          s:close()
+        end
       end
     end
   end
@@ -508,7 +529,8 @@ end
 
 -- syntax: report = q:run()
 -- One round: every queued recipient due now (by the clock) is tried, the
--- recipients of a message together in one transaction, all messages over
+-- recipients of a message together in one transaction (one each with
+-- verp), all messages over
 -- one connection. report = { at, delivered = n, counts = { outcome = n },
 -- results = { { id, rcpt, outcome, retry_at, code, reply, command,
 -- reason, type, decision, why, error }, ... }, error = the session's failure }.

@@ -45,7 +45,7 @@ function _M.encode(rcpt, prefix, domain)
       (type(domain) == "string" and "'" .. domain .. "'" or type(domain)))
   end
   local at = find(rcpt, "@[^@]*$")
-  if not at or at == 1 or at == #rcpt or find(rcpt, "[%z\1- <>\127]") then
+  if not at or at == 1 or at == #rcpt or find(rcpt, "[%z\1- <>\"\127]") then
     return nil, "invalid address '" .. rcpt .. "': expected local@domain"
   end
   return prefix .. sub(rcpt, 1, at - 1) .. "=" .. sub(rcpt, at + 1) .. "@" .. domain

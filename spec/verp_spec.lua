@@ -83,4 +83,18 @@ describe("verp", function()
                             { verp = "bounces+", headers = { "Subject" } }))[1]
     assert.same({ "b@y.example", "Our March letter" }, { r.verp_rcpt, r.headers.Subject })
   end)
+
+  it("names the complainer of a feedback report whose recipient was redacted", function()
+    -- mailbox providers' feedback loops blank the recipient out; the return
+    -- path of the returned message still names it
+    local m = "From: feedback@fbl.example\nTo: fbl@news.example.com\n" ..
+      "Content-Type: multipart/report; report-type=feedback-report; boundary=f\n\n" ..
+      "--f\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n" ..
+      "Original-Mail-From: <bounces+eve=example.org@news.example.com>\n\n" ..
+      "--f\nContent-Type: message/rfc822\n\n" ..
+      "Return-Path: <bounces+eve=example.org@news.example.com>\nFrom: news@example.com\n" ..
+      "To: redacted@example.org\nSubject: offer\n\nbody\n--f--\n"
+    local r = assert(bounce.parse(m, { verp = "bounces+" }))[1]
+    assert.same({ "feedback", "complaint", "eve@example.org" }, { r.reason, r.type, r.verp_rcpt })
+  end)
 end)

@@ -298,18 +298,25 @@ describe("bounce serve", function()
   end)
 
   describe("raw bounces", function()
+    -- A DSN for one recipient, sent back to `to`, with a text part when `text`.
+    local function dsn(o)
+      local l = { "From: MAILER-DAEMON@mx.sender.example", "To: " .. (o.to or "news@sender.example"),
+        "Subject: " .. (o.subject or "Undelivered Mail Returned to Sender"), "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "" }
+      if o.text then
+        for _, v in ipairs({ "--B", "Content-Type: text/plain", "", o.text, "" }) do l[#l + 1] = v end
+      end
+      for _, v in ipairs({ "--B", "Content-Type: message/delivery-status", "",
+          "Reporting-MTA: dns; mx.sender.example", "",
+          "Final-Recipient: rfc822; " .. o.rcpt, "Action: " .. (o.action or "failed"), "Status: " .. o.status,
+          "Diagnostic-Code: smtp; " .. o.diag, "", "--B--", "" }) do l[#l + 1] = v end
+      return table.concat(l, "\r\n")
+    end
+
     it("records every recipient of a DSN posted to /bounces", function()
-      local dsn = table.concat({
-        "From: MAILER-DAEMON@mx.sender.example", "To: news@sender.example",
-        "Subject: Undelivered Mail Returned to Sender", "MIME-Version: 1.0",
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "",
-        "--B", "Content-Type: text/plain", "", "Your message could not be delivered.", "",
-        "--B", "Content-Type: message/delivery-status", "",
-        "Reporting-MTA: dns; mx.sender.example", "",
-        "Final-Recipient: rfc822; dsn-gone@example.net", "Action: failed", "Status: 5.1.1",
-        "Diagnostic-Code: smtp; 550 5.1.1 <dsn-gone@example.net>: Recipient address rejected: User unknown",
-        "", "--B--", "" }, "\r\n")
-      local status, r = api("POST", "/bounces", dsn)
+      local status, r = api("POST", "/bounces", dsn{ rcpt = "dsn-gone@example.net", status = "5.1.1",
+        text = "Your message could not be delivered.",
+        diag = "550 5.1.1 <dsn-gone@example.net>: Recipient address rejected: User unknown" })
       assert.equals(200, status, cjson.encode(r))
       assert.equals(1, r.stored)
       assert.equals("rfc3464", r.format)
@@ -320,15 +327,8 @@ describe("bounce serve", function()
     end)
 
     it("tracks the address a VERP return path names, not the forward the DSN names", function()
-      local dsn = table.concat({
-        "From: MAILER-DAEMON@mx.sender.example", "To: bounces+verp-ann=example.org@sender.example",
-        "Subject: Undelivered Mail Returned to Sender", "MIME-Version: 1.0",
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "",
-        "--B", "Content-Type: message/delivery-status", "",
-        "Reporting-MTA: dns; mx.sender.example", "",
-        "Final-Recipient: rfc822; ann.lee@forward.example", "Action: failed", "Status: 5.1.1",
-        "Diagnostic-Code: smtp; 550 5.1.1 user unknown", "", "--B--", "" }, "\r\n")
-      local status, r = api("POST", "/bounces", dsn)
+      local status, r = api("POST", "/bounces", dsn{ to = "bounces+verp-ann=example.org@sender.example",
+        rcpt = "ann.lee@forward.example", status = "5.1.1", diag = "550 5.1.1 user unknown" })
       assert.equals(200, status, cjson.encode(r))
       assert.equals(1, r.stored)
       assert.equals("verp-ann@example.org", r.decisions[1].rcpt)
@@ -337,15 +337,9 @@ describe("bounce serve", function()
     end)
 
     it("does not count a delay notice as a bounce", function()
-      local dsn = table.concat({
-        "From: MAILER-DAEMON@mx.sender.example", "To: news@sender.example",
-        "Subject: Delayed Mail (still being retried)", "MIME-Version: 1.0",
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', "",
-        "--B", "Content-Type: message/delivery-status", "",
-        "Reporting-MTA: dns; mx.sender.example", "",
-        "Final-Recipient: rfc822; dsn-slow@example.net", "Action: delayed", "Status: 4.4.1",
-        "Diagnostic-Code: smtp; 451 4.4.1 no answer from host", "", "--B--", "" }, "\r\n")
-      local status, r = api("POST", "/bounces", dsn)
+      local status, r = api("POST", "/bounces", dsn{ subject = "Delayed Mail (still being retried)",
+        rcpt = "dsn-slow@example.net", action = "delayed", status = "4.4.1",
+        diag = "451 4.4.1 no answer from host" })
       assert.equals(200, status, cjson.encode(r))
       assert.equals(0, r.stored)
       assert.equals("dsn-slow@example.net", r.skipped[1].rcpt)

@@ -103,7 +103,8 @@ end
 
 if arg[1] == "--passes" then
   local n, mode = tonumber(arg[2]) or 0, arg[3]
-  local t = assert(bounce.tracker{ clock = function() return T0 end, health = mode ~= "nohealth" })
+  local t = assert(bounce.tracker{ clock = function() return T0 end, health = mode ~= "nohealth",
+                                   fast_path = os.getenv("BOUNCE_FAST_PATH") ~= "0" })
   warm(t, events)
   local into = mode == "into" and {} or nil
   for _ = 1, n do

@@ -156,8 +156,10 @@ static int verp_stop(unsigned char c) {
 int bnc_verp_find(const char *s, size_t len, const char *prefix, size_t plen,
                   char *out, size_t cap, size_t *olen) {
   size_t n = len < BNC_VERP_SCAN ? len : BNC_VERP_SCAN, i;
-  const char lo = lower(prefix[0]), up = (char)(lo >= 'a' && lo <= 'z' ? lo - 32 : lo);
+  char lo, up;
   if (plen == 0) return 0;
+  lo = lower(prefix[0]);
+  up = (char)(lo >= 'a' && lo <= 'z' ? lo - 32 : lo);
   for (i = 0; i + plen <= n; i++) {
     size_t e, at = 0;
     if ((s[i] != lo && s[i] != up) || !ieq(s + i, prefix, plen)) continue;

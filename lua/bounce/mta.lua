@@ -530,10 +530,10 @@ end
 -- syntax: report = q:run()
 -- One round: every queued recipient due now (by the clock) is tried, the
 -- recipients of a message together in one transaction (one each with
--- verp), all messages over
--- one connection. report = { at, delivered = n, counts = { outcome = n },
--- results = { { id, rcpt, outcome, retry_at, code, reply, command,
--- reason, type, decision, why, error }, ... }, error = the session's failure }.
+-- verp), all messages over one connection. report = { at, delivered = n,
+-- counts = { outcome = n }, results = { { id, rcpt, outcome, retry_at,
+-- code, reply, command, reason, type, decision, why, error }, ... },
+-- error = the session's failure }.
 -- Outcomes: delivered; retry (soft) and held (block), queued again at the
 -- tracker's retry_at; suppressed (this reply suppressed the address);
 -- skipped (tracker:check refused: never sent); waiting (the address's retry

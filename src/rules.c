@@ -1243,6 +1243,8 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "521 5.3.2 This host is not accepting mail"),
   R("accepts-no-mail", "accepts no mail", "notaccept",
     "556 5.1.10 Domain accepts no mail"),
+  R("no-mx-no-a-record", "no mx and no a record", "hostunknown",
+    "550 Domain has no MX and no A record"),
   R("no-mx-record", "no mx record", "notaccept",
     "550 5.4.4 Domain has no MX record"),
 

@@ -36,6 +36,15 @@ describe("verp", function()
     assert.same({ nil, "'bounces': not an address" }, { verp.decode("bounces", "bounces+") })
   end)
 
+  it("says what is wrong with a prefix", function()
+    assert.is_nil(verp.prefix_error("bounces+"))
+    assert.is_nil(verp.prefix_error("b-"))
+    for _, bad in ipairs({ "", "a b", "b@x", "<b", ("x"):rep(65), "b\0" }) do
+      assert.matches("prefix such as 'bounces%+' expected", verp.prefix_error(bad), 1)
+    end
+    assert.equals("string expected, got nil", verp.prefix_error(nil))
+  end)
+
   it("raises on arguments of the wrong type or shape", function()
     assert.has_error(function() verp.decode(1, "b+") end,
       "bad argument #1 to 'decode' (string expected, got number)")

@@ -368,7 +368,7 @@ function _M.init(opts)
   c.sns_verify = c.sns_verify ~= false
   c.sns_confirm = c.sns_confirm ~= false
   c.fetch_timeout = c.fetch_timeout or 5000
-  if c.verp ~= nil and (type(c.verp) ~= "string" or c.verp == "" or sfind(c.verp, "[%z\1- @<>\127]")) then
+  if c.verp ~= nil and bounce.verp.prefix_error(c.verp) then
     error("bad argument #1 to 'init' (verp: a local-part prefix such as 'bounces+' expected)", 2)
   end
   c.make_store = store_factory(opts.store, c)

@@ -27,13 +27,16 @@ local function argerr(fname, n, msg)
   error("bad argument #" .. n .. " to '" .. fname .. "' (" .. msg .. ")", 3)
 end
 
--- What is wrong with a prefix argument, or nil.
+-- syntax: why = verp.prefix_error(prefix)
+-- What is wrong with a local-part prefix ("bounces+"), or nil when it is one.
 local function bad_prefix(prefix)
   if type(prefix) ~= "string" then return "string expected, got " .. type(prefix) end
   if prefix == "" or #prefix > 64 or find(prefix, "[%z\1- @<>\127]") then
     return "a local-part prefix such as 'bounces+' expected, got '" .. prefix .. "'"
   end
 end
+
+_M.prefix_error = bad_prefix
 
 -- syntax: addr, err = verp.encode(rcpt, prefix, domain)
 function _M.encode(rcpt, prefix, domain)

@@ -78,7 +78,7 @@ local function parse_args(args)
       i = i + 1
     elseif a == "--verp" then
       local v = args[i + 1]
-      if not v or v == "" or v:find("[%z\1- @<>\127]") or #v > 64 then
+      if not v or bounce.verp.prefix_error(v) then
         return nil, "--verp needs the local-part prefix of your return paths, such as bounces+"
       end
       o.verp = v

@@ -251,7 +251,7 @@ function _M.write_conf(o)
   if not workers or workers < 1 or workers > 64 or workers % 1 ~= 0 then return nil, "--workers: 1..64 expected" end
   local limit = tonumber(o["body-limit"] or 1048576)
   if not limit or limit < 1024 or limit % 1 ~= 0 then return nil, "--body-limit: bytes >= 1024 expected" end
-  if o.verp and (o.verp == "" or #o.verp > 64 or o.verp:find("[%z\1- @<>\127]")) then
+  if o.verp and require("bounce.verp").prefix_error(o.verp) then
     return nil, "--verp: the local-part prefix of your return paths expected, such as bounces+"
   end
   local dict_size = o["dict-size"] or "64m"

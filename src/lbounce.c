@@ -1842,7 +1842,7 @@ static const char *verp_prefix(lua_State *L, int i, const char *fname, size_t *n
   p = lua_tolstring(L, -1, n);                        /* kept alive by opts */
   lua_pop(L, 1);
   for (k = 0; k < *n; k++)
-    if (p[k] == '@' || p[k] == '<' || p[k] == '>' || (unsigned char)p[k] <= 32) break;
+    if (p[k] == '@' || p[k] == '<' || p[k] == '>' || (unsigned char)p[k] <= 32 || p[k] == 127) break;
   if (*n == 0 || *n > 64 || k < *n)
     luaL_error(L, "bad argument #%d to '%s' (field 'verp': a local-part prefix such as "
                "'bounces+' expected)", i, fname);

@@ -475,6 +475,32 @@ local function transition(self, key, domain, code, reason, permanent, at, etype)
   }
 end
 
+-- The decision of an event stepped in C (the memory store's apply, or the
+-- fast path), written into `into` or a new table. One constructor per
+-- shape, so a new table is made at its final size (a nil field is not
+-- stored): no rehash as fields are added. The fast path used to inline a
+-- copy of this; the call costs it about 4% of its instructions (callgrind:
+-- 8.4-8.6 K per event against 8.1-8.2 K), one function is worth that.
+local function decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since,
+                        expires_at, cause)
+  if into then
+    into.rcpt, into.event, into.action, into.state, into.reason, into.attempts, into.at =
+      key, etype, action, state, rsn, attempts, at
+    into.retry_at, into.since, into.expires_at, into.cause, into.hook_error =
+      retry_at, since, expires_at, cause, nil
+    return into
+  elseif since then
+    return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+             attempts = attempts, at = at, retry_at = retry_at, since = since,
+             expires_at = expires_at, cause = cause }
+  elseif retry_at then
+    return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+             attempts = attempts, at = at, retry_at = retry_at }
+  end
+  return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+           attempts = attempts, at = at }
+end
+
 -- t:record's general path, after the policy check. clocked: the fast path
 -- already asked the clock, which answered now. Called from t:record (not
 -- as a tail call), so errors raised at level 4 point at t:record's caller.
@@ -533,26 +559,7 @@ local function record(self, ev, into, clocked, now)
     local action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
     if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
-    if into then
-      d = into
-      d.rcpt, d.event, d.action, d.state, d.reason, d.attempts, d.at =
-        key, etype, action, state, rsn, attempts, at
-      d.retry_at, d.since, d.expires_at, d.cause, d.hook_error = retry_at, since, expires_at, cause, nil
-    else
-      -- One constructor per shape, so the table is made at its final size
-      -- (a nil field is not stored): no rehash as fields are added.
-      if since then
-        d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-              attempts = attempts, at = at, retry_at = retry_at, since = since,
-              expires_at = expires_at, cause = cause }
-      elseif retry_at then
-        d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-              attempts = attempts, at = at, retry_at = retry_at }
-      else
-        d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-              attempts = attempts, at = at }
-      end
-    end
+    d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause)
   else
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
     if not d then return nil, err end
@@ -609,24 +616,8 @@ function T:record(ev, into)
     local d, err = record(self, ev, into, action == false, state)
     return d, err
   end
-  -- The decision as record() builds it (inlined: a call per event shows).
-  local d
-  if into then
-    d = into
-    d.rcpt, d.event, d.action, d.state, d.reason, d.attempts, d.at =
-      key, etype, action, state, rsn, attempts, at
-    d.retry_at, d.since, d.expires_at, d.cause, d.hook_error = retry_at, since, expires_at, cause, nil
-  elseif since then
-    d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-          attempts = attempts, at = at, retry_at = retry_at, since = since,
-          expires_at = expires_at, cause = cause }
-  elseif retry_at then
-    d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-          attempts = attempts, at = at, retry_at = retry_at }
-  else
-    d = { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-          attempts = attempts, at = at }
-  end
+  local d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at,
+                     cause)
   if hi then
     -- Health the fast path left to us (its buffer holds none of these
     -- scopes): n in bucket b for kind hi

@@ -23,7 +23,7 @@ CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
-.PHONY: all test ctest spec spec-luajit spec-all spec-old lint asan conformance bench fuzz \
+.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance bench fuzz \
         demo deps clean install smoke rockcheck
 
 all: $(MODULE)
@@ -55,8 +55,17 @@ deps:
 ctest: $(CTESTS)
 	@for t in $(CTESTS); do echo "== $$t"; $$t || exit 1; done
 
+# spec/unit: in-process specs (no server, no subprocess); spec/integration:
+# the ones that start nginx, redis-server, SMTP servers, the command line or
+# open SQLite files. `make spec` runs both.
 spec: $(MODULE)
 	busted --lua=$(LUA) --cpath='./$(BUILD)/?.so' spec
+
+spec-unit: $(MODULE)
+	busted --lua=$(LUA) --cpath='./$(BUILD)/?.so' spec/unit
+
+spec-integration: $(MODULE)
+	busted --lua=$(LUA) --cpath='./$(BUILD)/?.so' spec/integration
 
 spec-luajit:
 	$(MAKE) LUA=luajit spec

@@ -2,7 +2,7 @@
  * reason.c - names of reasons and types, and the reason-to-type table.
  *
  * The table is the project's answer to "who must act": it is printed in the
- * README and checked by spec/classify_spec.lua.
+ * README and checked by spec/unit/classify_spec.lua.
  */
 #include <stddef.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * Patterns are lower-case phrases matched case-insensitively with white space
  * collapsed; '*' separates fragments that must appear in that order, and a
  * leading or trailing space makes a word boundary. Every rule carries an
- * example reply that it must decide (spec/rules_spec.lua and
+ * example reply that it must decide (spec/unit/rules_spec.lua and
  * `bounce rules --check`), and no rule may be shadowed by an earlier one.
  *
  * Order, and why:

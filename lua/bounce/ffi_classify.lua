@@ -4,7 +4,7 @@
 -- compile calls through it. Here the same core functions are reached
 -- through the function table bounce.core hands out (`core._ffi`), so a loop
 -- of classify calls stays in compiled traces. Results are identical to the C
--- binding's (spec/classify_spec.lua runs under both); calls with `opts`
+-- binding's (spec/unit/classify_spec.lua runs under both); calls with `opts`
 -- take the C binding path. Returns nil when the FFI is not available.
 
 local ok, ffi = pcall(require, "ffi")

@@ -117,7 +117,7 @@ elseif cur then
 end
 return 1
 ]]
--- SHA1 of CAS_SCRIPT (spec/store_redis_spec.lua checks it against SCRIPT LOAD).
+-- SHA1 of CAS_SCRIPT (spec/integration/store_redis_spec.lua checks it against SCRIPT LOAD).
 local CAS_SHA = "7b6b096f05c2d7d5dc54f082eae20e1b742ecc6c"
 _M.CAS_SCRIPT, _M.CAS_SHA = CAS_SCRIPT, CAS_SHA
 

@@ -8,7 +8,7 @@ local q, run, read, write = util.q, util.run, util.read, util.write
 
 local PYTHON = "/usr/bin/python3"   -- Debian's: a pyenv python3 in PATH lacks aiosmtpd
 
-local HERE = debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]+$") or "spec"
+local HERE = debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/integration/[^/]+$") or "spec"
 local SERVER_PY = HERE .. "/support/smtpd.py"
 
 local function available()

@@ -178,7 +178,7 @@ describe("serve.init with a redis:// store", function()
 end)
 
 describe("bounce serve --store redis:// (checked before nginx starts)", function()
-  local root = (debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/spec/[^/]*$") or ".")
+  local root = (debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/spec/integration/[^/]*$") or ".")
   local have = util.exists("/usr/sbin/nginx") and util.exists("/usr/lib/nginx/modules/ngx_http_lua_module.so")
     and util.exists(root .. "/build/luajit/bounce/core.so")
   if not have then

@@ -3,6 +3,7 @@
  * no allocation.
  */
 #include <string.h>
+#include "ascii.h"
 #include "address.h"
 
 static int space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
@@ -15,7 +16,6 @@ static int bad(unsigned char c, int domain) {
          c == ';' || c == ':';
 }
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
 /* RFC 5322 atext: the bytes of a dot-atom local part besides '.'. */
 static int atext(unsigned char c) {
@@ -46,7 +46,7 @@ static const char *quoted_local(const char *s, size_t b, size_t e, int cs, char 
     } else if (!atext(c) && c != '.') {
       atom = 0;
     }
-    out[o++] = cs ? (char)c : lower((char)c);
+    out[o++] = cs ? (char)c : (char)bnc_lower((unsigned char)c);
     q++;
   }
   if (q >= e) return "unterminated quoted local part";
@@ -95,7 +95,7 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
     } else if (bad(c, a != (size_t)-1)) {
       return "expected local@domain";
     }
-    out[o++] = (a == (size_t)-1 && case_sensitive) ? (char)c : lower((char)c);
+    out[o++] = (a == (size_t)-1 && case_sensitive) ? (char)c : (char)bnc_lower((unsigned char)c);
   }
   *olen = o;
   if (a == (size_t)-1 || a == 0 || a + 1 == *olen) return "expected local@domain";
@@ -114,13 +114,6 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
 
 /* ---- VERP ------------------------------------------------------------- */
 
-static int ieq(const char *a, const char *b, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (lower(a[i]) != lower(b[i])) return 0;
-  return 1;
-}
-
 const char *bnc_verp_decode(const char *s, size_t len, const char *prefix, size_t plen,
                             char *out, size_t cap, size_t *olen) {
   size_t b = 0, e = len, at, eq, i;
@@ -130,7 +123,7 @@ const char *bnc_verp_decode(const char *s, size_t len, const char *prefix, size_
   for (at = e; at > b && s[at - 1] != '@'; at--) {}
   if (at == b) return "not an address";
   at--;                                              /* s[at] == '@' */
-  if (at - b < plen || !ieq(s + b, prefix, plen)) return "no such prefix";
+  if (at - b < plen || !bnc_ieq_n(s + b, prefix, plen)) return "no such prefix";
   b += plen;
   for (eq = at; eq > b && s[eq - 1] != '='; eq--) {}
   if (eq == b || eq - 1 == b || eq == at) return "no local=domain after the prefix";
@@ -158,11 +151,11 @@ int bnc_verp_find(const char *s, size_t len, const char *prefix, size_t plen,
   size_t n = len < BNC_VERP_SCAN ? len : BNC_VERP_SCAN, i;
   char lo, up;
   if (plen == 0) return 0;
-  lo = lower(prefix[0]);
+  lo = (char)bnc_lower((unsigned char)prefix[0]);
   up = (char)(lo >= 'a' && lo <= 'z' ? lo - 32 : lo);
   for (i = 0; i + plen <= n; i++) {
     size_t e, at = 0;
-    if ((s[i] != lo && s[i] != up) || !ieq(s + i, prefix, plen)) continue;
+    if ((s[i] != lo && s[i] != up) || !bnc_ieq_n(s + i, prefix, plen)) continue;
     if (i > 0 && !verp_stop((unsigned char)s[i - 1])) continue;
     for (e = i + plen; e < n && !verp_stop((unsigned char)s[e]); e++)
       if (s[e] == '@') at = e;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ascii.h"
 #include "classify.h"
 #include "match.h"
 #include "status.h"
@@ -246,13 +247,11 @@ typedef struct {
   size_t *last;          /* per multi rule: end of the previous fragment */
 } scan_ctx;
 
-static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
-
 static int host_matches(const char *h, size_t hl, const char *want, size_t wl) {
   size_t i;
   if (wl > hl) return 0;
   for (i = 0; i < wl; i++)
-    if (lower((unsigned char)h[hl - wl + i]) != lower((unsigned char)want[i])) return 0;
+    if (bnc_lower((unsigned char)h[hl - wl + i]) != bnc_lower((unsigned char)want[i])) return 0;
   return wl == hl || h[hl - wl - 1] == '.' || want[0] == '.';
 }
 

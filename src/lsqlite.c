@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sqlite3.h>
 #include "compat.h"
-#include "reply.h"          /* BNC_VERSION */
+#include "bnc.h"
 #include "sqlite_store.h"
 
 #define SQLITE_MT "bounce.sqlite"

@@ -9,47 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "ascii.h"
 #include "message.h"
 
 /* ---- small string helpers --------------------------------------------- */
-
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-static int is_wsp(int c) { return c == ' ' || c == '\t'; }
-static int is_eol(int c) { return c == '\r' || c == '\n'; }
-
-/* Whether a[0..an) is the C string b ignoring ASCII case. Speed: b is
- * walked to its NUL as it is compared (no strlen first): most calls differ
- * in the first byte. */
-static int ieq(const char *a, size_t an, const char *b) {
-  size_t i;
-  for (i = 0; i < an; i++)
-    if (!b[i] || lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return b[an] == '\0';
-}
-
-/* Whether a[0..an) opens with the C string b ignoring ASCII case. */
-static int iprefix(const char *a, size_t an, const char *b) {
-  size_t i;
-  for (i = 0; b[i]; i++)
-    if (i >= an || lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
-}
-
-/* Whether a[0..k) equals b[0..k) ignoring ASCII case. */
-static int ieq_n(const char *a, const char *b, size_t k) {
-  size_t i = 0;
-  /* Speed: the bytes often agree in case too (a header name as written):
-   * equal words of 8 bytes are passed whole, the rest compared folded */
-  for (; k - i >= 8; i += 8) {
-    unsigned long long x, y;
-    memcpy(&x, a + i, 8);
-    memcpy(&y, b + i, 8);
-    if (x != y) break;
-  }
-  for (; i < k; i++)
-    if (a[i] != b[i] && lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
-}
 
 /* Case-insensitive search of needle (lower case) in s[0..n): the first
  * occurrence that fits whole in s[0..n). Linear for the short needles used
@@ -68,13 +31,13 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
   if (!((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z'))) {   /* a byte without case */
     const char *q = s, *last = s + (n - k);
     while (q <= last && (q = memchr(q, c0, (size_t)(last - q) + 1)) != NULL) {
-      if (ieq_n(q, needle, k)) return q;
+      if (bnc_ieq_n(q, needle, k)) return q;
       q++;
     }
     return NULL;
   }
   if (k == 1) {
-    for (i = 0; i < n; i++) if (lower((unsigned char)s[i]) == c0) return s + i;
+    for (i = 0; i < n; i++) if (bnc_lower((unsigned char)s[i]) == c0) return s + i;
     return NULL;
   }
   c1 = (unsigned char)needle[1];
@@ -86,12 +49,12 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
       w = (w | ones * 0x20) ^ ones * (unsigned)c0;   /* a zero byte where c0 is */
       if (!((w - ones) & ~w & ones * 0x80)) { i += 8; continue; }
       for (j = i + 8; i < j; i++)
-        if (lower((unsigned char)s[i]) == c0 && lower((unsigned char)s[i + 1]) == c1 &&
-            ieq_n(s + i, needle, k)) return s + i;
+        if (bnc_lower((unsigned char)s[i]) == c0 && bnc_lower((unsigned char)s[i + 1]) == c1 &&
+            bnc_ieq_n(s + i, needle, k)) return s + i;
       continue;
     }
-    if (lower((unsigned char)s[i]) == c0 && lower((unsigned char)s[i + 1]) == c1 &&
-        ieq_n(s + i, needle, k)) return s + i;
+    if (bnc_lower((unsigned char)s[i]) == c0 && bnc_lower((unsigned char)s[i + 1]) == c1 &&
+        bnc_ieq_n(s + i, needle, k)) return s + i;
     i++;
   }
   return NULL;
@@ -106,7 +69,7 @@ static const char *ifind(const char *s, size_t n, const char *needle) {
  * moves about 10 bytes per look: the texts are not
  * read byte by byte once per needle but about one byte in ten, once. */
 #define NSET_MAX 32
-#define NSET_HASH(a, b) ((((unsigned)lower(a) << 5) ^ (unsigned)lower(b)) & 1023u)
+#define NSET_HASH(a, b) ((((unsigned)bnc_lower(a) << 5) ^ (unsigned)bnc_lower(b)) & 1023u)
 #define NSET_HASH_LC(a, b) ((((unsigned)(a) << 5) ^ (unsigned)(b)) & 1023u)   /* a, b lower case */
 #define NSET_NONE ((size_t)-1)
 typedef struct nset {
@@ -156,7 +119,7 @@ static unsigned long nset_scan(const nset_t *ns, const char *s, size_t n, size_t
     if (first && at != NSET_NONE && i > at + 2 * ns->maxlen) break;
     for (j = 0; j < ns->k; j++)      /* only the needles whose window ends in this block */
       if (ns->tail[j] == h && !((found >> j) & 1) && i + ns->len[j] <= n &&
-          ieq_n(s + i, ns->nd[j], ns->len[j])) {
+          bnc_ieq_n(s + i, ns->nd[j], ns->len[j])) {
         pos[j] = i;
         found |= 1UL << j;
         if (at == NSET_NONE) at = i;
@@ -169,8 +132,8 @@ static unsigned long nset_scan(const nset_t *ns, const char *s, size_t n, size_t
 static bnc_str_t mkstr(const char *p, size_t n) { bnc_str_t s; s.p = p; s.n = n; return s; }
 
 static bnc_str_t trim(bnc_str_t s) {
-  while (s.n && (is_wsp((unsigned char)*s.p) || is_eol((unsigned char)*s.p))) { s.p++; s.n--; }
-  while (s.n && (is_wsp((unsigned char)s.p[s.n - 1]) || is_eol((unsigned char)s.p[s.n - 1]))) s.n--;
+  while (s.n && (bnc_is_wsp((unsigned char)*s.p) || bnc_is_eol((unsigned char)*s.p))) { s.p++; s.n--; }
+  while (s.n && (bnc_is_wsp((unsigned char)s.p[s.n - 1]) || bnc_is_eol((unsigned char)s.p[s.n - 1]))) s.n--;
   if (!s.n) s.p = NULL;
   return s;
 }
@@ -251,12 +214,12 @@ static int header_next(const char **pos, const char *end, const char *name, bnc_
   size_t k = strlen(name);
   while (p < end) {
     const char *e = line_end(p, end, &next);
-    if (!is_wsp((unsigned char)*p) && iprefix(p, (size_t)(e - p), name)) {
+    if (!bnc_is_wsp((unsigned char)*p) && bnc_iprefix(p, (size_t)(e - p), name)) {
       const char *q = p + k;
-      while (q < e && is_wsp((unsigned char)*q)) q++;
+      while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
       if (q < e && *q == ':') {
         const char *vs = q + 1, *ve = e;
-        while (next < end && is_wsp((unsigned char)*next)) {  /* folded lines */
+        while (next < end && bnc_is_wsp((unsigned char)*next)) {  /* folded lines */
           ve = line_end(next, end, &next);
         }
         *val = mkstr(vs, (size_t)(ve - vs));
@@ -282,8 +245,8 @@ static bnc_str_t unfold(ctx_t *c, bnc_str_t v) {
   if (!(o = arena_take(c, v.n))) return v;
   for (i = 0; i < v.n; i++) {
     unsigned char ch = (unsigned char)v.p[i];
-    if (is_eol(ch)) {
-      while (i + 1 < v.n && (is_eol((unsigned char)v.p[i + 1]) || is_wsp((unsigned char)v.p[i + 1]))) i++;
+    if (bnc_is_eol(ch)) {
+      while (i + 1 < v.n && (bnc_is_eol((unsigned char)v.p[i + 1]) || bnc_is_wsp((unsigned char)v.p[i + 1]))) i++;
       o[n++] = ' ';
     } else {
       o[n++] = (char)ch;
@@ -306,7 +269,7 @@ static int plain_name(bnc_str_t name) {
   size_t i;
   if (name.n == 0 || name.n > 127) return 0;
   for (i = 0; i < name.n; i++)
-    if (is_wsp((unsigned char)name.p[i]) || name.p[i] == ':' || name.p[i] == '\0') return 0;
+    if (bnc_is_wsp((unsigned char)name.p[i]) || name.p[i] == ':' || name.p[i] == '\0') return 0;
   return 1;
 }
 
@@ -372,7 +335,7 @@ static const char *scan_headers(const char *p, const char *end, const bnc_str_t 
   while (p < end) {
     const char *e = line_end_lf(p, end, &next, nocr);
     if (e == p) { *body = next; break; }
-    if (is_wsp((unsigned char)*p)) {          /* a folded line continues the open header */
+    if (bnc_is_wsp((unsigned char)*p)) {          /* a folded line continues the open header */
       if (cur) { ve = e; fold = 1; }
     } else {
       uint32_t cand = every, b;
@@ -389,9 +352,9 @@ static const char *scan_headers(const char *p, const char *end, const bnc_str_t 
         i = bit_index(cand & (0u - cand));
         k = names[i].n;
         q = p + k;
-        if ((size_t)(e - p) <= k || !(*q == ':' || is_wsp((unsigned char)*q)) || !ieq_n(p, names[i].p, k))
+        if ((size_t)(e - p) <= k || !(*q == ':' || bnc_is_wsp((unsigned char)*q)) || !bnc_ieq_n(p, names[i].p, k))
           continue;
-        while (q < e && is_wsp((unsigned char)*q)) q++;
+        while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
         if (q < e && *q == ':') {
           cur |= (uint32_t)1 << i;
           vs = q + 1;
@@ -431,15 +394,15 @@ static bnc_str_t param(bnc_str_t v, const char *name) {
   const char *semi;
   while (v.p && i < v.n && (semi = memchr(v.p + i, ';', v.n - i)) != NULL) {
     size_t j = (size_t)(semi - v.p) + 1;
-    while (j < v.n && is_wsp((unsigned char)v.p[j])) j++;
-    if (iprefix(v.p + j, v.n - j, name) && j + k < v.n && v.p[j + k] == '=') {
+    while (j < v.n && bnc_is_wsp((unsigned char)v.p[j])) j++;
+    if (bnc_iprefix(v.p + j, v.n - j, name) && j + k < v.n && v.p[j + k] == '=') {
       size_t s = j + k + 1, e;
       if (s < v.n && v.p[s] == '"') {
         e = ++s;
         while (e < v.n && v.p[e] != '"') e++;
       } else {
         e = s;
-        while (e < v.n && v.p[e] != ';' && !is_wsp((unsigned char)v.p[e])) e++;
+        while (e < v.n && v.p[e] != ';' && !bnc_is_wsp((unsigned char)v.p[e])) e++;
       }
       return mkstr(v.p + s, e - s);
     }
@@ -451,7 +414,7 @@ static bnc_str_t param(bnc_str_t v, const char *name) {
 /* The media type of a Content-Type value ("multipart/report"). */
 static bnc_str_t media_type(bnc_str_t v) {
   size_t n = 0;
-  while (v.p && n < v.n && v.p[n] != ';' && !is_wsp((unsigned char)v.p[n])) n++;
+  while (v.p && n < v.n && v.p[n] != ';' && !bnc_is_wsp((unsigned char)v.p[n])) n++;
   return mkstr(v.p, n);
 }
 
@@ -483,7 +446,7 @@ size_t bnc_base64_decode(const char *in, size_t len, char *out, size_t cap) {
 
 static int hexval(int ch) {
   if (ch >= '0' && ch <= '9') return ch - '0';
-  ch = lower(ch);
+  ch = bnc_lower(ch);
   if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
   return -1;
 }
@@ -510,7 +473,7 @@ static size_t qp(const char *in, size_t len, char *out, size_t cap, int undersco
         hexval((unsigned char)in[i + 2]) >= 0) {
       out[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
       i += 2;
-    } else if (ch == '=' && i + 1 < len && is_eol((unsigned char)in[i + 1])) {
+    } else if (ch == '=' && i + 1 < len && bnc_is_eol((unsigned char)in[i + 1])) {
       i++;                                             /* soft line break */
       if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\n') i++;
     } else if (ch == '=' && i + 1 == len) {
@@ -537,10 +500,10 @@ static bnc_str_t decode_words(ctx_t *c, bnc_str_t v) {
   while (i < v.n) {
     if (v.p[i] == '=' && i + 1 < v.n && v.p[i + 1] == '?') {
       size_t q1 = i + 2, q2, q3, e;
-      while (q1 < v.n && v.p[q1] != '?' && !is_wsp((unsigned char)v.p[q1])) q1++;
+      while (q1 < v.n && v.p[q1] != '?' && !bnc_is_wsp((unsigned char)v.p[q1])) q1++;
       q2 = q1 + 2;
       if (q1 + 2 < v.n && v.p[q1] == '?' && v.p[q1 + 2] == '?') {
-        int enc = lower((unsigned char)v.p[q1 + 1]);
+        int enc = bnc_lower((unsigned char)v.p[q1 + 1]);
         q3 = q2 + 1;
         e = q3;
         while (e + 1 < v.n && !(v.p[e] == '?' && v.p[e + 1] == '=')) e++;
@@ -548,7 +511,7 @@ static bnc_str_t decode_words(ctx_t *c, bnc_str_t v) {
           if (last_word_end != (size_t)-1) {   /* drop the space between words */
             size_t k = last_word_end;
             int only_ws = 1;
-            for (; k < i; k++) if (!is_wsp((unsigned char)v.p[k]) && !is_eol((unsigned char)v.p[k])) only_ws = 0;
+            for (; k < i; k++) if (!bnc_is_wsp((unsigned char)v.p[k]) && !bnc_is_eol((unsigned char)v.p[k])) only_ws = 0;
             if (only_ws) n -= i - last_word_end;
           }
           n += enc == 'b' ? bnc_base64_decode(v.p + q3, e - q3, o + n, v.n - n)
@@ -594,7 +557,7 @@ static bnc_msg_rcpt_t *new_rcpt(ctx_t *c) {
  * server for the domain ...)") or the root's final dot. */
 static bnc_str_t host_only(bnc_str_t v) {
   size_t k = 0;
-  while (k < v.n && !is_wsp((unsigned char)v.p[k]) && v.p[k] != '(') k++;
+  while (k < v.n && !bnc_is_wsp((unsigned char)v.p[k]) && v.p[k] != '(') k++;
   if (k > 1 && v.p[k - 1] == '.') k--;
   v.n = k;
   return v.n ? v : mkstr(NULL, 0);
@@ -612,7 +575,7 @@ static void read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
     const char *body;
     bnc_str_t raw[NDSN];
     unsigned long fold;
-    while (p < end && is_eol((unsigned char)*p)) p++;   /* blank lines between blocks */
+    while (p < end && bnc_is_eol((unsigned char)*p)) p++;   /* blank lines between blocks */
     if (p >= end) break;
     scan_headers(p, end, names, NDSN, raw, &fold, &body, nocr);
     if (first) {
@@ -637,7 +600,7 @@ static void read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
         r->will_retry = hval(c, raw, fold, RETRY);
         {
           bnc_str_t cat = trim(hval(c, raw, fold, PMTA));
-          r->bad_mailbox = cat.n == 11 && ieq_n(cat.p, "bad-mailbox", 11);
+          r->bad_mailbox = cat.n == 11 && bnc_ieq_n(cat.p, "bad-mailbox", 11);
         }
         classify_rcpt(c, r);
       }
@@ -706,8 +669,8 @@ static void walk(ctx_t *c, const char *p, const char *end, int depth, bnc_str_t 
  * bytes; identity encodings are returned in place. */
 static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t cte, int *decoded) {
   size_t n = (size_t)(end - p);
-  int b64 = cte.p && ieq(cte.p, cte.n, "base64");
-  int isqp = cte.p && ieq(cte.p, cte.n, "quoted-printable");
+  int b64 = cte.p && bnc_ieq(cte.p, cte.n, "base64");
+  int isqp = cte.p && bnc_ieq(cte.p, cte.n, "quoted-printable");
   char *o;
   *decoded = b64 || isqp;
   if (!b64 && !isqp) {
@@ -724,13 +687,13 @@ static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const c
   bnc_str_t b;
   int nocr;
   /* the subtype is compared after the top-level type, once */
-  int msg = type.n > 8 && ieq_n(type.p, "message/", 8), text = !msg && iprefix(type.p, type.n, "text/");
+  int msg = type.n > 8 && bnc_ieq_n(type.p, "message/", 8), text = !msg && bnc_iprefix(type.p, type.n, "text/");
   bnc_str_t sub = msg ? mkstr(type.p + 8, type.n - 8) : text ? mkstr(type.p + 5, type.n - 5) : type;
-  int ds = msg && (ieq(sub.p, sub.n, "delivery-status") || ieq(sub.p, sub.n, "global-delivery-status"));
-  int fb = msg && ieq(sub.p, sub.n, "feedback-report");
-  int orig = msg ? ieq(sub.p, sub.n, "rfc822") || ieq(sub.p, sub.n, "global") ||
-                   ieq(sub.p, sub.n, "global-headers")
-                 : text && ieq(sub.p, sub.n, "rfc822-headers");
+  int ds = msg && (bnc_ieq(sub.p, sub.n, "delivery-status") || bnc_ieq(sub.p, sub.n, "global-delivery-status"));
+  int fb = msg && bnc_ieq(sub.p, sub.n, "feedback-report");
+  int orig = msg ? bnc_ieq(sub.p, sub.n, "rfc822") || bnc_ieq(sub.p, sub.n, "global") ||
+                   bnc_ieq(sub.p, sub.n, "global-headers")
+                 : text && bnc_ieq(sub.p, sub.n, "rfc822-headers");
   if (!ds && !fb && !orig && !text) return;   /* attachments are never decoded */
   b = decode_body(c, p, end, cte, &nocr);
   if (!b.p) return;
@@ -757,8 +720,8 @@ static int delimiter(const char *p, const char *e, bnc_str_t bd) {
 static void multipart(ctx_t *c, const char *body, const char *end, int depth, bnc_str_t bd,
                       bnc_str_t subtype) {
   const char *start = NULL, *next, *p = body, *q;
-  bnc_str_t def = mkstr(ieq(subtype.p, subtype.n, "multipart/digest") ? "message/rfc822" : "text/plain",
-                        ieq(subtype.p, subtype.n, "multipart/digest") ? 14 : 10);
+  bnc_str_t def = mkstr(bnc_ieq(subtype.p, subtype.n, "multipart/digest") ? "message/rfc822" : "text/plain",
+                        bnc_ieq(subtype.p, subtype.n, "multipart/digest") ? 14 : 10);
   if (!bd.p || bd.n == 0 || bd.n > 200) {
     c->m->warnings |= BNC_MSG_W_BOUNDARY;
     leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), p, end);  /* read it as text */
@@ -783,7 +746,7 @@ static void multipart(ctx_t *c, const char *body, const char *end, int depth, bn
       /* the line start is tested before the compare: pat holds no line
        * break (an unfolded value), so compares at line starts read each
        * byte about once, whatever the input */
-      if (q[L - 1] != pat[L - 1] || !(q == body || is_eol((unsigned char)q[-1])) ||
+      if (q[L - 1] != pat[L - 1] || !(q == body || bnc_is_eol((unsigned char)q[-1])) ||
           memcmp(q, pat, L - 1) != 0) {
         q += skip[(unsigned char)q[L - 1]];
         continue;
@@ -814,9 +777,9 @@ static void entity(ctx_t *c, const char *body, const char *end, int depth, bnc_s
                    bnc_str_t ct, bnc_str_t cte) {
   bnc_str_t type = ct.p ? media_type(ct) : deftype;
   cte = trim(cte);
-  if (iprefix(type.p, type.n, "multipart/")) {
+  if (bnc_iprefix(type.p, type.n, "multipart/")) {
     bnc_str_t rt = param(ct, "report-type");
-    if (rt.p && ieq(rt.p, rt.n, "feedback-report")) c->have_fb = 1;
+    if (rt.p && bnc_ieq(rt.p, rt.n, "feedback-report")) c->have_fb = 1;
     multipart(c, body, end, depth, param(ct, "boundary"), type);
   } else {
     leaf(c, type, cte, body, end);
@@ -853,7 +816,7 @@ static int tail_command(bnc_str_t t) {
   if (!t.n || t.p[t.n - 1] != ']') return BNC_CMD_NONE;
   for (i = 0; i < sizeof T / sizeof T[0]; i++) {
     k = strlen(T[i].tag);
-    if (t.n >= k && ieq_n(t.p + t.n - k, T[i].tag, k)) return T[i].cmd;
+    if (t.n >= k && bnc_ieq_n(t.p + t.n - k, T[i].tag, k)) return T[i].cmd;
   }
   return BNC_CMD_NONE;
 }
@@ -870,11 +833,11 @@ static int stage_words(bnc_str_t t) {
   int data = 0, mail = 0;
   if (ifind(p, n, "most progress was rcpt")) return BNC_CMD_RCPT;
   for (q = p; q < end && (q = memchr(q, ':', (size_t)(end - q))) != NULL; q++) {
-    if (q - p < 4 || end - q < 6 || !ieq_n(q - 4, "smtp", 4) || q[5] != ' ')
+    if (q - p < 4 || end - q < 6 || !bnc_ieq_n(q - 4, "smtp", 4) || q[5] != ' ')
       continue;
-    if (ieq_n(q + 1, "rcpt", 4)) return BNC_CMD_RCPT;
-    if (ieq_n(q + 1, "data", 4)) data = 1;
-    if (ieq_n(q + 1, "mail", 4)) mail = 1;
+    if (bnc_ieq_n(q + 1, "rcpt", 4)) return BNC_CMD_RCPT;
+    if (bnc_ieq_n(q + 1, "data", 4)) data = 1;
+    if (bnc_ieq_n(q + 1, "mail", 4)) mail = 1;
   }
   return data ? BNC_CMD_DATA : mail ? BNC_CMD_MAIL : BNC_CMD_NONE;
 }
@@ -976,7 +939,7 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
     r->status = mkstr(st, st ? r->status.n : 0);
   }
   memset(&r->reply, 0, sizeof r->reply);
-  r->delayed = r->action.p && iprefix(r->action.p, r->action.n, "delayed");
+  r->delayed = r->action.p && bnc_iprefix(r->action.p, r->action.n, "delayed");
   if (d.p && (text = arena_take(c, d.n + 1)) != NULL &&
       bnc_reply_parse(d.p, d.n, text, d.n + 1, &r->reply) == BNC_OK) {
     r->text = mkstr(text, r->reply.text_len);
@@ -986,7 +949,7 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
   }
   if (r->status.p) {                            /* "5.1.1 (comment)" -> "5.1.1" */
     size_t k = 0;
-    while (k < r->status.n && !is_wsp((unsigned char)r->status.p[k]) && r->status.p[k] != '(') k++;
+    while (k < r->status.n && !bnc_is_wsp((unsigned char)r->status.p[k]) && r->status.p[k] != '(') k++;
     r->status.n = k;
   }
   if (r->status.p && r->status.n && r->status.n < 12) {
@@ -1002,14 +965,14 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
   }
   /* "X-Unix; 255": the exit status of a program the mail was piped to, not a
    * reply code (it would read as a 2xx) */
-  if (d.n > 7 && ieq_n(d.p, "x-unix;", 7)) r->reply.code = 0;
+  if (d.n > 7 && bnc_ieq_n(d.p, "x-unix;", 7)) r->reply.code = 0;
   if (!rh && r->reply.rhost_len && r->text.p) { rh = d.p + r->reply.rhost_off; rhl = r->reply.rhost_len; }
   if (r->reply.command == BNC_CMD_NONE && r->text.p) r->reply.command = tail_command(r->text);
   if (r->reply.command == BNC_CMD_NONE && d.p) r->reply.command = stage_words(d);
   bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, rhl, &r->cls);
   if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);
   if (r->reply.st_class && r->reply.st_detail == 0 && r->text.p) inner_status(r);
-  if (d.n > 7 && ieq_n(d.p, "x-unix;", 7) && r->cls.rule < 0 && r->cls.type != BNC_T_DELIVERED) {
+  if (d.n > 7 && bnc_ieq_n(d.p, "x-unix;", 7) && r->cls.rule < 0 && r->cls.type != BNC_T_DELIVERED) {
     r->cls.reason = unix_exit_reason(mkstr(d.p + 7, d.n - 7));
     r->cls.type = bnc_reason_type(r->cls.reason, r->cls.permanent);
     strcpy(r->cls.source, "type");
@@ -1018,9 +981,9 @@ static void classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
   if (!r->rhost.p && rh) r->rhost = mkstr(rh, rhl);
   if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
   else if (r->status.p && !r->status.n) r->status = mkstr(NULL, 0);
-  if (r->action.p && (iprefix(r->action.p, r->action.n, "delivered") ||
-                      iprefix(r->action.p, r->action.n, "relayed") ||
-                      iprefix(r->action.p, r->action.n, "expanded"))) {
+  if (r->action.p && (bnc_iprefix(r->action.p, r->action.n, "delivered") ||
+                      bnc_iprefix(r->action.p, r->action.n, "relayed") ||
+                      bnc_iprefix(r->action.p, r->action.n, "expanded"))) {
     r->cls.reason = BNC_R_DELIVERED;
     r->cls.type = BNC_T_DELIVERED;
     r->cls.permanent = 0;
@@ -1183,17 +1146,17 @@ static int seen(const ctx_t *c, bnc_str_t a) {
 static bnc_str_t addr_line(const char *p, const char *q, const char *e, const char **ds) {
   bnc_str_t a, none = { NULL, 0 };
   const char *ae;
-  if (e - q > 11 && iprefix(q, (size_t)(e - q), "recipient: ")) q += 11;
+  if (e - q > 11 && bnc_iprefix(q, (size_t)(e - q), "recipient: ")) q += 11;
   if (q >= e || !(*q == '<' || *q == '"' || q - p <= 8) || !memchr(q, '@', (size_t)(e - q)))
     return none;
   a = find_addr(q, e);
   if (!a.p || !(a.p == q || a.p == q + 1)) return none;
   ae = a.p + a.n;
   if ((*q == '<' || *q == '"') && a.p == q + 1 && ae < e && (*ae == '>' || *ae == '"')) ae++;
-  if (ae + 4 <= e && iprefix(ae, (size_t)(e - ae), " on ")) { *ds = e; return a; }
+  if (ae + 4 <= e && bnc_iprefix(ae, (size_t)(e - ae), " on ")) { *ds = e; return a; }
   if (!(ae == e || *ae == ':' || (*ae == '>' && ae + 1 <= e))) return none;
   *ds = ae < e && (*ae == ':' || *ae == '>') ? ae + 1 : ae;
-  while (*ds < e && (**ds == ':' || is_wsp((unsigned char)**ds))) (*ds)++;
+  while (*ds < e && (**ds == ':' || bnc_is_wsp((unsigned char)**ds))) (*ds)++;
   return a;
 }
 
@@ -1207,14 +1170,14 @@ static void read_text(ctx_t *c, bnc_str_t t, int block, int nocr) {
     const char *e = line_end_lf(p, end, &next, nocr);
     const char *q = p, *ds = NULL;
     bnc_str_t a;
-    while (q < e && is_wsp((unsigned char)*q)) q++;
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
     a = addr_line(p, q, e, &ds);
     if (a.p) {
       const char *de = e, *n2 = next;
       bnc_msg_rcpt_t *r;
       while (!block && n2 < end) {              /* lines indented deeper */
         const char *e2, *nn, *w = n2;
-        while (w < end && is_wsp((unsigned char)*w)) w++;
+        while (w < end && bnc_is_wsp((unsigned char)*w)) w++;
         if (w - n2 <= q - p) break;
         e2 = line_end_lf(n2, end, &nn, nocr);
         if (w >= e2) break;
@@ -1225,7 +1188,7 @@ static void read_text(ctx_t *c, bnc_str_t t, int block, int nocr) {
         int k;
         for (k = 0; k < 32 && n2 < end; k++) {
           const char *nn, *e2 = line_end_lf(n2, end, &nn, nocr), *w = n2, *x;
-          while (w < e2 && is_wsp((unsigned char)*w)) w++;
+          while (w < e2 && bnc_is_wsp((unsigned char)*w)) w++;
           if (e2 == n2 || addr_line(n2, w, e2, &x).p) break;
           if (ds >= de) ds = n2;
           de = e2; n2 = nn;
@@ -1251,9 +1214,9 @@ static void read_addrtext(ctx_t *c, bnc_str_t t, int nocr) {
     const char *e = line_end_lf(p, end, &next, nocr), *q = p;
     bnc_str_t a;
     bnc_msg_rcpt_t *r;
-    while (q < e && is_wsp((unsigned char)*q)) q++;
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
     a = find_addr(q, e);
-    if (a.p == q && a.p + a.n < e && is_wsp((unsigned char)a.p[a.n]) && !seen(c, a) &&
+    if (a.p == q && a.p + a.n < e && bnc_is_wsp((unsigned char)a.p[a.n]) && !seen(c, a) &&
         (r = new_rcpt(c)) != NULL) {
       r->rcpt = a;
       r->diag = trim(mkstr(a.p + a.n, (size_t)(e - a.p - a.n)));
@@ -1276,9 +1239,9 @@ static void read_inline(ctx_t *c, bnc_str_t t, int nocr) {
     bnc_msg_rcpt_t *r;
     size_t k;
     int summary = 0;
-    while (q < e && is_wsp((unsigned char)*q)) q++;
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
     for (k = 0; k < sizeof SUMMARY / sizeof SUMMARY[0]; k++)   /* the notice's summary of the message */
-      if (iprefix(q, (size_t)(e - q), SUMMARY[k])) summary = 1;
+      if (bnc_iprefix(q, (size_t)(e - q), SUMMARY[k])) summary = 1;
     if (summary || !a.p || a.p == p || seen(c, a)) { p = next; continue; }
     if (memchr(p, ':', (size_t)(a.p - p)) && (r = new_rcpt(c)) != NULL) {
       r->rcpt = a;                                /* "Unknown user: a@b" */
@@ -1306,14 +1269,14 @@ static void read_inline(ctx_t *c, bnc_str_t t, int nocr) {
 static bnc_str_t paragraph(const char *lo, const char *p, const char *end, int nocr) {
   const char *s = p, *e = p, *next;
   while (s > lo && p - s < 2048) {
-    if (is_eol((unsigned char)s[-1])) {      /* a blank line ends in a CR or LF */
+    if (bnc_is_eol((unsigned char)s[-1])) {      /* a blank line ends in a CR or LF */
       if (s - lo >= 2 && s[-1] == '\n' && s[-2] == '\n') break;
       if (s - lo >= 2 && s[-1] == '\r' && s[-2] == '\r') break;
       if (s - lo >= 4 && s[-1] == '\n' && s[-2] == '\r' && s[-3] == '\n' && s[-4] == '\r') break;
     }
     s--;
   }
-  while (s < p && is_eol((unsigned char)*s)) s++;
+  while (s < p && bnc_is_eol((unsigned char)*s)) s++;
   while (e < end) {
     const char *le = line_end_lf(e, end, &next, nocr);
     if (le == e) break;
@@ -1338,7 +1301,7 @@ static void read_marked(ctx_t *c, const family_t *f, bnc_str_t t, int nocr) {
   if (f->reader == RD_MARKPARA) {       /* the rest of the phrase's paragraph, blank lines
                                            right after the phrase skipped */
     const char *q = d + strlen(f->diag_at);
-    while (q < end && (is_wsp((unsigned char)*q) || is_eol((unsigned char)*q))) q++;
+    while (q < end && (bnc_is_wsp((unsigned char)*q) || bnc_is_eol((unsigned char)*q))) q++;
     r->diag = unfold(c, paragraph(q, q, end, nocr));
   } else {
     r->diag = trim(mkstr(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048));
@@ -1375,10 +1338,10 @@ static void read_session(ctx_t *c, bnc_str_t t, int nocr) {
   const char *p = ifind(t.p, (size_t)(end - t.p), "transcript of session follows");
   while (p && p < end) {
     const char *e = line_end_lf(p, end, &next, nocr), *q = p;
-    while (q < e && is_wsp((unsigned char)*q)) q++;
-    if (iprefix(q, (size_t)(e - q), "while talking to")) cmd = rep_e = NULL;
-    else if (iprefix(q, (size_t)(e - q), ">>> ")) { cmd = q; rep_e = NULL; }
-    else if (iprefix(q, (size_t)(e - q), "<<< ")) { if (!cmd) cmd = q; rep_e = e; }
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
+    if (bnc_iprefix(q, (size_t)(e - q), "while talking to")) cmd = rep_e = NULL;
+    else if (bnc_iprefix(q, (size_t)(e - q), ">>> ")) { cmd = q; rep_e = NULL; }
+    else if (bnc_iprefix(q, (size_t)(e - q), "<<< ")) { if (!cmd) cmd = q; rep_e = e; }
     else if (e - q > 6 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
              q[2] <= '9' && q[3] == ' ' && q[4] == '<') {
       bnc_str_t a = find_addr(q + 5, e);
@@ -1386,7 +1349,7 @@ static void read_session(ctx_t *c, bnc_str_t t, int nocr) {
       bnc_msg_rcpt_t *r;
       if (a.p == q + 5 && e - x > 5 && memcmp(x, ">...", 4) == 0 && !seen(c, a) && (r = new_rcpt(c)) != NULL) {
         x += 4;
-        while (x < e && is_wsp((unsigned char)*x)) x++;
+        while (x < e && bnc_is_wsp((unsigned char)*x)) x++;
         r->rcpt = a;
         if (e - x >= 4 && x[0] >= '2' && x[0] <= '5' && x[1] >= '0' && x[1] <= '9' && x[2] >= '0' &&
             x[2] <= '9' && (x[3] == ' ' || x[3] == '-'))
@@ -1433,7 +1396,7 @@ static size_t text_cut(ctx_t *c, bnc_str_t t) {
 /* Whether the line [q, e) (white space skipped) opens with a 4xx or 5xx
  * reply code followed by one of seps ("554 <a@b>... text"). */
 static int opens_reply(const char *q, const char *e, const char *seps) {
-  while (q < e && is_wsp((unsigned char)*q)) q++;
+  while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
   return e - q >= 4 && (*q == '4' || *q == '5') && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
          q[2] <= '9' && strchr(seps, q[3]) != NULL;
 }
@@ -1445,7 +1408,7 @@ static const char *first_reply_line(const char *p, const char *end, const char *
   for (; p < end; p = next) {
     const char *e = line_end_lf(p, end, &next, nocr);
     if (opens_reply(p, e, seps)) {
-      while (is_wsp((unsigned char)*p)) p++;
+      while (bnc_is_wsp((unsigned char)*p)) p++;
       return p;
     }
   }
@@ -1481,7 +1444,7 @@ static int line_says_why(const char *p, bnc_str_t a, const char *e) {
     bnc_str_t why = colon ? trim(mkstr(colon + 1, (size_t)(after.p + after.n - colon - 1))) : after;
     if (colon && why.n > 8 && memchr(why.p, ' ', why.n)) return 1;
   }
-  return before.n > 9 && iprefix(before.p, before.n, "pipe to |");
+  return before.n > 9 && bnc_iprefix(before.p, before.n, "pipe to |");
 }
 
 static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
@@ -1505,7 +1468,7 @@ static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
       }
     } else {
       if (opens_reply(q, e, " -.")) {
-        while (is_wsp((unsigned char)*q)) q++;
+        while (bnc_is_wsp((unsigned char)*q)) q++;
         diag = q;
         break;
       }
@@ -1529,7 +1492,7 @@ static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
   if (!diag && aline) diag = aline;
   if (!diag && list) diag = first_reply_line(t.p, list, " ", nocr);   /* "because of\n550 ...\nThe following" */
   if (!diag) {
-    while (after && after < end && is_eol((unsigned char)*after)) after++;
+    while (after && after < end && bnc_is_eol((unsigned char)*after)) after++;
     diag = after;
   }
   r->rcpt = a;
@@ -1555,9 +1518,9 @@ static bnc_str_t json_str(const char *p, const char *end, const char *key) {
 static void read_ses(ctx_t *c, bnc_str_t t) {
   const char *end = t.p + t.n, *p, *le;
   bnc_str_t type = json_str(t.p, end, "\"notificationtype\":\"");
-  int bounce = type.p && ieq(type.p, type.n, "bounce");
-  int complaint = type.p && ieq(type.p, type.n, "complaint");
-  if (!bounce && !complaint && !(type.p && ieq(type.p, type.n, "delivery"))) return;
+  int bounce = type.p && bnc_ieq(type.p, type.n, "bounce");
+  int complaint = type.p && bnc_ieq(type.p, type.n, "complaint");
+  if (!bounce && !complaint && !(type.p && bnc_ieq(type.p, type.n, "delivery"))) return;
   if (bounce || complaint) {
     p = ifind(t.p, t.n, bounce ? "\"bouncedrecipients\":[" : "\"complainedrecipients\":[");
     le = p ? memchr(p, ']', (size_t)(end - p)) : NULL;
@@ -1717,8 +1680,8 @@ static const char *dsn_fields(bnc_str_t t) {
   const char *q = t.p, *end = t.p + t.n, *rmta = NULL;
   while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
     size_t left = (size_t)(end - q);
-    if (left >= 17 && ieq_n(q + 1, "final-recipient:", 16)) return q;
-    if (!rmta && left >= 15 && ieq_n(q + 1, "reporting-mta:", 14)) rmta = q;
+    if (left >= 17 && bnc_ieq_n(q + 1, "final-recipient:", 16)) return q;
+    if (!rmta && left >= 15 && bnc_ieq_n(q + 1, "reporting-mta:", 14)) rmta = q;
     q++;
   }
   return rmta;
@@ -1742,10 +1705,10 @@ static int is_autoreply(ctx_t *c, const bnc_str_t *raw, unsigned long fold, bnc_
   bnc_str_t v = hval(c, raw, fold, T_AUTOSUB), from = hval(c, raw, fold, T_FROM);
   int i;
   if (failure_evidence(c, from, subject)) return 0;  /* bounces are auto-submitted too */
-  if (v.p && iprefix(v.p, v.n, "auto-replied")) return 1;
+  if (v.p && bnc_iprefix(v.p, v.n, "auto-replied")) return 1;
   if (hval(c, raw, fold, T_XAUTOREPLY).p || hval(c, raw, fold, T_XAUTORESPOND).p) return 1;
   v = hval(c, raw, fold, T_PRECEDENCE);
-  if (v.p && ieq(v.p, v.n, "auto_reply")) return 1;
+  if (v.p && bnc_ieq(v.p, v.n, "auto_reply")) return 1;
   for (i = 0; subject.p && subjects[i]; i++)
     if (ifind(subject.p, subject.n, subjects[i])) return 1;
   return 0;
@@ -1848,7 +1811,7 @@ static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
 /* ---- dates ------------------------------------------------------------ */
 
 static const char *skip_ws(const char *p, const char *e) {
-  while (p < e && (is_wsp((unsigned char)*p) || *p == ',')) p++;
+  while (p < e && (bnc_is_wsp((unsigned char)*p) || *p == ',')) p++;
   return p;
 }
 
@@ -1878,15 +1841,15 @@ long long bnc_date_parse(const char *s, size_t n) {
   e = s + n;
   p = skip_ws(s, e);
   if (p < e && !(*p >= '0' && *p <= '9')) {          /* day name */
-    while (p < e && !is_wsp((unsigned char)*p) && *p != ',') p++;
+    while (p < e && !bnc_is_wsp((unsigned char)*p) && *p != ',') p++;
     p = skip_ws(p, e);
   }
   if (!(p = num(p, e, 2, &day)) || (p = skip_ws(p, e)) + 3 > e) return -1;
   for (i = 0; i < 12; i++)
-    if (lower((unsigned char)p[0]) == months[3 * i] && lower((unsigned char)p[1]) == months[3 * i + 1] &&
-        lower((unsigned char)p[2]) == months[3 * i + 2]) mon = i + 1;
+    if (bnc_lower((unsigned char)p[0]) == months[3 * i] && bnc_lower((unsigned char)p[1]) == months[3 * i + 1] &&
+        bnc_lower((unsigned char)p[2]) == months[3 * i + 2]) mon = i + 1;
   if (mon < 0) return -1;
-  while (p < e && !is_wsp((unsigned char)*p)) p++;
+  while (p < e && !bnc_is_wsp((unsigned char)*p)) p++;
   if (!(p = num(skip_ws(p, e), e, 4, &year))) return -1;
   if (year < 50) year += 2000; else if (year < 1000) year += 1900;
   if (!(p = num(skip_ws(p, e), e, 2, &hh)) || p >= e || *p != ':' || !(p = num(p + 1, e, 2, &mm))) return -1;
@@ -1920,7 +1883,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   out->parts = 0;
   if (len > BNC_MSG_MAX) return BNC_ETOOBIG;
   if (nwant > BNC_MSG_WANT) return BNC_EINVAL;
-  for (i = 0; i < len && (is_wsp((unsigned char)buf[i]) || is_eol((unsigned char)buf[i])); i++) {}
+  for (i = 0; i < len && (bnc_is_wsp((unsigned char)buf[i]) || bnc_is_eol((unsigned char)buf[i])); i++) {}
   if (i == len) return BNC_EEMPTY;
   memset(&c, 0, sizeof c);
   c.p = arena; c.cap = cap; c.m = out; c.rs = rs; c.want = want; c.nwant = nwant;
@@ -1964,7 +1927,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
     }
     for (i = 0; i < c.ntexts && out->nrcpt == 0 && !c.have_fb; i++) {  /* SES via SNS */
       const char *q = c.texts[i].p, *qe = q + c.texts[i].n;
-      while (q < qe && (is_wsp((unsigned char)*q) || is_eol((unsigned char)*q))) q++;
+      while (q < qe && (bnc_is_wsp((unsigned char)*q) || bnc_is_eol((unsigned char)*q))) q++;
       if (q < qe && *q == '{' && ifind(q, (size_t)(qe - q) < 64 ? (size_t)(qe - q) : 64, "\"notificationtype\":"))
         read_ses(&c, mkstr(q, (size_t)(qe - q)));
       if (out->nrcpt) out->format = "amazonses";

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mstore.h"
-#include "reply.h"
+#include "bnc.h"
 
 /* Entries and key bytes live in fixed-size blocks, never reallocated: no
  * copy and no doubled peak when the table grows, and at most one partly

@@ -18,7 +18,7 @@
 #define BNC_MSTORE_H
 
 #include <stddef.h>
-#include "reply.h"   /* BNC_OK, BNC_EINVAL, BNC_ENOMEM */
+#include "bnc.h"
 
 #define BNC_MSTORE_KEY_MAX 255
 

@@ -8,6 +8,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include "ascii.h"
 #include "reply.h"
 
 #define IS_DIGIT(c) ((unsigned char)((c) - '0') < 10)
@@ -15,15 +16,11 @@
 #define IS_SPACE(c) ((c) == ' ' || (c) == '\t')
 
 
-static int lower(int c) {
-  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
 /* Whether p[0..m) equals the lower-case s[0..m), ignoring case. */
 static int same_ci(const char *p, const char *s, size_t m) {
   size_t j;
   for (j = 0; j < m; j++)
-    if (lower((unsigned char)p[j]) != s[j]) return 0;
+    if (bnc_lower((unsigned char)p[j]) != s[j]) return 0;
   return 1;
 }
 
@@ -31,7 +28,7 @@ static int starts_ci(const char *p, size_t n, const char *prefix) {
   size_t m = strlen(prefix), j;
   if (m > n) return 0;
   for (j = 0; j < m; j++)
-    if (lower((unsigned char)p[j]) != prefix[j]) return 0;
+    if (bnc_lower((unsigned char)p[j]) != prefix[j]) return 0;
   return 1;
 }
 
@@ -284,7 +281,7 @@ static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
   static const char *const lead[] = { "in reply to ", "after ", "while performing ", "for " };
   static const size_t lead_len[] = { 12, 6, 17, 4 };
   size_t k;
-  int c = lower((unsigned char)t[i]);
+  int c = bnc_lower((unsigned char)t[i]);
   int l = c == 'i' ? 0 : c == 'a' ? 1 : c == 'w' ? 2 : c == 'f' ? 3 : -1;
   if (l < 0 || (i > 0 && (IS_ALPHA(t[i - 1]) || IS_DIGIT(t[i - 1])))) return 0;
   if (lead_len[l] > n - i || !same_ci(t + i, lead[l], lead_len[l])) return 0;

@@ -12,15 +12,7 @@
 #define BNC_REPLY_H
 
 #include <stddef.h>
-
-#define BNC_VERSION "0.1.0"
-
-/* Status codes shared by the core. */
-#define BNC_OK        0
-#define BNC_EEMPTY   -1   /* nothing but white space */
-#define BNC_ETOOBIG  -2   /* over the documented size bound */
-#define BNC_ENOMEM   -3
-#define BNC_EINVAL   -4
+#include "bnc.h"
 
 /* Largest reply or diagnostic text accepted, in bytes. */
 #define BNC_REPLY_MAX ((size_t)16 << 20)

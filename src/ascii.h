@@ -1,0 +1,51 @@
+/*
+ * ascii.h - byte helpers of the parsers: ASCII case folding and the
+ * comparisons built on it. Mail's keywords (header names, SMTP verbs, MIME
+ * types) are ASCII and compared without regard to case (RFC 5322 1.2.2,
+ * RFC 2045 5.1); bytes beyond ASCII are compared as they are.
+ * Header-only: static inline, so each parser gets its own inlined copy.
+ */
+#ifndef BNC_ASCII_H
+#define BNC_ASCII_H
+
+#include <stddef.h>
+#include <string.h>
+
+static inline int bnc_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static inline int bnc_is_wsp(int c) { return c == ' ' || c == '\t'; }
+static inline int bnc_is_eol(int c) { return c == '\r' || c == '\n'; }
+
+/* Whether a[0..an) is the C string b ignoring ASCII case. b is walked to its
+ * NUL as it is compared (no strlen first): most calls differ at once. */
+static inline int bnc_ieq(const char *a, size_t an, const char *b) {
+  size_t i;
+  for (i = 0; i < an; i++)
+    if (!b[i] || bnc_lower((unsigned char)a[i]) != bnc_lower((unsigned char)b[i])) return 0;
+  return b[an] == '\0';
+}
+
+/* Whether a[0..an) opens with the C string b ignoring ASCII case. */
+static inline int bnc_iprefix(const char *a, size_t an, const char *b) {
+  size_t i;
+  for (i = 0; b[i]; i++)
+    if (i >= an || bnc_lower((unsigned char)a[i]) != bnc_lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+/* Whether a[0..k) equals b[0..k) ignoring ASCII case. Equal words of 8
+ * bytes are passed whole (the bytes often agree in case too), the rest
+ * compared folded. */
+static inline int bnc_ieq_n(const char *a, const char *b, size_t k) {
+  size_t i = 0;
+  for (; k - i >= 8; i += 8) {
+    unsigned long long x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    if (x != y) break;
+  }
+  for (; i < k; i++)
+    if (a[i] != b[i] && bnc_lower((unsigned char)a[i]) != bnc_lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+#endif

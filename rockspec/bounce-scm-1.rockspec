@@ -52,6 +52,8 @@ build = {
     ["bounce.json"] = "lua/bounce/json.lua",
     ["bounce.mta"] = "lua/bounce/mta.lua",
     ["bounce.policy"] = "lua/bounce/policy.lua",
+    -- The defaults bounce.policy loads, installed beside it.
+    ["bounce.policies.default"] = "policies/default.lua",
     ["bounce.reader"] = "lua/bounce/reader.lua",
     ["bounce.serve"] = "lua/bounce/serve.lua",
     ["bounce.state"] = "lua/bounce/state.lua",

@@ -7,7 +7,7 @@ local json = require("bounce.json")
 local io, ipairs, pcall, require, type, tostring, format, concat =
   io, ipairs, pcall, require, type, tostring, string.format, table.concat
 
-local _M = {}
+local _M = { _VERSION = bounce._VERSION }
 
 local USAGE = [[
 usage: bounce COMMAND [ARGS]

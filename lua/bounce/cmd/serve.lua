@@ -6,7 +6,7 @@ local io, os, ipairs, pairs, tonumber, tostring, type =
   io, os, ipairs, pairs, tonumber, tostring, type
 local format, concat, sort = string.format, table.concat, table.sort
 
-local _M = {}
+local _M = { _VERSION = require("bounce.core")._VERSION }
 
 _M.help = [=[
 usage: bounce serve [--listen 127.0.0.1:8025] [--policy FILE] [--prefix DIR] [--token TOKEN]

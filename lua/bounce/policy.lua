@@ -829,9 +829,12 @@ local function prefixed(source, msg)
   return source .. ": " .. msg
 end
 
--- Compile policy source text; `source` names it in messages, `name` (default
--- source) in the object.
-local function load_source(src, source, name)
+-- Compile policy source text; `source` names it in messages. For the
+-- defaults, `name` names the object and `installed` runs the chunk as a
+-- plain call: the instruction bound guards against runaway edits of a user's
+-- policy, but its coroutine cannot run inside `require` in OpenResty (no
+-- yield across a C call), and the defaults load when this module does.
+local function load_source(src, source, name, installed)
   if #src > MAX_FILE then
     return nil, source .. ": policy file larger than " .. MAX_FILE .. " bytes"
   end
@@ -840,7 +843,8 @@ local function load_source(src, source, name)
   end
   local f, err = compile_chunk(src, "@" .. source, sandbox())
   if not f then return nil, prefixed(source, err) end
-  local ok, t = run_bounded(f)
+  local ok, t
+  if installed then ok, t = pcall(f) else ok, t = run_bounded(f) end
   if not ok then return nil, prefixed(source, t) end
   if type(t) == "table" and type(t.on_event) == "function" then
     t.on_event = bounded_hook(t.on_event)
@@ -927,7 +931,7 @@ do
     error("bounce.policy: the default policy (policies/default.lua) is not installed; looked in "
       .. concat(list, ", "), 0)
   end
-  local p, err = load_source(src, path, "default")
+  local p, err = load_source(src, path, "default", true)
   if not p then error("bounce.policy: the default policy is broken: " .. err, 0) end
   local st = state[p]
   defaults = { base = st.base, health = st.health, addresses = p.addresses }

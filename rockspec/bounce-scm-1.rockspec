@@ -51,6 +51,7 @@ build = {
     ["bounce.ffi_classify"] = "lua/bounce/ffi_classify.lua",
     ["bounce.json"] = "lua/bounce/json.lua",
     ["bounce.mta"] = "lua/bounce/mta.lua",
+    ["bounce.nginx"] = "lua/bounce/nginx.lua",
     ["bounce.policy"] = "lua/bounce/policy.lua",
     -- The defaults bounce.policy loads, installed beside it.
     ["bounce.policies.default"] = "policies/default.lua",

@@ -64,6 +64,7 @@ build = {
     ["bounce.store.sqlite"] = "lua/bounce/store/sqlite.lua",
     ["bounce.tracker"] = "lua/bounce/tracker.lua",
     ["bounce.verp"] = "lua/bounce/verp.lua",
+    ["bounce.version"] = "lua/bounce/version.lua",
     ["bounce.webhooks"] = "lua/bounce/webhooks.lua",
   },
   install = {

@@ -24,18 +24,14 @@
 -- -g 'daemon off;' or 'daemon on;'), and keeps ";;" in lua_package_path so
 -- that resty.core is found. Pure text: nothing is written or started here.
 
-local type, error, tostring, pairs, require, setmetatable =
-  type, error, tostring, pairs, require, setmetatable
+local type, error, tostring, pairs = type, error, tostring, pairs
 local io_open, getenv = io.open, os.getenv
 local sgsub = string.gsub
 local concat = table.concat
 
--- _VERSION is bounce.core's, read when first asked for: this module is text
--- only, and the spec and benchmark drivers load it in a Lua that need not
+-- Text only: the spec and benchmark drivers load it in a Lua that need not
 -- have a build of the C module on its path (nginx runs the LuaJIT one).
-local _M = setmetatable({}, { __index = function(_, k)
-  if k == "_VERSION" then return require("bounce.core")._VERSION end
-end })
+local _M = require("bounce.version").lazy({})
 
 _M.NGINX = getenv("NGINX") or "/usr/sbin/nginx"
 _M.MODULES = "/usr/lib/nginx/modules"

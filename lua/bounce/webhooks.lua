@@ -1,9 +1,9 @@
 -- bounce.webhooks: ESP webhook payloads (Postmark, Amazon SES over SNS,
--- SendGrid, Mailgun, SparkPost) made into tracker events. Lua over
--- bounce.core (its version, and bounce.classify for the replies in
--- payloads), for Lua 5.1-5.4, LuaJIT and OpenResty; JSON is decoded with
--- lua-cjson unless a decoder is passed in; signatures are checked with
--- lua-luaossl (loaded only when a check runs).
+-- SendGrid, Mailgun, SparkPost) made into tracker events. Pure Lua, for
+-- Lua 5.1-5.4, LuaJIT and OpenResty: bounce.classify (the C module) is
+-- loaded when a payload carries a reply to classify, unless opts.classify
+-- is given; JSON is decoded with lua-cjson unless a decoder is passed in;
+-- signatures are checked with lua-luaossl (loaded only when a check runs).
 --
 --   local webhooks = require("bounce.webhooks")
 --   local r, err = webhooks.parse("postmark", body)
@@ -45,7 +45,7 @@ local sbyte, schar, sfind, sformat, slower, smatch, ssub, sgsub =
   string.gsub
 local concat = table.concat
 
-local _M = { _VERSION = require("bounce.core")._VERSION }
+local _M = require("bounce.version").lazy({})
 
 local PROVIDERS = { "postmark", "ses", "sendgrid", "mailgun", "sparkpost" }
 _M.providers = PROVIDERS

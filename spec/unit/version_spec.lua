@@ -39,6 +39,35 @@ describe("_VERSION", function()
     assert.equals(#names - 1, checked)
   end)
 
+  -- Readers, encoders, the nginx template, the webhook normaliser and the
+  -- shared-dict store do their work without the C module: they load without
+  -- it, and read _VERSION from it only when asked (bounce.version).
+  it("is read lazily by the modules that load without bounce.core", function()
+    local pure = { "bounce.reader", "bounce.json", "bounce.csv", "bounce.date", "bounce.webhooks",
+                   "bounce.store.shdict", "bounce.nginx", "bounce.version" }
+    local saved, cpath, decode = {}, package.cpath, require("cjson").decode
+    for _, name in ipairs(pure) do saved[name] = package.loaded[name] end
+    saved["bounce.core"] = package.loaded["bounce.core"]
+    local ok, err = pcall(function()
+      package.cpath = ""
+      for name in pairs(saved) do package.loaded[name] = nil end
+      for _, name in ipairs(pure) do
+        local m = require(name)
+        assert.is_table(m, name)
+        assert.is_nil(package.loaded["bounce.core"], name .. " loaded bounce.core")
+      end
+      local webhooks = require("bounce.webhooks")
+      local r = assert(webhooks.parse("postmark", '{"RecordType":"Delivery","Recipient":"ann@example.org",'
+        .. '"DeliveredAt":"2025-11-05T16:33:54Z"}', { decode = decode }))
+      assert.equals("delivered", r.events[1].type)
+      assert.has_error(function() return require("bounce.json")._VERSION end)
+    end)
+    package.cpath = cpath
+    for name, m in pairs(saved) do package.loaded[name] = m end
+    assert(ok, err)
+    for _, name in ipairs(pure) do assert.equals(core._VERSION, require(name)._VERSION, name) end
+  end)
+
   it("of bounce.sqlite, the other C module, is the core's", function()
     assert.equals(core._VERSION, require("bounce.sqlite")._VERSION)
   end)

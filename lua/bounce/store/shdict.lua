@@ -43,7 +43,7 @@ local sub, format = string.sub, string.format
 
 local ngx = rawget(_G, "ngx")
 
-local _M = { _VERSION = require("bounce.core")._VERSION }
+local _M = require("bounce.version").lazy({})
 
 local S = {}
 S.__index = S

@@ -5,7 +5,7 @@
 -- result into an immutable object. The tracker asks that object one question per
 -- event: `p:resolve(domain, reason)`, a flat table of integer seconds and counts
 -- that the C state machine consumes. Runs under Lua 5.1, 5.3, 5.4 and LuaJIT;
--- from bounce.core it takes only the reason names.
+-- from bounce.core it takes the reason names and its version.
 --
 -- The defaults are policies/default.lua, loaded here in the sandbox like any
 -- other policy file (found next to this module when installed, as

@@ -135,8 +135,8 @@ fuzz:
 
 # Installs the rockspec offline into a temporary tree (from a copy of the
 # sources, so no object files land in src/), then loads the module from that
-# tree alone. First checks the rockspec lists CORE_SRC + src/lbounce.c and
-# every file under lua/.
+# tree alone. First checks the rockspec lists CORE_SRC + src/lbounce.c,
+# every file under lua/ and the default policy.
 ROCKTREE := $(abspath build/rocktree)
 define ROCKSPEC_SYNC_LUA
 local t = {}
@@ -166,7 +166,7 @@ for f in pairs(want) do
   if not have[f] then print("rockspec: " .. f .. " is missing"); bad = true end
 end
 for f in pairs(have) do
-  if not want[f] then print("rockspec: " .. f .. " is not in CORE_SRC or lua/"); bad = true end
+  if not want[f] then print("rockspec: " .. f .. " is not in CORE_SRC, lua/ or policies/default.lua"); bad = true end
 end
 if bad then os.exit(1) end
 endef
@@ -179,6 +179,7 @@ assert(bounce._VERSION == core._VERSION, "_VERSION differs between bounce and bo
 local sqwhere = package.searchpath("bounce.sqlite", package.cpath)
 assert(sqwhere and sqwhere:find(arg[1], 1, true) == 1, "bounce.sqlite not in the tree")
 assert(require("bounce.store.sqlite")._VERSION == core._VERSION, "bounce.sqlite _VERSION differs")
+assert(require("bounce.policy").default():resolve().soft_max_attempts, "no default policy")
 local r = assert(bounce.classify("550 5.1.1 <a@example.org>: user unknown"))
 assert(r.reason == "userunknown" and r.type == "hard", r.reason .. " " .. r.type)
 print("rockcheck: bounce " .. bounce._VERSION .. " from " .. where .. ": " .. r.reason .. ", " .. r.type)
@@ -187,9 +188,9 @@ export ROCKSPEC_SYNC_LUA ROCKCHECK_LUA
 rockcheck:
 	@sh .ci/deps rockcheck
 	@lua5.4 -e "$$ROCKSPEC_SYNC_LUA" /dev/null rockspec/bounce-scm-1.rockspec \
-	  "$(CORE_SRC) src/lbounce.c" "$$(find lua -name '*.lua')" "$(SQLITE_SRC)"
+	  "$(CORE_SRC) src/lbounce.c" "$$(find lua -name '*.lua') policies/default.lua" "$(SQLITE_SRC)"
 	rm -rf $(ROCKTREE) build/rocksrc && mkdir -p build/rocksrc
-	cp -r src lua bin rockspec build/rocksrc/
+	cp -r src lua bin rockspec policies build/rocksrc/
 	cd build/rocksrc && luarocks make --tree=$(ROCKTREE) --lua-version=5.4 --deps-mode=none \
 	  rockspec/bounce-scm-1.rockspec
 	cd / && env -u LUA_INIT -u LUA_INIT_5_4 -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
@@ -207,6 +208,7 @@ install: $(MODULE)
 	install -m 0755 $(SQLITE_MODULE) $(DESTDIR)$(LIBDIR)/bounce/sqlite.so
 	cd lua && for f in $$(find bounce -name '*.lua'); do \
 	  install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
+	install -D -m 0644 policies/default.lua $(DESTDIR)$(SHAREDIR)/bounce/policies/default.lua
 
 clean:
 	rm -rf build

@@ -1,8 +1,11 @@
--- policies/default.lua: the built-in policy of bounce, spelled out as a guide.
+-- policies/default.lua: the default policy of bounce, and a guide to writing one.
 --
 -- A policy is a Lua file that returns one table. Every key is optional: leave one
--- out and its value below applies (these are exactly the built-in defaults, which a
--- spec checks). Load one with
+-- out and its value below applies. This file is where those values live:
+-- bounce.policy loads it (in the same sandbox as any policy) when it is loaded,
+-- and keeps no copy of them; installed, it sits beside the Lua modules as
+-- bounce/policies/default.lua. It must give every key a value and hold no
+-- overrides or hook, which other policies would not inherit. Load a policy with
 --     local p = assert(require("bounce.policy").load("policies/mine.lua"))
 -- or hand the path to bounce.tracker{ policy = "policies/mine.lua" }, which picks up
 -- edits while it runs and keeps the old policy if an edit is broken.
@@ -34,6 +37,7 @@ return {
     -- Or exponential: first * factor^(n-1), capped at max, spread by +-jitter
     -- (a fraction 0..1) so many retries do not land at the same second:
     --   backoff = { first = "5m", factor = 2, max = "24h", jitter = 0.1 },
+    -- where factor (1..10) is 2, max 24h and jitter 0 when left out.
     --
     -- permanent_max_attempts (1..1000, default: max_attempts) counts a soft bounce
     -- whose reply was permanent (a 5xx such as "552 5.2.2 mailbox full") against a
@@ -64,6 +68,7 @@ return {
   --     mailboxfull = { max_attempts = 3, backoff = { "1h", "6h", "24h" } },
   --     toomanyconn = { block = { backoff = { "5m", "15m", "1h" } } },
   --   },
+  -- (None here: the defaults hold no overrides.)
   reasons = {},
 
   -- Overrides per recipient domain (compared in lower case). An entry holds soft,

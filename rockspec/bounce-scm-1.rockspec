@@ -51,7 +51,10 @@ build = {
     ["bounce.ffi_classify"] = "lua/bounce/ffi_classify.lua",
     ["bounce.json"] = "lua/bounce/json.lua",
     ["bounce.mta"] = "lua/bounce/mta.lua",
+    ["bounce.nginx"] = "lua/bounce/nginx.lua",
     ["bounce.policy"] = "lua/bounce/policy.lua",
+    -- The defaults bounce.policy loads, installed beside it.
+    ["bounce.policies.default"] = "policies/default.lua",
     ["bounce.reader"] = "lua/bounce/reader.lua",
     ["bounce.serve"] = "lua/bounce/serve.lua",
     ["bounce.state"] = "lua/bounce/state.lua",
@@ -61,6 +64,7 @@ build = {
     ["bounce.store.sqlite"] = "lua/bounce/store/sqlite.lua",
     ["bounce.tracker"] = "lua/bounce/tracker.lua",
     ["bounce.verp"] = "lua/bounce/verp.lua",
+    ["bounce.version"] = "lua/bounce/version.lua",
     ["bounce.webhooks"] = "lua/bounce/webhooks.lua",
   },
   install = {

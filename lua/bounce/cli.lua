@@ -7,7 +7,7 @@ local json = require("bounce.json")
 local io, ipairs, pcall, require, type, tostring, format, concat =
   io, ipairs, pcall, require, type, tostring, string.format, table.concat
 
-local _M = {}
+local _M = { _VERSION = bounce._VERSION }
 
 local USAGE = [[
 usage: bounce COMMAND [ARGS]
@@ -42,7 +42,8 @@ commands:
   --version             the version
 ]]
 
--- What a sender should do, by reason, then by type.
+-- What a sender should do, by reason (the names of bounce.reasons, which
+-- come from the C table; spec/unit/cli_spec.lua checks each has its line).
 local ADVICE = {
   userunknown = "suppress: the mailbox does not exist",
   hostunknown = "suppress: the domain does not exist",
@@ -77,6 +78,8 @@ local ADVICE = {
   onhold = "retry later; deferred, or a reason no rule reads",
   undefined = "retry later; the reason is unknown",
   delivered = "nothing: delivered",
+  feedback = "suppress: the recipient reported the mail as spam",
+  vacation = "nothing: an auto-reply, the mail was delivered",
 }
 
 local function die(msg)
@@ -115,14 +118,17 @@ local function clip(s, n)
   return s:sub(1, n - 3) .. "..."
 end
 
+-- syntax: text = cli.advice(r)   -- r: a classification (reason, type)
 -- A dead-address reason said with a 4xx is not final: retry instead.
 local function advice(r)
   local a = ADVICE[r.reason] or ""
-  if r.type ~= "hard" and a:find("^suppress") then
+  if r.type == "soft" and a:find("^suppress") then
     a = a:gsub("^suppress", "retry later")
   end
   return a
 end
+
+_M.advice = advice
 
 local function table_row(reply, r)
   return format("%s  %-15s %-9s %s", clip(reply, 58), r.reason, r.type, advice(r))

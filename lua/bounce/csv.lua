@@ -6,7 +6,7 @@
 local type, tostring, concat, floor, format, find, gsub =
   type, tostring, table.concat, math.floor, string.format, string.find, string.gsub
 
-local _M = {}
+local _M = require("bounce.version").lazy({})
 
 -- syntax: s = csv.field(v)
 -- nil is empty; a whole number is written without a decimal point; a string

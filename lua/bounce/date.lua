@@ -4,7 +4,7 @@
 local type, tostring, tonumber, floor = type, tostring, tonumber, math.floor
 local match, sub = string.match, string.sub
 
-local _M = {}
+local _M = require("bounce.version").lazy({})
 
 local MAX = 4294967295   -- records keep times in 32 bits
 

@@ -78,7 +78,7 @@ _M.rules = setmetatable(rules, { __index = function(_, k)
   error("bounce.rules has no field '" .. tostring(k) .. "'", 2)
 end })
 
--- syntax: results, err = bounce.parse(message [, opts])   (issue 4)
+-- syntax: results, err = bounce.parse(message [, opts])
 -- One result per recipient of a bounce message (DSN, ARF, auto-reply, plain
 -- text bounce); opts.headers names extra headers of the original message;
 -- opts.verp, the local-part prefix of VERP return paths ("bounces+"), adds

@@ -5,7 +5,7 @@ local type, pairs, ipairs, tostring, concat, sort, format, floor, getmetatable, 
   type, pairs, ipairs, tostring, table.concat, table.sort, string.format, math.floor,
   getmetatable, setmetatable
 
-local _M = {}
+local _M = require("bounce.version").lazy({})
 
 local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
                   ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }

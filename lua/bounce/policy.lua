@@ -4,25 +4,32 @@
 -- file in a sandbox, checks every key, fills in the defaults, and compiles the
 -- result into an immutable object. The tracker asks that object one question per
 -- event: `p:resolve(domain, reason)`, a flat table of integer seconds and counts
--- that the C state machine consumes. Pure Lua: it needs neither bounce.core nor
--- any C module, and runs under Lua 5.1, 5.3, 5.4 and LuaJIT.
+-- that the C state machine consumes. Runs under Lua 5.1, 5.3, 5.4 and LuaJIT;
+-- from bounce.core it takes the reason names and its version.
 --
--- The schema (every key optional; policies/default.lua is the commented guide):
+-- The defaults are policies/default.lua, loaded here in the sandbox like any
+-- other policy file (found next to this module when installed, as
+-- bounce/policies/default.lua, or in the checkout's policies/); this module
+-- keeps no copy of their values. Every other policy merges over them.
 --
---   soft = { max_attempts = 5,           -- consecutive soft bounces before suppression
---            permanent_max_attempts = 5, -- the same, counted when the soft bounce was a
---                                        -- permanent (5xx) reply; capped at max_attempts
---            window = "72h",             -- or a streak this old suppresses ("forever": never)
---            backoff = { "10m", "30m", "2h", "8h", "24h" } },
---                      -- or { first = "5m", factor = 2, max = "24h", jitter = 0.1 }
---   block = { backoff = { "15m", "1h", "4h" } },   -- either backoff form
---   retention = { hard = "forever", soft = "30d", complaint = "forever",
---                 unsubscribe = "forever", manual = "forever" },
---   reasons = { mailboxfull = { max_attempts = 3 } },
---   domains = { ["example.com"] = { soft = { max_attempts = 8 } } },
---   health = { min_sent = 100, window = "24h",
---              hard = { caution = 0.005, throttle = 0.02, stop = 0.05 },
---              complaint = { caution = 0.001, stop = 0.003 } },  -- throttle optional
+-- The schema (every key optional; a key left out takes its value in
+-- policies/default.lua). D is a duration ("10m", "72h", seconds, "forever"
+-- where allowed), N a whole number, R a rate 0..1:
+--
+--   soft = { max_attempts = N,            -- consecutive soft bounces before suppression
+--            permanent_max_attempts = N,  -- the same, counted when the soft bounce was a
+--                                         -- permanent (5xx) reply; at most max_attempts,
+--                                         -- max_attempts when left out
+--            window = D,                  -- or a streak this old suppresses ("forever": never)
+--            backoff = { D, D, ... } },   -- the waits before retry 1, 2, ...; or
+--                      -- { first = D, factor = 1..10 (2), max = D (24h), jitter = R (0) }
+--   block = { backoff = ... },            -- either backoff form
+--   retention = { hard = D, soft = D, complaint = D, unsubscribe = D, manual = D },
+--   reasons = { mailboxfull = { max_attempts = N } },
+--   domains = { ["example.com"] = { soft = { max_attempts = N } } },
+--   health = { min_sent = N, window = D,
+--              hard = { caution = R, throttle = R, stop = R },
+--              complaint = { caution = R, throttle = R, stop = R } },
 --   addresses = { case_sensitive = false },  -- compare local parts case-sensitively?
 --   description = "one line shown by tools",
 --   on_event = function(event, record, decision) return decision end,
@@ -35,8 +42,8 @@
 -- A backoff is replaced whole, never merged step by step.
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
-local error, pcall, setmetatable, getmetatable, rawget = error, pcall, setmetatable,
-  getmetatable, rawget
+local error, pcall, setmetatable, getmetatable, rawget, next = error, pcall, setmetatable,
+  getmetatable, rawget, next
 local floor, huge, min = math.floor, math.huge, math.min
 local sfind, smatch, sformat, slower, sbyte, ssub = string.find, string.match,
   string.format, string.lower, string.byte, string.sub
@@ -48,8 +55,12 @@ local debug_sethook, debug_gethook = debug.sethook, debug.gethook
 local load, loadstring, setfenv = load, rawget(_G, "loadstring"), rawget(_G, "setfenv")
 local jit = rawget(_G, "jit")
 local os_time = os.time
+local debug_getinfo = debug.getinfo
+local package_path = package.path
 
-local _M = {}
+local core = require("bounce.core")
+
+local _M = { _VERSION = core._VERSION }
 
 local FOREVER = -1
 _M.FOREVER = FOREVER
@@ -59,32 +70,12 @@ local MAX_STEPS = 10000000          -- VM instructions a policy file may run whi
 local HOOK_EVERY = 1000
 local MAX_HOOK_STEPS = 1000000      -- VM instructions one on_event call may run
 
--- Reason names the classifier produces (bounce.reasons); a spec keeps them in step.
-local REASONS = {
-  "undefined", "userunknown", "hostunknown", "hasmoved", "notaccept", "mailboxfull",
-  "exceedlimit", "mesgtoobig", "suspend", "expired", "systemerror", "systemfull",
-  "networkerror", "mailererror", "toomanyconn", "speeding", "blocked", "badreputation",
-  "requireptr", "authfailure", "securityerror", "spamdetected", "virusdetected",
-  "contenterror", "policyviolation", "notcompliantrfc", "norelaying", "rejected",
-  "filtered", "syntaxerror", "failedstarttls", "onhold", "delivered", "feedback",
-  "vacation",
-}
+-- Reason names the classifier produces, in the C table's order (bounce.reasons).
+local REASONS = {}
+for i, r in ipairs(core.reasons()) do REASONS[i] = r.name end
 local IS_REASON = {}
 for _, r in ipairs(REASONS) do IS_REASON[r] = true end
 _M.reason_names = REASONS
-
--- The built-in defaults, in the public schema (policies/default.lua says the same).
-local DEFAULTS = {
-  soft = { max_attempts = 5, window = "72h",
-           backoff = { "10m", "30m", "2h", "8h", "24h" } },
-  block = { backoff = { "15m", "1h", "4h" } },
-  retention = { hard = "forever", soft = "30d", complaint = "forever",
-                unsubscribe = "forever", manual = "forever" },
-  health = { min_sent = 100, window = "24h",
-             hard = { caution = 0.005, throttle = 0.02, stop = 0.05 },
-             complaint = { caution = 0.001, stop = 0.003 } },
-  addresses = { case_sensitive = false },
-}
 
 ------------------------------------------------------------------------------
 -- Durations
@@ -606,24 +597,55 @@ _M.levels = RANK
 local TOP_KEYS = { "addresses", "block", "description", "domains", "health", "on_event",
                    "reasons", "retention", "soft" }
 
-local base_health   -- the compiled default thresholds, set below
+-- policies/default.lua, compiled: { base =, health =, addresses = }; set below.
+-- Every other policy is compiled over it.
+local defaults
 
-local function compile_checked(t, base)
+-- What a policy may leave out, and so what the defaults must give.
+local REQUIRED = {
+  { "soft", "max_attempts" }, { "soft", "window" }, { "soft", "backoff" },
+  { "block", "backoff" },
+  { "retention", "hard" }, { "retention", "soft" }, { "retention", "complaint" },
+  { "retention", "unsubscribe" }, { "retention", "manual" },
+  { "health", "min_sent" }, { "health", "window" },
+  { "addresses", "case_sensitive" },
+}
+
+-- The defaults are checked like any policy, and must besides be complete and
+-- hold nothing that other policies would not inherit (overrides, a hook).
+local function check_complete(t)
+  for _, k in ipairs(REQUIRED) do
+    local sec = t[k[1]]
+    if type(sec) ~= "table" or sec[k[2]] == nil then
+      fail(k[1] .. "." .. k[2], "missing: the default policy gives every key its value")
+    end
+  end
+  for _, k in ipairs({ "reasons", "domains" }) do
+    if type(t[k]) == "table" and next(t[k]) ~= nil then
+      fail(k, "the default policy holds no overrides (other policies do not inherit them)")
+    end
+  end
+  if t.on_event ~= nil then
+    fail("on_event", "the default policy has no hook (other policies do not inherit it)")
+  end
+end
+
+local NO_HEALTH = { hard = {}, complaint = {} }
+
+local function compile_checked(t, d)
   only_keys(t, "", TOP_KEYS)
+  if not d then check_complete(t) end
   local st = { reasons = {}, domains = {}, cache = {} }
   local b = { soft = {}, block = {}, retention = {} }
-  if base then
-    merge_into(b, base)
-  end
+  if d then merge_into(b, d.base) end
   if t.soft ~= nil then merge_into(b, { soft = check_soft_section(t.soft, "soft") }) end
   if t.block ~= nil then merge_into(b, { block = check_block_section(t.block, "block") }) end
   if t.retention ~= nil then merge_into(b, { retention = check_retention(t.retention, "retention") }) end
   st.base = b
   if t.reasons ~= nil then st.reasons = check_reasons(t.reasons, "reasons") end
   if t.domains ~= nil then st.domains = check_domains(t.domains, "domains") end
-  st.health = check_health(t.health, "health", base_health or {
-    hard = {}, complaint = {} })
-  local addresses = { case_sensitive = false }
+  st.health = check_health(t.health, "health", d and d.health or NO_HEALTH)
+  local addresses = { case_sensitive = d and d.addresses.case_sensitive }
   if t.addresses ~= nil then
     check_table(t.addresses, "addresses", "a table")
     only_keys(t.addresses, "addresses", { "case_sensitive" })
@@ -631,8 +653,9 @@ local function compile_checked(t, base)
     if cs ~= nil and type(cs) ~= "boolean" then
       expected("addresses.case_sensitive", "a boolean", cs)
     end
-    addresses.case_sensitive = cs == true
+    if cs ~= nil then addresses.case_sensitive = cs end
   end
+  addresses.case_sensitive = addresses.case_sensitive == true
   if t.on_event ~= nil and type(t.on_event) ~= "function" then
     expected("on_event", "a function(event, record, decision)", t.on_event)
   end
@@ -641,8 +664,6 @@ local function compile_checked(t, base)
   end
   return st, addresses
 end
-
-local base_layer   -- the compiled default base layer, set below
 
 local function new_policy(st, addresses, t, source, fingerprint)
   local fields = setmetatable({
@@ -665,18 +686,19 @@ local function new_policy(st, addresses, t, source, fingerprint)
   return p
 end
 
-local function compile(t, source, fingerprint)
+-- `source` names the policy in messages; `name`, when given, in the object.
+local function compile(t, source, fingerprint, name)
   if type(t) ~= "table" then
     return nil, source .. ": expected the policy to be a table, got " .. show(t)
   end
-  local ok, st, addresses = pcall(compile_checked, t, base_layer)
+  local ok, st, addresses = pcall(compile_checked, t, defaults)
   if not ok then
     if type(st) == "table" and getmetatable(st) == Fail then
       return nil, source .. ": " .. st.msg
     end
     return nil, source .. ": " .. tostring(st)
   end
-  return new_policy(st, addresses, t, source, fingerprint)
+  return new_policy(st, addresses, t, name or source, fingerprint)
 end
 
 ------------------------------------------------------------------------------
@@ -807,8 +829,12 @@ local function prefixed(source, msg)
   return source .. ": " .. msg
 end
 
--- Compile policy source text; `source` names it in messages.
-local function load_source(src, source)
+-- Compile policy source text; `source` names it in messages. For the
+-- defaults, `name` names the object and `installed` runs the chunk as a
+-- plain call: the instruction bound guards against runaway edits of a user's
+-- policy, but its coroutine cannot run inside `require` in OpenResty (no
+-- yield across a C call), and the defaults load when this module does.
+local function load_source(src, source, name, installed)
   if #src > MAX_FILE then
     return nil, source .. ": policy file larger than " .. MAX_FILE .. " bytes"
   end
@@ -817,12 +843,13 @@ local function load_source(src, source)
   end
   local f, err = compile_chunk(src, "@" .. source, sandbox())
   if not f then return nil, prefixed(source, err) end
-  local ok, t = run_bounded(f)
+  local ok, t
+  if installed then ok, t = pcall(f) else ok, t = run_bounded(f) end
   if not ok then return nil, prefixed(source, t) end
   if type(t) == "table" and type(t.on_event) == "function" then
     t.on_event = bounded_hook(t.on_event)
   end
-  return compile(t, source, fingerprint_of(src))
+  return compile(t, source, fingerprint_of(src), name)
 end
 
 local function read_file(path)
@@ -870,15 +897,49 @@ function _M.load_string(src, name)
   return load_source(src, name or "policy")
 end
 
--- The defaults compile against nothing; every other policy merges over them.
-do
-  local st = compile_checked(DEFAULTS, nil)
-  base_layer, base_health = st.base, st.health
+-- Where policies/default.lua is: beside this module when installed
+-- (bounce/policies/default.lua, as the rockspec and `make install` put it),
+-- else in the checkout (lua/bounce/policy.lua -> policies/default.lua), else
+-- anywhere on package.path as bounce/policies/default.lua (a module
+-- loaded without its file name, such as stripped bytecode).
+local function default_candidates()
+  local list = {}
+  local src = debug_getinfo(1, "S").source
+  if ssub(src, 1, 1) == "@" then
+    local dir = smatch(src, "^@(.*)/[^/]*$") or "."
+    list[#list + 1] = dir .. "/policies/default.lua"
+    list[#list + 1] = dir .. "/../../policies/default.lua"
+  end
+  for template in (package_path .. ";"):gmatch("([^;]*);") do
+    if sfind(template, "?", 1, true) then
+      list[#list + 1] = (template:gsub("%?", "bounce/policies/default"))
+    end
+  end
+  return list
 end
-local default_policy = assert(compile(DEFAULTS, "default"))
+
+-- Loads the defaults once, when this module is loaded. Without them no
+-- policy can be compiled, so a missing or broken file raises.
+local default_policy
+do
+  local list, src, path = default_candidates(), nil, nil
+  for _, candidate in ipairs(list) do
+    src = read_file(candidate)
+    if src then path = candidate break end
+  end
+  if not src then
+    error("bounce.policy: the default policy (policies/default.lua) is not installed; looked in "
+      .. concat(list, ", "), 0)
+  end
+  local p, err = load_source(src, path, "default", true)
+  if not p then error("bounce.policy: the default policy is broken: " .. err, 0) end
+  local st = state[p]
+  defaults = { base = st.base, health = st.health, addresses = p.addresses }
+  default_policy = p
+end
 
 -- syntax: p = policy.default()
--- The built-in defaults (the values policies/default.lua spells out).
+-- The defaults: policies/default.lua, compiled (p.source is "default").
 function _M.default() return default_policy end
 
 -- syntax: r, err = policy.reloader(path [, opts])

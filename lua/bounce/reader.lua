@@ -11,7 +11,7 @@ local io, type, error, tostring, ipairs, setmetatable, floor =
 local find, sub, byte, gsub, format, concat, sort =
   string.find, string.sub, string.byte, string.gsub, string.format, table.concat, table.sort
 
-local _M = {}
+local _M = require("bounce.version").lazy({})
 
 -- bounce.parse refuses messages over 64 MiB (BNC_MSG_MAX in src/message.h):
 -- by default the reader skips them before they are read whole.

@@ -9,7 +9,7 @@ local bounce = require("bounce")
 
 local getenv, tostring, type, pcall = os.getenv, tostring, type, pcall
 
-local _M = {}
+local _M = { _VERSION = bounce._VERSION }
 
 _M.DEFAULT_DB = "bounce.db"
 

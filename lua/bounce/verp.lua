@@ -21,7 +21,7 @@ local type, error = type, error
 local find, sub = string.find, string.sub
 local core = require("bounce.core")
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = core._VERSION }
 
 local function argerr(fname, n, msg)
   error("bad argument #" .. n .. " to '" .. fname .. "' (" .. msg .. ")", 3)

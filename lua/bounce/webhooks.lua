@@ -1,8 +1,9 @@
 -- bounce.webhooks: ESP webhook payloads (Postmark, Amazon SES over SNS,
 -- SendGrid, Mailgun, SparkPost) made into tracker events. Pure Lua, for
--- Lua 5.1-5.4, LuaJIT and OpenResty; JSON is decoded with lua-cjson unless
--- a decoder is passed in; signatures are checked with lua-luaossl (loaded
--- only when a check runs).
+-- Lua 5.1-5.4, LuaJIT and OpenResty: bounce.classify (the C module) is
+-- loaded when a payload carries a reply to classify, unless opts.classify
+-- is given; JSON is decoded with lua-cjson unless a decoder is passed in;
+-- signatures are checked with lua-luaossl (loaded only when a check runs).
 --
 --   local webhooks = require("bounce.webhooks")
 --   local r, err = webhooks.parse("postmark", body)
@@ -44,7 +45,7 @@ local sbyte, schar, sfind, sformat, slower, smatch, ssub, sgsub =
   string.gsub
 local concat = table.concat
 
-local _M = { _VERSION = "0.1.0" }
+local _M = require("bounce.version").lazy({})
 
 local PROVIDERS = { "postmark", "ses", "sendgrid", "mailgun", "sparkpost" }
 _M.providers = PROVIDERS

@@ -1,4 +1,4 @@
-"""A scripted SMTP server for spec/mta_spec.lua (Debian's python3-aiosmtpd).
+"""A scripted SMTP server for spec/integration/mta_spec.lua (Debian's python3-aiosmtpd).
 
     /usr/bin/python3 spec/support/smtpd.py --port PORT --script SCRIPT.json \
         --log LOG.jsonl --ready READY [--lifetime SECONDS]

@@ -1,7 +1,7 @@
 -- spec/support/store_contract.lua - the behaviour every store must show.
 --
 -- One list of cases, run against each engine: the memory and table stores
--- (spec/store_spec.lua), SQLite, Redis and the nginx shared dict. The cases
+-- (spec/unit/store_spec.lua), SQLite, Redis and the nginx shared dict. The cases
 -- are plain Lua (no busted), so they run inside nginx too:
 --
 --   local contract = require("spec.support.store_contract")

@@ -1,7 +1,8 @@
 -- bounce.policy: loading, checking, merging and reloading bounce-history policies.
--- Pure Lua: none of these specs needs the C module or the clock.
+-- None of these specs needs the clock; the reason names come from bounce.core.
 
 local policy = require("bounce.policy")
+local util = require("spec.support.util")
 
 local MIN, HOUR, DAY = 60, 3600, 86400
 
@@ -89,6 +90,78 @@ describe("policy.default", function()
     local p = assert(policy.load({}))
     assert.same(policy.default():resolve(), p:resolve())
     assert.same(policy.default().health, p.health)
+  end)
+end)
+
+describe("the defaults", function()
+  local dirs = {}
+  teardown(function()
+    for _, d in ipairs(dirs) do util.run("rm -rf " .. util.q(d)) end
+  end)
+
+  -- A copy of bounce/policy.lua at MODULE (relative to a fresh folder), the
+  -- default policy at DEFAULT edited by EDIT (text -> text); returns what
+  -- loading that copy gives: the module, or false and the error.
+  local function load_copy(module, default, edit)
+    local rc, dir = util.run("mktemp -d /tmp/bounce-policy-spec.XXXXXX")
+    assert(rc == 0, dir)
+    dir = dir:gsub("%s+$", "")
+    dirs[#dirs + 1] = dir
+    local text = assert(util.read("policies/default.lua"))
+    for _, f in ipairs({ module, default }) do
+      assert(util.run("mkdir -p " .. util.q(dir .. "/" .. f:match("^(.*)/"))) == 0)
+    end
+    util.write(dir .. "/" .. module, assert(util.read("lua/bounce/policy.lua")))
+    util.write(dir .. "/" .. default, edit and edit(text) or text)
+    local chunk = assert(loadfile(dir .. "/" .. module))
+    local ok, m = pcall(chunk)
+    if not ok then return false, m end
+    return m
+  end
+
+  it("come from policies/default.lua: an edited file changes what every policy leaves out", function()
+    local m = assert(load_copy("lua/bounce/policy.lua", "policies/default.lua", function(t)
+      return (t:gsub("max_attempts = 5,", "max_attempts = 7,", 1):gsub('soft = "30d"', 'soft = "9d"', 1))
+    end))
+    assert.equal(7, m.default():resolve().soft_max_attempts)
+    assert.equal(9 * DAY, m.default():resolve().retention_soft)
+    local p = assert(m.load({ soft = { window = "1h" } }))
+    assert.equal(7, p:resolve().soft_max_attempts)
+    assert.equal(HOUR, p:resolve().soft_window)
+    assert.equal(9 * DAY, p:resolve("example.com", "mailboxfull").retention_soft)
+    assert.equal("default", m.default().source)
+  end)
+
+  it("are found beside the module when installed (bounce/policies/default.lua)", function()
+    local m = assert(load_copy("share/lua/5.4/bounce/policy.lua", "share/lua/5.4/bounce/policies/default.lua",
+      function(t) return (t:gsub("min_sent = 100", "min_sent = 42", 1)) end))
+    assert.equal(42, m.default().health.min_sent)
+    assert.equal(42, assert(m.load({})).health.min_sent)
+  end)
+
+  it("must give every key a value: a default file without one is refused, naming the key", function()
+    local ok, err = load_copy("lua/bounce/policy.lua", "policies/default.lua", function(t)
+      return (t:gsub('\n%s*window = "72h",', "\n", 1))
+    end)
+    assert.is_false(ok)
+    assert.matches("the default policy is broken: .*policies/default%.lua: soft%.window: missing", err)
+  end)
+
+  it("may not hold overrides other policies would not inherit", function()
+    local ok, err = load_copy("lua/bounce/policy.lua", "policies/default.lua", function(t)
+      return (t:gsub("reasons = {},", "reasons = { mailboxfull = { max_attempts = 2 } },", 1))
+    end)
+    assert.is_false(ok)
+    assert.matches("policies/default%.lua: reasons: the default policy holds no overrides", err)
+  end)
+
+  it("are required: without the file the module says where it looked", function()
+    local path = package.path
+    package.path = "/nonexistent/?.lua"   -- an installed bounce elsewhere must not answer
+    local ok, err = load_copy("lua/bounce/policy.lua", "elsewhere/default.lua")
+    package.path = path
+    assert.is_false(ok)
+    assert.matches("the default policy %(policies/default%.lua%) is not installed; looked in .*/lua/bounce/policies/default%.lua", err)
   end)
 end)
 
@@ -624,6 +697,14 @@ describe("shipped policies", function()
 end)
 
 describe("reason names", function()
+  it("are the C table's: a policy may override each reason bounce.reasons lists", function()
+    local reasons = {}
+    for _, r in ipairs(require("bounce.core").reasons()) do reasons[r.name] = { max_attempts = 2 } end
+    local p = assert(policy.load({ reasons = reasons }))
+    for name in pairs(reasons) do assert.equal(2, p:resolve(nil, name).soft_max_attempts) end
+    assert.matches("unknown reason", err_of_table({ reasons = { nosuchreason = { max_attempts = 2 } } }))
+  end)
+
   it("match the classifier's, when the C module is built", function()
     local ok, core = pcall(require, "bounce.core")
     if not ok then

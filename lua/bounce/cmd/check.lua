@@ -7,7 +7,7 @@ local state = require("bounce.state")
 local io, ipairs, pairs, pcall, tonumber, tostring, format =
   io, ipairs, pairs, pcall, tonumber, tostring, string.format
 
-local _M = {}
+local _M = { _VERSION = require("bounce.core")._VERSION }
 
 _M.help = [[
 usage: bounce check ADDR... [--db FILE] [--policy FILE] [--at TIME] [--json]

@@ -10,7 +10,7 @@ local state = require("bounce.state")
 local io, ipairs, pairs, pcall, tonumber, tostring, format =
   io, ipairs, pairs, pcall, tonumber, tostring, string.format
 
-local _M = {}
+local _M = { _VERSION = bounce._VERSION }
 
 _M.help = [[
 usage: bounce import FILE.csv [--db FILE] [--policy FILE] [--at TIME] [--dry-run]

@@ -9,7 +9,7 @@ local io, os, ipairs, pcall, require, type, floor =
   io, os, ipairs, pcall, require, type, math.floor
 local format, find = string.format, string.find
 
-local _M = {}
+local _M = { _VERSION = bounce._VERSION }
 
 _M.help = [[
 usage: bounce parse [--csv] [--header NAME]... [--campaign NAME] [--verp PREFIX] [PATH...]

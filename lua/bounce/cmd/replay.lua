@@ -8,7 +8,7 @@ local io, ipairs, pairs, pcall, tonumber, tostring, type, require =
   io, ipairs, pairs, pcall, tonumber, tostring, type, require
 local format, floor, date, sort = string.format, math.floor, os.date, table.sort
 
-local _M = {}
+local _M = { _VERSION = require("bounce.core")._VERSION }
 
 _M.help = [[
 usage: bounce replay EVENTS.jsonl [--db FILE] [--policy FILE] [--at TIME] [--json]

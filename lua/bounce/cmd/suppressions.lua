@@ -10,7 +10,7 @@ local state = require("bounce.state")
 local io, ipairs, pairs, tonumber, tostring, format, date, sort, concat =
   io, ipairs, pairs, tonumber, tostring, string.format, os.date, table.sort, table.concat
 
-local _M = {}
+local _M = { _VERSION = bounce._VERSION }
 
 _M.help = [[
 usage: bounce suppressions [--db FILE] [--cause LIST] [--reason LIST]

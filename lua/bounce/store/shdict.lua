@@ -43,7 +43,7 @@ local sub, format = string.sub, string.format
 
 local ngx = rawget(_G, "ngx")
 
-local _M = { _VERSION = "0.1.0" }
+local _M = require("bounce.version").lazy({})
 
 local S = {}
 S.__index = S

@@ -1,0 +1,87 @@
+-- The README's nginx snippets, as written, in a real nginx: each ```nginx
+-- block goes inside http {} of the template `bounce serve` uses
+-- (bounce.nginx, with the absolute load_module lines the README names),
+-- with three substitutions a reader makes too: /opt/bounce is this checkout
+-- (build/luajit its LuaJIT build), /etc/bounce/policy.lua a real policy file,
+-- and the port a free one on 127.0.0.1. Then it is asked what the README
+-- says it answers.
+local util = require("spec.support.util")
+local nginx = require("spec.support.nginx")
+local cjson = require("cjson")
+
+local TOKEN = "readme-token-0123456789"
+
+local function snippets()
+  local text = assert(util.read(nginx.root .. "/README.md"))
+  local list = {}
+  for block in text:gmatch("\n```nginx\n(.-)\n```") do list[#list + 1] = block end
+  return list
+end
+
+-- The snippet as a reader would adapt it: a function(port) for nginx.start.
+local function adapt(block)
+  return function(port)
+    local s = block:gsub("/opt/bounce/build/luajit", nginx.build_module())
+    s = s:gsub("/opt/bounce/", nginx.root .. "/")
+    s = s:gsub("/etc/bounce/policy%.lua", nginx.root .. "/policies/default.lua")
+    s = s:gsub("listen%s+[%d%.]*:?8025;", "listen 127.0.0.1:" .. port .. ";")
+    return s
+  end
+end
+
+local usable, why = nginx.available()
+
+describe("the README's nginx snippets", function()
+  if not usable then
+    if os.getenv("CI") then error(why) end
+    pending(why)
+    return
+  end
+
+  local list = snippets()
+
+  it("are found: the OpenResty one and the bounce service in your own nginx.conf", function()
+    assert.equals(2, #list)
+    assert.matches("location = /classify", list[1])
+    assert.matches('require%("bounce.serve"%)%.init', list[2])
+  end)
+
+  it("classify in OpenResty, with a rule added in init_by_lua", function()
+    nginx.with({ conf = adapt(list[1]), lua_paths = false }, function(srv)
+      local status, body = srv:get("/classify?reply=" .. nginx.escape("550 5.1.1 <ann@example.org>: user unknown"))
+      assert.equals(200, status, body)
+      local r = cjson.decode(body)
+      assert.equals("userunknown", r.reason)
+      assert.equals("hard", r.type)
+      status, body = srv:get("/classify?reply=" .. nginx.escape("550 sorry, this mailbox is frozen"))
+      assert.equals(200, status, body)
+      assert.equals("suspend", cjson.decode(body).reason)
+      status, body = srv:get("/classify")
+      assert.equals(422, status)
+      assert.matches("empty reply", body)
+      assert.is_nil(srv:error_log():find("%[error%]"), srv:error_log())
+    end)
+  end)
+
+  it("run the bounce service from your own nginx.conf: webhooks in, the pre-send check out", function()
+    local env = "BOUNCE_TOKEN=" .. util.q(TOKEN)
+    nginx.with({ conf = adapt(list[2]), lua_paths = false, env = env }, function(srv)
+      local auth = { authorization = "Bearer " .. TOKEN }
+      assert.equals(401, (srv:get("/check?rcpt=jane.doe%40example.org")))
+      local status, body = srv:get("/check?rcpt=jane.doe%40example.org", auth)
+      assert.equals(200, status, body)
+      assert.is_true(cjson.decode(body).allowed)
+      status, body = srv:post("/webhooks/postmark",
+        assert(util.read(nginx.root .. "/spec/fixtures/webhooks/postmark_bounce.json")),
+        { authorization = auth.authorization, ["content-type"] = "application/json" })
+      assert.equals(200, status, body)
+      assert.equals(1, cjson.decode(body).stored)
+      status, body = srv:get("/check?rcpt=jane.doe%40example.org", auth)
+      assert.equals(200, status, body)
+      local r = cjson.decode(body)
+      assert.is_false(r.allowed)
+      assert.matches("hard", r.why)
+      assert.is_nil(srv:error_log():find("%[error%]"), srv:error_log())
+    end)
+  end)
+end)

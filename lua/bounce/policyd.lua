@@ -143,8 +143,11 @@ end
 -- allowed is false with the why and the scope refused ("address",
 -- "domain", "sender" or "campaign"); true with why (and scope nil); nil,
 -- err when the history cannot tell (a store failure, a corrupt record, an
--- invalid address). The address and its domain come from t:check; the
--- sender from its health level (a `stop` holds it).
+-- invalid address). The address comes from t:check, the sender from its
+-- health level (a `stop` holds it). Every refusal policyd gives comes from
+-- here: when t:check judges the domain and the sender itself
+-- (t:check(rcpt, { sender = S, at = T })), that one call replaces both.
+-- Postfix knows no campaign at RCPT TO (it has not seen the headers).
 function _M.gate(t, rcpt, sender, at)
   local allowed, why = t:check(rcpt, at)
   if allowed == nil then return nil, why end

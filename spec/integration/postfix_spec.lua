@@ -351,6 +351,8 @@ describe("bounce with a real Postfix: policy service and bounce intake", functio
 
   it("stops Postfix and every process it started, and leaves /etc/postfix as it was", function()
     local pf = env.pf
+    assert.is_true(#pf:pids() >= 4, "the instance's processes are not found: nothing to check")
+    assert.is_true(alive(env.policyd_pid))
     stop_all()
     assert.same({}, pf:pids())
     assert.is_false(alive(env.policyd_pid))

@@ -101,10 +101,12 @@ end
 
 -- The processes of this instance: MAIL_CONFIG=DIR in their environment.
 function Instance:pids()
-  local rc, out = run("grep -lzxF " .. q("MAIL_CONFIG=" .. self.conf) .. " /proc/[0-9]*/environ 2>/dev/null")
+  -- (-s: processes come and go while grep reads; their errors are not matches)
+  local _, out = run("grep -slzxF " .. q("MAIL_CONFIG=" .. self.conf) .. " /proc/[0-9]*/environ 2>/dev/null")
   local pids = {}
-  if rc == 0 or rc == 1 then
-    for pid in out:gmatch("/proc/(%d+)/environ") do pids[#pids + 1] = tonumber(pid) end
+  for pid in out:gmatch("/proc/(%d+)/environ") do
+    pid = tonumber(pid)
+    if alive(pid) then pids[#pids + 1] = pid end
   end
   return pids
 end

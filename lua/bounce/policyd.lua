@@ -50,6 +50,8 @@ _M.MAX_ATTRIBUTES = 256
 -- Longest reply text (the line Postfix sends back must stay under SMTP's
 -- 512-byte reply line with the code and the address in front).
 local MAX_TEXT = 300
+-- Answers waiting for a client that sends requests and reads none.
+local MAX_PENDING = 1024 * 1024
 
 ------------------------------------------------------------------------------
 -- The protocol: requests in, answers out
@@ -334,6 +336,9 @@ function Server:receive(c, st)
     st.p:push(data)
     while true do
       local req, perr = st.p:pop()
+      if req and #st.out > MAX_PENDING then
+        req, perr = nil, "over " .. MAX_PENDING .. " bytes of answers it does not read"
+      end
       if req then
         self:answer(req, st)
       elseif perr then

@@ -76,7 +76,7 @@ for f in bench/bench_*.c; do
 done
 for f in bench/*.lua; do
   name=$(basename "$f" .lua)
-  case "$name" in classify|conformance|store_redis|store_shdict|messages|serve_wrk) continue ;; esac
+  case "$name" in classify|conformance|store_redis|store_shdict|messages|serve_wrk|policyd) continue ;; esac
   for lua in lua5.4 luajit; do
     echo
     echo "== $name ($lua)"
@@ -99,6 +99,16 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
     echo "== store_redis ($lua)"
     if REDIS_PORT=$rport "$lua" bench/store_redis.lua "$runs" "$secs"; then :; else failed="$failed store_redis($lua)"; fi
   done
+  policyd_redis=$rport
+fi
+
+# bounce policyd: Postfix policy requests over loopback, warm SQLite history
+# (and Redis on the private server above), the server under Lua 5.4.
+echo
+echo "== policyd (Postfix policy service over loopback)"
+if REDIS_PORT=${policyd_redis:-} lua5.4 bench/policyd.lua "$runs" "$secs"; then :; else failed="$failed policyd"; fi
+
+if [ -n "${policyd_redis:-}" ]; then
   stop_redis
   trap - EXIT
 else

@@ -38,6 +38,10 @@ commands:
                         history in ./bounce.db, or --db FILE)
   serve                 the HTTP service in nginx: ESP webhooks, /bounces,
                         /check, /suppressions, /health
+  policyd               a Postfix policy service: refuses suppressed
+                        recipients at RCPT TO (check_policy_service)
+  intake                one bounce on stdin into the history (Postfix's pipe
+                        transport; exits with sysexits.h codes)
   help [COMMAND]        this text, or a command's
   --version             the version
 ]]

@@ -1399,6 +1399,9 @@ def t_reorder(msg, ctx):
     for leaf, trailing in dsn_leaves(root):
         segs = dsn_groups(leaf.body)
         slots = [i for i, (g, lines) in enumerate(segs) if g and is_rcpt_group(lines)]
+        # a first group that holds the per-message fields too stays first
+        if slots and slots[0] == next(i for i, (g, _) in enumerate(segs) if g):
+            slots = slots[1:]
         if len(slots) < 2:
             continue
         groups = [list(segs[i][1]) for i in slots]
@@ -1480,7 +1483,9 @@ def t_added(msg, ctx):
         group += [B("Diagnostic-Code: smtp; 552 5.2.2 <%s>... Mailbox full" % new) + e]
         group += [f.raw for f in first if f.name == "last-attempt-date"]
         group = [g if g.endswith(b"\n") else g + e for g in group]
-        if ctx.rng.random() < 0.5:
+        first_group = next(i for i, (g, _) in enumerate(segs) if g)
+        # first only when the per-message fields have a group of their own
+        if slots[0] != first_group and ctx.rng.random() < 0.5:
             segs.insert(slots[0], (False, [e]))
             segs.insert(slots[0], (True, group))
         else:
@@ -1494,8 +1499,8 @@ def t_added(msg, ctx):
         add_failed_header(root, new, ctx.eol)
         ctx.meta["added"] = [dict(ADDED, rcpt=new)]
         return root.serialize()
-    if reports:
-        return None
+    if reports or re.search(rb"(?im)^(final|original)-recipient[ \t]*:", msg):
+        return None   # delivery-status fields pasted into the text: not mirrored here
     rcpts = {address_of(r.get("rcpt")): r for r in ctx.rcpts
              if address_of(r.get("rcpt")) and (r.get("action") or "").lower() in ("failed", "delayed")}
     if not rcpts:
@@ -1697,6 +1702,14 @@ def main(argv):
             if line.strip():
                 files.append(json.loads(line)["file"])
     only = os.environ.get("ROBUSTNESS_ONLY")
+    # a kept folder from an earlier run: its copies of corpus files go first
+    names = {os.path.basename(f) for f in files}
+    for name, _ in TRANSFORMS:
+        folder = os.path.join(outdir, name)
+        if os.path.isdir(folder):
+            for old in os.listdir(folder):
+                if old in names:
+                    os.remove(os.path.join(folder, old))
     manifest = []
     for file in files:
         data = open(os.path.join(corpus, file), "rb").read()

@@ -143,6 +143,10 @@ do
 end
 
 -- 2. the transformations
+if not run("command -v python3 >/dev/null 2>&1") then
+  cleanup()
+  die("python3 is needed to write the transformed files (apt-get install python3)")
+end
 local env = only and ("ROBUSTNESS_ONLY=" .. shq(only) .. " ") or ""
 if not run(env .. "python3 bench/robustness.py " .. shq(dir) .. " " .. shq(out) .. " " ..
            shq(out .. "/originals.jsonl")) then

@@ -23,8 +23,8 @@ CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
-.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance bench fuzz \
-        demo deps clean install smoke rockcheck
+.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance robustness \
+        bench fuzz demo deps clean install smoke rockcheck
 
 all: $(MODULE)
 
@@ -120,6 +120,14 @@ asan: deps
 
 conformance: $(MODULE)
 	@$(LUA) bench/conformance.lua
+
+# Metamorphic robustness (figures, not a gate): every corpus message rewritten
+# in ways that keep its meaning (bench/robustness.py, python3), and bounce.parse
+# must give the same records. ROBUSTNESS_VERBOSE=1 lists each failure,
+# ROBUSTNESS_OUT=DIR keeps the transformed files, ROBUSTNESS_SISIMAI=1 measures
+# Sisimai 4.25 on the same files, ROBUSTNESS_ONLY=a,b runs some transformations.
+robustness: $(MODULE)
+	@$(LUA) bench/robustness.lua
 
 # Throughput figures (no pass/fail): C core, Lua 5.4, LuaJIT, Sisimai.
 bench: $(MODULE)

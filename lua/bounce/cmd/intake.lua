@@ -13,7 +13,7 @@ local io, os, ipairs, pairs, pcall, tostring, type, require =
   io, os, ipairs, pairs, pcall, tostring, type, require
 local format, find, sub, gsub = string.format, string.find, string.sub, string.gsub
 
-local _M = {}
+local _M = { _VERSION = require("bounce.core")._VERSION }
 
 local EX_OK, EX_USAGE, EX_DATAERR, EX_TEMPFAIL = 0, 64, 65, 75
 _M.EX_OK, _M.EX_USAGE, _M.EX_DATAERR, _M.EX_TEMPFAIL = EX_OK, EX_USAGE, EX_DATAERR, EX_TEMPFAIL

@@ -7,7 +7,7 @@ local url = require("bounce.store.url")
 local io, os, pairs, pcall, tonumber, tostring, require = io, os, pairs, pcall, tonumber, tostring, require
 local format = string.format
 
-local _M = {}
+local _M = { _VERSION = require("bounce.core")._VERSION }
 
 _M.help = [[
 usage: bounce policyd (--db FILE | --store URL) [--listen 127.0.0.1:10040]

@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include "classify.h"
+#include "date.h"       /* bnc_date_parse, for the callers that found it here */
 #include "reply.h"
 
 #define BNC_MSG_MAX        ((size_t)64 << 20)   /* input bytes */
@@ -118,11 +119,6 @@ typedef struct {
 int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
                       const bnc_str_t *want, size_t nwant,
                       char *arena, size_t cap, bnc_message_t *out);
-
-/* Seconds since the epoch of an RFC 5322 date ("Sat, 21 Jun 2014 18:35:16
- * +0000 (UTC)"; two-digit years and obsolete zone names accepted, the latter
- * as UTC), or -1 when it is not one. */
-long long bnc_date_parse(const char *s, size_t n);
 
 /* Decoders, exposed for tests: write at most cap bytes to out and return
  * the count. Invalid input is skipped (base64) or kept literally (QP). */

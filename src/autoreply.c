@@ -56,6 +56,6 @@ int bnc_msg_read_autoreply(ctx_t *c, const top_t *top) {
     m->date = bnc_msg_hval(c, top->raw, top->fold, T_DATE);
     m->message_id = bnc_msg_hval(c, top->raw, top->fold, T_INREPLYTO);
   }
-  bnc_msg_mark_all(c, BNC_R_VACATION, BNC_T_AUTO_REPLY);
+  bnc_msg_mark_all(c, BNC_R_VACATION);
   return 1;
 }

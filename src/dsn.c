@@ -75,7 +75,7 @@ void bnc_msg_read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
           bnc_str_t cat = trim(bnc_msg_hval(c, raw, fold, PMTA));
           r->bad_mailbox = cat.n == 11 && bnc_ieq_n(cat.p, "bad-mailbox", 11);
         }
-        bnc_msg_classify_rcpt(c, r);
+        bnc_msg_rec(c, r)->from_dsn = 1;
       }
     }
     first = 0;

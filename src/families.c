@@ -268,8 +268,8 @@ static void address_lines(ctx_t *c, bnc_str_t t, int block, int nocr) {
       if (de > ds && !bnc_msg_seen(c, a) && (r = bnc_msg_new_rcpt(c)) != NULL) {
         r->rcpt = a;
         r->diag = trim(mkstr(ds, (size_t)(de - ds)));
-        bnc_msg_classify_rcpt(c, r);
-        if (r->reply.code == 0 && r->reply.st_class == 0 && r->cls.rule < 0) c->m->nrcpt--;
+        bnc_msg_gather(c, r);
+        if (r->reply.code == 0 && r->reply.st_class == 0 && bnc_msg_rec(c, r)->sig.rule < 0) c->m->nrcpt--;
       }
       next = n2;
     }
@@ -305,7 +305,6 @@ static void read_addrtext(ctx_t *c, const family_t *f, bnc_str_t t, int nocr) {
         (r = bnc_msg_new_rcpt(c)) != NULL) {
       r->rcpt = a;
       r->diag = trim(mkstr(a.p + a.n, (size_t)(e - a.p - a.n)));
-      bnc_msg_classify_rcpt(c, r);
     }
     p = next;
   }
@@ -330,7 +329,6 @@ static void read_inline(ctx_t *c, const family_t *f, bnc_str_t t, int nocr) {
     if (memchr(p, ':', (size_t)(a.p - p)) && (r = bnc_msg_new_rcpt(c)) != NULL) {
       r->rcpt = a;                                /* "Unknown user: a@b" */
       r->diag = trim(mkstr(p, (size_t)(e - p)));
-      bnc_msg_classify_rcpt(c, r);
     } else if (bnc_msg_ifind(p, (size_t)(a.p - p), "undeliverable to ") && (r = bnc_msg_new_rcpt(c)) != NULL) {
       /* "undeliverable to a@b", then "Body of message generated response:" and
        * the reply's lines */
@@ -342,7 +340,6 @@ static void read_inline(ctx_t *c, const family_t *f, bnc_str_t t, int nocr) {
       }
       r->rcpt = a;
       r->diag = d < end ? bnc_msg_paragraph(d, d, end, nocr) : mkstr(NULL, 0);   /* its lines, for the reply parser */
-      bnc_msg_classify_rcpt(c, r);
     }
     p = next;
   }
@@ -370,7 +367,6 @@ static void marked(ctx_t *c, const family_t *f, bnc_str_t t, int nocr, int para)
   } else {
     r->diag = trim(mkstr(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048));
   }
-  bnc_msg_classify_rcpt(c, r);
 }
 
 /* Gmail, Domino, Notes, KDDI, DragonFly: the diagnostic runs from its
@@ -400,7 +396,6 @@ static void read_fields(ctx_t *c, const family_t *f, bnc_str_t t, int nocr) {
     if (ds && !bnc_msg_seen(c, a) && (r = bnc_msg_new_rcpt(c)) != NULL) {
       r->rcpt = a;
       r->diag = trim(mkstr(ds, (size_t)(e - ds)));
-      bnc_msg_classify_rcpt(c, r);
     }
   }
 }
@@ -435,7 +430,6 @@ static void read_session(ctx_t *c, bnc_str_t t, int nocr) {
           r->diag = trim(mkstr(cmd, (size_t)(rep_e - cmd)));
         else
           r->diag = trim(mkstr(q, (size_t)(e - q)));
-        bnc_msg_classify_rcpt(c, r);
       }
     }
     p = next;
@@ -537,7 +531,6 @@ static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
   }
   r->rcpt = a;
   if (diag && diag < end) r->diag = bnc_msg_unfold(c, bnc_msg_paragraph(diag, diag, end, nocr));
-  bnc_msg_classify_rcpt(c, r);
 }
 
 /* ---- the evidence, and the reading ---------------------------------------- */
@@ -587,12 +580,5 @@ void bnc_msg_read_family(ctx_t *c, const top_t *top) {
     for (i = 0; i < c->ntexts && m->nrcpt == 0; i++) read_loose(c, c->texts[i], c->texts_nocr[i]);
     if (m->nrcpt) m->format = f ? f->name : "unknown";
   }
-  for (i = 0; f && f->reason != BNC_R_UNDEFINED && i < m->nrcpt; i++) {
-    bnc_msg_rcpt_t *r = &m->rcpt[i];
-    if (r->cls.reason == BNC_R_UNDEFINED) {
-      r->cls.reason = f->reason;
-      r->cls.type = bnc_reason_type(f->reason, r->cls.permanent);
-      strcpy(r->cls.source, "format");
-    }
-  }
+  for (i = 0; f && i < m->nrcpt; i++) c->rec[i].sig.format = f->reason;   /* when the text says nothing */
 }

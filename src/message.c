@@ -64,9 +64,15 @@ const char *bnc_msg_ifind(const char *s, size_t n, const char *needle) {
 
 bnc_msg_rcpt_t *bnc_msg_new_rcpt(ctx_t *c) {
   bnc_msg_rcpt_t *r;
+  rec_t *rec;
   if (c->m->nrcpt >= BNC_MSG_RCPTS) { c->m->warnings |= BNC_MSG_W_RCPTS; return NULL; }
+  rec = &c->rec[c->m->nrcpt];
   r = &c->m->rcpt[c->m->nrcpt++];
   memset(r, 0, sizeof *r);
+  memset(rec, 0, sizeof *rec);
+  rec->sig.rule = -1;
+  rec->sig.report = rec->sig.diag_type = rec->sig.format = BNC_R_UNDEFINED;
+  rec->sig.action = BNC_DSN_NONE;
   return r;
 }
 
@@ -167,12 +173,12 @@ static int read_complaint(ctx_t *c, const top_t *top) {
   if (!c->have_fb) return 0;
   m->format = "arf";
   if (m->nrcpt == 0 && bnc_msg_new_rcpt(c)) m->rcpt[0].rcpt = m->to;
-  bnc_msg_mark_all(c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
+  bnc_msg_mark_all(c, BNC_R_FEEDBACK);
   return 1;
 }
 
 /* A delivery report: the records of its delivery-status part, else of DSN
- * fields pasted into a text part; the human-readable part refines them. */
+ * fields pasted into a text part. */
 static void read_report(ctx_t *c) {
   bnc_message_t *m = c->m;
   size_t i;
@@ -180,10 +186,7 @@ static void read_report(ctx_t *c) {
     const char *at = bnc_msg_dsn_fields(c->texts[i]);
     if (at) bnc_msg_read_dsn(c, at + 1, c->texts[i].p + c->texts[i].n, c->texts_nocr[i]);
   }
-  if (!m->nrcpt) return;
-  m->format = "rfc3464";
-  for (i = 0; i < m->nrcpt; i++)
-    if (m->rcpt[i].cls.type != BNC_T_DELIVERED) bnc_msg_refine_command(c, &m->rcpt[i]);
+  if (m->nrcpt) m->format = "rfc3464";
 }
 
 /* A delivery report that lists no recipient ("--- Delivery report
@@ -197,7 +200,6 @@ static void read_unnamed(ctx_t *c) {
   a = bnc_msg_find_addr(m->to.p, m->to.p + m->to.n);
   if (a.p && (r = bnc_msg_new_rcpt(c)) != NULL) {
     r->rcpt = a;
-    bnc_msg_classify_rcpt(c, r);
     m->format = "rfc3464";
     m->warnings |= BNC_MSG_W_NORCPT;
   }
@@ -234,7 +236,7 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   if (!read_complaint(&c, &top)) {
     read_report(&c);
     if (!out->nrcpt) bnc_msg_read_ses(&c);
-    if (c.have_fb) bnc_msg_mark_all(&c, BNC_R_FEEDBACK, BNC_T_COMPLAINT);
+    if (c.have_fb) bnc_msg_mark_all(&c, BNC_R_FEEDBACK);
     bnc_msg_read_family(&c, &top);
     if (!out->nrcpt) read_unnamed(&c);
     if (!out->nrcpt) bnc_msg_read_autoreply(&c, &top);

@@ -100,6 +100,14 @@ typedef struct {
   bnc_str_t from, subject; /* unfolded; the subject's RFC 2047 words decoded */
 } top_t;
 
+/* What the parser keeps per record beside its public fields. */
+typedef struct {
+  bnc_signals_t sig;       /* what bnc_decide reads, gathered once (recipient.c) */
+  unsigned char from_dsn;  /* read from DSN fields: the report's human-readable
+                              part may supply its diagnostic or its command */
+  unsigned char gathered;  /* sig is complete */
+} rec_t;
+
 typedef struct ctx {
   char *p;                /* the arena: p[0..cap), p[0..used) taken */
   size_t cap, used;
@@ -115,9 +123,12 @@ typedef struct ctx {
   unsigned char texts_nocr[4];  /* texts[i] holds no CR */
   int in_nocr;            /* the input holds no CR */
   int cut_ready;          /* cut is prepared (on first use: most messages never need it) */
-  nset_t cut;             /* families.c: the marks of a returned message; last, so that
-                             the context is cleared without it */
+  /* Not cleared with the rest (bnc_message_parse clears up to cut): */
+  nset_t cut;             /* families.c: the marks of a returned message */
+  rec_t rec[BNC_MSG_RCPTS];   /* beside m->rcpt[i]: rec[i], cleared by bnc_msg_new_rcpt */
 } ctx_t;
+
+static inline rec_t *bnc_msg_rec(ctx_t *c, const bnc_msg_rcpt_t *r) { return &c->rec[r - c->m->rcpt]; }
 
 /* n bytes of the arena, or NULL (and BNC_MSG_W_ARENA) when it is full. */
 static inline char *arena_take(ctx_t *c, size_t n) {
@@ -207,14 +218,14 @@ int bnc_msg_read_autoreply(ctx_t *c, const top_t *top);
 
 /* ---- recipient.c ---------------------------------------------------------- */
 
-/* Parses and classifies record r from its fields. */
-void bnc_msg_classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r);
-/* A DSN record refined by the human-readable part (see recipient.c). */
-void bnc_msg_refine_command(ctx_t *c, bnc_msg_rcpt_t *r);
-/* Every record: reason, type for records that are not failures. */
-void bnc_msg_mark_all(ctx_t *c, bnc_reason_t reason, bnc_type_t type);
-/* The checks after every record is read: relayed dead addresses, unread
- * words, pseudo statuses. */
+/* Reads record r's fields into its signals, once (the reply parsed, the
+ * best rule found). A reader that needs to know whether a diagnostic reads
+ * as a reply calls it; bnc_msg_finish does it for the others. */
+void bnc_msg_gather(ctx_t *c, bnc_msg_rcpt_t *r);
+/* Every record so far is part of a report that is no failure: BNC_R_FEEDBACK
+ * (a complaint) or BNC_R_VACATION (an auto-reply). */
+void bnc_msg_mark_all(ctx_t *c, bnc_reason_t report);
+/* Each record gathered, decided once (bnc_decide), its result fields set. */
 void bnc_msg_finish(ctx_t *c);
 
 #endif

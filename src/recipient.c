@@ -1,12 +1,19 @@
 /*
- * recipient.c - from one recipient's fields to its classification: the
- * diagnostic parsed as a reply, the Status field, the command and stage,
- * the DSN's human-readable part, then the reason and its adjustments, and
- * the pseudo status.
+ * recipient.c - one recipient, from the fields its reader found to its
+ * result, once. bnc_msg_gather reads the fields into the signals of
+ * classify.h: the diagnostic parsed as a reply (once), the Status field,
+ * the command from wherever the bounce states it, the DSN's Action and
+ * Diagnostic-Code type, the human-readable part of a delivery report (which
+ * supplies a diagnostic or a command the DSN fields lack), the best text
+ * rule. bnc_msg_finish then decides each record once (bnc_decide, with
+ * every signal at hand) and sets the fields that follow from the decision:
+ * the code and status the remote host said, the pseudo status.
  */
 #include <stddef.h>
 #include <string.h>
 #include "msg.h"
+
+/* ---- what the fields say -------------------------------------------------- */
 
 /* The command named by a tag at the end of the text: Yahoo! Mail writes
  * "Remote host said: 550 ... [RCPT_TO]" ("[BODY]" after DATA). */
@@ -132,18 +139,128 @@ static bnc_reason_t unix_exit_reason(bnc_str_t v) {
   return n >= 64 && n <= 78 ? BNC_R_SYSTEMERROR : BNC_R_MAILERERROR;
 }
 
-void bnc_msg_classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
+/* The Action field as the decision reads it (RFC 3464 2.3.3). */
+static bnc_dsn_action_t action_of(bnc_str_t a) {
+  if (!a.p) return BNC_DSN_NONE;
+  if (bnc_iprefix(a.p, a.n, "delayed")) return BNC_DSN_DELAYED;
+  if (bnc_iprefix(a.p, a.n, "delivered") || bnc_iprefix(a.p, a.n, "relayed") ||
+      bnc_iprefix(a.p, a.n, "expanded")) return BNC_DSN_DELIVERED;
+  return BNC_DSN_FAILED;
+}
+
+/* A 2xx reply, or a 2.x.x status without a code: a delivery. */
+static int is_2xx(const bnc_reply_t *r) {
+  return (r->code >= 200 && r->code < 300) || (!r->code && r->st_class == 2);
+}
+
+static int recipient_level(bnc_reason_t r) {
+  return r == BNC_R_USERUNKNOWN || r == BNC_R_HOSTUNKNOWN || r == BNC_R_HASMOVED;
+}
+
+/* ---- the human-readable part of a delivery report ------------------------- */
+
+/* A DSN's Diagnostic-Code is often missing, or drops the SMTP command the
+ * reply answered ("in reply to end of DATA command"), which the
+ * human-readable part keeps, in the paragraph that names the recipient.
+ * next_paragraph() walks those paragraphs, at most 4, in the first text
+ * part that names the recipient at all; each is cut to 4 KiB. */
+typedef struct {
+  const bnc_msg_rcpt_t *r;
+  size_t part;             /* the text part being read */
+  const char *q;           /* where the next search starts in it */
+  int found;               /* the part named the recipient */
+  int tries;               /* paragraphs returned from this part */
+} paras_t;
+
+static int rcpt_searchable(const bnc_msg_rcpt_t *r) {
+  return r->rcpt.p && r->rcpt.n >= 3 && r->rcpt.n <= 256;
+}
+
+/* The next paragraph that names it, into *para (its text part's nocr in
+ * *nocr); 0 when there is none, or when a part that named it is done. */
+static int next_paragraph(const ctx_t *c, paras_t *w, bnc_str_t *para, int *nocr) {
+  bnc_str_t a = w->r->rcpt;
+  for (; w->part < c->ntexts; w->part++) {
+    bnc_str_t t = c->texts[w->part];
+    const char *end = t.p + t.n, *q = w->q ? w->q : t.p, *at = NULL;
+    if (w->tries < 4) {
+      while (q + a.n <= end && (q = memchr(q, a.p[0], (size_t)(end - q - (ptrdiff_t)a.n + 1))) != NULL) {
+        if (memcmp(q, a.p, a.n) == 0) { at = q; break; }
+        q++;
+      }
+    }
+    if (at) {
+      *nocr = c->texts_nocr[w->part];
+      *para = bnc_msg_paragraph(t.p, at, end, *nocr);
+      if (para->n > 4096) para->n = 4096;
+      w->q = para->p + para->n > at + a.n ? para->p + para->n : at + a.n;
+      w->found = 1;
+      w->tries++;
+      return 1;
+    }
+    if (w->found) return 0;          /* only the first part that names it */
+    w->q = NULL;
+  }
+  return 0;
+}
+
+/* No Diagnostic-Code: the first of those paragraphs that holds a reply
+ * line, else the first of them, is the diagnostic. */
+static bnc_str_t text_diagnostic(ctx_t *c, const bnc_msg_rcpt_t *r) {
+  paras_t w = { NULL, 0, NULL, 0, 0 };
+  bnc_str_t para, first = { NULL, 0 };
+  int nocr;
+  w.r = r;
+  while (next_paragraph(c, &w, &para, &nocr)) {
+    if (bnc_msg_first_reply_line(para.p, para.p + para.n, " -", nocr)) { first = para; break; }
+    if (!first.p) first = para;
+  }
+  return first.p ? bnc_msg_unfold(c, first) : first;
+}
+
+/* A Diagnostic-Code without the command: the first of those paragraphs
+ * whose reply states one. A later paragraph (a transcript further on:
+ * "... while talking to H: >>> DATA <<< 550 ... a@b") is read only while
+ * the command could change the reason (the reply speaks of the address),
+ * and not when the status already speaks of the address (X.1.x): then the
+ * transcript's command must not turn it into a filter's refusal. */
+static bnc_command_t text_command(ctx_t *c, const bnc_msg_rcpt_t *r, const bnc_signals_t *s) {
+  paras_t w = { NULL, 0, NULL, 0, 0 };
+  bnc_str_t para;
+  int nocr;
+  w.r = r;
+  while (next_paragraph(c, &w, &para, &nocr)) {
+    char tmp[4097];
+    bnc_reply_t rep;
+    if (bnc_reply_parse(para.p, para.n, tmp, sizeof tmp, &rep) == BNC_OK && rep.command != BNC_CMD_NONE &&
+        !(w.tries > 1 && r->reply.st_subject == 1))
+      return rep.command;
+    if (w.tries == 1 && !recipient_level(bnc_reply_says(c->rs, s))) break;
+  }
+  return BNC_CMD_NONE;
+}
+
+/* ---- gathering the signals ------------------------------------------------ */
+
+/* The Status field, "5.1.1 (comment)" cut to "5.1.1", parsed into *st;
+ * whether it holds a status. */
+static int status_field(bnc_msg_rcpt_t *r, bnc_reply_t *st) {
+  size_t k = 0;
+  char tmp[16];
+  if (!r->status.p) return 0;
+  while (k < r->status.n && !bnc_is_wsp((unsigned char)r->status.p[k]) && r->status.p[k] != '(') k++;
+  r->status.n = k;
+  return k && k < 12 && bnc_reply_parse(r->status.p, k, tmp, sizeof tmp, st) == BNC_OK && st->st_class;
+}
+
+/* The diagnostic parsed as a reply, once (its joined text into the arena),
+ * with what the bounce adds to it: the Status field st (NULL: none), the
+ * precise status a generic one quotes, the Diagnostic-Code type, the remote
+ * host, the command from the bounce's own words. */
+static void read_reply(ctx_t *c, bnc_msg_rcpt_t *r, bnc_signals_t *s, const bnc_reply_t *st) {
   bnc_str_t d = r->diag;
   char *text;
-  const char *rh = r->rhost.p;
-  size_t rhl = r->rhost.n;
-  if (r->status.p == r->reply.status) {         /* classified before: keep the status */
-    char *st = arena_take(c, r->status.n);
-    if (st) memcpy(st, r->status.p, r->status.n);
-    r->status = mkstr(st, st ? r->status.n : 0);
-  }
   memset(&r->reply, 0, sizeof r->reply);
-  r->delayed = r->action.p && bnc_iprefix(r->action.p, r->action.n, "delayed");
   if (d.p && (text = arena_take(c, d.n + 1)) != NULL &&
       bnc_reply_parse(d.p, d.n, text, d.n + 1, &r->reply) == BNC_OK) {
     r->text = mkstr(text, r->reply.text_len);
@@ -151,120 +268,68 @@ void bnc_msg_classify_rcpt(ctx_t *c, bnc_msg_rcpt_t *r) {
     memset(&r->reply, 0, sizeof r->reply);
     r->text = mkstr(NULL, 0);
   }
-  if (r->status.p) {                            /* "5.1.1 (comment)" -> "5.1.1" */
-    size_t k = 0;
-    while (k < r->status.n && !bnc_is_wsp((unsigned char)r->status.p[k]) && r->status.p[k] != '(') k++;
-    r->status.n = k;
-  }
-  if (r->status.p && r->status.n && r->status.n < 12) {
-    /* The diagnostic's own status is the more precise one (a Status field
-     * often says only 5.0.0 or 4.4.7); the field fills in when it has none. */
-    bnc_reply_t s;
-    char tmp[16];
-    if (bnc_reply_parse(r->status.p, r->status.n, tmp, sizeof tmp, &s) == BNC_OK && s.st_class &&
-        (!r->reply.st_class || (r->reply.st_class == s.st_class && r->reply.st_subject == 0 &&
-                                 s.st_subject != 0))) {
-      take_status(&r->reply, &s);
-    }
-  }
+  /* The diagnostic's own status is the more precise one (a Status field
+   * often says only 5.0.0 or 4.4.7); the field fills in when it has none. */
+  if (st && (!r->reply.st_class || (r->reply.st_class == st->st_class && r->reply.st_subject == 0 &&
+                                     st->st_subject != 0)))
+    take_status(&r->reply, st);
+  if (r->reply.st_class && r->reply.st_detail == 0 && r->text.p) inner_status(r);
   /* "X-Unix; 255": the exit status of a program the mail was piped to, not a
    * reply code (it would read as a 2xx) */
-  if (d.n > 7 && bnc_ieq_n(d.p, "x-unix;", 7)) r->reply.code = 0;
-  if (!rh && r->reply.rhost_len && r->text.p) { rh = d.p + r->reply.rhost_off; rhl = r->reply.rhost_len; }
+  if (d.n > 7 && bnc_ieq_n(d.p, "x-unix;", 7)) {
+    r->reply.code = 0;
+    s->diag_type = unix_exit_reason(mkstr(d.p + 7, d.n - 7));
+  }
+  if (!r->rhost.p && r->reply.rhost_len && r->text.p) r->rhost = mkstr(d.p + r->reply.rhost_off, r->reply.rhost_len);
   if (r->reply.command == BNC_CMD_NONE && r->text.p) r->reply.command = tail_command(r->text);
   if (r->reply.command == BNC_CMD_NONE && d.p) r->reply.command = stage_words(d);
-  bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, rhl, &r->cls);
-  if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);
-  if (r->reply.st_class && r->reply.st_detail == 0 && r->text.p) inner_status(r);
-  if (d.n > 7 && bnc_ieq_n(d.p, "x-unix;", 7) && r->cls.rule < 0 && r->cls.type != BNC_T_DELIVERED) {
-    r->cls.reason = unix_exit_reason(mkstr(d.p + 7, d.n - 7));
-    r->cls.type = bnc_reason_type(r->cls.reason, r->cls.permanent);
-    strcpy(r->cls.source, "type");
-    if (r->reply.st_subject == 0 && r->reply.st_detail == 0) exit_reply(c, r, trim(mkstr(d.p + 7, d.n - 7)));
-  }
-  if (!r->rhost.p && rh) r->rhost = mkstr(rh, rhl);
-  if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
-  else if (r->status.p && !r->status.n) r->status = mkstr(NULL, 0);
-  if (r->action.p && (bnc_iprefix(r->action.p, r->action.n, "delivered") ||
-                      bnc_iprefix(r->action.p, r->action.n, "relayed") ||
-                      bnc_iprefix(r->action.p, r->action.n, "expanded"))) {
-    r->cls.reason = BNC_R_DELIVERED;
-    r->cls.type = BNC_T_DELIVERED;
-    r->cls.permanent = 0;
+  s->text = r->text.p;
+  s->tlen = r->text.n;
+}
+
+/* The best text rule for r's reply (none for a record that is no failure). */
+static void scan(const ctx_t *c, const bnc_msg_rcpt_t *r, bnc_signals_t *s) {
+  if (s->report == BNC_R_UNDEFINED && s->action != BNC_DSN_DELIVERED)
+    s->rule = bnc_classify_scan(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, r->rhost.p,
+                                r->rhost.n);
+}
+
+void bnc_msg_gather(ctx_t *c, bnc_msg_rcpt_t *r) {
+  rec_t *rec = bnc_msg_rec(c, r);
+  bnc_signals_t *s = &rec->sig;
+  bnc_reply_t st;
+  int have_st, had_diag = r->diag.p != NULL, readable;
+  if (rec->gathered) return;
+  rec->gathered = 1;
+  s->reply = &r->reply;
+  s->action = action_of(r->action);
+  r->delayed = s->action == BNC_DSN_DELAYED;
+  have_st = status_field(r, &st);
+  /* a delivery report's own records: its human-readable part supplies what
+   * the DSN fields lack */
+  readable = rec->from_dsn && s->report == BNC_R_UNDEFINED && rcpt_searchable(r) &&
+             s->action != BNC_DSN_DELIVERED;
+  if (readable && !had_diag && !(have_st && is_2xx(&st))) r->diag = text_diagnostic(c, r);
+  read_reply(c, r, s, have_st ? &st : NULL);
+  scan(c, r, s);
+  if (readable && had_diag && r->reply.command == BNC_CMD_NONE && !is_2xx(&r->reply)) {
+    r->reply.command = text_command(c, r, s);
+    if (r->reply.command != BNC_CMD_NONE && bnc_ruleset_uses_command(c->rs))
+      scan(c, r, s);                    /* a rule may hold now that did not before */
   }
 }
 
-/* Sets reason and type for records that are not failures. */
-void bnc_msg_mark_all(ctx_t *c, bnc_reason_t reason, bnc_type_t type) {
+/* ---- deciding, and the fields that follow ---------------------------------- */
+
+/* The formats whose bounces come from the mailbox's own host: their "user
+ * unknown" is about the address. */
+static int mailbox_host(const char *format) {
+  static const char *const HOSTS[] = { "imailserver", "domino", "notes" };
   size_t i;
-  for (i = 0; i < c->m->nrcpt; i++) {
-    bnc_msg_rcpt_t *r = &c->m->rcpt[i];
-    memset(&r->cls, 0, sizeof r->cls);
-    r->cls.reason = reason;
-    r->cls.type = type;
-    r->cls.rule = -1;
-    strcpy(r->cls.source, "format");
-  }
+  for (i = 0; format && i < sizeof HOSTS / sizeof HOSTS[0]; i++)
+    if (!strcmp(format, HOSTS[i])) return 1;
+  return 0;
 }
-
-/* A DSN's Diagnostic-Code is often missing, or drops the SMTP command the
- * reply answered ("in reply to end of DATA command"), which the
- * human-readable part keeps: the paragraph of the text part that names the
- * recipient then becomes the diagnostic, or supplies the command, and the
- * reply is classified again (a recipient-level refusal after DATA is a
- * filter's). */
-void bnc_msg_refine_command(ctx_t *c, bnc_msg_rcpt_t *r) {
-  size_t i;
-  if ((r->diag.p && r->reply.command != BNC_CMD_NONE) || !r->rcpt.p || r->rcpt.n < 3 || r->rcpt.n > 256)
-    return;
-  for (i = 0; i < c->ntexts; i++) {
-    bnc_str_t t = c->texts[i], para = { NULL, 0 }, first = { NULL, 0 };
-    const char *at = NULL, *q = t.p, *end = t.p + t.n;
-    char *tmp;
-    bnc_reply_t rep;
-    int tries = 0;
-    for (;;) {                         /* the paragraphs that name it, at most 4 */
-      at = NULL;
-      while (q + r->rcpt.n <= end && (q = memchr(q, r->rcpt.p[0], (size_t)(end - q - (ptrdiff_t)r->rcpt.n + 1))) != NULL) {
-        if (memcmp(q, r->rcpt.p, r->rcpt.n) == 0) { at = q; break; }
-        q++;
-      }
-      if (!at) break;
-      para = bnc_msg_paragraph(t.p, at, end, c->texts_nocr[i]);
-      if (para.n > 4096) para.n = 4096;
-      if (!r->diag.p) {                /* no Diagnostic-Code: the text's paragraph is it, */
-        if (bnc_msg_first_reply_line(para.p, para.p + para.n, " -", c->texts_nocr[i])) { first = para; break; }  /* the first holding a reply, */
-        if (!first.p) first = para;                           /* else the first */
-        if (++tries == 4) break;
-        q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;
-        continue;
-      }
-      if (!(tmp = arena_take(c, para.n + 1))) return;
-      if (bnc_reply_parse(para.p, para.n, tmp, para.n + 1, &rep) == BNC_OK && rep.command != BNC_CMD_NONE &&
-          !(tries && r->reply.st_subject == 1)) {
-        const char *rh = r->rhost.p;
-        r->reply.command = rep.command;
-        bnc_classify(c->rs, &r->reply, r->text.p ? r->text.p : "", r->text.n, rh, r->rhost.n, &r->cls);
-        return;
-      }
-      /* the list of failed addresses names no command; a transcript further
-       * on may ("... while talking to H: >>> DATA <<< 550 ... a@b"), unless
-       * the status already speaks of the address (X.1.x): then the
-       * transcript's command must not turn it into a filter's refusal */
-      if (++tries == 4 || !(r->cls.reason == BNC_R_USERUNKNOWN || r->cls.reason == BNC_R_HOSTUNKNOWN ||
-                            r->cls.reason == BNC_R_HASMOVED)) return;   /* the command changes no other */
-      q = para.p + para.n > at + r->rcpt.n ? para.p + para.n : at + r->rcpt.n;
-    }
-    if (!r->diag.p && first.p) {
-      r->diag = bnc_msg_unfold(c, first);
-      bnc_msg_classify_rcpt(c, r);
-      return;
-    }
-    if (tries) return;
-  }
-}
-
-/* ---- pseudo status ---------------------------------------------------- */
 
 /* The detail of a reason in the X.0.9NN pseudo-status convention (Sisimai's
  * internal codes, which labelled corpora and Sisimai users expect), or 0 for
@@ -292,54 +357,6 @@ static int pseudo_detail(bnc_reason_t r) {
  * The class is 4 when the reply code is 4xx, or, without a code, when the
  * diagnostic calls the failure temporary or Exim expired it (its retry
  * rules time out on temporary failures); else 5. */
-/* "User unknown" relayed in a bounce is trusted as a dead address only with
- * evidence that it is about the address: the reply answered RCPT TO, or its
- * enhanced status speaks of the address (X.1.x), or the wording is the
- * receiving system's own ("final" rules), or the bounce was written by the
- * mailbox host itself (IMail, Domino, Notes) or says so in a vendor field
- * (PowerMTA's bad-mailbox). Filtering gateways answer "user unknown" to
- * mail they will not take, after DATA or at a stage the bounce does not
- * name: without such evidence the refusal is `filtered` (soft: the tracker
- * suppresses after the soft-bounce limit, not at the first bounce). A live
- * reply classified on its own keeps its text's reason: its caller knows the
- * command and passes it (opts.command). */
-static int mailbox_host(const char *format) {
-  static const char *const HOSTS[] = { "imailserver", "domino", "notes" };
-  size_t i;
-  for (i = 0; format && i < sizeof HOSTS / sizeof HOSTS[0]; i++)
-    if (!strcmp(format, HOSTS[i])) return 1;
-  return 0;
-}
-
-static void confirm_dead(ctx_t *c, bnc_msg_rcpt_t *r) {
-  const bnc_rule_def_t *d;
-  if (r->cls.reason != BNC_R_USERUNKNOWN || r->cls.rule < 0 || r->bad_mailbox) return;
-  d = bnc_ruleset_get(c->rs, (size_t)r->cls.rule);
-  if (!d || d->final || r->reply.command == BNC_CMD_RCPT || r->reply.st_subject == 1 ||
-      mailbox_host(c->m->format)) return;
-  r->cls.reason = BNC_R_FILTERED;
-  r->cls.type = bnc_reason_type(BNC_R_FILTERED, r->cls.permanent);
-  strcpy(r->cls.source, "context");
-  r->cls.context_changed = 1;
-}
-
-/* A failure whose diagnostic no rule, status or code reads is `onhold`: the
- * bounce said something, nobody here knows what (Sisimai's sense);
- * `undefined` stays for a failure that came with no words at all. */
-static void hold_unread(bnc_msg_rcpt_t *r) {
-  size_t i;
-  if (r->cls.reason != BNC_R_UNDEFINED || r->cls.type != BNC_T_SOFT || r->delayed ||
-      strcmp(r->cls.source, "default") != 0 || !r->text.p)
-    return;
-  for (i = 0; i < r->text.n; i++) {
-    unsigned char ch = (unsigned char)r->text.p[i] | 0x20;
-    if (ch >= 'a' && ch <= 'z') {
-      r->cls.reason = BNC_R_ONHOLD;
-      return;
-    }
-  }
-}
-
 static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
   int d = pseudo_detail(r->cls.reason), cls = 5;
   if (r->status.p || !d || r->cls.type == BNC_T_DELIVERED || r->cls.type == BNC_T_COMPLAINT ||
@@ -358,13 +375,28 @@ static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
   r->pseudo_status[7] = '\0';
 }
 
+void bnc_msg_mark_all(ctx_t *c, bnc_reason_t report) {
+  size_t i;
+  for (i = 0; i < c->m->nrcpt; i++) c->rec[i].sig.report = report;
+}
 
 void bnc_msg_finish(ctx_t *c) {
-  bnc_message_t *out = c->m;
+  bnc_message_t *m = c->m;
+  int mailbox = mailbox_host(m->format), exim = m->format && !strcmp(m->format, "exim");
   size_t i;
-  for (i = 0; i < out->nrcpt; i++) confirm_dead(c, &out->rcpt[i]);
-  for (i = 0; i < out->nrcpt; i++) {
-    hold_unread(&out->rcpt[i]);
-    set_pseudo(&out->rcpt[i], out->format && !strcmp(out->format, "exim"));
+  for (i = 0; i < m->nrcpt; i++) {
+    bnc_msg_rcpt_t *r = &m->rcpt[i];
+    bnc_signals_t *s = &c->rec[i].sig;
+    bnc_msg_gather(c, r);
+    s->flags = BNC_SIG_RELAYED | (mailbox || r->bad_mailbox ? BNC_SIG_MAILBOX : 0u);
+    bnc_decide(c->rs, s, &r->cls);
+    /* the code and status shown are what the remote host said, where the
+     * notice quotes it; the reason stays the notice's */
+    if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);
+    if (!strcmp(r->cls.source, "type") && r->reply.st_subject == 0 && r->reply.st_detail == 0)
+      exit_reply(c, r, trim(mkstr(r->diag.p + 7, r->diag.n - 7)));
+    if (r->reply.st_class) r->status = mkstr(r->reply.status, strlen(r->reply.status));
+    else if (r->status.p && !r->status.n) r->status = mkstr(NULL, 0);
+    set_pseudo(r, exim);
   }
 }

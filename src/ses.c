@@ -48,7 +48,6 @@ static void read_notification(ctx_t *c, bnc_str_t t) {
           r->action = json_str(p, oe, "\"action\":\"");
           r->status = json_str(p, oe, "\"status\":\"");
           r->diag = json_str(p, oe, "\"diagnosticcode\":\"");
-          bnc_msg_classify_rcpt(c, r);
         }
       }
       p = oe + 1;
@@ -66,7 +65,6 @@ static void read_notification(ctx_t *c, bnc_str_t t) {
         r->rcpt = mkstr(p + 1, (size_t)(q - p - 1));
         r->action = mkstr("delivered", 9);
         r->diag = resp;
-        bnc_msg_classify_rcpt(c, r);
       }
       p = q + 1;
     }

@@ -535,34 +535,43 @@ static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
 
 /* ---- the evidence, and the reading ---------------------------------------- */
 
-/* The families (bits: index in FAMILIES) whose body marker is in the first
- * 4 KiB of a text part: all markers in one pass per text (nset_scan). */
-static unsigned long body_evidence(const ctx_t *c) {
+enum { NFAMILIES = sizeof FAMILIES / sizeof FAMILIES[0] };
+
+/* have[i] = whether family i's body marker is in the first 4 KiB of a text
+ * part: the markers in one pass per text (nset_scan), NSET_MAX at a time. */
+static void body_evidence(const ctx_t *c, unsigned char *have) {
   const char *nd[NSET_MAX];
-  size_t fam[NSET_MAX], pos[NSET_MAX], k = 0, i, j;
-  unsigned long have = 0;
+  size_t fam[NSET_MAX], pos[NSET_MAX], i = 0, j, t;
   nset_t ns;
-  for (i = 0; FAMILIES[i].name && k < NSET_MAX; i++)
-    if (FAMILIES[i].where == EV_BODY) { fam[k] = i; nd[k++] = FAMILIES[i].marker; }
-  nset_init(&ns, nd, k);
-  for (i = 0; i < c->ntexts; i++) {
-    unsigned long found = nset_scan(&ns, c->texts[i].p, c->texts[i].n > 4096 ? 4096 : c->texts[i].n, pos, 0);
-    for (j = 0; j < k; j++) if ((found >> j) & 1) have |= 1UL << fam[j];
+  while (i < NFAMILIES) {
+    size_t k = 0;
+    for (; FAMILIES[i].name && k < NSET_MAX; i++)
+      if (FAMILIES[i].where == EV_BODY) { fam[k] = i; nd[k++] = FAMILIES[i].marker; }
+    if (!FAMILIES[i].name) i = NFAMILIES;
+    if (!k) break;
+    nset_init(&ns, nd, k);
+    for (t = 0; t < c->ntexts; t++) {
+      unsigned long found = nset_scan(&ns, c->texts[t].p, c->texts[t].n > 4096 ? 4096 : c->texts[t].n, pos, 0);
+      for (j = 0; j < k; j++) if ((found >> j) & 1) have[fam[j]] = 1;
+    }
   }
-  return have;
 }
 
 /* The first family of the table whose evidence the message holds, or NULL. */
 static const family_t *family_of(const ctx_t *c, const top_t *top, bnc_str_t xmailer) {
   const family_t *f;
-  unsigned long body = 0;
+  unsigned char body[NFAMILIES];
   int scanned = 0;
   for (f = FAMILIES; f->name; f++) {
     const bnc_str_t *v = f->where == EV_FROM ? &top->from : f->where == EV_SUBJECT ? &top->subject :
                          f->where == EV_XMAILER ? &xmailer : f->where == EV_XFAILED ? &c->xfailed : NULL;
     if (v && v->p && bnc_msg_ifind(v->p, v->n, f->marker)) return f;
-    if (!v && !scanned) { body = body_evidence(c); scanned = 1; }   /* first body marker: all at once */
-    if (!v && ((body >> (f - FAMILIES)) & 1)) return f;
+    if (!v && !scanned) {                        /* first body marker: all at once */
+      memset(body, 0, sizeof body);
+      body_evidence(c, body);
+      scanned = 1;
+    }
+    if (!v && body[f - FAMILIES]) return f;
   }
   return NULL;
 }

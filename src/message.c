@@ -6,8 +6,10 @@
  * what kind of message it is, in this order: a feedback report, a delivery
  * report, DSN fields pasted into text, an SES notification (ses.c), a
  * plain-text bounce (families.c), a report that named no recipient, an
- * auto-reply (autoreply.c); each recipient is then classified
- * (recipient.c). A file per concern; this one only holds them together.
+ * auto-reply (autoreply.c). The readers only fill in the fields they find;
+ * once they are done, bnc_msg_finish (recipient.c) reads each record's
+ * signals and decides it, once. A file per concern; this one only holds
+ * them together.
  */
 #include <stddef.h>
 #include <stdint.h>

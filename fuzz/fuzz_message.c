@@ -2,7 +2,8 @@
  * fuzz_message.c - libFuzzer target: any bytes through bnc_message_parse, as
  * bounce.parse does them (built-in rules, two extra header names, an arena
  * of BNC_MSG_ARENA(size) bytes). The checks are the contracts a caller relies
- * on: every string of the result lies inside the input or the arena.
+ * on: every string of the result lies inside the input or the arena, and
+ * each decision is whole (a type that follows from its reason, a source).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,6 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check_str(r->rhost, buf, size, arena, cap);
       if ((int)r->cls.reason < 0 || r->cls.reason >= BNC_R__COUNT) abort();
       if ((int)r->cls.type < 0 || r->cls.type >= BNC_T__COUNT) abort();
+      if (r->cls.type != bnc_reason_type(r->cls.reason, r->cls.permanent)) abort();
+      if (r->cls.rule >= (int)bnc_ruleset_count(rules) || !r->cls.source[0]) abort();
+      if (r->delayed && r->cls.reason == BNC_R_ONHOLD) abort();   /* a warning is not unread */
     }
     check_str(msg.subject, buf, size, arena, cap);
     check_str(msg.want[0], buf, size, arena, cap);

@@ -1,6 +1,8 @@
 /*
  * fuzz_reply.c - libFuzzer target: any bytes through bnc_reply_parse and
- * bnc_classify, as bounce.classify does them.
+ * bnc_classify, as bounce.classify does them, and through bnc_decide as a
+ * bounce relays the reply (with an Action and a Diagnostic-Code type the
+ * input's first byte chooses).
  *
  * The rule set (built-in rules plus a few user rules with conditions) is
  * created once. Input layout: the reply, optionally followed by a NUL and a
@@ -40,6 +42,38 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
+/* The same reply as a bounce relays it: the decision may differ from the
+ * live one (c) only by the steps a bounce adds. */
+static void relayed(const bnc_reply_t *r, const char *text, const bnc_class_t *c, unsigned pick) {
+  static const bnc_dsn_action_t actions[] = { BNC_DSN_NONE, BNC_DSN_FAILED, BNC_DSN_DELAYED,
+                                              BNC_DSN_DELIVERED };
+  bnc_signals_t s;
+  bnc_class_t b;
+  memset(&s, 0, sizeof s);
+  s.reply = r;
+  s.text = text;
+  s.tlen = r->text_len;
+  s.rule = c->rule;                             /* the live decision reports the scan's rule */
+  s.report = s.format = BNC_R_UNDEFINED;
+  s.action = actions[pick & 3];
+  s.diag_type = (pick & 4) ? BNC_R_MAILERERROR : BNC_R_UNDEFINED;
+  s.flags = BNC_SIG_RELAYED | ((pick & 8) ? BNC_SIG_MAILBOX : 0u);
+  bnc_decide(rules, &s, &b);
+  if (b.type != bnc_reason_type(b.reason, b.permanent)) abort();
+  if (s.action == BNC_DSN_DELIVERED) {
+    if (b.reason != BNC_R_DELIVERED || b.rule != -1) abort();
+    return;
+  }
+  if (b.rule >= 0 && b.rule != s.rule) abort();
+  if (s.diag_type == BNC_R_UNDEFINED && b.reason != c->reason &&
+      !(b.reason == BNC_R_FILTERED && c->reason == BNC_R_USERUNKNOWN && !strcmp(b.source, "context")) &&
+      !(b.reason == BNC_R_ONHOLD && c->reason == BNC_R_UNDEFINED))
+    abort();
+  if ((pick & 8) && s.diag_type == BNC_R_UNDEFINED && b.reason == BNC_R_FILTERED &&
+      !strcmp(b.source, "context"))
+    abort();                                      /* the mailbox host's word stands */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *buf = (const char *)data;
   const char *nul = memchr(buf, '\0', size);
@@ -67,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((int)c.type < 0 || c.type >= BNC_T__COUNT) abort();
     if (c.rule >= (int)bnc_ruleset_count(rules)) abort();
     if (memchr(c.source, '\0', sizeof c.source) == NULL) abort();
+    if (c.type != bnc_reason_type(c.reason, c.permanent)) abort();
+    relayed(&r, text, &c, len ? (unsigned char)buf[0] : 0);
   } else if (rc != BNC_EEMPTY && rc != BNC_ETOOBIG) {
     abort();
   }

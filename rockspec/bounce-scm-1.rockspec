@@ -28,7 +28,9 @@ build = {
       sources = {
         "src/reason.c", "src/reply.c", "src/status.c", "src/match.c",
         "src/classify.c", "src/rules.c", "src/record.c", "src/history.c",
-        "src/mstore.c", "src/address.c", "src/message.c", "src/lbounce.c",
+        "src/mstore.c", "src/address.c", "src/date.c", "src/message.c", "src/mime.c",
+        "src/dsn.c", "src/ses.c", "src/families.c", "src/autoreply.c", "src/recipient.c",
+        "src/lbounce.c",
       },
       incdirs = { "src" },
     },

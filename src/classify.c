@@ -35,6 +35,7 @@ struct bnc_ruleset {
   size_t n, cap, nuser, nmulti;
   bnc_matcher_t *m;
   int dirty;
+  int uses_command;      /* some rule has a command condition (set by compile) */
   unsigned generation;   /* bumped whenever the rules change */
 };
 
@@ -190,8 +191,10 @@ int bnc_ruleset_compile(bnc_ruleset_t *rs) {
   m = bnc_matcher_new();
   if (!m) return BNC_ENOMEM;
   rs->nmulti = 0;
+  rs->uses_command = 0;
   for (i = 0; i < rs->n; i++) {
     rule_rt *r = &rs->rules[i];
+    if (r->command != BNC_CMD_NONE) rs->uses_command = 1;
     const char *p = r->def.pattern, *q;
     int f = 0;
     r->multi = r->nfrag > 1 ? (int)rs->nmulti++ : -1;
@@ -351,56 +354,171 @@ static int delivered(const bnc_reply_t *r) {
   return (r->code >= 200 && r->code < 300) || (!r->code && r->st_class == 2);
 }
 
-/* The decision, given the best text rule (NO_RULE when none matched). */
-static void decide(const bnc_ruleset_t *rs, const bnc_reply_t *r, size_t best,
-                   bnc_class_t *out) {
-  int perm = bnc_reply_permanent(r);
+int bnc_classify_scan(const bnc_ruleset_t *rs, const bnc_reply_t *r, const char *text, size_t tlen,
+                      const char *rhost, size_t rhost_len) {
+  size_t best;
+  if (delivered(r)) return -1;
+  if (!rhost) {
+    rhost = text;   /* rhost offsets point into the input, not the text */
+    rhost_len = 0;
+  }
+  best = scan_rules(rs, r, text, tlen, rhost, rhost_len);
+  return best == NO_RULE ? -1 : (int)best;
+}
+
+int bnc_ruleset_uses_command(const bnc_ruleset_t *rs) { return rs->uses_command; }
+
+/* The registry's reason for the reply's status. "4.4.4 unable to route"
+ * (hostunknown said as temporary) is a DNS hiccup, not a dead domain. */
+static bnc_reason_t status_reason(const bnc_reply_t *r) {
+  bnc_reason_t why = bnc_status_reason(r->st_subject, r->st_detail);
+  return why == BNC_R_HOSTUNKNOWN && r->st_class == 4 ? BNC_R_NETWORKERROR : why;
+}
+
+/* What decided, as bnc_class_t.source names it. */
+enum { BY_TEXT, BY_STATUS, BY_TYPE, BY_CODE, BY_DEFAULT, BY_CONTEXT, BY_FORMAT, BY_ACTION };
+static const char BY_NAME[][8] = {   /* 8 bytes each: copied whole */
+  "text", "status", "type", "code", "default", "context", "format", "action"
+};
+
+/* What the reply gives, in the decision's order; *by names the step. */
+static inline bnc_reason_t reply_says(const bnc_ruleset_t *rs, const bnc_signals_t *s, int *by) {
+  const bnc_reply_t *r = s->reply;
+  bnc_reason_t why;
+  *by = BY_TEXT;                                      /* the words a rule knows */
+  if (s->rule >= 0) return rs->rules[s->rule].reason;
+  *by = BY_STATUS;                                    /* a specific status: X.Y.Z, Z > 0 */
+  if (r->st_class && r->st_detail && (why = status_reason(r)) != BNC_R_UNDEFINED) return why;
+  *by = BY_TYPE;                                      /* the Diagnostic-Code's type */
+  if (s->diag_type != BNC_R_UNDEFINED) return s->diag_type;
+  *by = BY_STATUS;                                    /* a generic status: X.Y.0 */
+  if (r->st_class && !r->st_detail && (why = status_reason(r)) != BNC_R_UNDEFINED) return why;
+  *by = BY_CODE;                                      /* the basic code */
+  if (r->code && (why = bnc_code_reason(r->code)) != BNC_R_UNDEFINED) return why;
+  *by = BY_DEFAULT;
+  return BNC_R_UNDEFINED;
+}
+
+bnc_reason_t bnc_reply_says(const bnc_ruleset_t *rs, const bnc_signals_t *s) {
+  int by;
+  return reply_says(rs, s, &by);
+}
+
+/* Whether text[0..n) holds a letter: words, not only codes and numbers. */
+static int has_words(const char *text, size_t n) {
+  size_t i;
+  for (i = 0; text && i < n; i++) {
+    unsigned char ch = (unsigned char)text[i] | 0x20;
+    if (ch >= 'a' && ch <= 'z') return 1;
+  }
+  return 0;
+}
+
+/* Whether the deciding text rule is the receiver's own final wording. */
+static int final_rule(const bnc_ruleset_t *rs, const bnc_signals_t *s, int by) {
+  return by == BY_TEXT && rs->rules[s->rule].def.final;
+}
+
+/* The decision (see classify.h for the order). Inlined into its callers:
+ * in bnc_classify's copy the signals a live reply lacks are constants, and
+ * the steps that only bounces need fold away. */
+#if defined(__GNUC__)
+#define DECIDE_INLINE inline __attribute__((always_inline))
+#else
+#define DECIDE_INLINE inline
+#endif
+static DECIDE_INLINE void decide(const bnc_ruleset_t *rs, const bnc_signals_t *s, bnc_class_t *out) {
+  const bnc_reply_t *r = s->reply;
+  int perm = bnc_reply_permanent(r), by;
+  bnc_reason_t why;
   memset(out, 0, sizeof *out);
   out->rule = -1;
-  if (delivered(r)) {
-    out->reason = BNC_R_DELIVERED;
-    strcpy(out->source, r->code ? "code" : "status");
-  } else if (best != NO_RULE) {
-    out->reason = rs->rules[best].reason;
-    out->rule = (int)best;
-    strcpy(out->source, "text");
-  } else if (r->st_class &&
-             (out->reason = bnc_status_reason(r->st_subject, r->st_detail)) != BNC_R_UNDEFINED) {
-    strcpy(out->source, "status");
-    /* "4.4.4 unable to route" is a DNS hiccup, not a dead domain */
-    if (out->reason == BNC_R_HOSTUNKNOWN && r->st_class == 4)
-      out->reason = BNC_R_NETWORKERROR;
-  } else if (r->code && (out->reason = bnc_code_reason(r->code)) != BNC_R_UNDEFINED) {
-    strcpy(out->source, "code");
+  /* No failure: the message is a complaint or an auto-reply, the DSN says
+   * the mail went on, or the reply is a 2xx. */
+  if (s->report != BNC_R_UNDEFINED) {
+    why = s->report;
+    by = BY_FORMAT;
+    perm = 0;
+  } else if (s->action == BNC_DSN_DELIVERED) {
+    why = BNC_R_DELIVERED;
+    by = BY_ACTION;
+    perm = 0;
+  } else if (delivered(r)) {
+    why = BNC_R_DELIVERED;
+    by = r->code ? BY_CODE : BY_STATUS;
   } else {
-    out->reason = BNC_R_UNDEFINED;
-    strcpy(out->source, "default");
+    /* What the reply gives: a text rule, the registry, the Diagnostic-Code
+     * type, the basic code. */
+    why = reply_says(rs, s, &by);
+    if (by == BY_TEXT) out->rule = s->rule;
+    /* The stage: the server had accepted the recipient and refused later,
+     * a filter, not a dead address (unless the rule is the receiver's own
+     * final wording); refused at MAIL FROM, the sender was rejected. */
+    if (r->command == BNC_CMD_DATA && recipient_level(why) && !final_rule(rs, s, by)) {
+      why = BNC_R_FILTERED;
+      out->context_changed = 1;
+    } else if (r->command == BNC_CMD_MAIL && perm != 0 &&
+               (recipient_level(why) || why == BNC_R_UNDEFINED)) {
+      why = BNC_R_REJECTED;   /* a refusal of MAIL FROM that says no more */
+      out->context_changed = 1;
+    }
+    /* A "user unknown" that a bounce relays is a dead address only with
+     * evidence that it is about the address: it answered RCPT TO, its
+     * status speaks of the address (X.1.x), the wording is the receiver's
+     * own (a final rule), or the bounce comes from the mailbox host.
+     * Filtering gateways answer "user unknown" to mail they refuse: without
+     * such evidence it is `filtered`, soft (the tracker suppresses after the
+     * soft-bounce limit, not at the first bounce). */
+    if ((s->flags & BNC_SIG_RELAYED) && why == BNC_R_USERUNKNOWN && by == BY_TEXT &&
+        !(s->flags & BNC_SIG_MAILBOX) && r->command != BNC_CMD_RCPT && r->st_subject != 1 &&
+        !final_rule(rs, s, by)) {
+      why = BNC_R_FILTERED;
+      by = BY_CONTEXT;
+      out->context_changed = 1;
+    }
+    /* Nothing spoke: what the bounce's format implies; else, for a bounce's
+     * words that no rule, status or code reads, `onhold` (the bounce said
+     * something, nothing here knows what); `undefined` for no words. */
+    if (why == BNC_R_UNDEFINED) {
+      if (s->format != BNC_R_UNDEFINED) {
+        why = s->format;
+        by = BY_FORMAT;
+      } else if (by == BY_DEFAULT && (s->flags & BNC_SIG_RELAYED) && s->action != BNC_DSN_DELAYED &&
+                 has_words(s->text, s->tlen)) {
+        why = BNC_R_ONHOLD;
+      }
+    }
   }
-  /* The server accepted the recipient and refused later: a filter, not a
-   * dead address (unless the rule is the receiver's own final wording).
-   * Refused at MAIL FROM: the sender was rejected. */
-  if (recipient_level(out->reason) && r->command == BNC_CMD_DATA &&
-      !(out->rule >= 0 && rs->rules[out->rule].def.final)) {
-    out->reason = BNC_R_FILTERED;
-    out->context_changed = 1;
-  } else if (r->command == BNC_CMD_MAIL && perm != 0 &&
-             (recipient_level(out->reason) || out->reason == BNC_R_UNDEFINED)) {
-    out->reason = BNC_R_REJECTED;   /* a refusal of MAIL FROM that says no more */
-    out->context_changed = 1;
-  }
-  out->permanent = perm >= 0 ? perm : bnc_reason_permanent(out->reason);
-  out->type = bnc_reason_type(out->reason, out->permanent);
+  out->reason = why;
+  out->permanent = perm >= 0 ? perm : bnc_reason_permanent(why);
+  out->type = bnc_reason_type(why, out->permanent);
+  memcpy(out->source, BY_NAME[by], sizeof BY_NAME[by]);
+}
+
+void bnc_decide(const bnc_ruleset_t *rs, const bnc_signals_t *s, bnc_class_t *out) {
+  decide(rs, s, out);
+}
+
+/* The signals of a live reply: the reply and its best rule, nothing else. */
+static void live_signals(bnc_signals_t *s, const bnc_reply_t *r, const char *text, size_t tlen,
+                         int rule) {
+  s->reply = r;
+  s->text = text;
+  s->tlen = tlen;
+  s->rule = rule;
+  s->report = BNC_R_UNDEFINED;
+  s->action = BNC_DSN_NONE;
+  s->diag_type = BNC_R_UNDEFINED;
+  s->format = BNC_R_UNDEFINED;
+  s->flags = 0;
 }
 
 void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
                   const char *text, size_t tlen,
                   const char *rhost, size_t rhost_len, bnc_class_t *out) {
-  if (!rhost) {
-    rhost = text;   /* rhost offsets point into the input, not the text */
-    rhost_len = 0;
-  }
-  decide(rs, r, delivered(r) ? NO_RULE : scan_rules(rs, r, text, tlen, rhost, rhost_len),
-         out);
+  bnc_signals_t s;
+  live_signals(&s, r, text, tlen, bnc_classify_scan(rs, r, text, tlen, rhost, rhost_len));
+  decide(rs, &s, out);
 }
 
 /* Replies per round of bnc_classify_batch, and the multi-fragment rules a
@@ -435,8 +553,12 @@ void bnc_classify_batch(const bnc_ruleset_t *rs, bnc_batch_item_t *items, size_t
       k++;
     }
     bnc_matcher_scan_many(rs->m, k, texts, lens, on_hit, uds);
-    for (i = 0; i < m; i++)
-      decide(rs, items[i0 + i].reply, c[i].best, &items[i0 + i].out);
+    for (i = 0; i < m; i++) {
+      const bnc_batch_item_t *it = &items[i0 + i];
+      bnc_signals_t s;
+      live_signals(&s, it->reply, it->text, it->tlen, c[i].best == NO_RULE ? -1 : (int)c[i].best);
+      decide(rs, &s, &items[i0 + i].out);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 /*
- * classify.h - rule sets and the classifier: a parsed reply in, a reason, a
- * type and the name of the deciding rule out.
+ * classify.h - rule sets and the classifier: what is known about a failure
+ * in, a reason, a type and the name of what decided out.
  *
  * A rule is data: a phrase (case-insensitive; '*' separates fragments that
  * must appear in that order), the reason it implies, and optional conditions
@@ -9,10 +9,18 @@
  * run time (tried first, in the order added) and compiles all phrases into
  * one matcher. Order is priority: the first rule that matches decides.
  *
- * Decision order: a 2xx code is `delivered`; else the first matching text
- * rule; else the enhanced status registry; else the basic code; else
- * `undefined`. Then context: a recipient-level reason given in answer to DATA
- * (after the server accepted RCPT TO) is a content filter's, `filtered`.
+ * One decision for live replies and bounce messages alike (bnc_decide), in
+ * this order: what is no failure (a complaint, an auto-reply, Action:
+ * delivered, a 2xx); then the reason the reply gives: the first matching
+ * text rule, the enhanced-status registry for a specific status (X.Y.Z, Z >
+ * 0), the type of a DSN's Diagnostic-Code (X-Unix: the exit status), the
+ * registry for a generic status (X.Y.0), the basic code; then the stage: a
+ * reason about the address given in answer to DATA (after the server
+ * accepted RCPT TO) is a content filter's, `filtered`, one given in answer to
+ * MAIL FROM refused the sender, `rejected`; then, for a reply a bounce
+ * relays, the evidence that ties a "user unknown" to the address; last, what
+ * the bounce's format implies, else `onhold` for words nothing here reads,
+ * else `undefined`. A live reply (bnc_classify) brings only the reply.
  */
 #ifndef BNC_CLASSIFY_H
 #define BNC_CLASSIFY_H
@@ -47,8 +55,10 @@ typedef struct {
   bnc_type_t type;
   int permanent;          /* 1 or 0 */
   int rule;               /* index into the rule set, or -1 */
-  char source[16];        /* "text", "status", "code", "context", "default" */
-  int context_changed;    /* the command turned the text's reason into another */
+  char source[16];        /* what decided: see bnc_decide */
+  int context_changed;    /* the stage, or the lack of evidence in a bounce, turned
+                             the reply's reason into another (rule still names
+                             the text rule that gave way) */
 } bnc_class_t;
 
 /* New rule set, with the built-in rules when builtin is non-zero. */
@@ -74,9 +84,67 @@ const char *bnc_ruleset_rule_name(const bnc_ruleset_t *rs, size_t i,
 /* Whether rule i was added by the user. */
 int bnc_ruleset_is_user(const bnc_ruleset_t *rs, size_t i);
 
-/* Classifies a parsed reply whose joined text is text[0..tlen). rhost, when
- * not NULL, overrides the remote host found in the reply. The rule set must
- * be compiled. */
+/* Whether some rule of rs has a command condition (so that the best rule
+ * of a text can change once the command is known). rs is compiled. */
+int bnc_ruleset_uses_command(const bnc_ruleset_t *rs);
+
+/* The DSN's Action for a recipient, as the decision reads it. */
+typedef enum {
+  BNC_DSN_NONE = 0,   /* no Action field */
+  BNC_DSN_FAILED,
+  BNC_DSN_DELAYED,    /* a warning: the failure is not final */
+  BNC_DSN_DELIVERED   /* delivered, relayed or expanded: no failure */
+} bnc_dsn_action_t;
+
+/* bnc_signals_t.flags */
+#define BNC_SIG_RELAYED 1u  /* the reply comes relayed in a bounce message, not
+                               live: a "user unknown" needs evidence that ties
+                               it to the address, and words that nothing reads
+                               are `onhold` */
+#define BNC_SIG_MAILBOX 2u  /* such evidence: the bounce comes from the
+                               mailbox's own host, or a field of the reporting
+                               MTA says the mailbox does not exist */
+
+/* Everything known about one recipient's failure when it is decided. */
+typedef struct {
+  const bnc_reply_t *reply;  /* code, enhanced status, command */
+  const char *text;          /* the reply's joined text (NULL: none), tlen bytes */
+  size_t tlen;
+  int rule;                  /* the best text rule (bnc_classify_scan), or -1 */
+  bnc_reason_t report;       /* BNC_R_FEEDBACK or BNC_R_VACATION when the message
+                                is a complaint or an auto-reply; else
+                                BNC_R_UNDEFINED */
+  bnc_dsn_action_t action;       /* the DSN's Action */
+  bnc_reason_t diag_type;    /* what the Diagnostic-Code type implies (X-Unix: the
+                                exit status), or BNC_R_UNDEFINED */
+  bnc_reason_t format;       /* what the bounce format implies when nothing else
+                                speaks (a family's own reason), or BNC_R_UNDEFINED */
+  unsigned flags;            /* BNC_SIG_* */
+} bnc_signals_t;
+
+/* The best text rule for a reply whose joined text is text[0..tlen) and
+ * whose remote host is rhost[0..rhost_len) (NULL: none): the first rule of
+ * rs whose phrase is in the text and whose conditions hold; -1 when none, or
+ * when the reply is a 2xx (nothing to explain). The rule set must be
+ * compiled. */
+int bnc_classify_scan(const bnc_ruleset_t *rs, const bnc_reply_t *r, const char *text, size_t tlen,
+                      const char *rhost, size_t rhost_len);
+
+/* The reason the reply itself gives, before the stage and the evidence
+ * adjust it: the text rule, the registry, the Diagnostic-Code type, the
+ * basic code (the middle steps of bnc_decide); BNC_R_UNDEFINED when none
+ * speaks. */
+bnc_reason_t bnc_reply_says(const bnc_ruleset_t *rs, const bnc_signals_t *s);
+
+/* Decides s into *out, in the order at the top of this file; out->source
+ * names what decided ("text", "status", "type", "code", "context",
+ * "format", "action", "default"), out->rule the text rule when one did. */
+void bnc_decide(const bnc_ruleset_t *rs, const bnc_signals_t *s, bnc_class_t *out);
+
+/* Classifies a live reply: bnc_classify_scan, then bnc_decide with nothing
+ * but the reply. Its joined text is text[0..tlen). rhost, when not NULL,
+ * overrides the remote host found in the reply. The rule set must be
+ * compiled. */
 void bnc_classify(const bnc_ruleset_t *rs, const bnc_reply_t *r,
                   const char *text, size_t tlen,
                   const char *rhost, size_t rhost_len, bnc_class_t *out);

@@ -17,10 +17,13 @@
  * ("Technical details:" notices); sendmail includes V5 session transcripts.
  * A tag "[RCPT_TO]" / "[BODY]" ending a diagnostic names the command, and an
  * expiry notice quoting the last reply ("<421 4.4.2 ...>") takes its code
- * and status. Each recipient's
- * Diagnostic-Code (else the Status field) goes through bnc_reply_parse and
- * bnc_classify. A bounce that states no enhanced status gets a pseudo
- * status (pseudo_status, Sisimai's X.0.9NN convention) from its reason.
+ * and status. Each recipient is read once (its Diagnostic-Code, else the
+ * Status field, through bnc_reply_parse; the command, the Action, the
+ * Diagnostic-Code type, the human-readable part) and decided once by
+ * bnc_decide (classify.h), whose order its cls.source and cls.rule report.
+ * A bounce that states no enhanced status gets a pseudo status
+ * (pseudo_status, Sisimai's X.0.9NN convention) from its reason.
+ * The parser's files are listed in msg.h.
  *
  * Ownership: the caller owns everything. Results go into a bnc_message_t and
  * their strings point either into the input buffer or into an arena the
@@ -43,6 +46,7 @@
 
 #include <stddef.h>
 #include "classify.h"
+#include "date.h"       /* bnc_date_parse, for the callers that found it here */
 #include "reply.h"
 
 #define BNC_MSG_MAX        ((size_t)64 << 20)   /* input bytes */
@@ -58,7 +62,7 @@
  * safe: what no longer fits is skipped and BNC_MSG_W_ARENA is set. */
 #define BNC_MSG_ARENA(len) (2 * ((len) < BNC_MSG_DECODE_MAX * 4 ? (len) : BNC_MSG_DECODE_MAX * 4) + 65536)
 
-/* Return codes beyond reply.h's. */
+/* Return codes beyond bnc.h's. */
 #define BNC_ENOTBOUNCE -5  /* no DSN, report, auto-reply or known bounce text */
 
 /* Warnings (bits of bnc_message_t.warnings): the result is best effort. */
@@ -118,11 +122,6 @@ typedef struct {
 int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
                       const bnc_str_t *want, size_t nwant,
                       char *arena, size_t cap, bnc_message_t *out);
-
-/* Seconds since the epoch of an RFC 5322 date ("Sat, 21 Jun 2014 18:35:16
- * +0000 (UTC)"; two-digit years and obsolete zone names accepted, the latter
- * as UTC), or -1 when it is not one. */
-long long bnc_date_parse(const char *s, size_t n);
 
 /* Decoders, exposed for tests: write at most cap bytes to out and return
  * the count. Invalid input is skipped (base64) or kept literally (QP). */

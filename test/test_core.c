@@ -482,6 +482,126 @@ static void test_batch(void) {
   bnc_ruleset_free(rs);
 }
 
+/* bnc_decide: each step of the order in classify.h, given the signals a
+ * bounce message adds to a reply. */
+static bnc_class_t decided;
+static bnc_reply_t dreply;
+static bnc_signals_t dsig;
+
+/* Signals for reply s as a bounce relays it (nothing else known yet). */
+static bnc_signals_t *signals(const bnc_ruleset_t *rs, const char *s) {
+  CHECK_INT(parse(s, &dreply), BNC_OK);
+  memset(&dsig, 0, sizeof dsig);
+  dsig.reply = &dreply;
+  dsig.text = textbuf;
+  dsig.tlen = dreply.text_len;
+  dsig.rule = bnc_classify_scan(rs, &dreply, textbuf, dreply.text_len, NULL, 0);
+  dsig.report = dsig.diag_type = dsig.format = BNC_R_UNDEFINED;
+  dsig.flags = BNC_SIG_RELAYED;
+  return &dsig;
+}
+
+static const char *decide_name(const bnc_ruleset_t *rs) {
+  bnc_decide(rs, &dsig, &decided);
+  return bnc_reason_name(decided.reason);
+}
+
+static void test_decide(void) {
+  bnc_ruleset_t *rs = bnc_ruleset_new(1);
+  bnc_signals_t *s;
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+
+  /* what is no failure comes first, whatever the reply says */
+  s = signals(rs, "550 5.1.1 user unknown");
+  s->report = BNC_R_FEEDBACK;
+  CHECK_STR(decide_name(rs), "feedback");
+  CHECK_INT(decided.type, BNC_T_COMPLAINT);
+  CHECK_INT(decided.rule, -1);
+  s = signals(rs, "550 5.1.1 user unknown");
+  s->action = BNC_DSN_DELIVERED;                    /* Action: relayed */
+  CHECK_STR(decide_name(rs), "delivered");
+  CHECK_STR(decided.source, "action");
+  CHECK_INT(decided.rule, -1);                      /* the rule did not decide */
+
+  /* text rule, then a specific status, then the Diagnostic-Code type */
+  s = signals(rs, "550 5.2.2 <a@example.org>: user unknown");
+  dreply.command = BNC_CMD_RCPT;
+  CHECK_STR(decide_name(rs), "userunknown");
+  CHECK_STR(decided.source, "text");
+  s = signals(rs, "5.2.2 zzz");
+  s->diag_type = BNC_R_SYSTEMERROR;
+  CHECK_STR(decide_name(rs), "mailboxfull");
+  CHECK_STR(decided.source, "status");
+  s = signals(rs, "5.3.0 zzz");                     /* X-Unix; 255 with a generic status */
+  s->diag_type = BNC_R_MAILERERROR;
+  CHECK_STR(decide_name(rs), "mailererror");
+  CHECK_STR(decided.source, "type");
+  s = signals(rs, "5.3.0 zzz");                     /* the generic status, then */
+  CHECK_STR(decide_name(rs), "systemerror");
+  CHECK_STR(decided.source, "status");
+  s = signals(rs, "552 zzz");                       /* the basic code */
+  CHECK_STR(decide_name(rs), "mailboxfull");
+  CHECK_STR(decided.source, "code");
+  CHECK_INT(bnc_reply_says(rs, s), BNC_R_MAILBOXFULL);
+
+  /* the stage: after DATA a dead-address reason is a filter's ... */
+  s = signals(rs, "550 5.1.1 <a@example.org>: user unknown");
+  dreply.command = BNC_CMD_DATA;
+  CHECK_STR(decide_name(rs), "filtered");
+  CHECK_INT(decided.context_changed, 1);
+  CHECK(decided.rule >= 0);                         /* the rule that gave way */
+  CHECK_INT(bnc_reply_says(rs, s), BNC_R_USERUNKNOWN);   /* before the stage */
+  s = signals(rs, "550 5.1.1 <a@example.org>: user unknown");
+  dreply.command = BNC_CMD_MAIL;                    /* ... after MAIL FROM the sender's */
+  CHECK_STR(decide_name(rs), "rejected");
+
+  /* a relayed "user unknown" needs evidence that ties it to the address */
+  s = signals(rs, "550 sorry, user unknown");
+  CHECK_STR(decide_name(rs), "filtered");
+  CHECK_STR(decided.source, "context");
+  s = signals(rs, "550 sorry, user unknown");
+  dreply.command = BNC_CMD_RCPT;
+  CHECK_STR(decide_name(rs), "userunknown");
+  s = signals(rs, "550 sorry, user unknown");
+  s->flags |= BNC_SIG_MAILBOX;
+  CHECK_STR(decide_name(rs), "userunknown");
+  s = signals(rs, "550 sorry, user unknown");
+  s->flags = 0;                                     /* a live reply keeps its text's reason */
+  CHECK_STR(decide_name(rs), "userunknown");
+
+  /* nothing spoke: the format's reason, else onhold for words, else undefined */
+  s = signals(rs, "zzz qqq");
+  s->format = BNC_R_EXPIRED;
+  CHECK_STR(decide_name(rs), "expired");
+  CHECK_STR(decided.source, "format");
+  CHECK_INT(decided.permanent, 0);                  /* by the reason's nature */
+  s = signals(rs, "zzz qqq");
+  s->format = BNC_R_FILTERED;
+  CHECK_STR(decide_name(rs), "filtered");
+  CHECK_INT(decided.permanent, 1);
+  s = signals(rs, "zzz qqq");
+  CHECK_STR(decide_name(rs), "onhold");
+  s = signals(rs, "zzz qqq");
+  s->action = BNC_DSN_DELAYED;                      /* a warning is no unread failure */
+  CHECK_STR(decide_name(rs), "undefined");
+  s = signals(rs, "550 12345");
+  CHECK_STR(decide_name(rs), "undefined");          /* no words at all */
+  s = signals(rs, "zzz qqq");
+  s->flags = 0;
+  CHECK_STR(decide_name(rs), "undefined");          /* bnc_classify keeps undefined */
+
+  /* bnc_classify is bnc_decide with nothing but the reply */
+  {
+    bnc_class_t c;
+    s = signals(rs, "550 sorry, user unknown");
+    s->flags = 0;
+    bnc_decide(rs, s, &decided);
+    bnc_classify(rs, &dreply, textbuf, dreply.text_len, NULL, 0, &c);
+    CHECK(memcmp(&c, &decided, sizeof c) == 0);
+  }
+  bnc_ruleset_free(rs);
+}
+
 int main(void) {
   test_single_line();
   test_multi_line();
@@ -494,5 +614,6 @@ int main(void) {
   test_classify();
   test_checks();
   test_batch();
+  test_decide();
   return DONE();
 }

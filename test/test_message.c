@@ -464,6 +464,62 @@ static void test_odd_shapes(void) {
   CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_SPAMDETECTED);
 }
 
+/* Each recipient is read once and decided once, with every signal at hand:
+ * what the human-readable part adds, the precise status, the Action, the
+ * family's own reason. */
+static void test_one_pass(void) {
+  static const char *const dsn_no_command =
+    DSN_HEAD "--BB\r\nContent-Type: text/plain\r\n\r\n"
+    "<al@example.org>: host mx.example.org[192.0.2.1] said: 550 zq content refused\r\n"
+    "    (in reply to end of DATA command)\r\n\r\n"
+    "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+    "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+    "Final-Recipient: rfc822; al@example.org\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+    "Diagnostic-Code: smtp; 550 zq content refused\r\n--BB--\r\n";
+  bnc_ruleset_t *rs = bnc_ruleset_new(1);
+  bnc_rule_def_t d;
+  char err[128], arena[1 << 16];
+  memset(&d, 0, sizeof d);
+  d.pattern = "zq content refused";
+  d.reason = "spamdetected";
+  d.command = "DATA";
+  CHECK_INT(bnc_ruleset_add(rs, &d, err, sizeof err), BNC_OK);
+  CHECK_INT(bnc_ruleset_compile(rs), BNC_OK);
+  /* the command only the human-readable part states: a rule on it holds */
+  CHECK_INT(bnc_message_parse(dsn_no_command, strlen(dsn_no_command), rs, NULL, 0, arena, sizeof arena,
+                              &msg), BNC_OK);
+  CHECK_INT(msg.rcpt[0].reply.command, BNC_CMD_DATA);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_SPAMDETECTED);
+  CHECK_INT(msg.rcpt[0].cls.rule, 0);
+  /* without that rule the same record is undecided words, read once */
+  CHECK_INT(parse(dsn_no_command), BNC_OK);
+  CHECK_INT(msg.rcpt[0].reply.command, BNC_CMD_DATA);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_ONHOLD);
+  bnc_ruleset_free(rs);
+  /* the precise status a generic notice quotes decides, not only shows */
+  CHECK_INT(parse(UNKNOWN_DSN("5.0.0", "5.0.0 - error 550-'5.2.2 <al@example.org>... zq' (attempts: 0)", "")),
+            BNC_OK);
+  CHECK(str_is(msg.rcpt[0].status, "5.2.2"));
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MAILBOXFULL);
+  CHECK_STR(msg.rcpt[0].cls.source, "status");
+  /* Action: relayed decides: no failure, and no rule claims it */
+  CHECK_INT(parse(DSN_HEAD "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                  "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; al@example.org\r\n"
+                  "Action: relayed\r\nStatus: 5.0.0\r\nDiagnostic-Code: smtp; 550 user unknown\r\n--BB--\r\n"),
+            BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.type, BNC_T_DELIVERED);
+  CHECK_STR(msg.rcpt[0].cls.source, "action");
+  CHECK_INT(msg.rcpt[0].cls.rule, -1);
+  /* a family's own reason, without a code: permanent by that reason's nature */
+  CHECK_INT(parse("From: Postmaster@ezweb.example\nSubject: Mail System Error - Returned Mail\n\n"
+                  "Each of the following recipients was rejected by a remote\nmail server.\n"
+                  "    Recipient: <kei@ezweb.example>\n    zq\n"), BNC_OK);
+  CHECK_STR(msg.format, "ezweb");
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_FILTERED);
+  CHECK_STR(msg.rcpt[0].cls.source, "format");
+  CHECK_INT(msg.rcpt[0].cls.permanent, 1);
+}
+
 int main(void) {
   rules = bnc_ruleset_new(1);
   if (!rules || bnc_ruleset_compile(rules) != BNC_OK) return 1;
@@ -477,6 +533,7 @@ int main(void) {
   test_families();
   test_unknown_by_context();
   test_odd_shapes();
+  test_one_pass();
   bnc_ruleset_free(rules);
   return DONE();
 }

@@ -28,7 +28,8 @@ build = {
       sources = {
         "src/reason.c", "src/reply.c", "src/status.c", "src/match.c",
         "src/classify.c", "src/rules.c", "src/record.c", "src/history.c",
-        "src/mstore.c", "src/address.c", "src/message.c", "src/lbounce.c",
+        "src/mstore.c", "src/address.c", "src/message.c", "src/dns.c",
+        "src/idn.c", "src/mailbox.c", "src/lbounce.c", "src/ldns.c",
       },
       incdirs = { "src" },
     },

@@ -198,8 +198,37 @@ static int read_opt(const unsigned char *m, size_t owner, uint16_t cls, uint32_t
   return BNC_OK;
 }
 
-static int parse_rr(const unsigned char *m, size_t len, size_t *pp, int section,
-                    bnc_dns_msg_t *out) {
+/* The records an answer to qtype is read for: those of qtype, CNAMEs and
+ * SOAs (the chain and the negative TTL), addresses (glue). */
+static int wanted(const bnc_dns_rr_t *r, uint16_t qtype) {
+  return r->type == qtype || r->type == BNC_DNS_CNAME || r->type == BNC_DNS_SOA ||
+         r->type == BNC_DNS_A || r->type == BNC_DNS_AAAA;
+}
+
+/* Keeps rr while there is room; when full, a wanted record takes the place
+ * of the last kept one that is not (*others counts those), so that 60 KB of
+ * TXT cannot push out the MX records behind it. */
+static void keep(bnc_dns_msg_t *out, const bnc_dns_rr_t *rr, uint16_t qtype, size_t *others) {
+  size_t i;
+  if (out->nrr < BNC_DNS_RR_MAX) {
+    out->rr[out->nrr++] = *rr;
+    if (!wanted(rr, qtype)) (*others)++;
+    return;
+  }
+  out->dropped++;
+  if (*others == 0 || !wanted(rr, qtype)) return;
+  for (i = out->nrr; i-- > 0;) {
+    if (!wanted(&out->rr[i], qtype)) {
+      memmove(out->rr + i, out->rr + i + 1, (out->nrr - i - 1) * sizeof out->rr[0]);
+      out->rr[out->nrr - 1] = *rr;
+      (*others)--;
+      return;
+    }
+  }
+}
+
+static int parse_rr(const unsigned char *m, size_t len, size_t *pp, int section, uint16_t qtype,
+                    size_t *others, bnc_dns_msg_t *out) {
   size_t p = *pp, end, rd;
   uint32_t rawttl;
   bnc_dns_rr_t rr;
@@ -223,10 +252,7 @@ static int parse_rr(const unsigned char *m, size_t len, size_t *pp, int section,
     r = check_rdata(m, len, &rr);
   }
   if (r != BNC_OK) { out->err_off = rd; return r; }
-  if (rr.type != BNC_DNS_OPT) {
-    if (out->nrr < BNC_DNS_RR_MAX) out->rr[out->nrr++] = rr;
-    else out->dropped++;
-  }
+  if (rr.type != BNC_DNS_OPT) keep(out, &rr, qtype, others);
   *pp = rd + rr.rdlen;
   return BNC_OK;
 }
@@ -261,7 +287,7 @@ static int check_question(const unsigned char *m, size_t len, size_t *pp, const 
 int bnc_dns_parse(const unsigned char *m, size_t len, uint16_t id, const char *name,
                   size_t nlen, uint16_t qtype, bnc_dns_msg_t *out) {
   unsigned char qw[BNC_DNS_NAME_MAX];
-  size_t qwl, p = 12, total, i;
+  size_t qwl, p = 12, total, i, others = 0;
   int r;
   memset(out, 0, offsetof(bnc_dns_msg_t, rr));
   if (len > BNC_DNS_MSG_MAX) return BNC_ETOOBIG;
@@ -290,7 +316,7 @@ int bnc_dns_parse(const unsigned char *m, size_t len, uint16_t id, const char *n
   for (i = 0; i < total; i++) {
     int section = i < out->ancount ? BNC_DNS_ANSWER
                 : i < (size_t)out->ancount + out->nscount ? BNC_DNS_AUTHORITY : BNC_DNS_ADDITIONAL;
-    r = parse_rr(m, len, &p, section, out);
+    r = parse_rr(m, len, &p, section, qtype, &others, out);
     if (r == BNC_DNS_ESHORT && out->tc) {       /* cut by the sender: keep what came whole */
       out->cut = total - i;
       return BNC_OK;

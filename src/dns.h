@@ -11,7 +11,9 @@
  * types read here (A, AAAA, MX, CNAME, NS, PTR, SOA, TXT, OPT), its type's
  * layout. Records are kept as offsets into the message (names are expanded
  * on demand by bnc_dns_name, already known to be well formed), at most
- * BNC_DNS_RR_MAX of them; the rest are checked and counted in `dropped`.
+ * BNC_DNS_RR_MAX of them; the rest are checked and counted in `dropped`,
+ * and when the table is full a record of the type asked (or a CNAME, SOA,
+ * A, AAAA) takes the place of the last kept record of another type.
  * A message with the TC bit set may end inside a record: what came whole
  * is kept and the caller asks again over TCP.
  */

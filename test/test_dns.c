@@ -366,6 +366,21 @@ static void test_record_bound(void) {
   CHECK_INT(parse(8, "example.org", BNC_DNS_A), BNC_OK);
   CHECK_INT(msg.nrr, BNC_DNS_RR_MAX);
   CHECK_INT(msg.dropped, 300 - BNC_DNS_RR_MAX);
+  /* 200 TXT records, then 3 MX: the MX records take the last TXTs' places */
+  header(8, 0x8180, 1, 203, 0, 0);
+  question("example.org", BNC_DNS_MX);
+  for (i = 0; i < 200; i++) {
+    ptr(12); rr(BNC_DNS_TXT, 1, 2); b8(1); b8('t');
+  }
+  for (i = 0; i < 3; i++) {
+    ptr(12); rr(BNC_DNS_MX, 1, 4); b16((unsigned)(10 * (i + 1))); ptr(12);
+  }
+  CHECK_INT(parse(8, "example.org", BNC_DNS_MX), BNC_OK);
+  CHECK_INT(msg.nrr, BNC_DNS_RR_MAX);
+  CHECK_INT(msg.dropped, 203 - BNC_DNS_RR_MAX);
+  CHECK_INT(msg.rr[BNC_DNS_RR_MAX - 3].type, BNC_DNS_MX);
+  CHECK_INT(msg.rr[BNC_DNS_RR_MAX - 1].pref, 30);
+  CHECK_INT(msg.rr[BNC_DNS_RR_MAX - 4].type, BNC_DNS_TXT);
 }
 
 static void test_text(void) {

@@ -229,7 +229,7 @@ describe("bounce.verify", function()
       -- issue 16's dead domains answer through t:check; any tracker-shaped
       -- object is asked the same way
       local t = bounce.tracker{}
-      local dead = setmetatable({ check = function(self, rcpt, at)
+      local dead = setmetatable({ check = function(_, rcpt, at)
         if rcpt:match("@mx%.test$") then return false, "domain mx.test is dead since 2026-11-20: hostunknown" end
         return t.check(t, rcpt, at)
       end }, { __index = t })

@@ -26,6 +26,8 @@ label of the name asked (the rest of the name does not matter):
     servfail  SERVFAIL
     mx        (and anything else) a normal answer: MX 10 mx.<name> for MX,
               A 127.0.0.1 for A, nothing (NODATA) for the rest
+    slow      (any name with a "slow" label) the normal answer 20 ms late,
+              as a resolver across a network answers; queries overlap
 
 READY is written once both sockets listen. SIGTERM stops it; it also stops
 by itself after --lifetime seconds (default 300).
@@ -142,6 +144,11 @@ def answers(data, tcp):
     return [normal(qid, qname, qtype, question)]
 
 
+def send_all(sock, msgs, peer):
+    for msg in msgs:
+        sock.sendto(msg, peer)
+
+
 def serve_udp(sock, stop):
     while not stop.is_set():
         try:
@@ -149,8 +156,11 @@ def serve_udp(sock, stop):
         except socket.timeout:
             continue
         try:
-            for msg in answers(data, False):
-                sock.sendto(msg, peer)
+            msgs = answers(data, False)
+            if "slow" in parse_query(data)[1].lower().split("."):
+                threading.Timer(0.02, send_all, args=(sock, msgs, peer)).start()
+            else:
+                send_all(sock, msgs, peer)
         except Exception:                                # a query it cannot read: no answer
             pass
 

@@ -81,6 +81,9 @@ function Srv:start_nsd(zones, servfail)
     '  pidfile: "' .. self.dir .. '/nsd.pid"', '  xfrdfile: "' .. self.dir .. '/xfrd.state"',
     '  zonelistfile: "' .. self.dir .. '/zone.list"', '  xfrdir: "' .. self.dir .. '"',
     '  logfile: "' .. self.dir .. '/nsd.log"', "  server-count: 1", "  verbosity: 1",
+    -- response rate limiting (on by default) would drop answers beyond
+    -- 200 a second from one client: the specs and the benchmark send more
+    "  rrl-ratelimit: 0", "  rrl-whitelist-ratelimit: 0",
     "remote-control:", "  control-enable: no",
   }
   for name, text in pairs(zones) do
@@ -148,9 +151,11 @@ function Srv:start_dnsmasq(silent)
   error("dnsmasq did not start:\n" .. (read(self.dir .. "/dnsmasq.out") or ""), 3)
 end
 
--- syntax: srv = dnsd.start{ zones = { NAME = ZONEFILE_TEXT }, servfail = { NAME }, silent = { NAME } }
+-- syntax: srv = dnsd.start{ zones = { NAME = ZONEFILE_TEXT }, servfail = { NAME }, silent = { NAME },
+--                          nsd_only = false }
 -- The silent names are forwarded by dnsmasq to dns_hostile.py, which
--- never answers names starting with "silent".
+-- never answers names with a "silent" label. nsd_only starts no dnsmasq
+-- (srv.port is then nsd's).
 function _M.start(opts)
   local rc, dir = run("mktemp -d /tmp/bounce-dnsd.XXXXXX")
   assert(rc == 0, dir)
@@ -159,6 +164,10 @@ function _M.start(opts)
   local ok, err = pcall(function()
     self:start_nsd(opts.zones, opts.servfail)
     self:start_hostile()
+    if opts.nsd_only then
+      self.port = self.nsd_port
+      return
+    end
     self:start_dnsmasq(opts.silent)
   end)
   if not ok then

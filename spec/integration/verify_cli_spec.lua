@@ -158,6 +158,7 @@ describe("bounce verify", function()
     assert.matches("missing%.csv", err)
     rc, _, err = bounce("--json --csv a@mx.test")
     assert.equal(2, rc)
+    assert.matches("one or the other", err)
     local out
     rc, out = sh("lua5.4 bin/bounce verify --dns 'not a server' a@mx.test")
     assert.equal(2, rc)
@@ -184,7 +185,8 @@ describe("bounce verify", function()
         local _, p = sh("lua5.4 bin/bounce serve --listen 127.0.0.1:" .. port .. " --prefix " .. q(prefix)
           .. " --token " .. TOKEN .. " --dns " .. DNS .. " >" .. q(out) .. " 2>&1 & echo $!")
         pid = tonumber(p:match("(%d+)"))
-        local deadline, up = socket.gettime() + 10, false
+        local deadline = socket.gettime() + 10
+        local up
         repeat
           socket.sleep(0.05)
           local c = socket.tcp()
@@ -236,6 +238,7 @@ describe("bounce verify", function()
           assert.equal(200, status, n:error_log())
           assert.same({ "valid", "accepted", false }, { r.verdict, r.smtp, r.catch_all })
           status, r = get(n.port, "/verify?rcpt=nobody@probe.test&smtp=1")
+          assert.equal(200, status)
           assert.same({ "invalid", "hard" }, { r.verdict, r.smtp })
           assert.equal(3, #smtp:entries("RCPT"))
           -- a suppression recorded through the service makes the address invalid
@@ -244,6 +247,7 @@ describe("bounce verify", function()
             { authorization = "Bearer " .. TOKEN, ["content-type"] = "application/json" })
           assert.equal(200, s)
           status, r = get(n.port, "/verify?rcpt=ann@mx.test")
+          assert.equal(200, status)
           assert.same({ "invalid", "suppressed" }, { r.verdict, r.history })
         end)
     end)

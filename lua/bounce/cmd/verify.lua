@@ -44,7 +44,7 @@ turns it off).
                       address that would wait over a minute is unknown
   --db FILE           the bounce history (see replay, import): a
                       suppressed address is invalid. Default: $BOUNCE_DB or
-                      ./bounce.db, when they exist
+                      ./bounce.db, when it exists
   --policy FILE       the policy (retention decides when suppressions end)
   --disposable FILE   disposable domains, one per line (a list you keep):
                       their addresses are risky, disposable=true
@@ -293,7 +293,10 @@ function _M.run(args)
     end
   end
   local db = state.db_path(o)
-  if o.db or os.getenv("BOUNCE_DB") or io.open(db, "rb") then
+  local f = db ~= ":memory:" and io.open(db, "rb")
+  if f then f:close() end
+  if o.db and not f and db ~= ":memory:" then return die("--db " .. db .. ": no such file") end
+  if f then
     local t, terr = state.tracker{ db = db, policy = o.policy }
     if not t then return die(terr) end
     vopts.tracker = t

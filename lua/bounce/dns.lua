@@ -403,6 +403,66 @@ local function host_addresses(self, host, glue)
   return nil, worst or "nodata"
 end
 
+-- The A and AAAA records of an answer's additional section, by name.
+local function glue_of(a)
+  local glue = {}
+  for _, rr in ipairs(a.additional) do
+    if rr.type == "A" or rr.type == "AAAA" then
+      glue[rr.name] = glue[rr.name] or {}
+      glue[rr.name][#glue[rr.name] + 1] = rr.address
+    end
+  end
+  return glue
+end
+
+-- What an MX lookup says before any host's address is known: the failure
+-- as m, or the hosts (best first; the domain itself when there is no MX).
+local function mx_status(domain, res)
+  local rc, server = res.rcode_name, tostring(res.answer.server)
+  if rc == "NXDOMAIN" then
+    return { status = "nxdomain", hosts = {}, why = domain .. " does not exist (NXDOMAIN from " .. server .. ")" }
+  elseif rc ~= "NOERROR" then
+    return { status = "servfail", hosts = {},
+             why = "DNS: " .. rc .. " for " .. domain .. " MX (from " .. server .. ")" }
+  end
+  local hosts, null = {}, false
+  for _, rr in ipairs(res.records) do
+    if rr.host == "" then null = true
+    else hosts[#hosts + 1] = { host = rr.host, pref = rr.pref } end
+  end
+  if #hosts == 0 and null then
+    return { status = "null_mx", hosts = {}, why = domain .. " accepts no mail (null MX, RFC 7505)" }
+  end
+  if #hosts == 0 then                             -- RFC 5321 5.1: the domain itself, if it has an address
+    return { status = "ok", hosts = { { host = res.name, pref = 0 } }, implicit = true }
+  end
+  sort(hosts, function(x, y) if x.pref ~= y.pref then return x.pref < y.pref end return x.host < y.host end)
+  return { status = "ok", hosts = hosts }
+end
+
+-- Resolves m's hosts in order until one has an address (h.addresses);
+-- m becomes no_address when none has one, timeout when a lookup failed.
+local function mx_addresses(self, domain, m, glue)
+  local failure
+  for _, h in ipairs(m.hosts) do
+    local list, why = host_addresses(self, h.host, glue)
+    if list then
+      h.addresses = list
+      return m
+    end
+    if why ~= "nxdomain" and why ~= "nodata" then failure = why end
+  end
+  if failure then return { status = "timeout", hosts = m.hosts, implicit = m.implicit, why = failure } end
+  if m.implicit then
+    return { status = "no_address", hosts = {}, implicit = true,
+             why = domain .. " has no MX and no address (A/AAAA)" }
+  end
+  local names = {}
+  for i, h in ipairs(m.hosts) do names[i] = h.host end
+  return { status = "no_address", hosts = m.hosts,
+           why = "no MX host of " .. domain .. " has an address (" .. concat(names, ", ") .. ")" }
+end
+
 -- syntax: m = r:mx(domain [, { addresses = true }])
 -- Where mail for domain goes (RFC 5321 5.1). m.status:
 --   "ok"          m.hosts: { { host, pref, addresses }, ... } best first;
@@ -414,62 +474,17 @@ end
 --   "servfail"    a server failure (SERVFAIL, REFUSED, ...)
 --   "timeout"     no answer, or none that could be read
 -- m.why says it in words. With addresses (the default), MX hosts are
--- resolved in order of preference until one has an address.
+-- resolved in order of preference until one has an address (glue from the
+-- answer's additional section first).
 function R:mx(domain, o)
   if type(domain) ~= "string" then argerr("mx", "string expected, got " .. type(domain)) end
   local want_addr = not (o and o.addresses == false)
   return net.run(function()
     local res, err = self:resolve(domain, "MX")
     if not res then return { status = "timeout", why = err, hosts = {} } end
-    local rc = res.rcode_name
-    if rc == "NXDOMAIN" then
-      return { status = "nxdomain", hosts = {}, why = domain .. " does not exist (NXDOMAIN from "
-        .. tostring(res.answer.server) .. ")" }
-    elseif rc ~= "NOERROR" then
-      return { status = "servfail", hosts = {}, why = "DNS: " .. rc .. " for " .. domain .. " MX (from "
-        .. tostring(res.answer.server) .. ")" }
-    end
-    local hosts, null = {}, false
-    for _, rr in ipairs(res.records) do
-      if rr.host == "" then null = true
-      else hosts[#hosts + 1] = { host = rr.host, pref = rr.pref } end
-    end
-    if #hosts == 0 and null then
-      return { status = "null_mx", hosts = {}, why = domain .. " accepts no mail (null MX, RFC 7505)" }
-    end
-    local implicit = false
-    if #hosts == 0 then                           -- RFC 5321 5.1: the domain itself, if it has an address
-      implicit = true
-      hosts[1] = { host = res.name, pref = 0 }
-    end
-    sort(hosts, function(x, y) if x.pref ~= y.pref then return x.pref < y.pref end return x.host < y.host end)
-    local m = { status = "ok", hosts = hosts, implicit = implicit or nil }
-    if not want_addr and not implicit then return m end
-    local glue = {}
-    for _, rr in ipairs(res.answer.additional) do
-      if rr.type == "A" or rr.type == "AAAA" then
-        glue[rr.name] = glue[rr.name] or {}
-        glue[rr.name][#glue[rr.name] + 1] = rr.address
-      end
-    end
-    local failure
-    for _, h in ipairs(hosts) do
-      local list, why = host_addresses(self, h.host, glue)
-      if list then
-        h.addresses = list
-        return m
-      end
-      if why ~= "nxdomain" and why ~= "nodata" then failure = why end
-    end
-    if failure then return { status = "timeout", hosts = hosts, implicit = implicit or nil, why = failure } end
-    if implicit then
-      return { status = "no_address", hosts = {}, implicit = true,
-               why = domain .. " has no MX and no address (A/AAAA)" }
-    end
-    local names = {}
-    for i, h in ipairs(hosts) do names[i] = h.host end
-    return { status = "no_address", hosts = hosts,
-             why = "no MX host of " .. domain .. " has an address (" .. concat(names, ", ") .. ")" }
+    local m = mx_status(domain, res)
+    if m.status ~= "ok" or (not want_addr and not m.implicit) then return m end
+    return mx_addresses(self, domain, m, glue_of(res.answer))
   end)
 end
 

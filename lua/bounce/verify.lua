@@ -239,90 +239,126 @@ end
 
 local function one_line(text) return (sgsub(text or "", "%s*\n%s*", " ")) end
 
--- The SMTP probe of r (its mx hosts known): sets r.smtp, r.smtp_reply,
--- r.smtp_host, r.catch_all, and the verdict when the probe settles it.
+-- One probe session: to the MX hosts in order of preference (at most
+-- max_mx, those with an address) until one holds a session. Returns the
+-- probe's result and the host, or nil and why.
+local function run_probe(c, r, m, rcpts, domain)
+  local helo = c.helo or default_helo()
+  local err
+  for i = 1, #m.hosts do
+    if i > c.max_mx then break end
+    local h = m.hosts[i]
+    if h.addresses and h.addresses[1] then
+      local res
+      res, err = probe.run{ address = h.addresses[1], port = c.smtp_port, host = h.host, helo = helo,
+        from = c.from or ("postmaster@" .. helo), rcpts = rcpts, timeout = c.smtp_timeout,
+        smtputf8 = r.smtputf8 }
+      if res then return res, h.host end
+    end
+  end
+  return nil, tostring(err or ("SMTP: no MX host of " .. domain .. " has an address"))
+end
+
+-- A session that ended before RCPT (a refused greeting, EHLO or MAIL FROM,
+-- no SMTPUTF8): the prober or the server is the matter, not the address.
+local function stopped_early(r, res, host)
+  local kind = "failed"
+  if res.code then
+    local k = classify(res.text, { command = res.stage == "mail" and "MAIL" or "CONNECT", rhost = host })
+    kind = (k and k.type == "block") and "block" or (res.code >= 400 and res.code < 500) and "soft" or "failed"
+    r.smtp_reply = one_line(res.text)
+  end
+  r.smtp, r.verdict = kind, "unknown"
+  r.why = "SMTP: " .. host .. " stopped the probe at " .. res.stage .. ": " .. one_line(res.text)
+    .. (kind == "block" and " (the prober is refused, not the address)" or "")
+end
+
+-- The answer to the random address, kept per domain for catch_all_ttl
+-- when it says something (accepted, or refused as unknown).
+local function learn_catch_all(self, c, res, host, domain)
+  local second = res.rcpt[2]
+  if not second then return nil end
+  local kind = rcpt_kind(second, host)
+  if kind ~= "accepted" and kind ~= "hard" then return nil end
+  local known = { value = kind == "accepted", expires = net.now() + c.catch_all_ttl }
+  self.catch_all[domain] = known
+  return known
+end
+
+-- The SMTP probe of r (its MX hosts known): sets r.smtp, r.smtp_reply,
+-- r.smtp_host, r.catch_all and the verdict.
 local function smtp_check(self, c, r, m, domain)
   local known = self.catch_all[domain]
   if known and known.expires <= net.now() then self.catch_all[domain], known = nil, nil end
   if not take_slot(self, c, domain) then
-    r.smtp = "skipped"
-    r.verdict, r.why = "unknown", "SMTP: not probed: " .. domain .. " was probed " .. c.rate
-      .. " times a minute already (rate)"
+    r.smtp, r.verdict = "skipped", "unknown"
+    r.why = "SMTP: not probed: " .. domain .. " was probed " .. c.rate .. " times a minute already (rate)"
     return
   end
   local rcpts = { r.addr }
-  local random_addr
-  if c.catch_all and not known then
-    random_addr = random_local() .. "@" .. domain
-    rcpts[2] = random_addr
-  end
-  local res, err, tried
-  for i = 1, #m.hosts do
-    if i > c.max_mx then break end
-    local h = m.hosts[i]
-    local address = h.addresses and h.addresses[1]
-    if address then
-      tried = h.host
-      res, err = probe.run{ address = address, port = c.smtp_port, host = h.host, helo = c.helo or default_helo(),
-        from = c.from or ("postmaster@" .. (c.helo or default_helo())), rcpts = rcpts,
-        timeout = c.smtp_timeout, smtputf8 = r.smtputf8 }
-      if res then break end
-    end
-  end
+  if c.catch_all and not known then rcpts[2] = random_local() .. "@" .. domain end
+  local res, host = run_probe(c, r, m, rcpts, domain)
   if not res then
-    r.smtp = "failed"
-    r.verdict, r.why = "unknown", tostring(err or ("SMTP: no MX host of " .. domain .. " has an address"))
+    r.smtp, r.verdict, r.why = "failed", "unknown", host
     return
   end
-  r.smtp_host = tried
-  if res.stage ~= "rcpt" then
-    local kind = "failed"
-    if res.code then
-      local k = classify(res.text, { command = res.stage == "mail" and "MAIL" or "CONNECT", rhost = tried })
-      kind = (k and k.type == "block") and "block" or (res.code >= 400 and res.code < 500) and "soft" or "failed"
-      r.smtp_reply = one_line(res.text)
-    end
-    r.smtp = kind
-    r.verdict = "unknown"
-    r.why = "SMTP: " .. tried .. " stopped the probe at " .. res.stage .. ": "
-      .. one_line(res.text) .. (kind == "block" and " (the prober is refused, not the address)" or "")
-    return
-  end
-  local first = res.rcpt[1]
-  local kind, k = rcpt_kind(first, tried)
-  r.smtp, r.smtp_reply = kind, one_line(first.text)
+  r.smtp_host = host
+  if res.stage ~= "rcpt" then return stopped_early(r, res, host) end
+  local kind, k = rcpt_kind(res.rcpt[1], host)
+  r.smtp, r.smtp_reply = kind, one_line(res.rcpt[1].text)
+  local said = "SMTP: " .. host
   if kind == "hard" then
-    r.verdict, r.why = "invalid", "SMTP: " .. tried .. " refused the mailbox: " .. r.smtp_reply
-      .. " (" .. k.reason .. ")"
-    return
+    r.verdict, r.why = "invalid", said .. " refused the mailbox: " .. r.smtp_reply .. " (" .. k.reason .. ")"
   elseif kind == "block" then
-    r.verdict, r.why = "unknown", "SMTP: " .. tried .. " refused the prober, not the address: "
-      .. r.smtp_reply .. " (" .. k.reason .. ")"
-    return
+    r.verdict, r.why = "unknown", said .. " refused the prober, not the address: " .. r.smtp_reply
+      .. " (" .. k.reason .. ")"
   elseif kind == "soft" then
-    r.verdict, r.why = "unknown", "SMTP: " .. tried .. " deferred: " .. r.smtp_reply
-    return
-  end
-  if random_addr then
-    local second = res.rcpt[2]
-    if second then
-      local rk = rcpt_kind(second, tried)
-      if rk == "accepted" or rk == "hard" then
-        known = { value = rk == "accepted", expires = net.now() + c.catch_all_ttl }
-        self.catch_all[domain] = known
-      end
+    r.verdict, r.why = "unknown", said .. " deferred: " .. r.smtp_reply
+  else
+    if rcpts[2] then known = learn_catch_all(self, c, res, host, domain) end
+    if known then r.catch_all = known.value end
+    if r.catch_all then
+      r.verdict = "risky"
+      r.why = said .. " accepts any address at " .. domain .. " (catch-all): the mailbox may not exist"
+    else
+      r.verdict, r.why = "valid", said .. " accepted the mailbox: " .. r.smtp_reply
     end
   end
-  if known then r.catch_all = known.value end
-  if r.catch_all then
-    r.verdict, r.why = "risky", "SMTP: " .. tried .. " accepts any address at " .. domain
-      .. " (catch-all): the mailbox may not exist"
-  else
-    r.verdict, r.why = "valid", "SMTP: " .. tried .. " accepted the mailbox: " .. r.smtp_reply
+end
+
+-- The user's lists: sets r.disposable and r.role.
+local function flags(c, r, mb)
+  if c.disposable then
+    local set, err = load_list(c.disposable, "disposable")
+    if not set then error(err, 0) end
+    if domain_in(set, mb.domain) then r.disposable = true end
+  end
+  if c.roles then
+    local set, err = load_list(c.roles, "roles")
+    if not set then error(err, 0) end
+    local lp = slower(sgsub(mb["local"], "^\"(.*)\"$", "%1"))
+    if set[lp] or set[(smatch(lp, "^([^+]+)%+"))] then r.role = true end
   end
 end
 
 local DOMAIN_INVALID = { nxdomain = true, null_mx = true, no_address = true }
+
+-- The domain's mail servers: sets r.domain, r.mx, r.implicit_mx, and the
+-- verdict when they settle it. Returns the resolver's answer when the
+-- domain takes mail.
+local function domain_check(self, r, mb)
+  if mb.literal then
+    r.domain, r.mx = "literal", {}
+    r.verdict, r.why = "risky", "an address literal: no domain to look up"
+    return nil
+  end
+  local m = self.resolver:mx(mb.domain)
+  r.domain, r.mx, r.implicit_mx = m.status, {}, m.implicit
+  for i, h in ipairs(m.hosts) do r.mx[i] = h.host end
+  if m.status == "ok" then return m end
+  r.verdict, r.why = DOMAIN_INVALID[m.status] and "invalid" or "unknown", m.why
+  return nil
+end
 
 local function check_one(self, addr, c)
   local r = { input = addr }
@@ -334,46 +370,20 @@ local function check_one(self, addr, c)
   end
   r.addr, r.syntax = mb.addr, "ok"
   r.idn, r.smtputf8, r.quoted = mb.idn, mb.utf8, mb.quoted
-  local domain = mb.domain
   if history(c, r, mb) then return r end
-  if c.disposable then
-    local set, err = load_list(c.disposable, "disposable")
-    if not set then error(err, 0) end
-    if domain_in(set, domain) then r.disposable = true end
-  end
-  if c.roles then
-    local set, err = load_list(c.roles, "roles")
-    if not set then error(err, 0) end
-    local lp = slower(sgsub(mb["local"], "^\"(.*)\"$", "%1"))
-    if set[lp] or set[(smatch(lp, "^([^+]+)%+"))] then r.role = true end
-  end
-  if mb.literal then
-    r.domain, r.mx = "literal", {}
-    r.verdict, r.why = "risky", "an address literal: no domain to look up"
-    return r
-  end
-  local m = self.resolver:mx(domain)
-  r.domain = m.status
-  r.mx = {}
-  for i, h in ipairs(m.hosts) do r.mx[i] = h.host end
-  r.implicit_mx = m.implicit
-  if DOMAIN_INVALID[m.status] then
-    r.verdict, r.why = "invalid", m.why
-    return r
-  elseif m.status ~= "ok" then
-    r.verdict, r.why = "unknown", m.why
-    return r
-  end
+  flags(c, r, mb)
+  local m = domain_check(self, r, mb)
+  if not m then return r end
   if r.history == "error" then
     r.verdict, r.why = "unknown", "history: " .. r.history_error
     return r
   end
   if c.smtp then
-    smtp_check(self, c, r, m, domain)
+    smtp_check(self, c, r, m, mb.domain)
     if r.verdict ~= "valid" then return r end
   else
     r.verdict = "valid"
-    r.why = (m.implicit and "no MX; " .. domain .. " takes mail itself" or "mail goes to " .. m.hosts[1].host)
+    r.why = (m.implicit and "no MX; " .. mb.domain .. " takes mail itself" or "mail goes to " .. m.hosts[1].host)
       .. "; the mailbox was not probed"
   end
   if r.disposable then

@@ -197,6 +197,7 @@ local function writer(o)
   end
   function out.write(r, row)
     if o.json then
+      if r.mx then json.array(r.mx) end           -- [] when empty, not {}
       io.write(json.encode(r), "\n")
     elseif o.csv then
       local vals, n = {}, out.width or 0
@@ -273,44 +274,55 @@ local function read_file(src, o, out, each)
   return true
 end
 
--- syntax: status = verify.run(args)
-function _M.run(args)
-  local o, pos = parse(args or {})
-  if not o then return die(pos) end
-  local srcs, ierr = inputs(pos)
-  if not srcs then return die(ierr) end
-  local v, verr = verify.new{ dns = o.dns, dns_timeout = o.timeout }
-  if not v then return die(verr) end
+-- The verifier and the options of every call: lists checked readable, the
+-- history opened. Returns v, vopts or nil, err.
+local function setup(o)
+  local v, err = verify.new{ dns = o.dns, dns_timeout = o.timeout }
+  if not v then return nil, err end
   local vopts = { smtp = o.smtp or nil, helo = o.helo, from = o.from, smtp_port = o["smtp-port"], rate = o.rate,
-                  concurrency = o.concurrency }
-  if o.disposable then vopts.disposable = o.disposable end
-  if o.roles then vopts.roles = o.roles end
+                  concurrency = o.concurrency, disposable = o.disposable, roles = o.roles }
   for _, k in ipairs({ "disposable", "roles" }) do
     if o[k] then
-      local f, err = io.open(o[k], "r")
-      if not f then return die("--" .. k .. ": " .. tostring(err)) end
+      local f, ferr = io.open(o[k], "r")
+      if not f then return nil, "--" .. k .. ": " .. tostring(ferr) end
       f:close()
     end
   end
   local db = state.db_path(o)
   local f = db ~= ":memory:" and io.open(db, "rb")
   if f then f:close() end
-  if o.db and not f and db ~= ":memory:" then return die("--db " .. db .. ": no such file") end
+  if o.db and not f and db ~= ":memory:" then return nil, "--db " .. db .. ": no such file" end
   if f then
     local t, terr = state.tracker{ db = db, policy = o.policy }
-    if not t then return die(terr) end
+    if not t then return nil, terr end
     vopts.tracker = t
   end
   if o.smtp and not o.helo then
-    io.stderr:write("bounce verify: --smtp without --helo: the prober calls itself '",
-      require("bounce.verify").default_helo(), "'\n")
+    io.stderr:write("bounce verify: --smtp without --helo: the prober calls itself '", verify.default_helo(), "'\n")
   end
+  return v, vopts
+end
+
+-- How many addresses the inputs hold (lines of files), nil for stdin.
+local function count(srcs)
   local total = 0
   for _, s in ipairs(srcs) do
     if s.addr then total = total + 1
     elseif s.path then total = total + (count_lines(s.path) or 0)
-    else total = nil break end
+    else return nil end
   end
+  return total
+end
+
+-- syntax: status = verify.run(args)
+function _M.run(args)
+  local o, pos = parse(args or {})
+  if not o then return die(pos) end
+  local srcs, ierr = inputs(pos)
+  if not srcs then return die(ierr) end
+  local v, vopts = setup(o)
+  if not v then return die(vopts) end
+  local total = count(srcs)
   local bar = (total == nil or total > 1) and progress_bar(total) or nil
   local out = writer(o)
   local done, invalid = 0, 0

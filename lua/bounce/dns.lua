@@ -121,7 +121,7 @@ function _M.new(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then argerr("new", "table expected, got " .. type(opts)) end
   local servers = opts.servers
-  local self = setmetatable({ servers = {}, cache = {}, ncache = 0, inflight = {} }, R)
+  local self = setmetatable({ servers = {}, cache = {}, ncache = 0, inflight = {}, mx_memo = {}, nmemo = 0 }, R)
   if servers == nil then
     local conf, err = _M.read_resolv_conf(opts.resolv_conf)
     if not conf then return nil, "DNS: no resolver: " .. tostring(err) .. " (give one: --dns HOST:PORT)" end
@@ -383,7 +383,7 @@ end
 -- or nil and "nxdomain", "nodata", or an error message.
 local function host_addresses(self, host, glue)
   local list = glue[host]
-  if list and #list > 0 then return list end
+  if list and #list > 0 then return list, nil, true end
   local out, worst = {}, nil
   for _, t in ipairs({ "A", "AAAA" }) do
     local res, err = self:resolve(host, t)
@@ -445,9 +445,9 @@ end
 local function mx_addresses(self, domain, m, glue)
   local failure
   for _, h in ipairs(m.hosts) do
-    local list, why = host_addresses(self, h.host, glue)
+    local list, why, from_glue = host_addresses(self, h.host, glue)
     if list then
-      h.addresses = list
+      h.addresses, h.glue = list, from_glue
       return m
     end
     if why ~= "nxdomain" and why ~= "nodata" then failure = why end
@@ -475,16 +475,59 @@ end
 --   "timeout"     no answer, or none that could be read
 -- m.why says it in words. With addresses (the default), MX hosts are
 -- resolved in order of preference until one has an address (glue from the
--- answer's additional section first).
+-- answer's additional section first). A result is kept while the answers
+-- it was built on are cached (do not modify it).
+-- The earliest expiry of the cached answers for keys, or nil when one is
+-- not cached (a result built on it cannot be kept).
+local function expiry(self, keys)
+  local e
+  for _, k in ipairs(keys) do
+    local c = self.cache[k]
+    if not c then return nil end
+    if not e or c.expires < e then e = c.expires end
+  end
+  return e
+end
+
+-- The answers an mx() result was built on: the MX query's (and its
+-- CNAMEs'), and the address queries of the host that had an address.
+local function mx_keys(domain, res, m)
+  local keys = { "MX " .. domain }
+  if res.name ~= domain then keys[2] = "MX " .. res.name end
+  local h = m.hosts and m.hosts[1]
+  for _, x in ipairs(m.hosts or {}) do
+    if x.addresses then h = x break end
+  end
+  if m.status == "ok" and h and h.addresses and not h.glue then
+    keys[#keys + 1] = "A " .. h.host
+    if not (h.addresses[1] or ""):find("^%d+%.") then keys[#keys + 1] = "AAAA " .. h.host end
+  end
+  return keys
+end
+
 function R:mx(domain, o)
   if type(domain) ~= "string" then argerr("mx", "string expected, got " .. type(domain)) end
   local want_addr = not (o and o.addresses == false)
+  local name = ascii_name(domain)
+  local memo_key = name and (want_addr and "+" or "-") .. name
+  local memo = memo_key and self.mx_memo[memo_key]
+  if memo and memo.expires > self.now() then return memo.m end
   return net.run(function()
     local res, err = self:resolve(domain, "MX")
     if not res then return { status = "timeout", why = err, hosts = {} } end
     local m = mx_status(domain, res)
-    if m.status ~= "ok" or (not want_addr and not m.implicit) then return m end
-    return mx_addresses(self, domain, m, glue_of(res.answer))
+    if m.status == "ok" and (want_addr or m.implicit) then
+      m = mx_addresses(self, domain, m, glue_of(res.answer))
+    end
+    if m.status ~= "timeout" and memo_key then       -- kept while the answers it rests on are
+      local e = expiry(self, mx_keys(name, res, m))
+      if e then
+        if self.nmemo >= self.max_cache then self.mx_memo, self.nmemo = {}, 0 end
+        if not self.mx_memo[memo_key] then self.nmemo = self.nmemo + 1 end
+        self.mx_memo[memo_key] = { m = m, expires = e }
+      end
+    end
+    return m
   end)
 end
 
@@ -502,6 +545,7 @@ function R:cached() return self.ncache end
 -- syntax: r:flush()
 function R:flush()
   self.cache, self.ncache = {}, 0
+  self.mx_memo, self.nmemo = {}, 0
 end
 
 _M.DEFAULTS = DEFAULTS

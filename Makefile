@@ -20,7 +20,8 @@ WERROR   ?=
 CFLAGS_ALL = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(CFLAGS)
 
 CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/record.c src/history.c src/mstore.c src/address.c src/date.c \
-            src/message.c src/mime.c src/dsn.c src/ses.c src/families.c src/autoreply.c src/recipient.c
+            src/message.c src/mime.c src/dsn.c src/ses.c src/families.c src/autoreply.c src/recipient.c \
+            src/dns.c src/idn.c src/mailbox.c
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
@@ -29,9 +30,11 @@ MODULE   := $(BUILD)/bounce/core.so
 
 all: $(MODULE)
 
-$(MODULE): $(CORE_SRC) src/lbounce.c $(CORE_HDR)
+BIND_SRC := src/lbounce.c src/ldns.c
+
+$(MODULE): $(CORE_SRC) $(BIND_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -shared -o $@ $(CORE_SRC) src/lbounce.c $(LDFLAGS)
+	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -shared -o $@ $(CORE_SRC) $(BIND_SRC) $(LDFLAGS)
 
 # bounce.sqlite, the SQLite store: its own module, so that only it links
 # libsqlite3 (bounce.core stays free of dependencies). It decodes records
@@ -144,8 +147,8 @@ fuzz:
 
 # Installs the rockspec offline into a temporary tree (from a copy of the
 # sources, so no object files land in src/), then loads the module from that
-# tree alone. First checks the rockspec lists CORE_SRC + src/lbounce.c,
-# every file under lua/ and the default policy.
+# tree alone. First checks the rockspec lists CORE_SRC + BIND_SRC, every
+# file under lua/ and the default policy.
 ROCKTREE := $(abspath build/rocktree)
 define ROCKSPEC_SYNC_LUA
 local t = {}
@@ -197,7 +200,7 @@ export ROCKSPEC_SYNC_LUA ROCKCHECK_LUA
 rockcheck:
 	@sh .ci/deps rockcheck
 	@lua5.4 -e "$$ROCKSPEC_SYNC_LUA" /dev/null rockspec/bounce-scm-1.rockspec \
-	  "$(CORE_SRC) src/lbounce.c" "$$(find lua -name '*.lua') policies/default.lua" "$(SQLITE_SRC)"
+	  "$(CORE_SRC) $(BIND_SRC)" "$$(find lua -name '*.lua') policies/default.lua" "$(SQLITE_SRC)"
 	rm -rf $(ROCKTREE) build/rocksrc && mkdir -p build/rocksrc
 	cp -r src lua bin rockspec policies build/rocksrc/
 	cd build/rocksrc && luarocks make --tree=$(ROCKTREE) --lua-version=5.4 --deps-mode=none \

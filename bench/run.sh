@@ -76,7 +76,7 @@ for f in bench/bench_*.c; do
 done
 for f in bench/*.lua; do
   name=$(basename "$f" .lua)
-  case "$name" in classify|conformance|store_redis|store_shdict|messages|serve_wrk|policyd) continue ;; esac
+  case "$name" in classify|conformance|store_redis|store_shdict|messages|serve_wrk|policyd|verify) continue ;; esac
   for lua in lua5.4 luajit; do
     echo
     echo "== $name ($lua)"
@@ -162,6 +162,15 @@ if [ -n "$failed" ]; then echo; echo "bench: FAILED:$failed"; exit 1; fi
 echo
 echo "== store_sqlite size"
 lua5.4 bench/store_sqlite.lua --size 100000
+
+# bounce.verify against loopback servers (bench/verify.lua starts and stops
+# nsd, spec/support/dns_hostile.py and aiosmtpd): addresses/s without and
+# with the SMTP probe.
+for lua in lua5.4 luajit; do
+  echo
+  echo "== verify ($lua)"
+  if "$lua" bench/verify.lua "$runs" "$secs"; then :; else echo "bench: FAILED: verify($lua)"; exit 1; fi
+done
 
 # bounce serve under wrk: shdict and Redis stores, then Redis killed and
 # restarted mid-run (bench/serve_wrk.sh; skips itself without wrk, nginx or

@@ -1615,6 +1615,7 @@ static int l_history_info(lua_State *L) {
  * with lua_rawgeti instead of being looked up as C strings (strlen, the
  * API string cache's strcmp) for every field of every result. */
 #include "message.h"
+#include "ldns.h"
 
 enum {
   MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,
@@ -2008,5 +2009,6 @@ BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   lua_setfield(L, -2, "REPLY_MAX");
   lua_pushlightuserdata(L, (void *)&FFI_API);
   lua_setfield(L, -2, "_ffi");
+  bnc_open_dns(L);
   return 1;
 }

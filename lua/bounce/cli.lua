@@ -32,6 +32,8 @@ commands:
   replay EVENTS.jsonl   run delivery events through a tracker: decisions,
                         suppressions, health (bounce parse ... | bounce replay -)
   check ADDR...         may mail go to these addresses? (allowed/suppressed, why)
+  verify ADDR... [FILE] should mail go to them at all? syntax, DNS (MX), history,
+                        an SMTP probe with --smtp: valid/invalid/risky/unknown
   suppressions          the suppression list (filters, --csv, --json)
   import FILE.csv       load an ESP's suppression list export
                         (replay, check, suppressions and import keep their

@@ -93,6 +93,12 @@ _M.verp = require("bounce.verp")
 -- maildir, one at a time (memory stays flat on a large mailbox).
 _M.messages = require("bounce.reader").messages
 
+-- syntax: r, err = bounce.verify(addr [, opts])   (bounce/verify.lua)
+-- Should mail go to addr at all: r.verdict (valid, invalid, risky,
+-- unknown), r.why, and the checks syntax, domain, mx, history, smtp,
+-- catch_all. Loaded on first use (it brings the resolver and LuaSocket).
+_M.verify = function(addr, opts) return require("bounce.verify").verify(addr, opts) end
+
 -- syntax: t, err = bounce.tracker{ policy = ..., store = ... }   (bounce.tracker.lua)
 _M.tracker = function(opts) return require("bounce.tracker").new(opts) end
 -- syntax: s = bounce.store.memory()   (the store interface: bounce/store.lua)

@@ -20,6 +20,7 @@
 --   GET    /suppressions[?cause=&reason=&limit=&after=&format=csv]
 --   DELETE /suppressions/ADDR          release
 --   GET    /health?scope=campaign:c1
+--   GET    /verify?rcpt=ADDR[&smtp=1]  bounce.verify: verdict, why, checks
 --
 -- Status codes: 200 when every event is stored (or skipped, and said so);
 -- 400 for bad JSON, wrong types, missing fields, invalid addresses or scopes,
@@ -794,6 +795,9 @@ local function route(method, uri)
   elseif uri == "/health" then
     if method ~= "GET" then return fail(405, "GET expected") end
     return health()
+  elseif uri == "/verify" then
+    if method ~= "GET" then return fail(405, "GET expected") end
+    return reply(require("bounce.verify").http(ngx.req.get_uri_args(), cfg.verify, T))
   end
   return fail(404, "no such endpoint: " .. ssub(uri, 1, 100))
 end

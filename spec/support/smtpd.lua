@@ -4,8 +4,9 @@
 --
 --   local smtpd = require("spec.support.smtpd")
 --   local ok, why = smtpd.available()
---   local srv = smtpd.start{ rcpt = { ["full@example.org"] = { "452 4.2.2 mailbox full" } } }
---   srv.port; srv:entries(); srv:count("RCPT", "full@example.org")
+--   local srv = smtpd.start{ rcpt = { ["full@example.org"] = { "452 4.2.2 mailbox full" } },
+--                            domains = { ["x.test"] = "550 5.1.1 no such user" }, log_session = true }
+--   srv.port; srv:entries(); srv:entries("RCPT"); srv:count("RCPT", "full@example.org")
 --   srv:stop()                               -- idempotent; call it from teardown
 --
 -- The script's format is smtpd.py's (see its docstring). The server stops
@@ -88,13 +89,20 @@ function Server:stop()
   run("rm -rf " .. q(self.dir))
 end
 
--- What the server saw: a list of { cmd = "RCPT" | "DATA", rcpt, reply, content, from }.
-function Server:entries()
+-- syntax: list = srv:entries([cmd])   -- what the server logged (of that command): a list of
+-- { cmd = "RCPT" | "DATA" | ..., rcpt, reply, content, from }
+function Server:entries(cmd)
   local cjson = require("cjson")
   local out = {}
-  for line in (read(self.log) or ""):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
+  for line in (read(self.log) or ""):gmatch("[^\n]+") do
+    local ok, e = pcall(cjson.decode, line)
+    if ok and (not cmd or e.cmd == cmd) then out[#out + 1] = e end
+  end
   return out
 end
+
+-- syntax: srv:clear()   -- forget what was logged so far
+function Server:clear() write(self.log, "") end
 
 -- How many times the server got `cmd` for rcpt.
 function Server:count(cmd, rcpt)

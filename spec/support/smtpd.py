@@ -9,7 +9,9 @@ SCRIPT.json says how to answer each recipient, attempt after attempt:
      "data": {"filtered@example.org": ["550 5.1.1 user unknown"]}}
 
 The n-th RCPT TO for an address gets the n-th reply of its list, the last
-one repeating; an address not listed gets 250. A reply may hold several
+one repeating; an address not listed gets its domain's reply from
+"domains" ({"strict.example": "550 5.1.1 no such user"}; bounce.verify's
+catch-all probe asks for random addresses), else 250. A reply may hold several
 lines ("550-5.1.1 ...\\r\\n550 5.1.1 ..."). A 421 reply closes the connection
 afterwards, as a real server does. The reply to the end of DATA is the next
 "data" reply of the first accepted recipient that has one, else 250.
@@ -20,6 +22,10 @@ LOG.jsonl gets one JSON object per line: {"cmd": "RCPT", "rcpt": ..., "reply":
 DATA was answered 2xx. READY is written once the server listens. The server
 stops on SIGTERM or SIGINT, or by itself after --lifetime seconds (default
 600) so that a test run that dies cannot leave it behind.
+
+With "log_session": true in the script, the log also gets {"cmd": "EHLO",
+"name": ...}, {"cmd": "MAIL", "from": ..., "options": [...]}, {"cmd":
+"RSET"} and {"cmd": "QUIT"}; "smtputf8": true offers SMTPUTF8.
 """
 
 import argparse
@@ -35,6 +41,8 @@ class Scripted:
     def __init__(self, script, log):
         self.rcpt_replies = script.get("rcpt", {})
         self.data_replies = script.get("data", {})
+        self.domain_replies = script.get("domains", {})
+        self.log_session = script.get("log_session", False)
         self.tries = {}
         self.log = log
         self.lock = threading.Lock()
@@ -58,8 +66,33 @@ class Scripted:
         if reply.startswith("421"):
             asyncio.get_event_loop().call_soon(server.transport.close)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.log_session:
+            self.write({"cmd": "EHLO", "name": hostname})
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        if self.log_session:
+            self.write({"cmd": "MAIL", "from": address, "options": mail_options})
+        return "250 OK"
+
+    async def handle_RSET(self, server, session, envelope):
+        if self.log_session:
+            self.write({"cmd": "RSET"})
+        return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.log_session:
+            self.write({"cmd": "QUIT"})
+        return "221 Bye"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        reply = self.next_reply(self.rcpt_replies, "rcpt", address.lower()) or "250 2.1.5 OK"
+        domain = address.rpartition("@")[2].lower()
+        reply = (self.next_reply(self.rcpt_replies, "rcpt", address.lower())
+                 or self.domain_replies.get(domain) or "250 2.1.5 OK")
         self.write({"cmd": "RCPT", "rcpt": address, "reply": reply})
         if reply.startswith("2"):
             envelope.rcpt_tos.append(address)
@@ -96,7 +129,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with open(args.log, "a", encoding="utf-8") as log:
-        controller = Controller(Scripted(script, log), hostname="127.0.0.1", port=args.port)
+        controller = Controller(Scripted(script, log), hostname="127.0.0.1", port=args.port,
+                                enable_SMTPUTF8=bool(script.get("smtputf8", False)))
         controller.start()
         try:
             with open(args.ready, "w", encoding="utf-8") as f:

@@ -22,6 +22,7 @@ Runs the bounce HTTP service in nginx (Debian's nginx + libnginx-mod-http-lua):
   GET  /suppressions[?cause=&reason=&limit=&after=&format=csv]
   DELETE /suppressions/ADDR                                   release an address
   GET  /health?scope=campaign:NAME|domain:NAME|sender:NAME
+  GET  /verify?rcpt=ADDR[&smtp=1]                              should we send at all?
 Every request needs the token: "Authorization: Bearer TOKEN", or basic auth
 with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
 
@@ -57,6 +58,10 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
   --no-sns-confirm       log SNS subscription URLs instead of fetching them
   --resolver ADDR        DNS server nginx uses for SNS hosts (default: the
                          first nameserver of /etc/resolv.conf)
+  --dns HOST:PORT        DNS server of /verify (default: /etc/resolv.conf's)
+  --verify-smtp          let /verify?smtp=1 probe mailboxes over SMTP, as
+  --probe-helo NAME      this EHLO name (default: the host's name)
+  --probe-from ADDR      and this MAIL FROM (default: postmaster@NAME)
   --user USER            user the workers run as (when started as root)
   --lua-cpath DIR        folder holding bounce/core.so built for LuaJIT
   --redis-databases N    the Redis server's `databases` (default 16), for
@@ -117,8 +122,9 @@ end
 local VALUE = { listen = true, store = true, policy = true, prefix = true, token = true, workers = true,
                 ["body-limit"] = true, ["dict-size"] = true, ["mailgun-key"] = true, verp = true,
                 ["sns-cert-url"] = true, ["sns-topic"] = "list", resolver = true, user = true,
-                ["lua-cpath"] = true, ["redis-databases"] = true }
-local FLAG = { ["no-sns-verify"] = true, ["no-sns-confirm"] = true, ["conf-only"] = true }
+                ["lua-cpath"] = true, ["redis-databases"] = true, dns = true, ["probe-helo"] = true,
+                ["probe-from"] = true }
+local FLAG = { ["no-sns-verify"] = true, ["no-sns-confirm"] = true, ["conf-only"] = true, ["verify-smtp"] = true }
 
 local function parse_args(args)
   local o, i = {}, 1
@@ -261,6 +267,7 @@ function _M.write_conf(o)
     sns_verify = not o["no-sns-verify"], sns_confirm = not o["no-sns-confirm"],
     sns_url_patterns = o["sns-cert-url"] and { o["sns-cert-url"] } or nil, sns_topics = o["sns-topic"],
     redis_password = redis_password, redis_databases = redis_databases,
+    verify = { dns = o.dns, smtp = o["verify-smtp"] or nil, helo = o["probe-helo"], from = o["probe-from"] },
   }
   -- the secrets (token, Redis password) go here only, never into nginx.conf
   local ok, err = write_private(prefix .. "/conf/bounce.lua",

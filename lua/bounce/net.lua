@@ -29,7 +29,7 @@ local co_create, co_resume, co_yield, co_running, co_status =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.running, coroutine.status
 local floor, huge = math.floor, math.huge
 
-local _M = {}
+local _M = require("bounce.version").lazy({})
 
 local cosockets = ngx ~= nil and type(ngx.socket) == "table" and type(ngx.thread) == "table"
 _M.cosockets = cosockets

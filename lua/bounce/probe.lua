@@ -25,7 +25,7 @@ local type, error, tostring, tonumber, ipairs = type, error, tostring, tonumber,
 local sfind, smatch, ssub, supper, sgsub = string.find, string.match, string.sub, string.upper, string.gsub
 local concat = table.concat
 
-local _M = {}
+local _M = require("bounce.version").lazy({})
 
 local MAX_LINE, MAX_LINES, MAX_RCPTS = 4096, 100, 10
 

@@ -11,7 +11,7 @@ local io, os, ipairs, pairs, pcall, tonumber, tostring, type =
   io, os, ipairs, pairs, pcall, tonumber, tostring, type
 local format, floor, concat = string.format, math.floor, table.concat
 
-local _M = {}
+local _M = { _VERSION = verify._VERSION }
 
 _M.help = [[
 usage: bounce verify ADDR... [FILE] [--dns HOST:PORT] [--smtp] [--json|--csv] [--db FILE]

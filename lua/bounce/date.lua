@@ -1,8 +1,8 @@
--- bounce.date: times as ESP payloads and suppression exports write them,
--- read into unix seconds.
+-- bounce.date: times as ESP payloads, suppression exports and mail headers
+-- write them, read into unix seconds.
 
 local type, tostring, tonumber, floor = type, tostring, tonumber, math.floor
-local match, sub = string.match, string.sub
+local match, sub, gsub, upper, lower = string.match, string.sub, string.gsub, string.upper, string.lower
 
 local _M = require("bounce.version").lazy({})
 
@@ -23,11 +23,70 @@ local function in_range(n, v)
   return floor(n)
 end
 
+-- Zone names RFC 5322 keeps as obsolete (section 4.3) and the common
+-- abbreviations exports print, in minutes east of UTC. Military letters
+-- ("Z" aside) are read as -0000 as RFC 5322 says: their sign was reversed
+-- in RFC 822, so they tell nothing.
+local ZONES = {
+  UT = 0, UTC = 0, GMT = 0, Z = 0, EST = -300, EDT = -240, CST = -360, CDT = -300,
+  MST = -420, MDT = -360, PST = -480, PDT = -420,
+}
+local ISO_NAMES = { Z = true, UTC = true, GMT = true }   -- after an ISO 8601 time
+local MONTHS = { jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6, jul = 7, aug = 8,
+                 sep = 9, oct = 10, nov = 11, dec = 12 }
+
+-- Minutes east of UTC for a zone written after a time, or nil.
+local function zone_offset(zone)
+  if zone == "" then return 0 end
+  local sign, zh, zm = match(zone, "^([+-])(%d%d):?(%d%d)$")
+  if sign then
+    return (tonumber(zh) * 60 + tonumber(zm)) * (sign == "+" and 1 or -1)
+  end
+  local name = upper(zone)
+  if ZONES[name] then return ZONES[name] end
+  if match(name, "^[A-IK-Y]$") then return 0 end
+  return nil
+end
+
+local function civil(s, shown, y, mo, d, h, mi, sec, off)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then
+    return nil, "not a date: " .. shown, "format"
+  end
+  return in_range(days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60, s)
+end
+
+-- RFC 5322 section 3.3 (and its obsolete forms, 4.3): "Fri, 03 May 2024
+-- 10:00:00 +0000", the day name optional, seconds optional, a zone as an
+-- offset or a name ("UTC", "GMT", "EST"...), a comment such as "(CEST)"
+-- after it ignored, two-digit years read as 19xx or 20xx.
+local function rfc5322(s, shown)
+  local t = gsub(s, "%b()", " ")
+  t = gsub(t, "^%s*%a+%s*,%s*", "")            -- "Fri, "
+  local d, mon, y, rest = match(t, "^(%d%d?)%s+(%a%a%a)%a*%s+(%d%d%d?%d?)%s+(.*)$")
+  if not d then return nil end
+  local mo = MONTHS[lower(mon)]
+  if not mo then return nil end
+  local hh, mm, tail = match(rest, "^(%d%d?):(%d%d)(.*)$")
+  if not hh then return nil end
+  local sec = 0
+  local ss, after = match(tail, "^:(%d%d)(.*)$")
+  if ss then sec, tail = tonumber(ss), after end
+  local zone = match(tail, "^%s*(.-)%s*$")
+  local off = zone_offset(zone)
+  if not off then return nil, "unknown time zone '" .. zone .. "' in " .. shown, "format" end
+  local year = tonumber(y)
+  if #y == 2 then year = year + (year < 50 and 2000 or 1900)
+  elseif #y == 3 then year = year + 1900 end
+  return civil(s, shown, year, mo, tonumber(d), tonumber(hh), tonumber(mm), sec, off)
+end
+
 -- syntax: t, err, kind = date.parse(v)
 -- Unix seconds from a number or a string of digits (milliseconds when it is
--- too large to be seconds), or ISO 8601 / RFC 3339: "2024-01-02",
--- "2024-01-02 03:04", "2019-11-05T16:33:54.9070259Z", "...+02:00", "... UTC".
--- On failure nil, a message and its kind: "format" (not a time at all) or
+-- too large to be seconds), from ISO 8601 / RFC 3339 ("2024-01-02",
+-- "2024-01-02 03:04", "2019-11-05T16:33:54.9070259Z", "...+02:00", "...
+-- UTC"), or from an RFC 5322 date as mail headers and ESP exports write it
+-- ("Fri, 03 May 2024 10:00:00 UTC", "+0000", "GMT", "EST", "(CEST)"). On
+-- failure nil, a message and its kind: "format" (not a time at all) or
 -- "range" (before 1970 or past 2106).
 function _M.parse(v)
   if type(v) == "number" then return in_range(v > 1e11 and v / 1000 or v, v) end
@@ -37,7 +96,11 @@ function _M.parse(v)
   if n then return in_range(n > 1e11 and n / 1000 or n, s) end
   local shown = "'" .. sub(s, 1, 40) .. "'"
   local y, mo, d, rest = match(s, "^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
-  if not y then return nil, "not a date: " .. shown, "format" end
+  if not y then
+    local t, err, kind = rfc5322(s, shown)
+    if t or err then return t, err, kind end
+    return nil, "not a date: " .. shown, "format"
+  end
   local h, mi, sec, zone = 0, 0, 0, ""
   if rest ~= "" then
     local hh, mm, tail = match(rest, "^[T ](%d%d):(%d%d)(.*)$")
@@ -47,17 +110,11 @@ function _M.parse(v)
     if ss then sec, tail = tonumber(ss), after end
     zone = match(tail, "^[.,]?%d*%s*(.*)$")
   end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then
-    return nil, "not a date: " .. shown, "format"
+  local off = zone_offset(zone)
+  if not off or (zone ~= "" and not match(zone, "^[+-]") and not ISO_NAMES[upper(zone)]) then
+    return nil, "unknown time zone '" .. zone .. "' in " .. shown, "format"
   end
-  local off = 0
-  if zone ~= "" and zone ~= "Z" and zone ~= "z" and zone ~= "UTC" and zone ~= "GMT" then
-    local sign, zh, zm = match(zone, "^([+-])(%d%d):?(%d%d)$")
-    if not sign then return nil, "unknown time zone '" .. zone .. "' in " .. shown, "format" end
-    off = (tonumber(zh) * 3600 + tonumber(zm) * 60) * (sign == "+" and 1 or -1)
-  end
-  return in_range(days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off, s)
+  return civil(s, shown, tonumber(y), tonumber(mo), tonumber(d), h, mi, sec, off)
 end
 
 return _M

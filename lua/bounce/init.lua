@@ -6,6 +6,7 @@
 local core = require("bounce.core")
 
 local type, error, setmetatable, getmetatable, require = type, error, setmetatable, getmetatable, require
+local sfind, smatch = string.find, string.match
 local jit = rawget(_G, "jit")
 
 local _M = { _VERSION = core._VERSION }
@@ -78,12 +79,59 @@ _M.rules = setmetatable(rules, { __index = function(_, k)
   error("bounce.rules has no field '" .. tostring(k) .. "'", 2)
 end })
 
+-- The value of the first Date header in the header block that starts msg
+-- (the bounce's own, not the returned message's), unfolded; nil when none.
+local function own_date(msg)
+  local stop = sfind(msg, "\n\r?\n") or #msg
+  local at = sfind(msg, "^[Dd][Aa][Tt][Ee][ \t]*:")
+  if not at then
+    at = sfind(msg, "\n[Dd][Aa][Tt][Ee][ \t]*:")
+    if not at or at > stop then return nil end
+    at = at + 1
+  end
+  local value, e = smatch(msg, "^[^:]*:([^\r\n]*)()", at)
+  while smatch(msg, "^\r?\n[ \t]", e) do   -- folded onto the next line
+    local more, ne = smatch(msg, "^\r?\n([^\r\n]*)()", e)
+    value, e = value .. " " .. more, ne
+  end
+  return value
+end
+
 -- syntax: results, err = bounce.parse(message [, opts])
 -- One result per recipient of a bounce message (DSN, ARF, auto-reply, plain
 -- text bounce); opts.headers names extra headers of the original message;
 -- opts.verp, the local-part prefix of VERP return paths ("bounces+"), adds
 -- verp_rcpt: the recipient the address the bounce was sent to names.
-_M.parse = core.parse
+-- `at` is Last-Attempt-Date, else Arrival-Date (the C parser reads them);
+-- a bounce that states neither is dated here by its own Date header, else
+-- by the returned message's (r.date), as Sisimai does, so that a backlog is
+-- recorded when it happened, not when it is read. at_from says which:
+-- "delivery-status", "date" or "original-date".
+local date_parse = require("bounce.date").parse
+local core_parse = core.parse
+function _M.parse(message, opts)
+  local list, err = core_parse(message, opts)
+  if not list then return list, err end
+  local fallback, from
+  for i = 1, #list do
+    local r = list[i]
+    if r.at ~= nil then
+      r.at_from = "delivery-status"
+    else
+      if fallback == nil then
+        local own = own_date(message)
+        fallback = own and date_parse(own)
+        from = "date"
+        if not fallback and type(r.date) == "string" then
+          fallback, from = date_parse(r.date), "original-date"
+        end
+        fallback = fallback or false
+      end
+      if fallback then r.at, r.at_from = fallback, from end
+    end
+  end
+  return list
+end
 
 -- syntax: bounce.verp.encode / decode / find   (bounce/verp.lua)
 _M.verp = require("bounce.verp")

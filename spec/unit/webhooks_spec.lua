@@ -259,7 +259,8 @@ describe("webhooks.parse", function()
 
     it("raises on caller mistakes", function()
       assert.has_error(function() webhooks.parse("hotmail", "{}") end,
-        "bad argument #1 to 'parse' (one of postmark, ses, sendgrid, mailgun, sparkpost expected, got 'hotmail')")
+        "bad argument #1 to 'parse' (one of postmark, ses, sendgrid, mailgun, sparkpost, mailjet, brevo, mandrill, "
+        .. "postal, resend, events expected, got 'hotmail')")
       assert.has_error(function() webhooks.parse("postmark", 42) end,
         "bad argument #2 to 'parse' (string or table expected, got number)")
     end)

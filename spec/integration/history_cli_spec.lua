@@ -194,8 +194,9 @@ describe("bounce replay, check, suppressions, import with --db", function()
         assert.equal("", out, args)
         assert.matches("no history at", err, 1, true)
       end
-      _, err, code = run("check ann@example.org", nil, { cwd = dir, env = "BOUNCE_DB=elsewhere.db" })
+      out, err, code = run("check ann@example.org", nil, { cwd = dir, env = "BOUNCE_DB=elsewhere.db" })
       assert.equal(2, code)
+      assert.equal("", out)
       assert.matches("no history at elsewhere.db", err, 1, true)
       assert.equal("", files())   -- no bounce.db, typo.db, elsewhere.db, nor -wal / -shm
     end)
@@ -227,6 +228,7 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.matches("no history at", err, 1, true)
       _, err, code = run("import " .. sh_quote(dir .. "/missing.csv") .. " --create --db " .. sh_quote(x))
       assert.equal(2, code)
+      assert.matches("missing.csv", err, 1, true)
       assert.equal("export.csv\n", files())
       local out
       out, _, code = run("import " .. sh_quote(csv) .. " --dry-run --db " .. sh_quote(x))   -- needs no file
@@ -262,8 +264,9 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.equal(2, code)
       assert.equal("", out)   -- "x" is not classified
       assert.equal("bounce: unknown option --bogus (bounce classify --help)\n", err)
-      _, err, code = run("suppressions --csv=yes --db :memory:")
+      out, err, code = run("suppressions --csv=yes --db :memory:")
       assert.equal(2, code)
+      assert.equal("", out)
       assert.matches("%-%-csv takes no value", err)
     end)
 

@@ -202,8 +202,8 @@ describe("bounce parse", function()
       token = pcall(require, "openssl.digest") and "aa535b5d5397a659888416b697225ebf0ed3e2e2" or "",
     }, r)
     assert.equals("delivered", cjson.decode(l[2]).action)
-    out, _, code = bounce("parse --format sisimai --only failed " .. q(box))
-    assert.equals(0, code)
+    out, err, code = bounce("parse --format sisimai --only failed " .. q(box))
+    assert.equals(0, code, err)
     assert.equals(1, #lines(out))
     out = bounce("parse --only failed --csv " .. q(box))
     assert.equals(2, #lines(out))   -- the header and ann's row

@@ -175,7 +175,7 @@ describe("bounce parse", function()
     local a, b, c = cjson.decode(l[1]), cjson.decode(l[2]), cjson.decode(l[3])
     assert.same({ 1425970800, "date" }, { a.at, a.at_from })              -- the bounce's Date
     assert.same({ 1425895200, "original-date" }, { b.at, b.at_from })     -- the returned message's
-    assert.same({ 1740996005, "delivery-status" }, { c.at, c.at_from })
+    assert.same({ 1740996005 }, { c.at, c.at_from })   -- Last-Attempt-Date: no at_from
     out = sh("lua5.4 bin/bounce parse " .. q(box) .. " | lua5.4 bin/bounce replay - --db :memory:")
     assert.matches("2015%-03%-10 07:00%s+old@example.org%s+hard/userunknown", out)
   end)

@@ -223,7 +223,7 @@ local function sisimai(r, where)
   local t, rest = dcode:match("^%s*([%a][%w%-]*)%s*;%s*(.*)$")
   if t then dtype, dcode = t:upper(), rest end
   local addresser = r.sender or ""
-  local stamp = r.at_from == "delivery-status" and (r.last_attempt_date or r.arrival_date) or nil
+  local stamp = r.at and not r.at_from and (r.last_attempt_date or r.arrival_date) or nil
   local soft = (r.type == "hard" and 0) or ((r.type == "soft" or r.type == "block") and 1) or -1
   return {
     recipient = r.rcpt or "", deliverystatus = r.status or r.pseudo_status or "",

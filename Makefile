@@ -26,7 +26,7 @@ CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
 .PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance robustness \
-        bench fuzz demo deps clean install smoke rockcheck
+        bench fuzz demo deps clean install smoke rockcheck rock rock-install
 
 all: $(MODULE)
 
@@ -145,71 +145,76 @@ fuzz:
 	@sh .ci/deps fuzz
 	@CORE_SRC="$(CORE_SRC)" bash fuzz/run.sh $(FUZZ_SECONDS)
 
-# Installs the rockspec offline into a temporary tree (from a copy of the
-# sources, so no object files land in src/), then loads the module from that
-# tree alone. First checks the rockspec lists CORE_SRC + BIND_SRC, every
-# file under lua/ and the default policy.
-ROCKTREE := $(abspath build/rocktree)
-define ROCKSPEC_SYNC_LUA
-local t = {}
-assert(loadfile(arg[1], "t", t))()
-local want, have, bad = {}, {}, false
-for f in (arg[2] .. " " .. arg[3]):gmatch("%S+") do want[f] = true end
-for _, m in pairs(t.build.modules) do
-  for _, f in ipairs(type(m) == "table" and m.sources or { m }) do have[f] = true end
-end
--- bounce.sqlite: exactly SQLITE_SRC, linking sqlite3
-local sq, sqwant = t.build.modules["bounce.sqlite"], {}
-for f in arg[4]:gmatch("%S+") do want[f] = true; sqwant[f] = true end
-if type(sq) ~= "table" then print("rockspec: bounce.sqlite is missing"); bad = true
-else
-  local n = 0
-  for _, f in ipairs(sq.sources or {}) do
-    n = n + 1
-    if not sqwant[f] then print("rockspec: bounce.sqlite: " .. f .. " is not in SQLITE_SRC"); bad = true end
-  end
-  for _ in pairs(sqwant) do n = n - 1 end
-  if n ~= 0 then print("rockspec: bounce.sqlite: sources differ from SQLITE_SRC"); bad = true end
-  if not (sq.libraries and sq.libraries[1] == "sqlite3") then
-    print("rockspec: bounce.sqlite: libraries = { \"sqlite3\" } is missing"); bad = true
-  end
-end
-for f in pairs(want) do
-  if not have[f] then print("rockspec: " .. f .. " is missing"); bad = true end
-end
-for f in pairs(have) do
-  if not want[f] then print("rockspec: " .. f .. " is not in CORE_SRC, lua/ or policies/default.lua"); bad = true end
-end
-if bad then os.exit(1) end
-endef
+# Installs the rockspec offline as a user would, `luarocks make` in this
+# folder, into temporary trees: the 5.4 rock, and the 5.1 rock built
+# against LuaJIT's headers (what OpenResty and `bounce serve` load). Checks
+# that the build leaves nothing beside the sources (no src/*.o, no
+# ./bounce/core.so for ./?.so to load), that each tree has every module of
+# lua/, the default policy and the demo's data, and that what it installed
+# works from there alone: require, bin/bounce classify and demo from /, and
+# bounce serve --conf-only (the 5.4 rock names the rock nginx needs; given
+# the 5.1 tree, and from the 5.1 tree, it writes a conf that loads there).
+ROCKTREE   := $(abspath build/rocktree)
+ROCKTREE51 := $(abspath build/rocktree51)
 define ROCKCHECK_LUA
+local tree, lv = arg[1], arg[2]
 local bounce = require("bounce")
 local core = require("bounce.core")
-local where = package.searchpath("bounce.core", package.cpath)
-assert(where and where:find(arg[1], 1, true) == 1, "bounce.core not loaded from the tree")
+local function where(name)
+  for t in package.cpath:gmatch("[^;]+") do
+    local p = t:gsub("%?", (name:gsub("%.", "/")))
+    local f = io.open(p) if f then f:close() return p end
+  end
+end
+local loc = where("bounce.core")
+assert(loc and loc:find(tree, 1, true) == 1, "bounce.core not loaded from the tree")
 assert(bounce._VERSION == core._VERSION, "_VERSION differs between bounce and bounce.core")
-local sqwhere = package.searchpath("bounce.sqlite", package.cpath)
-assert(sqwhere and sqwhere:find(arg[1], 1, true) == 1, "bounce.sqlite not in the tree")
+local sq = where("bounce.sqlite")
+assert(sq and sq:find(tree, 1, true) == 1, "bounce.sqlite not in the tree")
 assert(require("bounce.store.sqlite")._VERSION == core._VERSION, "bounce.sqlite _VERSION differs")
 assert(require("bounce.policy").default():resolve().soft_max_attempts, "no default policy")
+for _, f in ipairs({ "data/replies.txt", "data/events.jsonl", "policies/default.lua" }) do
+  assert(io.open(tree .. "/share/lua/" .. lv .. "/bounce/" .. f), "not installed: bounce/" .. f)
+end
+for f in io.lines(arg[3]) do
+  assert(io.open(tree .. "/share/lua/" .. lv .. "/" .. f:gsub("^lua/", "")), "not installed: " .. f)
+end
 local r = assert(bounce.classify("550 5.1.1 <a@example.org>: user unknown"))
 assert(r.reason == "userunknown" and r.type == "hard", r.reason .. " " .. r.type)
-print("rockcheck: bounce " .. bounce._VERSION .. " from " .. where .. ": " .. r.reason .. ", " .. r.type)
+print("rockcheck: bounce " .. bounce._VERSION .. " (" .. (rawget(_G, "jit") and jit.version or _VERSION)
+  .. ") from " .. loc .. ": " .. r.reason .. ", " .. r.type)
 endef
-export ROCKSPEC_SYNC_LUA ROCKCHECK_LUA
+export ROCKCHECK_LUA
+ROCK_ENV = cd / && env -u LUA_INIT -u LUA_INIT_5_4 -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u HOME
 rockcheck:
 	@sh .ci/deps rockcheck
-	@lua5.4 -e "$$ROCKSPEC_SYNC_LUA" /dev/null rockspec/bounce-scm-1.rockspec \
-	  "$(CORE_SRC) $(BIND_SRC)" "$$(find lua -name '*.lua') policies/default.lua" "$(SQLITE_SRC)"
-	rm -rf $(ROCKTREE) build/rocksrc && mkdir -p build/rocksrc
-	cp -r src lua bin rockspec policies build/rocksrc/
-	cd build/rocksrc && luarocks make --tree=$(ROCKTREE) --lua-version=5.4 --deps-mode=none \
-	  rockspec/bounce-scm-1.rockspec
-	cd / && env -u LUA_INIT -u LUA_INIT_5_4 -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
-	  LUA_PATH='$(ROCKTREE)/share/lua/5.4/?.lua;$(ROCKTREE)/share/lua/5.4/?/init.lua' \
-	  LUA_CPATH='$(ROCKTREE)/lib/lua/5.4/?.so' sh -c 'lua5.4 -e "$$ROCKCHECK_LUA" /dev/null $(ROCKTREE) && \
+	rm -rf $(ROCKTREE) $(ROCKTREE51) build/rockserve && find lua -name '*.lua' | sort >build/rock-modules
+	@printf '%s\n' "$$ROCKCHECK_LUA" >build/rockcheck.lua
+	@find . -path ./build -prune -o -path ./.git -prune -o -print | sort >build/rock-before
+	luarocks make --tree=$(ROCKTREE) --lua-version=5.4 --deps-mode=none rockspec/bounce-scm-1.rockspec
+	luarocks make --tree=$(ROCKTREE51) --lua-version=5.1 --deps-mode=none rockspec/bounce-scm-1.rockspec \
+	  LUA_INCDIR=/usr/include/luajit-2.1
+	@find . -path ./build -prune -o -path ./.git -prune -o -print | sort >build/rock-after
+	@diff build/rock-before build/rock-after && test ! -e build/rock && \
+	  echo "rockcheck: luarocks make left nothing in the source folder"
+	$(ROCK_ENV) LUA_PATH='$(ROCKTREE)/share/lua/5.4/?.lua;$(ROCKTREE)/share/lua/5.4/?/init.lua' \
+	  LUA_CPATH='$(ROCKTREE)/lib/lua/5.4/?.so;/usr/lib/x86_64-linux-gnu/lua/5.4/?.so' sh -c ' \
+	  lua5.4 $(CURDIR)/build/rockcheck.lua $(ROCKTREE) 5.4 $(CURDIR)/build/rock-modules && \
 	  $(ROCKTREE)/bin/bounce classify "550 5.1.1 user unknown" | grep "\"reason\":\"userunknown\"" && \
-	  echo "rockcheck: the installed bin/bounce works"'
+	  $(ROCKTREE)/bin/bounce demo | grep -q "replies: .* hard" && echo "rockcheck: the 5.4 rock runs bounce demo" && \
+	  { $(ROCKTREE)/bin/bounce serve --token rockcheck-token --conf-only --prefix $(CURDIR)/build/rockserve \
+	    2>&1 | grep "luarocks --lua-version=5.1 make"; } && \
+	  $(ROCKTREE)/bin/bounce serve --token rockcheck-token --conf-only --prefix $(CURDIR)/build/rockserve \
+	    --lua-cpath $(ROCKTREE51)/lib/lua/5.1 && \
+	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
+	  echo "rockcheck: the 5.4 rock names the 5.1 rock bounce serve needs, and serves with it"'
+	$(ROCK_ENV) LUA_PATH='$(ROCKTREE51)/share/lua/5.1/?.lua;$(ROCKTREE51)/share/lua/5.1/?/init.lua' \
+	  LUA_CPATH='$(ROCKTREE51)/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so' sh -c ' \
+	  luajit $(CURDIR)/build/rockcheck.lua $(ROCKTREE51) 5.1 $(CURDIR)/build/rock-modules && \
+	  luajit $(ROCKTREE51)/lib/luarocks/rocks-5.1/bounce/scm-1/bin/bounce serve --token rockcheck-token \
+	    --conf-only --prefix $(CURDIR)/build/rockserve && \
+	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
+	  echo "rockcheck: the LuaJIT rock loads in LuaJIT and bounce serve finds it in its own tree"'
 
 demo: deps $(MODULE)
 	@$(LUA) bin/bounce demo
@@ -221,6 +226,23 @@ install: $(MODULE)
 	cd lua && for f in $$(find bounce -name '*.lua'); do \
 	  install -D -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
 	install -D -m 0644 policies/default.lua $(DESTDIR)$(SHAREDIR)/bounce/policies/default.lua
+	@# what `bounce demo` reads, found beside the modules
+	install -D -m 0644 data/replies.txt $(DESTDIR)$(SHAREDIR)/bounce/data/replies.txt
+	install -D -m 0644 data/events.jsonl $(DESTDIR)$(SHAREDIR)/bounce/data/events.jsonl
+
+# The rockspec's build (type "make"): luarocks runs `make rock` with
+# LUA_CFLAGS for the Lua it builds for, then `make rock-install` with the
+# rock's LIBDIR and SHAREDIR. The build is always fresh (the headers may be
+# another Lua's than last time) and goes to build/rock, which rock-install
+# removes: nothing is left beside the sources, where ./?.so would load it.
+ROCK_BUILD := build/rock
+rock:
+	rm -rf $(ROCK_BUILD)
+	$(MAKE) BUILD=$(ROCK_BUILD) all
+
+rock-install:
+	$(MAKE) BUILD=$(ROCK_BUILD) install
+	rm -rf $(ROCK_BUILD)
 
 clean:
 	rm -rf build

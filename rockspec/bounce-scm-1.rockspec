@@ -1,82 +1,66 @@
--- Builds offline with Debian's luarocks:
---   luarocks make --lua-version=5.4 --deps-mode=none rockspec/bounce-scm-1.rockspec
--- `make rockcheck` installs it into a temporary tree, loads it from there and
--- checks that the C sources and Lua modules below match the Makefile and lua/.
+-- bounce: what a mail sender should do after a delivery fails.
+--
+-- Builds offline with Debian's luarocks, from bounce's source folder
+-- (--deps-mode=none when lua-cjson comes from apt, not from a rock):
+--   luarocks --lua-version=5.4 make --deps-mode=none rockspec/bounce-scm-1.rockspec
+--   luarocks --lua-version=5.1 make --deps-mode=none rockspec/bounce-scm-1.rockspec
+-- The 5.1 rock loads in Lua 5.1 and in LuaJIT: it is the one nginx (OpenResty,
+-- `bounce serve`) needs. With LUA_INCDIR=/usr/include/luajit-2.1 it is built
+-- against LuaJIT's headers instead, for LuaJIT only.
+-- `luarocks make` uses the folder it runs in, whatever source.url says. To
+-- install from a clone elsewhere, point source.url at it:
+--   url = "git+file:///home/you/src/bounce", branch = "main"
+-- (or use `luarocks make` in that clone). The build runs the Makefile's
+-- `rock` target, which compiles into build/rock and removes it once
+-- installed: no object file or bounce/core.so is left in the source tree,
+-- where ./?.so would load it. `make rockcheck` installs both rocks into a
+-- temporary tree and checks what they installed works from there.
 rockspec_format = "3.0"
 package = "bounce"
 version = "scm-1"
 source = {
-  -- No public repository yet; `luarocks make` builds from the checkout.
-  url = "git+file:///dev/null/bounce.git",
+  -- Replace with the repository you build from (see above).
+  url = "git+https://git.example.org/bounce/bounce.git",
+  branch = "main",
 }
 description = {
-  summary = "Classify SMTP replies and bounces: what a mail sender should do next",
+  summary = "Classify SMTP replies and bounce messages, and track what to do next per recipient",
   detailed = [[
-A C core (reply parser, enhanced status registry, rule-based classifier,
-history state machine) with a Lua API for Lua 5.1, 5.3, 5.4, LuaJIT and
-OpenResty: bounce.classify("550 5.1.1 user unknown") -> userunknown, hard.
+bounce tells a mail sender what to do after a delivery fails. A C core reads
+SMTP replies and bounce messages (RFC 3464 DSNs, ARF complaints, auto-replies
+and 24 MTA families) and classifies them into Sisimai's reason names and a
+type (hard, soft, block); a per-recipient history, under a policy written in
+Lua, decides whether to retry, hold or suppress. Histories live in memory, a
+SQLite file, an nginx shared dict or Redis. It runs in Lua 5.1, 5.3, 5.4,
+LuaJIT and OpenResty, ships an HTTP service for ESP webhooks (bounce serve,
+in nginx) and a command line (bin/bounce).
 ]],
+  homepage = "https://git.example.org/bounce/bounce",
+  license = "MIT",
+  maintainer = "the bounce authors",
+  labels = { "email", "smtp", "bounce", "dsn", "openresty" },
 }
 dependencies = {
   "lua >= 5.1",
+  "lua-cjson",   -- webhooks, bounce replay, POST /events (lua-luaossl, for signatures, is optional)
+}
+external_dependencies = {
+  SQLITE = { header = "sqlite3.h", library = "sqlite3" },
 }
 build = {
-  type = "builtin",
-  modules = {
-    -- Same files as CORE_SRC in the Makefile, plus the binding.
-    ["bounce.core"] = {
-      sources = {
-        "src/reason.c", "src/reply.c", "src/status.c", "src/match.c",
-        "src/classify.c", "src/rules.c", "src/record.c", "src/history.c",
-        "src/mstore.c", "src/address.c", "src/date.c", "src/message.c", "src/mime.c",
-        "src/dsn.c", "src/ses.c", "src/families.c", "src/autoreply.c", "src/recipient.c",
-        "src/dns.c", "src/idn.c", "src/mailbox.c", "src/lbounce.c", "src/ldns.c",
-      },
-      incdirs = { "src" },
-    },
-    -- The SQLite store: SQLITE_SRC in the Makefile; links the system's libsqlite3.
-    ["bounce.sqlite"] = {
-      sources = { "src/lsqlite.c", "src/sqlite_store.c", "src/record.c", "src/reason.c" },
-      libraries = { "sqlite3" },
-      incdirs = { "src" },
-    },
-    ["bounce"] = "lua/bounce/init.lua",
-    ["bounce.cli"] = "lua/bounce/cli.lua",
-    ["bounce.cmd.check"] = "lua/bounce/cmd/check.lua",
-    ["bounce.cmd.import"] = "lua/bounce/cmd/import.lua",
-    ["bounce.cmd.intake"] = "lua/bounce/cmd/intake.lua",
-    ["bounce.cmd.parse"] = "lua/bounce/cmd/parse.lua",
-    ["bounce.cmd.policyd"] = "lua/bounce/cmd/policyd.lua",
-    ["bounce.cmd.replay"] = "lua/bounce/cmd/replay.lua",
-    ["bounce.cmd.serve"] = "lua/bounce/cmd/serve.lua",
-    ["bounce.cmd.suppressions"] = "lua/bounce/cmd/suppressions.lua",
-    ["bounce.cmd.verify"] = "lua/bounce/cmd/verify.lua",
-    ["bounce.csv"] = "lua/bounce/csv.lua",
-    ["bounce.date"] = "lua/bounce/date.lua",
-    ["bounce.dns"] = "lua/bounce/dns.lua",
-    ["bounce.ffi_classify"] = "lua/bounce/ffi_classify.lua",
-    ["bounce.json"] = "lua/bounce/json.lua",
-    ["bounce.mta"] = "lua/bounce/mta.lua",
-    ["bounce.net"] = "lua/bounce/net.lua",
-    ["bounce.nginx"] = "lua/bounce/nginx.lua",
-    ["bounce.policy"] = "lua/bounce/policy.lua",
-    ["bounce.policyd"] = "lua/bounce/policyd.lua",
-    ["bounce.probe"] = "lua/bounce/probe.lua",
-    -- The defaults bounce.policy loads, installed beside it.
-    ["bounce.policies.default"] = "policies/default.lua",
-    ["bounce.reader"] = "lua/bounce/reader.lua",
-    ["bounce.serve"] = "lua/bounce/serve.lua",
-    ["bounce.state"] = "lua/bounce/state.lua",
-    ["bounce.store"] = "lua/bounce/store.lua",
-    ["bounce.store.redis"] = "lua/bounce/store/redis.lua",
-    ["bounce.store.shdict"] = "lua/bounce/store/shdict.lua",
-    ["bounce.store.sqlite"] = "lua/bounce/store/sqlite.lua",
-    ["bounce.store.url"] = "lua/bounce/store/url.lua",
-    ["bounce.tracker"] = "lua/bounce/tracker.lua",
-    ["bounce.verify"] = "lua/bounce/verify.lua",
-    ["bounce.verp"] = "lua/bounce/verp.lua",
-    ["bounce.version"] = "lua/bounce/version.lua",
-    ["bounce.webhooks"] = "lua/bounce/webhooks.lua",
+  type = "make",
+  -- one source list, the Makefile's; LUA_CFLAGS points the build at the
+  -- headers of the Lua this rock is for
+  build_target = "rock",
+  build_variables = {
+    CFLAGS = "$(CFLAGS)",
+    LUA_CFLAGS = "-I$(LUA_INCDIR)",
+    SQLITE_LIBS = "-L$(SQLITE_LIBDIR) -lsqlite3",
+  },
+  install_target = "rock-install",
+  install_variables = {
+    LIBDIR = "$(LIBDIR)",
+    SHAREDIR = "$(LUADIR)",
   },
   install = {
     bin = { bounce = "bin/bounce" },

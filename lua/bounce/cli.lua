@@ -4,8 +4,8 @@
 local bounce = require("bounce")
 local json = require("bounce.json")
 
-local io, ipairs, pcall, require, type, tostring, format, concat =
-  io, ipairs, pcall, require, type, tostring, string.format, table.concat
+local io, ipairs, pcall, require, type, tostring, format, concat, package, debug =
+  io, ipairs, pcall, require, type, tostring, string.format, table.concat, package, debug
 
 local _M = { _VERSION = bounce._VERSION }
 
@@ -13,22 +13,15 @@ local USAGE = [[
 usage: bounce COMMAND [ARGS]
 
 commands:
-  classify [REPLY...]   classify SMTP replies or bounce diagnostics; with no
-                        REPLY (or "-"), one reply per line from stdin. Prints
-                        one JSON object per reply: code, status, text, reason,
-                        type, permanent, rule (and rhost, command when known).
-      --rhost HOST      the remote host that gave the replies
-      --command CMD     the SMTP command they answered (RCPT, DATA, MAIL...)
-      --table           a readable table instead of JSON lines
-  demo [FILE]           classify the bundled replies (data/replies.txt) and
-                        print a table: reply, reason, type, what to do; then
-                        replay the bundled events through a tracker
-  rules [--check]       list the classification rules, or check them (every
-                        example decided by its rule, none shadowed)
+  classify [REPLY...]   classify SMTP replies or bounce diagnostics (JSON
+                        lines, or --table); stdin when no REPLY
+  demo [FILE]           classify the bundled replies, then replay the bundled
+                        events through a tracker
+  rules [--check]       list the classification rules, or check them
   reasons               the reasons, with the type each implies
   parse PATH...         read bounce messages (a file, an mbox, a maildir, a
-                        folder of .eml files, stdin) and print one JSON line
-                        (or --csv row) per recipient
+                        folder of .eml files, stdin): one JSON line, CSV row
+                        or Sisimai record per recipient
   replay EVENTS.jsonl   run delivery events through a tracker: decisions,
                         suppressions, health (bounce parse ... | bounce replay -)
   check ADDR...         may mail go to these addresses? (allowed/suppressed, why)
@@ -37,15 +30,20 @@ commands:
   suppressions          the suppression list (filters, --csv, --json)
   import FILE.csv       load an ESP's suppression list export
                         (replay, check, suppressions and import keep their
-                        history in ./bounce.db, or --db FILE)
-  serve                 the HTTP service in nginx: ESP webhooks, /bounces,
-                        /check, /suppressions, /health
+                        history in ./bounce.db, or --db FILE; replay and import
+                        start a new one only with --create)
+  serve                 the HTTP service in nginx: ESP webhooks, /events,
+                        /bounces, /check, /suppressions, /health, /verify
   policyd               a Postfix policy service: refuses suppressed
                         recipients at RCPT TO (check_policy_service)
   intake                one bounce on stdin into the history (Postfix's pipe
                         transport; exits with sysexits.h codes)
-  help [COMMAND]        this text, or a command's
+  help [COMMAND]        this text, or a command's (also COMMAND --help)
   --version             the version
+
+Options are checked: an unknown one is an error. --rules FILE (classify,
+rules, parse, replay, import, serve) adds the rules of a rules file ahead of
+the built-in ones (bounce help rules).
 ]]
 
 -- What a sender should do, by reason (the names of bounce.reasons, which
@@ -88,26 +86,45 @@ local ADVICE = {
   vacation = "nothing: an auto-reply, the mail was delivered",
 }
 
-local function die(msg)
-  io.stderr:write("bounce: ", msg, "\n")
-  return 2
-end
-
--- syntax: opts, positionals = cli.parse_args(args, with_value)
--- Splits args into options (--name VALUE for names in with_value, --flag
--- otherwise) and positionals; nil, message when a value is missing.
-local function parse_args(args, with_value)
+-- syntax: opts, positionals = cli.parse_args(args, with_value [, flags])
+-- Splits args into options and positionals: --name VALUE (or --name=VALUE)
+-- for names in with_value (a value "list" collects repeats in a list),
+-- --name for names in flags; "-" is a positional, "--" ends the options.
+-- -h and --help set opts.help. nil, message when a value is missing or,
+-- with flags given, for an option neither table names. (Without flags any
+-- other --name is a flag: the lenient form older commands used.)
+local function parse_args(args, with_value, flags)
   local opts, pos, i = {}, {}, 1
   while i <= #args do
     local a = args[i]
-    local name = a:match("^%-%-([%w-]+)$")
-    if name and with_value[name] then
-      if args[i + 1] == nil then return nil, "--" .. name .. " needs a value" end
-      opts[name] = args[i + 1]
-      i = i + 2
-    elseif name then
+    local name, inline = a:match("^%-%-([%w][%w_-]*)=(.*)$")
+    if not name then name = a:match("^%-%-([%w][%w_-]*)$") end
+    if a == "--" then
+      for j = i + 1, #args do pos[#pos + 1] = args[j] end
+      break
+    elseif a == "-h" or a == "--help" then
+      opts.help = true
+      i = i + 1
+    elseif name and with_value[name] then
+      local v = inline
+      if v == nil then
+        v = args[i + 1]
+        if v == nil then return nil, "--" .. name .. " needs a value" end
+        i = i + 1
+      end
+      if with_value[name] == "list" then
+        opts[name] = opts[name] or {}
+        opts[name][#opts[name] + 1] = v
+      else
+        opts[name] = v
+      end
+      i = i + 1
+    elseif name and (not flags or flags[name]) and inline == nil then
       opts[name] = true
       i = i + 1
+    elseif name or (a:match("^%-.") and flags) then
+      if name and flags and flags[name] then return nil, "--" .. name .. " takes no value" end
+      return nil, "unknown option " .. a:match("^[^=]*")
     else
       pos[#pos + 1] = a
       i = i + 1
@@ -124,7 +141,39 @@ local function clip(s, n)
   return s:sub(1, n - 3) .. "..."
 end
 
--- syntax: text = cli.advice(r)   -- r: a classification (reason, type)
+-- syntax: s = cli.pad(s, n)   -- s followed by spaces up to n bytes (never cut)
+local function pad(s, n)
+  s = tostring(s)
+  if #s >= n then return s end
+  return s .. (" "):rep(n - #s)
+end
+_M.pad = pad
+
+-- syntax: path = cli.searchpath(name, path)
+-- package.searchpath, which Lua 5.1 and LuaJIT lack: the first file the
+-- templates of path (";"-separated, "?" for the name with dots as slashes)
+-- name that can be opened, or nil.
+local function searchpath(name, path)
+  local native = package.searchpath
+  if native then return (native(name, path)) end
+  local file = name:gsub("%.", "/")
+  for template in path:gmatch("[^;]+") do
+    local candidate = template:gsub("%?", file)
+    local f = io.open(candidate, "rb")
+    if f then f:close() return candidate end
+  end
+  return nil
+end
+_M.searchpath = searchpath
+
+-- syntax: n, err = cli.use_rules(path)
+-- Loads a rules file (bounce.rules_file) into the rules bounce.classify,
+-- bounce.parse and the tracker use, ahead of the built-in ones.
+function _M.use_rules(path)
+  return require("bounce.rules_file").apply(path)
+end
+
+-- syntax: advice_text = cli.advice(r)   -- r: a classification (reason, type)
 -- A dead-address reason said with a 4xx is not final: retry instead.
 local function advice(r)
   local a = ADVICE[r.reason] or ""
@@ -145,13 +194,80 @@ local function table_header()
                 "WHAT TO DO", ("-"):rep(120))
 end
 
+local HELP = {}
+
+HELP.classify = [[
+usage: bounce classify [--rhost HOST] [--command CMD] [--table] [--rules FILE] [REPLY...]
+
+Classifies SMTP replies or bounce diagnostics. Each REPLY is one reply; with
+none (or "-"), one reply per line from stdin. Prints one JSON object per
+reply: code, status, text, reason, type, permanent, rule (and rhost, command
+when known); a reply it cannot read is {"error": ..., "input": ...}.
+
+  --rhost HOST    the remote host that gave the replies (rules may be
+                  limited to a host)
+  --command CMD   the SMTP command they answered: CONNECT, HELO, STARTTLS,
+                  AUTH, MAIL, RCPT or DATA
+  --table         a readable table: reply, reason, type, what to do
+  --rules FILE    a rules file (bounce help rules), ahead of the built-in rules
+
+Exit status: 0 when every reply was classified, 1 when one was not, 2 on a
+usage error.]]
+
+HELP.demo = [[
+usage: bounce demo [FILE]
+
+Classifies the bundled replies (or the replies in FILE, one per line; lines
+starting with # are skipped) and prints a table: reply, reason, type, what
+to do. Then replays the bundled delivery events through a tracker with the
+default policy, in memory (nothing is written).]]
+
+HELP.rules = [[
+usage: bounce rules [--check] [--rules FILE]
+
+Lists the classification rules in priority order: index, name, reason,
+pattern, conditions. --check checks them instead: every example decided by
+its own rule, no rule shadowed by an earlier one (exit 1 on a problem).
+
+  --rules FILE    a rules file: a Lua file returning a list of rules, each a
+                  table as bounce.rules.add takes it:
+                    return {
+                      { name = "acme-frozen", pattern = "account*frozen",
+                        reason = "suspend", code = "55",
+                        example = "550 account frozen" },
+                    }
+                  run in the policy sandbox (no io, os, require; bounded);
+                  its rules come first, ahead of the built-in ones. The
+                  same option works for classify, parse, replay, import and
+                  serve (where an edit is reloaded in every worker).]]
+
+HELP.reasons = [[
+usage: bounce reasons
+
+Prints each reason with the type it implies (hard, soft, block, ...), and
+the type it takes when said with a 4xx where that differs.]]
+
+local function die(msg)
+  io.stderr:write("bounce: ", msg, "\n")
+  return 2
+end
+
 local function classify_cmd(args)
-  local opts, pos = parse_args(args, { rhost = true, command = true })
-  if not opts then return die(pos) end
+  local opts, pos = parse_args(args, { rhost = true, command = true, rules = true }, { table = true })
+  if not opts then return die(pos .. " (bounce classify --help)") end
+  if opts.help then io.write(HELP.classify, "\n") return 0 end
+  if opts.rules then
+    local n, err = _M.use_rules(opts.rules)
+    if not n then return die(err) end
+  end
   local copts = (opts.rhost or opts.command) and
-    { rhost = opts.rhost, command = opts.command } or nil
-  if copts and copts.command and copts.command ~= true then
-    copts.command = copts.command:upper()
+    { rhost = opts.rhost, command = opts.command and opts.command:upper() } or nil
+  if copts and copts.command then
+    local ok, err = pcall(bounce.classify, "250 ok", copts)
+    if not ok then
+      return die("--command: CONNECT, HELO, STARTTLS, AUTH, MAIL, RCPT or DATA expected, got '"
+        .. opts.command .. "'" .. (tostring(err):find("command") and "" or ": " .. tostring(err)))
+    end
   end
   local function each(fn)
     if #pos == 0 or (pos[1] == "-" and #pos == 1) then
@@ -183,16 +299,41 @@ local function classify_cmd(args)
   return bad > 0 and 1 or 0
 end
 
--- The repository root, when running from a checkout (for bundled data).
-local function root()
-  local path = package.searchpath and package.searchpath("bounce.cli", package.path)
-  return path and path:match("^(.-)/?lua/bounce/cli%.lua$") or "."
+-- Where this module's file is: its folder, or nil when loaded without a
+-- file name.
+local function module_dir()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) ~= "@" then return nil end
+  return src:match("^@(.*)/[^/]*$") or "."
+end
+
+-- syntax: path = cli.data_file(name)
+-- A bundled data file (replies.txt, events.jsonl): beside the modules when
+-- installed (bounce/data/NAME, as the rockspec and `make install` put it),
+-- else in the checkout (lua/bounce/cli.lua -> data/NAME); nil when absent.
+function _M.data_file(name)
+  local dir = module_dir()
+  local candidates = {}
+  if dir then
+    candidates[1] = dir .. "/data/" .. name
+    candidates[2] = dir .. "/../../data/" .. name
+  end
+  local found = searchpath("bounce.data.x", package.path)
+  if found then candidates[#candidates + 1] = found:gsub("x%.lua$", name) end
+  for _, c in ipairs(candidates) do
+    local f = io.open(c, "r")
+    if f then f:close() return c end
+  end
+  return nil
 end
 
 local function demo_cmd(args)
-  local base = root()
-  base = base == "" and "." or base
-  local file = args[1] or (base .. "/data/replies.txt")
+  local opts, pos = parse_args(args, {}, {})
+  if not opts then return die(pos .. " (bounce demo --help)") end
+  if opts.help then io.write(HELP.demo, "\n") return 0 end
+  if #pos > 1 then return die("one replies file at a time (bounce demo --help)") end
+  local file = pos[1] or _M.data_file("replies.txt")
+  if not file then return die("the bundled replies (bounce/data/replies.txt) are not installed") end
   local f, err = io.open(file, "r")
   if not f then return die(err) end
   io.write("bounce ", bounce._VERSION, ": classifying the replies in ", file, "\n\n")
@@ -216,18 +357,25 @@ local function demo_cmd(args)
     parts[#parts + 1] = format("%d %s", counts[t] or 0, t)
   end
   io.write(("-"):rep(120), "\n", n, " replies: ", concat(parts, ", "), "\n")
+  local events = _M.data_file("events.jsonl")
   local ok, replay = pcall(require, "bounce.cmd.replay")
-  local events = base .. "/data/events.jsonl"
-  if ok and type(replay) == "table" and io.open(events, "r") then
-    io.write("\nReplaying ", events, " through a tracker (policy ", base,
-             "/policies/default.lua):\n\n")
-    return replay.run({ events, "--db", ":memory:", "--policy", base .. "/policies/default.lua" })
+  if events and ok and type(replay) == "table" then
+    io.write("\nReplaying ", events, " through a tracker (the default policy, in memory):\n\n")
+    return replay.run({ events, "--db", ":memory:" })
   end
   return 0
 end
 
 local function rules_cmd(args)
-  if args[1] == "--check" then
+  local opts, pos = parse_args(args, { rules = true }, { check = true })
+  if not opts then return die(pos .. " (bounce rules --help)") end
+  if opts.help then io.write(HELP.rules, "\n") return 0 end
+  if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "' (bounce rules --help)") end
+  if opts.rules then
+    local n, err = _M.use_rules(opts.rules)
+    if not n then return die(err) end
+  end
+  if opts.check then
     local problems = bounce.rules.check()
     for _, p in ipairs(problems) do
       io.write(format("rule %d %s: %s%s\n", p.index, p.rule, p.problem,
@@ -236,18 +384,24 @@ local function rules_cmd(args)
     io.write(format("%d rules, %d problems\n", bounce.rules.count(), #problems))
     return #problems > 0 and 1 or 0
   end
-  for _, r in ipairs(bounce.rules.list()) do
+  local list, width = bounce.rules.list(), 28
+  for _, r in ipairs(list) do if #r.name > width then width = #r.name end end
+  for _, r in ipairs(list) do
     local cond = {}
     for _, k in ipairs({ "code", "status", "rhost", "command" }) do
       if r[k] then cond[#cond + 1] = k .. "=" .. r[k] end
     end
-    io.write(format("%4d  %-28s %-15s %s%s\n", r.index, r.name, r.reason, r.pattern,
+    io.write(format("%4d  %s %-15s %s%s\n", r.index, pad(r.name, width), r.reason, r.pattern,
                     #cond > 0 and ("  [" .. concat(cond, " ") .. "]") or ""))
   end
   return 0
 end
 
-local function reasons_cmd()
+local function reasons_cmd(args)
+  local opts, pos = parse_args(args, {}, {})
+  if not opts then return die(pos .. " (bounce reasons --help)") end
+  if opts.help then io.write(HELP.reasons, "\n") return 0 end
+  if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
   for _, r in ipairs(bounce.reasons) do
     io.write(format("%-16s %-10s %s\n", r.name, r.type,
                     r.temporary_type ~= r.type and ("(" .. r.temporary_type .. " when 4xx)") or ""))
@@ -259,6 +413,25 @@ local builtin = {
   classify = classify_cmd, demo = demo_cmd, rules = rules_cmd, reasons = reasons_cmd,
 }
 
+-- The module of a command (bounce.cmd.NAME), or nil and why.
+local function command(name)
+  local ok, m = pcall(require, "bounce.cmd." .. name)
+  if ok and type(m) == "table" and m.run then return m end
+  if ok or tostring(m):find("module 'bounce.cmd." .. name .. "' not found", 1, true) then
+    return nil, "unknown command '" .. name .. "' (bounce help lists them)"
+  end
+  return nil, tostring(m)
+end
+
+-- Whether args ask for help before any "--".
+local function wants_help(args)
+  for _, a in ipairs(args) do
+    if a == "--" then return false end
+    if a == "--help" or a == "-h" then return true end
+  end
+  return false
+end
+
 -- syntax: status = cli.main(argv)
 function _M.main(argv)
   local args = {}
@@ -266,9 +439,12 @@ function _M.main(argv)
   local name = table.remove(args, 1)
   if name == nil or name == "help" or name == "--help" or name == "-h" then
     local sub = args[1]
-    if sub and not builtin[sub] then
-      local ok, m = pcall(require, "bounce.cmd." .. sub)
-      if ok and m.help then io.write(m.help, "\n") return 0 end
+    if sub and HELP[sub] then io.write(HELP[sub], "\n") return 0 end
+    if sub then
+      local m, err = command(sub)
+      if not m then return die(err) end
+      io.write(m.help or USAGE, "\n")
+      return 0
     end
     io.write(USAGE)
     return name == nil and 2 or 0
@@ -277,19 +453,11 @@ function _M.main(argv)
     io.write("bounce ", bounce._VERSION, "\n")
     return 0
   end
-  if args[1] == "--help" and builtin[name] then
-    io.write(USAGE)
-    return 0
-  end
   if builtin[name] then return builtin[name](args) end
-  local ok, m = pcall(require, "bounce.cmd." .. name)
-  if not ok or type(m) ~= "table" or not m.run then
-    if ok or tostring(m):find("module 'bounce.cmd." .. name .. "' not found", 1, true) then
-      return die("unknown command '" .. name .. "' (bounce help lists them)")
-    end
-    return die(tostring(m))
-  end
-  if args[1] == "--help" then io.write(m.help or USAGE, "\n") return 0 end
+  if name:sub(1, 1) == "-" then return die("unknown option " .. name .. " (bounce help)") end
+  local m, err = command(name)
+  if not m then return die(err) end
+  if wants_help(args) then io.write(m.help or USAGE, "\n") return 0 end
   return m.run(args) or 0
 end
 

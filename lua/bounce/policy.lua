@@ -716,7 +716,8 @@ end
 -- A fresh environment per load: copies of the safe libraries (so a policy cannot
 -- change the host's), no io/os/require/load/debug/package/metatables/rawset, and no
 -- global writes. Reading a name the sandbox lacks is an error too, which says why.
-local function sandbox()
+local function sandbox(what)
+  what = what or "policy"
   local safe = {
     string = copy(string, { dump = true }),
     math = copy(math, { randomseed = true }),
@@ -729,7 +730,7 @@ local function sandbox()
   if utf8 then safe.utf8 = copy(utf8) end
   setmetatable(safe, {
     __index = function(_, k)
-      error("policy may not use '" .. tostring(k) .. "' (not available in the policy sandbox)", 2)
+      error(what .. " may not use '" .. tostring(k) .. "' (not available in the policy sandbox)", 2)
     end,
   })
   -- The environment itself stays empty, so every assignment reaches __newindex,
@@ -737,7 +738,7 @@ local function sandbox()
   return setmetatable({}, {
     __index = safe,
     __newindex = function(_, k)
-      error("policy may not set global '" .. tostring(k) .. "'", 2)
+      error(what .. " may not set global '" .. tostring(k) .. "'", 2)
     end,
     __metatable = false,
   })
@@ -755,7 +756,8 @@ end
 -- Run a chunk with a bounded instruction count, in its own coroutine so the
 -- caller's hook is left alone. LuaJIT runs hooks only in interpreted code, so the
 -- chunk is kept out of the JIT while it loads.
-local function run_bounded(f)
+local function run_bounded(f, what)
+  what = what or "policy"
   if jit then jit.off(f, true) end
   local co = co_create(f)
   -- LuaJIT keeps one hook for all coroutines: put the caller's back afterwards.
@@ -768,17 +770,17 @@ local function run_bounded(f)
       if not over then
         over = true
         debug_sethook(co, function()
-          if co_running() == co then error("policy ran too long", 2) end
+          if co_running() == co then error(what .. " ran too long", 2) end
         end, "", 1)
       end
-      error("policy ran too long (more than " .. MAX_STEPS .. " instructions)", 2)
+      error(what .. " ran too long (more than " .. MAX_STEPS .. " instructions)", 2)
     end
   end, "", HOOK_EVERY)
   local ok, v = co_resume(co)
   debug_sethook(co)
   if old_hook then debug_sethook(old_hook, old_mask, old_count) end
   if jit then jit.on(f, true) end
-  if ok and co_status(co) ~= "dead" then return false, "policy may not yield" end
+  if ok and co_status(co) ~= "dead" then return false, what .. " may not yield" end
   return ok, v
 end
 
@@ -895,6 +897,43 @@ function _M.load_string(src, name)
     error("bad argument #1 to 'load_string' (string expected, got " .. type(src) .. ")", 2)
   end
   return load_source(src, name or "policy")
+end
+
+-- syntax: v, err = policy.run_source(text, name [, what])
+-- syntax: v, err = policy.run_file(path [, what])
+-- Run a Lua file that is data, not host code (a rules file), as a policy
+-- file runs: in the sandbox, text only, at most 1 MiB, bounded to the same
+-- 10 million instructions. Return what the chunk returns, or nil and a
+-- message naming the file ("rules.lua:3: rules file may not use 'os' ...").
+-- `what` names the kind of file in messages (default "policy").
+function _M.run_source(src, name, what)
+  if type(src) ~= "string" then
+    error("bad argument #1 to 'run_source' (string expected, got " .. type(src) .. ")", 2)
+  end
+  if type(name) ~= "string" then
+    error("bad argument #2 to 'run_source' (string expected, got " .. type(name) .. ")", 2)
+  end
+  what = what or "policy"
+  if #src > MAX_FILE then
+    return nil, name .. ": " .. what .. " larger than " .. MAX_FILE .. " bytes"
+  end
+  if sbyte(src, 1) == 27 then
+    return nil, name .. ": binary (precompiled) chunks are not allowed"
+  end
+  local f, err = compile_chunk(src, "@" .. name, sandbox(what))
+  if not f then return nil, prefixed(name, err) end
+  local ok, v = run_bounded(f, what)
+  if not ok then return nil, prefixed(name, v) end
+  return v
+end
+
+function _M.run_file(path, what)
+  if type(path) ~= "string" then
+    error("bad argument #1 to 'run_file' (string expected, got " .. type(path) .. ")", 2)
+  end
+  local src, rerr = read_file(path)
+  if not src then return nil, path .. ": cannot read: " .. tostring(rerr) end
+  return _M.run_source(src, path, what)
 end
 
 -- Where policies/default.lua is: beside this module when installed

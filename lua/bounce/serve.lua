@@ -14,7 +14,8 @@
 -- Endpoints (all need the token: "Authorization: Bearer TOKEN", or HTTP basic
 -- auth with the token as the password, which is what ESPs can put in a
 -- webhook URL: https://bounce:TOKEN@host/webhooks/postmark):
---   POST   /webhooks/{postmark,ses,sendgrid,mailgun,sparkpost}
+--   POST   /webhooks/{postmark,ses,sendgrid,mailgun,sparkpost,mailjet,brevo,mandrill,postal,resend}
+--   POST   /events                     bounce's own events (t:record's fields), from any source
 --   POST   /bounces                    a raw bounce message (bounce.parse)
 --   GET    /check?rcpt=ADDR            {"allowed":..,"why":..}
 --   GET    /suppressions[?cause=&reason=&limit=&after=&format=csv]
@@ -24,7 +25,8 @@
 --
 -- Status codes: 200 when every event is stored (or skipped, and said so);
 -- 400 for bad JSON, wrong types, missing fields, invalid addresses or scopes,
--- with {"error": reason}; 401 without the token or with a bad signature;
+-- query parameters without a value, with {"error": reason}; 401 without the
+-- token or with a bad signature (Mailgun, SNS, Mandrill, Postal, Resend);
 -- 404 for other paths; 405 for other methods; 413 over the body limit; 503
 -- when the store fails (a provider retries later; the events stored before
 -- the failure are stored again then, so delivery is at least once).
@@ -33,7 +35,7 @@ local bounce = require("bounce")
 local webhooks = require("bounce.webhooks")
 local tracker_mod = require("bounce.tracker")
 local json = require("bounce.json")
-local csv = require("bounce.csv")
+local output = require("bounce.output")
 
 local type, error, tostring, tonumber, ipairs, pairs, pcall, require =
   type, error, tostring, tonumber, ipairs, pairs, pcall, require
@@ -347,7 +349,14 @@ end
 -- patterns for SigningCertURL and SubscribeURL; default https://sns.REGION.
 -- amazonaws.com/ only), sns_confirm (fetch the SubscribeURL of a
 -- subscription confirmation, default true), sns_topics (list of TopicArns
--- accepted; default any), fetch_timeout (ms, 5000). With a redis:// store:
+-- accepted; default any), fetch_timeout (ms, 5000), mandrill_key and
+-- mandrill_url (verify X-Mandrill-Signature: the webhook's key and its URL
+-- as configured in Mandrill), postal_key (verify X-Postal-Signature-256:
+-- the Postal server's public key, PEM or base64 DER), resend_secret (verify
+-- Resend's Svix signature: whsec_...; resend_tolerance, seconds, 300), rules
+-- (a rules file, bounce.rules_file: applied now, reloaded in every worker
+-- on edit like the policy, a broken edit keeps the old rules and is
+-- logged). Mailjet and Brevo sign nothing: the token guards them. With a redis:// store:
 -- redis_timeout (ms per Redis operation, 1000), redis_pool_size (idle
 -- connections kept per worker, 64), redis_client (the client module:
 -- default nginx.redis, else resty.redis), redis_password, redis_user,
@@ -372,7 +381,28 @@ function _M.init(opts)
   if c.verp ~= nil and bounce.verp.prefix_error(c.verp) then
     error("bad argument #1 to 'init' (verp: a local-part prefix such as 'bounces+' expected)", 2)
   end
+  if c.mandrill_key ~= nil and (type(c.mandrill_key) ~= "string" or type(c.mandrill_url) ~= "string") then
+    error("bad argument #1 to 'init' (mandrill_key needs mandrill_url: the webhook URL as configured in "
+      .. "Mandrill, which it signs)", 2)
+  end
+  if c.postal_key ~= nil then
+    if type(c.postal_key) ~= "string" or not webhooks.public_key(c.postal_key) then
+      error("bad argument #1 to 'init' (postal_key: the Postal server's public key, PEM or base64 DER, expected)", 2)
+    end
+  end
+  if c.resend_secret ~= nil and (type(c.resend_secret) ~= "string"
+     or not webhooks.base64_decode((sgsub(c.resend_secret, "^whsec_", "")))) then
+    error("bad argument #1 to 'init' (resend_secret: the endpoint's signing secret whsec_... expected)", 2)
+  end
   c.make_store = store_factory(opts.store, c)
+  if c.rules ~= nil then
+    if type(c.rules) ~= "string" then error("bad argument #1 to 'init' (rules: a file name expected)", 2) end
+    -- applied now, in the master, so that workers inherit them; a file that
+    -- does not load stops nginx from starting
+    local w, rerr = require("bounce.rules_file").watcher(c.rules, { interval = c.reload_interval })
+    if not w then error("bounce.serve: rules: " .. tostring(rerr), 2) end
+    c.rules_watch = w
+  end
   if c.sns_topics then
     local set = {}
     for _, a in ipairs(c.sns_topics) do set[a] = true end
@@ -469,15 +499,37 @@ local function watch_policy()
   end
 end
 
--- A worker that gets no request would keep an old policy: it looks at the
--- file on a timer too, so every worker follows an edit within
+-- Follows edits of the rules file (cfg.rules: a watcher made in init, its
+-- rules applied in the master and inherited): re-read at most every
+-- reload_interval, in this worker; logs a reload and a broken edit once.
+local last_rules_err
+local function watch_rules()
+  local w = cfg.rules_watch
+  if not w then return end
+  local changed, err = w:check()
+  if changed then
+    ngx.log(ngx.NOTICE, "bounce: rules reloaded from ", w.path, " (", w.count, " rules)")
+  end
+  if err ~= last_rules_err then
+    if err then
+      ngx.log(ngx.ERR, "bounce: rules edit rejected, the previous rules stay in force: ", err)
+    elseif not changed then
+      ngx.log(ngx.NOTICE, "bounce: rules file is sound again")
+    end
+    last_rules_err = err
+  end
+end
+
+-- A worker that gets no request would keep an old policy or rules: it
+-- looks at the files on a timer too, so every worker follows an edit within
 -- reload_interval whether or not requests reach it.
 start_policy_timer = function()
   local every = cfg.reload_interval or 1
-  if type(cfg.policy) ~= "string" or every <= 0 then return end
+  if (type(cfg.policy) ~= "string" and not cfg.rules_watch) or every <= 0 then return end
   local ok, err = ngx.timer.every(every, function(premature)
     if premature then return end
-    if tracker() then
+    watch_rules()
+    if type(cfg.policy) == "string" and tracker() then
       T:current_policy()
       watch_policy()
     end
@@ -538,6 +590,8 @@ end
 
 -- Records events; answers 503 on the first store failure. Returns stored
 -- count and the list of rejected events (invalid address, corrupt record).
+-- rejected[].index is the event's place in the payload (ev.index), the
+-- numbering skipped[] uses.
 local function record_all(events)
   local stored, rejected, decisions = 0, list(), list()
   for i, ev in ipairs(events) do
@@ -555,7 +609,7 @@ local function record_all(events)
       return nil, fail(503, err)
     else
       if sfind(err or "", "^corrupt record") then ngx.log(ngx.ERR, "bounce: ", err) end
-      rejected[#rejected + 1] = { index = i, rcpt = ev.rcpt, error = err }
+      rejected[#rejected + 1] = { index = ev.index or i, rcpt = ev.rcpt, error = err }
     end
   end
   return stored, rejected, decisions
@@ -604,9 +658,35 @@ local function fetch_cert(url)
   return pem, err
 end
 
+-- Checks the signature over the raw body of a provider that signs it
+-- (Mandrill, Postal, Resend), when its key is configured, before the body
+-- is read further; true, or nil after answering 401. (Mailgun and SNS sign
+-- fields inside the payload: checked once it is parsed.)
+local function signed(provider, data)
+  local ok, verr = true, nil
+  if provider == "mandrill" and cfg.mandrill_key then
+    ok, verr = webhooks.verify_mandrill(webhooks.form_decode(data), cfg.mandrill_key, cfg.mandrill_url,
+                                        ngx.var.http_x_mandrill_signature)
+  elseif provider == "postal" and cfg.postal_key then
+    ok, verr = webhooks.verify_postal(data, cfg.postal_key, {
+      ["x-postal-signature-256"] = ngx.var.http_x_postal_signature_256,
+      ["x-postal-signature"] = ngx.var.http_x_postal_signature })
+  elseif provider == "resend" and cfg.resend_secret then
+    ok, verr = webhooks.verify_svix(data, cfg.resend_secret, {
+      ["svix-id"] = ngx.var.http_svix_id, ["svix-timestamp"] = ngx.var.http_svix_timestamp,
+      ["svix-signature"] = ngx.var.http_svix_signature }, { tolerance = cfg.resend_tolerance })
+  end
+  if not ok then
+    fail(401, verr)
+    return nil
+  end
+  return true
+end
+
 local function webhook(provider)
   local data = body()
   if not data then return end
+  if not signed(provider, data) then return end
   local r, err = webhooks.parse(provider, data, { url_patterns = cfg.sns_url_patterns })
   if not r then return fail(400, err) end
   if provider == "mailgun" and cfg.mailgun_key then
@@ -659,7 +739,7 @@ local function post_bounces()
       skipped[#skipped + 1] = { index = i, rcpt = x.rcpt, why = "delay notice: the MTA still retries" }
     elseif x.rcpt and tracker_mod.events[x.type] then
       events[#events + 1] = { rcpt = x.rcpt, type = x.type, reason = x.reason,
-                              permanent = x.permanent, at = x.at, source = "reply" }
+                              permanent = x.permanent, at = x.at, source = "reply", index = i }
     else
       skipped[#skipped + 1] = { index = i, rcpt = x.rcpt,
         why = x.rcpt and "not a tracked outcome: " .. tostring(x.type) or "no recipient" }
@@ -690,25 +770,45 @@ local function check()
   return reply(200, { rcpt = (tracker_mod.normalize(rcpt, false)), allowed = allowed, why = why })
 end
 
-local function iso(t) return t and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or "" end
+local CAUSES = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true, manual = true }
+local REASON_NAMES = {}
+for _, r in ipairs(bounce.reasons) do REASON_NAMES[r.name] = true end
+
+-- The query parameters named in `names` as strings (nil when absent), or
+-- nil and the reason for a 400: given twice, or given without a value
+-- (`?after`, which ngx.req.get_uri_args reads as true).
+local function query(names)
+  local args, out = ngx.req.get_uri_args(), {}
+  for _, k in ipairs(names) do
+    local v = args[k]
+    if type(v) == "table" then return nil, "query parameter '" .. k .. "' given twice" end
+    if v == true or v == "" then return nil, "query parameter '" .. k .. "' needs a value" end
+    out[k] = v
+  end
+  return out
+end
 
 local function suppressions()
-  local args = ngx.req.get_uri_args()
+  local args, qerr = query({ "cause", "reason", "after", "format", "limit" })
+  if not args then return fail(400, qerr) end
   local cause, reason, after, fmt = args.cause, args.reason, args.after, args.format or "json"
   local limit = tonumber(args.limit or 100)
-  for k, v in pairs({ cause = cause, reason = reason, after = after, format = fmt }) do
-    if type(v) == "table" then return fail(400, "query parameter '" .. k .. "' given twice") end
-  end
   if not limit or limit < 1 or limit > 10000 or limit % 1 ~= 0 then
     return fail(400, "query parameter 'limit': an integer 1..10000 expected")
   end
   if fmt ~= "json" and fmt ~= "csv" then return fail(400, "query parameter 'format': json or csv expected") end
+  if cause and not CAUSES[cause] then
+    return fail(400, "query parameter 'cause': hard, soft_exhausted, complaint, unsubscribe or manual expected")
+  end
+  if reason and not REASON_NAMES[reason] then
+    return fail(400, "query parameter 'reason': a reason name expected (bounce reasons lists them)")
+  end
   -- The page is the `limit` smallest addresses after `after`. Stores list
   -- in no order, so the candidates are kept in a buffer of 2 x limit that is
   -- sorted and cut back to limit when full: a page costs a pass over the
   -- list and memory for its own rows, not a sort of the whole list.
   local rows, total, cutoff = {}, 0, nil
-  local by_rcpt = function(a, b) return a.rcpt < b.rcpt end
+  local by_rcpt = function(x, y) return x.rcpt < y.rcpt end
   local ok, err = pcall(function()
     for rcpt, r in T:suppressions(ngx.time()) do
       if (not cause or r.cause == cause) and (not reason or r.reason == reason)
@@ -716,8 +816,7 @@ local function suppressions()
         total = total + 1
         if not cutoff or rcpt < cutoff then
           local n = #rows + 1
-          rows[n] = { rcpt = rcpt, cause = r.cause, reason = r.reason, since = r.since,
-                      expires_at = r.expires_at, attempts = r.attempts }
+          rows[n] = output.suppression(rcpt, r)
           if n >= 2 * limit then
             sort(rows, by_rcpt)
             for i = n, limit + 1, -1 do rows[i] = nil end
@@ -734,11 +833,8 @@ local function suppressions()
   local nxt = total > limit and page[#page].rcpt or nil
   if nxt then ngx.header["X-Next-After"] = nxt end
   if fmt == "csv" then
-    local out = { "rcpt,cause,reason,since,expires_at,attempts" }
-    for _, r in ipairs(page) do
-      out[#out + 1] = csv.row({ r.rcpt, r.cause, r.reason, iso(r.since), iso(r.expires_at),
-                                r.attempts or 0 }, 6)
-    end
+    local out = { output.csv_header() }
+    for _, r in ipairs(page) do out[#out + 1] = output.csv_row(r) end
     return reply(200, concat(out, "\r\n"), "text/csv; charset=utf-8")
   end
   return reply(200, { items = page, count = #page, total = total, next = nxt })
@@ -780,7 +876,10 @@ local function route(method, uri)
     if method ~= "POST" then return fail(405, "POST expected") end
     return webhook(provider)
   end
-  if uri == "/bounces" then
+  if uri == "/events" then
+    if method ~= "POST" then return fail(405, "POST expected") end
+    return webhook("events")
+  elseif uri == "/bounces" then
     if method ~= "POST" then return fail(405, "POST expected") end
     return post_bounces()
   elseif uri == "/check" then
@@ -805,12 +904,19 @@ end
 -- syntax: serve.handle()                                  context: content_by_lua*
 -- Answers one request (routes on ngx.var.uri and the method).
 function _M.handle()
+  if cfg and ngx.req.get_method() == "HEAD" and ngx.var.uri == "/webhooks/mandrill" then
+    -- Mandrill checks a webhook URL with a HEAD it does not sign; it learns
+    -- nothing but that the URL answers
+    ngx.status = 200
+    return
+  end
   if not cfg or not tracker() then return fail(503, "bounce is not initialised (see the error log)") end
   if not authorized() then
     ngx.header["WWW-Authenticate"] = 'Basic realm="bounce"'
     return fail(401, "a valid token is required (Authorization: Bearer TOKEN, or basic auth)")
   end
   watch_policy()
+  watch_rules()
   local ok, err = pcall(route, ngx.req.get_method(), ngx.var.uri)
   if not ok then
     ngx.log(ngx.ERR, "bounce: ", tostring(err))

@@ -3,7 +3,9 @@
 -- `bounce replay`, `check`, `suppressions` and `import` share one store: a
 -- SQLite file, ./bounce.db unless --db names another (or BOUNCE_DB is
 -- set); `--db :memory:` keeps nothing after the command ends. This module
--- opens it and builds the tracker the commands use.
+-- opens it and builds the tracker the commands use. A file that does not
+-- exist is an error unless the command was asked to create it (--create,
+-- which only replay and import take).
 
 local bounce = require("bounce")
 
@@ -21,21 +23,36 @@ function _M.db_path(opts)
   return p
 end
 
--- syntax: store, err = state.open_store(path)
-function _M.open_store(path)
+-- syntax: store, err = state.open_store(path [, create])
+-- The history at path. A file that does not exist is an error, and nothing
+-- is created, unless create is true: a pre-send check run from the wrong
+-- folder, or a mistyped --db, must not answer from an empty history.
+function _M.open_store(path, create)
   if path == ":memory:" then return bounce.store.memory() end
-  local ok, s, err = pcall(bounce.store.sqlite, path)
+  local ok, s, err = pcall(bounce.store.sqlite, path, { create = create == true })
   if not ok then return nil, tostring(s) end
   if not s then return nil, err end
   return s
 end
 
 -- syntax: t, err, store = state.tracker(opts)
--- opts: db (path or ":memory:"), policy (file). Health counters live in the
--- tracker, not the store: they do not outlast the command.
+-- opts: db (path or ":memory:"), policy (file), create (true: start a new
+-- history file when the path does not exist; otherwise that is an error
+-- whose message says how to go on), command (named in that message).
+-- Health counters live in the tracker, not the store: they do not outlast
+-- the command.
 function _M.tracker(opts)
-  local s, err = _M.open_store(_M.db_path(opts))
-  if not s then return nil, err end
+  local path = _M.db_path(opts)
+  local s, err = _M.open_store(path, opts.create)
+  if not s then
+    if type(err) == "string" and err == path .. ": no such file" then
+      err = "no history at " .. path .. " (the file does not exist; "
+        .. (opts.command and (opts.command == "check" or opts.command == "suppressions")
+              and "give --db FILE or $BOUNCE_DB for the history to read"
+              or "--create starts a new one, --db FILE names another") .. ")"
+    end
+    return nil, err
+  end
   local t
   t, err = bounce.tracker{ policy = opts.policy, store = s }
   if not t then
@@ -43,6 +60,15 @@ function _M.tracker(opts)
     return nil, err
   end
   return t, nil, s
+end
+
+-- syntax: rcpt = state.normalize(addr)
+-- The address as outputs name it (`rcpt`): normalised as the tracker keys
+-- it (domain lower-cased, <> and white space removed), or as given when it
+-- is not an address.
+function _M.normalize(addr)
+  local key = require("bounce.tracker").normalize(addr, false)
+  return key or addr
 end
 
 -- syntax: b = state.batcher(store [, size])

@@ -1,5 +1,6 @@
 -- bounce.webhooks: ESP webhook payloads (Postmark, Amazon SES over SNS,
--- SendGrid, Mailgun, SparkPost) made into tracker events. Pure Lua, for
+-- SendGrid, Mailgun, SparkPost, Mailjet, Brevo, Mandrill, Postal, Resend)
+-- and bounce's own event schema made into tracker events. Pure Lua, for
 -- Lua 5.1-5.4, LuaJIT and OpenResty: bounce.classify (the C module) is
 -- loaded when a payload carries a reply to classify, unless opts.classify
 -- is given; JSON is decoded with lua-cjson unless a decoder is passed in;
@@ -9,7 +10,7 @@
 --   local r, err = webhooks.parse("postmark", body)
 --   -- r.events:  { {rcpt, type, reason, permanent, code, status, reply, at,
 --   --              campaign, sender, source, provider, provider_type,
---   --              provider_reason, id}, ... }
+--   --              provider_reason, id, index}, ... }
 --   -- r.skipped: { {index, event, why}, ... }  (opens, clicks, unknown kinds)
 --   -- r.subscribe_url (SES/SNS SubscriptionConfirmation), r.sns (the envelope)
 --   for _, ev in ipairs(r.events) do t:record(webhooks.tracker_event(ev)) end
@@ -40,15 +41,19 @@ local date = require("bounce.date")
 local type, error, tostring, tonumber, ipairs, pairs, next, pcall, require, rawget =
   type, error, tostring, tonumber, ipairs, pairs, next, pcall, require, rawget
 local floor = math.floor
-local sbyte, schar, sfind, sformat, slower, smatch, ssub, sgsub =
+local sbyte, schar, sfind, sformat, slower, smatch, ssub, sgsub, sgmatch =
   string.byte, string.char, string.find, string.format, string.lower, string.match, string.sub,
-  string.gsub
+  string.gsub, string.gmatch
 local concat = table.concat
 
 local _M = require("bounce.version").lazy({})
 
-local PROVIDERS = { "postmark", "ses", "sendgrid", "mailgun", "sparkpost" }
+local PROVIDERS = { "postmark", "ses", "sendgrid", "mailgun", "sparkpost", "mailjet", "brevo", "mandrill",
+                    "postal", "resend" }
 _M.providers = PROVIDERS
+-- what a payload is when it is not JSON of the right kind (for messages)
+local ARRAY_PAYLOAD = { sendgrid = true, sparkpost = true, mandrill = true }
+local OBJECT_OR_ARRAY = { mailjet = true, brevo = true, events = true }
 
 local MAX_EVENTS = 10000     -- per payload
 local MAX_DEPTH = 32         -- JSON nesting
@@ -142,9 +147,9 @@ end
 ------------------------------------------------------------------------------
 
 local bounce_mod
-local function default_classify(reply)
+local function default_classify(reply, opts)
   bounce_mod = bounce_mod or require("bounce")
-  return bounce_mod.classify(reply)
+  return bounce_mod.classify(reply, opts)
 end
 
 -- Strips the DSN type prefix of a diagnostic ("smtp; 550 ...").
@@ -196,7 +201,12 @@ local function skip(ctx, index, what, why)
   ctx.skipped[#ctx.skipped + 1] = { index = index, event = what, why = why }
 end
 
-local function add(ctx, ev) ctx.events[#ctx.events + 1] = ev end
+-- ev.index: the place in the payload of the item the event came from (1
+-- for a payload of one object), the same numbering as skipped[].index.
+local function add(ctx, ev)
+  ev.index = ctx.index or 1
+  ctx.events[#ctx.events + 1] = ev
+end
 
 ------------------------------------------------------------------------------
 -- Postmark (one event per request)
@@ -433,6 +443,7 @@ _M.sendgrid_classes = SENDGRID_CLASS
 
 local function sendgrid(ctx, p)
   for i, e in ipairs(array(p, "sendgrid", "payload")) do
+    ctx.index = i
     local path = "sendgrid[" .. i .. "]"
     if type(e) ~= "table" then bad(path, "object expected") end
     local kind = str(e, "event", path, true)
@@ -583,6 +594,7 @@ end
 
 local function sparkpost(ctx, p)
   for i, item in ipairs(array(p, "sparkpost", "payload")) do
+    ctx.index = i
     local path = "sparkpost[" .. i .. "]"
     if type(item) ~= "table" then bad(path, "object expected") end
     local msys = obj(item, "msys", path, true)
@@ -597,28 +609,416 @@ local function sparkpost(ctx, p)
   end
 end
 
+------------------------------------------------------------------------------
+-- Payloads of one object or an array of them (Mailjet's grouped events,
+-- Brevo's batched webhooks)
+------------------------------------------------------------------------------
+
+local function each_item(ctx, p, provider, fn)
+  if type(p) ~= "table" then bad(provider, "object or array expected") end
+  if is_array(p) and #p > 0 then
+    for i, item in ipairs(array(p, provider, "payload")) do
+      ctx.index = i
+      local path = provider .. "[" .. i .. "]"
+      if type(item) ~= "table" or (is_array(item) and #item > 0) then bad(path, "object expected") end
+      fn(item, path, i)
+    end
+  elseif next(p) == nil then
+    bad(provider, "object or array expected, got an empty one")
+  else
+    ctx.index = 1
+    fn(p, provider, 1)
+  end
+end
+
+-- The address inside "Name <addr>", or the string itself.
+local function bare_address(v)
+  if type(v) ~= "string" then return nil end
+  return smatch(v, "<%s*([^<>%s]+@[^<>%s]+)%s*>") or v
+end
+
+------------------------------------------------------------------------------
+-- Mailjet (Event API: one object, or an array with "Version 2" grouping)
+------------------------------------------------------------------------------
+
+-- error_related_to/error -> reason (the type comes from hard_bounce, or is
+-- "block" for the reasons that blame the sender or its message).
+local MAILJET_ERROR = {
+  ["recipient/user unknown"] = "userunknown", ["recipient/mailbox inactive"] = "suspend",
+  ["recipient/quota exceeded"] = "mailboxfull", ["recipient/blacklisted"] = "blocked",
+  ["recipient/spam reporter"] = "feedback",
+  ["domain/invalid domain"] = "hostunknown", ["domain/no mail host"] = "hostunknown",
+  ["domain/relay/access denied"] = "norelaying", ["domain/greylisted"] = "undefined",
+  ["domain/typofix"] = "hostunknown",
+  ["content/bad or empty template"] = "contenterror", ["content/error in template language"] = "contenterror",
+  ["spam/sender blocked"] = "blocked", ["spam/content blocked"] = "spamdetected",
+  ["spam/policy issue"] = "policyviolation",
+  ["system/system issue"] = "systemerror", ["system/protocol issue"] = "syntaxerror",
+  ["system/connection issue"] = "networkerror",
+}
+_M.mailjet_errors = MAILJET_ERROR
+local BLOCK_REASON = { blocked = true, spamdetected = true, policyviolation = true, contenterror = true,
+                       norelaying = true, syntaxerror = true, badreputation = true, authfailure = true }
+
+local function mailjet_event(ctx, e, path, i)
+  local kind = str(e, "event", path, true)
+  local rcpt = str(e, "email", path, kind ~= "open" and kind ~= "click")
+  local custom = str(e, "customcampaign", path)
+  local common = {
+    at = time_field(e, "time", path),
+    -- (MessageID is a 64-bit number a double cannot hold exactly)
+    id = str(e, "Message_GUID", path)
+      or (type(e.MessageID) == "number" and sformat("%.0f", e.MessageID) or nil),
+    campaign = custom ~= "" and custom or nil,
+  }
+  if kind == "bounce" then
+    local hard = e.hard_bounce
+    if hard ~= nil and not is_null(hard) and type(hard) ~= "boolean" then
+      bad(path, "field 'hard_bounce': boolean expected, got " .. type(hard))
+    end
+    local label = (str(e, "error_related_to", path) or "") .. "/" .. (str(e, "error", path) or "")
+    local reason = MAILJET_ERROR[label] or "undefined"
+    local ptype = hard == true and "hard" or "soft"
+    if BLOCK_REASON[reason] then ptype = "block" end
+    if reason == "feedback" then ptype, reason = "hard", "undefined" end   -- Mailjet's own list
+    local ev = outcome(ctx, rcpt, ptype, reason, str(e, "comment", path), common)
+    ev.provider_label = label
+    add(ctx, ev)
+  elseif kind == "sent" then
+    common.reply = str(e, "smtp_reply", path)
+    add(ctx, plain(ctx, rcpt, "delivered", common))
+  elseif kind == "spam" then
+    add(ctx, plain(ctx, rcpt, "complaint", common))
+  elseif kind == "unsub" then
+    add(ctx, plain(ctx, rcpt, "unsubscribe", common))
+  elseif kind == "blocked" then
+    skip(ctx, i, kind, "not sent by Mailjet: " .. tostring(str(e, "error", path) or "blocked"))
+  else
+    skip(ctx, i, kind, "not a delivery outcome")
+  end
+end
+
+local function mailjet(ctx, p)
+  each_item(ctx, p, "mailjet", function(e, path, i) mailjet_event(ctx, e, path, i) end)
+end
+
+------------------------------------------------------------------------------
+-- Brevo, formerly Sendinblue (transactional webhooks: one object, or an
+-- array when the webhook is batched)
+------------------------------------------------------------------------------
+
+local function brevo_event(ctx, e, path, i)
+  local kind = str(e, "event", path, true)
+  local rcpt = str(e, "email", path, true)
+  local tags = e.tags
+  local common = {
+    at = time_field(e, "ts_epoch", path) or time_field(e, "ts_event", path) or time_field(e, "ts", path),
+    id = str(e, "message-id", path),
+    campaign = first_string(tags) or str(e, "tag", path),
+  }
+  local reason = str(e, "reason", path)
+  if reason then
+    -- Brevo's own words before the server's: "RecipientError: ", "undefined "
+    reason = sgsub(reason, "^%s*undefined%s+", "")
+    reason = sgsub(reason, "^%s*%d*%s*RecipientError:%s*", "")
+  end
+  if kind == "hard_bounce" then
+    add(ctx, outcome(ctx, rcpt, "hard", "undefined", reason, common))
+  elseif kind == "soft_bounce" or kind == "deferred" then
+    -- Brevo's label can be wrong (a "deferred" 550 5.1.1): the reply decides
+    add(ctx, outcome(ctx, rcpt, "soft", "undefined", reason, common))
+  elseif kind == "invalid_email" then
+    add(ctx, outcome(ctx, rcpt, "hard", "userunknown", reason, common))
+  elseif kind == "delivered" then
+    add(ctx, plain(ctx, rcpt, "delivered", common))
+  elseif kind == "spam" or kind == "complaint" then
+    add(ctx, plain(ctx, rcpt, "complaint", common))
+  elseif kind == "unsubscribed" or kind == "unsubscribe" then
+    add(ctx, plain(ctx, rcpt, "unsubscribe", common))
+  elseif kind == "blocked" then
+    skip(ctx, i, kind, "not sent by Brevo: the address is on its block list")
+  elseif kind == "error" then
+    skip(ctx, i, kind, "not sent: Brevo failed to process the message")
+  else
+    skip(ctx, i, kind, "not a delivery outcome")
+  end
+end
+
+local function brevo(ctx, p)
+  each_item(ctx, p, "brevo", function(e, path, i) brevo_event(ctx, e, path, i) end)
+end
+
+------------------------------------------------------------------------------
+-- Mandrill, Mailchimp Transactional (a form field mandrill_events holding a
+-- JSON array of events)
+------------------------------------------------------------------------------
+
+-- msg.bounce_description -> type, reason (the event name gives hard or soft
+-- when the description does not blame the sender).
+local MANDRILL_BOUNCE = {
+  bad_mailbox = { "hard", "userunknown" }, invalid_domain = { "hard", "hostunknown" },
+  no_mx = { "hard", "hostunknown" }, mailbox_full = { "soft", "mailboxfull" },
+  spam_related = { "block", "spamdetected" }, policy_related = { "block", "policyviolation" },
+  virus_related = { "block", "virusdetected" }, invalid_content = { "block", "contenterror" },
+  general = { nil, "undefined" },
+}
+_M.mandrill_bounces = MANDRILL_BOUNCE
+
+local function mandrill_event(ctx, e, path, i)
+  if is_null(e.event) and e.type ~= nil then
+    local sync = tostring(e.type) .. (type(e.action) == "string" and "/" .. e.action or "")
+    return skip(ctx, i, sync, "a change of Mandrill's own lists, not a delivery outcome")
+  end
+  local kind = str(e, "event", path, true)
+  if kind == "inbound" then return skip(ctx, i, kind, "an inbound message") end
+  local msg = obj(e, "msg", path, true)
+  local mpath = path .. ".msg"
+  local rcpt = str(msg, "email", mpath, kind ~= "open" and kind ~= "click")
+  local common = { at = time_field(e, "ts", path) or time_field(msg, "ts", mpath),
+                   id = str(e, "_id", path) or str(msg, "_id", mpath), sender = str(msg, "sender", mpath),
+                   campaign = first_string(msg.tags) }
+  if kind == "hard_bounce" or kind == "soft_bounce" then
+    local desc = str(msg, "bounce_description", mpath)
+    local map = desc and MANDRILL_BOUNCE[desc] or {}
+    local ptype = map[1] or (kind == "hard_bounce" and "hard" or "soft")
+    if kind == "soft_bounce" and ptype == "hard" then ptype = "soft" end
+    local ev = outcome(ctx, rcpt, ptype, map[2] or "undefined", str(msg, "diag", mpath), common)
+    ev.provider_label = kind .. (desc and "/" .. desc or "")
+    add(ctx, ev)
+  elseif kind == "deferral" then
+    local events, reply = msg.smtp_events, nil
+    if type(events) == "table" then
+      for _, se in ipairs(events) do
+        if type(se) == "table" and type(se.diag) == "string" then reply = se.diag end
+      end
+    end
+    add(ctx, outcome(ctx, rcpt, "soft", "undefined", reply, common))
+  elseif kind == "delivered" then
+    add(ctx, plain(ctx, rcpt, "delivered", common))
+  elseif kind == "spam" then
+    add(ctx, plain(ctx, rcpt, "complaint", common))
+  elseif kind == "unsub" then
+    add(ctx, plain(ctx, rcpt, "unsubscribe", common))
+  elseif kind == "reject" then
+    skip(ctx, i, kind, "not sent by Mandrill: the address is on its rejection list")
+  elseif kind == "send" then
+    skip(ctx, i, kind, "accepted by Mandrill, not yet an outcome")
+  else
+    skip(ctx, i, kind, "not a delivery outcome")
+  end
+end
+
+local function mandrill(ctx, p)
+  for i, e in ipairs(array(p, "mandrill", "mandrill_events")) do
+    ctx.index = i
+    local path = "mandrill[" .. i .. "]"
+    if type(e) ~= "table" or (is_array(e) and #e > 0) then bad(path, "object expected") end
+    mandrill_event(ctx, e, path, i)
+  end
+end
+
+-- application/x-www-form-urlencoded: key -> value (a key given twice keeps
+-- the last value).
+local function unescape(s)
+  s = sgsub(s, "+", " ")
+  return (sgsub(s, "%%(%x%x)", function(h) return schar(tonumber(h, 16)) end))
+end
+
+-- syntax: params = webhooks.form_decode(body)
+function _M.form_decode(body)
+  local t = {}
+  for pair in sgmatch(body .. "&", "([^&]*)&") do
+    if pair ~= "" then
+      local k, v = smatch(pair, "^([^=]*)=?(.*)$")
+      t[unescape(k)] = unescape(v)
+    end
+  end
+  return t
+end
+
+------------------------------------------------------------------------------
+-- Postal (one event per request, in an envelope: event, timestamp, uuid,
+-- payload)
+------------------------------------------------------------------------------
+
+local function postal(ctx, p)
+  local path = "postal"
+  if type(p) ~= "table" or is_array(p) and #p > 0 then bad(path, "object expected") end
+  local kind = str(p, "event", path, true)
+  local pl = obj(p, "payload", path, true)
+  local ppath = path .. ".payload"
+  local at = time_field(pl, "timestamp", ppath) or time_field(p, "timestamp", path)
+  local function common(m, mpath)
+    return { at = at, id = str(m, "message_id", mpath), sender = str(m, "from", mpath),
+             campaign = str(m, "tag", mpath) }
+  end
+  if kind == "MessageDeliveryFailed" or kind == "MessageDelayed" or kind == "MessageSent"
+     or kind == "MessageHeld" then
+    local m = obj(pl, "message", ppath, true)
+    local mpath = ppath .. ".message"
+    local rcpt = str(m, "to", mpath, true)
+    local reply = str(pl, "output", ppath)
+    if kind == "MessageDeliveryFailed" then
+      local ev = outcome(ctx, rcpt, "hard", "undefined", reply, common(m, mpath))
+      ev.provider_label = "HardFail"
+      add(ctx, ev)
+    elseif kind == "MessageDelayed" then
+      add(ctx, outcome(ctx, rcpt, "soft", "undefined", reply, common(m, mpath)))
+    elseif kind == "MessageSent" then
+      local c = common(m, mpath)
+      c.reply = reply
+      add(ctx, plain(ctx, rcpt, "delivered", c))
+    else
+      skip(ctx, 1, kind, "held by Postal, not sent: " .. tostring(str(pl, "details", ppath) or ""))
+    end
+  elseif kind == "MessageBounced" then
+    -- a bounce message received after the remote server accepted the mail:
+    -- Postal gives no reason, and a bounce is a permanent failure unless
+    -- read otherwise (POST the bounce itself to /bounces to have it read)
+    local m = obj(pl, "original_message", ppath, true)
+    local mpath = ppath .. ".original_message"
+    local ev = outcome(ctx, str(m, "to", mpath, true), "hard", "undefined", nil, common(m, mpath))
+    ev.provider_label = "MessageBounced"
+    add(ctx, ev)
+  else
+    skip(ctx, 1, kind, "not a delivery outcome")
+  end
+end
+
+------------------------------------------------------------------------------
+-- Resend (one event per request: type, created_at, data; sent through Svix)
+------------------------------------------------------------------------------
+
+local function resend(ctx, p)
+  local path = "resend"
+  if type(p) ~= "table" or is_array(p) and #p > 0 then bad(path, "object expected") end
+  local kind = str(p, "type", path, true)
+  local d = obj(p, "data", path, true)
+  local dpath = path .. ".data"
+  local to = field(d, "to", dpath, "string|array", kind ~= "email.opened" and kind ~= "email.clicked")
+  if type(to) == "string" then to = { to } end
+  local common = { at = time_field(p, "created_at", path) or time_field(d, "created_at", dpath),
+                   id = str(d, "email_id", dpath), sender = bare_address(str(d, "from", dpath)),
+                   campaign = str(d, "broadcast_id", dpath) }
+  local function each(fn)
+    for i, rcpt in ipairs(array(to or {}, dpath, "field 'to'")) do
+      if type(rcpt) ~= "string" then bad(dpath .. ".to[" .. i .. "]", "string expected") end
+      local ev = {}
+      for k, v in pairs(common) do ev[k] = v end
+      fn(rcpt, ev)
+    end
+  end
+  if kind == "email.bounced" then
+    local b = obj(d, "bounce", dpath) or {}
+    local bpath = dpath .. ".bounce"
+    local bt, bst = str(b, "type", bpath) or "Permanent", str(b, "subType", bpath) or "General"
+    if bt == "Temporary" then bt = "Transient" end
+    local map = SES_BOUNCE[bt] and (SES_BOUNCE[bt][bst] or SES_BOUNCE[bt].General) or { "hard", "undefined" }
+    local diag = b.diagnosticCode
+    if type(diag) == "table" then diag = diag[#diag] end
+    if type(diag) ~= "string" then diag = nil end
+    each(function(rcpt, c)
+      local ev = outcome(ctx, rcpt, map[1], map[2], diag, c)
+      ev.provider_label = bt .. "/" .. bst
+      add(ctx, ev)
+    end)
+  elseif kind == "email.delivery_delayed" then
+    each(function(rcpt, c) add(ctx, outcome(ctx, rcpt, "soft", "undefined", nil, c)) end)
+  elseif kind == "email.delivered" then
+    each(function(rcpt, c) add(ctx, plain(ctx, rcpt, "delivered", c)) end)
+  elseif kind == "email.complained" then
+    each(function(rcpt, c) add(ctx, plain(ctx, rcpt, "complaint", c)) end)
+  elseif kind == "email.failed" then
+    local f = obj(d, "failed", dpath)
+    skip(ctx, 1, kind, "not sent by Resend: " .. tostring(f and f.reason or "failed"))
+  else
+    skip(ctx, 1, kind, "not a delivery outcome")
+  end
+end
+
+------------------------------------------------------------------------------
+-- bounce's own events (POST /events): what t:record takes, from any source
+------------------------------------------------------------------------------
+
+local EVENT_TYPES = { sent = true, delivered = true, soft = true, hard = true, block = true,
+                      complaint = true, unsubscribe = true, release = true, auto_reply = true }
+local EVENT_FIELDS = { rcpt = "string", type = "string", reason = "string", permanent = "boolean",
+                       reply = "string", rhost = "string", command = "string", at = "time",
+                       campaign = "string", sender = "string", count = "number" }
+_M.event_fields = EVENT_FIELDS
+
+local function own_event(ctx, e, path)
+  for k in pairs(e) do
+    if not EVENT_FIELDS[k] then
+      bad(path, "unknown field '" .. tostring(k) .. "' (an event has rcpt, type, reason, permanent, "
+        .. "reply, rhost, command, at, campaign, sender, count)")
+    end
+  end
+  local ev = { rcpt = str(e, "rcpt", path, true), type = str(e, "type", path), reason = str(e, "reason", path),
+               campaign = str(e, "campaign", path), sender = str(e, "sender", path),
+               at = time_field(e, "at", path), provider = "events" }
+  local permanent = field(e, "permanent", path, "boolean")
+  local count = field(e, "count", path, "number")
+  if count and (count < 1 or count > 1e6 or count % 1 ~= 0) then
+    bad(path, "field 'count': an integer 1..1000000 expected")
+  end
+  ev.count = count
+  if ev.type and not EVENT_TYPES[ev.type] then
+    bad(path, "field 'type': sent, delivered, soft, hard, block, complaint, unsubscribe, release or "
+      .. "auto_reply expected, got '" .. ev.type .. "'")
+  end
+  local reply = str(e, "reply", path)
+  if reply then
+    local ok, r, err = pcall(ctx.classify, reply, { rhost = str(e, "rhost", path), command = str(e, "command", path) })
+    if not ok then bad(path, "field 'command': " .. sgsub(tostring(r), "^.-%((.*)%)$", "%1")) end
+    if not r then bad(path, "field 'reply': " .. tostring(err)) end
+    ev.reply, ev.code, ev.status = reply, r.code, r.status
+    if not ev.type then
+      ev.type, ev.reason, ev.permanent, ev.source = r.type, ev.reason or r.reason, r.permanent, "reply"
+    end
+  end
+  if not ev.type then bad(path, "field 'type' or 'reply' is missing") end
+  if permanent ~= nil then ev.permanent = permanent end
+  ev.source = ev.source or "event"
+  add(ctx, ev)
+end
+
+local function own_events(ctx, p)
+  each_item(ctx, p, "events", function(e, path) own_event(ctx, e, path) end)
+end
+
 local PARSERS = { postmark = postmark, ses = ses, sendgrid = sendgrid, mailgun = mailgun,
-                  sparkpost = sparkpost }
+                  sparkpost = sparkpost, mailjet = mailjet, brevo = brevo, mandrill = mandrill,
+                  postal = postal, resend = resend, events = own_events }
 
 ------------------------------------------------------------------------------
 -- Entry points
 ------------------------------------------------------------------------------
 
 -- syntax: r, err = webhooks.parse(provider, body [, opts])
--- provider: "postmark", "ses", "sendgrid", "mailgun" or "sparkpost". body:
--- the request body (a JSON string) or a table already decoded. opts.decode:
--- a JSON decoder (string -> value, may raise; default lua-cjson with depth
--- 32), opts.null: the decoder's null value, opts.classify: the reply
--- classifier (default bounce.classify), opts.url_patterns: Lua patterns a
--- SubscribeURL must match (default webhooks.SNS_URL_PATTERNS).
--- Returns { provider, events, skipped, subscribe_url, sns, payload }, or nil, err.
+-- provider: one of webhooks.providers ("postmark", "ses", "sendgrid",
+-- "mailgun", "sparkpost", "mailjet", "brevo", "mandrill", "postal",
+-- "resend"), or "events" for bounce's own event schema (an object or an
+-- array of objects with t:record's fields: rcpt, type or reply, reason,
+-- permanent, rhost, command, at, campaign, sender, count; any other field is
+-- an error). body: the request body (JSON; for Mandrill the form it posts,
+-- mandrill_events=..., or the JSON array itself) or a table already
+-- decoded. opts.decode: a JSON decoder (string -> value, may raise; default
+-- lua-cjson with depth 32), opts.null: the decoder's null value,
+-- opts.classify: the reply classifier (reply, opts -> result; default
+-- bounce.classify), opts.url_patterns: Lua patterns a SubscribeURL must
+-- match (default webhooks.SNS_URL_PATTERNS).
+-- Returns { provider, events, skipped, subscribe_url, sns, payload, form }
+-- (form: Mandrill's decoded form fields, for verify_mandrill), or nil, err.
+-- Every event and every skipped entry has `index`: the place of the item
+-- it came from in the payload (1 for a payload of one object).
 function _M.parse(provider, body, opts)
   if type(provider) ~= "string" then
     error("bad argument #1 to 'parse' (string expected, got " .. type(provider) .. ")", 2)
   end
   local parser = PARSERS[provider]
   if not parser then
-    error("bad argument #1 to 'parse' (one of " .. concat(PROVIDERS, ", ") .. " expected, got '"
+    error("bad argument #1 to 'parse' (one of " .. concat(PROVIDERS, ", ") .. ", events expected, got '"
       .. provider .. "')", 2)
   end
   if type(body) ~= "string" and type(body) ~= "table" then
@@ -630,7 +1030,14 @@ function _M.parse(provider, body, opts)
   opts = opts or {}
   local decode = opts.decode or default_decode
   if opts.null ~= nil then _M.null = opts.null end
-  local payload = body
+  local payload, form = body, nil
+  if provider == "mandrill" and type(body) == "string" and not sfind(body, "^%s*%[") then
+    -- the form Mandrill posts: mandrill_events=<JSON array>
+    form = _M.form_decode(body)
+    body = form.mandrill_events
+    if body == nil then return nil, "mandrill: form field 'mandrill_events' is missing" end
+    payload = body
+  end
   if type(body) == "string" then
     if not sfind(body, "%S") then return nil, provider .. ": empty body, JSON expected" end
     local ok, v = pcall(decode, body)
@@ -640,8 +1047,10 @@ function _M.parse(provider, body, opts)
     payload = v
   end
   if type(payload) ~= "table" then
-    return nil, provider .. ": JSON " .. (provider == "sendgrid" or provider == "sparkpost"
-      and "array" or "object") .. " expected, got " .. type(payload)
+    local want = ARRAY_PAYLOAD[provider] and "array" or OBJECT_OR_ARRAY[provider] and "object or array"
+      or "object"
+    return nil, provider .. ": JSON " .. want .. " expected, got "
+      .. (payload == nil and "null" or payload == _M.null and "null" or type(payload))
   end
   local ctx = { provider = provider, events = {}, skipped = {}, decode = decode,
                 classify = opts.classify or default_classify, url_patterns = opts.url_patterns }
@@ -651,7 +1060,7 @@ function _M.parse(provider, body, opts)
     error(err, 0)
   end
   return { provider = provider, events = ctx.events, skipped = ctx.skipped,
-           subscribe_url = ctx.subscribe_url, sns = ctx.sns, payload = payload }
+           subscribe_url = ctx.subscribe_url, sns = ctx.sns, payload = payload, form = form }
 end
 
 -- syntax: ev = webhooks.tracker_event(event)
@@ -659,7 +1068,7 @@ end
 -- classify again, overriding the precedence above).
 function _M.tracker_event(ev)
   return { rcpt = ev.rcpt, type = ev.type, reason = ev.reason, permanent = ev.permanent,
-           at = ev.at, campaign = ev.campaign, sender = ev.sender }
+           at = ev.at, campaign = ev.campaign, sender = ev.sender, count = ev.count }
 end
 
 ------------------------------------------------------------------------------
@@ -704,6 +1113,145 @@ function _M.base64_decode(s)
     if d ~= 61 then n = n + 1; out[n] = schar(v % 256) end
   end
   return concat(out)
+end
+
+-- syntax: b64 = webhooks.base64_encode(s)
+function _M.base64_encode(s)
+  local out, n = {}, 0
+  for i = 1, #s, 3 do
+    local a, b, c = sbyte(s, i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1, c2 = floor(v / 262144) % 64, floor(v / 4096) % 64
+    local c3, c4 = floor(v / 64) % 64, v % 64
+    n = n + 1
+    out[n] = ssub(B64, c1 + 1, c1 + 1) .. ssub(B64, c2 + 1, c2 + 1)
+      .. (b and ssub(B64, c3 + 1, c3 + 1) or "=") .. (c and ssub(B64, c4 + 1, c4 + 1) or "=")
+  end
+  return concat(out)
+end
+
+local function header(headers, name)
+  if type(headers) ~= "table" then return nil end
+  local v = headers[name]
+  if type(v) == "table" then v = v[1] end   -- a header given twice: the first
+  return type(v) == "string" and v or nil
+end
+
+local function now_of(opts)
+  local ngx = rawget(_G, "ngx")
+  return opts.now or (ngx and ngx.time() or os.time())
+end
+
+-- syntax: ok, err = webhooks.verify_mandrill(params, key, url, signature)
+-- params: the form fields Mandrill posted (r.form), key: the webhook's
+-- authentication key, url: the webhook URL exactly as configured in
+-- Mandrill (scheme, credentials, query and trailing slash included; behind
+-- a proxy it differs from the URL the request reached), signature: the
+-- X-Mandrill-Signature header. Mandrill signs the URL followed by each field
+-- name and value, names sorted, with HMAC-SHA1 in base64; nothing in it is
+-- time-based, so a replay within the same payload cannot be told apart.
+function _M.verify_mandrill(params, key, url, signature)
+  if type(key) ~= "string" or key == "" then
+    error("bad argument #2 to 'verify_mandrill' (webhook key expected)", 2)
+  end
+  if type(url) ~= "string" or url == "" then
+    error("bad argument #3 to 'verify_mandrill' (the webhook URL as configured in Mandrill expected)", 2)
+  end
+  if type(params) ~= "table" then return nil, "mandrill: no form fields to verify" end
+  if type(signature) ~= "string" or signature == "" then
+    return nil, "mandrill: header 'X-Mandrill-Signature' is missing"
+  end
+  local keys = {}
+  for k in pairs(params) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = { url }
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. params[k] end
+  local hmac = require("openssl.hmac")
+  local want = _M.base64_encode(hmac.new(key, "sha1"):final(concat(parts)))
+  if not equal(want, signature) then return nil, "mandrill: signature mismatch" end
+  return true
+end
+
+-- A public key from PEM text, or from the base64 DER body older Postal
+-- installs show.
+local function public_key(text)
+  if not sfind(text, "-----BEGIN", 1, true) then
+    local body = sgsub(text, "%s", "")
+    local lines = {}
+    for i = 1, #body, 64 do lines[#lines + 1] = ssub(body, i, i + 63) end
+    text = "-----BEGIN PUBLIC KEY-----\n" .. concat(lines, "\n") .. "\n-----END PUBLIC KEY-----\n"
+  end
+  local ok, key = pcall(require("openssl.pkey").new, text)
+  if not ok or not key then return nil end
+  return key
+end
+_M.public_key = public_key
+
+-- syntax: ok, err = webhooks.verify_postal(body, key, headers)
+-- body: the raw request body; key: the Postal server's public key (PEM, or
+-- the base64 DER body); headers: the request headers with lower-case names.
+-- Checks X-Postal-Signature-256 (RSA PKCS#1 v1.5 over SHA-256 of the body,
+-- base64), or, from a Postal that sends only that, the older
+-- X-Postal-Signature (the same over SHA-1). Nothing in it is time-based.
+function _M.verify_postal(body, key, headers)
+  if type(body) ~= "string" then
+    error("bad argument #1 to 'verify_postal' (string expected, got " .. type(body) .. ")", 2)
+  end
+  if type(key) ~= "string" or key == "" then
+    error("bad argument #2 to 'verify_postal' (public key expected)", 2)
+  end
+  local sig, alg = header(headers, "x-postal-signature-256"), "sha256"
+  if not sig then sig, alg = header(headers, "x-postal-signature"), "sha1" end
+  if not sig then return nil, "postal: header 'X-Postal-Signature-256' is missing" end
+  local raw = _M.base64_decode(sig)
+  if not raw then return nil, "postal: the signature is not base64" end
+  local pkey = public_key(key)
+  if not pkey then return nil, "postal: the configured public key cannot be read" end
+  local digest = require("openssl.digest").new(alg)
+  digest:update(body)
+  local ok, valid = pcall(pkey.verify, pkey, raw, digest)
+  if not ok or not valid then return nil, "postal: signature mismatch" end
+  return true
+end
+
+-- syntax: ok, err = webhooks.verify_svix(body, secret, headers [, { now =, tolerance = 300 }])
+-- Resend's webhooks, sent through Svix. secret: the endpoint's signing
+-- secret ("whsec_" and base64 of the key); headers: svix-id, svix-timestamp,
+-- svix-signature (lower-case names). The signature is HMAC-SHA256 of
+-- "id.timestamp.body" in base64; svix-signature lists one or more "v1,SIG"
+-- separated by spaces (several while a secret is rotated) and one must
+-- match; the timestamp must be within tolerance seconds of now, so a
+-- captured request cannot be replayed later.
+function _M.verify_svix(body, secret, headers, opts)
+  if type(body) ~= "string" then
+    error("bad argument #1 to 'verify_svix' (string expected, got " .. type(body) .. ")", 2)
+  end
+  if type(secret) ~= "string" or secret == "" then
+    error("bad argument #2 to 'verify_svix' (signing secret expected)", 2)
+  end
+  opts = opts or {}
+  local key = _M.base64_decode((sgsub(secret, "^whsec_", "")))
+  if not key then error("bad argument #2 to 'verify_svix' (a secret whsec_BASE64 expected)", 2) end
+  local id, ts = header(headers, "svix-id"), header(headers, "svix-timestamp")
+  local sigs = header(headers, "svix-signature")
+  if not (id and ts and sigs) then
+    return nil, "resend: headers 'svix-id', 'svix-timestamp' and 'svix-signature' are required"
+  end
+  local t = smatch(ts, "^%d+$") and tonumber(ts)
+  local tolerance = opts.tolerance or 300
+  local now = now_of(opts)
+  if not t or t < now - tolerance or t > now + tolerance then
+    return nil, "resend: signature timestamp too old or in the future"
+  end
+  local hmac = require("openssl.hmac")
+  local want = _M.base64_encode(hmac.new(key, "sha256"):final(id .. "." .. ts .. "." .. body))
+  local found = false
+  for entry in sgmatch(sigs, "%S+") do
+    local version, given = smatch(entry, "^([^,]+),(.*)$")
+    if version == "v1" and equal(want, given) then found = true end
+  end
+  if not found then return nil, "resend: signature mismatch" end
+  return true
 end
 
 -- syntax: ok, err = webhooks.verify_mailgun(payload, signing_key [, opts])

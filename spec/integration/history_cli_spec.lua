@@ -4,10 +4,20 @@ local cjson = require("cjson")
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
--- Runs bin/bounce; returns stdout, stderr, exit code.
-local function run(args, input)
+local ROOT = (function()
+  local p = io.popen("pwd")
+  local d = p:read("*l")
+  p:close()
+  return d
+end)()
+
+-- Runs bin/bounce; returns stdout, stderr, exit code. opts.cwd: the folder
+-- to run it in; opts.env: VAR=value ... before the command.
+local function run(args, input, opts)
+  opts = opts or {}
   local out, err = os.tmpname(), os.tmpname()
-  local cmd = "lua5.4 bin/bounce " .. args .. " >" .. out .. " 2>" .. err
+  local cmd = (opts.cwd and "cd " .. sh_quote(opts.cwd) .. " && " or "") .. (opts.env or "")
+    .. " lua5.4 " .. ROOT .. "/bin/bounce " .. args .. " >" .. out .. " 2>" .. err
   if input then
     local inp = os.tmpname()
     local f = assert(io.open(inp, "w"))
@@ -53,7 +63,7 @@ describe("bounce replay, check, suppressions, import with --db", function()
 
   it("keeps what replay learnt for the next command", function()
     if not have_sqlite() then return pending("bounce.sqlite is not built") end
-    local _, err, code = run("replay - --json --db " .. sh_quote(db), events)
+    local _, err, code = run("replay - --json --create --db " .. sh_quote(db), events)
     assert.equal("", err)
     assert.equal(0, code)
     local out
@@ -74,7 +84,7 @@ describe("bounce replay, check, suppressions, import with --db", function()
     local input = '{"type":"hard","at":' .. T0 .. '}\n' ..            -- a parse result with no rcpt
       '{"rcpt":"<Undisclosed Recipients>","type":"hard","at":' .. T0 .. '}\n' ..
       'not json\n' .. events
-    local out, err, code = run("replay - --json --db " .. sh_quote(db), input)
+    local out, err, code = run("replay - --json --create --db " .. sh_quote(db), input)
     assert.equal(1, code)
     assert.equal("stdin:1: no rcpt: the event names no recipient\n" ..
       "stdin:2: invalid address '<Undisclosed Recipients>': expected local@domain\n" ..
@@ -86,15 +96,16 @@ describe("bounce replay, check, suppressions, import with --db", function()
 
   it("lists suppressions with filters, as CSV and JSON", function()
     if not have_sqlite() then return pending("bounce.sqlite is not built") end
-    run("replay - --json --db " .. sh_quote(db), events)
+    run("replay - --json --create --db " .. sh_quote(db), events)
     local out, _, code = run("suppressions --at " .. (T0 + 100) .. " --db " .. sh_quote(db))
     assert.equal(0, code)
     assert.matches("angry@example.org%s+complaint", out)
     assert.matches("gone@example.com%s+hard%s+userunknown", out)
     assert.matches("2 suppressed %(1 hard, 1 complaint%)", out)
     out = run("suppressions --cause hard --csv --at " .. (T0 + 100) .. " --db " .. sh_quote(db))
-    assert.equal("address,cause,reason,since,expires,attempts,bounces,last_event,last_at\r\n"
-      .. "gone@example.com,hard,userunknown,2026-11-20T00:00:00Z,,0,1,hard,2026-11-20T00:00:00Z\r\n", out)
+    assert.equal("rcpt,state,cause,reason,since,expires_at,attempts,bounces,blocks,last_event,last_at\r\n"
+      .. "gone@example.com,suppressed,hard,userunknown,2026-11-20T00:00:00Z,,0,1,0,hard,2026-11-20T00:00:00Z\r\n",
+      out)
     out = run("suppressions --domain example.org --json --at " .. (T0 + 100) .. " --db " .. sh_quote(db))
     local j = cjson.decode(out)
     assert.equal("angry@example.org", j.rcpt)
@@ -116,13 +127,18 @@ describe("bounce replay, check, suppressions, import with --db", function()
       'unsub@example.com,Unsubscribed,2024-03-01 10:00:00+02:00\r\n',
       'man@example.com,ManualSuppression,\r\n',
       'not-an-address,Hard bounce,\r\n',
-      'late@example.com,Hard bounce,yesterday\r\n')
+      'late@example.com,Hard bounce,yesterday\r\n',
+      'mg@example.com,Hard bounce,"Fri, 03 May 2024 10:00:00 UTC"\r\n',
+      'mg2@example.com,Hard bounce,"Fri, 3 May 2024 12:00:00 +0200"\r\n',
+      'mg3@example.com,Hard bounce,"3 May 2024 06:00 EDT"\r\n',
+      'mg4@example.com,Hard bounce,"Fri, 03 May 2024 10:00:00 GMT (sent)"\r\n')
     f:close()
-    local out, err, code = run("import " .. sh_quote(csv) .. " --at " .. T0 .. " --db " .. sh_quote(db))
-    assert.equal(1, code)
-    assert.matches("imported 5 suppressions %(2 hard, 1 complaint, 1 unsubscribe, 1 manual%)", out)
+    local out, err, code = run("import " .. sh_quote(csv) .. " --at " .. T0 .. " --create --db " .. sh_quote(db))
+    assert.equal(1, code)   -- one row skipped
+    assert.matches("imported 10 suppressions %(7 hard, 1 complaint, 1 unsubscribe, 1 manual%) from "
+      .. "[^\n]*export.csv, 1 row skipped, 1 dated %-%-at", out)
     assert.matches("export.csv:7: invalid address 'not%-an%-address'", err)
-    assert.matches("export.csv:8: not a date: 'yesterday'", err)
+    assert.matches("export.csv:8: warning: not a date: 'yesterday'; dated %-%-at instead", err)
     out = run("suppressions --json --at " .. T0 .. " --db " .. sh_quote(db))
     local by = {}
     for line in out:gmatch("[^\n]+") do
@@ -138,7 +154,10 @@ describe("bounce replay, check, suppressions, import with --db", function()
     assert.equal(1709280000, by["unsub@example.com"].since)   -- 08:00 UTC
     assert.equal("manual", by["man@example.com"].cause)
     assert.equal(T0, by["man@example.com"].since)
-    assert.is_nil(by["late@example.com"])
+    assert.equal(T0, by["late@example.com"].since)    -- kept, dated --at
+    for _, a in ipairs({ "mg", "mg2", "mg3", "mg4" }) do
+      assert.equal(1714730400, by[a .. "@example.com"].since, a)   -- RFC 5322 dates, as Mailgun exports
+    end
   end)
 
   it("says what is wrong with a file it cannot import", function()
@@ -152,6 +171,161 @@ describe("bounce replay, check, suppressions, import with --db", function()
     _, err, code = run("import " .. sh_quote(dir .. "/missing.csv") .. " --db :memory:")
     assert.equal(2, code)
     assert.matches("missing.csv", err)
+  end)
+
+  describe("fails closed on a missing history", function()
+    local function files()
+      local p = io.popen("ls -A " .. sh_quote(dir))
+      local l = p:read("*a")
+      p:close()
+      return l
+    end
+
+    it("check answers nothing from a history that does not exist, and creates none", function()
+      -- a pre-send hook run from another folder: ./bounce.db is not there
+      local out, err, code = run("check ann@example.org", nil, { cwd = dir })
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("no history at bounce.db %(the file does not exist", err)
+      for _, args in ipairs({ "check ann@example.org --db typo.db", "check - --db typo.db --json",
+                              "suppressions --db typo.db", "suppressions --csv" }) do
+        out, err, code = run(args, "ann@example.org\n", { cwd = dir })
+        assert.equal(2, code, args)
+        assert.equal("", out, args)
+        assert.matches("no history at", err, 1, true)
+      end
+      out, err, code = run("check ann@example.org", nil, { cwd = dir, env = "BOUNCE_DB=elsewhere.db" })
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("no history at elsewhere.db", err, 1, true)
+      assert.equal("", files())   -- no bounce.db, typo.db, elsewhere.db, nor -wal / -shm
+    end)
+
+    it("check without an address is a usage error", function()
+      local _, err, code = run("check --db :memory:")
+      assert.equal(2, code)
+      assert.matches("no address given", err)
+    end)
+
+    it("replay and import start a history only with --create, and only once the input is read", function()
+      local x = dir .. "/x.db"
+      local _, err, code = run("replay --db " .. sh_quote(x) .. " " .. sh_quote(dir .. "/nonexistent"))
+      assert.equal(2, code)
+      assert.matches("nonexistent: No such file", err)
+      _, err, code = run("replay --create --db " .. sh_quote(x) .. " " .. sh_quote(dir .. "/nonexistent"))
+      assert.equal(2, code)
+      assert.matches("nonexistent: No such file", err)
+      assert.equal("", files())   -- x.db was not created before the input was found missing
+      _, err, code = run("replay - --db " .. sh_quote(x), events)
+      assert.equal(2, code)
+      assert.matches("no history at " .. x .. " %(the file does not exist; %-%-create starts a new one", err)
+      local csv = dir .. "/export.csv"
+      local f = assert(io.open(csv, "w"))
+      f:write("email,reason\nann@example.org,hard bounce\n")
+      f:close()
+      _, err, code = run("import " .. sh_quote(csv) .. " --db " .. sh_quote(x))
+      assert.equal(2, code)
+      assert.matches("no history at", err, 1, true)
+      _, err, code = run("import " .. sh_quote(dir .. "/missing.csv") .. " --create --db " .. sh_quote(x))
+      assert.equal(2, code)
+      assert.matches("missing.csv", err, 1, true)
+      assert.equal("export.csv\n", files())
+      local out
+      out, _, code = run("import " .. sh_quote(csv) .. " --dry-run --db " .. sh_quote(x))   -- needs no file
+      assert.equal(0, code)
+      assert.matches("would import 1 suppression", out)
+      assert.equal("export.csv\n", files())
+      if not have_sqlite() then return pending("bounce.sqlite is not built") end
+      _, err, code = run("replay - --json --create --db " .. sh_quote(x), events)
+      assert.equal(0, code, err)
+      out, _, code = run("check gone@example.com --at " .. (T0 + 1) .. " --db " .. sh_quote(x))
+      assert.equal(1, code)
+      assert.matches("suppressed since 2026%-11%-20", out)
+      _, err, code = run("import " .. sh_quote(csv) .. " --db " .. sh_quote(x))   -- it exists now
+      assert.equal(0, code, err)
+    end)
+  end)
+
+  describe("options", function()
+    local commands = { "check a@example.org --db :memory:", "replay - --db :memory:", "suppressions --db :memory:",
+                       "import x.csv --db :memory:", "parse -", "classify x", "rules", "reasons", "demo",
+                       "serve --token 0123456789" }
+
+    it("refuses an unknown option in every command, doing nothing else", function()
+      for _, c in ipairs(commands) do
+        local name = c:match("^%a+")
+        local out, err, code = run(c .. " --bogus", "")
+        assert.equal(2, code, c)
+        assert.equal("", out, c)
+        assert.matches("unknown option %-%-bogus", err, 1, false)
+        assert.matches(name == "classify" and "bounce classify %-%-help" or ".", err)
+      end
+      local out, err, code = run("classify --bogus x")
+      assert.equal(2, code)
+      assert.equal("", out)   -- "x" is not classified
+      assert.equal("bounce: unknown option --bogus (bounce classify --help)\n", err)
+      out, err, code = run("suppressions --csv=yes --db :memory:")
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("%-%-csv takes no value", err)
+    end)
+
+    it("shows each command's own help for COMMAND --help and help COMMAND", function()
+      for _, c in ipairs(commands) do
+        local name = c:match("^%a+")
+        local out, _, code = run(name .. " --help")
+        assert.equal(0, code, name)
+        assert.matches("^usage: bounce " .. name, out)
+        local again = run("help " .. name)
+        assert.equal(out, again, name)
+      end
+    end)
+  end)
+
+  describe("replay's tables", function()
+    it("says no sends were recorded instead of rates over 100%", function()
+      local out, _, code = run("replay - --db :memory:", table.concat({
+        '{"rcpt":"a@example.com","type":"complaint","at":' .. T0 .. '}',
+        '{"rcpt":"b@example.com","type":"hard","at":' .. T0 .. '}',
+        '{"rcpt":"c@example.com","type":"delivered","at":' .. T0 .. '}' }, "\n") .. "\n")
+      assert.equal(0, code)
+      assert.not_matches("%d%d%d%.%d%d%%", out)
+      assert.matches("no sends were recorded", out)
+      assert.matches("domain:example.com%s+2%s+1%s+0%s+1%s+0%s+1%s+%-%s+%-%s+%(no sends recorded%)", out)
+      out = run("replay - --db :memory:", '{"rcpt":"a@example.com","type":"sent","count":100,"at":' .. T0
+        .. '}\n{"rcpt":"b@example.com","type":"complaint","at":' .. T0 .. '}\n')
+      assert.not_matches("no sends were recorded", out)
+      assert.matches("domain:example.com%s+100%s+0%s+0%s+0%s+0%s+1%s+0%.00%%%s+1%.00%%", out)
+    end)
+
+    it("lines columns up for long addresses and scopes", function()
+      local long = string.rep("a", 40) .. "@" .. string.rep("b", 30) .. ".example.com"
+      local out = run("replay - --db :memory:", table.concat({
+        '{"rcpt":"' .. long .. '","type":"hard","at":' .. T0 .. ',"campaign":"' .. string.rep("c", 50) .. '"}',
+        '{"rcpt":"x@example.com","type":"complaint","at":' .. T0 .. ',"campaign":"c1"}' }, "\n") .. "\n")
+      -- each table: the column after the address starts at the same place on every row
+      local function starts(pattern)
+        local cols = {}
+        for line in out:gmatch("[^\n]+") do
+          local a, b = line:find(pattern)
+          if a then cols[#cols + 1] = b end
+        end
+        return cols
+      end
+      local decisions = starts("^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d %S+%s+")
+      assert.equal(2, #decisions)
+      assert.equal(decisions[1], decisions[2])
+      local suppressed = starts("^  %S+@%S+%s+")
+      assert.equal(2, #suppressed)
+      assert.equal(suppressed[1], suppressed[2])
+      local health = starts("^  %a+:%S+%s+")
+      assert.is_true(#health >= 4)
+      for i = 2, #health do assert.equal(health[1], health[i]) end
+      local check = run("check --db :memory: " .. long .. " x@example.com")
+      local c = {}
+      for line in check:gmatch("[^\n]+") do c[#c + 1] = select(2, line:find("^%S+%s+")) end
+      assert.equal(c[1], c[2])
+    end)
   end)
 
   it("fails cleanly when the history file cannot be opened", function()

@@ -161,6 +161,76 @@ describe("bounce parse", function()
     assert.equals("", quiet)
   end)
 
+  it("dates a bounce without Arrival-Date or Last-Attempt-Date by its own Date header", function()
+    -- a backlog from 2015 read today is recorded in 2015
+    local old = mail.dsn{ rcpt = "old@example.org", status = "5.1.1", diag = "550 5.1.1 user unknown",
+                          date = false, own_date = "Tue, 10 Mar 2015 08:00:00 +0100",
+                          sent = "Mon, 09 Mar 2015 10:00:00 +0000" }
+    local older = mail.dsn{ rcpt = "older@example.org", status = "5.1.1", diag = "550 5.1.1 user unknown",
+                            date = false, sent = "Mon, 09 Mar 2015 10:00:00 +0000" }
+    local box = mail.write(dir .. "/old.mbox", mail.mbox({ old, older, ANN }))
+    local out, err, code = bounce("parse " .. q(box))
+    assert.equals(0, code, err)
+    local l = lines(out)
+    local a, b, c = cjson.decode(l[1]), cjson.decode(l[2]), cjson.decode(l[3])
+    assert.same({ 1425970800, "date" }, { a.at, a.at_from })              -- the bounce's Date
+    assert.same({ 1425895200, "original-date" }, { b.at, b.at_from })     -- the returned message's
+    assert.same({ 1740996005 }, { c.at, c.at_from })   -- Last-Attempt-Date: no at_from
+    out = sh("lua5.4 bin/bounce parse " .. q(box) .. " | lua5.4 bin/bounce replay - --db :memory:")
+    assert.matches("2015%-03%-10 07:00%s+old@example.org%s+hard/userunknown", out)
+  end)
+
+  it("prints Sisimai's records with --format sisimai, and leaves out deliveries with --only failed", function()
+    local delivered = mail.dsn{ rcpt = "fine@example.org", status = "2.0.0", diag = "250 2.0.0 OK" }
+      :gsub("Action: failed", "Action: delivered")
+    local listed = ANN:gsub("X%-Campaign%-Id: march", "List-Id: March letter <march.example.com>")
+    local box = mail.write(dir .. "/s.mbox", mail.mbox({ listed, delivered }))
+    local out, err, code = bounce("parse --format sisimai " .. q(box))
+    assert.equals(0, code, err)
+    local l = lines(out)
+    assert.equals(2, #l)
+    local r = cjson.decode(l[1])
+    assert.same({
+      recipient = "ann@example.org", deliverystatus = "5.1.1", replycode = "550", reason = "userunknown",
+      hardbounce = 1, softbounce = 0, timestamp = 1740996005, action = "failed",
+      diagnosticcode = "550 5.1.1 <ann@example.org>: user unknown", diagnostictype = "SMTP",
+      rhost = "", lhost = "mx.example.net", smtpcommand = "", smtpagent = "RFC3464",
+      destination = "example.org", senderdomain = "example.com", addresser = "news@example.com",
+      subject = "Our March letter", messageid = "ann.example.org@example.com", listid = "march.example.com",
+      feedbacktype = "", alias = "", origin = box, catch = "", timezoneoffset = "+0000",
+      -- as Sisimai::String->token("news@example.com", "ann@example.org", 1740996005) gives it
+      token = pcall(require, "openssl.digest") and "aa535b5d5397a659888416b697225ebf0ed3e2e2" or "",
+    }, r)
+    assert.equals("delivered", cjson.decode(l[2]).action)
+    out, err, code = bounce("parse --format sisimai --only failed " .. q(box))
+    assert.equals(0, code, err)
+    assert.equals(1, #lines(out))
+    out = bounce("parse --only failed --csv " .. q(box))
+    assert.equals(2, #lines(out))   -- the header and ann's row
+    local _, uerr, ucode = bounce("parse --format xml " .. q(box))
+    assert.equals(2, ucode)
+    assert.matches("%-%-format: json, csv or sisimai expected", uerr)
+    _, uerr, ucode = bounce("parse --only delivered " .. q(box))
+    assert.equals(2, ucode)
+    assert.matches("%-%-only: 'failed' expected", uerr)
+  end)
+
+  it("classifies with the rules of a --rules file", function()
+    local msg = mail.dsn{ rcpt = "ann@example.org", status = "5.0.0", diag = "550 the parrot is no more" }
+    local path = mail.write(dir .. "/p.eml", msg)
+    local out = bounce("parse " .. q(path))
+    assert.not_equals("suspend", cjson.decode(lines(out)[1]).reason)
+    local rules = mail.write(dir .. "/rules.lua",
+      'return { { name = "parrot", pattern = "parrot is no more", reason = "suspend" } }\n')
+    out = bounce("parse --rules " .. q(rules) .. " " .. q(path))
+    local r = cjson.decode(lines(out)[1])
+    assert.same({ "suspend", "parrot" }, { r.reason, r.rule })
+    mail.write(rules, 'local x = 1\nos.exit(3)\nreturn { { pattern = "parrot", reason = "suspend" } }\n')
+    local _, err, code = bounce("parse --rules " .. q(rules) .. " " .. q(path))
+    assert.equals(2, code)
+    assert.matches("rules.lua:2: rules file may not use 'os'", err, 1, true)
+  end)
+
   it("explains itself with --help and refuses unknown options", function()
     local out, _, code = bounce("parse --help")
     assert.equals(0, code)

@@ -16,6 +16,9 @@ local mime = require("mime")
 
 local TOKEN = "test-token-0123456789"
 local MAILGUN_KEY = "key-test"
+local MANDRILL_KEY, MANDRILL_URL = "mandrill-test-key", "https://bounce:tok@hooks.example.com/webhooks/mandrill"
+local RESEND_SECRET = "whsec_c3ZpeC10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVm"
+local FIXTURES = "spec/fixtures/webhooks/"
 
 local function fixture(name) return (assert(read("spec/fixtures/webhooks/" .. name .. ".json"))) end
 
@@ -93,7 +96,7 @@ describe("bounce serve", function()
     return
   end
 
-  local dir, port, pid, prefix, helper, policy
+  local dir, port, pid, prefix, helper, policy, rules
 
   local function url(path) return "http://127.0.0.1:" .. port .. path end
 
@@ -128,10 +131,14 @@ describe("bounce serve", function()
     write(dir .. "/cert.pem", sns.cert_pem())
     policy = dir .. "/policy.lua"
     write(policy, "return { soft = { max_attempts = 5 } }\n")
+    rules = dir .. "/rules.lua"
+    write(rules, 'return { { name = "parrot", pattern = "parrot is no more", reason = "suspend" } }\n')
     helper = nginx.start{ http = HELPER_HTTP, server = HELPER_SERVER:gsub("CERTFILE", dir .. "/cert.pem") }
     prefix = dir .. "/prefix"
     local p, pid_or_log = start_serve(prefix, table.concat({ "--token", TOKEN, "--workers", "2",
-      "--policy", policy, "--mailgun-key", MAILGUN_KEY, "--verp", "bounces+",
+      "--policy", policy, "--mailgun-key", MAILGUN_KEY, "--verp", "bounces+", "--rules", rules,
+      "--mandrill-key", MANDRILL_KEY, "--mandrill-url", "'" .. MANDRILL_URL .. "'",
+      "--postal-key", nginx.root .. "/" .. FIXTURES .. "postal_public.pem", "--resend-secret", RESEND_SECRET,
       "--sns-cert-url", "'^http://127%.0%.0%.1:" .. helper.port .. "/'" }, " "), dir .. "/serve.out")
     if p then
       port, pid = p, pid_or_log
@@ -235,9 +242,43 @@ describe("bounce serve", function()
       return cjson.encode(sns.sign(cjson.decode(fixture(name)), "http://127.0.0.1:" .. helper.port .. "/cert.pem"))
     end
 
+    -- Mandrill posts a form, signed over the configured URL and the fields
+    local function mandrill_form(name)
+      local events = fixture(name)
+      local sig = mime.b64(require("openssl.hmac").new(MANDRILL_KEY, "sha1"):final(MANDRILL_URL
+        .. "mandrill_events" .. events))
+      return "mandrill_events=" .. nginx.escape(events), { ["x-mandrill-signature"] = sig,
+        ["content-type"] = "application/x-www-form-urlencoded" }
+    end
+    -- Postal signs the body with its private key (a key made for the specs)
+    local function postal_signed(name)
+      local body = fixture(name)
+      local key = require("openssl.pkey").new(assert(read(FIXTURES .. "postal_test_private.pem")))
+      local sig = key:sign(require("openssl.digest").new("sha256"):update(body))
+      return body, { ["x-postal-signature-256"] = mime.b64(sig) }
+    end
+    -- Resend signs through Svix: HMAC-SHA256 of id.timestamp.body
+    local function resend_signed(name, ts)
+      local body = fixture(name)
+      ts = tostring(ts or os.time())
+      local key = mime.unb64(RESEND_SECRET:gsub("^whsec_", ""))
+      local sig = mime.b64(require("openssl.hmac").new(key, "sha256"):final("msg_" .. ts .. "." .. ts .. "." .. body))
+      return body, { ["svix-id"] = "msg_" .. ts, ["svix-timestamp"] = ts, ["svix-signature"] = "v1," .. sig }
+    end
+    local function signed(f, name) return { f(name) } end
+
     local payloads = {
       postmark = { bounce = fixture("postmark_bounce"), delivery = fixture("postmark_delivery"),
                    complaint = fixture("postmark_complaint") },
+      mailjet = { bounce = fixture("mailjet_bounce"), delivery = fixture("mailjet_delivery"),
+                  complaint = fixture("mailjet_complaint") },
+      brevo = { bounce = fixture("brevo_bounce"), delivery = fixture("brevo_delivery"),
+                complaint = fixture("brevo_complaint") },
+      mandrill = { bounce = signed(mandrill_form, "mandrill_bounce"), delivery = signed(mandrill_form, "mandrill_delivery"),
+                   complaint = signed(mandrill_form, "mandrill_complaint") },
+      postal = { bounce = signed(postal_signed, "postal_bounce"), delivery = signed(postal_signed, "postal_delivery") },
+      resend = { bounce = signed(resend_signed, "resend_bounce"), delivery = signed(resend_signed, "resend_delivery"),
+                 complaint = signed(resend_signed, "resend_complaint") },
       ses = { bounce = ses_signed("ses_bounce"), delivery = ses_signed("ses_delivery"),
               complaint = ses_signed("ses_complaint") },
       sendgrid = { bounce = fixture("sendgrid_bounce"), delivery = fixture("sendgrid_delivery"),
@@ -247,27 +288,99 @@ describe("bounce serve", function()
       sparkpost = { bounce = fixture("sparkpost_bounce"), delivery = fixture("sparkpost_delivery"),
                     complaint = fixture("sparkpost_complaint") },
     }
-    for _, provider in ipairs({ "postmark", "ses", "sendgrid", "mailgun", "sparkpost" }) do
+    -- POST a payload: a body, or { body, headers } for the signed ones
+    local function send(provider, p)
+      local body, headers = p, nil
+      if type(p) == "table" then body, headers = p[1], p[2] end
+      local h = { authorization = "Bearer " .. TOKEN }
+      for k, v in pairs(headers or {}) do h[k] = v end
+      local status, text = request("POST", "/webhooks/" .. provider, body, h)
+      local okj, v = pcall(cjson.decode, text)
+      return status, okj and v or text
+    end
+
+    for _, provider in ipairs({ "postmark", "ses", "sendgrid", "mailgun", "sparkpost", "mailjet", "brevo",
+                                "mandrill", "postal", "resend" }) do
       it(provider .. ": a bounce suppresses, a delivery keeps, a complaint suppresses", function()
+        -- each provider starts from addresses no other provider's run has touched
+        for _, a in ipairs({ "jane.doe@example.org", "grumpy@example.org" }) do
+          api("DELETE", "/suppressions/" .. a)
+        end
         local p = payloads[provider]
-        local status, r = post(provider, p.bounce)
+        local status, r = send(provider, p.bounce)
         assert.equals(200, status, cjson.encode(r))
         assert.is_true(r.stored >= 1)
         assert.equals("suppress", r.decisions[1].action)
         assert.equals("userunknown", r.decisions[1].reason)
-        status, r = post(provider, p.delivery)
-        assert.equals(200, status, cjson.encode(r))
-        assert.equals(1, r.stored)
-        status, r = post(provider, p.complaint)
+        assert.is_false((allowed("jane.doe@example.org")))
+        status, r = send(provider, p.delivery)
         assert.equals(200, status, cjson.encode(r))
         assert.is_true(r.stored >= 1)
-        assert.is_false((allowed("jane.doe@example.org")))
+        local delivered
+        for _, d in ipairs(r.decisions) do
+          if d.rcpt == "ok@example.org" then delivered = d end
+        end
+        assert.same({ "delivered", "send" }, { delivered.type, delivered.action })
         assert.is_true((allowed("ok@example.org")))
+        if not p.complaint then return end   -- Postal reports no complaints
+        status, r = send(provider, p.complaint)
+        assert.equals(200, status, cjson.encode(r))
+        assert.is_true(r.stored >= 1)
         local ok, reason = allowed("grumpy@example.org")
         assert.is_false(ok)
         assert.matches("spam complaint", reason)
       end)
     end
+
+    it("refuses Mandrill, Postal and Resend payloads whose signature does not hold, and stores nothing", function()
+      local body, h = mandrill_form("mandrill_bounce")
+      h["x-mandrill-signature"] = "AAAA" .. h["x-mandrill-signature"]:sub(5)
+      local function post_h(provider, b, headers)
+        local hh = { authorization = "Bearer " .. TOKEN }
+        for k, v in pairs(headers) do hh[k] = v end
+        local status, text = request("POST", "/webhooks/" .. provider, b, hh)
+        return status, cjson.decode(text)
+      end
+      local status, r = post_h("mandrill", body, h)
+      assert.same({ 401, "mandrill: signature mismatch" }, { status, r.error })
+      status, r = post_h("mandrill", body, {})
+      assert.same({ 401, "mandrill: header 'X-Mandrill-Signature' is missing" }, { status, r.error })
+      body, h = postal_signed("postal_bounce")
+      status, r = post_h("postal", body:gsub("jane%.doe", "eve"), h)
+      assert.same({ 401, "postal: signature mismatch" }, { status, r.error })
+      body, h = resend_signed("resend_bounce", os.time() - 600)
+      status, r = post_h("resend", body, h)
+      assert.same({ 401, "resend: signature timestamp too old or in the future" }, { status, r.error })
+      assert.is_true((allowed("eve@example.org")))
+      -- the HEAD Mandrill sends when a webhook is added: no signature, no token
+      assert.equals(200, (request("HEAD", "/webhooks/mandrill")))
+    end)
+
+    it("numbers skipped and rejected events by their place in the payload", function()
+      local status, r = post("sendgrid", cjson.encode({
+        { event = "open", email = "a@example.org", timestamp = os.time() },
+        { event = "bounce", email = "not-an-address", timestamp = os.time(), reason = "550 5.1.1 unknown" },
+        { event = "delivered", email = "fine@example.org", timestamp = os.time() },
+        { event = "processed", email = "fine@example.org", timestamp = os.time() },
+        { event = "bounce", email = "also bad", timestamp = os.time() } }))
+      assert.equals(200, status, cjson.encode(r))
+      assert.equals(1, r.stored)
+      assert.same({ 1, 4 }, { r.skipped[1].index, r.skipped[2].index })
+      assert.same({ 2, 5 }, { r.rejected[1].index, r.rejected[2].index })
+      assert.same({ "not-an-address", "also bad" }, { r.rejected[1].rcpt, r.rejected[2].rcpt })
+    end)
+
+    it("answers 400, not 500, to JSON that is not what the provider sends", function()
+      for _, body in ipairs({ "1", '"x"', "true", "null" }) do
+        -- (providers that sign their body answer 401 first: see above)
+        for _, provider in ipairs({ "sendgrid", "sparkpost", "postmark", "mailjet", "brevo" }) do
+          local status, r = post(provider, body)
+          assert.equals(400, status, provider .. " " .. body)
+          assert.matches("^" .. provider .. ": JSON ", r.error)
+        end
+        assert.equals(400, (api("POST", "/events", body)))
+      end
+    end)
 
     it("reports unknown and untracked event kinds as skipped, with 200", function()
       local status, r = post("sendgrid", '[{"event":"teleported","email":"a@example.org","timestamp":1762354778},'
@@ -349,6 +462,70 @@ describe("bounce serve", function()
     end)
   end)
 
+  describe("POST /events", function()
+    it("stores bounce's own events from any source: replies classified, sends counted", function()
+      local now = os.time()
+      local status, r = api("POST", "/events", cjson.encode({
+        { rcpt = "ev-gone@example.net", reply = "550 5.1.1 <ev-gone@example.net>: user unknown", at = now,
+          campaign = "c-events" },
+        { rcpt = "ev-ok@example.net", type = "sent", count = 9, at = now, campaign = "c-events" },
+        { rcpt = "ev-ok@example.net", type = "delivered", at = now, campaign = "c-events" },
+        { rcpt = "not an address", type = "hard" } }))
+      assert.equals(200, status, cjson.encode(r))
+      assert.equals(3, r.stored)
+      assert.same({ "ev-gone@example.net", "suppress", "userunknown", "reply" },
+                  { r.decisions[1].rcpt, r.decisions[1].action, r.decisions[1].reason, r.decisions[1].source })
+      assert.same({ 4, "not an address" }, { r.rejected[1].index, r.rejected[1].rcpt })
+      assert.is_false((allowed("ev-gone@example.net")))
+      local _, h = api("GET", "/health?scope=campaign:c-events")
+      assert.same({ 1, 1 }, { h.delivered, h.hard })
+      assert.is_true(h.sent >= 1)   -- (the shared health counters count an event once, whatever its count)
+      status, r = api("POST", "/events", '{"rcpt":"a@example.net","kind":"hard"}')
+      assert.equals(400, status)
+      assert.matches("^events: unknown field 'kind'", r.error)
+      assert.equals(405, (api("GET", "/events")))
+    end)
+  end)
+
+  describe("query parameters", function()
+    it("answers 400 to a parameter without a value or an unknown cause or reason, never 503", function()
+      for _, q in ipairs({ "after", "after=", "cause", "reason", "format", "limit", "cause=bogus",
+                           "reason=nosuchreason", "after=a&after=b" }) do
+        local status, r, h = api("GET", "/suppressions?" .. q)
+        assert.equals(400, status, q)
+        assert.matches("query parameter '%a+'", r.error)
+        assert.is_nil(h["retry-after"])
+      end
+      assert.equals(400, (api("GET", "/check?rcpt")))
+      assert.equals(400, (api("GET", "/health?scope")))
+    end)
+  end)
+
+  describe("rules file", function()
+    local function reason_of(reply)
+      local _, r = api("POST", "/events", cjson.encode({ rcpt = "rules-" .. tostring(math.random(1e9)) .. "@example.net",
+        reply = reply }))
+      return r.decisions[1].reason
+    end
+
+    it("classifies with --rules, follows an edit in every worker, and keeps the rules through a broken edit", function()
+      assert.equals("suspend", reason_of("550 the parrot is no more"))
+      write(rules, 'return { { name = "frozen", pattern = "account is frozen", reason = "mailboxfull" } }\n')
+      socket.sleep(2.5)   -- every worker looks at the file within 2 reload intervals
+      for _ = 1, 6 do     -- requests land on both workers
+        assert.equals("mailboxfull", reason_of("552 your account is frozen"))
+        assert.not_equals("suspend", reason_of("550 the parrot is no more"))
+      end
+      write(rules, 'return { { name = "frozen", pattern = "account is frozen", reason = "nosuch" } }\n')
+      socket.sleep(2.5)
+      for _ = 1, 6 do assert.equals("mailboxfull", reason_of("552 your account is frozen")) end
+      local log = read(prefix .. "/logs/error.log")
+      assert.matches("rules reloaded from " .. rules:gsub("%p", "%%%0") .. " %(1 rules%)", log)
+      assert.matches("rules edit rejected, the previous rules stay in force: .*unknown reason 'nosuch'", log)
+      write(rules, 'return { { name = "parrot", pattern = "parrot is no more", reason = "suspend" } }\n')
+    end)
+  end)
+
   describe("suppressions, release and health", function()
     it("lists suppressions as JSON and CSV, filtered and paged", function()
       for i = 1, 5 do
@@ -368,8 +545,18 @@ describe("bounce serve", function()
       local s, csv, h = request("GET", "/suppressions?format=csv&cause=hard", nil, AUTH)
       assert.equals(200, s)
       assert.matches("^text/csv", h["content-type"])
-      assert.matches("^rcpt,cause,reason,since,expires_at,attempts\r\n", csv)
-      assert.matches("\r\npage1@example%.com,hard,userunknown,%d%d%d%d%-%d%d%-%d%dT", csv)
+      -- the columns and names of `bounce suppressions --csv` (bounce.output)
+      assert.matches("^rcpt,state,cause,reason,since,expires_at,attempts,bounces,blocks,last_event,last_at\r\n", csv)
+      assert.matches("\r\npage1@example%.com,suppressed,hard,userunknown,%d%d%d%d%-%d%d%-%d%dT", csv)
+      local _, one = api("GET", "/suppressions?cause=hard&limit=1")
+      assert.same({ "rcpt", "state", "cause", "reason", "since", "attempts", "bounces", "blocks", "last_event",
+                    "last_at" }, (function()
+        local keys = {}
+        for _, k in ipairs(require("bounce.output").SUPPRESSION_FIELDS) do
+          if one.items[1][k] ~= nil then keys[#keys + 1] = k end
+        end
+        return keys
+      end)())
     end)
 
     it("pages through a list many times longer than a page, each address once, in order", function()
@@ -472,9 +659,10 @@ describe("bounce serve", function()
     end
 
     -- Starts bounce serve on the database, runs fn(port), stops it.
-    local function with_sqlite(db, fn)
+    local function with_sqlite(db, fn, more)
       local pre = dir .. "/sqlite-prefix"
-      local p, spid = start_serve(pre, "--token " .. TOKEN .. " --store sqlite:" .. db, dir .. "/sqlite.out")
+      local p, spid = start_serve(pre, "--token " .. TOKEN .. " --store sqlite:" .. db .. " " .. (more or ""),
+                                  dir .. "/sqlite.out")
       if not p then error("bounce serve --store sqlite: did not start:\n" .. spid, 0) end
       local ok, err = pcall(fn, function(path) return "http://127.0.0.1:" .. p .. path end)
       sh("kill -TERM " .. spid)
@@ -492,12 +680,49 @@ describe("bounce serve", function()
       with_sqlite(db, function(target)
         local status = request("POST", "/webhooks/postmark", fixture("postmark_bounce"), AUTH, target)
         assert.equals(200, status)
-      end)
+      end, "--create")
       with_sqlite(db, function(target)
         local status, text = request("GET", "/check?rcpt=jane.doe@example.org", nil, AUTH, target)
         assert.equals(200, status)
         assert.is_false(cjson.decode(text).allowed)
       end)
+    end)
+
+    -- Runs bounce serve to its end (it must not start); returns its output and exit code.
+    local function serve_fails(args)
+      local out = dir .. "/refused.out"
+      local rc = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. free_port()
+        .. " --prefix " .. dir .. "/refused-prefix --token " .. TOKEN .. " " .. args .. " >" .. out .. " 2>&1")
+      return read(out) or "", rc
+    end
+
+    it("refuses to start on a SQLite folder the workers cannot write, or a history that does not exist", function()
+      -- as root (the spec's usual case) the workers run as nobody: a root-owned
+      -- folder of mode 755 is not theirs; otherwise mode 555 takes it from us
+      local _, uid = sh("id -u")
+      local root = uid:match("^%s*0%s*$") ~= nil
+      local ro = dir .. "/ro"
+      sh("mkdir -p " .. ro .. " && chmod " .. (root and "755" or "555") .. " " .. ro)
+      local who = root and "the user the workers run as, nobody" or "this user"
+      local out, rc = serve_fails("--create --store sqlite:" .. ro .. "/bounce.db")
+      assert.equals(2, rc, out)
+      assert.not_matches("listening", out)
+      assert.matches("%-%-store sqlite:" .. ro:gsub("%p", "%%%0") .. "/bounce.db: the folder "
+        .. ro:gsub("%p", "%%%0") .. " is not writable by " .. who, out)
+      assert.is_nil(read(ro .. "/bounce.db"))
+      assert.is_nil(read(dir .. "/refused-prefix/logs/nginx.pid"))
+      -- a file the workers cannot write, in a folder they can
+      sh("mkdir -p " .. dir .. "/rw && chmod 777 " .. dir .. "/rw && touch " .. dir .. "/rw/bounce.db && chmod 444 "
+        .. dir .. "/rw/bounce.db")
+      out, rc = serve_fails("--store sqlite:" .. dir .. "/rw/bounce.db")
+      assert.equals(2, rc, out)
+      assert.matches("bounce.db is not readable and writable by " .. who, out)
+      -- no such file, no --create: fails closed rather than answer /check from an empty history
+      out, rc = serve_fails("--store sqlite:" .. dir .. "/db/typo.db")
+      assert.equals(2, rc)
+      assert.matches("typo.db: no such file %(%-%-create starts a new history there%)", out)
+      assert.is_nil(read(dir .. "/db/typo.db"))
+      sh("chmod 755 " .. ro)
     end)
   end)
 

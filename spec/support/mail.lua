@@ -5,13 +5,17 @@
 local _M = {}
 
 -- A delivery status notification (RFC 3464) for one recipient. o: rcpt,
--- status, diag (the Diagnostic-Code), date (Last-Attempt-Date), campaign (an
--- X-Campaign-Id header of the returned message), subject (of the returned
--- message), eol (default "\n").
+-- status, diag (the Diagnostic-Code), date (Last-Attempt-Date; false for
+-- none), own_date (a Date header of the bounce itself), sent (a Date header
+-- of the returned message), campaign (an X-Campaign-Id header of the
+-- returned message), subject (of the returned message), eol (default "\n").
 function _M.dsn(o)
   local l = {
     "From: MAILER-DAEMON@mx.example.net",
     "To: news@example.com",
+  }
+  if o.own_date then l[#l + 1] = "Date: " .. o.own_date end
+  for _, v in ipairs({
     "Subject: Delivery Status Notification (Failure)",
     "MIME-Version: 1.0",
     'Content-Type: multipart/report; report-type=delivery-status; boundary="=_dsn"',
@@ -29,7 +33,9 @@ function _M.dsn(o)
     "Action: failed",
     "Status: " .. o.status,
     "Diagnostic-Code: smtp; " .. o.diag,
-    "Last-Attempt-Date: " .. (o.date or "Mon, 3 Mar 2025 10:00:05 +0000"),
+  }) do l[#l + 1] = v end
+  if o.date ~= false then l[#l + 1] = "Last-Attempt-Date: " .. (o.date or "Mon, 3 Mar 2025 10:00:05 +0000") end
+  for _, v in ipairs({
     "",
     "--=_dsn",
     "Content-Type: text/rfc822-headers",
@@ -38,7 +44,8 @@ function _M.dsn(o)
     "To: " .. o.rcpt,
     "Subject: " .. (o.subject or "Our March letter"),
     "Message-ID: <" .. o.rcpt:gsub("@", ".") .. "@example.com>",
-  }
+  }) do l[#l + 1] = v end
+  if o.sent then l[#l + 1] = "Date: " .. o.sent end
   if o.campaign then l[#l + 1] = "X-Campaign-Id: " .. o.campaign end
   l[#l + 1] = ""
   l[#l + 1] = "--=_dsn--"

@@ -1,5 +1,6 @@
--- bounce.csv and bounce.date: the CSV the command line and bounce serve write,
--- the reader bounce import uses, and the times payloads and exports carry.
+-- bounce.csv, bounce.output and bounce.date: the CSV the command line and
+-- bounce serve write, the names every output uses, the reader bounce import
+-- uses, and the times payloads, exports and mail headers carry.
 local csv = require("bounce.csv")
 
 describe("bounce.csv", function()
@@ -43,11 +44,51 @@ describe("bounce.date", function()
     assert.equals(1704164645, date.parse("1704164645123"))   -- milliseconds
   end)
 
+  it("reads RFC 5322 dates as mail headers and ESP exports write them", function()
+    local t = 1714730400   -- 2024-05-03 10:00:00 UTC
+    for _, v in ipairs({ "Fri, 03 May 2024 10:00:00 UTC", "Fri, 03 May 2024 10:00:00 +0000",
+                         "Fri, 3 May 2024 10:00:00 GMT", "3 May 2024 10:00:00 UT",
+                         "Fri, 03 May 2024 12:00:00 +0200 (CEST)", "Fri, 03 May 2024 06:00:00 EDT",
+                         "Fri, 03 May 2024 03:00:00 PDT", "Fri, 03 May 2024 05:00:00 -0500",
+                         "Fri, 03 May 24 10:00:00 Z", "Friday, 03 May 2024 10:00 GMT",
+                         "Fri, 03 May 2024 10:00:00", "fri, 03 may 2024 10:00:00 gmt" }) do
+      assert.equals(t, date.parse(v), v)
+    end
+    assert.equals(t, date.parse("Fri, 03 May 2024 10:00:00 A"))   -- a military zone tells nothing: -0000
+    assert.equals(946684800, date.parse("Sat, 1 Jan 00 00:00:00 +0000"))   -- two-digit year 00 is 2000
+    assert.equals(915148800, date.parse("Fri, 1 Jan 99 00:00:00 +0000"))   -- 99 is 1999
+    assert.same({ nil, "unknown time zone 'XYZ' in 'Fri, 03 May 2024 10:00:00 XYZ'", "format" },
+                { date.parse("Fri, 03 May 2024 10:00:00 XYZ") })
+    assert.same({ nil, "not a date: 'Fri, 03 Mai 2024 10:00:00'", "format" },
+                { date.parse("Fri, 03 Mai 2024 10:00:00") })
+    assert.is_nil(date.parse("Fri, 32 May 2024 10:00:00 +0000"))
+    assert.is_nil(date.parse("Fri, 03 May 2024 25:00:00 +0000"))
+  end)
+
   it("says what is wrong, and whether the value is no time at all or out of range", function()
     assert.same({ nil, "not a date: 'yesterday'", "format" }, { date.parse("yesterday") })
     assert.same({ nil, "unknown time zone 'CET' in '2024-01-02 03:04 CET'", "format" },
                 { date.parse("2024-01-02 03:04 CET") })
     assert.same({ nil, "time out of range: 1969-12-31", "range" }, { date.parse("1969-12-31") })
     assert.same({ nil, "time expected, got boolean", "format" }, { date.parse(true) })
+  end)
+end)
+
+describe("bounce.output", function()
+  local output = require("bounce.output")
+
+  it("names a suppression list entry the same way in every output", function()
+    assert.equals("rcpt,state,cause,reason,since,expires_at,attempts,bounces,blocks,last_event,last_at",
+                  output.csv_header())
+    local item = output.suppression("ann@example.org", { state = "suppressed", cause = "soft_exhausted",
+      reason = "mailboxfull", since = 1704164645, expires_at = 1706756645, attempts = 5, bounces = 5,
+      blocks = 0, last_event = "soft", last_at = 1704164645, checksum = "not an output field" })
+    assert.same({ rcpt = "ann@example.org", state = "suppressed", cause = "soft_exhausted",
+                  reason = "mailboxfull", since = 1704164645, expires_at = 1706756645, attempts = 5,
+                  bounces = 5, blocks = 0, last_event = "soft", last_at = 1704164645 }, item)
+    assert.equals("ann@example.org,suppressed,soft_exhausted,mailboxfull,2024-01-02T03:04:05Z,"
+      .. "2024-02-01T03:04:05Z,5,5,0,soft,2024-01-02T03:04:05Z", output.csv_row(item))
+    item.expires_at = nil   -- forever
+    assert.matches(",2024%-01%-02T03:04:05Z,,5,", output.csv_row(item))
   end)
 end)

@@ -433,3 +433,45 @@ describe("parse", function()
     end)
   end)
 end)
+
+describe("bounce.parse dates", function()
+  -- A bounce that states no Arrival-Date nor Last-Attempt-Date.
+  local function undated(own, sent, eol)
+    eol = eol or "\n"
+    local l = { "From: MAILER-DAEMON@mx.example.com", "Subject: Undelivered Mail Returned to Sender" }
+    if own then l[#l + 1] = own end
+    for _, v in ipairs({ 'Content-Type: multipart/report; report-type=delivery-status; boundary="=_b"', "",
+      "--=_b", "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.com", "",
+      "Final-Recipient: rfc822; ann@example.org", "Action: failed", "Status: 5.1.1",
+      "Diagnostic-Code: smtp; 550 5.1.1 user unknown", "", "--=_b", "Content-Type: text/rfc822-headers", "",
+      "From: news@example.com", "To: ann@example.org" }) do l[#l + 1] = v end
+    if sent then l[#l + 1] = "Date: " .. sent end
+    for _, v in ipairs({ "", "--=_b--", "" }) do l[#l + 1] = v end
+    return table.concat(l, eol)
+  end
+
+  it("takes the bounce's own Date header when the report states no date", function()
+    local r = assert(bounce.parse(undated("Date: Tue, 10 Mar 2015 08:00:00 +0100",
+                                          "Mon, 09 Mar 2015 10:00:00 +0000")))[1]
+    assert.same({ 1425970800, "date" }, { r.at, r.at_from })
+    r = assert(bounce.parse(undated("date:\tTue, 10 Mar 2015\r\n 08:00:00 +0100", nil, "\r\n")))[1]
+    assert.same({ 1425970800, "date" }, { r.at, r.at_from })    -- folded, any case, CRLF
+  end)
+
+  it("else the returned message's Date, else leaves at unset", function()
+    local r = assert(bounce.parse(undated(nil, "Mon, 09 Mar 2015 10:00:00 +0000")))[1]
+    assert.same({ 1425895200, "original-date" }, { r.at, r.at_from })
+    r = assert(bounce.parse(undated("Date: not a date", "Mon, 09 Mar 2015 10:00:00 +0000")))[1]
+    assert.same({ 1425895200, "original-date" }, { r.at, r.at_from })
+    r = assert(bounce.parse(undated(nil, nil)))[1]
+    assert.is_nil(r.at)
+    assert.is_nil(r.at_from)
+  end)
+
+  it("keeps the report's own dates first", function()
+    local r = assert(bounce.parse(dsn("\n", { { "Final-Recipient: rfc822; ann@example.org", "Action: failed",
+      "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1 user unknown" } })))[1]
+    assert.equals(1403375674, r.at)   -- Arrival-Date
+    assert.is_nil(r.at_from)
+  end)
+end)

@@ -196,6 +196,178 @@ describe("webhooks.parse", function()
     end)
   end)
 
+  describe("mailjet", function()
+    it("maps a hard bounce; the reply confirms userunknown", function()
+      local ev = only(parse("mailjet", "mailjet_bounce"))
+      assert.same({ "jane.doe@example.org", "hard", "userunknown", "reply" }, { ev.rcpt, ev.type, ev.reason, ev.source })
+      assert.same({ "hard", "userunknown", "recipient/user unknown" },
+                  { ev.provider_type, ev.provider_reason, ev.provider_label })
+      assert.same({ 1762354778, "nov-2025", "5b0f2c4e-8d1a-4c3b-9e6f-0a7d1e2c3b4a" }, { ev.at, ev.campaign, ev.id })
+    end)
+
+    it("reads grouped events (an array): sent is a delivery, spam a complaint; skips Mailjet's own blocks", function()
+      local d = parse("mailjet", "mailjet_delivery")
+      assert.same({ "ok@example.org", "delivered", 1 }, { only(d).rcpt, only(d).type, only(d).index })
+      assert.same({ { index = 2, event = "open", why = "not a delivery outcome" } }, d.skipped)
+      local c = parse("mailjet", "mailjet_complaint")
+      assert.same({ "complaint", "unsubscribe" }, { c.events[1].type, c.events[2].type })
+      assert.same({ 1, 3 }, { c.events[1].index, c.events[2].index })
+      assert.same({ { index = 2, event = "blocked", why = "not sent by Mailjet: preblocked" } }, c.skipped)
+    end)
+
+    it("takes a soft bounce's permanence from hard_bounce and its reason from Mailjet's category", function()
+      local ev = only(assert(webhooks.parse("mailjet", { event = "bounce", email = "a@example.org", time = 1762354778,
+        hard_bounce = false, error_related_to = "recipient", error = "quota exceeded" })))
+      assert.same({ "soft", "mailboxfull", "provider" }, { ev.type, ev.reason, ev.source })
+      ev = only(assert(webhooks.parse("mailjet", { event = "bounce", email = "a@example.org",
+        hard_bounce = true, error_related_to = "spam", error = "sender blocked" })))
+      assert.same({ "block", "blocked" }, { ev.type, ev.reason })
+    end)
+  end)
+
+  describe("brevo", function()
+    it("maps hard_bounce; the reply behind Brevo's RecipientError prefix decides", function()
+      local ev = only(parse("brevo", "brevo_bounce"))
+      assert.same({ "jane.doe@example.org", "hard", "userunknown", "reply" }, { ev.rcpt, ev.type, ev.reason, ev.source })
+      assert.matches("^550 5%.1%.1 <jane", ev.reply)
+      assert.same({ 1762360434, "nov-2025" }, { ev.at, ev.campaign })      -- ts_epoch is milliseconds
+    end)
+
+    it("reads batches; a 'deferred' that is a 550 5.1.1 is a hard bounce; skips request and blocked", function()
+      local d = parse("brevo", "brevo_delivery")
+      assert.same({ "delivered", 2 }, { only(d).type, only(d).index })
+      assert.equals("request", d.skipped[1].event)
+      local c = parse("brevo", "brevo_complaint")
+      assert.same({ "complaint", "soft", "hard" }, { c.events[1].type, c.events[2].type, c.events[3].type })
+      assert.same({ "userunknown", "reply" }, { c.events[3].reason, c.events[3].source })
+      assert.same({ { index = 4, event = "blocked", why = "not sent by Brevo: the address is on its block list" } },
+                  c.skipped)
+    end)
+  end)
+
+  describe("mandrill", function()
+    local function form(name)
+      return "mandrill_events=" .. fixture(name):gsub("[^%w%-_%.~]", function(c)
+        return string.format("%%%02X", c:byte())
+      end)
+    end
+
+    it("reads the mandrill_events form field; bounce_description and the diag decide", function()
+      local r = assert(webhooks.parse("mandrill", form("mandrill_bounce")))
+      assert.equals(2, #r.events)
+      local a, b = r.events[1], r.events[2]
+      assert.same({ "jane.doe@example.org", "hard", "userunknown", "reply", 1 }, { a.rcpt, a.type, a.reason, a.source, a.index })
+      assert.equals("hard_bounce/bad_mailbox", a.provider_label)
+      assert.same({ "full@example.org", "soft", "mailboxfull", 2 }, { b.rcpt, b.type, b.reason, b.index })
+      assert.same({ 1762354778, "news@sender.example", "nov-2025" }, { a.at, a.sender, a.campaign })
+      assert.equals(fixture("mandrill_bounce"), r.form.mandrill_events)
+    end)
+
+    it("also takes the JSON array itself; maps deliveries, deferrals, spam; skips send, reject and list syncs", function()
+      local d = parse("mandrill", "mandrill_delivery")
+      assert.same({ "delivered", "soft" }, { d.events[1].type, d.events[2].type })
+      assert.same({ 2, 3 }, { d.events[1].index, d.events[2].index })
+      assert.matches("^451 4%.3%.5", d.events[2].reply)
+      assert.same({ "send", "blacklist/add" }, { d.skipped[1].event, d.skipped[2].event })
+      assert.same({ 1, 4 }, { d.skipped[1].index, d.skipped[2].index })
+      local c = parse("mandrill", "mandrill_complaint")
+      assert.equals("complaint", only(c).type)
+      assert.equals("reject", c.skipped[1].event)
+    end)
+
+    it("says what is wrong with the form", function()
+      local r, err = webhooks.parse("mandrill", "other=1")
+      assert.is_nil(r)
+      assert.equals("mandrill: form field 'mandrill_events' is missing", err)
+      r, err = webhooks.parse("mandrill", "mandrill_events=%7B%22a%22%3A1%7D")
+      assert.is_nil(r)
+      assert.equals("mandrill: mandrill_events: array expected, got object", err)
+    end)
+  end)
+
+  describe("postal", function()
+    it("maps MessageDeliveryFailed by Postal's output, MessageSent, and MessageBounced", function()
+      local ev = only(parse("postal", "postal_bounce"))
+      assert.same({ "jane.doe@example.org", "hard", "userunknown", "reply" }, { ev.rcpt, ev.type, ev.reason, ev.source })
+      assert.same({ 1762354778, "nov-2025", "news@sender.example" }, { ev.at, ev.campaign, ev.sender })
+      assert.equals("delivered", only(parse("postal", "postal_delivery")).type)
+      local b = only(parse("postal", "postal_bounced"))
+      assert.same({ "later@example.org", "hard", "undefined", "provider", "MessageBounced" },
+                  { b.rcpt, b.type, b.reason, b.source, b.provider_label })
+    end)
+
+    it("counts a delay as a soft bounce and skips a message Postal holds", function()
+      local body = cjson.decode(fixture("postal_bounce"))
+      body.event, body.payload.status = "MessageDelayed", "SoftFail"
+      body.payload.output = "451 4.7.1 Greylisted, try again in 5 minutes"
+      local ev = only(assert(webhooks.parse("postal", cjson.encode(body))))
+      assert.same({ "soft", false }, { ev.type, ev.permanent })
+      body.event = "MessageHeld"
+      local r = assert(webhooks.parse("postal", cjson.encode(body)))
+      assert.equals(0, #r.events)
+      assert.equals("MessageHeld", r.skipped[1].event)
+    end)
+  end)
+
+  describe("resend", function()
+    it("maps email.bounced by its type and SMTP diagnostic, and a suppressed address as SES does", function()
+      local ev = only(parse("resend", "resend_bounce"))
+      assert.same({ "jane.doe@example.org", "hard", "userunknown", "reply" }, { ev.rcpt, ev.type, ev.reason, ev.source })
+      assert.same({ 1762360434, "nov-2025", "news@sender.example", "Permanent/General" },
+                  { ev.at, ev.campaign, ev.sender, ev.provider_label })
+      local s = only(parse("resend", "resend_suppressed"))
+      assert.same({ "listed@example.org", "hard", "userunknown", "provider" }, { s.rcpt, s.type, s.reason, s.source })
+      assert.equals("delivered", only(parse("resend", "resend_delivery")).type)
+      assert.equals("complaint", only(parse("resend", "resend_complaint")).type)
+    end)
+
+    it("skips what Resend did not send", function()
+      local r = assert(webhooks.parse("resend", { type = "email.failed", created_at = "2025-11-05T16:33:54Z",
+        data = { to = { "a@example.org" }, failed = { reason = "reached_daily_quota" } } }))
+      assert.same({ { index = 1, event = "email.failed", why = "not sent by Resend: reached_daily_quota" } }, r.skipped)
+    end)
+  end)
+
+  describe("events (bounce's own schema)", function()
+    it("takes t:record's fields from one object or an array, classifying a reply", function()
+      local r = assert(webhooks.parse("events", cjson.encode({
+        { rcpt = "a@example.org", reply = "550 5.1.1 user unknown", at = "Fri, 03 May 2024 10:00:00 UTC",
+          campaign = "c1", sender = "news@example.com" },
+        { rcpt = "b@example.org", type = "sent", count = 40, at = 1714730400 },
+        { rcpt = "c@example.org", reply = "550 5.1.1 user unknown", command = "DATA" },
+        { rcpt = "d@example.org", type = "soft", reason = "mailboxfull", permanent = true } })))
+      local a, b, c, d = r.events[1], r.events[2], r.events[3], r.events[4]
+      assert.same({ "hard", "userunknown", true, "reply", 1714730400, 550, "c1", 1 },
+                  { a.type, a.reason, a.permanent, a.source, a.at, a.code, a.campaign, a.index })
+      assert.same({ "sent", 40, "event", 2 }, { b.type, b.count, b.source, b.index })
+      assert.equals("filtered", c.reason)   -- the command passed to the classifier
+      assert.same({ "soft", "mailboxfull", true }, { d.type, d.reason, d.permanent })
+      assert.equals(40, webhooks.tracker_event(b).count)
+      assert.equals("hard", only(assert(webhooks.parse("events", '{"rcpt":"x@example.org","type":"hard"}'))).type)
+    end)
+
+    it("refuses what is not an event, naming the item", function()
+      local cases = {
+        { '[{"rcpt":"a@example.org","typ":"hard"}]', "events[1]: unknown field 'typ'" },
+        { '{"type":"hard"}', "events: field 'rcpt' is missing" },
+        { '{"rcpt":"a@example.org"}', "events: field 'type' or 'reply' is missing" },
+        { '{"rcpt":"a@example.org","type":"bounced"}', "events: field 'type': sent, delivered, soft" },
+        { '{"rcpt":"a@example.org","type":"sent","count":0}', "events: field 'count': an integer 1..1000000" },
+        { '{"rcpt":"a@example.org","reply":"   "}', "events: field 'reply': empty reply" },
+        { '{"rcpt":"a@example.org","reply":"550 x","command":"FETCH"}', "events: field 'command'" },
+        { '{"rcpt":"a@example.org","type":"hard","at":"soon"}', "events: field 'at': time expected" },
+        { '[1]', "events[1]: object expected" },
+        { '[]', "events: object or array expected, got an empty one" },
+        { '"x"', "events: JSON object or array expected, got string" },
+      }
+      for _, c in ipairs(cases) do
+        local r, err = webhooks.parse("events", c[1])
+        assert.is_nil(r, c[1])
+        assert.equals(c[2], err:sub(1, #c[2]), c[1])
+      end
+    end)
+  end)
+
   describe("feeds a tracker", function()
     it("suppresses the hard bounce and the complaint, keeps the delivered address", function()
       local t = bounce.tracker{}
@@ -227,6 +399,17 @@ describe("webhooks.parse", function()
       { "postmark", '{"RecordType":"Bounce","TypeCode":1,"Email":"a@b.c","BouncedAt":"9999-01-01T00:00:00Z"}',
         "postmark: field 'BouncedAt': time out of range" },
       { "sendgrid", '{"event":"bounce"}', "sendgrid: payload: array expected, got object" },
+      -- a JSON value that is not an array or object: a 400, never an internal error
+      { "sendgrid", "1", "sendgrid: JSON array expected, got number" },
+      { "sendgrid", '"x"', "sendgrid: JSON array expected, got string" },
+      { "sendgrid", "true", "sendgrid: JSON array expected, got boolean" },
+      { "sendgrid", "null", "sendgrid: JSON array expected, got null" },
+      { "sparkpost", "null", "sparkpost: JSON array expected, got null" },
+      { "mandrill", "[1]", "mandrill[1]: object expected" },
+      { "mailjet", "42", "mailjet: JSON object or array expected, got number" },
+      { "brevo", "[[]]", "brevo[1]: field 'event' is missing" },
+      { "postal", "[1]", "postal: object expected" },
+      { "resend", '{"type":"email.bounced"}', "resend: field 'data' is missing" },
       { "sendgrid", '[{"event":"bounce","email":null}]', "sendgrid[1]: field 'email' is missing" },
       { "sendgrid", '[1]', "sendgrid[1]: object expected" },
       { "sendgrid", '[{"event":"bounce","email":"a@b.c","timestamp":-5}]',
@@ -259,7 +442,8 @@ describe("webhooks.parse", function()
 
     it("raises on caller mistakes", function()
       assert.has_error(function() webhooks.parse("hotmail", "{}") end,
-        "bad argument #1 to 'parse' (one of postmark, ses, sendgrid, mailgun, sparkpost expected, got 'hotmail')")
+        "bad argument #1 to 'parse' (one of postmark, ses, sendgrid, mailgun, sparkpost, mailjet, brevo, mandrill, "
+        .. "postal, resend, events expected, got 'hotmail')")
       assert.has_error(function() webhooks.parse("postmark", 42) end,
         "bad argument #2 to 'parse' (string or table expected, got number)")
     end)
@@ -334,5 +518,107 @@ describe("webhooks.verify_sns", function()
   it("uses the URL patterns it is given", function()
     local m = sns.sign(cjson.decode(fixture("ses_bounce")), "http://127.0.0.1:9/cert.pem")
     assert.is_true(webhooks.verify_sns(m, { fetch_cert = fetch, url_patterns = { "^http://127%.0%.0%.1:%d+/" } }))
+  end)
+end)
+
+-- Signatures made by other tools: the Postal ones with `openssl dgst -sign`
+-- (spec/fixtures/webhooks/postal_test_private.pem, a key made for the specs),
+-- the Mandrill and Svix ones with Python's hmac module.
+describe("webhooks.verify_mandrill", function()
+  local URL = "https://bounce:tok@hooks.example.com/webhooks/mandrill"
+  local SIG = "3bWqDGmEp0NGwpKyHWR+5nLrAOA="
+  local params = { mandrill_events = fixture("mandrill_bounce") }
+
+  it("accepts the HMAC-SHA1 of the configured URL and the sorted fields", function()
+    assert.is_true(webhooks.verify_mandrill(params, "mandrill-test-key", URL, SIG))
+    local r = assert(webhooks.parse("mandrill", "mandrill_events=" .. params.mandrill_events:gsub("[^%w]",
+      function(c) return string.format("%%%02X", c:byte()) end)))
+    assert.is_true(webhooks.verify_mandrill(r.form, "mandrill-test-key", URL, SIG))
+  end)
+
+  it("refuses another key, another URL, a changed body or no signature", function()
+    local cases = {
+      { params, "other-key", URL, SIG }, { params, "mandrill-test-key", URL .. "/", SIG },
+      { { mandrill_events = params.mandrill_events .. " " }, "mandrill-test-key", URL, SIG },
+      { { mandrill_events = params.mandrill_events, extra = "" }, "mandrill-test-key", URL, SIG },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = webhooks.verify_mandrill(c[1], c[2], c[3], c[4])
+      assert.is_nil(ok)
+      assert.equals("mandrill: signature mismatch", err)
+    end
+    local _, err = webhooks.verify_mandrill(params, "mandrill-test-key", URL, nil)
+    assert.equals("mandrill: header 'X-Mandrill-Signature' is missing", err)
+    assert.has_error(function() webhooks.verify_mandrill(params, "k", nil, SIG) end)
+  end)
+end)
+
+describe("webhooks.verify_postal", function()
+  local body = fixture("postal_bounce")
+  local f = assert(io.open("spec/fixtures/webhooks/postal_public.pem", "rb"))
+  local pem = f:read("*a")
+  f:close()
+  local function sig(ext)
+    local g = assert(io.open("spec/fixtures/webhooks/postal_bounce." .. ext, "rb"))
+    local v = g:read("*a")
+    g:close()
+    return v
+  end
+
+  it("accepts an RSA-SHA256 signature of the body, and the older SHA-1 one alone", function()
+    assert.is_true(webhooks.verify_postal(body, pem, { ["x-postal-signature-256"] = sig("sig256") }))
+    assert.is_true(webhooks.verify_postal(body, pem, { ["x-postal-signature"] = sig("sig1") }))
+    -- the key as the base64 DER body some Postal installs show
+    local der = pem:gsub("%-%-%-%-%-[^\n]*%-%-%-%-%-", ""):gsub("%s", "")
+    assert.is_true(webhooks.verify_postal(body, der, { ["x-postal-signature-256"] = sig("sig256") }))
+  end)
+
+  it("refuses a changed body, the SHA-1 signature as SHA-256, and a missing header", function()
+    local ok, err = webhooks.verify_postal(body .. " ", pem, { ["x-postal-signature-256"] = sig("sig256") })
+    assert.is_nil(ok)
+    assert.equals("postal: signature mismatch", err)
+    assert.is_nil((webhooks.verify_postal(body, pem, { ["x-postal-signature-256"] = sig("sig1") })))
+    ok, err = webhooks.verify_postal(body, pem, {})
+    assert.is_nil(ok)
+    assert.equals("postal: header 'X-Postal-Signature-256' is missing", err)
+    ok, err = webhooks.verify_postal(body, pem, { ["x-postal-signature-256"] = "%%%" })
+    assert.is_nil(ok)
+    assert.equals("postal: the signature is not base64", err)
+    ok, err = webhooks.verify_postal(body, "not a key", { ["x-postal-signature-256"] = sig("sig256") })
+    assert.is_nil(ok)
+    assert.equals("postal: the configured public key cannot be read", err)
+  end)
+end)
+
+describe("webhooks.verify_svix (Resend)", function()
+  local SECRET = "whsec_c3ZpeC10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVm"
+  local SIG = "+qzke8pEmLEAjnxRRsV/5JG3Di4h4istKqxgW7FqtpE="
+  local body = fixture("resend_bounce")
+  local function h(sigs, ts)
+    return { ["svix-id"] = "msg_2KxZq1example", ["svix-timestamp"] = ts or "1762360434", ["svix-signature"] = sigs }
+  end
+
+  it("accepts a v1 signature among several, within five minutes", function()
+    assert.is_true(webhooks.verify_svix(body, SECRET, h("v1," .. SIG), { now = 1762360434 }))
+    assert.is_true(webhooks.verify_svix(body, SECRET, h("v1,b2xkLXNlY3JldA== v1," .. SIG), { now = 1762360734 }))
+  end)
+
+  it("refuses a changed body or id, an old or future timestamp, missing headers", function()
+    local ok, err = webhooks.verify_svix(body .. "\n", SECRET, h("v1," .. SIG), { now = 1762360434 })
+    assert.is_nil(ok)
+    assert.equals("resend: signature mismatch", err)
+    local hh = h("v1," .. SIG)
+    hh["svix-id"] = "msg_other"
+    assert.is_nil((webhooks.verify_svix(body, SECRET, hh, { now = 1762360434 })))
+    assert.is_nil((webhooks.verify_svix(body, SECRET, h("v2," .. SIG), { now = 1762360434 })))
+    for _, now in ipairs({ 1762360434 + 301, 1762360434 - 301 }) do
+      ok, err = webhooks.verify_svix(body, SECRET, h("v1," .. SIG), { now = now })
+      assert.is_nil(ok)
+      assert.equals("resend: signature timestamp too old or in the future", err)
+    end
+    ok, err = webhooks.verify_svix(body, SECRET, { ["svix-id"] = "x" })
+    assert.is_nil(ok)
+    assert.matches("svix%-timestamp", err)
+    assert.has_error(function() webhooks.verify_svix(body, "whsec_%%%", h("v1," .. SIG)) end)
   end)
 end)

@@ -4,26 +4,30 @@ local cli = require("bounce.cli")
 local json = require("bounce.json")
 local state = require("bounce.state")
 
-local io, ipairs, pairs, pcall, tonumber, tostring, format =
-  io, ipairs, pairs, pcall, tonumber, tostring, string.format
+local io, ipairs, pcall, tonumber, tostring, format =
+  io, ipairs, pcall, tonumber, tostring, string.format
 
 local _M = { _VERSION = require("bounce.core")._VERSION }
 
 _M.help = [[
 usage: bounce check ADDR... [--db FILE] [--policy FILE] [--at TIME] [--json]
+       bounce check - [...]          (one address per line from stdin)
 
 Says whether mail may go to each address, and why not: "allowed" or
 "suppressed", then the reason ("suppressed since 2026-11-20: hard bounce
-(userunknown)"). With no ADDR (or "-"), one address per line from stdin.
+(userunknown)").
 
   --db FILE       the history: a SQLite file, ./bounce.db by default (or
-                  $BOUNCE_DB)
+                  $BOUNCE_DB). It must exist: check never creates one, so a
+                  hook run from the wrong folder, or a mistyped name, fails
+                  instead of finding every address allowed
   --policy FILE   the policy (retention decides when suppressions end)
   --at TIME       unix time to ask about (default now)
   --json          one JSON object per address: rcpt, allowed, why
 
 Exit status: 0 when every address is allowed, 1 when one is suppressed,
-2 on an error (an invalid address, an unreadable store).
+2 on an error (no address given, an invalid address, a missing or
+unreadable history).
 ]]
 
 local function die(msg)
@@ -33,17 +37,20 @@ end
 
 -- syntax: status = check.run(args)
 function _M.run(args)
-  local o, pos = cli.parse_args(args, { db = true, policy = true, at = true })
-  if not o then return die(pos) end
-  for k in pairs(o) do
-    if k ~= "db" and k ~= "policy" and k ~= "at" and k ~= "json" then
-      return die("unknown option --" .. k)
-    end
-  end
+  local o, pos = cli.parse_args(args, { db = true, policy = true, at = true }, { json = true })
+  if not o then return die(pos .. " (bounce check --help)") end
+  if o.help then io.write(_M.help) return 0 end
+  if #pos == 0 then return die("no address given (bounce check ADDR..., or - for stdin)") end
   local at = o.at and tonumber(o.at)
   if o.at and not at then return die("--at expects unix seconds, got '" .. tostring(o.at) .. "'") end
+  o.command = "check"
   local t, err = state.tracker(o)
   if not t then return die(err) end
+  local from_stdin = #pos == 1 and pos[1] == "-"
+  local width = 32
+  if not from_stdin then
+    for _, a in ipairs(pos) do if #a > width then width = #a end end
+  end
   local status = 0
   local function one(addr)
     addr = addr:match("^%s*(.-)%s*$")
@@ -57,12 +64,12 @@ function _M.run(args)
     end
     if not allowed and status == 0 then status = 1 end
     if o.json then
-      io.write(json.encode({ rcpt = addr, allowed = allowed, why = why }), "\n")
+      io.write(json.encode({ rcpt = (state.normalize(addr)), allowed = allowed, why = why }), "\n")
     else
-      io.write(format("%-32s %-10s %s\n", addr, allowed and "allowed" or "suppressed", why))
+      io.write(format("%s %-10s %s\n", cli.pad(addr, width), allowed and "allowed" or "suppressed", why))
     end
   end
-  if #pos == 0 or (#pos == 1 and pos[1] == "-") then
+  if from_stdin then
     for line in io.stdin:lines() do one(line) end
   else
     for _, a in ipairs(pos) do one(a) end

@@ -7,13 +7,14 @@ local csv = require("bounce.csv")
 local date = require("bounce.date")
 local state = require("bounce.state")
 
-local io, ipairs, pairs, pcall, tonumber, tostring, format =
-  io, ipairs, pairs, pcall, tonumber, tostring, string.format
+local io, ipairs, pcall, tonumber, tostring, format =
+  io, ipairs, pcall, tonumber, tostring, string.format
 
 local _M = { _VERSION = bounce._VERSION }
 
 _M.help = [[
-usage: bounce import FILE.csv [--db FILE] [--policy FILE] [--at TIME] [--dry-run]
+usage: bounce import FILE.csv [--db FILE] [--create] [--policy FILE] [--rules FILE]
+                     [--at TIME] [--dry-run]
 
 Imports a suppression list exported from an ESP (Postmark, SES, SendGrid,
 Mailgun, SparkPost, Mailchimp...): a CSV file with a header line. Columns
@@ -23,25 +24,32 @@ are found by name, case-insensitively:
             description, error (optional)
   created   created, created_at, date, timestamp, suppressed_at,
             last_update_time, date_added (optional)
-Each row becomes a suppression dated `created` (ISO 8601 or unix seconds;
-default --at or now):
+Each row becomes a suppression dated `created` (ISO 8601, RFC 5322 as in
+"Fri, 03 May 2024 10:00:00 UTC" or "+0000", or unix seconds; a row without a
+date, or with one that cannot be read, is dated --at or now, the latter with
+a warning FILE:LINE: on stderr):
   - a complaint ("spam complaint", "abuse", "complaint")  -> complaint
   - an unsubscribe ("unsubscribe", "opt-out")              -> unsubscribe
   - an SMTP reply ("550 5.1.1 ...") classified hard, or a
     bounce ("hard bounce", "bounce", "invalid", ...)       -> hard
   - anything else (manual, block, unknown)                 -> manual
 Retention follows the policy (hard, complaint, unsubscribe: forever by
-default). Rows that cannot be read are reported as FILE:LINE: message and
-skipped; the others are imported.
+default). Rows that cannot be used (no address, an invalid one) are reported
+as FILE:LINE: message and skipped; the others are imported.
 
   --db FILE     the history: a SQLite file, ./bounce.db by default (or
                 $BOUNCE_DB)
+  --create      start a new history file when FILE does not exist (without
+                it a missing file is an error: a suppression list imported
+                into a mistyped path would be kept where no check reads it)
   --policy FILE the policy (retention)
-  --at TIME     unix time for rows without a date (default now)
-  --dry-run     read and report, store nothing
+  --rules FILE  a rules file for SMTP replies in the reason column (bounce
+                help rules)
+  --at TIME     unix time for rows without a readable date (default now)
+  --dry-run     read and report, store nothing (needs no history file)
 
-Exit status: 0 when every row was imported, 1 when some were skipped, 2 when
-the file or the store cannot be used.
+Exit status: 0 when every row was imported (dates warned about included), 1
+when some were skipped, 2 when the file or the store cannot be used.
 ]]
 
 local ADDRESS = { email = true, address = true, email_address = true, emailaddress = true,
@@ -87,12 +95,13 @@ _M.meaning = meaning
 
 -- syntax: status = import.run(args)
 function _M.run(args)
-  local o, pos = cli.parse_args(args, { db = true, policy = true, at = true })
-  if not o then return die(pos) end
-  for k in pairs(o) do
-    if not (k == "db" or k == "policy" or k == "at" or k == "dry-run") then
-      return die("unknown option --" .. k)
-    end
+  local o, pos = cli.parse_args(args, { db = true, policy = true, at = true, rules = true },
+                                { ["dry-run"] = true, create = true })
+  if not o then return die(pos .. " (bounce import --help)") end
+  if o.help then io.write(_M.help) return 0 end
+  if o.rules then
+    local n, rerr = cli.use_rules(o.rules)
+    if not n then return die(rerr) end
   end
   if #pos ~= 1 then return die("one CSV file expected (bounce import --help)") end
   local path = pos[1]
@@ -122,15 +131,17 @@ function _M.run(args)
     t, err = bounce.tracker{ policy = o.policy }
     store = {}
   else
+    o.command = "import"
     t, err, store = state.tracker(o)
   end
   if not t then fh:close() return die(err) end
   local batch = state.batcher(store)
-  local counts, bad, n = {}, 0, 0
+  local counts, bad, n, warned = {}, 0, 0, 0
   local function skip(line, msg)
     bad = bad + 1
     io.stderr:write(format("%s:%d: %s\n", path, line, msg))
   end
+  local when = o.at and "--at" or "now"
   while true do
     local okr, fields, line = pcall(rows)
     if not okr then skip(0, tostring(fields)) break end
@@ -139,26 +150,32 @@ function _M.run(args)
     if addr == nil or not addr:find("%S") then
       if #fields > 1 or (fields[1] or "") ~= "" then skip(line, "no address") end
     else
-      local at, terr = default_at, nil
-      if cc and fields[cc] and fields[cc]:find("%S") then at, terr = date.parse(fields[cc]) end
-      if not at then
-        skip(line, terr)
+      local at = default_at
+      if cc and fields[cc] and fields[cc]:find("%S") then
+        local terr
+        at, terr = date.parse(fields[cc])
+        if not at then
+          -- the row is still a suppression the ESP holds: keep it, dated as
+          -- a row without a date is, and say so
+          warned = warned + 1
+          io.stderr:write(format("%s:%d: warning: %s; dated %s instead\n", path, line, terr, when))
+          at = default_at
+        end
+      end
+      local etype, reason = meaning(cr and fields[cr])
+      local okb, berr = batch.step()
+      if not okb then fh:close() return die("store: " .. tostring(berr)) end
+      local d, derr
+      if etype == "manual" then
+        d, derr = t:suppress(addr, at)
       else
-        local etype, reason = meaning(cr and fields[cr])
-        local okb, berr = batch.step()
-        if not okb then fh:close() return die("store: " .. tostring(berr)) end
-        local d, derr
-        if etype == "manual" then
-          d, derr = t:suppress(addr, at)
-        else
-          d, derr = t:record{ rcpt = addr, type = etype, reason = reason, at = at }
-        end
-        if not d then
-          skip(line, derr)
-        else
-          n = n + 1
-          counts[etype] = (counts[etype] or 0) + 1
-        end
+        d, derr = t:record{ rcpt = addr, type = etype, reason = reason, at = at }
+      end
+      if not d then
+        skip(line, derr)
+      else
+        n = n + 1
+        counts[etype] = (counts[etype] or 0) + 1
       end
     end
   end
@@ -171,7 +188,8 @@ function _M.run(args)
   end
   io.write(format("%s %d suppression%s%s from %s%s\n", o["dry-run"] and "would import" or "imported",
     n, n == 1 and "" or "s", #parts > 0 and " (" .. table.concat(parts, ", ") .. ")" or "", path,
-    bad > 0 and format(", %d row%s skipped", bad, bad == 1 and "" or "s") or ""))
+    (bad > 0 and format(", %d row%s skipped", bad, bad == 1 and "" or "s") or "")
+    .. (warned > 0 and format(", %d dated %s", warned, when) or "")))
   return bad > 0 and 1 or 0
 end
 

@@ -2,6 +2,7 @@
 -- per recipient result (JSON, or CSV), ready for `bounce replay`.
 
 local bounce = require("bounce")
+local cli = require("bounce.cli")
 local json = require("bounce.json")
 local csv = require("bounce.csv")
 
@@ -12,15 +13,16 @@ local format, find = string.format, string.find
 local _M = { _VERSION = bounce._VERSION }
 
 _M.help = [[
-usage: bounce parse [--csv] [--header NAME]... [--campaign NAME] [--verp PREFIX] [PATH...]
+usage: bounce parse [--format json|csv|sisimai] [--only failed] [--header NAME]...
+                    [--campaign NAME] [--verp PREFIX] [--rules FILE] [PATH...]
 
 Parses bounce messages (DSNs, complaints, auto-replies, plain-text bounces)
 and prints one JSON object per recipient result: every field bounce.parse
 gives (rcpt, action, status, code, text, reason, type, permanent, rhost,
-command, reporting_mta, at, the original message's message_id, from, to,
-subject, date, format, ...), where the message was (file, index, offset), and
-sender (the address in the original From). The output pipes straight into
-`bounce replay`:  bounce parse bounces.mbox | bounce replay --policy FILE
+command, reporting_mta, at, at_from, the original message's message_id,
+from, to, subject, date, format, ...), where the message was (file, index,
+offset), and sender (the address in the original From). The output pipes
+straight into `bounce replay`:  bounce parse bounces.mbox | bounce replay -
 
 PATH is a single message, an mbox (its first line starts with "From "), a
 maildir (a directory with cur/ and new/) or a folder of such files (any
@@ -28,9 +30,19 @@ other directory: its own files, by name); "-" or no PATH reads stdin. Files
 are streamed: memory stays flat on a mailbox of any size; a message over
 64 MiB is reported and skipped.
 
-  --csv            CSV instead of JSON lines: a header line, then one row
+  --format FORMAT  json (the default), csv, or sisimai: one JSON object per
+                   record with Sisimai's field names (recipient,
+                   deliverystatus, replycode, reason, hardbounce, softbounce,
+                   timestamp, diagnosticcode, diagnostictype, action, rhost,
+                   lhost, smtpcommand, smtpagent, destination, senderdomain,
+                   addresser, subject, messageid, listid, feedbacktype,
+                   alias, origin, catch, timezoneoffset, token), for tools
+                   written against Sisimai's dump
+  --csv            the same as --format csv: a header line, then one row
                    per result (RFC 4180: CRLF line ends, fields with a comma,
                    quote or line break quoted, quotes doubled)
+  --only failed    leave out delivered records and auto-replies (vacation),
+                   as Sisimai does unless asked for them
   --header NAME    also extract this header of the original message (up to
                    16); JSON gives them in "headers", CSV one column each
   --campaign NAME  the original header that names the campaign (such as
@@ -41,6 +53,7 @@ are streamed: memory stays flat on a mailbox of any size; a message over
                    "verp_rcpt" is the recipient the bounce's address names,
                    the one you sent to, which `bounce replay` then tracks
                    (the bounce may name another: a forward, or none)
+  --rules FILE     a rules file (bounce help rules), ahead of the built-in rules
 
 A message that cannot be parsed (not a bounce, too long, unreadable) is
 reported on stderr with where it was, and the run goes on; the exit status
@@ -51,7 +64,7 @@ messages done, messages/s); BOUNCE_PROGRESS=1 forces it, =0 turns it off.]]
 local CSV_FIELDS = {
   "file", "index", "offset", "rcpt", "original_rcpt", "verp_rcpt", "action", "delayed",
   "status", "code", "reason", "type", "permanent", "rule", "text", "diagnostic", "rhost",
-  "command", "reporting_mta", "at", "arrival_date", "last_attempt_date", "will_retry_until",
+  "command", "reporting_mta", "at", "at_from", "arrival_date", "last_attempt_date", "will_retry_until",
   "message_id", "from", "to", "subject", "date", "sender", "campaign", "feedback_type",
   "source_ip", "format", "warnings",
 }
@@ -61,39 +74,43 @@ local function die(msg)
   return 2
 end
 
+local FORMATS = { json = true, csv = true, sisimai = true }
+
 local function parse_args(args)
-  local o, i = { paths = {}, headers = {} }, 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--header" or a == "--campaign" then
-      local v = args[i + 1]
-      if not v or v == "" then return nil, a .. " needs a header name" end
-      if a == "--campaign" then o.campaign = v end
-      local seen = false
-      for _, h in ipairs(o.headers) do seen = seen or h:lower() == v:lower() end
-      if not seen then o.headers[#o.headers + 1] = v end
-      i = i + 2
-    elseif a == "--csv" then
-      o.csv = true
-      i = i + 1
-    elseif a == "--verp" then
-      local v = args[i + 1]
-      if not v or bounce.verp.prefix_error(v) then
-        return nil, "--verp needs the local-part prefix of your return paths, such as bounces+"
-      end
-      o.verp = v
-      i = i + 2
-    elseif a == "--help" or a == "-h" then
-      return nil, nil, true
-    elseif a ~= "-" and a:match("^%-") then
-      return nil, "unknown option " .. a .. " (bounce parse --help)"
-    else
-      o.paths[#o.paths + 1] = a
-      i = i + 1
-    end
+  local o, paths = cli.parse_args(args, { header = "list", campaign = true, verp = true,
+                                          format = true, only = true, rules = true }, { csv = true })
+  if not o then return nil, paths .. " (bounce parse --help)" end
+  if o.help then return nil, nil, true end
+  local headers = {}
+  local function want(v)
+    if v == "" then return nil, "--header needs a header name" end
+    for _, h in ipairs(headers) do if h:lower() == v:lower() then return true end end
+    headers[#headers + 1] = v
+    return true
   end
-  if #o.headers > 16 then return nil, "at most 16 headers (--header, --campaign)" end
-  if #o.paths == 0 then o.paths[1] = "-" end
+  for _, h in ipairs(o.header or {}) do
+    local ok, err = want(h)
+    if not ok then return nil, err end
+  end
+  if o.campaign then
+    if o.campaign == "" then return nil, "--campaign needs a header name" end
+    want(o.campaign)
+  end
+  if o.verp and bounce.verp.prefix_error(o.verp) then
+    return nil, "--verp needs the local-part prefix of your return paths, such as bounces+"
+  end
+  if o.csv then
+    if o.format and o.format ~= "csv" then return nil, "--csv and --format " .. o.format .. " exclude each other" end
+    o.format = "csv"
+  end
+  o.format = o.format or "json"
+  if not FORMATS[o.format] then return nil, "--format: json, csv or sisimai expected, got '" .. o.format .. "'" end
+  o.csv = o.format == "csv"
+  if o.only and o.only ~= "failed" then return nil, "--only: 'failed' expected, got '" .. o.only .. "'" end
+  if o.format == "sisimai" then want("List-Id") end
+  if #headers > 16 then return nil, "at most 16 headers (--header, --campaign)" end
+  o.headers = headers
+  o.paths = #paths > 0 and paths or { "-" }
   return o
 end
 
@@ -168,6 +185,71 @@ local function progress_bar()
   return bar
 end
 
+-- Sisimai's smtpagent for each reader of bounce.parse (r.format). Where
+-- bounce reads a standard format (RFC 3464, ARF) Sisimai often names the
+-- MTA behind it instead ("Postfix" for a Postfix DSN): there it says RFC3464.
+local SMTPAGENT = {
+  rfc3464 = "RFC3464", arf = "Feedback-Loop", autoreply = "RFC3834", amazonses = "AmazonSES",
+  postfix = "Postfix", qmail = "qmail", exim = "Exim", sendmail = "Sendmail", dragonfly = "DragonFly",
+  opensmtpd = "OpenSMTPD", gmail = "Gmail", googlegroups = "GoogleGroups", exchange = "Exchange2003",
+  zoho = "Zoho", mailru = "MailRu", gmx = "GMX", yandex = "Yandex", ezweb = "EZweb", kddi = "KDDI",
+  domino = "Domino", notes = "Notes", imailserver = "IMailServer", yahoo = "Yahoo",
+  sendgrid = "SendGrid", courier = "Courier", apachejames = "ApacheJames",
+  trendmicro = "InterScanMSS", x3 = "X3",
+}
+
+local function domain_of(addr)
+  return type(addr) == "string" and addr:match("@([^@]+)$") or ""
+end
+
+-- Sisimai's token: SHA-1 of STX addresser RS recipient RS timestamp ETX,
+-- the addresses lower-cased; "" without lua-luaossl or a part.
+local sha1
+local function token(addresser, recipient, at)
+  if addresser == "" or recipient == "" or not at then return "" end
+  if sha1 == nil then
+    local ok, digest = pcall(require, "openssl.digest")
+    sha1 = ok and function(text)
+      return (digest.new("sha1"):final(text):gsub(".", function(c) return format("%02x", c:byte()) end))
+    end or false
+  end
+  if not sha1 then return "" end
+  return sha1(format("\2%s\30%s\30%d\3", addresser:lower(), recipient:lower(), at))
+end
+
+-- A result in Sisimai's record layout (the fields of its dump).
+local function sisimai(r, where)
+  local dtype, dcode = "", r.diagnostic or r.text or ""
+  local t, rest = dcode:match("^%s*([%a][%w%-]*)%s*;%s*(.*)$")
+  if t then dtype, dcode = t:upper(), rest end
+  local addresser = r.sender or ""
+  local stamp = r.at and not r.at_from and (r.last_attempt_date or r.arrival_date) or nil
+  local soft = (r.type == "hard" and 0) or ((r.type == "soft" or r.type == "block") and 1) or -1
+  return {
+    recipient = r.rcpt or "", deliverystatus = r.status or r.pseudo_status or "",
+    replycode = r.code and format("%d", r.code) or "", reason = r.reason or "",
+    hardbounce = r.type == "hard" and 1 or 0, softbounce = soft,
+    timestamp = r.at, diagnosticcode = dcode, diagnostictype = dtype, action = r.action or "",
+    rhost = r.rhost or "", lhost = r.reporting_mta or "", smtpcommand = r.command or "",
+    smtpagent = SMTPAGENT[r.format] or "", destination = domain_of(r.rcpt),
+    senderdomain = domain_of(addresser), addresser = addresser, subject = r.subject or "",
+    messageid = r.message_id and r.message_id:gsub("^%s*<(.-)>%s*$", "%1") or "",
+    listid = r.headers and r.headers["List-Id"] and r.headers["List-Id"]:gsub("^.-<(.-)>.*$", "%1") or "",
+    feedbacktype = r.feedback_type or "",
+    alias = (r.original_rcpt and r.original_rcpt ~= r.rcpt) and r.original_rcpt or "",
+    origin = where.file or "", catch = "",
+    timezoneoffset = stamp and stamp:match("([+-]%d%d%d%d)") or "+0000",
+    token = token(addresser, r.rcpt or "", r.at),
+  }
+end
+_M.sisimai = sisimai
+
+-- What --only failed leaves out: deliveries and auto-replies.
+local function not_failed(r)
+  return r.action == "delivered" or r.type == "delivered" or r.type == "auto_reply"
+    or r.reason == "vacation"
+end
+
 local function location(where)
   if where.format == "mbox" then
     return format("%s: message %d at byte %d", where.file, where.index, where.offset)
@@ -180,6 +262,10 @@ function _M.run(args)
   local o, err, help = parse_args(args or {})
   if help then io.write(_M.help, "\n") return 0 end
   if not o then return die(err) end
+  if o.rules then
+    local n, rerr = cli.use_rules(o.rules)
+    if not n then return die(rerr) end
+  end
   local popts = (#o.headers > 0 or o.verp) and { headers = o.headers, verp = o.verp } or nil
   local bar = progress_bar()
   local failed, messages, results = 0, 0, 0
@@ -190,10 +276,13 @@ function _M.run(args)
     io.write(csv_row(head, #head))
   end
   local function emit(r, where)
+    if o.only and not_failed(r) then return end
     r.file, r.index, r.offset = where.file, where.index, where.offset
     r.sender = address(r.from)
     if o.campaign and r.headers then r.campaign = r.headers[o.campaign] end
-    if o.csv then
+    if o.format == "sisimai" then
+      io.write(json.encode(sisimai(r, where)), "\n")
+    elseif o.csv then
       local row = {}
       for k, f in ipairs(CSV_FIELDS) do row[k] = r[f] end
       local n = #CSV_FIELDS

@@ -1,17 +1,19 @@
 -- bounce replay: runs a stream of delivery events through a tracker and
 -- prints each decision, then the suppression list and the health table.
 
+local cli = require("bounce.cli")
 local json = require("bounce.json")
 local state = require("bounce.state")
 
 local io, ipairs, pairs, pcall, tonumber, tostring, type, require =
   io, ipairs, pairs, pcall, tonumber, tostring, type, require
-local format, floor, date, sort = string.format, math.floor, os.date, table.sort
+local format, floor, date, sort, concat = string.format, math.floor, os.date, table.sort, table.concat
 
 local _M = { _VERSION = require("bounce.core")._VERSION }
 
 _M.help = [[
-usage: bounce replay EVENTS.jsonl [--db FILE] [--policy FILE] [--at TIME] [--json]
+usage: bounce replay EVENTS.jsonl [--db FILE] [--create] [--policy FILE] [--rules FILE]
+                     [--at TIME] [--json]
 
 Runs delivery events (one JSON object per line; "-" or no file reads stdin)
 through a tracker and prints each decision, then the suppression list and
@@ -30,10 +32,18 @@ retrying, nothing has failed yet. An event with "verp_rcpt" (bounce parse
 
   --db FILE       where the history is kept: a SQLite file, ./bounce.db by
                   default (or $BOUNCE_DB); ":memory:" keeps nothing
+  --create        start a new history file when FILE does not exist (without
+                  it a missing file is an error: events replayed into a
+                  mistyped path would be kept where no check reads them)
   --policy FILE   the policy (default: the built-in defaults)
+  --rules FILE    a rules file for the replies to classify (bounce help rules)
   --at TIME       unix time for the suppression list and the health table
                   (default: the latest event's time)
   --json          decisions as JSON lines instead of a table
+
+Exit status: 0 when every event was taken, 1 when some were not (reported
+as FILE:LINE: message on stderr) or the store failed, 2 on a usage error,
+an unreadable input or a missing history.
 ]]
 
 local function day(t) return date("!%Y-%m-%d", t) end
@@ -69,23 +79,10 @@ local function outcome(ev, d)
 end
 
 local function parse_args(args)
-  local o, i = { files = {} }, 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--policy" or a == "--at" or a == "--db" then
-      if not args[i + 1] then return nil, a .. " needs a value" end
-      o[a:sub(3)] = args[i + 1]
-      i = i + 2
-    elseif a == "--json" then
-      o.json = true
-      i = i + 1
-    elseif a:match("^%-%-") then
-      return nil, "unknown option " .. a
-    else
-      o.files[#o.files + 1] = a
-      i = i + 1
-    end
-  end
+  local o, files = cli.parse_args(args, { policy = true, at = true, db = true, rules = true },
+                                  { json = true, create = true })
+  if not o then return nil, files .. " (bounce replay --help)" end
+  o.files = files
   if #o.files > 1 then return nil, "one events file at a time" end
   if o.at and not tonumber(o.at) then return nil, "--at expects unix seconds" end
   return o
@@ -101,54 +98,118 @@ local function clean(ev, null)
   return ev
 end
 
+-- Rows of columns printed with the widths of the widest cell so far (never
+-- narrower than the given minimums). Rows are held in blocks of up to
+-- BLOCK and printed a block at a time, so a long run streams while columns
+-- still line up for long addresses and scopes.
+local BLOCK = 1000
+local function columns(min, indent, right)
+  local c = { rows = {}, width = {}, indent = indent or "", right = right or {} }
+  for i, w in ipairs(min) do c.width[i] = w end
+  function c.add(row)
+    if row == "rule" then c.rows[#c.rows + 1] = row return end
+    for i = 1, #row - 1 do
+      if #row[i] > (c.width[i] or 0) then c.width[i] = #row[i] end
+    end
+    c.rows[#c.rows + 1] = row
+    if #c.rows >= BLOCK then c.flush() end
+  end
+  function c.flush()
+    for _, row in ipairs(c.rows) do
+      if row == "rule" then
+        row = {}
+        for i, w in ipairs(c.width) do row[i] = ("-"):rep(w) end
+        row[#row + 1] = ("-"):rep(30)
+      end
+      local out = {}
+      for i = 1, #row - 1 do
+        local cell = row[i]
+        out[i] = c.right[i] and (" "):rep(c.width[i] - #cell) .. cell or cli.pad(cell, c.width[i])
+      end
+      out[#row] = row[#row]
+      io.write(c.indent, concat(out, " "), "\n")
+    end
+    c.rows = {}
+  end
+  return c
+end
+
 local function suppression_list(t, at)
   local rows = {}
   for rcpt, r in t:suppressions(at) do rows[#rows + 1] = { rcpt, r } end
   sort(rows, function(a, b) return a[1] < b[1] end)
   io.write("\nSuppressed at ", stamp(at), " UTC (", #rows, "):\n")
+  local c = columns({ 26, 15, 13, 16 }, "  ")
   for _, row in ipairs(rows) do
     local r = row[2]
-    io.write(format("  %-26s %-15s %-13s since %s  %s\n", row[1], r.cause,
-      r.reason ~= "undefined" and r.reason or "", day(r.since),
-      r.expires_at and "until " .. day(r.expires_at) or "forever"))
+    c.add({ row[1], r.cause, r.reason ~= "undefined" and r.reason or "", "since " .. day(r.since),
+            r.expires_at and "until " .. day(r.expires_at) or "forever" })
   end
+  c.flush()
 end
 
 local function health_table(t, at)
   local p = t:current_policy()
   local h = p.health or {}
+  local scopes = t:scopes()
+  local sent = 0
+  for _, scope in ipairs(scopes) do sent = sent + t:health(scope, at).sent end
   io.write(format("\nHealth over the last %s at %s UTC (levels judged from %d messages up):\n",
     h.window and (h.window % 3600 == 0 and floor(h.window / 3600) .. "h" or h.window .. "s") or "?",
     stamp(at), h.min_sent or 0))
-  io.write(format("  %-28s %8s %9s %5s %5s %6s %9s %7s %9s  %s\n", "scope", "messages",
-    "delivered", "soft", "hard", "block", "complaint", "hard%", "complaint%", "level"))
-  for _, scope in ipairs(t:scopes()) do
-    local x = t:health(scope, at)
-    io.write(format("  %-28s %8d %9d %5d %5d %6d %9d %6.2f%% %9.2f%%  %s\n", scope, x.messages,
-      x.delivered, x.soft, x.hard, x.block, x.complaint, 100 * x.hard_rate,
-      100 * x.complaint_rate, x.judged and x.level or "(not judged: too few)"))
+  if sent == 0 then
+    -- rates are per message sent: outcomes alone would give rates over 100%
+    io.write("  (no sends were recorded: the events hold no \"sent\" lines, so there are no\n",
+             "  rates or levels; add {\"rcpt\":...,\"type\":\"sent\"} lines, or \"count\" for a batch)\n")
   end
+  local c = columns({ 28, 8, 9, 5, 5, 6, 9, 7, 10 }, "  ",
+                    { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true, [7] = true, [8] = true,
+                      [9] = true })
+  c.add({ "scope", "messages", "delivered", "soft", "hard", "block", "complaint", "hard%",
+          "complaint%", "level" })
+  for _, scope in ipairs(scopes) do
+    local x = t:health(scope, at)
+    local rated = x.sent > 0
+    c.add({ scope, tostring(x.messages), tostring(x.delivered), tostring(x.soft), tostring(x.hard),
+            tostring(x.block), tostring(x.complaint),
+            rated and format("%.2f%%", 100 * x.hard_rate) or "-",
+            rated and format("%.2f%%", 100 * x.complaint_rate) or "-",
+            not rated and "(no sends recorded)" or x.judged and x.level or "(not judged: too few)" })
+  end
+  c.flush()
 end
 
 -- syntax: status = replay.run(args)
 function _M.run(args)
   local o, err = parse_args(args or {})
   if not o then return die(err) end
+  if o.help then io.write(_M.help) return 0 end
   local ok, cjson = pcall(require, "cjson")
   if not ok then return die("needs lua-cjson (apt-get install lua-cjson)") end
-  local t, store
-  t, err, store = state.tracker(o)
-  if not t then return die(err) end
-  local batch = state.batcher(store)
+  if o.rules then
+    local n, rerr = cli.use_rules(o.rules)
+    if not n then return die(rerr) end
+  end
+  -- the input first: a missing events file must leave no history behind
   local file = o.files[1]
   local fh = io.stdin
   if file and file ~= "-" then
     fh, err = io.open(file, "r")
     if not fh then return die(err) end
   end
+  o.command = "replay"
+  local t, store
+  t, err, store = state.tracker(o)
+  if not t then
+    if fh ~= io.stdin then fh:close() end
+    return die(err)
+  end
+  local batch = state.batcher(store)
+  local rows
   if not o.json then
-    io.write(format("%-16s  %-26s %-24s %s\n", "WHEN (UTC)", "RECIPIENT", "OUTCOME", "DECISION"))
-    io.write(("-"):rep(100), "\n")
+    rows = columns({ 16, 26, 24 })
+    rows.add({ "WHEN (UTC)", "RECIPIENT", "OUTCOME", "DECISION" })
+    rows.add("rule")
   end
   local n, bad, last = 0, 0, nil
   for line in fh:lines() do
@@ -169,15 +230,16 @@ function _M.run(args)
         -- a delay notice (from bounce parse): the MTA is still trying, so
         -- nothing failed yet; counting it as a soft bounce would escalate early
         d = false
-        if not o.json then
-          io.write(format("%-16s  %-26s %-24s %s\n", type(ev.at) == "number" and stamp(ev.at) or "",
-            tostring(ev.rcpt), "delayed" .. (type(ev.reason) == "string" and "/" .. ev.reason or ""),
-            "nothing yet: a delay notice, the MTA still retries"))
+        if rows then
+          rows.add({ type(ev.at) == "number" and stamp(ev.at) or "", tostring(ev.rcpt),
+            "delayed" .. (type(ev.reason) == "string" and "/" .. ev.reason or ""),
+            "nothing yet: a delay notice, the MTA still retries" })
         end
       else
         clean(ev, cjson.null)
         local okb, berr = batch.step()
         if not okb then
+          if rows then rows.flush() end
           io.stderr:write("bounce replay: store: ", tostring(berr), "\n")
           return 1
         end
@@ -194,11 +256,12 @@ function _M.run(args)
         if o.json then
           io.write(json.encode(d), "\n")
         else
-          io.write(format("%-16s  %-26s %-24s %s\n", stamp(d.at), d.rcpt, outcome(ev, d), what(d)))
+          rows.add({ stamp(d.at), d.rcpt, outcome(ev, d), what(d) })
         end
       end
     end
   end
+  if rows then rows.flush() end
   if fh ~= io.stdin then fh:close() end
   local okb, berr = batch.finish()
   if not okb then

@@ -3,12 +3,12 @@
 
 local bounce = require("bounce")
 local cli = require("bounce.cli")
-local csv = require("bounce.csv")
 local json = require("bounce.json")
+local output = require("bounce.output")
 local state = require("bounce.state")
 
-local io, ipairs, pairs, tonumber, tostring, format, date, sort, concat =
-  io, ipairs, pairs, tonumber, tostring, string.format, os.date, table.sort, table.concat
+local io, ipairs, tonumber, tostring, format, date, sort, concat =
+  io, ipairs, tonumber, tostring, string.format, os.date, table.sort, table.concat
 
 local _M = { _VERSION = bounce._VERSION }
 
@@ -21,16 +21,19 @@ until. Suppressions whose retention has ended by --at (default now) are
 left out.
 
   --db FILE        the history: a SQLite file, ./bounce.db by default (or
-                   $BOUNCE_DB)
+                   $BOUNCE_DB); it must exist (nothing is created)
+  --policy FILE    the policy (retention decides when suppressions end)
   --cause LIST     only these causes, comma-separated: hard, soft_exhausted,
                    complaint, unsubscribe, manual
   --reason LIST    only these reasons, comma-separated (bounce reasons)
   --domain DOMAIN  only addresses at this domain
   --at TIME        unix time (default now)
-  --csv            CSV with a header line: address,cause,reason,since,
-                   expires,attempts,bounces,last_event,last_at (times in
-                   ISO 8601 UTC, expires empty when forever)
-  --json           one JSON object per suppression
+  --csv            CSV with a header line: rcpt,state,cause,reason,since,
+                   expires_at,attempts,bounces,blocks,last_event,last_at
+                   (times in ISO 8601 UTC, expires_at empty when forever),
+                   the columns GET /suppressions?format=csv gives
+  --json           one JSON object per suppression, the fields of the CSV
+                   (times in unix seconds; no expires_at when forever)
 ]]
 
 local CAUSES = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true,
@@ -41,7 +44,6 @@ local function die(msg)
   return 2
 end
 
-local function iso(t) return t and date("!%Y-%m-%dT%H:%M:%SZ", t) or "" end
 local function day(t) return date("!%Y-%m-%d", t) end
 
 -- "a,b" -> { a = true, b = true }, checking each name against known.
@@ -57,14 +59,9 @@ end
 -- syntax: status = suppressions.run(args)
 function _M.run(args)
   local o, pos = cli.parse_args(args, { db = true, cause = true, reason = true, domain = true,
-                                        at = true, policy = true })
-  if not o then return die(pos) end
-  for k in pairs(o) do
-    if not (k == "db" or k == "cause" or k == "reason" or k == "domain" or k == "at"
-            or k == "policy" or k == "csv" or k == "json") then
-      return die("unknown option --" .. k)
-    end
-  end
+                                        at = true, policy = true }, { csv = true, json = true })
+  if not o then return die(pos .. " (bounce suppressions --help)") end
+  if o.help then io.write(_M.help) return 0 end
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
   if o.csv and o.json then return die("--csv and --json exclude each other") end
   local at = tonumber(o.at or os.time())
@@ -81,6 +78,7 @@ function _M.run(args)
     if not reasons then return die(err) end
   end
   local domain = o.domain and tostring(o.domain):lower()
+  o.command = "suppressions"
   local t
   t, err = state.tracker(o)
   if not t then return die(err) end
@@ -88,22 +86,20 @@ function _M.run(args)
   for rcpt, r in t:suppressions(at) do
     if (not causes or causes[r.cause]) and (not reasons or reasons[r.reason])
        and (not domain or rcpt:sub(-#domain - 1):lower() == "@" .. domain) then
-      rows[#rows + 1] = r
+      rows[#rows + 1] = output.suppression(rcpt, r)
     end
   end
   sort(rows, function(a, b) return a.rcpt < b.rcpt end)
   if o.csv then
-    io.write("address,cause,reason,since,expires,attempts,bounces,last_event,last_at\r\n")
-    for _, r in ipairs(rows) do
-      io.write(csv.row({ r.rcpt, r.cause, r.reason, iso(r.since), iso(r.expires_at),
-        r.attempts, r.bounces, r.last_event, iso(r.last_at) }, 9), "\r\n")
-    end
+    io.write(output.csv_header(), "\r\n")
+    for _, r in ipairs(rows) do io.write(output.csv_row(r), "\r\n") end
   elseif o.json then
     for _, r in ipairs(rows) do io.write(json.encode(r), "\n") end
   else
-    local by = {}
+    local by, width = {}, 32
+    for _, r in ipairs(rows) do if #r.rcpt > width then width = #r.rcpt end end
     for _, r in ipairs(rows) do
-      io.write(format("%-32s %-15s %-15s since %s  %s\n", r.rcpt, r.cause,
+      io.write(format("%s %-15s %-15s since %s  %s\n", cli.pad(r.rcpt, width), r.cause,
         r.reason ~= "undefined" and r.reason or "", day(r.since),
         r.expires_at and "until " .. day(r.expires_at) or "forever"))
       by[r.cause] = (by[r.cause] or 0) + 1

@@ -37,6 +37,7 @@ local sqlite = require("bounce.sqlite")
 
 local type, error, pcall, tostring, select, floor = type, error, pcall, tostring, select, math.floor
 local unpack = table.unpack or unpack
+local io_open = io.open
 
 local _M = { _VERSION = sqlite._VERSION, SCHEMA = sqlite.SCHEMA }
 
@@ -47,7 +48,9 @@ local MAX_TIME = 2 ^ 53   -- times beyond are not whole numbers in a double
 local S = sqlite.methods   -- the C store's methods, extended below
 
 -- syntax: s, err = store.sqlite.new(path [, opts])
--- Opens the file at path (created when missing), switches it to WAL and
+-- Opens the file at path (created when missing, unless opts.create is
+-- false: then a missing file is nil, "PATH: no such file" and nothing is
+-- created), switches it to WAL and
 -- brings its schema to the current version (older files are migrated in
 -- one transaction). opts: busy_timeout (ms to wait for another process's
 -- lock, default 5000), synchronous ("normal", the default; "full"; "off";
@@ -75,6 +78,15 @@ function _M.new(path, opts)
   if SYNC[sync] == nil then
     error("bad argument #2 to 'sqlite' (field 'synchronous': 'normal', 'full', 'off' or 'extra' "
       .. "expected, got " .. tostring(sync) .. ")", 2)
+  end
+  local create = opts.create
+  if create ~= nil and type(create) ~= "boolean" then
+    error("bad argument #2 to 'sqlite' (field 'create': boolean expected, got " .. type(create) .. ")", 2)
+  end
+  if create == false and path ~= ":memory:" then
+    local f = io_open(path, "rb")
+    if not f then return nil, path .. ": no such file" end
+    f:close()
   end
   return sqlite.open(path, bt, SYNC[sync])
 end

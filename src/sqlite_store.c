@@ -323,9 +323,16 @@ bnc_sqlite_t *bnc_sqlite_open(const char *path, const bnc_sqlite_opts_t *o, char
     bnc_sqlite_close(s);
     return NULL;
   }
-  if (setup(s, o, err, cap)) {
-    bnc_sqlite_close(s);
-    return NULL;
+  /* Switching a new file to WAL takes an exclusive lock for which SQLite
+   * does not always wait (the busy handler is skipped where waiting could
+   * deadlock): processes opening one new file at once see SQLITE_BUSY. The
+   * setup is idempotent, so it is tried again within the busy timeout. */
+  for (i = 0; setup(s, o, err, cap); i += 10) {
+    if ((sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY || i >= o->busy_timeout) {
+      bnc_sqlite_close(s);
+      return NULL;
+    }
+    sqlite3_sleep(10);
   }
   for (i = 0; i < Q__COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK) {

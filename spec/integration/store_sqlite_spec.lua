@@ -605,6 +605,24 @@ s:close()
 print("writer " .. id .. " done")
 ]]
 
+    it("open one new file at the same moment: every process gets the store", function()
+      -- making a new file WAL takes a lock SQLite does not always wait for
+      local script = tmp("opener.lua")
+      write_file(script, [[
+local s, err = require("bounce").store.sqlite(arg[1])
+print(s and "opened" or err)
+]])
+      for round = 1, 8 do
+        -- eight processes started by one shell, so that their opens overlap
+        local path = tmp("race" .. round .. ".db")
+        local p = assert(io.popen("for i in 1 2 3 4 5 6 7 8; do " .. lua_cmd(script, path)
+          .. " 2>&1 & done; wait"))
+        local out = p:read("*a")
+        p:close()
+        assert.equal(("opened\n"):rep(8), out)
+      end
+    end)
+
     it("lose no update: 4 writers x 5,000 events over the same 100 addresses", function()
       local script = tmp("writer.lua")
       write_file(script, WRITER)

@@ -578,10 +578,13 @@ int bnc_classify_scan(const bnc_ruleset_t *rs, const bnc_reply_t *r, const char 
 int bnc_ruleset_uses_command(const bnc_ruleset_t *rs) { return rs->uses_command; }
 
 /* The registry's reason for the reply's status. "4.4.4 unable to route"
- * (hostunknown said as temporary) is a DNS hiccup, not a dead domain. */
+ * (hostunknown said as temporary) is a DNS hiccup, not a dead domain;
+ * "4.3.2 system not accepting network messages" a host down for now. */
 static bnc_reason_t status_reason(const bnc_reply_t *r) {
   bnc_reason_t why = bnc_status_reason(r->st_subject, r->st_detail);
-  return why == BNC_R_HOSTUNKNOWN && r->st_class == 4 ? BNC_R_NETWORKERROR : why;
+  if (r->st_class == 4 && why == BNC_R_HOSTUNKNOWN) return BNC_R_NETWORKERROR;
+  if (r->st_class == 4 && why == BNC_R_NOTACCEPT) return BNC_R_SYSTEMERROR;
+  return why;
 }
 
 /* What decided, as bnc_class_t.source names it. */

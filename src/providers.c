@@ -129,6 +129,8 @@ const bnc_rule_def_t bnc_provider_rules[] = {
     "421 4.7.29 Your email has been rate limited: no TLS. - gsmtp"),
   P("google", "X.7.32", "gsmtp", "authfailure", "X.7.32",
     "550 5.7.32 The From: header is not aligned. - gsmtp"),
+  P("google", "4.4.5", "gsmtp", "systemerror", "4.4.5",
+    "421 4.4.5 Server busy, try again later. - gsmtp"),
   P("google", "4.2.1", "gsmtp", "speeding", "4.2.1",
     "450 4.2.1 Try again later. - gsmtp"),
   P("google", "5.4.5", "gsmtp", "speeding", "5.4.5",
@@ -256,6 +258,9 @@ const bnc_rule_def_t bnc_provider_rules[] = {
     "blocked", NULL,
     "554 resimta-ch2-12v.sys.comcast.net comcast 198.51.100.7 found on one or more RBLs "
     "(BL000001)"),
+  P("comcast", "BL", "comcast.net/smtp-error-codes.php#bl", "blocked", NULL,
+    "554 resimta-po-19v.sys.comcast.net comcast 198.51.100.7 See "
+    "http://postmaster.comcast.net/smtp-error-codes.php#BL006"),
   P("comcast", "ES000001", "es000001", "blocked", NULL,
     "554 comcast 198.51.100.7 Comcast dynamic IP space ES000001"),
   P("comcast", "ES000010", "es000010", "requireptr", NULL,

@@ -186,9 +186,9 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 5.7.510 Access denied, example.com does not accept email over IPv6"),
   T("provider:microsoft", "ms-tenant-threshold", "tenant has exceeded threshold", "blocked",
     "550 5.7.705 Access denied, tenant has exceeded threshold"),
-  T("provider:microsoft", "ms-traffic-from-ip", "traffic not accepted from this ip", "blocked",
+  T("provider:microsoft", "ms-traffic-from-ip", "traffic not accepted from this ip", "badreputation",
     "550 5.7.708 Access denied, traffic not accepted from this IP."),
-  T("provider:microsoft", "ms-unregistered-domain", "blocked from sending from unregistered domain", "blocked",
+  T("provider:microsoft", "ms-unregistered-domain", "blocked from sending from unregistered domain", "policyviolation",
     "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains."),
   T("provider:microsoft", "ms-ip-reputation", "rate limited due to ip reputation", "badreputation",
     "451 4.7.650 The mail server [198.51.100.7] has been temporarily rate limited due to IP "
@@ -278,6 +278,8 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "https://senders.yahooinc.com/smtp-error-codes"),
   T("provider:yahoo", "yahoo-headers-rfc", "headers are not rfc compliant", "notcompliantrfc",
     "554 Message not allowed - Headers are not RFC compliant[291]"),
+  T("provider:yahoo", "yahoo-resources-unavailable", "resources temporarily unavailable", "systemerror",
+    "421 Resources temporarily unavailable. Please try again later"),
   T("provider:yahoo", "yahoo-complaints", "user complaints", "badreputation",
     "421 4.7.0 [GL01] Message from (198.51.100.7) temporarily deferred due to user complaints"),
   T("provider:yahoo", "yahoo-permanently-deferred", "will be permanently deferred", "blocked",
@@ -296,6 +298,9 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   /* ---- Apple iCloud (support.apple.com/HT204137) ------------------------- */
   T("provider:apple", "icloud-inactive", "inactive email address", "userunknown",
     "550 5.1.1 <someone@icloud.com>: inactive email address"),
+  T("provider:apple", "icloud-excessive-volume", "deferred due to excessive volume", "speeding",
+    "421 4.7.1 Messages to b@icloud.com deferred due to excessive volume. Try again later - "
+    "https://support.apple.com/en-us/HT204137"),
   T("provider:apple", "icloud-illegal-alias", "unknown or illegal alias", "userunknown",
     "550 5.1.1 unknown or illegal alias: someone@icloud.com"),
 
@@ -337,9 +342,6 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
 
   /* ---- Comcast (postmaster.comcast.net/smtp-error-codes): codes BL... are
      * block lists, RL... rate limits; an unknown address is "Not our Customer" */
-  T("provider:comcast", "comcast-block-list", "comcast.net/smtp-error-codes.php#bl", "blocked",
-    "554 resimta-po-19v.sys.comcast.net comcast 198.51.100.7 Comcast block list. See "
-    "http://postmaster.comcast.net/smtp-error-codes.php#BL000000"),
   T("provider:comcast", "comcast-rate-limit", "comcast.net/smtp-error-codes.php#rl", "toomanyconn",
     "421 resimta-h1p-037599.sys.comcast.net comcast 198.51.100.7 Too many sessions opened "
     "RL000001 http://postmaster.comcast.net/smtp-error-codes.php#RL000001"),
@@ -349,6 +351,10 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 5.1.1 <nobody@comcast.net> Not our Customer", 1, "provider:comcast", NULL },
 
   /* ---- Mail.ru, Yandex, Zoho, QQ ---------------------------------------- */
+  /* the sender's own account, stopped for suspected compromise */
+  T("provider:mailru", "mailru-sending-disabled", "message sending for this account is disabled",
+    "securityerror",
+    "550 message sending for this account is disabled"),
   T("provider:mailru", "mailru-disabled", "is unavailable: account is disabled", "suspend",
     "550 Message was not accepted -- invalid mailbox.  Local mailbox someone@mail.ru is "
     "unavailable: account is disabled"),
@@ -394,6 +400,9 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "554 5.7.1 Blocked - see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=198.51.100.7"),
   T("provider:proofpoint", "proofpoint-ipcheck", "ipcheck.proofpoint.com", "blocked",
     "550 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=198.51.100.7"),
+  T("provider:mimecast", "mimecast-sender-blocked", "sender address blocked - https://community.mimecast",
+    "blocked",
+    "421 Sender address blocked - https://community.mimecast.com/docs/DOC-1369#421"),
   T("provider:mimecast", "mimecast-envelope-blocked", "envelope blocked", "rejected",
     "550 Envelope blocked - User Entry - https://community.mimecast.com/docs/DOC-1369#550"),
   T("provider:mimecast", "mimecast-blocked-senders", "blocked senders - block policy", "rejected",
@@ -612,10 +621,18 @@ const bnc_rule_def_t bnc_generic_rules[] = {
   W("address-blacklisted", "address has been blacklisted", "rejected",
     "550 5.7.1 Your email address has been blacklisted",
     "550 5.7.1 Relaying denied. Please check whether your address has been blacklisted."),
+  /* Cloudmark CSI scores the sender's reputation (csi.cloudmark.com): a
+   * reputation, not a list of its own */
+  T("provider:cloudmark", "cloudmark-csi", "cloudmark csi", "badreputation",
+    "554 5.3.2 system not accepting network messages 198.51.100.7 is listed on Cloudmark "
+    "CSI-Global"),
   W("blocked-using", "blocked using", "blocked",
     "554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using zen.spamhaus.org",
     "550 5.7.1 Message rejected as spam. See http://example.net/why about mail blocked using our "
     "filters."),
+  /* the Spamhaus DBL lists domains named in the message, not the sender */
+  T("provider:spamhaus", "spamhaus-dbl", "spamhaus dbl", "spamdetected",
+    "550 5.7.1 Your email was rejected due to having a domain present in the Spamhaus DBL"),
   T("provider:spamhaus", "spamhaus", "spamhaus", "blocked",
     "550 5.7.1 Mail from IP 198.51.100.7 was rejected due to listing in Spamhaus SBL"),
   T("provider:spamcop", "spamcop", "spamcop", "blocked",
@@ -690,7 +707,7 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "connections."),
 
   /* ---- policy ----------------------------------------------------------- */
-  W("policy-violation", "policy violation|violates our|denied by policy|rejected by policy|for policy reasons|local "
+  W("policy-violation", "policy violation|violates our|denied by policy|rejected by policy|for policy reason|local "
     "policy|policy restriction", "policyviolation",
     "550 5.7.0 Local Policy Violation",
     "550 5.1.1 User unknown. Please read our local policy on address harvesting."),
@@ -782,7 +799,7 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "500 5.5.2 Line too long"),
 
   /* ---- mailbox full ---------------------------------------------------------- */
-  W("mailbox-full", "mailfolder is full|messages in recipient's mailbox exceeded|mailbox full|mailbox is full|"
+  W("mailbox-full", "mailfolder is full|messages in recipient's mailbox exceeded|exhausted allowed storage|mailbox full|mailbox is full|"
     "inbox is full|mailbox size limit exceeded", "mailboxfull",
     "The e-mail message could not be delivered because the user's mailfolder is full.",
     "552 5.2.2 Your mailbox is full: you cannot send until you delete mail (in reply to MAIL "

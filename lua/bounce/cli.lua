@@ -23,7 +23,9 @@ commands:
   demo [FILE]           classify the bundled replies (data/replies.txt) and
                         print a table: reply, reason, type, what to do; then
                         replay the bundled events through a tracker
-  rules [--check]       list the classification rules, or check them (every
+  rules [--check|--by-source]
+                        list the classification rules with their sources,
+                        count them by source, or check them (every
                         example decided by its rule, none shadowed)
   reasons               the reasons, with the type each implies
   parse PATH...         read bounce messages (a file, an mbox, a maildir, a
@@ -234,12 +236,26 @@ local function rules_cmd(args)
     io.write(format("%d rules, %d problems\n", bounce.rules.count(), #problems))
     return #problems > 0 and 1 or 0
   end
+  if args[1] == "--by-source" then
+    local counts, order = {}, {}
+    for _, r in ipairs(bounce.rules.list()) do
+      if not counts[r.source] then order[#order + 1] = r.source end
+      counts[r.source] = (counts[r.source] or 0) + 1
+    end
+    table.sort(order, function(a, b)
+      if counts[a] ~= counts[b] then return counts[a] > counts[b] end
+      return a < b
+    end)
+    for _, src in ipairs(order) do io.write(format("%5d  %s\n", counts[src], src)) end
+    return 0
+  end
   for _, r in ipairs(bounce.rules.list()) do
     local cond = {}
     for _, k in ipairs({ "code", "status", "rhost", "command" }) do
       if r[k] then cond[#cond + 1] = k .. "=" .. r[k] end
     end
-    io.write(format("%4d  %-28s %-15s %s%s\n", r.index, r.name, r.reason, r.pattern,
+    io.write(format("%4d  %-28s %-15s %-20s %s%s\n", r.index, r.name, r.reason, r.source,
+                    r.pattern ~= "" and r.pattern or "(status)",
                     #cond > 0 and ("  [" .. concat(cond, " ") .. "]") or ""))
   end
   return 0

@@ -394,3 +394,43 @@ describe("reason families", function()
     expect("450 4.7.1 <bogus.example>: Helo command rejected: Host not found", "blocked", "block")
   end)
 end)
+
+-- The reply set written from the providers' and RFCs' documentation
+-- (bench/reference_replies.tsv; `make reference` prints the figures): the
+-- documented rows must agree on hard/not-hard every time and on the reason
+-- nearly always, and every counter-example (a provider's word inside advice,
+-- in another sense, at an impossible stage, in a transcript) exactly.
+describe("the documentation-derived reply set", function()
+  local rows = {}
+  for line in io.lines("bench/reference_replies.tsv") do
+    if not line:match("^#") and line:match("%S") then
+      local kind, section, reason, type_, reply = line:match("^(%a+)\t([^\t]+)\t(%a+)\t(%a+)\t(.+)$")
+      rows[#rows + 1] = { kind = kind, section = section, reason = reason, type = type_,
+                          reply = reply:gsub("\\n", "\n") }
+    end
+  end
+
+  it("is read right: reason >= 97%, hard/not-hard 100%", function()
+    local n, reason, hard, misses = 0, 0, 0, {}
+    for _, row in ipairs(rows) do
+      local r = assert(bounce.classify(row.reply))
+      n = n + 1
+      if r.reason == row.reason then reason = reason + 1
+      else misses[#misses + 1] = ("%s: %s -> %s (%s)"):format(row.section, row.reason, r.reason, r.rule) end
+      if (r.type == "hard") == (row.type == "hard") then hard = hard + 1 end
+    end
+    assert.is_true(n > 150, "rows: " .. n)
+    assert.is_true(reason / n >= 0.97, table.concat(misses, "\n"))
+    assert.equals(n, hard)
+  end)
+
+  for _, row in ipairs(rows) do
+    if row.kind == "counter" then
+      it(("counter-example (%s) reads as %s"):format(row.section, row.reason), function()
+        local r = assert(bounce.classify(row.reply))
+        assert.equals(row.reason, r.reason, row.reply)
+        assert.equals(row.type, r.type, row.reply)
+      end)
+    end
+  end
+end)

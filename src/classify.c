@@ -50,6 +50,7 @@ struct bnc_ruleset {
   size_t *keyed[8];      /* per status subject: the rules keyed on a status
                             alone, in priority order (set by compile) */
   size_t nkeyed[8];
+  int keyed_lo[8];       /* the lowest detail any of them takes */
   bnc_matcher_t *m;
   int dirty;
   int uses_command;      /* some rule has a command condition (set by compile) */
@@ -309,6 +310,7 @@ int bnc_ruleset_compile(bnc_ruleset_t *rs) {
     free(rs->keyed[i]);
     rs->keyed[i] = NULL;
     rs->nkeyed[i] = 0;
+    rs->keyed_lo[i] = 1000;
   }
   for (i = 0; i < rs->n; i++) {
     rule_rt *r = &rs->rules[i];
@@ -321,6 +323,8 @@ int bnc_ruleset_compile(bnc_ruleset_t *rs) {
       if (!k) { bnc_matcher_free(m); return BNC_ENOMEM; }
       k[rs->nkeyed[r->st.subject]++] = i;
       rs->keyed[r->st.subject] = k;
+      if (r->st.lo > r->st.hi) rs->keyed_lo[r->st.subject] = 0;
+      else if (r->st.lo < rs->keyed_lo[r->st.subject]) rs->keyed_lo[r->st.subject] = r->st.lo;
       continue;
     }
     r->multi = r->nfrag > 1 ? (int)rs->nmulti++ : -1;
@@ -375,8 +379,8 @@ typedef struct {
   size_t best;
   unsigned char *next;   /* per multi rule: next fragment expected */
   size_t *last;          /* per multi rule: end of the previous fragment */
-  size_t advice_at;      /* raw offset where the last advice lead starts ... */
-  int advice;            /* ... and its ADV_* kind, or -1 when none was seen */
+  size_t advice_end;     /* where the last advice lead ends (matcher offset) ... */
+  int advice;            /* ... its ADVICE index, or -1 when none was seen */
   size_t advised;        /* the best rule found only inside advice: it decides
                             when nothing outside advice does */
 } scan_ctx;
@@ -457,8 +461,8 @@ static int on_hit(void *ud, uint32_t id, size_t end) {
   int f = (int)(id & ((1u << ID_SHIFT) - 1));
   const rule_rt *rule;
   if (ri < ADVICE_N) {          /* an advice lead: ids below every rule's */
-    c->advice_at = raw_start(c->text, c->tlen, end, strlen(ADVICE[ri].lead));
-    c->advice = ADVICE[ri].kind;
+    c->advice_end = end;
+    c->advice = (int)ri;
     return 0;
   }
   ri -= ADVICE_N;
@@ -467,7 +471,8 @@ static int on_hit(void *ud, uint32_t id, size_t end) {
   if (!conditions_hold(rule, c)) return 0;
   if (rule->wording && c->advice >= 0) {
     size_t at = raw_start(c->text, c->tlen, end, rule->flen[f]);
-    if (at >= c->advice_at && !clause_ended(c->text, c->tlen, c->advice_at, at, c->advice)) {
+    size_t from = raw_start(c->text, c->tlen, c->advice_end, strlen(ADVICE[c->advice].lead));
+    if (at >= from && !clause_ended(c->text, c->tlen, from, at, ADVICE[c->advice].kind)) {
       if (ri < c->advised && rule->multi < 0) c->advised = ri;
       return 0;                 /* said inside advice */
     }
@@ -494,7 +499,7 @@ static void ctx_init(scan_ctx *c, const bnc_ruleset_t *rs, const bnc_reply_t *r,
   c->best = NO_RULE;
   c->next = next; c->last = last;
   c->advice = -1;
-  c->advice_at = 0;
+  c->advice_end = 0;
   c->advised = NO_RULE;
 }
 
@@ -505,7 +510,7 @@ static void ctx_init(scan_ctx *c, const bnc_ruleset_t *rs, const bnc_reply_t *r,
 static size_t scan_best(const scan_ctx *c) {
   size_t best = c->best != NO_RULE ? c->best : c->advised, k;
   const bnc_reply_t *r = c->r;
-  if (r->st_class) {
+  if (r->st_class && r->st_detail >= c->rs->keyed_lo[r->st_subject]) {
     const size_t *kk = c->rs->keyed[r->st_subject];
     for (k = 0; k < c->rs->nkeyed[r->st_subject] && kk[k] < best; k++) {
       const rule_rt *rule = &c->rs->rules[kk[k]];

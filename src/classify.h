@@ -17,9 +17,11 @@
  * One decision for live replies and bounce messages alike (bnc_decide), in
  * this order: what is no failure (a complaint, an auto-reply, Action:
  * delivered, a 2xx); then the reason the reply gives: the first matching
- * text rule, the enhanced-status registry for a specific status (X.Y.Z, Z >
- * 0), the type of a DSN's Diagnostic-Code (X-Unix: the exit status), the
- * registry for a generic status (X.Y.0), the basic code; then the stage: a
+ * rule (provider and MTA wordings, then the provider code tables, then
+ * general wording and generic words), the enhanced-status registry for a
+ * specific status (X.Y.Z, Z > 0), the type of a DSN's Diagnostic-Code
+ * (X-Unix: the exit status), the registry for a generic status (X.Y.0),
+ * the basic code; then the stage: a
  * reason about the address given in answer to DATA (after the server
  * accepted RCPT TO) is a content filter's, `filtered`; an address or
  * mailbox reason given before RCPT TO is about the sender: in answer to MAIL

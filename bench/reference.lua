@@ -33,8 +33,9 @@ for line in io.lines(file) do
     add(by_kind, kind, ok_reason, ok_hard)
     add(by_section, section, ok_reason, ok_hard)
     if not ok_reason or not ok_hard then
-      missed[#missed + 1] = ("  %-10s %s/%s -> %s/%s (%s)  %s"):format(section, reason, type_, r.reason,
-                                                                      r.type, r.rule, reply:gsub("\n", "\\n"):sub(1, 90))
+      local shown = reply:gsub("\n", "\\n"):sub(1, 90)
+      missed[#missed + 1] = ("  %-10s %s/%s -> %s/%s (%s)  %s"):format(section, reason, type_,
+                                                                      r.reason, r.type, r.rule, shown)
     end
   end
 end

@@ -27,7 +27,7 @@ build = {
     ["bounce.core"] = {
       sources = {
         "src/reason.c", "src/reply.c", "src/status.c", "src/match.c",
-        "src/classify.c", "src/rules.c", "src/record.c", "src/history.c",
+        "src/classify.c", "src/rules.c", "src/providers.c", "src/record.c", "src/history.c",
         "src/mstore.c", "src/address.c", "src/date.c", "src/message.c", "src/mime.c",
         "src/dsn.c", "src/ses.c", "src/families.c", "src/autoreply.c", "src/recipient.c",
         "src/lbounce.c",

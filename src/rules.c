@@ -278,8 +278,11 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "https://senders.yahooinc.com/smtp-error-codes"),
   T("provider:yahoo", "yahoo-headers-rfc", "headers are not rfc compliant", "notcompliantrfc",
     "554 Message not allowed - Headers are not RFC compliant[291]"),
-  T("provider:yahoo", "yahoo-resources-unavailable", "resources temporarily unavailable", "systemerror",
-    "421 Resources temporarily unavailable. Please try again later"),
+  /* Yahoo's busy servers say it with 421/451 (a queue that quotes the words
+   * as its last error before giving up has expired) */
+  TC("provider:yahoo", "yahoo-resources-unavailable", "resources temporarily unavailable",
+     "systemerror", "4", NULL,
+     "421 Resources temporarily unavailable. Please try again later"),
   T("provider:yahoo", "yahoo-complaints", "user complaints", "badreputation",
     "421 4.7.0 [GL01] Message from (198.51.100.7) temporarily deferred due to user complaints"),
   T("provider:yahoo", "yahoo-permanently-deferred", "will be permanently deferred", "blocked",

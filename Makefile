@@ -19,13 +19,13 @@ OPT      ?= -O2 -g
 WERROR   ?=
 CFLAGS_ALL = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(CFLAGS)
 
-CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/record.c src/history.c src/mstore.c src/address.c src/date.c \
+CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/providers.c src/record.c src/history.c src/mstore.c src/address.c src/date.c \
             src/message.c src/mime.c src/dsn.c src/ses.c src/families.c src/autoreply.c src/recipient.c \
             src/dns.c src/idn.c src/mailbox.c
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
-.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance robustness \
+.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance reference robustness \
         bench fuzz demo deps clean install smoke rockcheck rock rock-install
 
 all: $(MODULE)
@@ -124,6 +124,12 @@ asan: deps
 
 conformance: $(MODULE)
 	@$(LUA) bench/conformance.lua
+
+# Agreement on the reply set written from the providers' and RFCs'
+# documentation (bench/reference_replies.tsv): a figure, checked by
+# spec/unit/rules_spec.lua. REFERENCE_MISSES=1 lists every miss.
+reference: $(MODULE)
+	@$(LUA) bench/reference.lua $(if $(REFERENCE_MISSES),--misses)
 
 # Metamorphic robustness (figures, not a gate): every corpus message rewritten
 # in ways that keep its meaning (bench/robustness.py, python3), and bounce.parse

@@ -15,24 +15,42 @@
 #include "status.h"
 
 #define MAX_FRAGS 8
+#define MAX_ALTS 32
 #define NO_RULE ((size_t)-1)
 #define MULTI_STACK 256
+/* Matcher ids: (ADVICE_N + rule index) << ID_SHIFT | fragment or
+ * alternative; ids below ADVICE_N << ID_SHIFT are the advice leads. */
+#define ID_SHIFT 5
+
+/* A status condition: class (0: either of 4 and 5), subject (-1: any) and
+ * the range of details (lo > hi: any). */
+typedef struct {
+  int on, cls, subject, lo, hi;
+} status_cond;
 
 typedef struct {
   bnc_rule_def_t def;    /* strings owned when user */
   int user;
+  int wording;           /* source "wording": not read inside advice */
   bnc_reason_t reason;
   int code_lo, code_hi;  /* 0 when no condition */
-  size_t status_len, rhost_len;
+  status_cond st;
+  size_t rhost_len;
   bnc_command_t command;
-  int nfrag;
+  int nfrag;             /* fragments ('*'), or 1 for alternatives ('|'); 0 for a
+                            rule keyed on its status alone (no pattern) */
+  int nalt;              /* alternatives, 1 when none */
   int multi;             /* index among multi-fragment rules, or -1 */
-  size_t flen[MAX_FRAGS];
+  unsigned short flen[MAX_ALTS];  /* normalized length per fragment or alternative */
 } rule_rt;
 
 struct bnc_ruleset {
   rule_rt *rules;
   size_t n, cap, nuser, nmulti;
+  size_t *keyed[8];      /* per status subject: the rules keyed on a status
+                            alone, in priority order (set by compile) */
+  size_t nkeyed[8];
+  int keyed_lo[8];       /* the lowest detail any of them takes */
   bnc_matcher_t *m;
   int dirty;
   int uses_command;      /* some rule has a command condition (set by compile) */
@@ -55,11 +73,58 @@ static void free_def(rule_rt *r) {
   free((char *)r->def.reason); free((char *)r->def.code);
   free((char *)r->def.status); free((char *)r->def.rhost);
   free((char *)r->def.command); free((char *)r->def.example);
+  free((char *)r->def.source); free((char *)r->def.counter);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *a) {
   if (err && errlen) snprintf(err, errlen, fmt, a ? a : "");
   return BNC_EINVAL;
+}
+
+/* Reads a number of 1..3 digits at *p; -1 when none. */
+static int read_num(const char **p) {
+  int v = 0, n = 0;
+  while (**p >= '0' && **p <= '9' && n < 4) { v = v * 10 + (**p - '0'); (*p)++; n++; }
+  return n == 0 || n > 3 ? -1 : v;
+}
+
+/* Parses a status condition: "5", "5.7", "5.7." (a class or subject), "5.1.1"
+ * (one status), "5.7.606-649" (a range of details); 'X' for the class
+ * takes 4 and 5 alike. Returns 0 when malformed. */
+static int parse_status_cond(const char *s, status_cond *c) {
+  const char *p = s;
+  memset(c, 0, sizeof *c);
+  c->on = 1;
+  c->subject = -1;
+  c->lo = 1;
+  c->hi = 0;
+  if (*p == 'X' || *p == 'x') c->cls = 0;
+  else if (*p == '2' || *p == '4' || *p == '5') c->cls = *p - '0';
+  else return 0;
+  p++;
+  if (!*p) return 1;
+  if (*p++ != '.') return 0;
+  if (!*p) return 1;
+  if (*p < '0' || *p > '7') return 0;
+  c->subject = *p++ - '0';
+  if (!*p) return 1;
+  if (*p++ != '.') return 0;
+  if (!*p) return 1;
+  if ((c->lo = read_num(&p)) < 0) return 0;
+  c->hi = c->lo;
+  if (*p == '-') {
+    p++;
+    if ((c->hi = read_num(&p)) < c->lo) return 0;
+  }
+  return *p == '\0';
+}
+
+static int status_holds(const status_cond *c, const bnc_reply_t *r) {
+  if (!r->st_class) return 0;
+  if (c->cls ? r->st_class != c->cls : r->st_class == 2) return 0;
+  if (c->subject >= 0 && r->st_subject != c->subject) return 0;
+  if (c->lo <= c->hi && (r->st_detail < c->lo || r->st_detail > c->hi)) return 0;
+  return 1;
 }
 
 /* Validates def and fills the run-time fields of r (strings not copied). */
@@ -68,8 +133,8 @@ static int prepare(rule_rt *r, const bnc_rule_def_t *def, char *err, size_t errl
   int reason;
   memset(r, 0, sizeof *r);
   r->def = *def;
-  if (!def->pattern || !def->pattern[0])
-    return fail(err, errlen, "pattern: expected a non-empty string%s", NULL);
+  if (!def->pattern)
+    return fail(err, errlen, "pattern: expected a string%s", NULL);
   if (!def->reason || (reason = bnc_reason_find(def->reason, strlen(def->reason))) < 0)
     return fail(err, errlen, "reason: unknown reason '%s'", def->reason);
   r->reason = (bnc_reason_t)reason;
@@ -87,13 +152,9 @@ static int prepare(rule_rt *r, const bnc_rule_def_t *def, char *err, size_t errl
     r->code_lo = lo;
     r->code_hi = lo + span - 1;
   }
-  if (def->status && def->status[0]) {
-    r->status_len = strlen(def->status);
-    if (r->status_len > 11 || (def->status[0] != '2' && def->status[0] != '4' &&
-                               def->status[0] != '5'))
-      return fail(err, errlen, "status: expected a status prefix like '5.7.', got '%s'",
-                  def->status);
-  }
+  if (def->status && def->status[0] && !parse_status_cond(def->status, &r->st))
+    return fail(err, errlen, "status: expected '5.7.', '5.1.1', 'X.7.606-649' or the like, "
+                "got '%s'", def->status);
   if (def->rhost && def->rhost[0]) r->rhost_len = strlen(def->rhost);
   if (def->command && def->command[0]) {
     r->command = bnc_command_find(def->command, strlen(def->command));
@@ -101,7 +162,22 @@ static int prepare(rule_rt *r, const bnc_rule_def_t *def, char *err, size_t errl
       return fail(err, errlen, "command: expected CONNECT, HELO, STARTTLS, AUTH, "
                   "MAIL, RCPT or DATA, got '%s'", def->command);
   }
-  for (p = def->pattern; ; p = q + 1) {
+  r->wording = def->source && strcmp(def->source, "wording") == 0;
+  r->nalt = 1;
+  r->multi = -1;
+  if (!def->pattern[0]) {      /* a code table entry: a status and nothing else */
+    if (!r->st.on || r->st.subject < 0)
+      return fail(err, errlen, "pattern: expected a non-empty string (or a status "
+                  "condition naming a subject, such as 'X.7.606-649')%s", NULL);
+    return BNC_OK;
+  }
+  for (p = def->pattern; (p = strchr(p, '|')) != NULL; p++) r->nalt++;
+  if (r->nalt > 1 && strchr(def->pattern, '*'))
+    return fail(err, errlen, "pattern: '|' alternatives cannot hold '*' fragments, got '%s'",
+                def->pattern);
+  if (r->nalt > MAX_ALTS)
+    return fail(err, errlen, "pattern: at most 32 alternatives, got '%s'", def->pattern);
+  for (p = def->pattern; r->nalt == 1; p = q + 1) {
     q = strchr(p, '*');
     if (!q) q = p + strlen(p);
     if (r->nfrag == MAX_FRAGS)
@@ -109,6 +185,7 @@ static int prepare(rule_rt *r, const bnc_rule_def_t *def, char *err, size_t errl
     r->nfrag++;
     if (!*q) break;
   }
+  if (r->nalt > 1) r->nfrag = 1;
   r->multi = -1;
   return BNC_OK;
 }
@@ -123,16 +200,25 @@ static int grow(bnc_ruleset_t *rs) {
   return BNC_OK;
 }
 
+static int add_builtin(bnc_ruleset_t *rs, const bnc_rule_def_t *defs, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (grow(rs) != BNC_OK) return BNC_ENOMEM;
+    /* built-in rules are checked by spec and test; a bad one is skipped */
+    if (prepare(&rs->rules[rs->n], &defs[i], NULL, 0) == BNC_OK) rs->n++;
+  }
+  return BNC_OK;
+}
+
 bnc_ruleset_t *bnc_ruleset_new(int builtin) {
   bnc_ruleset_t *rs = calloc(1, sizeof *rs);
-  size_t i;
   if (!rs) return NULL;
   rs->dirty = 1;
-  for (i = 0; builtin && i < bnc_builtin_rules_count; i++) {
-    if (grow(rs) != BNC_OK) { bnc_ruleset_free(rs); return NULL; }
-    /* built-in rules are checked by spec and test; a bad one is skipped */
-    if (prepare(&rs->rules[rs->n], &bnc_builtin_rules[i], NULL, 0) == BNC_OK)
-      rs->n++;
+  if (builtin && (add_builtin(rs, bnc_builtin_rules, bnc_builtin_rules_count) != BNC_OK ||
+                  add_builtin(rs, bnc_provider_rules, bnc_provider_rules_count) != BNC_OK ||
+                  add_builtin(rs, bnc_generic_rules, bnc_generic_rules_count) != BNC_OK)) {
+    bnc_ruleset_free(rs);
+    return NULL;
   }
   return rs;
 }
@@ -142,6 +228,7 @@ void bnc_ruleset_free(bnc_ruleset_t *rs) {
   if (!rs) return;
   for (i = 0; i < rs->n; i++) free_def(&rs->rules[i]);
   free(rs->rules);
+  for (i = 0; i < 8; i++) free(rs->keyed[i]);
   bnc_matcher_free(rs->m);
   free(rs);
 }
@@ -157,11 +244,13 @@ int bnc_ruleset_add(bnc_ruleset_t *rs, const bnc_rule_def_t *def,
   d->reason = dup_str(def->reason); d->code = dup_str(def->code);
   d->status = dup_str(def->status); d->rhost = dup_str(def->rhost);
   d->command = dup_str(def->command); d->example = dup_str(def->example);
+  d->source = dup_str(def->source); d->counter = dup_str(def->counter);
   r.user = 1;
   if (!d->pattern || !d->reason || (def->name && !d->name) ||
       (def->code && !d->code) || (def->status && !d->status) ||
       (def->rhost && !d->rhost) || (def->command && !d->command) ||
-      (def->example && !d->example)) {
+      (def->example && !d->example) || (def->source && !d->source) ||
+      (def->counter && !d->counter)) {
     free_def(&r);
     return fail(err, errlen, "out of memory%s", NULL);
   }
@@ -184,6 +273,25 @@ void bnc_ruleset_clear_user(bnc_ruleset_t *rs) {
   rs->generation++;
 }
 
+/* Leads of advice: what a reply tells the sender to do or why the receiver
+ * acts, not what failed. A general-wording rule found inside the clause
+ * that such a lead opens is not read ("Please set up SPF records",
+ * "To protect our users from spam, mail from your domain has been rate
+ * limited"). An imperative runs to the end of its sentence (or a colon, or a
+ * cause: "Please contact your provider since its network is on our block
+ * list"); a purpose clause also ends at a comma. */
+enum { ADV_SENTENCE, ADV_PURPOSE };
+static const struct { const char *lead; int kind; } ADVICE[] = {
+  { " please ", ADV_SENTENCE }, { " kindly ", ADV_SENTENCE },
+  { " see ", ADV_SENTENCE }, { " visit ", ADV_SENTENCE }, { " refer to ", ADV_SENTENCE },
+  { " for more information", ADV_SENTENCE }, { " for more details", ADV_SENTENCE },
+  { " for further information", ADV_SENTENCE }, { " learn more", ADV_SENTENCE },
+  { " read more", ADV_SENTENCE }, { " if you ", ADV_SENTENCE },
+  { " to protect ", ADV_PURPOSE }, { " to reduce ", ADV_PURPOSE },
+  { " in order to ", ADV_PURPOSE }, { " to prevent ", ADV_PURPOSE },
+};
+#define ADVICE_N (sizeof ADVICE / sizeof ADVICE[0])
+
 int bnc_ruleset_compile(bnc_ruleset_t *rs) {
   size_t i;
   bnc_matcher_t *m;
@@ -192,18 +300,41 @@ int bnc_ruleset_compile(bnc_ruleset_t *rs) {
   if (!m) return BNC_ENOMEM;
   rs->nmulti = 0;
   rs->uses_command = 0;
+  for (i = 0; i < ADVICE_N; i++)
+    if (bnc_matcher_add(m, ADVICE[i].lead, strlen(ADVICE[i].lead), (uint32_t)(i << ID_SHIFT)) ==
+        (size_t)-1) {
+      bnc_matcher_free(m);
+      return BNC_ENOMEM;
+    }
+  for (i = 0; i < 8; i++) {
+    free(rs->keyed[i]);
+    rs->keyed[i] = NULL;
+    rs->nkeyed[i] = 0;
+    rs->keyed_lo[i] = 1000;
+  }
   for (i = 0; i < rs->n; i++) {
     rule_rt *r = &rs->rules[i];
-    if (r->command != BNC_CMD_NONE) rs->uses_command = 1;
     const char *p = r->def.pattern, *q;
     int f = 0;
+    char sep = r->nalt > 1 ? '|' : '*';
+    if (r->command != BNC_CMD_NONE) rs->uses_command = 1;
+    if (r->nfrag == 0) {
+      size_t *k = realloc(rs->keyed[r->st.subject], (rs->nkeyed[r->st.subject] + 1) * sizeof *k);
+      if (!k) { bnc_matcher_free(m); return BNC_ENOMEM; }
+      k[rs->nkeyed[r->st.subject]++] = i;
+      rs->keyed[r->st.subject] = k;
+      if (r->st.lo > r->st.hi) rs->keyed_lo[r->st.subject] = 0;
+      else if (r->st.lo < rs->keyed_lo[r->st.subject]) rs->keyed_lo[r->st.subject] = r->st.lo;
+      continue;
+    }
     r->multi = r->nfrag > 1 ? (int)rs->nmulti++ : -1;
     for (;; p = q + 1, f++) {
-      size_t len;
-      q = strchr(p, '*');
+      size_t len, fl;
+      q = strchr(p, sep);
       len = q ? (size_t)(q - p) : strlen(p);
-      r->flen[f] = bnc_matcher_add(m, p, len, (uint32_t)(i << 3 | (size_t)f));
-      if (r->flen[f] == (size_t)-1) { bnc_matcher_free(m); return BNC_ENOMEM; }
+      fl = bnc_matcher_add(m, p, len, (uint32_t)((ADVICE_N + i) << ID_SHIFT | (size_t)f));
+      if (fl == (size_t)-1) { bnc_matcher_free(m); return BNC_ENOMEM; }
+      r->flen[f] = (unsigned short)(fl > 0xffff ? 0xffff : fl);
       if (!q) break;
     }
   }
@@ -248,6 +379,10 @@ typedef struct {
   size_t best;
   unsigned char *next;   /* per multi rule: next fragment expected */
   size_t *last;          /* per multi rule: end of the previous fragment */
+  size_t advice_end;     /* where the last advice lead ends (matcher offset) ... */
+  int advice;            /* ... its ADVICE index, or -1 when none was seen */
+  size_t advised;        /* the best rule found only inside advice: it decides
+                            when nothing outside advice does */
 } scan_ctx;
 
 static int host_matches(const char *h, size_t hl, const char *want, size_t wl) {
@@ -261,8 +396,7 @@ static int host_matches(const char *h, size_t hl, const char *want, size_t wl) {
 static int conditions_hold(const rule_rt *rule, const scan_ctx *c) {
   const bnc_reply_t *r = c->r;
   if (rule->code_lo && (r->code < rule->code_lo || r->code > rule->code_hi)) return 0;
-  if (rule->status_len && strncmp(r->status, rule->def.status, rule->status_len) != 0)
-    return 0;
+  if (rule->st.on && !status_holds(&rule->st, r)) return 0;
   if (rule->rhost_len &&
       !host_matches(c->rhost, c->rhost_len, rule->def.rhost, rule->rhost_len))
     return 0;
@@ -272,6 +406,15 @@ static int conditions_hold(const rule_rt *rule, const scan_ctx *c) {
 
 static int is_ws(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Whether w starts with the lower-case word (its length bytes, checked by
+ * the caller), ignoring case. */
+static int same_word(const char *w, const char *word) {
+  size_t i;
+  for (i = 0; word[i]; i++)
+    if (bnc_lower((unsigned char)w[i]) != word[i]) return 0;
+  return 1;
 }
 
 /* Where a phrase of flen normalized bytes that ends at raw offset end
@@ -289,14 +432,51 @@ static size_t raw_start(const char *t, size_t n, size_t end, size_t flen) {
   return j;
 }
 
+/* Whether t[from..to) ends the advice clause that starts at from: a
+ * sentence end, a colon, a cause ("because", "since", "due to"), and for a
+ * purpose clause a comma. */
+static int clause_ended(const char *t, size_t n, size_t from, size_t to, int kind) {
+  size_t i;
+  for (i = from + 1; i < to; i++) {
+    char ch = t[i];
+    if ((ch == '.' || ch == '!' || ch == '?' || ch == ':') &&
+        (i + 1 >= n || is_ws((unsigned char)t[i + 1])))
+      return 1;
+    if (ch == ';' || (ch == ',' && kind == ADV_PURPOSE)) return 1;
+    if (is_ws((unsigned char)ch) && i + 1 < to) {
+      const char *w = t + i + 1;
+      size_t left = to - i - 1;
+      if ((left >= 8 && bnc_lower((unsigned char)w[0]) == 'b' && same_word(w, "because ")) ||
+          (left >= 6 && bnc_lower((unsigned char)w[0]) == 's' && same_word(w, "since ")) ||
+          (left >= 7 && bnc_lower((unsigned char)w[0]) == 'd' && same_word(w, "due to ")))
+        return 1;
+    }
+  }
+  return 0;
+}
+
 static int on_hit(void *ud, uint32_t id, size_t end) {
   scan_ctx *c = ud;
-  size_t ri = id >> 3;
-  int f = (int)(id & 7);
+  size_t ri = id >> ID_SHIFT;
+  int f = (int)(id & ((1u << ID_SHIFT) - 1));
   const rule_rt *rule;
+  if (ri < ADVICE_N) {          /* an advice lead: ids below every rule's */
+    c->advice_end = end;
+    c->advice = (int)ri;
+    return 0;
+  }
+  ri -= ADVICE_N;
   if (ri >= c->best) return 1;  /* ids ascend: nothing better at this spot */
   rule = &c->rs->rules[ri];
   if (!conditions_hold(rule, c)) return 0;
+  if (rule->wording && c->advice >= 0) {
+    size_t at = raw_start(c->text, c->tlen, end, rule->flen[f]);
+    size_t from = raw_start(c->text, c->tlen, c->advice_end, strlen(ADVICE[c->advice].lead));
+    if (at >= from && !clause_ended(c->text, c->tlen, from, at, ADVICE[c->advice].kind)) {
+      if (ri < c->advised && rule->multi < 0) c->advised = ri;
+      return 0;                 /* said inside advice */
+    }
+  }
   if (rule->multi < 0) {
     c->best = ri;
     return ri == 0 ? 2 : 1;
@@ -318,6 +498,28 @@ static void ctx_init(scan_ctx *c, const bnc_ruleset_t *rs, const bnc_reply_t *r,
   c->text = text; c->tlen = tlen;
   c->best = NO_RULE;
   c->next = next; c->last = last;
+  c->advice = -1;
+  c->advice_end = 0;
+  c->advised = NO_RULE;
+}
+
+/* The best rule of a finished scan: the one found outside advice, else
+ * the one found inside it ("Please use the SMTP server of your ISP" says
+ * the reason when nothing else does); and a rule keyed on the status alone
+ * (a provider's code table) that comes before it. */
+static size_t scan_best(const scan_ctx *c) {
+  size_t best = c->best != NO_RULE ? c->best : c->advised, k;
+  const bnc_reply_t *r = c->r;
+  if (r->st_class && r->st_detail >= c->rs->keyed_lo[r->st_subject]) {
+    const size_t *kk = c->rs->keyed[r->st_subject];
+    for (k = 0; k < c->rs->nkeyed[r->st_subject] && kk[k] < best; k++) {
+      const rule_rt *rule = &c->rs->rules[kk[k]];
+      if ((rule->st.lo > rule->st.hi || (rule->st.lo <= r->st_detail && r->st_detail <= rule->st.hi)) &&
+          conditions_hold(rule, c))
+        return kk[k];
+    }
+  }
+  return best;
 }
 
 static size_t scan_rules(const bnc_ruleset_t *rs, const bnc_reply_t *r,
@@ -337,16 +539,28 @@ static size_t scan_rules(const bnc_ruleset_t *rs, const bnc_reply_t *r,
     }
     bnc_matcher_scan(rs->m, text, tlen, on_hit, &c);
     free(next); free(last);
-    return c.best;
+    return scan_best(&c);
   }
   memset(next_s, 0, rs->nmulti);
   ctx_init(&c, rs, r, text, tlen, rhost, rhost_len, next_s, last_s);
   bnc_matcher_scan(rs->m, text, tlen, on_hit, &c);
-  return c.best;
+  return scan_best(&c);
 }
 
 static int recipient_level(bnc_reason_t r) {
   return r == BNC_R_USERUNKNOWN || r == BNC_R_HOSTUNKNOWN || r == BNC_R_HASMOVED;
+}
+
+/* Reasons about a recipient's mailbox: no server knows them before RCPT. */
+static int mailbox_level(bnc_reason_t r) {
+  return r == BNC_R_MAILBOXFULL || r == BNC_R_SUSPEND || r == BNC_R_EXCEEDLIMIT;
+}
+
+/* A stage before any recipient was named: the greeting, HELO, STARTTLS,
+ * AUTH (the sending host) or MAIL FROM (the sender). */
+static int before_rcpt(bnc_command_t c) {
+  return c == BNC_CMD_CONNECT || c == BNC_CMD_HELO || c == BNC_CMD_STARTTLS ||
+         c == BNC_CMD_AUTH || c == BNC_CMD_MAIL;
 }
 
 /* A 2xx is delivered whatever its text says: no scan. */
@@ -369,10 +583,13 @@ int bnc_classify_scan(const bnc_ruleset_t *rs, const bnc_reply_t *r, const char 
 int bnc_ruleset_uses_command(const bnc_ruleset_t *rs) { return rs->uses_command; }
 
 /* The registry's reason for the reply's status. "4.4.4 unable to route"
- * (hostunknown said as temporary) is a DNS hiccup, not a dead domain. */
+ * (hostunknown said as temporary) is a DNS hiccup, not a dead domain;
+ * "4.3.2 system not accepting network messages" a host down for now. */
 static bnc_reason_t status_reason(const bnc_reply_t *r) {
   bnc_reason_t why = bnc_status_reason(r->st_subject, r->st_detail);
-  return why == BNC_R_HOSTUNKNOWN && r->st_class == 4 ? BNC_R_NETWORKERROR : why;
+  if (r->st_class == 4 && why == BNC_R_HOSTUNKNOWN) return BNC_R_NETWORKERROR;
+  if (r->st_class == 4 && why == BNC_R_NOTACCEPT) return BNC_R_SYSTEMERROR;
+  return why;
 }
 
 /* What decided, as bnc_class_t.source names it. */
@@ -453,13 +670,16 @@ static DECIDE_INLINE void decide(const bnc_ruleset_t *rs, const bnc_signals_t *s
     if (by == BY_TEXT) out->rule = s->rule;
     /* The stage: the server had accepted the recipient and refused later,
      * a filter, not a dead address (unless the rule is the receiver's own
-     * final wording); refused at MAIL FROM, the sender was rejected. */
+     * final wording). Before RCPT TO no recipient was named: an address or
+     * mailbox reason, or none, is about the sender (RFC 5321 3.3: MAIL FROM
+     * names the sender, the greeting and HELO the sending host). */
     if (r->command == BNC_CMD_DATA && recipient_level(why) && !final_rule(rs, s, by)) {
       why = BNC_R_FILTERED;
       out->context_changed = 1;
-    } else if (r->command == BNC_CMD_MAIL && perm != 0 &&
-               (recipient_level(why) || why == BNC_R_UNDEFINED)) {
-      why = BNC_R_REJECTED;   /* a refusal of MAIL FROM that says no more */
+    } else if (before_rcpt(r->command) &&
+               (recipient_level(why) || mailbox_level(why) ||
+                (why == BNC_R_UNDEFINED && perm != 0))) {
+      why = r->command == BNC_CMD_MAIL ? BNC_R_REJECTED : BNC_R_BLOCKED;
       out->context_changed = 1;
     }
     /* A "user unknown" that a bounce relays is a dead address only with
@@ -556,7 +776,8 @@ void bnc_classify_batch(const bnc_ruleset_t *rs, bnc_batch_item_t *items, size_t
     for (i = 0; i < m; i++) {
       const bnc_batch_item_t *it = &items[i0 + i];
       bnc_signals_t s;
-      live_signals(&s, it->reply, it->text, it->tlen, c[i].best == NO_RULE ? -1 : (int)c[i].best);
+      size_t best = scan_best(&c[i]);
+      live_signals(&s, it->reply, it->text, it->tlen, best == NO_RULE ? -1 : (int)best);
       decide(rs, &s, &items[i0 + i].out);
     }
   }
@@ -564,12 +785,19 @@ void bnc_classify_batch(const bnc_ruleset_t *rs, bnc_batch_item_t *items, size_t
 
 /* ---- checks ------------------------------------------------------------ */
 
+/* Whether every status that b's condition takes, a's takes too. */
+static int status_covers(const status_cond *a, const status_cond *b) {
+  if (!b->on) return 0;
+  if (a->cls && a->cls != b->cls) return 0;
+  if (a->subject >= 0 && a->subject != b->subject) return 0;
+  if (a->lo <= a->hi && (b->lo > b->hi || b->lo < a->lo || b->hi > a->hi)) return 0;
+  return 1;
+}
+
 static int covers(const rule_rt *a, const rule_rt *b) {
   if (a->code_lo && (!b->code_lo || b->code_lo < a->code_lo || b->code_hi > a->code_hi))
     return 0;
-  if (a->status_len && (b->status_len < a->status_len ||
-                        strncmp(a->def.status, b->def.status, a->status_len) != 0))
-    return 0;
+  if (a->st.on && !status_covers(&a->st, &b->st)) return 0;
   if (a->rhost_len && (!b->rhost_len || !host_matches(b->def.rhost, b->rhost_len,
                                                        a->def.rhost, a->rhost_len)))
     return 0;
@@ -577,21 +805,41 @@ static int covers(const rule_rt *a, const rule_rt *b) {
   return 1;
 }
 
-/* Whether the single phrase of a occurs inside the pattern of b, so that any
- * text matching b contains it. */
+/* Whether some alternative of a's single-fragment pattern, normalized,
+ * occurs in the normalized text nt. na is scratch of strlen(pattern)+1. */
+static int some_alt_in(const rule_rt *a, const char *nt, char *na) {
+  const char *p = a->def.pattern, *q;
+  char sep = a->nalt > 1 ? '|' : '\0';
+  for (;; p = q + 1) {
+    size_t n;
+    q = sep ? strchr(p, sep) : NULL;
+    n = q ? (size_t)(q - p) : strlen(p);
+    na[bnc_matcher_normalize(p, n, na)] = '\0';
+    if (na[0] && strstr(nt, na)) return 1;
+    if (!q) return 0;
+  }
+}
+
+/* Whether any text that matches b's pattern holds a phrase of a (a single
+ * fragment, or alternatives): a fragment of b holds one, or, for b's
+ * alternatives, each of them does. */
 static int phrase_inside(const rule_rt *a, const rule_rt *b) {
   size_t la = strlen(a->def.pattern), lb = strlen(b->def.pattern);
   char *na = malloc(la + 1), *nb = malloc(lb + 1);
   const char *p, *q;
-  int found = 0;
+  int found = 0, all = b->nalt > 1;
+  char sep = all ? '|' : '*';
   if (na && nb) {
-    na[bnc_matcher_normalize(a->def.pattern, la, na)] = '\0';
-    for (p = b->def.pattern; !found; p = q + 1) {
+    found = all;
+    for (p = b->def.pattern; ; p = q + 1) {
       size_t n;
-      q = strchr(p, '*');
+      int in;
+      q = strchr(p, sep);
       n = q ? (size_t)(q - p) : strlen(p);
       nb[bnc_matcher_normalize(p, n, nb)] = '\0';
-      found = strstr(nb, na) != NULL;
+      in = some_alt_in(a, nb, na);
+      if (all && !in) { found = 0; break; }
+      if (!all && in) { found = 1; break; }
       if (!q) break;
     }
   }
@@ -599,11 +847,62 @@ static int phrase_inside(const rule_rt *a, const rule_rt *b) {
   return found;
 }
 
+/* Parses and classifies s under rs as a live reply into *c; 0 when empty. */
+static int try_reply(const bnc_ruleset_t *rs, const char *s, bnc_class_t *c) {
+  size_t len = strlen(s);
+  char *text = malloc(len + 1);
+  bnc_reply_t r;
+  int ok = 0;
+  if (!text) return -1;
+  if (bnc_reply_parse(s, len, text, len, &r) == BNC_OK) {
+    bnc_classify(rs, &r, text, r.text_len, s + r.rhost_off, r.rhost_len, c);
+    ok = 1;
+  }
+  free(text);
+  return ok;
+}
+
+/* Whether the normalized text of s holds some phrase of rule b (every
+ * fragment of a multi-fragment one): a counter-example must be a near miss,
+ * or its check could not fail. */
+static int holds_phrase(const rule_rt *b, const char *s) {
+  size_t ls = strlen(s), lp = strlen(b->def.pattern);
+  char *ns = malloc(ls + 1), *np = malloc(lp + 1);
+  int ok = 0;
+  if (ns && np) {
+    ns[bnc_matcher_normalize(s, ls, ns)] = '\0';
+    if (b->nalt > 1) {
+      ok = some_alt_in(b, ns, np);
+    } else {
+      const char *p, *q, *from = ns;
+      ok = 1;
+      for (p = b->def.pattern; ok; p = q + 1) {
+        size_t n;
+        const char *hit;
+        char *t = np;
+        q = strchr(p, '*');
+        n = q ? (size_t)(q - p) : strlen(p);
+        np[bnc_matcher_normalize(p, n, np)] = '\0';
+        while (*t == ' ') t++;                  /* boundaries aside */
+        if (*t && t[strlen(t) - 1] == ' ') t[strlen(t) - 1] = '\0';
+        hit = strstr(from, t);
+        if (!hit) ok = 0;
+        else from = hit + strlen(t);
+        if (!q) break;
+      }
+    }
+  }
+  free(ns); free(np);
+  return ok;
+}
+
 size_t bnc_ruleset_check(const bnc_ruleset_t *rs, bnc_check_fn report, void *ud) {
   size_t i, j, problems = 0;
   char msg[160];
   for (j = 0; j < rs->n; j++) {
     const rule_rt *b = &rs->rules[j];
+    bnc_class_t c;
+    int ok;
     for (i = 0; i < j; i++) {
       const rule_rt *a = &rs->rules[i];
       if (a->nfrag == 1 && covers(a, b) && phrase_inside(a, b)) {
@@ -613,25 +912,34 @@ size_t bnc_ruleset_check(const bnc_ruleset_t *rs, bnc_check_fn report, void *ud)
       }
     }
     if (b->def.example) {
-      size_t len = strlen(b->def.example);
-      char *text = malloc(len + 1);
-      bnc_reply_t r;
-      bnc_class_t c;
-      if (!text) continue;
-      if (bnc_reply_parse(b->def.example, len, text, len, &r) != BNC_OK) {
+      ok = try_reply(rs, b->def.example, &c);
+      if (ok == 0) {
         report(ud, j, -1, "example is empty");
         problems++;
-      } else {
-        bnc_classify(rs, &r, text, r.text_len, b->def.example + r.rhost_off,
-                     r.rhost_len, &c);
-        if (c.rule != (int)j) {
-          snprintf(msg, sizeof msg, "example is decided by %s (%s), not by this rule",
-                   c.rule >= 0 ? "another rule" : c.source, bnc_reason_name(c.reason));
-          report(ud, j, c.rule, msg);
-          problems++;
-        }
+      } else if (ok > 0 && (c.rule != (int)j || c.context_changed)) {
+        snprintf(msg, sizeof msg, "example is decided by %s (%s), not by this rule",
+                 c.rule >= 0 && !c.context_changed ? "another rule" : c.source,
+                 bnc_reason_name(c.reason));
+        report(ud, j, c.rule, msg);
+        problems++;
       }
-      free(text);
+    }
+    if (!b->user && b->wording && !b->def.counter) {
+      report(ud, j, -1, "a general-wording rule needs a counter-example");
+      problems++;
+    }
+    if (b->def.counter) {
+      if (!holds_phrase(b, b->def.counter)) {
+        report(ud, j, -1, "counter-example does not hold the rule's phrase");
+        problems++;
+      }
+      ok = try_reply(rs, b->def.counter, &c);
+      if (ok > 0 && c.rule == (int)j && !c.context_changed) {
+        snprintf(msg, sizeof msg, "counter-example is decided by this rule (%s)",
+                 bnc_reason_name(c.reason));
+        report(ud, j, (long)j, msg);
+        problems++;
+      }
     }
   }
   return problems;

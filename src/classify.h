@@ -3,21 +3,30 @@
  * in, a reason, a type and the name of what decided out.
  *
  * A rule is data: a phrase (case-insensitive; '*' separates fragments that
- * must appear in that order), the reason it implies, and optional conditions
- * on the reply code, the enhanced status, the remote host and the SMTP
- * command. A rule set holds the built-in rules plus the rules a user adds at
+ * must appear in that order, '|' separates alternatives of one fragment),
+ * the reason it implies, optional conditions on the reply code, the
+ * enhanced status ("5.7." a subject, "5.1.1" one code, "X.7.606-649" a range
+ * of details in either class), the remote host and the SMTP command, and
+ * where its meaning comes from (source). A general-wording rule is not
+ * read inside advice ("Please set up SPF records", "To protect our users
+ * from spam, ..."): the sentence, or the purpose clause, that such a lead
+ * opens tells the sender what to do, not what failed. A rule set holds the built-in rules plus the rules a user adds at
  * run time (tried first, in the order added) and compiles all phrases into
  * one matcher. Order is priority: the first rule that matches decides.
  *
  * One decision for live replies and bounce messages alike (bnc_decide), in
  * this order: what is no failure (a complaint, an auto-reply, Action:
  * delivered, a 2xx); then the reason the reply gives: the first matching
- * text rule, the enhanced-status registry for a specific status (X.Y.Z, Z >
- * 0), the type of a DSN's Diagnostic-Code (X-Unix: the exit status), the
- * registry for a generic status (X.Y.0), the basic code; then the stage: a
+ * rule (provider and MTA wordings, then the provider code tables, then
+ * general wording and generic words), the enhanced-status registry for a
+ * specific status (X.Y.Z, Z > 0), the type of a DSN's Diagnostic-Code
+ * (X-Unix: the exit status), the registry for a generic status (X.Y.0),
+ * the basic code; then the stage: a
  * reason about the address given in answer to DATA (after the server
- * accepted RCPT TO) is a content filter's, `filtered`, one given in answer to
- * MAIL FROM refused the sender, `rejected`; then, for a reply a bounce
+ * accepted RCPT TO) is a content filter's, `filtered`; an address or
+ * mailbox reason given before RCPT TO is about the sender: in answer to MAIL
+ * FROM `rejected`, to the greeting, HELO, STARTTLS or AUTH `blocked`; then,
+ * for a reply a bounce
  * relays, the evidence that ties a "user unknown" to the address; last, what
  * the bounce's format implies, else `onhold` for words nothing here reads,
  * else `undefined`. A live reply (bnc_classify) brings only the reply.
@@ -42,11 +51,21 @@ typedef struct {
                             address even when it answered DATA (receivers
                             that check recipients at DATA), where other
                             recipient-level reasons become `filtered` */
+  const char *source;    /* where the meaning comes from: "rfc:5321",
+                            "provider:google", "mta:postfix", "wording"
+                            (general wording); NULL for a user rule: "user" */
+  const char *counter;   /* a reply this rule must not decide: the same words
+                            in another sense (required of "wording" rules) */
 } bnc_rule_def_t;
 
-/* The built-in rules, in priority order (src/rules.c). */
+/* The built-in rules, in priority order: the text rules (src/rules.c), the
+ * provider code tables (src/providers.c), the generic words (src/rules.c). */
 extern const bnc_rule_def_t bnc_builtin_rules[];
 extern const size_t bnc_builtin_rules_count;
+extern const bnc_rule_def_t bnc_provider_rules[];
+extern const size_t bnc_provider_rules_count;
+extern const bnc_rule_def_t bnc_generic_rules[];
+extern const size_t bnc_generic_rules_count;
 
 typedef struct bnc_ruleset bnc_ruleset_t;
 

@@ -92,6 +92,8 @@ static int rules_add(lua_State *L) {
   d.rhost = opt_field(L, 2, "rhost", 0);
   d.command = opt_field(L, 2, "command", 0);
   d.example = opt_field(L, 2, "example", 0);
+  d.counter = opt_field(L, 2, "counter", 0);
+  d.source = opt_field(L, 2, "source", 0);
   lua_getfield(L, 2, "final");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
     luaL_error(L, "bad argument #1 to 'add' (field 'final': boolean expected, got %s)",
@@ -130,6 +132,8 @@ static void push_rule(lua_State *L, const bnc_ruleset_t *rs, size_t i) {
   set_str(L, "rhost", d->rhost);
   set_str(L, "command", d->command);
   set_str(L, "example", d->example);
+  set_str(L, "counter", d->counter);
+  set_str(L, "source", d->source ? d->source : "user");
   lua_pushboolean(L, bnc_ruleset_is_user(rs, i));
   lua_setfield(L, -2, "user");
   if (d->final) {
@@ -353,7 +357,8 @@ static int l_classify(lua_State *L) {
   STR(K_RULE);
   if (c.rule >= 0) {
     if (c.context_changed)
-      lua_pushstring(L, r.command == BNC_CMD_DATA ? "context:DATA<" : "context:MAIL<");
+      lua_pushfstring(L, "context:%s<", bnc_command_name(r.command) ? bnc_command_name(r.command)
+                                                                     : "MAIL");
     push_rule_name(L, 3, rs, c.rule);
     if (c.context_changed) lua_concat(L, 2);
   } else if (c.source[0] == 's' && r.st_class) {
@@ -1762,8 +1767,9 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
         /* the rule's reason gave way to the context, as bounce.classify
          * says it: the command the reply answered, or a relayed "user
          * unknown" that nothing ties to the address */
-        lua_pushstring(L, r->reply.command == BNC_CMD_DATA ? "context:DATA<"
-                          : r->reply.command == BNC_CMD_MAIL ? "context:MAIL<" : "context:relayed<");
+        bnc_command_t cmd = r->reply.command;
+        if (cmd == BNC_CMD_NONE || cmd == BNC_CMD_RCPT) lua_pushstring(L, "context:relayed<");
+        else lua_pushfstring(L, "context:%s<", bnc_command_name(cmd));
         lua_pushstring(L, nm);
         lua_concat(L, 2);
         msg_set(L, MK_RULE);

@@ -145,18 +145,45 @@ bnc_command_t bnc_command_find(const char *name, size_t len) {
   return BNC_CMD_NONE;
 }
 
-/* A sendmail transcript line ">>> RCPT TO:<...>" names the command that the
- * following "<<< 550 ..." answered. */
-static void transcript_command(const char *p, size_t n, bnc_reply_t *r) {
+/* The command a sendmail transcript line ">>> RCPT TO:<...>" sent, or
+ * BNC_CMD_NONE for one the decision has no use for (QUIT, RSET, NOOP). */
+static bnc_command_t transcript_command(const char *p, size_t n) {
   size_t i;
+  if (n >= 1 && p[0] == '.' && (n == 1 || IS_SPACE(p[1])))
+    return BNC_CMD_DATA;     /* the end of the data: its reply is DATA's */
   for (i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
     size_t m = strlen(COMMANDS[i].name);
     if (n >= m && bnc_command_find(p, m) == COMMANDS[i].cmd &&
-        (n == m || !IS_ALPHA(p[m]))) {
-      r->command = COMMANDS[i].cmd;
-      return;
-    }
+        (n == m || !IS_ALPHA(p[m])))
+      return COMMANDS[i].cmd;
   }
+  return BNC_CMD_NONE;
+}
+
+/* The commands of a transcript that await their replies, oldest first: a
+ * client that pipelines sends MAIL, RCPT and DATA before it reads the first
+ * reply, and each reply answers the oldest command still unanswered
+ * (RFC 2920 section 3.1). Older commands than the last PENDING are dropped. */
+#define PENDING 8
+typedef struct {
+  bnc_command_t cmd[PENDING];
+  unsigned head, n;
+} pending_t;
+
+static void pending_push(pending_t *q, bnc_command_t c) {
+  if (q->n == PENDING) { q->head = (q->head + 1) % PENDING; q->n--; }
+  q->cmd[(q->head + q->n++) % PENDING] = c;
+}
+
+/* The command the reply that starts now answers; `none` when no command is
+ * waiting (the reply then keeps what was known). */
+static bnc_command_t pending_pop(pending_t *q, bnc_command_t none) {
+  bnc_command_t c;
+  if (q->n == 0) return none;
+  c = q->cmd[q->head];
+  q->head = (q->head + 1) % PENDING;
+  q->n--;
+  return c;
 }
 
 /* Skips a Diagnostic-Code type such as "smtp;" or "X-Postfix;". */
@@ -247,11 +274,30 @@ static size_t next_digit(const char *t, size_t i, size_t n) {
   return i;
 }
 
+/* Whether the number at t[i] stands where a reply is quoted: at the start,
+ * or after the punctuation that introduces a quote (": 550", "'550",
+ * "(550", "[550", "<550", "=550", "#550"). A number inside prose ("a
+ * message of 452 lines") is not a code. */
+static int quoted_at(const char *t, size_t i) {
+  while (i > 0 && IS_SPACE(t[i - 1])) i--;
+  if (i == 0) return 1;
+  switch (t[i - 1]) {
+    case ':': case '\'': case '"': case '(': case '[': case '<': case '=': case '#':
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 /* Searches text for the first basic code and status not glued to other
  * tokens, when no line started with them. A status is found from its first
- * dot (memchr), a code by a walk over the digits. */
+ * dot (memchr). A code is found by a walk over the digits: the first one
+ * that its own status follows ("... returned 550 5.1.1 ...") wins, else
+ * the first quoted one (quoted_at) or continued one ("550-..."). A code
+ * that opened a line of the input was taken before this search. */
 static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
   size_t i;
+  int bare = 0;
   if (!r->st_class) {
     const char *p = t, *end = t + n;
     while ((p = memchr(p, '.', (size_t)(end - p))) != NULL) {
@@ -262,14 +308,25 @@ static void find_inside(const char *t, size_t n, bnc_reply_t *r) {
   }
   if (r->code) return;
   for (i = next_digit(t, 0, n); i < n; i = next_digit(t, i + 1, n)) {
+    int code;
     if (!boundary_before(t, i)) continue;
     /* a group of an IPv6 address ("2001:db8:220:6d::1") is no code */
     if (i > 0 && t[i - 1] == ':' && i + 3 < n && t[i + 3] == ':') { i += 2; continue; }
     if (status_at(t + i, n - i, NULL)) { i += 4; continue; }
-    r->code = code_at(t + i, n - i);
-    if (r->code) break;
+    code = code_at(t + i, n - i);
+    if (code) {
+      size_t j = i + 3;
+      if (j < n && (t[j] == ' ' || t[j] == '-') && j + 1 < n && t[j + 1] - '0' == code / 100 &&
+          status_at(t + j + 1, n - j - 1, NULL)) {
+        r->code = code;
+        return;
+      }
+      /* "550-" continues a reply: no number of prose is written so */
+      if (!bare && (quoted_at(t, i) || (j < n && t[j] == '-'))) bare = code;
+    }
     while (i + 1 < n && IS_DIGIT(t[i + 1])) i++;
   }
+  r->code = bare;
 }
 
 /* Whether a command phrase starts at t[i]; sets the command. Cheapest
@@ -411,12 +468,39 @@ static size_t strip_continuations(char *t, size_t n, const bnc_reply_t *r) {
   return o;
 }
 
+/* Whether the code at buf[s] ends as a reply code does: the end of the
+ * line, a space, or the dash of a continuation. */
+static int code_ends(const char *buf, size_t s, size_t eol) {
+  return s + 3 == eol || buf[s + 3] == ' ' || buf[s + 3] == '-';
+}
+
+/* Forgets the reply read so far: a positive one (a greeting, an EHLO
+ * answer, a 250 to MAIL FROM) that another reply follows. */
+static void drop_reply(bnc_reply_t *r, size_t *tl) {
+  *tl = 0;
+  r->code = 0;
+  r->st_class = r->st_subject = r->st_detail = 0;
+  memset(r->status, 0, sizeof r->status);
+}
+
 int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
                     bnc_reply_t *r) {
   size_t pos = 0, tl = 0, first = 1;
   int leading = 0;   /* the text opened with its code */
   int multi = 0;     /* ... and that line was a continuation ("550-...") */
+  /* A text may hold several replies: a session transcript, a greeting's
+   * "220-" lines before the refusal. The answer is the first reply that is
+   * not positive (4xx, 5xx): a positive reply is dropped when another one
+   * follows, and once a refusal is read, the positive replies after it (221
+   * to QUIT) and the commands sent after it (DATA after a refused RCPT) are
+   * not its own. */
+  int final_line = 0;  /* the current reply's last line had no dash */
+  int sent = 0;        /* a command was sent since the current reply began */
+  int line_code = 0;   /* the first code that opened a line but not the text */
+  bnc_command_t line_cmd = BNC_CMD_NONE;  /* ... and the command it answered */
+  pending_t q;
   memset(r, 0, sizeof *r);
+  memset(&q, 0, sizeof q);
   if (len > BNC_REPLY_MAX) return BNC_ETOOBIG;
   if (cap < len) return BNC_EINVAL;
   while (pos < len) {
@@ -426,35 +510,51 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
     eol = nl ? (size_t)(nl - buf) : len;
     if (eol > pos && buf[eol - 1] == '\r') eol--;   /* CRLF */
     s = pos;
+    pos = nl ? (size_t)(nl - buf) + 1 : len;
     while (s < eol && IS_SPACE(buf[s])) s++;
     if (first && s < eol) s += skip_diag_type(buf + s, eol - s);
     /* Exim puts its wrapper on the line after "SMTP error from ...:" */
     if ((first || (!r->code && !r->rhost_len)) && s < eol)
       s += skip_wrapper(buf, s, eol, r);
     if (eol - s >= 4 && memcmp(buf + s, ">>> ", 4) == 0) {
-      transcript_command(buf + s + 4, eol - s - 4, r);
-      s = eol;  /* the command we sent is not part of the reply */
+      /* the command we sent is not part of the reply */
+      if (r->code < 400) {
+        pending_push(&q, transcript_command(buf + s + 4, eol - s - 4));
+        sent = 1;
+      }
+      continue;
     } else if (eol - s >= 4 && memcmp(buf + s, "<<< ", 4) == 0) {
       s += 4;
     }
     code = code_at(buf + s, eol - s);
+    if (code && !code_ends(buf, s, eol)) code = 0;
+    if (code && r->code && (code != r->code || final_line || sent)) {
+      if (r->code >= 400 && code < 400) continue;   /* after the refusal */
+      if (r->code < 400) {
+        drop_reply(r, &tl);
+        leading = multi = 0;
+      }
+    }
     /* Exim's lead-in: "SMTP error from remote mail server after end of
      * data:", the reply on the lines below it. The lead-in names the
      * command; the reply's text starts after it. */
-    if (code && tl > 0 && !r->code && text[tl - 1] == ':' && (s + 3 == eol || buf[s + 3] == ' ' ||
-                                                          buf[s + 3] == '-')) {
+    if (code && tl > 0 && !r->code && text[tl - 1] == ':') {
       if (r->command == BNC_CMD_NONE) find_command_head(text, tl, r);
       tl = 0;
     }
-    if (code && (tl == 0 || code == r->code) &&
-        (s + 3 == eol || buf[s + 3] == ' ' || buf[s + 3] == '-')) {
+    if (code && (tl == 0 || code == r->code)) {
       bnc_reply_t st;
       size_t sl;
-      if (!r->code) r->code = code;
+      if (!r->code) {
+        r->code = code;
+        r->command = pending_pop(&q, r->command);
+        sent = 0;
+      }
       if (tl == 0) {
         leading = 1;
         multi = s + 3 < eol && buf[s + 3] == '-';
       }
+      final_line = !(s + 3 < eol && buf[s + 3] == '-');
       s += (s + 3 < eol) ? 4 : 3;
       while (s < eol && IS_SPACE(buf[s])) s++;
       /* The first status goes straight into r (whose status is all zero
@@ -480,10 +580,18 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
         memset(r->status, 0, sizeof r->status);
         r->st_class = r->st_subject = r->st_detail = 0;
       }
+    } else if (code && !line_code) {
+      line_code = code;   /* a reply after words that end without ':' */
+      line_cmd = q.n ? q.cmd[q.head] : BNC_CMD_NONE;
     }
     if (s < eol) first = 0;
     append(text, &tl, buf + s, eol - s);
-    pos = nl ? (size_t)(nl - buf) + 1 : len;
+  }
+  /* commands no reply answered: the last one sent is the stage */
+  if (!r->code && q.n > 0) r->command = q.cmd[(q.head + q.n - 1) % PENDING];
+  if (!r->code && line_code) {
+    r->code = line_code;
+    if (line_cmd != BNC_CMD_NONE) r->command = line_cmd;
   }
   if (multi) tl = strip_continuations(text, tl, r);
   find_inside(text, tl, r);

@@ -1,17 +1,29 @@
 /*
  * rules.c - the built-in text rules, in priority order (the first match wins).
  *
- * Each rule: { name, pattern, reason, code, status, rhost, command, example }.
- * Patterns are lower-case phrases matched case-insensitively with white space
- * collapsed; '*' separates fragments that must appear in that order, and a
- * leading or trailing space makes a word boundary. Every rule carries an
- * example reply that it must decide (spec/unit/rules_spec.lua and
- * `bounce rules --check`), and no rule may be shadowed by an earlier one.
+ * Each rule: { name, pattern, reason, code, status, rhost, command, example,
+ * final, source, counter }. Patterns are lower-case phrases matched
+ * case-insensitively with white space collapsed; '*' separates fragments
+ * that must appear in that order, '|' separates alternatives, and a leading
+ * or trailing space makes a word boundary. Every rule carries an example
+ * reply that it must decide and says where its meaning comes from (source):
+ * an RFC ("rfc:5321": the reply texts of RFC 5321 4.2; "rfc:3463": the
+ * registry's descriptions; RFC 4954, 7504, 7505, 7372, 8689, 5322 ...), a
+ * provider's or filter's documentation ("provider:google", with the page in
+ * the section heading), an MTA's own wording ("mta:postfix"), or general
+ * wording ("wording"). A general-wording rule also carries a counter-example:
+ * the same words where they mean something else, which it must not decide
+ * (the words inside advice, at a stage where the reason is impossible, or
+ * in a sense an earlier rule reads). spec/unit/rules_spec.lua and `bounce
+ * rules --check` check both, and that no rule is shadowed by an earlier one.
  *
  * Order, and why:
  *   1. provider and MTA wordings, whose meaning their owners document and
  *      which often contain words that mean something else in general
  *      ("spam" in a Gmail RFC 5322 notice, "relay" in a Gmail IP block);
+ *   then the provider code tables (src/providers.c): a provider's own code
+ *   ("[TSS04]", "OFR_506", Microsoft's 5.4.1) says more than general words;
+ *   then, in bnc_generic_rules:
  *   2. the reasons whose wording is the most specific: RFC compliance,
  *      email authentication, reverse DNS, TLS, blocklists (URI lists before
  *      IP lists), reputation, connection and rate limits, virus, spam,
@@ -22,1332 +34,1000 @@
  *      hosts, domains that take no mail;
  *   5. network, expiry and system trouble;
  *   6. generic words ("spam", "quota", "access denied") last, so that any
- *      specific phrase above wins over them.
+ *      specific phrase wins over them.
  * Rules that read a word only under a given code or status carry that
  * condition ("mailbox unavailable" is a dead address only with 55x).
  */
 #include <stddef.h>
 #include "classify.h"
 
-#define R(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex, 0 }
-/* A mailbox provider's own "no such account", said at DATA by design. */
-#define RF(name, pat, reason, ex) { name, pat, reason, NULL, NULL, NULL, NULL, ex, 1 }
-/* The same, said by the receiver whose host ends in rhost. */
-#define RHF(name, pat, reason, rhost, ex) { name, pat, reason, NULL, NULL, rhost, NULL, ex, 1 }
-#define RC(name, pat, reason, code, status, ex) \
-  { name, pat, reason, code, status, NULL, NULL, ex, 0 }
+/* A text rule from a source; TF: a mailbox provider's own "no such
+ * account", said at DATA by design (final); TC: under a code or status. */
+#define T(src, name, pat, reason, ex) \
+  { name, pat, reason, NULL, NULL, NULL, NULL, ex, 0, src, NULL }
+#define TF(src, name, pat, reason, ex) \
+  { name, pat, reason, NULL, NULL, NULL, NULL, ex, 1, src, NULL }
+#define TC(src, name, pat, reason, code, status, ex) \
+  { name, pat, reason, code, status, NULL, NULL, ex, 0, src, NULL }
+/* General wording: an example it must decide, a counter-example it must not. */
+#define W(name, pat, reason, ex, counter) \
+  { name, pat, reason, NULL, NULL, NULL, NULL, ex, 0, "wording", counter }
+#define WC(name, pat, reason, code, status, ex, counter) \
+  { name, pat, reason, code, status, NULL, NULL, ex, 0, "wording", counter }
 
 const bnc_rule_def_t bnc_builtin_rules[] = {
   /* ---- Google / Gmail (support.google.com/a/answer/3726730) --------------- */
-  R("gmail-notexist", "account that you tried to reach does not exist", "userunknown",
+  T("provider:google", "gmail-notexist", "account that you tried to reach does not exist", "userunknown",
     "550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
     "550 5.1.1 double-checking the recipient's email address for typos. x12si34 - gsmtp"),
-  R("gmail-disabled", "account that you tried to reach is disabled", "suspend",
+  T("provider:google", "gmail-disabled", "account that you tried to reach is disabled", "suspend",
     "550 5.2.1 The email account that you tried to reach is disabled. x9si1 - gsmtp"),
-  R("gmail-inactive", "account that you tried to reach is inactive", "suspend",
+  T("provider:google", "gmail-inactive", "account that you tried to reach is inactive", "suspend",
     "550 5.2.1 The email account that you tried to reach is inactive. - gsmtp"),
-  R("gmail-over-quota", "account that you tried to reach is over quota", "mailboxfull",
+  T("provider:google", "gmail-over-quota", "account that you tried to reach is over quota", "mailboxfull",
     "452 4.2.2 The email account that you tried to reach is over quota. - gsmtp"),
-  R("gmail-out-of-storage", "inbox is out of storage space", "mailboxfull",
+  T("provider:google", "gmail-out-of-storage", "inbox is out of storage space", "mailboxfull",
     "452-4.2.2 The recipient's inbox is out of storage space. Please direct the\n"
     "452 4.2.2 recipient to https://support.google.com/mail/?p=OverQuotaTemp - gsmtp"),
-  R("gmail-receiving-rate", "receiving mail at a rate that prevents additional messages",
-    "speeding",
+  T("provider:google", "gmail-receiving-rate", "receiving mail at a rate that prevents additional messages", "speeding",
     "450-4.2.1 The user you are trying to contact is receiving mail at a rate that\n"
     "450 4.2.1 prevents additional messages from being delivered. - gsmtp"),
-  R("gmail-receiving-fast", "receiving mail too quickly", "speeding",
+  T("provider:google", "gmail-receiving-fast", "receiving mail too quickly", "speeding",
     "450 4.2.1 The user you are trying to contact is receiving mail too quickly. - gsmtp"),
-  R("gmail-relay-limit", "smtp relay limit exceeded", "speeding",
+  T("provider:google", "gmail-relay-limit", "smtp relay limit exceeded", "speeding",
     "550 5.4.5 Daily SMTP relay limit exceeded for user. - gsmtp"),
-  R("gmail-sending-quota", "daily sending quota exceeded", "speeding",
+  T("provider:google", "gmail-sending-quota", "daily sending quota exceeded", "speeding",
     "550 5.4.5 Daily sending quota exceeded. - gsmtp"),
-  R("gmail-unsolicited-rate", "unusual rate of unsolicited mail", "badreputation",
+  T("provider:google", "gmail-unsolicited-rate", "unusual rate of unsolicited mail", "badreputation",
     "421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating\n"
     "421 4.7.28 from your DKIM domain [example.net 12]. - gsmtp"),
   /* 4.7.28, the wording of the 2024 sender rules: the rate of mail, not a
-   * failed SPF check, although it names the SPF domain */
-  R("gmail-unusual-rate", "has detected an unusual rate of mail", "badreputation",
+     * failed SPF check, although it names the SPF domain */
+  T("provider:google", "gmail-unusual-rate", "has detected an unusual rate of mail", "badreputation",
     "421-4.7.28 [198.51.100.7] Gmail has detected an unusual rate of mail originating from\n"
     "421-4.7.28 your SPF domain [example.com 5]. To protect our users from spam, mail sent\n"
     "421 4.7.28 from your domain has been temporarily rate limited. - gsmtp"),
   /* 4.7.32 / 5.7.32: DMARC alignment (it names RFC 5322 for the From header) */
-  R("gmail-not-aligned", "aligned with either the authenticated spf or dkim", "authfailure",
+  T("provider:google", "gmail-not-aligned", "aligned with either the authenticated spf or dkim", "authfailure",
     "421-4.7.32 Your email has been rate limited because the From: header (RFC5322) in this\n"
     "421-4.7.32 message isn't aligned with either the authenticated SPF or DKIM organizational\n"
     "421 4.7.32 domain. - gsmtp"),
-  R("gmail-low-reputation", "very low reputation of the sending", "badreputation",
+  T("provider:google", "gmail-low-reputation", "very low reputation of the sending", "badreputation",
     "550-5.7.1 [198.51.100.7] Our system has detected that this message is likely\n"
     "550 5.7.1 suspicious due to the very low reputation of the sending IP address. - gsmtp"),
-  R("gmail-likely-unsolicited", "message is likely unsolicited mail", "spamdetected",
+  T("provider:google", "gmail-likely-unsolicited", "message is likely unsolicited mail", "spamdetected",
     "550-5.7.1 Our system has detected that this message is likely unsolicited mail.\n"
     "550 5.7.1 To reduce the amount of spam sent to Gmail, it has been blocked. - gsmtp"),
-  R("gmail-suspicious-content", "suspicious due to the nature of the content", "spamdetected",
+  T("provider:google", "gmail-suspicious-content", "suspicious due to the nature of the content", "spamdetected",
     "421-4.7.0 [198.51.100.7] Our system has detected that this message is suspicious\n"
     "421 4.7.0 due to the nature of the content and/or the links within. - gsmtp"),
-  R("gmail-no-auth-info", "does not have authentication information", "authfailure",
+  T("provider:google", "gmail-no-auth-info", "does not have authentication information", "authfailure",
     "550-5.7.26 This message does not have authentication information or fails to\n"
     "550 5.7.26 pass authentication checks. - gsmtp"),
-  R("gmail-not-whitelisted", "ip not in whitelist for rcpt domain", "blocked",
+  T("provider:google", "gmail-not-whitelisted", "ip not in whitelist for rcpt domain", "blocked",
     "421 4.7.0 IP not in whitelist for RCPT domain, closing connection. - gsmtp"),
-  R("gmail-direct-ip", "not authorized to send email directly to our servers", "blocked",
+  T("provider:google", "gmail-direct-ip", "not authorized to send email directly to our servers", "blocked",
     "550-5.7.1 [198.51.100.7] The IP you're using to send mail is not authorized to\n"
     "550-5.7.1 send email directly to our servers. Please use the SMTP relay at your\n"
     "550 5.7.1 service provider instead. - gsmtp"),
-  R("gmail-ipv6-guidelines", "does not meet ipv6 sending guidelines", "requireptr",
+  T("provider:google", "gmail-ipv6-guidelines", "does not meet ipv6 sending guidelines", "requireptr",
     "550-5.7.1 [2001:db8::25] Our system has detected that this message does not meet\n"
     "550 5.7.1 IPv6 sending guidelines regarding PTR records and authentication. - gsmtp"),
-  R("gmail-tls-required", "tls required for rcpt domain", "failedstarttls",
+  T("provider:google", "gmail-tls-required", "tls required for rcpt domain", "failedstarttls",
     "421 4.7.0 TLS required for RCPT domain, closing connection. - gsmtp"),
-  R("gmail-no-tls", "wasn't sent over a tls connection", "failedstarttls",
+  T("provider:google", "gmail-no-tls", "wasn't sent over a tls connection", "failedstarttls",
     "421-4.7.29 Your email has been rate limited because this message wasn't sent over\n"
     "421 4.7.29 a TLS connection. - gsmtp"),
-  R("gmail-security-issue", "content presents a potential security issue", "virusdetected",
+  T("provider:google", "gmail-security-issue", "content presents a potential security issue", "virusdetected",
     "552-5.7.0 This message was blocked because its content presents a potential\n"
     "552 5.7.0 security issue. - gsmtp"),
-  R("gmail-illegal-attachment", "detected an illegal attachment", "virusdetected",
+  T("provider:google", "gmail-illegal-attachment", "detected an illegal attachment", "virusdetected",
     "552 5.7.0 Our system detected an illegal attachment on this message. - gsmtp"),
-  R("gmail-size-limit", "exceeded google's message size limits", "mesgtoobig",
+  T("provider:google", "gmail-size-limit", "exceeded google's message size limits", "mesgtoobig",
     "552-5.2.3 Your message exceeded Google's message size limits. - gsmtp"),
-  R("gmail-domain-policy", "has a policy that prohibited the mail", "policyviolation",
+  T("provider:google", "gmail-domain-policy", "has a policy that prohibited the mail", "policyviolation",
     "550 5.7.1 The user or domain that you are sending to (or from) has a policy that\n"
     "550 5.7.1 prohibited the mail that you sent. - gsmtp"),
-  R("gmail-null-mx", "doesn't receive email according to the administrator", "notaccept",
-    "DNS Error: 5512 DNS type 'mx' lookup of example.net responded with code NOERROR "
-    "The domain example.net doesn't receive email according to the administrator: "
-    "returned Null MX"),
-  R("gmail-dns-error", "dns error: * lookup of", "networkerror",
+  T("provider:google", "gmail-null-mx", "doesn't receive email according to the administrator", "notaccept",
+    "DNS Error: 5512 DNS type 'mx' lookup of example.net responded with code NOERROR The domain "
+    "example.net doesn't receive email according to the administrator: returned Null MX"),
+  T("provider:google", "gmail-dns-error", "dns error: * lookup of", "networkerror",
     "DNS Error: 7731 DNS type 'mx' lookup of example.net responded with code SERVFAIL"),
-  R("gmail-not-connect", "did not accept our requests to connect", "expired",
+  T("provider:google", "gmail-not-connect", "did not accept our requests to connect", "expired",
     "The recipient server did not accept our requests to connect. Learn more at "
     "https://support.google.com/mail/answer/7720 [mx.example.net. 203.0.113.9: timeout]"),
-  R("gmail-recipient-domain", "able to find the recipient domain", "hostunknown",
+  T("provider:google", "gmail-recipient-domain", "able to find the recipient domain", "hostunknown",
     "553 5.1.2 We weren't able to find the recipient domain. Please check for any\n"
     "553 5.1.2 spelling errors. - gsmtp"),
-  R("gmail-temp-rejected", "mail server temporarily rejected message", "systemerror",
+  T("provider:google", "gmail-temp-rejected", "mail server temporarily rejected message", "systemerror",
     "451 4.3.0 Mail server temporarily rejected message. - gsmtp"),
-  R("gmail-temp-problem", "temporary system problem", "systemerror",
+  T("provider:google", "gmail-temp-problem", "temporary system problem", "systemerror",
     "421 4.3.0 Temporary System Problem. Try again later. - gsmtp"),
-  R("gmail-app-password", "application-specific password required", "securityerror",
+  T("provider:google", "gmail-app-password", "application-specific password required", "securityerror",
     "535 5.7.9 Application-specific password required. - gsmtp"),
-  R("gmail-bad-credentials", "username and password not accepted", "securityerror",
+  T("provider:google", "gmail-bad-credentials", "username and password not accepted", "securityerror",
     "535 5.7.8 Username and Password not accepted. - gsmtp"),
 
   /* ---- Microsoft: Exchange, Exchange Online, Outlook.com ----------------- */
-  R("ms-recip-not-found", "resolver.adr.recipnotfound", "userunknown",
+  T("provider:microsoft", "ms-recip-not-found", "resolver.adr.recipnotfound", "userunknown",
     "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"),
-  R("ms-ex-recip-not-found", "resolver.adr.exrecipnotfound", "userunknown",
+  T("provider:microsoft", "ms-ex-recip-not-found", "resolver.adr.exrecipnotfound", "userunknown",
     "550 5.1.1 RESOLVER.ADR.ExRecipNotFound; not found"),
-  R("ms-smtp-lookup", "not found by smtp address lookup", "userunknown",
+  T("provider:microsoft", "ms-smtp-lookup", "not found by smtp address lookup", "userunknown",
     "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
   /* Exchange 5.5-2003 non-delivery reports, with their NDR code */
-  RF("ms-name-not-recognized", "recipient name is not recognized", "userunknown",
-    "The recipient name is not recognized\n MSEXCH:IMS:EXAMPLE:SITE:HOST 0 (000C05A6) Unknown "
-    "Recipient"),
-  R("ms-recip-limit", "resolver.adr.reciplimit", "toomanyconn",
+  TF("provider:microsoft", "ms-name-not-recognized", "recipient name is not recognized", "userunknown",
+    "The recipient name is not recognized\n"
+    " MSEXCH:IMS:EXAMPLE:SITE:HOST 0 (000C05A6) Unknown Recipient"),
+  T("provider:microsoft", "ms-recip-limit", "resolver.adr.reciplimit", "toomanyconn",
     "550 5.5.3 RESOLVER.ADR.RecipLimit; too many recipients"),
-  R("ms-auth-required", "resolver.rst.authrequired", "securityerror",
+  T("provider:microsoft", "ms-auth-required", "resolver.rst.authrequired", "securityerror",
     "550 5.7.1 RESOLVER.RST.AuthRequired; authentication required"),
-  R("ms-not-authenticated-for", "sendernotauthenticatedfor", "securityerror",
+  T("provider:microsoft", "ms-not-authenticated-for", "sendernotauthenticatedfor", "securityerror",
     "550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; authentication required"),
-  R("ms-not-authorized", "resolver.rst.notauthorized", "filtered",
+  T("provider:microsoft", "ms-not-authorized", "resolver.rst.notauthorized", "filtered",
     "550 5.7.1 RESOLVER.RST.NotAuthorized; not authorized"),
-  R("ms-allowed-senders", "not in allowed-senders list", "filtered",
+  T("provider:microsoft", "ms-allowed-senders", "not in allowed-senders list", "filtered",
     "550 5.7.124 Sender not in allowed-senders list"),
-  R("ms-recip-size", "resolver.rst.recipsizelimit", "exceedlimit",
+  T("provider:microsoft", "ms-recip-size", "resolver.rst.recipsizelimit", "exceedlimit",
     "552 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient"),
-  R("ms-send-size", "resolver.rst.sendsizelimit", "mesgtoobig",
+  T("provider:microsoft", "ms-send-size", "resolver.rst.sendsizelimit", "mesgtoobig",
     "552 5.3.4 RESOLVER.RST.SendSizeLimit.Sender; message too large for this sender"),
-  R("ms-banned-ip", "banned sending ip", "blocked",
-    "550 5.7.606 Access denied, banned sending IP [198.51.100.7]. To request removal from "
-    "this list please visit https://sender.office.com/"),
-  R("ms-banned-sender", "access denied, banned sender", "blocked",
+  T("provider:microsoft", "ms-banned-ip", "banned sending ip", "blocked",
+    "550 5.7.606 Access denied, banned sending IP [198.51.100.7]. To request removal from this "
+    "list please visit https://sender.office.com/"),
+  T("provider:microsoft", "ms-banned-sender", "access denied, banned sender", "blocked",
     "550 5.7.511 Access denied, banned sender[198.51.100.7]."),
-  R("ms-spam-abuse", "spam abuse detected", "spamdetected",
-    "550 5.7.501 Access denied, spam abuse detected. The sending account has been banned"),
-  R("ms-bad-outbound-sender", "bad outbound sender", "rejected",
+  T("provider:microsoft", "ms-bad-outbound-sender", "bad outbound sender", "rejected",
     "550 5.1.8 Access denied, bad outbound sender"),
-  R("ms-rfc5322", "message must be rfc 5322", "notcompliantrfc",
+  T("provider:microsoft", "ms-rfc5322", "message must be rfc 5322", "notcompliantrfc",
     "550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant"),
-  R("ms-ipv6", "does not accept email over ipv6", "blocked",
+  T("provider:microsoft", "ms-ipv6", "does not accept email over ipv6", "blocked",
     "550 5.7.510 Access denied, example.com does not accept email over IPv6"),
-  R("ms-tenant-threshold", "tenant has exceeded threshold", "blocked",
+  T("provider:microsoft", "ms-tenant-threshold", "tenant has exceeded threshold", "blocked",
     "550 5.7.705 Access denied, tenant has exceeded threshold"),
-  R("ms-traffic-from-ip", "traffic not accepted from this ip", "blocked",
+  T("provider:microsoft", "ms-traffic-from-ip", "traffic not accepted from this ip", "badreputation",
     "550 5.7.708 Access denied, traffic not accepted from this IP."),
-  R("ms-unregistered-domain", "blocked from sending from unregistered domain", "blocked",
+  T("provider:microsoft", "ms-unregistered-domain", "blocked from sending from unregistered domain", "policyviolation",
     "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains."),
-  R("ms-ip-reputation", "rate limited due to ip reputation", "badreputation",
-    "451 4.7.650 The mail server [198.51.100.7] has been temporarily rate limited due to "
-    "IP reputation."),
-  R("ms-server-busy", "server busy. please try again later from", "toomanyconn",
+  T("provider:microsoft", "ms-ip-reputation", "rate limited due to ip reputation", "badreputation",
+    "451 4.7.650 The mail server [198.51.100.7] has been temporarily rate limited due to IP "
+    "reputation."),
+  T("provider:microsoft", "ms-server-busy", "server busy. please try again later from", "toomanyconn",
     "451 4.7.500 Server busy. Please try again later from [198.51.100.7]. (S77714)"),
-  R("ms-dbeb", "access denied. as(201806281)", "userunknown",
-    "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) "
-    "[AM0PR01MB1234.eurprd01.prod.protection.outlook.com]"),
-  RC("ms-access-denied", "recipient address*rejected*access denied", "rejected", NULL, "5.4.1",
-    "550 5.4.1 Recipient address rejected: Access denied "
-    "[DB5EUR01FT002.eop-EUR01.prod.protection.outlook.com]"),
-  R("ms-anonymous", "not authenticated to send anonymous mail", "securityerror",
+  T("provider:microsoft", "ms-anonymous", "not authenticated to send anonymous mail", "securityerror",
     "530 5.7.57 Client was not authenticated to send anonymous mail during MAIL FROM"),
-  R("ms-send-as", "not have permissions to send as this sender", "securityerror",
+  T("provider:microsoft", "ms-send-as", "not have permissions to send as this sender", "securityerror",
     "550 5.7.60 SMTP; Client does not have permissions to send as this sender"),
-  R("ms-submission-quota", "submission quota exceeded", "speeding",
+  T("provider:microsoft", "ms-submission-quota", "submission quota exceeded", "speeding",
     "550 5.2.2 Submission quota exceeded"),
-  R("ms-external-forwarding", "does not allow external forwarding", "policyviolation",
+  T("provider:microsoft", "ms-external-forwarding", "does not allow external forwarding", "policyviolation",
     "550 5.7.520 Access denied, Your organization does not allow external forwarding."),
-  R("ms-send-as-denied", "sendasdenied", "securityerror",
+  T("provider:microsoft", "ms-send-as-denied", "sendasdenied", "securityerror",
     "554 5.2.252 SendAsDenied; a@example.com not allowed to send as b@example.com"),
-  R("ms-receive-limit", "per hour message receive limit", "speeding",
+  T("provider:microsoft", "ms-receive-limit", "per hour message receive limit", "speeding",
     "550 5.2.122 Recipient's per hour message receive limit exceeded"),
-  R("ms-recipient-thread-limit", "recipient thread limit exceeded", "speeding",
+  T("provider:microsoft", "ms-recipient-thread-limit", "recipient thread limit exceeded", "speeding",
     "432 4.3.2 STOREDRV.Deliver; recipient thread limit exceeded"),
-  R("ms-ipv6-range-limits", "has exceeded permitted limits within", "speeding",
+  T("provider:microsoft", "ms-ipv6-range-limits", "has exceeded permitted limits within", "speeding",
     "451 4.7.508 Access denied, [2001:db8::1] has exceeded permitted limits within /64 range"),
-  R("ms-bad-helo", "access denied, bad helo", "blocked",
+  T("provider:microsoft", "ms-bad-helo", "access denied, bad helo", "blocked",
     "550 5.7.506 Access denied, Bad HELO"),
-  R("ms-rejected-by-recipient", "access denied, rejected by recipient", "blocked",
+  T("provider:microsoft", "ms-rejected-by-recipient", "access denied, rejected by recipient", "blocked",
     "550 5.7.507 Access denied, rejected by recipient"),
-  R("ms-single-label-domain", "single label domains not accepted", "hostunknown",
+  T("provider:microsoft", "ms-single-label-domain", "single label domains not accepted", "hostunknown",
     "550 5.1.6 Recipient addresses in single label domains not accepted"),
-  R("ms-concurrent-connections", "maximum number of concurrent server connections", "toomanyconn",
-    "421 4.3.2 The maximum number of concurrent server connections has exceeded a limit, "
-    "closing transmission channel"),
-  R("ms-recipient-daily-limit", "daily limit for message recipients", "speeding",
-    "550 5.1.90 Your message can't be sent because you've reached your daily limit for "
-    "message recipients."),
-  R("ms-pfa-agent-busy", "pfa agent busy", "systemerror",
+  T("provider:microsoft", "ms-concurrent-connections", "maximum number of concurrent server connections", "toomanyconn",
+    "421 4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing "
+    "transmission channel"),
+  T("provider:microsoft", "ms-recipient-daily-limit", "daily limit for message recipients", "speeding",
+    "550 5.1.90 Your message can't be sent because you've reached your daily limit for message "
+    "recipients."),
+  T("provider:microsoft", "ms-pfa-agent-busy", "pfa agent busy", "systemerror",
     "451 4.7.700 PFA agent busy, please try again."),
-  R("ms-temporary-server-error", "temporary server error. please try again later", "systemerror",
+  T("provider:microsoft", "ms-temporary-server-error", "temporary server error. please try again later", "systemerror",
     "421 4.7.0 Temporary server error. Please try again later. PRX4"),
-  R("ms-bare-linefeeds", "barelinefeedsareillegal", "notcompliantrfc",
+  T("provider:microsoft", "ms-bare-linefeeds", "barelinefeedsareillegal", "notcompliantrfc",
     "550 5.6.11 SMTPSEND.BareLinefeedsAreIllegal; message contains bare linefeeds"),
-  R("ms-queue-expired", "queue.expired", "expired",
+  T("provider:microsoft", "ms-queue-expired", "queue.expired", "expired",
     "550 4.4.7 QUEUE.Expired; message expired"),
-  R("ms-messages-not-sent", "unfortunately, messages from * weren't sent", "blocked",
-    "550 SC-001 (BAY004-MC1F41) Unfortunately, messages from 198.51.100.7 weren't sent. "
-    "Please contact your Internet service provider."),
-  R("ms-outlook-policy", "outlook.com for policy reasons", "blocked",
+  T("provider:microsoft", "ms-messages-not-sent", "unfortunately, messages from * weren't sent", "blocked",
+    "550 SC-001 (BAY004-MC1F41) Unfortunately, messages from 198.51.100.7 weren't sent. Please "
+    "contact your Internet service provider."),
+  T("provider:microsoft", "ms-outlook-policy", "outlook.com for policy reasons", "blocked",
     "550 OU-002 (SNT004-MC3F18) Mail rejected by Outlook.com for policy reasons."),
-  R("ms-hotmail-policy", "hotmail for policy reasons", "blocked",
+  T("provider:microsoft", "ms-hotmail-policy", "hotmail for policy reasons", "blocked",
     "550 DY-001 (COL004-MC2F7) Mail rejected by Windows Live Hotmail for policy reasons."),
 
   /* ---- Yahoo and AOL (senders.yahooinc.com/smtp-error-codes) -------------- */
-  R("yahoo-tss04", "[tss04]", "badreputation",
-    "421 4.7.0 [TSS04] Messages from 198.51.100.7 temporarily deferred due to unexpected "
-    "volume or user complaints - 4.16.55.1; see https://senders.yahooinc.com/smtp-error-codes"),
-  R("yahoo-ts01", "[ts01]", "badreputation",
-    "421 4.7.0 [TS01] Messages from 198.51.100.7 temporarily deferred due to user "
-    "complaints - 4.16.55.1"),
-  R("yahoo-ts03", "[ts03]", "blocked",
-    "553 5.7.1 [TS03] All messages from 198.51.100.7 will be permanently deferred; "
-    "Retrying will NOT succeed."),
-  R("yahoo-tss09", "[tss09]", "blocked",
-    "421 4.7.0 [TSS09] All messages from 198.51.100.7 will be permanently deferred; "
-    "Retrying will NOT succeed."),
-  R("yahoo-tss11", "[tss11]", "blocked",
+  T("provider:yahoo", "yahoo-tss04", "[tss04]", "badreputation",
+    "421 4.7.0 [TSS04] Messages from 198.51.100.7 temporarily deferred due to unexpected volume "
+    "or user complaints - 4.16.55.1; see https://senders.yahooinc.com/smtp-error-codes"),
+  T("provider:yahoo", "yahoo-ts01", "[ts01]", "badreputation",
+    "421 4.7.0 [TS01] Messages from 198.51.100.7 temporarily deferred due to user complaints - "
+    "4.16.55.1"),
+  T("provider:yahoo", "yahoo-ts03", "[ts03]", "blocked",
+    "553 5.7.1 [TS03] All messages from 198.51.100.7 will be permanently deferred; Retrying will "
+    "NOT succeed."),
+  T("provider:yahoo", "yahoo-tss09", "[tss09]", "blocked",
+    "421 4.7.0 [TSS09] All messages from 198.51.100.7 will be permanently deferred; Retrying "
+    "will NOT succeed."),
+  T("provider:yahoo", "yahoo-tss11", "[tss11]", "blocked",
     "421 4.7.1 [TSS11] Excessive unknown recipients - possible Open Relay (#4.7.1)"),
-  R("yahoo-bl21", "[bl21]", "blocked",
-    "553 5.7.1 [BL21] Connections will not be accepted from 198.51.100.7, because the ip "
-    "is in Spamhaus's list"),
-  R("yahoo-bl23", "[bl23]", "blocked",
+  T("provider:yahoo", "yahoo-bl21", "[bl21]", "blocked",
+    "553 5.7.1 [BL21] Connections will not be accepted from 198.51.100.7, because the ip is in "
+    "Spamhaus's list"),
+  T("provider:yahoo", "yahoo-bl23", "[bl23]", "blocked",
     "553 5.7.1 [BL23] Connections not accepted from IP addresses on Spamhaus XBL"),
-  R("yahoo-ph01", "[ph01]", "policyviolation",
+  T("provider:yahoo", "yahoo-ph01", "[ph01]", "policyviolation",
     "554 Message not allowed - [PH01] Email not accepted for policy reasons."),
-  R("yahoo-policy-reasons", "not accepted for policy reasons", "policyviolation",
+  T("provider:yahoo", "yahoo-policy-reasons", "not accepted for policy reasons", "policyviolation",
     "554 5.7.9 Message not accepted for policy reasons. See "
     "https://senders.yahooinc.com/smtp-error-codes"),
-  RF("yahoo-no-account", "this user doesn't have a * account", "userunknown",
-    "554 delivery error: dd This user doesn't have a yahoo.com account (nobody@yahoo.com) "
-    "[0] - mta1234.mail.bf1.yahoo.com"),
-  R("yahoo-mailbox-disabled", "this mailbox is disabled", "suspend",
-    "554 delivery error: dd Sorry your message to someone@yahoo.com cannot be delivered. "
-    "This mailbox is disabled (554.30). - mta1001.mail.gq1.yahoo.com"),
-  R("yahoo-disabled-discontinued", "disabled or discontinued", "suspend",
-    "554 delivery error: dd Sorry your message to someone@aol.com cannot be delivered. "
-    "This account has been disabled or discontinued [#102]."),
-  R("yahoo-unresolvable-from", "unresolvable rfc.5321 from domain", "rejected",
+  TF("provider:yahoo", "yahoo-no-account", "this user doesn't have a * account", "userunknown",
+    "554 delivery error: dd This user doesn't have a yahoo.com account (nobody@yahoo.com) [0] - "
+    "mta1234.mail.bf1.yahoo.com"),
+  T("provider:yahoo", "yahoo-mailbox-disabled", "this mailbox is disabled", "suspend",
+    "554 delivery error: dd Sorry your message to someone@yahoo.com cannot be delivered. This "
+    "mailbox is disabled (554.30). - mta1001.mail.gq1.yahoo.com"),
+  T("provider:yahoo", "yahoo-disabled-discontinued", "disabled or discontinued", "suspend",
+    "554 delivery error: dd Sorry your message to someone@aol.com cannot be delivered. This "
+    "account has been disabled or discontinued [#102]."),
+  T("provider:yahoo", "yahoo-unresolvable-from", "unresolvable rfc.5321 from domain", "rejected",
     "451 Message temporarily deferred due to unresolvable RFC.5321 from domain; see "
     "https://senders.yahooinc.com/smtp-error-codes"),
-  R("yahoo-headers-rfc", "headers are not rfc compliant", "notcompliantrfc",
+  T("provider:yahoo", "yahoo-headers-rfc", "headers are not rfc compliant", "notcompliantrfc",
     "554 Message not allowed - Headers are not RFC compliant[291]"),
-  R("yahoo-complaints", "user complaints", "badreputation",
+  /* Yahoo's busy servers say it with 421/451 (a queue that quotes the words
+   * as its last error before giving up has expired) */
+  TC("provider:yahoo", "yahoo-resources-unavailable", "resources temporarily unavailable",
+     "systemerror", "4", NULL,
+     "421 Resources temporarily unavailable. Please try again later"),
+  T("provider:yahoo", "yahoo-complaints", "user complaints", "badreputation",
     "421 4.7.0 [GL01] Message from (198.51.100.7) temporarily deferred due to user complaints"),
-  R("yahoo-permanently-deferred", "will be permanently deferred", "blocked",
+  T("provider:yahoo", "yahoo-permanently-deferred", "will be permanently deferred", "blocked",
     "421 4.7.1 [TS02] All messages from 198.51.100.7 will be permanently deferred"),
-  R("yahoo-connections-not-accepted", "connections will not be accepted from", "blocked",
+  T("provider:yahoo", "yahoo-connections-not-accepted", "connections will not be accepted from", "blocked",
     "553 5.7.1 Connections will not be accepted from 198.51.100.7"),
-  R("aol-rtr-bb", "rtr:bb", "blocked",
+  T("provider:aol", "aol-rtr-bb", "rtr:bb", "blocked",
     "554 RTR:BB  http://postmaster.info.aol.com/errors/554rtrbb.html"),
-  R("aol-rtr-bl", "rtr:bl", "blocked",
+  T("provider:aol", "aol-rtr-bl", "rtr:bl", "blocked",
     "554- (RTR:BL) http://postmaster.info.aol.com/errors/554rtrbl.html"),
-  R("aol-dyn", "dyn:t1", "blocked",
+  T("provider:aol", "aol-dyn", "dyn:t1", "blocked",
     "421 DYN:T1  http://postmaster.info.aol.com/errors/421dynt1.html"),
-  R("aol-will-not-accept", "aol will not accept delivery of this message", "blocked",
+  T("provider:aol", "aol-will-not-accept", "aol will not accept delivery of this message", "blocked",
     "521 5.2.1 : AOL will not accept delivery of this message."),
 
   /* ---- Apple iCloud (support.apple.com/HT204137) ------------------------- */
-  R("icloud-inactive", "inactive email address", "userunknown",
+  T("provider:apple", "icloud-inactive", "inactive email address", "userunknown",
     "550 5.1.1 <someone@icloud.com>: inactive email address"),
-  R("icloud-illegal-alias", "unknown or illegal alias", "userunknown",
-    "550 5.1.1 unknown or illegal alias: someone@icloud.com"),
-  R("icloud-local-policy", "message rejected due to local policy", "policyviolation",
-    "554 5.7.1 [CS01] Message rejected due to local policy. Please visit "
+  T("provider:apple", "icloud-excessive-volume", "deferred due to excessive volume", "speeding",
+    "421 4.7.1 Messages to b@icloud.com deferred due to excessive volume. Try again later - "
     "https://support.apple.com/en-us/HT204137"),
+  T("provider:apple", "icloud-illegal-alias", "unknown or illegal alias", "userunknown",
+    "550 5.1.1 unknown or illegal alias: someone@icloud.com"),
 
   /* ---- Orange / Wanadoo ------------------------------------------------- */
-  R("orange-overquota", "recipient overquota", "mailboxfull",
+  T("provider:orange", "orange-overquota", "recipient overquota", "mailboxfull",
     "552 5.2.2 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]"),
-  R("orange-account-blocked", "compte du destinataire est bloque", "suspend",
+  T("provider:orange", "orange-account-blocked", "compte du destinataire est bloque", "suspend",
     "550 5.5.0 Le compte du destinataire est bloque. The recipient account is blocked. LPN007_402"),
-  RF("orange-invalid-recipient", "destinataire invalide", "userunknown",
+  TF("provider:orange", "orange-invalid-recipient", "destinataire invalide", "userunknown",
     "550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. OFR_416 [416]"),
-  R("orange-ofr-506", "ofr_506", "spamdetected",
+  T("provider:orange", "orange-ofr-506", "ofr_506", "spamdetected",
     "550 5.2.0 Mail rejete. Mail rejected. OFR_506 [506]"),
-  R("orange-service-refused", "service refuse", "blocked",
-    "421 mwinf5c12 ME Service refuse. Veuillez essayer plus tard. Service refused, please "
-    "try later. OFR_999 [999]"),
-  R("orange-invalid-sender", "emetteur invalide", "rejected",
+  T("provider:orange", "orange-invalid-sender", "emetteur invalide", "rejected",
     "550 5.1.0 Adresse d emetteur invalide. Invalid Sender. OFR_102 [102]"),
 
   /* ---- GMX, WEB.DE (United Internet) ------------------------------------ */
-  R("gmx-black-listed", "ip address is black listed", "blocked",
+  T("provider:gmx", "gmx-black-listed", "ip address is black listed", "blocked",
     "554-gmx.net (mxgmx013) Nemesis ESMTP Service not available\n"
-    "554-No SMTP service\n554-IP address is black listed.\n"
+    "554-No SMTP service\n"
+    "554-IP address is black listed.\n"
     "554 For explanation visit https://postmaster.gmx.net/en/case?ip=198.51.100.7"),
-  R("gmx-bad-ptr", "bad dns ptr resource record", "requireptr",
+  T("provider:gmx", "gmx-bad-ptr", "bad dns ptr resource record", "requireptr",
     "554-web.de (mxweb112) Nemesis ESMTP Service not available\n"
-    "554-No SMTP service\n554 Bad DNS PTR resource record."),
-  R("gmx-invalid-sender-dns", "invalid dns mx or a/aaaa resource record", "rejected",
+    "554-No SMTP service\n"
+    "554 Bad DNS PTR resource record."),
+  T("provider:gmx", "gmx-invalid-sender-dns", "invalid dns mx or a/aaaa resource record", "rejected",
     "550-Requested action not taken: mailbox unavailable\n"
     "550 invalid DNS MX or A/AAAA resource record"),
-  R("gmx-policy-restrictions", "reject due to policy restrictions", "policyviolation",
-    "554-Transaction failed\n554-Reject due to policy restrictions.\n"
+  T("provider:gmx", "gmx-policy-restrictions", "reject due to policy restrictions", "policyviolation",
+    "554-Transaction failed\n"
+    "554-Reject due to policy restrictions.\n"
     "554 For explanation visit https://postmaster.gmx.net/en/error-messages"),
 
   /* ---- Deutsche Telekom (T-Online): a refused sender is told to write to
-   * the postmaster desk, without a reason in the reply ------------------- */
-  R("tonline-ask-postmaster", "contact tosa@rx.t-online.de", "blocked",
+     * the postmaster desk, without a reason in the reply ------------------- */
+  T("provider:t-online", "tonline-ask-postmaster", "contact tosa@rx.t-online.de", "blocked",
     "554 IP=198.51.100.7 - A problem occurred. (Ask your postmaster for help or to contact "
     "tosa@rx.t-online.de to clarify.)"),
 
   /* ---- Comcast (postmaster.comcast.net/smtp-error-codes): codes BL... are
-   * block lists, RL... rate limits; an unknown address is "Not our Customer" */
-  R("comcast-block-list", "comcast.net/smtp-error-codes.php#bl", "blocked",
-    "554 resimta-po-19v.sys.comcast.net comcast 198.51.100.7 Comcast block list. "
-    "See http://postmaster.comcast.net/smtp-error-codes.php#BL000000"),
-  R("comcast-rate-limit", "comcast.net/smtp-error-codes.php#rl", "toomanyconn",
+     * block lists, RL... rate limits; an unknown address is "Not our Customer" */
+  T("provider:comcast", "comcast-rate-limit", "comcast.net/smtp-error-codes.php#rl", "toomanyconn",
     "421 resimta-h1p-037599.sys.comcast.net comcast 198.51.100.7 Too many sessions opened "
     "RL000001 http://postmaster.comcast.net/smtp-error-codes.php#RL000001"),
   /* (with 550 only: "551 not our customer" is RFC 5321's user-not-local,
-   * an address that moved) */
+     * an address that moved) */
   { "comcast-not-our-customer", "not our customer", "userunknown", "550", NULL, NULL, NULL,
-    "550 5.1.1 <nobody@comcast.net> Not our Customer", 1 },
+    "550 5.1.1 <nobody@comcast.net> Not our Customer", 1, "provider:comcast", NULL },
 
   /* ---- Mail.ru, Yandex, Zoho, QQ ---------------------------------------- */
-  R("mailru-disabled", "is unavailable: account is disabled", "suspend",
+  /* the sender's own account, stopped for suspected compromise */
+  T("provider:mailru", "mailru-sending-disabled", "message sending for this account is disabled",
+    "securityerror",
+    "550 message sending for this account is disabled"),
+  T("provider:mailru", "mailru-disabled", "is unavailable: account is disabled", "suspend",
     "550 Message was not accepted -- invalid mailbox.  Local mailbox someone@mail.ru is "
     "unavailable: account is disabled"),
-  R("mailru-invalid-mailbox", "message was not accepted -- invalid mailbox", "userunknown",
+  T("provider:mailru", "mailru-invalid-mailbox", "message was not accepted -- invalid mailbox", "userunknown",
     "550 Message was not accepted -- invalid mailbox.  Local mailbox nobody@mail.ru is "
     "unavailable: user not found"),
-  R("yandex-policy-rejection", "policy rejection on the target address", "policyviolation",
+  T("provider:yandex", "yandex-policy-rejection", "policy rejection on the target address", "policyviolation",
     "550 5.7.1 Policy rejection on the target address"),
-  R("zoho-outgoing-blocked", "email outgoing blocked", "rejected",
+  T("provider:zoho", "zoho-outgoing-blocked", "email outgoing blocked", "rejected",
     "554 5.1.8 Email Outgoing Blocked."),
-  R("zoho-unusual-activity", "unusual sending activity detected", "speeding",
+  T("provider:zoho", "zoho-unusual-activity", "unusual sending activity detected", "speeding",
     "550 5.4.6 Unusual sending activity detected. Please try after sometime."),
   /* QQ: the recipient put the sender on its own block list */
-  R("qq-rejected-by-recipients", "mail is rejected by recipients", "filtered",
+  T("provider:qq", "qq-rejected-by-recipients", "mail is rejected by recipients", "filtered",
     "550 Mail is rejected by recipients [abc123 198.51.100.7]. "
     "https://service.mail.qq.com/detail/0/92"),
-  R("qq-frequency-limited", "frequency limited", "toomanyconn",
+  T("provider:qq", "qq-connection-limited", "connection frequency limited", "toomanyconn",
+    "550 Connection frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&"
+    "id=20022&&no=1000722"),
+  T("provider:qq", "qq-frequency-limited", "frequency limited", "speeding",
     "550 Ip frequency limited [198.51.100.7]. "
     "http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022"),
 
   /* ---- sendmail's local delivery agent: the mailbox host's own lookup ---- */
-  RF("mail-local-unknown-user", "mail.local: unknown user", "userunknown",
-    "mail.local: unknown user: someone\n554 <someone@example.net>... Service unavailable"),
+  TF("mta:sendmail", "mail-local-unknown-user", "mail.local: unknown user", "userunknown",
+    "mail.local: unknown user: someone\n"
+    "554 <someone@example.net>... Service unavailable"),
 
   /* ---- IMail ------------------------------------------------------------ */
-  RF("imail-invalid-userid", "invalid final delivery userid", "userunknown",
+  TF("mta:imail", "imail-invalid-userid", "invalid final delivery userid", "userunknown",
     "Invalid final delivery userid: a@example.org"),
 
   /* ---- Japanese mobile carriers --------------------------------------------- */
   /* au (KDDI): the receiver's domain filter refuses with an empty address;
-   * a mailbox that does not exist is named ("<a@au.com>: User unknown") */
-  R("au-domain-filter", " : user unknown", "filtered",
+     * a mailbox that does not exist is named ("<a@au.com>: User unknown") */
+  T("provider:kddi", "au-domain-filter", " : user unknown", "filtered",
     "550 : User unknown"),
-  RHF("au-user-unknown", "user unknown", "userunknown", "ezweb.ne.jp",
-    "host lsean.ezweb.ne.jp[27.85.176.228] said: 550 <a@ezweb.ne.jp>: User unknown"),
+  { "au-user-unknown", "user unknown", "userunknown", NULL, NULL, "ezweb.ne.jp", NULL,
+    "host lsean.ezweb.ne.jp[27.85.176.228] said: 550 <a@ezweb.ne.jp>: User unknown", 1, "provider:kddi", NULL },
 
   /* ---- filtering services and appliances -------------------------------- */
-  R("proofpoint-dnsbl", "proofpoint.com/dnsbl-lookup", "blocked",
+  T("provider:proofpoint", "proofpoint-dnsbl", "proofpoint.com/dnsbl-lookup", "blocked",
     "554 5.7.1 Blocked - see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=198.51.100.7"),
-  R("proofpoint-ipcheck", "ipcheck.proofpoint.com", "blocked",
+  T("provider:proofpoint", "proofpoint-ipcheck", "ipcheck.proofpoint.com", "blocked",
     "550 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=198.51.100.7"),
-  R("mimecast-envelope-blocked", "envelope blocked", "rejected",
+  T("provider:mimecast", "mimecast-sender-blocked", "sender address blocked - https://community.mimecast",
+    "blocked",
+    "421 Sender address blocked - https://community.mimecast.com/docs/DOC-1369#421"),
+  T("provider:mimecast", "mimecast-envelope-blocked", "envelope blocked", "rejected",
     "550 Envelope blocked - User Entry - https://community.mimecast.com/docs/DOC-1369#550"),
-  R("mimecast-blocked-senders", "blocked senders - block policy", "rejected",
+  T("provider:mimecast", "mimecast-blocked-senders", "blocked senders - block policy", "rejected",
     "550 Rejected by header based Blocked Senders - Block policy for Header From"),
-  R("mimecast-anti-spoofing", "anti-spoofing policy", "policyviolation",
+  T("provider:mimecast", "mimecast-anti-spoofing", "anti-spoofing policy", "policyviolation",
     "550 Rejected by header based Anti-Spoofing policy: someone@example.com"),
-  R("mimecast-security-policies", "email rejected due to security policies", "virusdetected",
+  T("provider:mimecast", "mimecast-security-policies", "email rejected due to security policies", "virusdetected",
     "554 Email rejected due to security policies - "
     "https://community.mimecast.com/docs/DOC-1369#554"),
-  R("mimecast-host-network", "host network not allowed", "policyviolation",
+  T("provider:mimecast", "mimecast-host-network", "host network not allowed", "policyviolation",
     "554 Host network not allowed - https://community.mimecast.com/docs/DOC-1369#554"),
-  R("mimecast-open-relay", "open relay not allowed", "norelaying",
+  T("provider:mimecast", "mimecast-open-relay", "open relay not allowed", "norelaying",
     "451 Open relay not allowed - https://community.mimecast.com/docs/DOC-1369#451"),
-  R("mimecast-max-size", "maximum email size exceeded", "mesgtoobig",
+  T("provider:mimecast", "mimecast-max-size", "maximum email size exceeded", "mesgtoobig",
     "554 Maximum email size exceeded - https://community.mimecast.com/docs/DOC-1369#554"),
-  R("mimecast-internal-resources", "internal resources are temporarily unavailable",
-    "systemerror",
+  T("provider:mimecast", "mimecast-internal-resources", "internal resources are temporarily unavailable", "systemerror",
     "451 Internal resources are temporarily unavailable - "
     "https://community.mimecast.com/docs/DOC-1369#451"),
-  R("barracuda-central", "barracudacentral", "blocked",
+  T("provider:barracuda", "barracuda-central", "barracudacentral", "blocked",
     "554 5.7.1 Service unavailable; client [198.51.100.7] blocked by b.barracudacentral.org"),
-  R("barracuda-brbl", " brbl", "blocked",
+  T("provider:barracuda", "barracuda-brbl", " brbl", "blocked",
     "554 Your IP 198.51.100.7 is in BRBL, please request removal"),
-  R("barracuda-recipient-blocked", ":blocked)", "blocked",
+  T("provider:barracuda", "barracuda-recipient-blocked", ":blocked)", "blocked",
     "550 permanent failure for one or more recipients (someone@example.com:blocked)"),
-  R("ironport-access-rejected", "access to submit messages to this e-mail system has been rejected",
-    "blocked",
+  T("provider:cisco", "ironport-access-rejected", "access to submit messages to this e-mail system has been rejected", "blocked",
     "550 #5.7.1 Your access to submit messages to this e-mail system has been rejected."),
-  R("cox-cdrbl", "aup#cdrbl", "blocked",
+  T("provider:cox", "cox-cdrbl", "aup#cdrbl", "blocked",
     "550 5.1.0 <bounce@example.com> sender rejected. Refer to Error Codes section at "
     "https://www.cox.com/residential/support/email-error-codes.html AUP#CDRBL"),
-  R("cox-cxbl", "aup#cxbl", "blocked",
+  T("provider:cox", "cox-cxbl", "aup#cxbl", "blocked",
     "554 cox.net ... 198.51.100.7 rejected. IB101 AUP#CXBL"),
-  R("cox-cxdns", "aup#cxdns", "requireptr",
+  T("provider:cox", "cox-cxdns", "aup#cxdns", "requireptr",
     "554 cox.net ... 198.51.100.7 rejected. No PTR match. AUP#CXDNS"),
-  R("godaddy-recipients-per-hour", "too many recipients this hour", "speeding",
-    "550 5.1.1 <a@example.com> - 198.51.100.7 has sent to too many recipients this hour. "
-    "IB607 <http://x.co/rlbounce>"),
-  R("facebook-recipient-preferences", "refused due to recipient preferences", "filtered",
-    "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=198.51.100.7#rcp "
-    "Refused due to recipient preferences"),
-  RF("domino-not-listed", "not listed in domino directory", "userunknown",
+  T("provider:godaddy", "godaddy-recipients-per-hour", "too many recipients this hour", "speeding",
+    "550 5.1.1 <a@example.com> - 198.51.100.7 has sent to too many recipients this hour. IB607 "
+    "<http://x.co/rlbounce>"),
+  T("provider:facebook", "facebook-recipient-preferences", "refused due to recipient preferences", "filtered",
+    "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=198.51.100.7#rcp Refused "
+    "due to recipient preferences"),
+  TF("mta:domino", "domino-not-listed", "not listed in domino directory", "userunknown",
     "550 5.1.1 User someone@example.com not listed in Domino Directory"),
-  RF("domino-not-listed-nab", "not listed in public name & address book", "userunknown",
+  TF("mta:domino", "domino-not-listed-nab", "not listed in public name & address book", "userunknown",
     "550 User not listed in public Name & Address Book"),
   /* Lotus Notes in Japanese, left in ISO-2022-JP: "not in the directory list" */
-  RF("notes-not-in-directory-ja", "%g%#%l%/%h%j$n%j%9%h$k$\"$j$^$;$s", "userunknown",
+  TF("mta:notes", "notes-not-in-directory-ja", "%g%#%l%/%h%j$n%j%9%h$k$\"$j$^$;$s", "userunknown",
     "\033$B%G%#%l%/%H%j$N%j%9%H$K$\"$j$^$;$s\033(B"),
-  RF("interscan-check-address", "please check if address is correct", "userunknown",
+  TF("provider:trendmicro", "interscan-check-address", "please check if address is correct", "userunknown",
     "Unable to deliver message to <a@example.org> (and other recipients in the same domain). "
     "Please check if address is correct."),
-  RF("gmail-address-not-found", "because the address couldn't be found", "userunknown",
-    "Your message wasn't delivered to a@example.org because the address couldn't be found. "
-    "Check for typos or unnecessary spaces and try again."),
+  TF("provider:google", "gmail-address-not-found", "because the address couldn't be found", "userunknown",
+    "Your message wasn't delivered to a@example.org because the address couldn't be found. Check "
+    "for typos or unnecessary spaces and try again."),
 
   /* ---- MTA wordings: qmail, Postfix, Exim, sendmail --------------------- */
-  R("qmail-no-mailbox", "no mailbox here by that name", "userunknown",
+  T("mta:qmail", "qmail-no-mailbox", "no mailbox here by that name", "userunknown",
     "Sorry, no mailbox here by that name. (#5.1.1)"),
-  R("qmail-no-host", "couldn't find any host named", "hostunknown",
+  T("mta:qmail", "qmail-no-host", "couldn't find any host named", "hostunknown",
     "Sorry, I couldn't find any host named mail.example.invalid. (#5.1.2)"),
-  R("qmail-no-mx", "couldn't find a mail exchanger or ip address", "notaccept",
+  T("mta:qmail", "qmail-no-mx", "couldn't find a mail exchanger or ip address", "notaccept",
     "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)"),
-  R("qmail-ldap-no-host", "find any host by that name", "hostunknown",
+  T("mta:qmail", "qmail-ldap-no-host", "find any host by that name", "hostunknown",
     "Sorry, I couldn't find any host by that name. (#4.1.2)"),
-  R("qmail-rcpthosts", "in my list of allowed rcpthosts", "norelaying",
+  T("mta:qmail", "qmail-rcpthosts", "in my list of allowed rcpthosts", "norelaying",
     "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"),
-  R("qmail-no-connection", "wasn't able to establish an smtp connection", "networkerror",
+  T("mta:qmail", "qmail-no-connection", "wasn't able to establish an smtp connection", "networkerror",
     "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)"),
-  R("qmail-looping", "this message is looping", "networkerror",
+  T("mta:qmail", "qmail-looping", "this message is looping", "networkerror",
     "This message is looping: it already has my Delivered-To line. (#5.4.6)"),
-  R("postfix-no-hostname", "cannot find your hostname", "requireptr",
+  T("mta:postfix", "postfix-no-hostname", "cannot find your hostname", "requireptr",
     "450 4.7.1 Client host rejected: cannot find your hostname, [198.51.100.7]"),
-  R("postfix-no-reverse-hostname", "cannot find your reverse hostname", "requireptr",
+  T("mta:postfix", "postfix-no-reverse-hostname", "cannot find your reverse hostname", "requireptr",
     "450 4.7.25 Client host rejected: cannot find your reverse hostname, [198.51.100.7]"),
-  R("postfix-pipelining", "improper use of smtp command pipelining", "policyviolation",
+  T("mta:postfix", "postfix-pipelining", "improper use of smtp command pipelining", "policyviolation",
     "554 5.5.0 <unknown[198.51.100.7]>: Client host rejected: Improper use of SMTP command "
     "pipelining"),
-  R("postfix-helo-rejected", "helo command rejected", "blocked",
+  T("mta:postfix", "postfix-helo-rejected", "helo command rejected", "blocked",
     "450 4.7.1 <localhost>: Helo command rejected: Host not found"),
-  R("postfix-refused-to-talk", "refused to talk to me", "blocked",
+  T("mta:postfix", "postfix-refused-to-talk", "refused to talk to me", "blocked",
     "connect to mx.example.net[203.0.113.9]:25: server refused to talk to me: 554 No SMTP "
     "service here"),
-  R("postfix-lost-connection", "lost connection with", "networkerror",
+  T("mta:postfix", "postfix-lost-connection", "lost connection with", "networkerror",
     "lost connection with mx.example.net[203.0.113.9] while receiving the initial server greeting"),
-  R("postfix-loops-back", "loops back to myself", "networkerror",
+  T("mta:postfix", "postfix-loops-back", "loops back to myself", "networkerror",
     "mail for example.net loops back to myself"),
-  R("postfix-undeliverable", "undeliverable address", "userunknown",
-    "450 4.1.1 <a@example.net>: Recipient address rejected: undeliverable address: "
-    "mailbox does not exist"),
-  R("postfix-dns-try-again", "host not found, try again", "networkerror",
-    "Host or domain name not found. Name service error for name=example.net type=MX: "
-    "Host not found, try again"),
-  R("postfix-host-not-found", "host or domain name not found", "hostunknown",
+  T("mta:postfix", "postfix-undeliverable", "undeliverable address", "userunknown",
+    "450 4.1.1 <a@example.net>: Recipient address rejected: undeliverable address: mailbox does "
+    "not exist"),
+  T("mta:postfix", "postfix-dns-try-again", "host not found, try again", "networkerror",
+    "Host or domain name not found. Name service error for name=example.net type=MX: Host not "
+    "found, try again"),
+  T("mta:postfix", "postfix-host-not-found", "host or domain name not found", "hostunknown",
     "Host or domain name not found. Name service error for name=example.invalid type=MX: Host "
     "not found"),
-  R("postfix-name-service", "name service error", "networkerror",
+  T("mta:postfix", "postfix-name-service", "name service error", "networkerror",
     "Name service error for name=example.net type=MX: Malformed or unexpected name server reply"),
-  R("postfix-temp-lookup", "temporary lookup failure", "systemerror",
+  T("mta:postfix", "postfix-temp-lookup", "temporary lookup failure", "systemerror",
     "451 4.3.0 <a@example.net>: Temporary lookup failure"),
-  R("exim-unrouteable-domain", "unrouteable mail domain", "hostunknown",
+  T("mta:exim", "exim-unrouteable-domain", "unrouteable mail domain", "hostunknown",
     "550 Unrouteable mail domain \"example.invalid\""),
-  R("exim-no-mx-hosts", "mx records point to non-existent hosts", "hostunknown",
+  T("mta:exim", "exim-no-mx-hosts", "mx records point to non-existent hosts", "hostunknown",
     "all relevant MX records point to non-existent hosts"),
-  R("exim-no-smtp-service", "record indicated no smtp service", "notaccept",
+  T("mta:exim", "exim-no-smtp-service", "record indicated no smtp service", "notaccept",
     "an MX or SRV record indicated no SMTP service"),
-  R("exim-may-not-exist", "account or domain may not exist", "hostunknown",
+  T("mta:exim", "exim-may-not-exist", "account or domain may not exist", "hostunknown",
     "The mail server could not deliver mail to a@example.net. The account or domain may not "
     "exist, they may be blacklisted, or missing the proper dns entries."),
-  R("exim-sender-verify", "sender verify failed", "rejected",
-    "550-Verification failed for <bounce@example.com>\n550 Sender verify failed"),
+  T("mta:exim", "exim-sender-verify", "sender verify failed", "rejected",
+    "550-Verification failed for <bounce@example.com>\n"
+    "550 Sender verify failed"),
   /* an appendfile quota that outlived the retry rules: the cause, not the expiry */
-  R("exim-full-retry-timeout", "mailbox is full: retry timeout exceeded", "mailboxfull",
+  T("mta:exim", "exim-full-retry-timeout", "mailbox is full: retry timeout exceeded", "mailboxfull",
     "save to /var/mail/a generated by a@example.org mailbox is full: retry timeout exceeded"),
-  R("exim-retry-timeout", "retry timeout exceeded", "expired",
+  T("mta:exim", "exim-retry-timeout", "retry timeout exceeded", "expired",
     "retry timeout exceeded"),
-  R("exim-retry-not-reached", "retry time not reached for any host", "expired",
+  T("mta:exim", "exim-retry-not-reached", "retry time not reached for any host", "expired",
     "retry time not reached for any host after a long failure period"),
-  R("exim-sync-error", "smtp synchronization error", "policyviolation",
+  T("mta:exim", "exim-sync-error", "smtp synchronization error", "policyviolation",
     "554 SMTP synchronization error"),
-  R("exim-admin-prohibition", "administrative prohibition", "policyviolation",
+  T("mta:exim", "exim-admin-prohibition", "administrative prohibition", "policyviolation",
     "550 Administrative prohibition"),
-  R("sendmail-addressee-unknown", "addressee unknown", "userunknown",
+  T("mta:sendmail", "sendmail-addressee-unknown", "addressee unknown", "userunknown",
     "550 5.1.1 <a@example.net>... Addressee unknown, relay=mx.example.net"),
-  R("sendmail-too-many-hops", "too many hops", "networkerror",
+  T("mta:sendmail", "sendmail-too-many-hops", "too many hops", "networkerror",
     "554 5.4.6 Too many hops 26 (25 max): from <a@example.org> via localhost"),
-
-  /* ---- RFC 5322 compliance ----------------------------------------------- */
-  R("not-rfc5322", "not rfc 5322 compliant", "notcompliantrfc",
-    "550 5.7.1 This message is not RFC 5322 compliant. There are multiple Date headers."),
-  R("rfc5322-word", "rfc 5322", "notcompliantrfc",
-    "554 5.6.0 Message violates RFC 5322 header rules"),
-  R("rfc5322-word-joined", "rfc5322", "notcompliantrfc",
-    "550 5.7.1 Headers do not conform to RFC5322"),
-  R("rfc2822-word", "rfc 2822", "notcompliantrfc",
-    "554 5.6.0 Message does not conform to RFC 2822 standard"),
-  R("rfc-compliant", "not rfc compliant", "notcompliantrfc",
-    "554 5.6.0 Message is not RFC compliant"),
-  R("multiple-from", "multiple addresses in from", "notcompliantrfc",
-    "550 5.7.1 [203.0.113.9 13] Messages with multiple addresses in From: header are not accepted"),
-  R("multiple-headers", "there are multiple * headers", "notcompliantrfc",
-    "550 5.7.1 Rejected: there are multiple Subject headers"),
-  R("missing-message-id", "missing a valid message-id", "notcompliantrfc",
-    "550 5.7.1 Messages missing a valid Message-ID header are not accepted."),
-  R("missing-from-header", "missing a valid address in from", "notcompliantrfc",
-    "550 5.7.1 Messages missing a valid address in From: header, or having no From: header, "
-    "are not accepted."),
-  R("bare-lf", "bare lf", "notcompliantrfc",
-    "550 5.6.11 Message contains bare LF characters"),
-  R("bare-linefeed", "bare linefeed", "notcompliantrfc",
-    "451 See https://cr.yp.to/docs/smtplf.html: bare linefeed not accepted"),
-  R("malformed-message", "message is malformed", "notcompliantrfc",
-    "554 5.6.0 Mail message is malformed. Not accepted."),
-
-  /* ---- email authentication: DMARC, SPF, DKIM, ARC (RFC 7372) ------------ */
-  R("dmarc", "dmarc", "authfailure",
-    "550 5.7.1 Email rejected per DMARC policy for example.org"),
-  R("spf", "spf", "authfailure",
-    "550 5.7.23 The MAIL FROM domain has an SPF record with a hard fail"),
-  R("sender-policy-framework", "sender policy framework", "authfailure",
-    "550 5.7.1 Rejected by Sender Policy Framework check"),
-  R("dkim", "dkim", "authfailure",
-    "550 5.7.20 No passing DKIM signature found"),
-  R("domainkeys", "domainkeys", "authfailure",
-    "550 5.7.1 DomainKeys signature did not verify"),
-  R("arc-failure", "arc validation", "authfailure",
-    "550 5.7.29 ARC validation failure"),
-  R("sender-id", "senderid", "authfailure",
-    "550 5.7.1 SenderID check failed for example.org"),
-  R("auth-checks-failed", "authentication checks failed", "authfailure",
-    "550 5.7.26 Multiple authentication checks failed"),
-  R("unauthenticated-email", "unauthenticated email", "authfailure",
-    "550 5.7.1 Unauthenticated email from example.org is not accepted due to domain's policy"),
-  R("sender-unauthenticated", "sender is unauthenticated", "authfailure",
-    "550 5.7.26 This mail has been blocked because the sender is unauthenticated."),
-
-  /* ---- reverse DNS ------------------------------------------------------- */
-  R("reverse-dns", "reverse dns", "requireptr", "554 5.7.1 Reverse DNS failed."),
-  R("reverse-lookup", "reverse lookup", "requireptr",
-    "550 5.7.1 Reverse lookup of 198.51.100.7 failed"),
-  R("rdns", "rdns", "requireptr",
-    "551 Server access denied by invalid rDNS record of your mail server (198.51.100.7)."),
-  R("ptr-record", "ptr record", "requireptr",
-    "571 No PTR Record found. Please set one up."),
-  R("ptr-paren", "(ptr)", "requireptr",
-    "550 5.7.25 The sending IP does not match the hostname in its pointer (PTR) entry"),
-  R("ip-name-lookup", "ip name lookup failed", "requireptr",
-    "450 4.7.1 Access denied. IP name lookup failed [198.51.100.7]"),
-  R("ip-name-forged", "ip name possibly forged", "requireptr",
-    "550 5.7.1 Access denied. IP name possibly forged [198.51.100.7]"),
-  R("mismatches-client-ip", "mismatches client ip", "requireptr",
-    "550 domain [example.net] mismatches client ip 198.51.100.7."),
-  R("unverifiable-ips", "unverifyable sending ip", "requireptr",
-    "450 service permits 2 unverifyable sending IPs - mail.example.net is not 198.51.100.7"),
-  R("no-reverse-hostname", "reverse hostname", "requireptr",
-    "550 5.7.1 Your reverse hostname does not match your HELO"),
-
-  /* ---- TLS --------------------------------------------------------------- */
-  R("must-starttls", "must issue a starttls command first", "failedstarttls",
-    "530 5.7.0 Must issue a STARTTLS command first"),
-  R("starttls-required", "starttls is required", "failedstarttls",
-    "530 5.7.0 STARTTLS is required to send mail"),
-  R("starttls-required-short", "starttls required", "failedstarttls",
-    "530 5.7.0 Encryption: STARTTLS required"),
-  R("tls-required", "tls required", "failedstarttls",
-    "421 4.7.0 TLS required but not offered"),
-  R("tls-is-required", "tls is required", "failedstarttls",
-    "530 5.7.10 TLS is required for this domain"),
-  R("requires-tls", "requires tls", "failedstarttls",
-    "550 5.7.10 This server requires TLS"),
-  R("encryption-required", "encryption required", "failedstarttls",
-    "538 5.7.11 Encryption required for requested authentication mechanism"),
-  R("no-tls-support", "does not support tls", "failedstarttls",
-    "500 Remote server does not support TLS (state 6)."),
-  R("tls-not-available", "tls not available", "failedstarttls",
-    "454 4.7.0 TLS not available due to local problem"),
-  R("cannot-start-tls", "cannot start tls", "failedstarttls",
-    "Cannot start TLS: handshake failure"),
-  R("tls-negotiation", "tls negotiation failed", "failedstarttls",
-    "TLS negotiation failed with mx.example.net"),
-  R("requiretls", "requiretls", "failedstarttls",
-    "550 5.7.30 REQUIRETLS support required"),
-
-  /* ---- content blocklists (URIs in the message) -------------------------- */
-  R("uribl", "uribl", "spamdetected",
-    "554 5.7.1 Message rejected: link to example.net listed in multi.uribl.com"),
-  R("surbl", "surbl", "spamdetected",
-    "554 5.7.1 Rejected: message contains a domain listed by SURBL"),
-  R("blacklisted-url", "blacklisted url", "spamdetected",
-    "550 Rejected - Blacklisted URL in message. (example.net)"),
-  R("url-in-message", "url in message", "spamdetected",
-    "550 5.7.1 Blocked URL in message body"),
-
-  /* ---- IP blocklists and blocked hosts ---------------------------------- */
-  /* the sender's own address listed, not its host: before "blacklist" */
-  R("address-that-blacklisted", "address that has been blacklisted", "rejected",
-    "550 Sorry, you are sending to/from an address that has been blacklisted"),
-  R("address-blacklisted", "address has been blacklisted", "rejected",
-    "550 5.7.1 Your email address has been blacklisted"),
-  R("blocked-using", "blocked using", "blocked",
-    "554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using zen.spamhaus.org"),
-  R("spamhaus", "spamhaus", "blocked",
-    "550 5.7.1 Mail from IP 198.51.100.7 was rejected due to listing in Spamhaus SBL"),
-  R("spamcop", "spamcop", "blocked",
-    "554 5.7.1 Rejected: 198.51.100.7 listed at bl.spamcop.net"),
-  R("sorbs", "sorbs.net", "blocked",
-    "554 5.7.1 Rejected - see http://www.sorbs.net/lookup.shtml?198.51.100.7"),
-  R("uceprotect", "uceprotect", "blocked",
-    "550 5.7.1 IP 198.51.100.7 listed by UCEPROTECT-Level2"),
-  R("cbl-abuseat", "abuseat.org", "blocked",
-    "550 5.7.1 Your IP is in cbl.abuseat.org"),
-  R("mailspike", "mailspike", "blocked",
-    "554 5.7.1 Rejected: 198.51.100.7 is listed in bl.mailspike.net"),
-  R("psbl", "psbl.", "blocked",
-    "554 5.7.1 Listed in psbl.surriel.com"),
-  R("dnsbl", "dnsbl", "blocked",
-    "554 5.7.1 Client IP is listed in a DNSBL"),
-  R("blocklist", "blocklist", "blocked",
-    "550 5.7.1 Your IP address is on our blocklist"),
-  R("block-list", "block list", "blocked",
-    "550 5.7.1 198.51.100.7 is on the block list"),
-  R("blacklist", "blacklist", "blocked",
-    "550 5.7.1 IP address blacklisted by recipient"),
-  R("black-list", "black list", "blocked",
-    "550 5.7.1 Your server is on our black list"),
-  R("realtime-blackhole", "blackhole", "blocked",
-    "550 5.7.1 Rejected by realtime blackhole list"),
-  R("rbl-word", " rbl", "blocked",
-    "554 5.7.1 Client host rejected by RBL check"),
-  R("listed-at", "listed at", "blocked",
-    "554 5.7.1 Rejected: 198.51.100.7 is listed at bl.example.org"),
-  R("is-listed-in", "is listed in", "blocked",
-    "554 5.7.1 198.51.100.7 is listed in b.example.org"),
-  R("is-listed-on", "is listed on", "blocked",
-    "554 5.7.1 Your IP is listed on a realtime list"),
-  R("may-not-be-mx", "may not be mail exchanger", "blocked",
-    "450 4.7.1 <host.example.net[198.51.100.7]>: Client host rejected: may not be mail exchanger"),
-  R("dynamic-ip", "dynamic ip", "blocked",
-    "550 5.7.1 Mail from dynamic IP addresses is not accepted"),
-  R("dynamic-address", "dynamic address", "blocked",
-    "550 5.7.1 Your host has a dynamic address; use your provider's mail server"),
-  R("dynamically-assigned", "dynamically assigned", "blocked",
-    "550 5.7.1 Dynamically assigned addresses may not send mail directly"),
-  R("dialup", "dialup", "blocked",
-    "550 5.7.1 Dialup hosts are not allowed to send mail directly"),
-  R("dial-up", "dial-up", "blocked",
-    "550 5.7.1 Mail from dial-up hosts is refused"),
-  R("residential", "residential", "blocked",
-    "550 5.7.1 Residential IP ranges may not deliver directly"),
-  R("isp-smtp-server", "smtp server of your isp", "blocked",
-    "550 5.7.0 <a@example.org>... Please use the smtp server of your ISP."),
-  R("isp-mail-server", "your isp's mail server", "blocked",
-    "550 5.7.1 Please send through your ISP's mail server"),
-  R("ip-blocked", "ip blocked", "blocked",
-    "550 5.7.1 IP blocked: 198.51.100.7"),
-  R("ip-is-blocked", "ip is blocked", "blocked",
-    "421 4.7.1 Your IP is blocked for sending"),
-  R("ip-address-blocked", "ip address blocked", "blocked",
-    "550 5.7.1 IP address blocked"),
-  R("ip-address-is-blocked", "ip address is blocked", "blocked",
-    "550 5.7.1 The IP address is blocked by the recipient"),
-  R("blocked-ip", "blocked ip", "blocked",
-    "550 Blocked IP 198.51.100.7"),
-  R("blocked-for-abuse", "blocked for abuse", "blocked",
-    "550 198.51.100.7 blocked by local policy - Blocked for abuse"),
-  R("banned-ip", "ip banned", "blocked",
-    "554 5.7.1 IP banned"),
-  R("not-allowed-to-connect", "not allowed to connect", "blocked",
-    "554 5.7.1 Your IP is not allowed to connect"),
-
-  /* ---- greylisting: a first refusal that passes on retry; deferred ------ */
-  R("greylisted", "greylist", "onhold",
-    "451 4.7.1 <ann@example.org>: Recipient address rejected: Greylisted, see "
-    "https://postgrey.example.org/ for explanation"),
-  R("graylisted", "graylist", "onhold",
-    "450 4.2.0 Graylisted: please try again in 5 minutes"),
-  R("grey-listed", "grey-listed", "onhold",
-    "451 Temporary failure: grey-listed, come back later"),
-
-  /* ---- reputation ------------------------------------------------------- */
-  R("poor-reputation", "poor reputation", "badreputation",
-    "554 5.7.1 Your access to this mail system has been rejected due to the sending "
-    "MTA's poor reputation."),
-  R("bad-reputation", "bad reputation", "badreputation",
-    "421 4.7.0 Connection refused - bad reputation"),
-  R("low-reputation", "low reputation", "badreputation",
-    "550 5.7.1 Sender IP has low reputation"),
-  R("reputation-too-low", "reputation is too low", "badreputation",
-    "554 5.7.1 Your sender reputation is too low"),
-  R("sender-reputation", "sender reputation", "badreputation",
-    "421 4.7.0 Temporarily deferred by sender reputation checks"),
-  R("ip-reputation", "ip reputation", "badreputation",
-    "421 4.7.0 Deferred due to IP reputation"),
-  R("domain-reputation", "domain reputation", "badreputation",
-    "550 5.7.1 Rejected due to domain reputation"),
-  R("reputation-score", "reputation score", "badreputation",
-    "550 5.7.1 Rejected: reputation score below threshold"),
-
-  /* ---- connection and rate limits --------------------------------------- */
-  R("too-many-connections", "too many connections", "toomanyconn",
-    "421 4.7.0 Too many connections from your IP"),
-  R("too-many-concurrent", "too many concurrent", "toomanyconn",
-    "421 4.7.0 Too many concurrent SMTP connections from this IP address; please try again later."),
-  R("too-many-simultaneous", "too many simultaneous", "toomanyconn",
-    "421 Too many simultaneous connections from 198.51.100.7"),
-  R("too-many-sessions", "too many smtp sessions", "toomanyconn",
-    "421 4.7.0 Too many SMTP sessions for this host"),
-  R("connection-rate-limit", "connection rate limit", "toomanyconn",
-    "452 4.3.2 Connection rate limit exceeded."),
-  R("connection-limit", "connection limit", "toomanyconn",
-    "421 4.4.5 Per-IP connection limit reached"),
-  R("maximum-connections", "maximum number of connections", "toomanyconn",
-    "421 4.7.0 Maximum number of connections exceeded"),
-  R("per-connection", "per connection", "toomanyconn",
-    "421 Max message per connection exceeded, closing transmission channel"),
-  R("too-many-errors", "too many errors", "toomanyconn",
-    "421 4.7.0 mx.example.net Error: too many errors"),
-  R("too-many-recipients", "too many recipients", "toomanyconn",
-    "452 4.5.3 Too many recipients"),
-  R("recipient-limit", "recipient limit", "toomanyconn",
-    "452 4.5.3 Recipient limit reached for this session"),
-  R("too-many-messages", "too many messages", "speeding",
-    "421 4.7.0 Too many messages from your IP, try again later"),
-  R("too-many-emails", "too many emails", "speeding",
-    "450 4.7.1 You are sending too many emails per hour"),
-  R("rate-limit", "rate limit", "speeding",
-    "450 4.7.1 Rate limit exceeded, slow down"),
-  R("ratelimit", "ratelimit", "speeding",
-    "451 4.7.1 Ratelimit exceeded for 198.51.100.7"),
-  R("rate-limited", "rate-limit", "speeding",
-    "421 4.7.0 Sender rate-limited, please retry"),
-  R("sending-rate", "sending rate", "speeding",
-    "450 4.7.1 Your sending rate is too high"),
-  R("sending-limit", "sending limit", "speeding",
-    "550 5.4.5 Daily user sending limit exceeded"),
-  R("throttled", "throttl", "speeding",
-    "451 4.7.1 Message throttled, try again later"),
-  R("too-fast", "too fast", "speeding",
-    "450 4.7.1 You are sending too fast"),
-  R("mail-flood", "mail flood", "speeding",
-    "450 4.7.28 Mail flood detected"),
-  R("try-slower", "try again slower", "speeding",
-    "450 4.7.1 Please try again slower"),
-
-  /* ---- viruses and malware ---------------------------------------------- */
-  R("virus-detected", "virus detected", "virusdetected",
-    "550 5.7.1 Virus detected: Eicar-Test-Signature"),
-  R("virus-found", "virus found", "virusdetected",
-    "554 5.7.0 Virus found in message"),
-  R("contains-virus", "contains a virus", "virusdetected",
-    "554 5.7.1 The message contains a virus"),
-  R("infected", "infected", "virusdetected",
-    "554 5.7.0 Reject, id=12345-06 - INFECTED: Win.Trojan.Agent"),
-  R("malware", "malware", "virusdetected",
-    "550 5.7.1 Message rejected: malware detected"),
-  R("malicious", "malicious", "virusdetected",
-    "554 5.7.1 Message contains malicious content"),
-
-  /* ---- spam ------------------------------------------------------------- */
-  R("spam-detected", "spam detected", "spamdetected",
-    "550 5.7.1 Spam detected"),
-  R("ube", "content rejected, ube", "spamdetected",
-    "550 5.7.1 Message content rejected, UBE, id=12345-01-2"),
-  R("unsolicited", "unsolicited", "spamdetected",
-    "550 5.7.1 Message refused: unsolicited bulk mail"),
-  R("bulk-mail", "bulk mail", "spamdetected",
-    "550 5.7.1 Bulk mail not accepted"),
-  R("bulk-email", "bulk email", "spamdetected",
-    "550 5.7.1 This looks like bulk email"),
-  R("junk-mail", "junk mail", "spamdetected",
-    "550 5.7.1 Rejected as junk mail"),
-  R("phishing", "phishing", "spamdetected",
-    "554 5.7.1 Message identified as phishing"),
-  R("content-filter", "content filter", "spamdetected",
-    "550 5.7.1 Message rejected by content filter"),
-  R("message-content-rejected", "message content rejected", "spamdetected",
-    "550 5.7.1 Message content rejected"),
-  R("unacceptable-content", "unacceptable content", "spamdetected",
-    "550 5.7.1 Message rejected because of unacceptable content"),
-  R("score-too-high", "score too high", "spamdetected",
-    "550 5.7.1 Rejected: score too high (9.1)"),
-
-  /* ---- policy ----------------------------------------------------------- */
-  R("policy-violation", "policy violation", "policyviolation",
-    "550 5.7.0 Local Policy Violation"),
-  R("violates-policy", "violates our", "policyviolation",
-    "550 5.7.1 This message violates our email policy"),
-  R("denied-by-policy", "denied by policy", "policyviolation",
-    "550 Denied by policy"),
-  R("rejected-by-policy", "rejected by policy", "policyviolation",
-    "550 5.7.1 Message rejected by policy"),
-  R("policy-reasons", "for policy reasons", "policyviolation",
-    "550 5.7.1 Rejected for policy reasons"),
-  R("local-policy", "local policy", "policyviolation",
-    "550 5.7.1 Message refused by local policy"),
-  R("policy-restrictions", "policy restriction", "policyviolation",
-    "550 5.7.1 Delivery refused due to policy restrictions"),
-  RC("protocol-violation-4", "protocol violation", "syntaxerror", NULL, "4.5.",
-     "451 4.5.0 SMTP protocol violation, see RFC 2821"),
-  RC("protocol-violation-5", "protocol violation", "syntaxerror", NULL, "5.5.",
-     "554 5.5.1 SMTP protocol violation"),
-  R("protocol-violation", "protocol violation", "policyviolation",
-    "550 Protocol violation"),
-  R("attachment-not-allowed", "attachment not allowed", "policyviolation",
-    "552 5.7.0 Attachment not allowed"),
-  R("banned-attachment", "banned attachment", "policyviolation",
-    "554 5.7.1 Message contains a banned attachment"),
-  R("prohibited-attachment", "prohibited attachment", "policyviolation",
-    "552 5.7.1 Prohibited attachment type"),
-  R("file-type-not-allowed", "file type not allowed", "policyviolation",
-    "552 5.7.0 File type not allowed: .exe"),
-  R("amavis-banned", "banned:", "policyviolation",
-    "554 5.7.0 Reject, id=12345-03 - BANNED: application/x-msdownload"),
-
-  /* ---- content and MIME --------------------------------------------------- */
-  R("content-restrictions", "content restriction", "contenterror",
-    "550 5.7.1 Message rejected due to content restrictions"),
-  R("headers-too-large", "headers too large", "contenterror",
-    "552 5.6.0 Headers too large (32768 max)"),
-  R("header-size", "header size exceeds", "exceedlimit",
-    "552 5.3.4 Message header size exceeds limit"),
-  R("invalid-mime", "invalid mime", "contenterror",
-    "554 5.6.0 This message contains invalid MIME headers"),
-  R("mime-complexity", "mime complexity", "contenterror",
-    "554 5.6.0 Message MIME complexity exceeds the policy maximum"),
-  R("binary-content", "improperly-formatted binary content", "contenterror",
-    "554 5.6.0 This message contains improperly-formatted binary content"),
-  R("base64", "unnecessary base64", "contenterror",
-    "554 5.6.0 This message contains text that uses unnecessary base64 encoding"),
-  R("corrupt-content", "corrupt message content", "contenterror",
-    "554 5.6.0 Corrupt message content"),
-  R("media-error", "media error", "contenterror",
-    "554 5.6.0 Media error"),
-  R("conversion-failed", "conversion failed", "contenterror",
-    "554 5.6.5 Content conversion failed"),
-  R("eight-bit", "8-bit data not accepted", "contenterror",
-    "554 5.6.1 8-bit data not accepted"),
-
-  /* ---- relaying ------------------------------------------------------------ */
-  R("relay-access-denied", "relay access denied", "norelaying",
-    "554 5.7.1 <a@example.org>: Relay access denied"),
-  R("relaying-denied", "relaying denied", "norelaying",
-    "550 5.7.1 <a@example.org>... Relaying denied. Proper authentication required."),
-  R("relay-denied", "relay denied", "norelaying",
-    "550 5.7.1 Relay denied"),
-  R("unable-to-relay", "unable to relay", "norelaying",
-    "550 5.7.1 Unable to relay for a@example.org"),
-  R("relay-not-permitted", "relay not permitted", "norelaying",
-    "550 5.7.1 Relay not permitted"),
-  R("not-permitted-to-relay", "not permitted to relay", "norelaying",
-    "550 5.7.1 a@example.org: Not permitted to relay through this server"),
-  R("relaying-not-allowed", "relaying not allowed", "norelaying",
-    "550 5.7.1 Relaying not allowed"),
-  R("relay-not-allowed", "relay not allowed", "norelaying",
-    "550 5.7.1 Relay not allowed"),
-  R("relaying-disallowed", "relaying disallowed", "norelaying",
-    "553 Relaying disallowed"),
-  R("relay-prohibited", "relay prohibited", "norelaying",
-    "550 5.7.1 Relay prohibited"),
-  R("relaying-prohibited", "relaying prohibited", "norelaying",
-    "550 5.7.1 Relaying prohibited"),
-  R("not-configured-to-relay", "not configured to relay", "norelaying",
-    "501 5.7.1 This system is not configured to relay mail from <a@example.org>"),
-  R("do-not-relay", "we do not relay", "norelaying",
-    "553 5.7.1 We do not relay non-local mail, sorry."),
-  R("insecure-relay", "insecure mail relay", "norelaying",
-    "550 Insecure Mail Relay"),
-  R("no-relaying", "no relaying", "norelaying",
-    "550 5.7.1 No relaying allowed"),
-  R("does-not-relay", "does not relay", "norelaying",
-    "550 5.7.1 This server does not relay for example.org"),
-
-  /* ---- SMTP authentication -------------------------------------------------- */
-  R("authentication-required", "authentication required", "securityerror",
-    "530 5.7.0 Authentication required"),
-  R("authentication-is-required", "authentication is required", "securityerror",
-    "530 5.7.1 Authentication is required to send mail"),
-  R("must-authenticate", "must authenticate", "securityerror",
-    "530 5.7.0 You must authenticate first"),
-  R("unauthenticated-senders", "unauthenticated senders", "securityerror",
-    "550 Unauthenticated senders not allowed"),
-  R("not-authenticated", "not authenticated", "securityerror",
-    "530 5.7.1 Client was not authenticated"),
-  R("authentication-failed", "authentication failed", "securityerror",
-    "535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6"),
-  R("credentials-invalid", "credentials invalid", "securityerror",
-    "535 5.7.8 Authentication credentials invalid"),
-  R("invalid-credentials", "invalid credentials", "securityerror",
-    "535 5.7.1 Invalid credentials for relay"),
-
-  /* ---- the sender --------------------------------------------------------- */
-  R("sender-address-rejected", "sender address rejected", "rejected",
-    "553 5.1.8 <bounce@example.org>: Sender address rejected: Domain not found"),
-  R("sender-address-does-not-exist", "sender address does not exist", "rejected",
-    "550 5.1.7 Sender address does not exist"),
-  R("sender-rejected", "sender rejected", "rejected",
-    "550 5.7.1 Sender rejected"),
-  R("sender-denied", "sender denied", "rejected",
-    "550 5.7.1 Sender denied"),
-  R("domain-of-sender", "domain of sender address", "rejected",
-    "553 5.1.8 <bounce@host.example.org>... Domain of sender address bounce@host.example.org "
-    "does not exist"),
-  R("sender-domain", "sender domain", "rejected",
-    "550 5.7.1 Sender domain must resolve"),
-  R("senders-domain", "sender's domain", "rejected",
-    "550 5.7.27 The sender's domain has a null MX record"),
-  R("sender-null-mx", "sender address has null mx", "rejected",
-    "550 5.7.27 Sender address has null MX"),
-  R("unroutable-sender", "unroutable sender", "rejected",
-    "550 Unroutable sender address"),
-  R("unrouteable-sender", "unrouteable sender", "rejected",
-    "550 Unrouteable sender address"),
-  R("invalid-sender", "invalid sender", "rejected",
-    "553 5.1.7 Invalid sender <bounce@@example.org>"),
-  R("bad-sender", "bad sender", "rejected",
-    "553 5.1.7 Bad sender address syntax"),
-  R("sender-not-allowed", "sender not allowed", "rejected",
-    "550 5.7.1 Sender not allowed"),
-  R("sender-blocked", "sender blocked", "rejected",
-    "550 5.7.1 Sender blocked by recipient"),
-  R("sender-is-blocked", "sender is blocked", "rejected",
-    "550 5.7.1 This sender is blocked"),
-  R("null-sender", "null sender", "rejected",
-    "550 5.7.1 Null sender is not allowed"),
-  R("empty-envelope-sender", "empty envelope sender", "rejected",
-    "553 5.1.7 Empty envelope senders not allowed"),
-  R("mail-from-rejected", "mail from rejected", "rejected",
-    "550 5.7.1 MAIL FROM rejected"),
-  R("batv", "batv", "rejected",
-    "550 5.7.1 BATV validation failure"),
-  R("delivery-not-authorized", "delivery not authorized", "rejected",
-    "571 Delivery not authorized, message refused"),
-
-  /* ---- SMTP syntax ----------------------------------------------------------- */
-  R("syntax-error", "syntax error", "syntaxerror",
-    "501 5.5.2 Syntax error in parameters or arguments"),
-  R("command-unrecognized", "command unrecognized", "syntaxerror",
-    "500 5.5.1 Command unrecognized: \"XFOO\""),
-  R("unrecognized-command", "unrecognized command", "syntaxerror",
-    "500 5.5.2 Error: unrecognized command"),
-  R("unrecognised-command", "unrecognised command", "syntaxerror",
-    "500 Unrecognised command"),
-  R("unknown-command", "unknown command", "syntaxerror",
-    "502 5.5.2 Error: unknown command"),
-  R("invalid-command", "invalid command", "syntaxerror",
-    "500 5.5.1 Invalid command"),
-  R("command-not-implemented", "command not implemented", "syntaxerror",
-    "502 5.5.1 Command not implemented"),
-  R("parameter-not-implemented", "parameter not implemented", "syntaxerror",
-    "504 5.5.4 Command parameter not implemented"),
-  R("parameters-not-recognized", "parameters not recognized", "syntaxerror",
-    "555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented"),
-  R("sequence-of-commands", "sequence of commands", "syntaxerror",
-    "503 5.5.1 Bad sequence of commands"),
-  R("helo-first", "ehlo first", "syntaxerror",
-    "503 5.5.1 Error: send HELO/EHLO first"),
-  R("need-fqdn", "need fully-qualified", "syntaxerror",
-    "504 5.5.2 <a>: Recipient address rejected: need fully-qualified address"),
-  R("line-too-long", "line too long", "syntaxerror",
-    "500 5.5.2 Line too long"),
-
-  /* ---- mailbox full ---------------------------------------------------------- */
-  R("mailfolder-full", "mailfolder is full", "mailboxfull",
-    "The e-mail message could not be delivered because the user's mailfolder is full."),
-  R("messages-in-mailbox-exceeded", "messages in recipient's mailbox exceeded", "mailboxfull",
-    "The number of messages in recipient's mailbox exceeded the local limit."),
-  R("mailbox-full", "mailbox full", "mailboxfull", "452 4.2.2 Mailbox full"),
-  R("mailbox-is-full", "mailbox is full", "mailboxfull",
-    "552 5.2.2 The recipient's mailbox is full"),
-  R("inbox-full", "inbox is full", "mailboxfull",
-    "452 4.2.2 Recipient inbox is full"),
-  R("mailbox-size-limit", "mailbox size limit exceeded", "mailboxfull",
-    "552 5.2.2 Mailbox size limit exceeded"),
-  R("storage-allocation", "exceeded storage allocation", "mailboxfull",
-    "552 Requested mail action aborted: exceeded storage allocation"),
-  R("over-quota", "over quota", "mailboxfull",
-    "552 5.2.2 <a@example.org>: user is over quota"),
-  R("overquota", "overquota", "mailboxfull",
-    "552 5.2.2 Mailbox overquota"),
-  R("quota-exceeded", "quota exceeded", "mailboxfull",
-    "552 5.2.2 Quota exceeded (mailbox for user is full)"),
-  R("exceeds-quota", "exceeds quota", "mailboxfull",
-    "452 4.2.2 Mailbox exceeds quota"),
-  R("mailbox-exceeded", "mailbox has exceeded", "mailboxfull",
-    "552 5.2.2 This mailbox has exceeded its storage limit"),
-  R("account-is-full", "account is full", "mailboxfull",
-    "452 4.2.2 Recipient account is full"),
-  R("storage-limit", "storage limit", "mailboxfull",
-    "550 User is over the storage limit"),
-  R("not-enough-space", "not enough space", "mailboxfull",
-    "452 4.2.2 Not enough space in the recipient's mailbox"),
-
-  /* ---- message size ------------------------------------------------------- */
-  R("exceeds-admin-limit", "exceeds administrative limit", "exceedlimit",
-    "552 5.2.3 Message length exceeds administrative limit"),
-  R("limit-set-by-recipient", "limit set by recipient", "exceedlimit",
-    "552 5.2.3 Message size exceeds limit set by recipient"),
-  R("message-too-big", "message too big", "mesgtoobig",
-    "552 5.3.4 Message too big for system"),
-  R("message-too-large", "message too large", "mesgtoobig",
-    "552 5.3.4 Message too large"),
-  R("message-size-exceeds", "message size exceeds", "mesgtoobig",
-    "552 5.3.4 Message size exceeds fixed maximum message size"),
-  R("size-limit-exceeded", "size limit exceeded", "mesgtoobig",
-    "552 5.3.4 Message size limit exceeded"),
-  R("exceeds-size-limit", "exceeds size limit", "mesgtoobig",
-    "552 5.3.4 Message exceeds size limit"),
-  R("maximum-message-size", "maximum message size", "mesgtoobig",
-    "552 5.3.4 Message exceeds maximum message size"),
-  R("max-message-size", "max message size", "mesgtoobig",
-    "552 Max message size exceeded"),
-  R("line-limit", "line limit exceeded", "mesgtoobig",
-    "500 Line limit exceeded"),
-  R("taille-limite", "taille limite", "mesgtoobig",
-    "552 5.3.4 Taille limite du message atteinte"),
-
-  /* ---- system capacity -------------------------------------------------------- */
-  R("insufficient-system-storage", "insufficient system storage", "systemfull",
-    "452 4.3.1 Insufficient system storage"),
-  R("insufficient-disk-space", "insufficient disk space", "systemfull",
-    "452 4.4.5 Insufficient disk space; try again later"),
-  R("mail-system-full", "mail system full", "systemfull",
-    "452 4.3.1 Mail system full"),
-  R("no-space-left", "no space left on device", "systemfull",
-    "451 4.3.0 Write failed: No space left on device"),
-
-  /* ---- disabled or suspended accounts ---------------------------------------- */
-  R("account-disabled", "account disabled", "suspend",
-    "550 5.2.1 Account disabled"),
-  R("recipient-disabled", "recipient disabled", "suspend",
-    "550 5.0.0 Recipient disabled"),
-  R("account-is-disabled", "account is disabled", "suspend",
-    "550 5.2.1 This account is disabled"),
-  R("account-has-been-disabled", "account has been disabled", "suspend",
-    "550 5.2.1 The account has been disabled"),
-  R("mailbox-disabled", "mailbox disabled", "suspend",
-    "550 5.2.1 Mailbox disabled, not accepting messages"),
-  R("mailbox-has-been-disabled", "mailbox has been disabled", "suspend",
-    "550 5.2.1 <a@example.org>: Recipient address rejected: this mailbox has been disabled"),
-  R("mailbox-is-disabled", "mailbox is disabled", "suspend",
-    "550 5.2.1 The mailbox is disabled"),
-  R("disabled-recipient", "disabled recipient", "suspend",
-    "525 5.7.13 Disabled recipient address"),
-  R("account-suspended", "account suspended", "suspend",
-    "550 5.2.1 Account suspended"),
-  R("has-been-suspended", "has been suspended", "suspend",
-    "550 5.2.1 This mailbox has been suspended"),
-  R("is-suspended", "is suspended", "suspend",
-    "550 5.2.1 The account is suspended"),
-  R("mailbox-inactive", "mailbox inactive", "suspend",
-    "550 5.2.1 Mailbox inactive"),
-  R("mailbox-is-inactive", "mailbox is inactive", "suspend",
-    "550 5.2.1 This mailbox is inactive"),
-  R("account-inactive", "account is inactive", "suspend",
-    "550 5.2.1 The account is inactive"),
-  R("mailbox-frozen", "mailbox is frozen", "suspend",
-    "550 Mailbox is frozen."),
-  R("temporarily-locked", "temporarily locked", "suspend",
-    "450 4.2.1 Mailbox temporarily locked"),
-  R("temporary-locked", "temporary locked", "suspend",
-    "550 5.7.1 <a@example.net>: Recipient address rejected: User a@example.net temporary "
-    "locked. Please try again later!"),
-  R("account-locked", "account is locked", "suspend",
-    "550 5.2.1 The account is locked"),
-  R("account-expired", "account has expired", "suspend",
-    "550 5.2.1 The account has expired"),
-  R("not-accepting-messages", "not accepting messages", "suspend",
-    "550 5.2.1 Mailbox not accepting messages"),
-  R("extended-inactivity", "due to extended inactivity", "suspend",
-    "550 5.2.1 Due to extended inactivity new mail is not currently being accepted for this "
-    "mailbox"),
-
-  /* ---- refused by the recipient's own filters -------------------------------- */
-  R("refuses-to-accept", "refuses to accept", "filtered",
-    "550 5.7.1 User refuses to accept mail from this sender"),
-  R("refuse-to-receive", "refuse to receive", "filtered",
-    "550 The recipient refuse to receive mail from this sender"),
-  R("blocked-by-recipient", "have been blocked by the recipient", "filtered",
-    "550 5.7.1 You have been blocked by the recipient"),
-  R("specific-addresses-only", "only accepting mail from specific", "filtered",
-    "550 5.7.1 The recipient is only accepting mail from specific email addresses"),
-  R("message-filtered", "message filtered", "filtered",
-    "550 5.2.0 Message filtered"),
-  R("user-reject", "user reject ", "filtered",
-    "550 User reject"),
-
-  /* ---- local delivery agents ---------------------------------------------- */
-  R("mailer-error", "mailer error", "mailererror",
-    "554 5.3.0 unknown mailer error 75"),
-  R("procmail", "procmail:", "mailererror",
-    "procmail: Couldn't create \"/var/spool/mail/a\""),
-  R("command-died", "command died with status", "mailererror",
-    "Command died with status 1: \"/usr/local/bin/filter\""),
-  R("command-failed", "command failed:", "mailererror",
-    "Command failed: /usr/bin/deliver exit status 75"),
-  R("pipe-to", "pipe to |", "mailererror",
-    "Child process of local_delivery transport returned 69 (could mean service or program "
-    "unavailable) from command: pipe to |/usr/bin/filter"),
-
-  /* ---- moved addresses -------------------------------------------------------- */
-  R("replaced-by", "has been replaced by", "hasmoved",
-    "550 5.1.6 a@example.org has been replaced by b@example.net"),
-  R("no-forwarding", "no forwarding address", "hasmoved",
-    "550 5.1.6 Destination mailbox has moved, no forwarding address"),
-  R("has-moved", "has moved", "hasmoved",
-    "551 5.1.6 User has moved; please try <b@example.net>"),
-  R("user-not-local", "user not local", "hasmoved",
-    "551 User not local; please try <b@example.net>"),
-
-  /* ---- unknown recipients ------------------------------------------------------ */
-  R("user-unknown", "user unknown", "userunknown", "550 5.1.1 User unknown"),
-  R("unknown-user", "unknown user", "userunknown", "550 Unknown user a@example.org"),
-  R("no-such-user", "no such user", "userunknown", "550 No such user here"),
-  R("no-such-local-user", "no such local user", "userunknown",
-    "550 5.1.1 No such local user"),
-  R("user-not-found", "user not found", "userunknown",
-    "550 5.1.1 User not found"),
-  R("user-not-exist", "user not exist", "userunknown",
-    "550 <a@example.org>... User not exist"),
-  R("user-does-not-exist", "user does not exist", "userunknown",
-    "550 5.1.1 User does not exist - <a@example.org>"),
-  R("user-doesnt-exist", "user doesn't exist", "userunknown",
-    "550 5.1.1 That user doesn't exist"),
-  R("user-is-unknown", "user is unknown", "userunknown",
-    "550 5.1.1 <a@example.org>... User is unknown"),
-  R("recipient-is-unknown", "recipient is unknown", "userunknown",
-    "550 5.1.1 Recipient is unknown"),
-  R("unknown-recipient", "unknown recipient", "userunknown",
-    "550 5.1.1 Unknown recipient"),
-  R("recipient-unknown", "recipient unknown", "userunknown",
-    "550 5.1.1 Recipient unknown"),
-  R("invalid-recipient", "invalid recipient", "userunknown",
-    "553 Invalid recipient a@example.org (Mode: normal)"),
-  R("recipient-not-found", "recipient not found", "userunknown",
-    "550 5.1.1 Recipient not found"),
-  R("recipient-does-not-exist", "recipient does not exist", "userunknown",
-    "550 5.1.1 Recipient does not exist here"),
-  R("recipient-address-does-not-exist", "recipient address does not exist", "userunknown",
-    "550 5.1.1 Recipient address does not exist"),
-  R("address-does-not-exist", "address does not exist", "userunknown",
-    "550 5.1.1 The email address does not exist"),
-  R("account-does-not-exist", "account does not exist", "userunknown",
-    "550 5.1.1 The account does not exist"),
-  R("mailbox-does-not-exist", "mailbox does not exist", "userunknown",
-    "550 5.1.1 Mailbox does not exist"),
-  R("mailbox-not-found", "mailbox not found", "userunknown",
-    "550 Mailbox not found or access denied"),
-  R("no-such-mailbox", "no such mailbox", "userunknown",
-    "550 5.1.1 No such mailbox"),
-  R("no-such-recipient", "no such recipient", "userunknown",
-    "550 5.1.1 No such recipient"),
-  R("no-such-address", "no such address", "userunknown",
-    "550 5.1.1 No such address"),
-  R("no-such-account", "no such account", "userunknown",
-    "550 5.1.1 No such account"),
-  R("unknown-mailbox", "unknown mailbox", "userunknown",
-    "550 5.1.1 Unknown mailbox"),
-  R("mailbox-unknown", "mailbox unknown", "userunknown",
-    "550 5.1.1 Mailbox unknown"),
-  R("unknown-address", "unknown address", "userunknown",
-    "550 5.1.1 Unknown address"),
-  R("address-unknown", "address unknown", "userunknown",
-    "550 5.1.1 Address unknown"),
-  R("invalid-mailbox", "invalid mailbox", "userunknown",
-    "550 5.1.1 Invalid mailbox"),
-  R("unknown-local-part", "unknown local part", "userunknown",
-    "550 Unknown local part a in <a@example.org>"),
-  R("unknown-local-part-dash", "unknown local-part", "userunknown",
-    "550 5.1.1 Unknown local-part \"a\" in domain \"example.org\""),
-  R("illegal-user", "unknown or illegal user", "userunknown",
-    "553 5.1.1 unknown or illegal user: a@example.org"),
-  R("bad-recipient", "bad recipient", "userunknown",
-    "550 5.1.1 Bad recipient address"),
-  R("not-a-valid-mailbox", "not a valid mailbox", "userunknown",
-    "550 5.1.1 a@example.org is not a valid mailbox"),
-  R("mailbox-name-not-allowed", "mailbox name not allowed", "userunknown",
-    "553 Requested action not taken: mailbox name not allowed"),
-  RC("mailbox-unavailable", "mailbox unavailable", "userunknown", "55", NULL,
-     "550 Requested action not taken: mailbox unavailable"),
-  RC("address-rejected", "address rejected", "userunknown", "55", "5.1.0",
-     "550 #5.1.0 Address rejected."),
-
-  /* ---- unknown hosts and domains, domains that take no mail -------------------- */
-  R("host-unknown", "host unknown", "hostunknown", "550 Host unknown"),
-  R("unknown-host", "unknown host", "hostunknown",
-    "550 5.1.2 Unknown host example.invalid"),
-  /* Exim: no router could take the domain */
-  R("unrouteable-address", "unrouteable address", "hostunknown",
-    "550 Unrouteable address"),
-  /* DragonFly's dma: an NXDOMAIN answer for the recipient's host */
-  R("dma-host-not-found", "dns lookup failure: host", "hostunknown",
-    "DNS lookup failure: host mx.example.invalid not found"),
-  R("host-not-found", "host not found", "hostunknown",
-    "550 5.1.2 Host not found"),
-  R("domain-not-found", "domain not found", "hostunknown",
-    "550 5.1.2 <a@example.invalid>: Recipient address rejected: Domain not found"),
-  R("no-such-domain", "no such domain", "hostunknown",
-    "No such domain."),
-  R("domain-does-not-exist", "domain does not exist", "hostunknown",
-    "550 5.1.2 Domain does not exist"),
-  R("unknown-domain", "unknown domain", "hostunknown",
-    "550 5.1.2 Unknown domain"),
-  R("invalid-domain", "invalid domain", "hostunknown",
-    "550 5.4.4 Invalid domain"),
-  R("nonexistent-domain", "non-existent domain", "hostunknown",
-    "550 5.1.2 Non-existent domain"),
-  /* a receiver that refuses mail from someone still takes mail */
-  R("not-accept-mail-from", "does not accept mail from", "rejected",
-    "550 5.7.1 example.net does not accept mail from your domain"),
-  R("not-accepting-mail-from", "not accepting mail from", "rejected",
-    "550 5.7.1 We are not accepting mail from this sender"),
-  R("null-mx", "null mx", "notaccept",
-    "556 5.1.10 Recipient address has null MX"),
-  R("does-not-accept-mail", "does not accept mail", "notaccept",
-    "550 Host does not accept mail"),
-  R("not-accepting-mail", "not accepting mail", "notaccept",
-    "521 5.3.2 This host is not accepting mail"),
-  R("accepts-no-mail", "accepts no mail", "notaccept",
-    "556 5.1.10 Domain accepts no mail"),
-  R("no-mx-no-a-record", "no mx and no a record", "hostunknown",
-    "550 Domain has no MX and no A record"),
-  R("no-mx-record", "no mx record", "notaccept",
-    "550 5.4.4 Domain has no MX record"),
-
-  /* ---- gave up after retrying ---------------------------------------------- */
-  R("message-expired", "message expired", "expired",
-    "554 4.4.7 Message expired: unable to deliver in 840 minutes."),
-  R("delivery-time-expired", "delivery time expired", "expired",
-    "4.4.7 Delivery time expired"),
-  R("could-not-be-delivered-for", "could not be delivered for", "expired",
-    "This message could not be delivered for 5 days."),
-  R("could-not-deliver-for-the-last", "could not deliver for the last", "expired",
-    "Could not deliver for the last 432000 seconds. Giving up."),
-  R("will-be-retried-for", "message will be retried for", "expired",
-    "Message will be retried for 2 more day(s)"),
-  R("opensmtpd-envelope-expired", "envelope expired", "expired",
-    "a@example.org: Envelope expired"),
-  /* OpenSMTPD's one-line causes in its failure and delay notices */
-  R("opensmtpd-network-error", "network error on destination mx", "networkerror",
-    "a@example.org: Network error on destination MXs"),
-  R("opensmtpd-no-mx", "no mx found for domain", "notaccept",
-    "a@example.org: No MX found for domain"),
-  R("failing-for-a-long-time", "have been failing for a long time", "expired",
-    "all hosts for 'example.net' have been failing for a long time (and retry time not reached)"),
-
-  /* ---- network -------------------------------------------------------------- */
-  R("routing-loop", "routing loop", "networkerror",
-    "554 5.4.6 Routing loop detected"),
-  R("mail-loop", "mail loop", "networkerror",
-    "554 5.4.14 Hop count exceeded - possible mail loop"),
-  R("hop-count", "hop count exceeded", "networkerror",
-    "554 5.4.14 Hop count exceeded"),
-  R("no-route-to-host", "no route to host", "networkerror",
-    "connect to mx.example.net[203.0.113.9]:25: No route to host"),
-  R("network-unreachable", "network is unreachable", "networkerror",
-    "connect to mx.example.net[2001:db8::9]:25: Network is unreachable"),
-  R("connection-refused", "connection refused", "networkerror",
-    "connect to mx.example.net[203.0.113.9]:25: Connection refused"),
-  R("connection-reset", "connection reset", "networkerror",
-    "read error: Connection reset by peer"),
-  R("dns-failure", "dns lookup fail", "networkerror",
-    "451 4.4.3 DNS lookup failure for example.net"),
-
-  /* ---- timeouts: in a bounce, the last error before the queue gave up ------------ */
-  R("connection-timed-out", "connection timed out", "expired",
-    "connect to mx.example.net[203.0.113.9]:25: Connection timed out"),
-  R("timed-out", "timed out", "expired",
-    "conversation with mx.example.net[203.0.113.9] timed out while sending end of data"),
-  R("host-not-reachable", "host not reachable", "expired",
-    "Deferred: Host not reachable."),
-
-  /* ---- the receiving system ------------------------------------------------------ */
-  R("internal-error", "internal error", "systemerror",
-    "451 4.3.0 Internal error, please try later"),
-  R("internal-server-error", "internal server error", "systemerror",
-    "451 4.3.0 Internal server error"),
-  R("system-error", "system error", "systemerror",
-    "550 5.3.5 <a@example.org>... Internal System Error"),
-  R("local-error", "local error in processing", "systemerror",
-    "451 4.3.0 Requested action aborted: local error in processing"),
-  R("temporary-local-problem", "temporary local problem", "systemerror",
-    "451 4.3.0 Temporary local problem - please try later"),
-  R("service-currently-unavailable", "service currently unavailable", "systemerror",
-    "554 Service currently unavailable"),
-  R("ldap-server", "unable to contact ldap server", "systemerror",
-    "Unable to contact LDAP server. (#4.4.3)"),
-  R("insufficient-permission", "insufficient permission", "systemerror",
-    "550 5.0.0 <a@example.org>... Insufficient permission"),
-  R("misconfigured", "misconfigured", "systemerror",
-    "451 4.3.5 Server is misconfigured"),
-  R("configuration-error", "configuration error", "systemerror",
-    "451 4.3.5 Server configuration error"),
-
-  /* ---- generic words, after every specific phrase -------------------------------- */
-  R("on-hold", " on hold", "onhold",
-    "450 4.2.0 Message on hold for review"),
-  R("spam", "spam", "spamdetected",
-    "550 5.7.1 Message rejected as spam"),
-  R("virus", "virus", "virusdetected",
-    "554 5.7.1 Rejected: the virus scanner reports a problem"),
-  R("quota", "quota", "mailboxfull",
-    "552 5.2.2 Quota for a@example.org reached"),
-  R("open-relay", "open relay", "blocked",
-    "501 <a@example.org>... no access from mail server [198.51.100.7] which is an open relay."),
-  R("open-proxy", "open proxy", "blocked",
-    "554 5.7.1 Your host is an open proxy"),
-  R("client-host-rejected", "client host rejected", "blocked",
-    "554 5.7.1 <unknown[198.51.100.7]>: Client host rejected: Access denied"),
-  R("no-smtp-service", "no smtp service here", "blocked",
-    "554 mx.example.net No SMTP service here"),
-  R("blocked-by", "blocked by", "blocked",
-    "550 198.51.100.7 blocked by ldap:ou=mail,dc=example,dc=net"),
-  R("reputation", "reputation", "badreputation",
-    "550 5.7.1 Rejected for reputation reasons"),
-  R("access-denied", "access denied", "rejected",
-    "550 5.7.1 Access denied"),
-  /* Exim refusing a recipient it cannot parse */
-  R("malformed-address", "malformed address", "syntaxerror",
-    "a@example.com <b@example.net>: malformed address: <b@example.net> may not follow a@example.com"),
-  /* qmail-send giving up ("I'm not going to try again; this message has been
-   * in the queue too long."): expired, unless the cause it quotes says more */
-  R("qmail-queue-too-long", "in the queue too long", "expired",
-    "I'm not going to try again; this message has been in the queue too long."),
 };
 
 const size_t bnc_builtin_rules_count =
   sizeof bnc_builtin_rules / sizeof bnc_builtin_rules[0];
+
+/* General wording, RFC texts and generic words: tried after the provider
+ * code tables (src/providers.c), since a provider's own code says more
+ * than words that any server may use ("local policy", "access denied"). */
+const bnc_rule_def_t bnc_generic_rules[] = {
+
+  /* ---- RFC 5322 compliance ----------------------------------------------- */
+  T("rfc:5322", "not-rfc5322", "not rfc 5322 compliant", "notcompliantrfc",
+    "550 5.7.1 This message is not RFC 5322 compliant. There are multiple Date headers."),
+  T("rfc:5322", "rfc5322-word", "rfc 5322", "notcompliantrfc",
+    "554 5.6.0 Message violates RFC 5322 header rules"),
+  T("rfc:5322", "rfc5322-word-joined", "rfc5322", "notcompliantrfc",
+    "550 5.7.1 Headers do not conform to RFC5322"),
+  T("rfc:2822", "rfc2822-word", "rfc 2822", "notcompliantrfc",
+    "554 5.6.0 Message does not conform to RFC 2822 standard"),
+  W("rfc-compliant", "not rfc compliant|multiple addresses in from", "notcompliantrfc",
+    "554 5.6.0 Message is not RFC compliant",
+    "550 5.7.1 Message rejected as spam. If you send mail that is not RFC compliant, it may be "
+    "refused as well."),
+  W("multiple-headers", "there are multiple * headers", "notcompliantrfc",
+    "550 5.7.1 Rejected: there are multiple Subject headers",
+    "550 5.7.1 Message refused by local policy. Please check that there are multiple From "
+    "headers only when a Sender header is present."),
+  W("malformed-headers", "missing a valid message-id|missing a valid address in from|bare lf|bare linefeed|message is "
+    "malformed", "notcompliantrfc",
+    "550 5.7.1 Messages missing a valid Message-ID header are not accepted.",
+    "550 5.7.1 Rejected for policy reasons. Please see our guide to messages missing a valid "
+    "Message-ID."),
+  /* a header present twice is the message's form, whatever header it is
+   * ("duplicate header DKIM-Signature" is no failed DKIM check) */
+  W("duplicate-header", "duplicate header", "notcompliantrfc",
+    "550 5.7.1 Message rejected: duplicate header DKIM-Signature",
+    "550 5.7.1 Rejected for policy reasons. Please remove any duplicate header before resending."),
+
+  /* ---- email authentication: DMARC, SPF, DKIM, ARC (RFC 7372) ------------ */
+  W("email-authentication", "dmarc|spf|sender policy framework|dkim|domainkeys", "authfailure",
+    "550 5.7.1 Email rejected per DMARC policy for example.org",
+    "550 5.7.1 Message rejected as spam. Please set up SPF records and DKIM signing for your "
+    "domain."),
+  T("rfc:8617", "arc-failure", "arc validation", "authfailure",
+    "550 5.7.29 ARC validation failure"),
+  W("sender-id", "senderid", "authfailure",
+    "550 5.7.1 SenderID check failed for example.org",
+    "550 5.7.1 Relay access denied. Please publish SenderID or SPF records."),
+  T("rfc:7372", "auth-checks-failed", "authentication checks failed", "authfailure",
+    "550 5.7.26 Multiple authentication checks failed"),
+  W("unauthenticated-email", "unauthenticated email|sender is unauthenticated", "authfailure",
+    "550 5.7.1 Unauthenticated email from example.org is not accepted due to domain's policy",
+    "550 5.7.1 Message rejected as spam. To protect our users from unauthenticated email, every "
+    "message is checked."),
+
+  /* ---- reverse DNS ------------------------------------------------------- */
+  W("reverse-dns", "reverse dns|reverse lookup|rdns|ptr record|(ptr)|ip name lookup failed|ip name possibly "
+    "forged|mismatches client ip|unverifyable sending ip|reverse hostname", "requireptr",
+    "554 5.7.1 Reverse DNS failed.",
+    "550 5.7.1 Relay access denied. Please make sure your server has a PTR record."),
+
+  /* ---- TLS --------------------------------------------------------------- */
+  T("mta:postfix", "must-starttls", "must issue a starttls command first", "failedstarttls",
+    "530 5.7.0 Must issue a STARTTLS command first"),
+  W("tls-required", "starttls is required|starttls required|tls required|tls is required|requires tls", "failedstarttls",
+    "530 5.7.0 STARTTLS is required to send mail",
+    "550 5.7.1 Relaying denied. Please connect on port 587, where STARTTLS is required."),
+  T("rfc:4954", "encryption-required", "encryption required", "failedstarttls",
+    "538 5.7.11 Encryption required for requested authentication mechanism"),
+  W("no-tls-support", "does not support tls|tls not available|cannot start tls|tls negotiation failed", "failedstarttls",
+    "500 Remote server does not support TLS (state 6).",
+    "554 5.7.1 Relay access denied. If you cannot start TLS, use port 465."),
+  T("rfc:8689", "requiretls", "requiretls", "failedstarttls",
+    "550 5.7.30 REQUIRETLS support required"),
+
+  /* ---- content blocklists (URIs in the message) -------------------------- */
+  T("provider:uribl", "uribl", "uribl", "spamdetected",
+    "554 5.7.1 Message rejected: link to example.net listed in multi.uribl.com"),
+  T("provider:surbl", "surbl", "surbl", "spamdetected",
+    "554 5.7.1 Rejected: message contains a domain listed by SURBL"),
+  W("blacklisted-url", "blacklisted url|url in message", "spamdetected",
+    "550 Rejected - Blacklisted URL in message. (example.net)",
+    "550 5.7.1 Client host rejected: Access denied. See https://example.net/faq about how a "
+    "blacklisted URL in message bodies is handled."),
+
+  /* ---- IP blocklists and blocked hosts ---------------------------------- */
+  /* the sender's own address listed, not its host: before "blacklist" */
+  W("address-that-blacklisted", "address that has been blacklisted", "rejected",
+    "550 Sorry, you are sending to/from an address that has been blacklisted",
+    "550 5.7.1 Your IP address is on our blocklist. If you are sending to/from an address that "
+    "has been blacklisted, contact us."),
+  W("address-blacklisted", "address has been blacklisted", "rejected",
+    "550 5.7.1 Your email address has been blacklisted",
+    "550 5.7.1 Relaying denied. Please check whether your address has been blacklisted."),
+  /* Cloudmark CSI scores the sender's reputation (csi.cloudmark.com): a
+   * reputation, not a list of its own */
+  T("provider:cloudmark", "cloudmark-csi", "cloudmark csi", "badreputation",
+    "554 5.3.2 system not accepting network messages 198.51.100.7 is listed on Cloudmark "
+    "CSI-Global"),
+  W("blocked-using", "blocked using", "blocked",
+    "554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using zen.spamhaus.org",
+    "550 5.7.1 Message rejected as spam. See http://example.net/why about mail blocked using our "
+    "filters."),
+  /* the Spamhaus DBL lists domains named in the message, not the sender */
+  T("provider:spamhaus", "spamhaus-dbl", "spamhaus dbl", "spamdetected",
+    "550 5.7.1 Your email was rejected due to having a domain present in the Spamhaus DBL"),
+  T("provider:spamhaus", "spamhaus", "spamhaus", "blocked",
+    "550 5.7.1 Mail from IP 198.51.100.7 was rejected due to listing in Spamhaus SBL"),
+  T("provider:spamcop", "spamcop", "spamcop", "blocked",
+    "554 5.7.1 Rejected: 198.51.100.7 listed at bl.spamcop.net"),
+  T("provider:sorbs", "sorbs", "sorbs.net", "blocked",
+    "554 5.7.1 Rejected - see http://www.sorbs.net/lookup.shtml?198.51.100.7"),
+  T("provider:uceprotect", "uceprotect", "uceprotect", "blocked",
+    "550 5.7.1 IP 198.51.100.7 listed by UCEPROTECT-Level2"),
+  T("provider:abuseat", "cbl-abuseat", "abuseat.org", "blocked",
+    "550 5.7.1 Your IP is in cbl.abuseat.org"),
+  T("provider:mailspike", "mailspike", "mailspike", "blocked",
+    "554 5.7.1 Rejected: 198.51.100.7 is listed in bl.mailspike.net"),
+  T("provider:psbl", "psbl", "psbl.", "blocked",
+    "554 5.7.1 Listed in psbl.surriel.com"),
+  W("blocklisted-host", "dnsbl|blocklist|block list|blacklist|black list|blackhole| rbl|listed at|is listed in|is "
+    "listed on|may not be mail exchanger|dynamic ip|dynamic address|dynamically assigned|dialup|"
+    "dial-up|residential|smtp server of your isp|your isp's mail server|ip blocked|ip is blocked|"
+    "ip address blocked|ip address is blocked|blocked ip|blocked for abuse|ip banned|not allowed "
+    "to connect", "blocked",
+    "554 5.7.1 Client IP is listed in a DNSBL",
+    "550 5.7.1 Message content rejected. Please contact us if your server is listed at our block "
+    "list."),
+
+  /* ---- greylisting: a first refusal that passes on retry; deferred ------ */
+  W("greylisted", "greylist|graylist|grey-listed", "onhold",
+    "451 4.7.1 <ann@example.org>: Recipient address rejected: Greylisted, see "
+    "https://postgrey.example.org/ for explanation",
+    "550 5.1.1 <a@example.net>: Recipient address rejected: User unknown. Please note that "
+    "greylisting is in use."),
+
+  /* ---- reputation ------------------------------------------------------- */
+  W("reputation-phrase", "poor reputation|bad reputation|low reputation|reputation is too low|sender reputation|ip "
+    "reputation|domain reputation|reputation score", "badreputation",
+    "554 5.7.1 Your access to this mail system has been rejected due to the sending MTA's poor "
+    "reputation.",
+    "421 4.7.0 Too many connections from your IP. Please see https://example.net/help about "
+    "sender reputation."),
+
+  /* ---- connection and rate limits --------------------------------------- */
+  W("too-many-connections", "too many connections|too many concurrent|too many simultaneous|too many smtp sessions|"
+    "connection rate limit|connection limit|maximum number of connections|per connection|too "
+    "many errors|too many recipients|recipient limit", "toomanyconn",
+    "421 4.7.0 Too many connections from your IP",
+    "550 5.1.1 User unknown. Please do not open too many connections to try other addresses."),
+  W("sending-rate", "too many messages|too many emails|rate limit|ratelimit|rate-limit|sending rate|sending "
+    "limit|throttl|too fast|mail flood|try again slower|sending quota", "speeding",
+    "421 4.7.0 Too many messages from your IP, try again later",
+    "552 5.2.2 Mailbox full. Please do not retry too fast."),
+
+  /* ---- viruses and malware ---------------------------------------------- */
+  W("virus-detected", "virus detected|virus found|contains a virus", "virusdetected",
+    "550 5.7.1 Virus detected: Eicar-Test-Signature",
+    "550 5.7.1 Relay access denied. Please read our FAQ on mail with a virus detected in it."),
+  T("mta:amavis", "infected", "infected", "virusdetected",
+    "554 5.7.0 Reject, id=12345-06 - INFECTED: Win.Trojan.Agent"),
+  W("malware", "malware|malicious", "virusdetected",
+    "550 5.7.1 Message rejected: malware detected",
+    "554 5.7.1 Relay access denied. To protect our users from malware, we relay for customers "
+    "only."),
+
+  /* ---- spam ------------------------------------------------------------- */
+  W("spam-detected", "spam detected", "spamdetected",
+    "550 5.7.1 Spam detected",
+    "550 5.7.1 Relay access denied. Please read our FAQ about what happens when spam detected on "
+    "our network."),
+  T("mta:amavis", "ube", "content rejected, ube", "spamdetected",
+    "550 5.7.1 Message content rejected, UBE, id=12345-01-2"),
+  W("unsolicited", "unsolicited|bulk mail|bulk email|junk mail|phishing|content filter|message content rejected|"
+    "unacceptable content|score too high", "spamdetected",
+    "550 5.7.1 Message refused: unsolicited bulk mail",
+    "421 4.7.0 Too many connections from your IP. To reduce unsolicited mail, each IP may open 5 "
+    "connections."),
+
+  /* ---- policy ----------------------------------------------------------- */
+  W("policy-violation", "policy violation|violates our|denied by policy|rejected by policy|for policy reason|local "
+    "policy|policy restriction", "policyviolation",
+    "550 5.7.0 Local Policy Violation",
+    "550 5.1.1 User unknown. Please read our local policy on address harvesting."),
+  WC("protocol-violation-4", "protocol violation", "syntaxerror", NULL, "4.5.",
+     "451 4.5.0 SMTP protocol violation, see RFC 2821",
+     "451 4.5.0 Too many errors (protocol violation)"),
+  WC("protocol-violation-5", "protocol violation", "syntaxerror", NULL, "5.5.",
+     "554 5.5.1 SMTP protocol violation",
+     "554 5.5.1 Too many errors: protocol violation"),
+  W("protocol-violation", "protocol violation|attachment not allowed|banned attachment|prohibited attachment|file type "
+    "not allowed", "policyviolation",
+    "550 Protocol violation",
+    "550 5.7.1 Message content rejected. Please see our policy on banned attachment types."),
+  T("mta:amavis", "amavis-banned", "banned:", "policyviolation",
+    "554 5.7.0 Reject, id=12345-03 - BANNED: application/x-msdownload"),
+
+  /* ---- content and MIME --------------------------------------------------- */
+  W("content-restrictions", "content restriction|headers too large", "contenterror",
+    "550 5.7.1 Message rejected due to content restrictions",
+    "552 5.3.4 Message too large. Please read our content restrictions before resending."),
+  W("header-size", "header size exceeds", "exceedlimit",
+    "552 5.3.4 Message header size exceeds limit",
+    "552 5.3.4 Message too large. If you find the header size exceeds 64 KB, trim it too."),
+  W("invalid-mime", "invalid mime|mime complexity|improperly-formatted binary content|unnecessary base64|corrupt "
+    "message content|media error|conversion failed|8-bit data not accepted", "contenterror",
+    "554 5.6.0 This message contains invalid MIME headers",
+    "554 5.7.1 Message content rejected. Please avoid unnecessary base64 encoding."),
+
+  /* ---- relaying ------------------------------------------------------------ */
+  T("mta:postfix", "relay-access-denied", "relay access denied", "norelaying",
+    "554 5.7.1 <a@example.org>: Relay access denied"),
+  W("relaying-denied", "relaying denied|relay denied|unable to relay|relay not permitted|not permitted to relay|"
+    "relaying not allowed|relay not allowed|relaying disallowed|relay prohibited|relaying "
+    "prohibited|not configured to relay|we do not relay|insecure mail relay|no relaying|does not "
+    "relay", "norelaying",
+    "550 5.7.1 <a@example.org>... Relaying denied. Proper authentication required.",
+    "550 5.1.1 User unknown. Please note that we do not relay for other domains."),
+
+  /* ---- SMTP authentication -------------------------------------------------- */
+  T("rfc:4954", "authentication-required", "authentication required", "securityerror",
+    "530 5.7.0 Authentication required"),
+  W("authentication-is-required", "authentication is required|must authenticate|unauthenticated senders|not authenticated|"
+    "authentication failed", "securityerror",
+    "530 5.7.1 Authentication is required to send mail",
+    "550 5.7.1 Relaying denied. Authentication is required for relaying."),
+  T("rfc:4954", "credentials-invalid", "credentials invalid", "securityerror",
+    "535 5.7.8 Authentication credentials invalid"),
+  W("invalid-credentials", "invalid credentials", "securityerror",
+    "535 5.7.1 Invalid credentials for relay",
+    "550 5.7.1 Relaying denied: invalid credentials for relay"),
+
+  /* ---- the sender --------------------------------------------------------- */
+  T("mta:postfix", "sender-address-rejected", "sender address rejected", "rejected",
+    "553 5.1.8 <bounce@example.org>: Sender address rejected: Domain not found"),
+  W("sender-refused", "sender address does not exist|sender rejected|sender denied|domain of sender address|sender "
+    "domain|sender's domain", "rejected",
+    "550 5.1.7 Sender address does not exist",
+    "550 5.1.1 User unknown. Please check the sender domain as well."),
+  T("rfc:7505", "sender-null-mx", "sender address has null mx", "rejected",
+    "550 5.7.27 Sender address has null MX"),
+  W("unroutable-sender", "unroutable sender|unrouteable sender|invalid sender|bad sender|sender not allowed|sender "
+    "blocked|sender is blocked|null sender|empty envelope sender|mail from rejected|batv", "rejected",
+    "550 Unroutable sender address",
+    "550 5.1.1 <a@example.net>... User unknown. Please note that mail from a null sender is "
+    "taken for postmaster only."),
+  T("rfc:3463", "delivery-not-authorized", "delivery not authorized", "rejected",
+    "571 Delivery not authorized, message refused"),
+
+  /* ---- SMTP syntax ----------------------------------------------------------- */
+  T("rfc:5321", "syntax-error", "syntax error", "syntaxerror",
+    "501 5.5.2 Syntax error in parameters or arguments"),
+  T("rfc:5321", "command-unrecognized", "command unrecognized", "syntaxerror",
+    "500 5.5.1 Command unrecognized: \"XFOO\""),
+  W("unrecognized-command", "unrecognized command|unrecognised command|unknown command|invalid command", "syntaxerror",
+    "500 5.5.2 Error: unrecognized command",
+    "550 5.1.1 User unknown. Please report any unknown command errors to the postmaster."),
+  T("rfc:5321", "command-not-implemented", "command not implemented", "syntaxerror",
+    "502 5.5.1 Command not implemented"),
+  T("rfc:5321", "parameter-not-implemented", "parameter not implemented", "syntaxerror",
+    "504 5.5.4 Command parameter not implemented"),
+  T("rfc:5321", "parameters-not-recognized", "parameters not recognized", "syntaxerror",
+    "555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented"),
+  T("rfc:5321", "sequence-of-commands", "sequence of commands", "syntaxerror",
+    "503 5.5.1 Bad sequence of commands"),
+  W("helo-first", "ehlo first|need fully-qualified", "syntaxerror",
+    "503 5.5.1 Error: send HELO/EHLO first",
+    "550 5.1.1 User unknown. Please send EHLO first next time."),
+  T("rfc:5321", "line-too-long", "line too long", "syntaxerror",
+    "500 5.5.2 Line too long"),
+
+  /* ---- mailbox full ---------------------------------------------------------- */
+  W("mailbox-full", "mailfolder is full|messages in recipient's mailbox exceeded|exhausted allowed storage|mailbox full|mailbox is full|"
+    "inbox is full|mailbox size limit exceeded", "mailboxfull",
+    "The e-mail message could not be delivered because the user's mailfolder is full.",
+    "552 5.2.2 Your mailbox is full: you cannot send until you delete mail (in reply to MAIL "
+    "FROM command)"),
+  T("rfc:5321", "storage-allocation", "exceeded storage allocation", "mailboxfull",
+    "552 Requested mail action aborted: exceeded storage allocation"),
+  W("over-quota", "over quota|overquota|quota exceeded|exceeds quota|mailbox has exceeded|account is full|"
+    "storage limit|not enough space", "mailboxfull",
+    "552 5.2.2 <a@example.org>: user is over quota",
+    "550 5.4.5 Daily sending quota exceeded. - gsmtp"),
+
+  /* ---- message size ------------------------------------------------------- */
+  T("rfc:3463", "exceeds-admin-limit", "exceeds administrative limit", "exceedlimit",
+    "552 5.2.3 Message length exceeds administrative limit"),
+  W("limit-set-by-recipient", "limit set by recipient", "exceedlimit",
+    "552 5.2.3 Message size exceeds limit set by recipient",
+    "552 5.3.4 Message too large. Please stay below the limit set by recipient domains."),
+  T("rfc:3463", "message-too-big", "message too big", "mesgtoobig",
+    "552 5.3.4 Message too big for system"),
+  W("message-too-large", "message too large|message size exceeds|size limit exceeded|exceeds size limit|maximum "
+    "message size|max message size|line limit exceeded|taille limite", "mesgtoobig",
+    "552 5.3.4 Message too large",
+    "552 5.2.2 Mailbox full. Please do not resend: message too large for the space left."),
+
+  /* ---- system capacity -------------------------------------------------------- */
+  T("rfc:5321", "insufficient-system-storage", "insufficient system storage", "systemfull",
+    "452 4.3.1 Insufficient system storage"),
+  W("insufficient-disk-space", "insufficient disk space", "systemfull",
+    "452 4.4.5 Insufficient disk space; try again later",
+    "452 4.2.2 Mailbox full. Please retry later if you see insufficient disk space."),
+  T("rfc:3463", "mail-system-full", "mail system full", "systemfull",
+    "452 4.3.1 Mail system full"),
+  W("no-space-left", "no space left on device", "systemfull",
+    "451 4.3.0 Write failed: No space left on device",
+    "452 4.2.2 Mailbox full. If you see no space left on device, retry later."),
+
+  /* ---- disabled or suspended accounts ---------------------------------------- */
+  W("account-disabled", "account disabled|recipient disabled|account is disabled|account has been disabled", "suspend",
+    "550 5.2.1 Account disabled",
+    "550 5.2.1 Account disabled (in reply to MAIL FROM command)"),
+  T("rfc:3463", "mailbox-disabled", "mailbox disabled", "suspend",
+    "550 5.2.1 Mailbox disabled, not accepting messages"),
+  W("mailbox-suspended", "mailbox has been disabled|mailbox is disabled|disabled recipient|account suspended|has been "
+    "suspended|is suspended|mailbox inactive|mailbox is inactive|account is inactive|mailbox is "
+    "frozen|temporarily locked|temporary locked|account is locked|account has expired|not "
+    "accepting messages|due to extended inactivity", "suspend",
+    "550 5.2.1 <a@example.org>: Recipient address rejected: this mailbox has been disabled",
+    "550 5.7.1 Your mailbox is suspended for sending spam (in reply to MAIL FROM command)"),
+
+  /* ---- refused by the recipient's own filters -------------------------------- */
+  W("recipient-filter", "refuses to accept|refuse to receive|have been blocked by the recipient|only accepting mail "
+    "from specific|message filtered|user reject ", "filtered",
+    "550 5.7.1 User refuses to accept mail from this sender",
+    "550 5.1.1 User unknown. Please note that the recipient refuses to accept mail from unknown "
+    "senders."),
+
+  /* ---- local delivery agents ---------------------------------------------- */
+  W("mailer-error", "mailer error", "mailererror",
+    "554 5.3.0 unknown mailer error 75",
+    "554 5.3.0 Please contact the postmaster about this mailer error: user unknown"),
+  T("mta:procmail", "procmail", "procmail:", "mailererror",
+    "procmail: Couldn't create \"/var/spool/mail/a\""),
+  T("mta:postfix", "command-died", "command died with status", "mailererror",
+    "Command died with status 1: \"/usr/local/bin/filter\""),
+  W("command-failed", "command failed:", "mailererror",
+    "Command failed: /usr/bin/deliver exit status 75",
+    "550 5.1.1 User unknown. Please ignore a command failed: line in the log"),
+  T("mta:exim", "pipe-to", "pipe to |", "mailererror",
+    "Child process of local_delivery transport returned 69 (could mean service or program "
+    "unavailable) from command: pipe to |/usr/bin/filter"),
+
+  /* ---- moved addresses -------------------------------------------------------- */
+  W("replaced-by", "has been replaced by", "hasmoved",
+    "550 5.1.6 a@example.org has been replaced by b@example.net",
+    "550 5.1.6 <bounce@example.org> has been replaced by <new@example.org> (in reply to MAIL "
+    "FROM command)"),
+  T("rfc:3463", "no-forwarding", "no forwarding address", "hasmoved",
+    "550 5.1.6 Destination mailbox has moved, no forwarding address"),
+  W("has-moved", "has moved", "hasmoved",
+    "551 5.1.6 User has moved; please try <b@example.net>",
+    "550 5.1.1 User unknown. Please note that our office has moved."),
+  T("rfc:5321", "user-not-local", "user not local", "hasmoved",
+    "551 User not local; please try <b@example.net>"),
+
+  /* ---- unknown recipients ------------------------------------------------------ */
+  W("user-unknown", "user unknown|unknown user|no such user|no such local user|user not found|user not exist|"
+    "user does not exist|user doesn't exist|user is unknown|recipient is unknown|unknown "
+    "recipient|recipient unknown|invalid recipient|recipient not found|recipient does not exist|"
+    "recipient address does not exist|address does not exist|account does not exist|mailbox does "
+    "not exist|mailbox not found|no such mailbox|no such recipient|no such address|no such "
+    "account|unknown mailbox|mailbox unknown|unknown address|address unknown|invalid mailbox|"
+    "unknown local part|unknown local-part|unknown or illegal user", "userunknown",
+    "550 5.1.1 User unknown",
+    "553 5.1.1 <bounce@example.org>... User unknown (in reply to MAIL FROM command)"),
+  W("bad-recipient", "bad recipient|not a valid mailbox", "userunknown",
+    "550 5.1.1 Bad recipient address",
+    "550 5.7.1 Relaying denied for bad recipient <a@example.net>"),
+  T("rfc:5321", "mailbox-name-not-allowed", "mailbox name not allowed", "userunknown",
+    "553 Requested action not taken: mailbox name not allowed"),
+  TC("rfc:5321", "mailbox-unavailable", "mailbox unavailable", "userunknown", "55", NULL,
+     "550 Requested action not taken: mailbox unavailable"),
+  WC("address-rejected", "address rejected", "userunknown", "55", "5.1.0",
+     "550 #5.1.0 Address rejected.",
+     "550 5.1.0 <bounce@example.org>: Sender address rejected: Domain not found"),
+
+  /* ---- unknown hosts and domains, domains that take no mail -------------------- */
+  W("host-unknown", "host unknown|unknown host", "hostunknown",
+    "550 Host unknown",
+    "553 5.1.8 <bounce@example.org>... Domain of sender address bounce@example.org does not "
+    "exist: host unknown"),
+  /* Exim: no router could take the domain */
+  T("mta:exim", "unrouteable-address", "unrouteable address", "hostunknown",
+    "550 Unrouteable address"),
+  /* DragonFly's dma: an NXDOMAIN answer for the recipient's host */
+  T("mta:dma", "dma-host-not-found", "dns lookup failure: host", "hostunknown",
+    "DNS lookup failure: host mx.example.invalid not found"),
+  W("domain-not-found", "host not found|domain not found|no such domain|domain does not exist|unknown domain|invalid "
+    "domain|non-existent domain", "hostunknown",
+    "550 5.1.2 Host not found",
+    "553 5.1.8 <bounce@example.invalid>: Sender address rejected: Domain not found"),
+  /* a receiver that refuses mail from someone still takes mail */
+  W("not-accept-mail-from", "does not accept mail from", "rejected",
+    "550 5.7.1 example.net does not accept mail from your domain",
+    "550 5.1.1 User unknown. Please note that example.net does not accept mail from free mail "
+    "domains."),
+  W("not-accepting-mail-from", "not accepting mail from", "rejected",
+    "550 5.7.1 We are not accepting mail from this sender",
+    "550 5.1.1 User unknown: we are not accepting mail from this sender for that address"),
+  T("rfc:7505", "null-mx", "null mx", "notaccept",
+    "556 5.1.10 Recipient address has null MX"),
+  T("rfc:7504", "does-not-accept-mail", "does not accept mail", "notaccept",
+    "550 Host does not accept mail"),
+  W("not-accepting-mail", "not accepting mail|accepts no mail", "notaccept",
+    "521 5.3.2 This host is not accepting mail",
+    "550 5.7.1 We are not accepting mail from your domain"),
+  W("no-mx-no-a-record", "no mx and no a record", "hostunknown",
+    "550 Domain has no MX and no A record",
+    "553 5.1.8 <bounce@example.org>: Sender address rejected: domain has no MX and no A record"),
+  W("no-mx-record", "no mx record", "notaccept",
+    "550 5.4.4 Domain has no MX record",
+    "553 5.1.8 <bounce@example.org>: Sender address rejected: no MX record for domain"),
+
+  /* ---- gave up after retrying ---------------------------------------------- */
+  W("message-expired", "message expired", "expired",
+    "554 4.4.7 Message expired: unable to deliver in 840 minutes.",
+    "451 4.7.1 <a@example.net>: Recipient address rejected: Greylisted (message expired from the "
+    "triplet list)"),
+  T("rfc:3463", "delivery-time-expired", "delivery time expired", "expired",
+    "4.4.7 Delivery time expired"),
+  W("could-not-be-delivered-for", "could not be delivered for|could not deliver for the last|message will be retried for", "expired",
+    "This message could not be delivered for 5 days.",
+    "552 5.2.2 Mailbox full: this message could not be delivered for lack of space"),
+  T("mta:opensmtpd", "opensmtpd-envelope-expired", "envelope expired", "expired",
+    "a@example.org: Envelope expired"),
+  /* OpenSMTPD's one-line causes in its failure and delay notices */
+  T("mta:opensmtpd", "opensmtpd-network-error", "network error on destination mx", "networkerror",
+    "a@example.org: Network error on destination MXs"),
+  T("mta:opensmtpd", "opensmtpd-no-mx", "no mx found for domain", "notaccept",
+    "a@example.org: No MX found for domain"),
+  T("mta:exim", "failing-for-a-long-time", "have been failing for a long time", "expired",
+    "all hosts for 'example.net' have been failing for a long time (and retry time not reached)"),
+
+  /* ---- network -------------------------------------------------------------- */
+  T("rfc:3463", "routing-loop", "routing loop", "networkerror",
+    "554 5.4.6 Routing loop detected"),
+  W("network-failure", "mail loop|hop count exceeded|no route to host|network is unreachable|connection refused|"
+    "connection reset|dns lookup fail", "networkerror",
+    "554 5.4.6 Hop count exceeded - possible mail loop",
+    "421 4.7.0 Too many connections from your IP, connection refused"),
+
+  /* ---- timeouts: in a bounce, the last error before the queue gave up ------------ */
+  W("connection-timed-out", "connection timed out|timed out|host not reachable", "expired",
+    "connect to mx.example.net[203.0.113.9]:25: Connection timed out",
+    "450 4.7.1 Greylisted: your previous attempt timed out"),
+
+  /* ---- the receiving system ------------------------------------------------------ */
+  W("internal-error", "internal error|internal server error|system error", "systemerror",
+    "451 4.3.0 Internal error, please try later",
+    "552 5.2.2 Mailbox full (internal error 552)"),
+  T("rfc:5321", "local-error", "local error in processing", "systemerror",
+    "451 4.3.0 Requested action aborted: local error in processing"),
+  W("temporary-local-problem", "temporary local problem|service currently unavailable|unable to contact ldap server|"
+    "insufficient permission|misconfigured|configuration error", "systemerror",
+    "451 4.3.0 Temporary local problem - please try later",
+    "452 4.2.2 Mailbox full, service currently unavailable for this user"),
+
+  /* ---- generic words, after every specific phrase -------------------------------- */
+  W("on-hold", " on hold", "onhold",
+    "450 4.2.0 Message on hold for review",
+    "550 5.1.1 User unknown. Please do not put delivery on hold."),
+  W("spam", "spam", "spamdetected",
+    "550 5.7.1 Message rejected as spam",
+    "450 4.7.1 Your sending rate is too high. To protect our users from spam, please slow down."),
+  W("virus", "virus", "virusdetected",
+    "554 5.7.1 Rejected: the virus scanner reports a problem",
+    "550 5.7.1 Relay access denied. Please run a virus scan on your server."),
+  W("quota", "quota", "mailboxfull",
+    "552 5.2.2 Quota for a@example.org reached",
+    "550 5.4.5 You have reached your sending quota for today"),
+  W("open-relay", "open relay|open proxy", "blocked",
+    "501 <a@example.org>... no access from mail server [198.51.100.7] which is an open relay.",
+    "550 5.7.1 Relaying denied. Please do not configure your server as an open relay."),
+  T("mta:postfix", "client-host-rejected", "client host rejected", "blocked",
+    "554 5.7.1 <unknown[198.51.100.7]>: Client host rejected: Access denied"),
+  T("rfc:5321", "no-smtp-service", "no smtp service here", "blocked",
+    "554 mx.example.net No SMTP service here"),
+  W("blocked-by", "blocked by", "blocked",
+    "550 198.51.100.7 blocked by ldap:ou=mail,dc=example,dc=net",
+    "550 5.7.1 Message content rejected, blocked by our filters"),
+  W("reputation", "reputation", "badreputation",
+    "550 5.7.1 Rejected for reputation reasons",
+    "550 5.1.1 User unknown. Please see https://example.net/reputation"),
+  W("access-denied", "access denied", "rejected",
+    "550 5.7.1 Access denied",
+    "550 5.4.1 Recipient address rejected: Access denied. "
+    "[DB5EUR01FT002.eop-EUR01.prod.protection.outlook.com]"),
+  /* Exim refusing a recipient it cannot parse */
+  T("mta:exim", "malformed-address", "malformed address", "syntaxerror",
+    "a@example.com <b@example.net>: malformed address: <b@example.net> may not follow "
+    "a@example.com"),
+  /* qmail-send giving up ("I'm not going to try again; this message has been
+     * in the queue too long."): expired, unless the cause it quotes says more */
+  T("mta:qmail", "qmail-queue-too-long", "in the queue too long", "expired",
+    "I'm not going to try again; this message has been in the queue too long."),
+};
+
+const size_t bnc_generic_rules_count =
+  sizeof bnc_generic_rules / sizeof bnc_generic_rules[0];

@@ -1,123 +1,127 @@
 /*
- * status.c - what a status or a bare reply code implies on its own.
+ * status.c - what an enhanced status or a bare reply code implies on its
+ * own: the whole IANA "SMTP Enhanced Status Codes" registry (X.0.0 to
+ * X.7.30, RFC 3463 and the RFCs that added codes since) and the basic codes
+ * of RFC 5321, RFC 4954 and RFC 7504.
  *
- * Used only when no text rule decided: the text of a reply is more specific
- * than its code (servers use 5.7.1 or 550 for a hundred different causes).
+ * Used only when no rule decided: the text of a reply is more specific than
+ * its code (servers use 5.7.1 or 550 for a hundred different causes), and
+ * the codes a provider gives a meaning of its own (Microsoft's 5.4.1 and
+ * 5.7.5xx-7xx, Gmail's 5.7.30) are in the provider code tables
+ * (src/providers.c). Each reason follows the registry's description; where
+ * bounce's vocabulary has a closer word it is said next to the entry.
  */
 #include <stddef.h>
 #include "status.h"
 
 typedef struct {
   unsigned char subject;
-  unsigned short detail_lo, detail_hi;
+  unsigned short detail;
   unsigned char reason;
   const char *what;
+  const char *rfc;
 } status_entry;
 
-/* Sorted by subject, then detail; the first range that holds a detail wins.
- * Descriptions are ours, after RFC 3463, RFC 4954 and RFC 5248 (AUTH and
- * encryption), RFC 7505 (null MX), RFC 7372 (email authentication), RFC 8689
- * (REQUIRETLS) and the Microsoft extensions (5.1.90, 5.2.12x, 5.3.190,
- * 5.4.11, 5.4.14, 5.4.62, 5.4.3xx, 5.6.11, 5.7.51, 5.7.124, 5.7.13x,
- * 5.7.32x, 5.7.5x-7xx), which only Exchange Online sends. Two readings follow
- * Sisimai rather than the RFC wording: X.2.0 is a filter's refusal and X.5.3
- * (too many recipients) counts as too many connections. */
+/* The registry, by subject then detail. X.1.10 (RFC 7505 null MX) and
+ * X.3.2 (RFC 7504 pairs 5.3.2 with 521 "does not accept mail") are
+ * `notaccept`: bounce's name for a host that takes no mail. The classifier
+ * reads a class 4 status whose reason is a dead host as a network error (a
+ * DNS answer that may change) and a class 4 notaccept as a system error (a
+ * host shut down for now). */
 static const status_entry STATUS[] = {
-  { 0, 0, 0, BNC_R_UNDEFINED, "other or undefined status" },
-  { 1, 0, 0, BNC_R_UNDEFINED, "other address status" },
-  { 1, 1, 1, BNC_R_USERUNKNOWN, "bad destination mailbox address" },
-  { 1, 2, 2, BNC_R_HOSTUNKNOWN, "bad destination system address" },
-  { 1, 3, 3, BNC_R_USERUNKNOWN, "bad destination mailbox address syntax" },
-  { 1, 4, 4, BNC_R_UNDEFINED, "destination mailbox address ambiguous" },
-  { 1, 5, 5, BNC_R_UNDEFINED, "destination address valid" },
-  { 1, 6, 6, BNC_R_HASMOVED, "destination mailbox has moved" },
-  { 1, 7, 7, BNC_R_REJECTED, "bad sender's mailbox address syntax" },
-  { 1, 8, 8, BNC_R_REJECTED, "bad sender's system address" },
-  { 1, 9, 9, BNC_R_UNDEFINED, "message relayed to non-compliant mailer" },
-  { 1, 10, 10, BNC_R_NOTACCEPT, "recipient address has null MX" },
-  { 1, 90, 90, BNC_R_SPEEDING, "daily recipient limit reached (Microsoft)" },
-  { 2, 0, 0, BNC_R_FILTERED, "other or undefined mailbox status" },
-  { 2, 1, 1, BNC_R_SUSPEND, "mailbox disabled, not accepting messages" },
-  { 2, 2, 2, BNC_R_MAILBOXFULL, "mailbox full" },
-  { 2, 3, 3, BNC_R_EXCEEDLIMIT, "message length exceeds administrative limit" },
-  { 2, 4, 4, BNC_R_SYSTEMERROR, "mailing list expansion problem" },
-  { 2, 121, 122, BNC_R_SPEEDING, "recipient's hourly receive limit exceeded (Microsoft)" },
-  { 3, 0, 0, BNC_R_SYSTEMERROR, "other or undefined mail system status" },
-  { 3, 1, 1, BNC_R_SYSTEMFULL, "mail system full" },
-  { 3, 2, 2, BNC_R_NOTACCEPT, "system not accepting network messages" },
-  { 3, 3, 3, BNC_R_CONTENTERROR, "system not capable of selected features" },
-  { 3, 4, 4, BNC_R_MESGTOOBIG, "message too big for system" },
-  { 3, 5, 5, BNC_R_SYSTEMERROR, "system incorrectly configured" },
-  { 3, 6, 6, BNC_R_UNDEFINED, "requested priority was changed" },
-  { 3, 190, 190, BNC_R_SYSTEMERROR, "journaling to Microsoft 365 not supported (Microsoft)" },
-  { 4, 0, 0, BNC_R_NETWORKERROR, "other or undefined network or routing status" },
-  { 4, 1, 1, BNC_R_NETWORKERROR, "no answer from host" },
-  { 4, 2, 2, BNC_R_NETWORKERROR, "bad connection" },
-  { 4, 3, 3, BNC_R_SYSTEMERROR, "directory server failure" },
-  { 4, 4, 4, BNC_R_HOSTUNKNOWN, "unable to route" },
-  { 4, 5, 5, BNC_R_SYSTEMFULL, "mail system congestion" },
-  { 4, 6, 6, BNC_R_NETWORKERROR, "routing loop detected" },
-  { 4, 7, 7, BNC_R_EXPIRED, "delivery time expired" },
-  { 4, 11, 11, BNC_R_NETWORKERROR, "agent-generated message loop (Microsoft)" },
-  { 4, 14, 14, BNC_R_NETWORKERROR, "hop count exceeded (Microsoft)" },
-  { 4, 62, 62, BNC_R_NETWORKERROR, "message sent to the wrong region (Microsoft)" },
-  { 4, 300, 300, BNC_R_EXPIRED, "message expired (Microsoft)" },
-  { 4, 301, 309, BNC_R_NETWORKERROR, "DNS or connection failure (Microsoft)" },
-  { 4, 310, 310, BNC_R_HOSTUNKNOWN, "the domain does not exist in DNS (Microsoft)" },
-  { 4, 311, 399, BNC_R_NETWORKERROR, "DNS or connection failure (Microsoft)" },
-  { 5, 0, 0, BNC_R_SYNTAXERROR, "other or undefined protocol status" },
-  { 5, 1, 2, BNC_R_SYNTAXERROR, "invalid command or syntax error" },
-  { 5, 3, 3, BNC_R_TOOMANYCONN, "too many recipients" },
-  { 5, 4, 5, BNC_R_SYNTAXERROR, "invalid command arguments or protocol version" },
-  { 5, 6, 6, BNC_R_SYNTAXERROR, "authentication exchange line too long" },
-  { 6, 0, 10, BNC_R_CONTENTERROR, "media or content conversion problem" },
-  { 6, 11, 11, BNC_R_NOTCOMPLIANTRFC, "bare line feeds or invalid characters (Microsoft)" },
-  { 7, 0, 0, BNC_R_SECURITYERROR, "other or undefined security status" },
-  { 7, 1, 1, BNC_R_REJECTED, "delivery not authorized, message refused" },
-  { 7, 2, 2, BNC_R_REJECTED, "mailing list expansion prohibited" },
-  { 7, 3, 9, BNC_R_SECURITYERROR, "security, encryption or authentication failure" },
-  { 7, 10, 11, BNC_R_FAILEDSTARTTLS, "encryption needed (use STARTTLS)" },
-  { 7, 12, 12, BNC_R_SECURITYERROR, "a password transition is needed" },
-  { 7, 13, 13, BNC_R_SUSPEND, "user account disabled" },
-  { 7, 14, 14, BNC_R_SECURITYERROR, "trust relationship required" },
-  { 7, 15, 15, BNC_R_REJECTED, "priority level is too low" },
-  { 7, 16, 16, BNC_R_MESGTOOBIG, "message is too big for the specified priority" },
-  { 7, 17, 18, BNC_R_HASMOVED, "mailbox or domain owner has changed" },
-  { 7, 19, 19, BNC_R_SECURITYERROR, "RRVS test cannot be completed" },
-  { 7, 20, 24, BNC_R_AUTHFAILURE, "DKIM or SPF validation failed" },
-  { 7, 25, 25, BNC_R_REQUIREPTR, "reverse DNS validation failed" },
-  { 7, 26, 26, BNC_R_AUTHFAILURE, "multiple authentication checks failed" },
-  { 7, 27, 27, BNC_R_REJECTED, "sender address has null MX" },
-  { 7, 28, 28, BNC_R_SPEEDING, "mail flood detected" },
-  { 7, 29, 29, BNC_R_AUTHFAILURE, "ARC validation failure" },
-  { 7, 30, 30, BNC_R_FAILEDSTARTTLS, "REQUIRETLS support required" },
-  { 7, 51, 51, BNC_R_BLOCKED, "sending IP or certificate not allowed by the connector (Microsoft)" },
-  { 7, 57, 57, BNC_R_SECURITYERROR, "client not authenticated to send (Microsoft)" },
-  { 7, 64, 64, BNC_R_NORELAYING, "relay access denied for the tenant (Microsoft)" },
-  { 7, 124, 124, BNC_R_FILTERED, "sender not in the group's allowed senders (Microsoft)" },
-  { 7, 133, 136, BNC_R_SECURITYERROR, "sender not authenticated for the recipient (Microsoft)" },
-  { 7, 321, 321, BNC_R_FAILEDSTARTTLS, "destination does not offer STARTTLS (Microsoft)" },
-  { 7, 322, 325, BNC_R_SECURITYERROR,
-    "destination certificate, DANE or DNSSEC validation failed (Microsoft)" },
-  { 7, 501, 503, BNC_R_SPAMDETECTED, "access denied, spam abuse detected (Microsoft)" },
-  { 7, 509, 509, BNC_R_AUTHFAILURE, "sending domain fails DMARC (Microsoft)" },
-  { 7, 510, 511, BNC_R_BLOCKED, "sender or IPv6 sending refused (Microsoft)" },
-  { 7, 512, 512, BNC_R_NOTCOMPLIANTRFC, "message not RFC 5322 compliant (Microsoft)" },
-  { 7, 506, 507, BNC_R_BLOCKED, "bad HELO, or sending IP refused by the recipient (Microsoft)" },
-  { 7, 508, 508, BNC_R_SPEEDING, "sending IPv6 range over its limits (Microsoft)" },
-  { 7, 513, 513, BNC_R_BLOCKED, "client host blocked (Microsoft)" },
-  { 7, 606, 649, BNC_R_BLOCKED, "access denied, banned sending IP (Microsoft)" },
-  { 7, 650, 699, BNC_R_BADREPUTATION, "rate limited for IP reputation (Microsoft)" },
-  { 7, 700, 750, BNC_R_BLOCKED, "tenant or sending domain blocked (Microsoft)" },
+  { 0, 0, BNC_R_UNDEFINED, "other or undefined status", "RFC 3463" },
+  { 1, 0, BNC_R_UNDEFINED, "other address status", "RFC 3463" },
+  { 1, 1, BNC_R_USERUNKNOWN, "bad destination mailbox address", "RFC 3463" },
+  { 1, 2, BNC_R_HOSTUNKNOWN, "bad destination system address", "RFC 3463" },
+  { 1, 3, BNC_R_USERUNKNOWN, "bad destination mailbox address syntax", "RFC 3463" },
+  { 1, 4, BNC_R_USERUNKNOWN, "destination mailbox address ambiguous", "RFC 3463" },
+  { 1, 5, BNC_R_UNDEFINED, "destination address valid", "RFC 3463" },
+  { 1, 6, BNC_R_HASMOVED, "destination mailbox has moved, no forwarding address", "RFC 3463" },
+  { 1, 7, BNC_R_REJECTED, "bad sender's mailbox address syntax", "RFC 3463" },
+  { 1, 8, BNC_R_REJECTED, "bad sender's system address", "RFC 3463" },
+  { 1, 9, BNC_R_UNDEFINED, "message relayed to non-compliant mailer", "RFC 3886" },
+  { 1, 10, BNC_R_NOTACCEPT, "recipient address has null MX", "RFC 7505, RFC 7504" },
+  { 2, 0, BNC_R_UNDEFINED, "other or undefined mailbox status", "RFC 3463" },
+  { 2, 1, BNC_R_SUSPEND, "mailbox disabled, not accepting messages", "RFC 3463" },
+  { 2, 2, BNC_R_MAILBOXFULL, "mailbox full", "RFC 3463" },
+  { 2, 3, BNC_R_EXCEEDLIMIT, "message length exceeds administrative limit", "RFC 3463" },
+  { 2, 4, BNC_R_SYSTEMERROR, "mailing list expansion problem", "RFC 3463" },
+  { 3, 0, BNC_R_SYSTEMERROR, "other or undefined mail system status", "RFC 3463" },
+  { 3, 1, BNC_R_SYSTEMFULL, "mail system full", "RFC 3463" },
+  { 3, 2, BNC_R_NOTACCEPT, "system not accepting network messages", "RFC 3463, RFC 7504" },
+  { 3, 3, BNC_R_SYSTEMERROR, "system not capable of selected features", "RFC 3463" },
+  { 3, 4, BNC_R_MESGTOOBIG, "message too big for system", "RFC 3463" },
+  { 3, 5, BNC_R_SYSTEMERROR, "system incorrectly configured", "RFC 3463" },
+  { 3, 6, BNC_R_UNDEFINED, "requested priority was changed", "RFC 6710" },
+  { 4, 0, BNC_R_NETWORKERROR, "other or undefined network or routing status", "RFC 3463" },
+  { 4, 1, BNC_R_NETWORKERROR, "no answer from host", "RFC 3463" },
+  { 4, 2, BNC_R_NETWORKERROR, "bad connection", "RFC 3463" },
+  { 4, 3, BNC_R_NETWORKERROR, "directory server failure", "RFC 3463" },
+  { 4, 4, BNC_R_HOSTUNKNOWN, "unable to route", "RFC 3463" },
+  { 4, 5, BNC_R_NETWORKERROR, "mail system congestion", "RFC 3463" },
+  { 4, 6, BNC_R_NETWORKERROR, "routing loop detected", "RFC 3463" },
+  { 4, 7, BNC_R_EXPIRED, "delivery time expired", "RFC 3463" },
+  { 5, 0, BNC_R_UNDEFINED, "other or undefined protocol status", "RFC 3463" },
+  { 5, 1, BNC_R_SYNTAXERROR, "invalid command", "RFC 3463" },
+  { 5, 2, BNC_R_SYNTAXERROR, "syntax error", "RFC 3463" },
+  { 5, 3, BNC_R_SYNTAXERROR, "too many recipients", "RFC 3463" },
+  { 5, 4, BNC_R_SYNTAXERROR, "invalid command arguments", "RFC 3463" },
+  { 5, 5, BNC_R_SYNTAXERROR, "wrong protocol version", "RFC 3463" },
+  { 5, 6, BNC_R_SECURITYERROR, "authentication exchange line is too long", "RFC 4954" },
+  { 6, 0, BNC_R_CONTENTERROR, "other or undefined media error", "RFC 3463" },
+  { 6, 1, BNC_R_CONTENTERROR, "media not supported", "RFC 3463" },
+  { 6, 2, BNC_R_CONTENTERROR, "conversion required and prohibited", "RFC 3463" },
+  { 6, 3, BNC_R_CONTENTERROR, "conversion required but not supported", "RFC 3463" },
+  { 6, 4, BNC_R_CONTENTERROR, "conversion with loss performed", "RFC 3463" },
+  { 6, 5, BNC_R_CONTENTERROR, "conversion failed", "RFC 3463" },
+  { 6, 6, BNC_R_SYSTEMERROR, "message content not available", "RFC 4468" },
+  { 6, 7, BNC_R_CONTENTERROR, "non-ASCII addresses not permitted for that sender/recipient", "RFC 6531" },
+  { 6, 8, BNC_R_CONTENTERROR, "UTF-8 string reply is required, but not permitted by the SMTP client", "RFC 6531" },
+  { 6, 9, BNC_R_CONTENTERROR, "UTF-8 header message cannot be transferred to one or more recipients", "RFC 6531" },
+  { 6, 10, BNC_R_CONTENTERROR, "UTF-8 string reply required (deprecated duplicate of X.6.8)", "RFC 6531" },
+  { 7, 0, BNC_R_SECURITYERROR, "other or undefined security status", "RFC 3463" },
+  { 7, 1, BNC_R_REJECTED, "delivery not authorized, message refused", "RFC 3463" },
+  { 7, 2, BNC_R_REJECTED, "mailing list expansion prohibited", "RFC 3463" },
+  { 7, 3, BNC_R_SECURITYERROR, "security conversion required but not possible", "RFC 3463" },
+  { 7, 4, BNC_R_SECURITYERROR, "security features not supported", "RFC 3463" },
+  { 7, 5, BNC_R_SECURITYERROR, "cryptographic failure", "RFC 3463" },
+  { 7, 6, BNC_R_SECURITYERROR, "cryptographic algorithm not supported", "RFC 3463" },
+  { 7, 7, BNC_R_SECURITYERROR, "message integrity failure", "RFC 3463" },
+  { 7, 8, BNC_R_SECURITYERROR, "authentication credentials invalid", "RFC 4954" },
+  { 7, 9, BNC_R_SECURITYERROR, "authentication mechanism is too weak", "RFC 4954" },
+  { 7, 10, BNC_R_SECURITYERROR, "encryption needed", "RFC 5248" },
+  { 7, 11, BNC_R_SECURITYERROR, "encryption required for requested authentication mechanism", "RFC 4954" },
+  { 7, 12, BNC_R_SECURITYERROR, "a password transition is needed", "RFC 4954" },
+  { 7, 13, BNC_R_SECURITYERROR, "user account disabled", "RFC 5248" },
+  { 7, 14, BNC_R_SECURITYERROR, "trust relationship required", "RFC 5248" },
+  { 7, 15, BNC_R_POLICYVIOLATION, "priority level is too low", "RFC 6710" },
+  { 7, 16, BNC_R_MESGTOOBIG, "message is too big for the specified priority", "RFC 6710" },
+  { 7, 17, BNC_R_HASMOVED, "mailbox owner has changed", "RFC 7293" },
+  { 7, 18, BNC_R_HASMOVED, "domain owner has changed", "RFC 7293" },
+  { 7, 19, BNC_R_UNDEFINED, "RRVS test cannot be completed", "RFC 7293" },
+  { 7, 20, BNC_R_AUTHFAILURE, "no passing DKIM signature found", "RFC 7372, RFC 6376" },
+  { 7, 21, BNC_R_AUTHFAILURE, "no acceptable DKIM signature found", "RFC 7372, RFC 6376" },
+  { 7, 22, BNC_R_AUTHFAILURE, "no valid author-matched DKIM signature found", "RFC 7372, RFC 6376" },
+  { 7, 23, BNC_R_AUTHFAILURE, "SPF validation failed", "RFC 7372, RFC 7208" },
+  { 7, 24, BNC_R_AUTHFAILURE, "SPF validation error", "RFC 7372, RFC 7208" },
+  { 7, 25, BNC_R_REQUIREPTR, "reverse DNS validation failed", "RFC 7372" },
+  { 7, 26, BNC_R_AUTHFAILURE, "multiple authentication checks failed", "RFC 7372" },
+  { 7, 27, BNC_R_REJECTED, "sender address has null MX", "RFC 7505" },
+  { 7, 28, BNC_R_SPAMDETECTED, "mail flood detected", "draft-levine-mailbomb-header" },
+  { 7, 29, BNC_R_AUTHFAILURE, "ARC validation failure", "RFC 8617" },
+  { 7, 30, BNC_R_FAILEDSTARTTLS, "REQUIRETLS support required", "RFC 8689" },
 };
+
+/* Subject -> first entry, from the table's order; filled on first use
+ * would need state, so the subjects' starts are fixed here and checked by
+ * test/test_core.c. */
+static const unsigned char SUBJECT_AT[9] = { 0, 1, 12, 17, 24, 32, 39, 50, 81 };
 
 static const status_entry *lookup(int subject, int detail) {
   size_t i;
-  for (i = 0; i < sizeof STATUS / sizeof STATUS[0]; i++) {
-    const status_entry *e = &STATUS[i];
-    if (e->subject == subject && detail >= e->detail_lo && detail <= e->detail_hi)
-      return e;
-  }
+  if (subject < 0 || subject > 7) return NULL;
+  for (i = SUBJECT_AT[subject]; i < SUBJECT_AT[subject + 1]; i++)
+    if (STATUS[i].detail == detail) return &STATUS[i];
   return NULL;
 }
 
@@ -130,6 +134,13 @@ const char *bnc_status_describe(int subject, int detail) {
   const status_entry *e = lookup(subject, detail);
   return e ? e->what : NULL;
 }
+
+const char *bnc_status_rfc(int subject, int detail) {
+  const status_entry *e = lookup(subject, detail);
+  return e ? e->rfc : NULL;
+}
+
+size_t bnc_status_count(void) { return sizeof STATUS / sizeof STATUS[0]; }
 
 bnc_reason_t bnc_code_reason(int code) {
   switch (code) {

@@ -602,11 +602,108 @@ static void test_decide(void) {
   bnc_ruleset_free(rs);
 }
 
+/* Several replies in one text: the refusal is the answer, with the command
+ * it answered, whatever positive replies come before or after it. */
+static void test_transcripts(void) {
+  bnc_reply_t r;
+  const char *s =
+    "... while talking to mx.example.net.:\n"
+    "<<< 220-mx.example.net ESMTP Service ready\n"
+    "<<< 220 mx.example.net No UCE\n"
+    ">>> EHLO mta.example.org\n"
+    "<<< 250-mx.example.net Hello mta.example.org [192.0.2.10]\n"
+    "<<< 250-ENHANCEDSTATUSCODES\n"
+    "<<< 250 SIZE 52428800\n"
+    ">>> MAIL From:<a@example.org> SIZE=1234\n"
+    "<<< 250 2.1.0 <a@example.org>... Sender ok\n"
+    ">>> RCPT To:<b@example.net>\n"
+    "<<< 250 2.1.5 <b@example.net>... Recipient ok\n"
+    ">>> RCPT To:<c@example.net>\n"
+    "<<< 550 5.1.1 <c@example.net>... User unknown\n"
+    ">>> DATA\n"
+    "<<< 503 5.0.0 Need RCPT (recipient)\n"
+    ">>> QUIT\n"
+    "<<< 221 2.0.0 mx.example.net closing connection\n";
+  CHECK_INT(parse(s, &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.1.1");
+  CHECK_INT(r.command, BNC_CMD_RCPT);   /* not the DATA sent after it */
+  CHECK(strncmp(text_of(&r), "<c@example.net>... User unknown", 31) == 0);
+  CHECK(strstr(text_of(&r), "Sender ok") == NULL);
+  CHECK(strstr(text_of(&r), "closing") == NULL);
+  /* pipelined (RFC 2920): each reply answers the oldest command unanswered */
+  CHECK_INT(parse(">>> MAIL From:<a@example.org>\n>>> RCPT To:<b@example.net>\n>>> DATA\n"
+                  "<<< 250 2.1.0 Ok\n<<< 554 5.7.1 <b@example.net>: Relay access denied\n"
+                  "<<< 554 5.5.1 Error: no valid recipients\n", &r), BNC_OK);
+  CHECK_INT(r.code, 554);
+  CHECK_STR(r.status, "5.7.1");
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  /* the reply to the end of the data is DATA's */
+  CHECK_INT(parse(">>> DATA\n<<< 354 End data with <CR><LF>.<CR><LF>\n>>> .\n"
+                  "<<< 554 5.7.1 Message rejected as spam\n", &r), BNC_OK);
+  CHECK_INT(r.code, 554);
+  CHECK_INT(r.command, BNC_CMD_DATA);
+  CHECK_STR(text_of(&r), "Message rejected as spam");
+  /* a greeting's continuation before the refusal, no transcript marks */
+  CHECK_INT(parse("220-mx.example.net ESMTP\n554 5.7.1 Service unavailable; Client host "
+                  "[192.0.2.7] blocked using zen.spamhaus.org", &r), BNC_OK);
+  CHECK_INT(r.code, 554);
+  CHECK_STR(r.status, "5.7.1");
+  CHECK(strncmp(text_of(&r), "Service unavailable;", 20) == 0);
+  CHECK_INT(parse("250 2.1.5 Ok\n550 5.1.1 No such user", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(text_of(&r), "No such user");
+  /* a positive reply alone stays what it is */
+  CHECK_INT(parse("250 2.0.0 Ok: queued as 4B1C2", &r), BNC_OK);
+  CHECK_INT(r.code, 250);
+  CHECK_STR(r.status, "2.0.0");
+  /* a refusal then the client's own summary line: both are text */
+  CHECK_INT(parse("<<< 550 5.7.1 Rejected\n554 5.0.0 Service unavailable", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(text_of(&r), "Rejected 554 5.0.0 Service unavailable");
+  /* a second refusal with the same code continues the first's text */
+  CHECK_INT(parse(">>> RCPT To:<c@example.net>\n<<< 550 5.1.1 User unknown\n"
+                  "550 5.1.1 <c@example.net>... User unknown", &r), BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_RCPT);
+  CHECK_INT(r.code, 550);
+  /* a command with no reply shown is still the stage */
+  CHECK_INT(parse("... while talking to mx.example.net.:\n>>> DATA\n", &r), BNC_OK);
+  CHECK_INT(r.command, BNC_CMD_DATA);
+}
+
+/* Codes inside text: a number is a reply code when its status follows it,
+ * when it opens a line, or where a reply is quoted; not inside prose. */
+static void test_codes_in_text(void) {
+  bnc_reply_t r;
+  CHECK_INT(parse("The message of 452 lines could not be delivered", &r), BNC_OK);
+  CHECK_INT(r.code, 0);
+  CHECK_INT(parse("Delivery failed after 421 attempts: host said 550 5.1.1 no such user", &r),
+            BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_INT(parse("Remote Server returned '554 5.7.1 Access denied'", &r), BNC_OK);
+  CHECK_INT(r.code, 554);
+  CHECK_INT(parse("The error that the other server returned was: 550 No such user", &r), BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_INT(parse("5.3.0 - Other mail system problem 550-'Unknown user a@example.net'", &r),
+            BNC_OK);
+  CHECK_INT(r.code, 550);
+  CHECK_STR(r.status, "5.3.0");
+  /* a line of the input that opens with a code, after words on the line before */
+  CHECK_INT(parse("192.0.2.1 does not like recipient.\nRemote host said: 552 disk quota exceeded",
+                  &r), BNC_OK);
+  CHECK_INT(r.code, 552);
+  /* a status of the other class does not make a number a code */
+  CHECK_INT(parse("the queue holds 550 4.2.2 messages", &r), BNC_OK);
+  CHECK_INT(r.code, 0);
+}
+
 int main(void) {
   test_single_line();
   test_multi_line();
   test_status_inside();
   test_wrappers();
+  test_transcripts();
+  test_codes_in_text();
   test_disagreement();
   test_hostile();
   test_matcher();

@@ -17,7 +17,9 @@ commands:
                         lines, or --table); stdin when no REPLY
   demo [FILE]           classify the bundled replies, then replay the bundled
                         events through a tracker
-  rules [--check]       list the classification rules, or check them
+  rules [--check|--by-source]
+                        list the classification rules with their sources,
+                        count them by source, or check them
   reasons               the reasons, with the type each implies
   parse PATH...         read bounce messages (a file, an mbox, a maildir, a
                         folder of .eml files, stdin): one JSON line, CSV row
@@ -223,11 +225,13 @@ to do. Then replays the bundled delivery events through a tracker with the
 default policy, in memory (nothing is written).]]
 
 HELP.rules = [[
-usage: bounce rules [--check] [--rules FILE]
+usage: bounce rules [--check|--by-source] [--rules FILE]
 
 Lists the classification rules in priority order: index, name, reason,
-pattern, conditions. --check checks them instead: every example decided by
-its own rule, no rule shadowed by an earlier one (exit 1 on a problem).
+source, pattern, conditions. --by-source counts them by source instead.
+--check checks them: every example decided by its own rule, every
+counter-example not, no rule shadowed by an earlier one (exit 1 on a
+problem).
 
   --rules FILE    a rules file: a Lua file returning a list of rules, each a
                   table as bounce.rules.add takes it:
@@ -367,7 +371,7 @@ local function demo_cmd(args)
 end
 
 local function rules_cmd(args)
-  local opts, pos = parse_args(args, { rules = true }, { check = true })
+  local opts, pos = parse_args(args, { rules = true }, { check = true, ["by-source"] = true })
   if not opts then return die(pos .. " (bounce rules --help)") end
   if opts.help then io.write(HELP.rules, "\n") return 0 end
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "' (bounce rules --help)") end
@@ -384,14 +388,32 @@ local function rules_cmd(args)
     io.write(format("%d rules, %d problems\n", bounce.rules.count(), #problems))
     return #problems > 0 and 1 or 0
   end
-  local list, width = bounce.rules.list(), 28
-  for _, r in ipairs(list) do if #r.name > width then width = #r.name end end
+  local list = bounce.rules.list()
+  if opts["by-source"] then
+    local counts, order = {}, {}
+    for _, r in ipairs(list) do
+      if not counts[r.source] then order[#order + 1] = r.source end
+      counts[r.source] = (counts[r.source] or 0) + 1
+    end
+    table.sort(order, function(x, y)
+      if counts[x] ~= counts[y] then return counts[x] > counts[y] end
+      return x < y
+    end)
+    for _, src in ipairs(order) do io.write(format("%5d  %s\n", counts[src], src)) end
+    return 0
+  end
+  local width, swidth = 28, 20
+  for _, r in ipairs(list) do
+    if #r.name > width then width = #r.name end
+    if #r.source > swidth then swidth = #r.source end
+  end
   for _, r in ipairs(list) do
     local cond = {}
     for _, k in ipairs({ "code", "status", "rhost", "command" }) do
       if r[k] then cond[#cond + 1] = k .. "=" .. r[k] end
     end
-    io.write(format("%4d  %s %-15s %s%s\n", r.index, pad(r.name, width), r.reason, r.pattern,
+    io.write(format("%4d  %s %-15s %s %s%s\n", r.index, pad(r.name, width), r.reason,
+                    pad(r.source, swidth), r.pattern ~= "" and r.pattern or "(status)",
                     #cond > 0 and ("  [" .. concat(cond, " ") .. "]") or ""))
   end
   return 0

@@ -132,7 +132,7 @@ return function(s, opts)
   if class.rule >= 0 then
     rule = rule_name(class.rule)
     if class.context_changed ~= 0 then
-      rule = (reply.command == 7 and "context:DATA<" or "context:MAIL<") .. rule
+      rule = "context:" .. (COMMANDS[reply.command] or "MAIL") .. "<" .. rule
     end
   else
     local src = ffi_string(class.source)

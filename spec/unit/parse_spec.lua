@@ -222,14 +222,14 @@ describe("parse", function()
     -- a dead mailbox; soft, so the tracker suppresses after its soft limit
     local r = one("550 Unknown user al@example.org")
     assert.same({ "filtered", "soft" }, { r.reason, r.type })
-    assert.equal("context:relayed<unknown-user", r.rule)   -- says why the rule's reason gave way
+    assert.equal("context:relayed<user-unknown", r.rule)   -- says why the rule's reason gave way
     -- after DATA the recipient was accepted: a filter speaking, not a dead mailbox
     assert.is_nil(r.command)
     r = one("550 Unknown user al@example.org (in reply to end of DATA command)")
     assert.same({ "filtered", "DATA" }, { r.reason, r.command })
     assert.not_equal("hard", r.type)
-    assert.equal("context:DATA<unknown-user", r.rule)
-    assert.equal("unknown-user", one("550 Unknown user al@example.org", "5.1.1").rule)
+    assert.equal("context:DATA<user-unknown", r.rule)
+    assert.equal("user-unknown", one("550 Unknown user al@example.org", "5.1.1").rule)
   end)
 
   describe("plain-text families chosen by evidence", function()

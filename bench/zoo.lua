@@ -9,11 +9,11 @@
 --            the label's cause (what the last refusal meant) both agree
 --   hard     hard vs not hard (the one that goes with the reason matched)
 --   status   the enhanced status, where the label states one
---   knowable the reason again, on the records whose report quotes the
---            scripted reply or states what the MTA found itself (DNS,
---            connection): some notices quote nothing (sendmail's and
---            OpenSMTPD's delay warnings, OpenSMTPD's expiry), and no reader
---            can know from them what the server said
+--   knowable the reason again, on the records whose report states what
+--            happened (label `in_report`: it quotes the scripted reply, or
+--            words what the MTA found itself): some notices say nothing
+--            (sendmail's and OpenSMTPD's delay warnings, OpenSMTPD's
+--            expiry), and no reader can know from them what the server said
 -- A recipient bounce does not report disagrees on all of them. Then the same
 -- for Sisimai 4.25 (Debian's libsisimai-perl, bench/sisimai_robustness.pl),
 -- whose `hard` is softbounce 0. Prints figures per MTA, per kind of report
@@ -133,7 +133,7 @@ end
 -- One tally per group (an MTA, a kind of report, all): agreeing / counted.
 local function tally()
   return { files = 0, rcpts = 0, records = 0, delayed = 0, reason = 0, hard = 0,
-           status = 0, status_n = 0, by_cause = 0, known = 0, known_n = 0 }
+           status = 0, status_n = 0, by_cause = 0, known = 0, known_n = 0, has = 0, has_n = 0 }
 end
 
 local function pct(n, d)
@@ -141,7 +141,7 @@ local function pct(n, d)
   return ("%5.1f"):format(100 * n / d)
 end
 
-local function score(name, getter)
+local function score(name, getter, reasons)
   local groups, order = {}, {}
   local function group(key)
     if not groups[key] then groups[key] = tally(); order[#order + 1] = key end
@@ -186,7 +186,7 @@ local function score(name, getter)
       local ok_hard = r ~= nil and r.hard == hard
       local has_status = e.status ~= nil and e.status ~= ""
       local ok_status = has_status and r ~= nil and r.status == e.status
-      local knowable = e.reply_in_report ~= false
+      local knowable = e.in_report ~= false
       for _, g in ipairs(gs) do
         g.records = g.records + 1
         if ok_delayed then g.delayed = g.delayed + 1 end
@@ -197,6 +197,10 @@ local function score(name, getter)
         if ok_status then g.status = g.status + 1 end
         if knowable then g.known_n = g.known_n + 1 end
         if knowable and ok_reason then g.known = g.known + 1 end
+        if reasons and (reasons[e.reason] or (e.cause and reasons[e.cause])) then
+          g.has_n = g.has_n + 1
+          if ok_reason then g.has = g.has + 1 end
+        end
       end
       if r and not (ok_delayed and ok_reason and ok_hard) then
         misses[#misses + 1] = ("%s: %s: expected %s%s %s%s, got %s %s%s%s"):format(
@@ -225,8 +229,12 @@ local function score(name, getter)
   local all = groups.all
   print(("  (rcpts: files; the rest: expected records. reason: %d of the %d agreeing records are"
          .. " expiries read as their cause; status on the %d records that state one; knowable on"
-         .. " the %d whose report quotes the reply)"):format(all.by_cause, all.reason, all.status_n,
+         .. " the %d whose report states what happened)"):format(all.by_cause, all.reason, all.status_n,
                                                               all.known_n))
+  if reasons then
+    print(("  (reason on the %d records whose reason it has: %s%%)"):format(all.has_n,
+          pct(all.has, all.has_n):gsub("^ +", "")))
+  end
   if verbose then
     print(("  %d disagreements:"):format(#misses))
     for _, m in ipairs(misses) do print("    " .. m) end
@@ -245,6 +253,12 @@ if with_sisimai then
     local p = io.popen("perl -MSisimai -e 'print $Sisimai::VERSION' 2>/dev/null")
     local v = p and p:read("*a") or "?"
     if p then p:close() end
-    score("Sisimai " .. v, function(path) return got[path] or {} end)
+    -- the reasons it knows: 4.25 predates authfailure, badreputation,
+    -- requireptr, notcompliantrfc, speeding and others
+    local reasons = {}
+    p = io.popen("perl -MSisimai::Reason -e 'print join(q( ), map {lc} @{Sisimai::Reason->index})' 2>/dev/null")
+    for r in ((p and p:read("*a")) or ""):gmatch("%S+") do reasons[r] = true end
+    if p then p:close() end
+    score("Sisimai " .. v, function(path) return got[path] or {} end, next(reasons) and reasons)
   end
 end

@@ -435,30 +435,41 @@ R("rfc-451-temp", 451, "4.3.0", [
 # --- what the MTA itself finds (no reply from a server) ---------------------
 
 class Local:
-    """An outcome the sending MTA finds on its own: DNS or connection."""
+    """An outcome the sending MTA finds on its own: DNS or connection.
+    words: how MTAs state it (any one of them, in lower case), to tell a
+    report that says what happened from one that does not."""
 
-    def __init__(self, lid, temporary, reason, src):
+    def __init__(self, lid, temporary, reason, src, words):
         self.id = lid
         self.temporary = temporary
         self.reason = reason
         self.src = src
+        self.words = words
         self.code = None
         self.enh = None
 
 
+NOT_FOUND = ("not found", "unrouteable", "unroutable", "host unknown", "unknown host",
+             "no such domain", "lookup fail", "no mx", "name service error", "does not exist",
+             "no data", "no valid")
+
+
 LOCAL = {
     "nxdomain": Local("nxdomain", False, "hostunknown",
-                      "the recipient domain does not exist (NXDOMAIN): X.4.4 / X.1.2"),
+                      "the recipient domain does not exist (NXDOMAIN): X.4.4 / X.1.2", NOT_FOUND),
     "nodata": Local("nodata", False, "hostunknown",
-                    "the domain exists but has neither MX nor A: X.4.4"),
+                    "the domain exists but has neither MX nor A: X.4.4", NOT_FOUND),
     "nullmx": Local("nullmx", False, "hostunknown",
-                    "the domain publishes a null MX (RFC 7505): X.1.10, providers.md 1.3"),
+                    "the domain publishes a null MX (RFC 7505): X.1.10, providers.md 1.3",
+                    NOT_FOUND + ("null mx", "nullmx", "does not accept mail", "no smtp service")),
     "badmx": Local("badmx", False, "hostunknown",
-                   "the only MX host name does not resolve: X.4.4"),
+                   "the only MX host name does not resolve: X.4.4", NOT_FOUND),
     "refused": Local("refused", True, "networkerror",
-                     "connection refused (providers.md 3, 4.4.316): X.4.1"),
+                     "connection refused (providers.md 3, 4.4.316): X.4.1",
+                     ("refused", "network error")),
     "unreachable": Local("unreachable", True, "networkerror",
-                         "no route to the MX host: X.4.1"),
+                         "no route to the MX host: X.4.1",
+                         ("unreachable", "no route", "timed out", "network error")),
 }
 
 # --- remote domains ----------------------------------------------------------

@@ -192,21 +192,23 @@ def fingerprint(reply):
     return None
 
 
-def quotes(data, outcome):
-    """Whether the report quotes the scripted reply (whitespace and case
-    aside, as MTAs fold and re-indent). A report that does not (sendmail's
-    and OpenSMTPD's delay notices, OpenSMTPD's expiry) leaves its reader
-    nothing to know the reason by; the scorer counts those apart. Not used
-    for any label."""
-    fp = fingerprint(outcome)
+def in_report(data, outcome):
+    """Whether the report states what happened: it quotes the scripted reply
+    (whitespace and case aside, as MTAs fold and re-indent), or words the
+    MTA's own finding. A report that does not (sendmail's and OpenSMTPD's
+    delay notices, OpenSMTPD's expiry, Exim's warning for a refused
+    connection) leaves its reader nothing to know the reason by; the scorer
+    counts those apart. Not used for any label."""
     text = " ".join(data.decode("utf-8", "replace").split()).lower()
-    return fp is not None and fp in text
+    if isinstance(outcome, script.Reply):
+        fp = fingerprint(outcome)
+        return fp is not None and fp in text
+    return any(w in text for w in outcome.words)
 
 
 def record(addr, stage, outcome, kind, data):
     rec = record_fields(addr, stage, outcome, kind)
-    if isinstance(outcome, script.Reply):
-        rec["reply_in_report"] = quotes(data, outcome)
+    rec["in_report"] = in_report(data, outcome)
     return rec
 
 

@@ -192,23 +192,30 @@ def fingerprint(reply):
     return None
 
 
-def in_report(data, outcome):
+def in_report(data, outcome, case):
     """Whether the report states what happened: it quotes the scripted reply
     (whitespace and case aside, as MTAs fold and re-indent), or words the
     MTA's own finding. A report that does not (sendmail's and OpenSMTPD's
     delay notices, OpenSMTPD's expiry, Exim's warning for a refused
     connection) leaves its reader nothing to know the reason by; the scorer
-    counts those apart. Not used for any label."""
+    counts those apart. Only the notification counts: the report before the
+    copy of the returned message, without the case's own name and note (a
+    report may quote the Subject). Not used for any label."""
     text = " ".join(data.decode("utf-8", "replace").split()).lower()
+    cut = text.find("from: zoo sender")
+    if cut >= 0:
+        text = text[:cut]
+    for own in (case.note, case.id):
+        text = text.replace(" ".join(own.split()).lower(), " ")
     if isinstance(outcome, script.Reply):
         fp = fingerprint(outcome)
         return fp is not None and fp in text
     return any(w in text for w in outcome.words)
 
 
-def record(addr, stage, outcome, kind, data):
+def record(addr, stage, outcome, kind, data, case):
     rec = record_fields(addr, stage, outcome, kind)
-    rec["in_report"] = in_report(data, outcome)
+    rec["in_report"] = in_report(data, outcome, case)
     return rec
 
 
@@ -473,7 +480,7 @@ def write(args, cfg, mtas, plan, journal):
             data = b["data"].replace(b"\r\n", b"\n")
             with open(os.path.join(out, rel), "wb") as f:
                 f.write(b"Return-Path: <%s>\n" % (b["mail_from"] or "").strip("<>").encode() + data)
-            expect = [record(a, obs[a][0], obs[a][1], "failed" if a in decided else kind, data)
+            expect = [record(a, obs[a][0], obs[a][1], "failed" if a in decided else kind, data, case)
                       for a in case.rcpts if a in who]
             lines.append(json.dumps({
                 "file": rel, "family": m.name, "mta": m.name, "version": versions[m.name],

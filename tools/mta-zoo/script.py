@@ -459,8 +459,9 @@ LOCAL = {
                       "the recipient domain does not exist (NXDOMAIN): X.4.4 / X.1.2", NOT_FOUND),
     "nodata": Local("nodata", False, "hostunknown",
                     "the domain exists but has neither MX nor A: X.4.4", NOT_FOUND),
-    "nullmx": Local("nullmx", False, "hostunknown",
-                    "the domain publishes a null MX (RFC 7505): X.1.10, providers.md 1.3",
+    "nullmx": Local("nullmx", False, "notaccept",
+                    "the domain publishes a null MX (RFC 7505): it accepts no mail, X.1.10 "
+                    "(Sisimai's name for it is notaccept; a hard bounce either way)",
                     NOT_FOUND + ("null mx", "nullmx", "does not accept mail", "no smtp service")),
     "badmx": Local("badmx", False, "hostunknown",
                    "the only MX host name does not resolve: X.4.4", NOT_FOUND),

@@ -26,7 +26,7 @@ CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
 .PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance reference robustness \
-        bench fuzz demo deps clean install smoke rockcheck rock rock-install
+        zoo zoo-generate bench fuzz demo deps clean install smoke rockcheck rock rock-install
 
 all: $(MODULE)
 
@@ -138,6 +138,17 @@ reference: $(MODULE)
 # Sisimai 4.25 on the same files, ROBUSTNESS_ONLY=a,b runs some transformations.
 robustness: $(MODULE)
 	@$(LUA) bench/robustness.lua
+
+# The MTA zoo (figures, not a gate): bounces that the real MTAs of Debian
+# wrote against scripted SMTP servers (tools/mta-zoo), labelled by
+# construction (spec/fixtures/mta-zoo); bounce.parse and Sisimai 4.25 scored
+# against the labels. ZOO_VERBOSE=1 lists each disagreement. zoo-generate
+# writes the fixtures anew: root, Debian's archive, a few minutes; not in CI.
+zoo: $(MODULE)
+	@$(LUA) bench/zoo.lua $(if $(ZOO_VERBOSE),-v)
+
+zoo-generate:
+	sh tools/mta-zoo/generate.sh
 
 # Throughput figures (no pass/fail): C core, Lua 5.4, LuaJIT, Sisimai.
 bench: $(MODULE)

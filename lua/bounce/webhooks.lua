@@ -1172,13 +1172,65 @@ function _M.verify_mandrill(params, key, url, signature)
   return true
 end
 
+-- Whether bytes i..j hold a sequence of well-formed DER elements (X.690:
+-- tag, definite length, contents; constructed contents walked in turn),
+-- `depth` levels deep at most. Keys and certificates are checked with it
+-- before OpenSSL sees them: luaossl's error path on text OpenSSL refuses
+-- reads an error string OpenSSL has already freed (seen under ASan with
+-- Debian 12's lua-luaossl), so text that is not DER never goes that way.
+local function der_ok(s, i, j, depth)
+  if depth > 16 then return false end
+  while i <= j do
+    local tag, len = sbyte(s, i), sbyte(s, i + 1)
+    if not len or tag % 32 == 31 then return false end
+    i = i + 2
+    if len >= 128 then
+      local n = len - 128
+      if n < 1 or n > 4 or i + n - 1 > j then return false end
+      len = 0
+      for k = i, i + n - 1 do len = len * 256 + sbyte(s, k) end
+      i = i + n
+    end
+    local last = i + len - 1
+    if last > j then return false end
+    if tag % 64 >= 32 and not der_ok(s, i, last, depth + 1) then return false end
+    i = last + 1
+  end
+  return true
+end
+
+-- The DER bytes of PEM text with the given label ("PUBLIC KEY",
+-- "CERTIFICATE"), or of a bare base64 body; nil unless they are one
+-- well-formed DER element.
+local function pem_der(text, label)
+  local body = text
+  if sfind(text, "-----BEGIN", 1, true) then
+    local _, b = smatch(text, "%-%-%-%-%-BEGIN ([%u ]*" .. label .. ")%-%-%-%-%-(.-)%-%-%-%-%-END %1%-%-%-%-%-")
+    body = b
+    if not body then return nil end
+  end
+  local der = _M.base64_decode(body)
+  if not der or #der < 2 or sbyte(der, 1) ~= 0x30 then return nil end
+  local len = sbyte(der, 2)
+  local head = 2
+  if len >= 128 then
+    head = 2 + len - 128
+    len = 0
+    for k = 3, head do len = len * 256 + (sbyte(der, k) or 0) end
+  end
+  if head + len ~= #der or not der_ok(der, 1, #der, 0) then return nil end
+  return der
+end
+
 -- A public key from PEM text, or from the base64 DER body older Postal
 -- installs show.
 local function public_key(text)
+  local der = pem_der(text, "PUBLIC KEY")
+  if not der then return nil end
   if not sfind(text, "-----BEGIN", 1, true) then
-    local body = sgsub(text, "%s", "")
+    local b64 = _M.base64_encode(der)
     local lines = {}
-    for i = 1, #body, 64 do lines[#lines + 1] = ssub(body, i, i + 63) end
+    for i = 1, #b64, 64 do lines[#lines + 1] = ssub(b64, i, i + 63) end
     text = "-----BEGIN PUBLIC KEY-----\n" .. concat(lines, "\n") .. "\n-----END PUBLIC KEY-----\n"
   end
   local ok, key = pcall(require("openssl.pkey").new, text)
@@ -1331,6 +1383,9 @@ function _M.verify_sns(m, opts)
   if not text then return nil, terr end
   local pem, ferr = opts.fetch_cert(url)
   if not pem then return nil, "sns: cannot fetch the certificate: " .. tostring(ferr) end
+  if type(pem) ~= "string" or not pem_der(pem, "CERTIFICATE") then
+    return nil, "sns: the certificate is not PEM"
+  end
   local okc, cert = pcall(require("openssl.x509").new, pem, "PEM")
   if not okc or not cert then return nil, "sns: the certificate is not PEM" end
   local digest = require("openssl.digest").new(alg)

@@ -515,6 +515,16 @@ describe("webhooks.verify_sns", function()
     assert.is_nil(fetched)
   end)
 
+  it("refuses a fetched certificate that is not PEM or not DER inside", function()
+    local m = sns.sign(cjson.decode(fixture("ses_bounce")), URL)
+    for _, pem in ipairs({ "<html>not found</html>",
+                           "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n" }) do
+      local ok, err = webhooks.verify_sns(m, { fetch_cert = function() return pem end })
+      assert.is_nil(ok)
+      assert.equals("sns: the certificate is not PEM", err)
+    end
+  end)
+
   it("uses the URL patterns it is given", function()
     local m = sns.sign(cjson.decode(fixture("ses_bounce")), "http://127.0.0.1:9/cert.pem")
     assert.is_true(webhooks.verify_sns(m, { fetch_cert = fetch, url_patterns = { "^http://127%.0%.0%.1:%d+/" } }))
@@ -587,6 +597,19 @@ describe("webhooks.verify_postal", function()
     ok, err = webhooks.verify_postal(body, "not a key", { ["x-postal-signature-256"] = sig("sig256") })
     assert.is_nil(ok)
     assert.equals("postal: the configured public key cannot be read", err)
+  end)
+
+  it("reads no key from base64 that is not DER, a cut PEM, or a PEM of another kind", function()
+    local h = { ["x-postal-signature-256"] = sig("sig256") }
+    local b64 = pem:match("%-%-%-%-%-BEGIN PUBLIC KEY%-%-%-%-%-(.-)%-%-%-%-%-END")
+    local cut = "-----BEGIN PUBLIC KEY-----\n" .. b64:sub(1, 40) .. "\n-----END PUBLIC KEY-----\n"
+    for _, key in ipairs({ "bm90IGEga2V5", cut, (pem:gsub("PUBLIC KEY", "CERTIFICATE")) }) do
+      local ok, err = webhooks.verify_postal(body, key, h)
+      assert.is_nil(ok)
+      assert.equals("postal: the configured public key cannot be read", err)
+    end
+    -- the bare body of the same key still verifies
+    assert.is_true(webhooks.verify_postal(body, b64, h))
   end)
 end)
 

@@ -30,7 +30,8 @@ MODULE   := $(BUILD)/bounce/core.so
 
 all: $(MODULE)
 
-BIND_SRC := src/lbounce.c src/ldns.c
+BIND_SRC := src/lbounce.c src/lrules.c src/lclassify.c src/lpolicy.c src/lrecord.c src/lmstore.c \
+            src/lhealth.c src/laddress.c src/lmessage.c src/lverp.c src/ldns.c
 
 $(MODULE): $(CORE_SRC) $(BIND_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-5}
 secs=${BENCH_SECONDS:-0.5}
 corpus=${CORPUS:-../shared/corpus}
-core_src=${CORE_SRC:-$(ls src/*.c | grep -v '/lbounce\.c$')}
+core_src=${CORE_SRC:-$(ls src/*.c | grep -Ev '/(l[a-z]+|sqlite_store)\.c$')}
 out=build/bench
 mkdir -p "$out"
 

@@ -14,7 +14,7 @@ max_len=${FUZZ_MAX_LEN:-4096}
 cc=${FUZZ_CC:-clang}
 # The core sources come from the Makefile (CORE_SRC); all of src/ but the
 # Lua binding otherwise.
-core_src=${CORE_SRC:-$(ls src/*.c | grep -v '/lbounce\.c$')}
+core_src=${CORE_SRC:-$(ls src/*.c | grep -Ev '/(l[a-z]+|sqlite_store)\.c$')}
 out=build/fuzz
 mkdir -p "$out/artifacts"
 

@@ -6,11 +6,10 @@
  * the sockets are the Lua side's (bounce.dns).
  */
 #include <string.h>
-#include "compat.h"
 #include "bnc.h"
 #include "dns.h"
 #include "idn.h"
-#include "ldns.h"
+#include "lbnc.h"
 #include "mailbox.h"
 
 static const struct { const char *name; unsigned code; } TYPES[] = {

@@ -14,8 +14,8 @@
  */
 #include <string.h>
 #include <sqlite3.h>
-#include "compat.h"
 #include "bnc.h"
+#include "lbnc.h"
 #include "sqlite_store.h"
 
 #define SQLITE_MT "bounce.sqlite"
@@ -235,12 +235,6 @@ static const luaL_Reg methods[] = {
 };
 
 static const luaL_Reg funcs[] = { { "open", l_open }, { NULL, NULL } };
-
-#if defined(__GNUC__)
-#define BNC_EXPORT __attribute__((visibility("default")))
-#else
-#define BNC_EXPORT
-#endif
 
 BNC_EXPORT int luaopen_bounce_sqlite(lua_State *L);
 

@@ -26,7 +26,7 @@ CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
 .PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance reference robustness \
-        zoo zoo-generate bench fuzz demo deps clean install smoke rockcheck rock rock-install
+        zoo zoo-generate bench icount fuzz demo deps clean install smoke rockcheck rock rock-install
 
 all: $(MODULE)
 
@@ -156,6 +156,11 @@ bench: $(MODULE)
 	@sh .ci/deps bench
 	$(MAKE) LUA=luajit all
 	@CORE_SRC="$(CORE_SRC)" bash bench/run.sh
+
+# Instruction counts (valgrind): per reply to parse and to parse and
+# classify, per corpus message; figures that hold still on a shared machine.
+icount:
+	@CORE_SRC="$(CORE_SRC)" bash bench/icount.sh
 
 # libFuzzer targets fuzz/fuzz_*.c, FUZZ_SECONDS each (default 60).
 FUZZ_SECONDS ?= 60

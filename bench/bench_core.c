@@ -6,6 +6,10 @@
  * Prints the median replies/s of RUNS runs, the same for parsing alone, and
  * for parse + bnc_classify_batch over groups of BATCH lines (what a caller
  * with many replies at hand, such as a log reader, can use).
+ *   bench_core FILE --passes N [MODE]
+ * makes exactly N untimed passes of one mode (0 parse, 1 parse+classify, the
+ * default, 2 batches) and prints nothing: a fixed amount of work for
+ * instruction counts (bench/icount.sh, `make icount`).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -81,6 +85,7 @@ static double run(const lines_t *ls, const bnc_ruleset_t *rs, char *text,
                   batch_t *b, double seconds, int classify) {
   size_t done = 0, i;
   double t0 = bench_now(), t;
+  int passes = seconds < 0 ? (int)-seconds : 0;   /* negative: -N untimed passes */
   do {
     if (classify == 2) {
       for (i = 0; i < ls->n; i += BATCH)
@@ -98,9 +103,9 @@ static double run(const lines_t *ls, const bnc_ruleset_t *rs, char *text,
       }
     }
     done += ls->n;
-    t = bench_now() - t0;
-  } while (t < seconds);
-  return (double)done / t;
+    t = passes ? 0 : bench_now() - t0;
+  } while (passes ? --passes > 0 : t < seconds);
+  return t > 0 ? (double)done / t : 0;
 }
 
 int main(int argc, char **argv) {
@@ -108,12 +113,14 @@ int main(int argc, char **argv) {
   bnc_ruleset_t *rs;
   char *text;
   batch_t b;
-  int runs = argc > 2 ? atoi(argv[2]) : 5, k, mode;
-  double secs = argc > 3 ? atof(argv[3]) : 0.5;
+  int passes = argc > 3 && strcmp(argv[2], "--passes") == 0 ? atoi(argv[3]) : 0;
+  int runs = passes ? 1 : argc > 2 ? atoi(argv[2]) : 5, k, mode;
+  double secs = !passes && argc > 3 ? atof(argv[3]) : 0.5;
   double *rate;
   static const char *label[] = { "parse", "parse+classify", "batch parse+classify" };
   if (argc < 2 || runs < 1) {
-    fprintf(stderr, "usage: %s FILE [RUNS] [SECONDS_PER_RUN]\n", argv[0]);
+    fprintf(stderr, "usage: %s FILE [RUNS] [SECONDS_PER_RUN] | FILE --passes N [MODE]\n",
+            argv[0]);
     return 2;
   }
   if (read_lines(argv[1], &ls) != 0 || ls.n == 0) {
@@ -127,6 +134,14 @@ int main(int argc, char **argv) {
   if (!text || !rate) return 1;
   for (k = 0; k < BATCH; k++)
     if (!(b.text[k] = malloc(ls.max + 1))) return 1;
+  if (passes > 0) {
+    mode = argc > 4 ? atoi(argv[4]) : 1;
+    if (mode < 0 || mode > 2) mode = 1;
+    run(&ls, rs, text, &b, -(double)passes, mode);
+    for (k = 0; k < BATCH; k++) free(b.text[k]);
+    bnc_ruleset_free(rs);
+    return 0;
+  }
   run(&ls, rs, text, &b, 0.2, 1);  /* warm-up */
   for (mode = 0; mode < 3; mode++) {
     for (k = 0; k < runs; k++) rate[k] = run(&ls, rs, text, &b, secs, mode);

@@ -129,10 +129,11 @@ static int cmp_u32(const void *a, const void *b) {
 
 typedef struct { uint32_t id; int32_t next; } own_hit;
 
-/* Moves hit_off and hit_n to the new state numbers perm[old]; 0 without memory. */
-static int remap_hits(bnc_matcher_t *m, const int32_t *perm) {
-  uint32_t *off = malloc(m->nstates * sizeof *off);
-  uint16_t *n = malloc(m->nstates * sizeof *n);
+/* Moves hit_off and hit_n to the new state numbers perm[old], below nnum
+ * (numbers no state has get no hits); 0 without memory. */
+static int remap_hits(bnc_matcher_t *m, const int32_t *perm, size_t nnum) {
+  uint32_t *off = calloc(nnum, sizeof *off);
+  uint16_t *n = calloc(nnum, sizeof *n);
   size_t i;
   if (!off || !n) { free(off); free(n); return 0; }
   for (i = 0; i < m->nstates; i++) {
@@ -230,33 +231,41 @@ int bnc_matcher_build(bnc_matcher_t *m) {
    * (root, then its clone, then by depth), then those with hits, also
    * breadth first. A scan mostly moves among shallow states, which thus
    * share a few cache lines per column; a state at or above m->hot has
-   * hits, one compare in the scan. Then lay the table out column-major. */
+   * hits, one compare in the scan. The states with hits start at a power
+   * of two when 16-bit entries still hold them all (numbers in the gap
+   * belong to no state and are never entered): then a state has hits
+   * exactly when it has that bit or a higher one, and the lockstep tests
+   * four states with one compare of their OR. Then lay the table out
+   * column-major. */
   {
     int32_t *perm = own;          /* own is no longer needed */
-    size_t lo = 0, k, c;
+    size_t lo = 0, k, c, base, nnum;
     for (i = 0; i < ns; i++) if (!m->hit_n[i]) lo++;
-    m->hot = (uint32_t)lo;
+    for (base = 1; base < lo; base <<= 1) {}
+    if (ns > 0x10000 || base + (ns - lo) > 0x10000) base = lo;
+    nnum = base + (ns - lo);
+    m->hot = (uint32_t)base;
     perm[0] = 0;                  /* root and the clone have no hits */
     perm[ns - 1] = 1;
-    for (i = 0, j = 2, k = lo; i < qt; i++) {
+    for (i = 0, j = 2, k = base; i < qt; i++) {
       int32_t v = queue[i];
       perm[v] = (int32_t)(m->hit_n[v] ? k++ : j++);
     }
-    if (!remap_hits(m, perm)) goto nomem;
-    if (ns <= 0x10000) m->tab16 = malloc(ns * nc * sizeof *m->tab16);
-    else m->tab32 = malloc(ns * nc * sizeof *m->tab32);
+    if (!remap_hits(m, perm, nnum)) goto nomem;
+    if (nnum <= 0x10000) m->tab16 = calloc(nnum * nc, sizeof *m->tab16);
+    else m->tab32 = calloc(nnum * nc, sizeof *m->tab32);
     if (!m->tab16 && !m->tab32) goto nomem;
     for (i = 0; i < ns; i++)
       for (c = 0; c < nc; c++) {
-        size_t to = (size_t)perm[delta[i * nc + c]], at = c * ns + (size_t)perm[i];
+        size_t to = (size_t)perm[delta[i * nc + c]], at = c * nnum + (size_t)perm[i];
         if (m->tab16) m->tab16[at] = (uint16_t)to;
         else m->tab32[at] = (uint32_t)to;
       }
     for (i = 0; i < 256; i++) {
-      m->coff[i] = (uint32_t)(m->cls[i] * ns);
+      m->coff[i] = (uint32_t)(m->cls[i] * nnum);
       m->col16[i] = m->tab16 ? m->tab16 + m->coff[i] : NULL;
     }
-    m->space_off = (uint32_t)(SPACE_CLASS * ns);
+    m->space_off = (uint32_t)(SPACE_CLASS * nnum);
   }
   free(own); free(fail); free(queue); free(oh); free(label); free(delta);
   return BNC_OK;
@@ -549,7 +558,12 @@ static int lanes_run(const bnc_matcher_t *m, const unsigned char *s, size_t d,
     v2 = col[s2[j]][v2];
     v3 = col[s2[j + d]][v3];
     j++;
-    if (v0 >= hot || v1 >= hot || v2 >= hot || v3 >= hot) { hit = 1; break; }
+    /* the OR is at least hot when one of them is (exactly then when hot
+     * is a power of two) */
+    if ((v0 | v1 | v2 | v3) >= hot && (v0 >= hot || v1 >= hot || v2 >= hot || v3 >= hot)) {
+      hit = 1;
+      break;
+    }
   }
   *pj = j;
   v[0] = v0; v[1] = v1; v[2] = v2; v[3] = v3;

@@ -207,12 +207,85 @@ static void read_unnamed(ctx_t *c) {
   }
 }
 
+/* How many message/rfc822 levels a report is looked for in: a bounce
+ * forwarded as an attachment, handed on by a gateway, forwarded again. */
+#define MSG_NEST 4
+
+static void read_message(ctx_t *c, const char *buf, size_t len);
+
+/* A message whose own parts hold no report (no delivery-status or
+ * feedback-report part) may carry the bounce inside: a person forwarding it
+ * as an attachment, a gateway or a quarantine handing it on as
+ * message/rfc822 (RFC 2046 5.2.1). Each such part is read as a message of
+ * its own, a level deeper (at most MSG_NEST); the first that gives records
+ * is the answer; an auto-reply only when the outer message has no text of
+ * its own (handed on as it was: a person forwarding a vacation notice with
+ * a word of their own is not reporting one). Otherwise everything read inside is
+ * dropped and the outer message is read as it stands. Returns 1 when an
+ * inner message answered. */
+static int read_inner(ctx_t *c) {
+  bnc_message_t *m = c->m;
+  unsigned char head[offsetof(bnc_message_t, rcpt)];   /* m up to its records */
+  size_t parts = m->parts;
+  unsigned warnings = m->warnings;
+  ctx_t saved;
+  size_t i, n = c->ninner;
+  bnc_str_t inner[2];
+  unsigned char nocr[2];
+  if (c->have_dsn || c->have_fb || !n || c->nest >= MSG_NEST) return 0;
+  memcpy(inner, c->inner, sizeof inner);
+  memcpy(nocr, c->inner_nocr, sizeof nocr);
+  memcpy(&saved, c, offsetof(ctx_t, cut));
+  memcpy(head, m, sizeof head);
+  for (i = 0; i < n; i++) {
+    memset(c, 0, offsetof(ctx_t, cut));
+    c->p = saved.p; c->cap = saved.cap; c->used = saved.used; c->m = m; c->rs = saved.rs;
+    c->want = saved.want; c->nwant = saved.nwant; c->nest = saved.nest + 1;
+    c->in_nocr = nocr[i];
+    memset(m, 0, offsetof(bnc_message_t, rcpt));
+    m->parts = parts;
+    m->warnings = warnings;
+    read_message(c, inner[i].p, inner[i].n);
+    if (m->nrcpt && (saved.ntexts == 0 || !(m->format && !strcmp(m->format, "autoreply")))) return 1;
+    m->nrcpt = 0;
+    parts = m->parts;
+    warnings |= m->warnings & ~(unsigned)BNC_MSG_W_NORCPT;
+  }
+  memcpy(c, &saved, offsetof(ctx_t, cut));
+  memcpy(m, head, sizeof head);
+  m->parts = parts;
+  m->warnings = warnings;
+  return 0;
+}
+
+/* One message [buf, buf + len): its headers, its MIME tree, then the
+ * readers in order (the records are decided after, by the caller). */
+static void read_message(ctx_t *c, const char *buf, size_t len) {
+  const char *body;
+  top_t top;
+  bnc_message_t *out = c->m;
+  bnc_msg_scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, top.raw, &top.fold, &body, c->in_nocr);
+  top.from = bnc_msg_hval(c, top.raw, top.fold, T_FROM);
+  c->xfailed = bnc_msg_hval(c, top.raw, top.fold, T_XFAILED);
+  top.subject = bnc_msg_decode_words(c, bnc_msg_hval(c, top.raw, top.fold, T_SUBJECT));
+  c->m->parts++;                       /* the walk of the whole message, its headers read above */
+  bnc_msg_entity(c, body, buf + len, 0, mkstr("text/plain", 10),
+                 bnc_msg_hval(c, top.raw, top.fold, T_CT), bnc_msg_hval(c, top.raw, top.fold, T_CTE));
+  if (read_inner(c)) return;
+  if (!read_complaint(c, &top)) {
+    read_report(c);
+    if (!out->nrcpt) bnc_msg_read_ses(c);
+    if (c->have_fb) bnc_msg_mark_all(c, BNC_R_FEEDBACK);
+    bnc_msg_read_family(c, &top);
+    if (!out->nrcpt) read_unnamed(c);
+    if (!out->nrcpt) bnc_msg_read_autoreply(c, &top);
+  }
+}
+
 int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
                       const bnc_str_t *want, size_t nwant,
                       char *arena, size_t cap, bnc_message_t *out) {
   ctx_t c;
-  const char *body;
-  top_t top;
   size_t i;
   /* Everything but the recipient array (32 KiB: zeroing it cost as much as
    * parsing a short bounce); new_rcpt clears each record it hands out. */
@@ -225,24 +298,8 @@ int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
   if (i == len) return BNC_EEMPTY;
   memset(&c, 0, offsetof(ctx_t, cut));
   c.p = arena; c.cap = cap; c.m = out; c.rs = rs; c.want = want; c.nwant = nwant;
-
   c.in_nocr = !memchr(buf, '\r', len);   /* one pass: most messages have LF line ends */
-  bnc_msg_scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, top.raw, &top.fold, &body, c.in_nocr);
-  top.from = bnc_msg_hval(&c, top.raw, top.fold, T_FROM);
-  c.xfailed = bnc_msg_hval(&c, top.raw, top.fold, T_XFAILED);
-  top.subject = bnc_msg_decode_words(&c, bnc_msg_hval(&c, top.raw, top.fold, T_SUBJECT));
-  c.m->parts++;                       /* the walk of the whole message, its headers read above */
-  bnc_msg_entity(&c, body, buf + len, 0, mkstr("text/plain", 10),
-                 bnc_msg_hval(&c, top.raw, top.fold, T_CT), bnc_msg_hval(&c, top.raw, top.fold, T_CTE));
-
-  if (!read_complaint(&c, &top)) {
-    read_report(&c);
-    if (!out->nrcpt) bnc_msg_read_ses(&c);
-    if (c.have_fb) bnc_msg_mark_all(&c, BNC_R_FEEDBACK);
-    bnc_msg_read_family(&c, &top);
-    if (!out->nrcpt) read_unnamed(&c);
-    if (!out->nrcpt) bnc_msg_read_autoreply(&c, &top);
-  }
+  read_message(&c, buf, len);
   bnc_msg_finish(&c);
   return out->nrcpt ? BNC_OK : BNC_ENOTBOUNCE;
 }

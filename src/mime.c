@@ -376,7 +376,13 @@ static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const c
   nocr = nocr ? !memchr(b.p, '\r', b.n) : c->in_nocr;
   if (ds) { c->have_dsn = 1; bnc_msg_read_dsn(c, b.p, b.p + b.n, nocr); }
   else if (fb) bnc_msg_read_feedback(c, b.p, b.p + b.n, nocr);
-  else if (orig) bnc_msg_read_original(c, b.p, b.p + b.n, nocr);
+  else if (orig) {
+    if (msg && c->ninner < sizeof c->inner / sizeof c->inner[0] && !bnc_ieq(sub.p, sub.n, "global-headers")) {
+      c->inner_nocr[c->ninner] = (unsigned char)nocr;
+      c->inner[c->ninner++] = b;
+    }
+    bnc_msg_read_original(c, b.p, b.p + b.n, nocr);
+  }
   else if (c->ntexts < sizeof c->texts / sizeof c->texts[0]) {
     c->texts_nocr[c->ntexts] = (unsigned char)nocr;
     c->texts[c->ntexts++] = b;

@@ -123,6 +123,11 @@ typedef struct ctx {
   unsigned char texts_nocr[4];  /* texts[i] holds no CR */
   int in_nocr;            /* the input holds no CR */
   int cut_ready;          /* cut is prepared (on first use: most messages never need it) */
+  bnc_str_t inner[2];     /* bodies of message/rfc822 parts, in order: a bounce
+                             forwarded or handed on may be one of them */
+  unsigned char inner_nocr[2];
+  size_t ninner;
+  int nest;               /* how many message/rfc822 levels in: bounded by MSG_NEST */
   /* Not cleared with the rest (bnc_message_parse clears up to cut): */
   nset_t cut;             /* families.c: the marks of a returned message */
   rec_t rec[BNC_MSG_RCPTS];   /* beside m->rcpt[i]: rec[i], cleared by bnc_msg_new_rcpt */

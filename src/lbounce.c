@@ -553,6 +553,7 @@ static uint32_t steps_field(lua_State *L, int t, const char *k, uint32_t *steps,
 }
 
 /* params{ max_attempts=, permanent_max_attempts=, window= (0: none),
+ *   reset_after= (0: never), hard_transient= (0 soft, 1 suppress),
  *   soft_backoff={...}, block_backoff={...}, soft_jitter=, block_jitter=,
  *   retention_hard=, retention_soft=, retention_complaint=,
  *   retention_unsubscribe=, retention_manual= } -> params userdata.
@@ -576,6 +577,8 @@ static int l_params(lua_State *L) {
                                                   p->max_attempts, 1, 65535);
   if (p->permanent_max_attempts > p->max_attempts) p->permanent_max_attempts = p->max_attempts;
   p->window = (uint32_t)num_field(L, 1, "window", d.window, 0, 4294967295.0);
+  p->reset_after = (uint32_t)num_field(L, 1, "reset_after", d.reset_after, 0, 4294967295.0);
+  p->hard_transient = (int)num_field(L, 1, "hard_transient", d.hard_transient, 0, 1);
   p->soft_jitter = num_field(L, 1, "soft_jitter", 0, 0, 1);
   p->block_jitter = num_field(L, 1, "block_jitter", 0, 0, 1);
   p->soft_steps = steps_field(L, 1, "soft_backoff", p->soft_backoff, d.soft_steps, d.soft_backoff);
@@ -685,6 +688,9 @@ static void read_event(lua_State *L, int i, bnc_event_in_t *ev) {
   ev->rand = luaL_optnumber(L, i + 3, 0);
   luaL_argcheck(L, ev->rand >= 0 && ev->rand < 1, i + 3, "number in [0,1) expected");
   ev->permanent = lua_toboolean(L, i + 4);
+  /* a hard bounce whose permanence is said to be false came with a 4xx */
+  ev->transient = ev->type == BNC_EV_HARD && lua_type(L, i + 4) == LUA_TBOOLEAN &&
+                  !ev->permanent;
 }
 
 /* step(blob|nil, params, event, reason|nil, at [, rand [, permanent]]) ->
@@ -1404,11 +1410,14 @@ static int l_record(lua_State *L) {
         t != (lua_Number)(lua_Integer)t)
       return 0;
   }
-  ev.permanent = 0;
-  if (ev.type == BNC_EV_SOFT) {   /* only a soft bounce reads it */
+  ev.permanent = ev.transient = 0;
+  if (ev.type == BNC_EV_SOFT || ev.type == BNC_EV_HARD) {   /* only these read it */
     if (classified) lua_pushboolean(L, cl.permanent);                 /* RS_PERMANENT */
     else ev_field(L, RU_PERMANENT);
     ev.permanent = lua_toboolean(L, RS_PERMANENT);
+    /* a hard bounce said with a 4xx (permanent false, not absent) */
+    ev.transient = ev.type == BNC_EV_HARD && lua_type(L, RS_PERMANENT) == LUA_TBOOLEAN &&
+                   !ev.permanent;
   } else {
     lua_pushnil(L);                                                   /* RS_PERMANENT */
   }
@@ -1458,6 +1467,13 @@ static int l_record(lua_State *L) {
       if (e->kind == HK_NONE) hb_new(h, e, HK_DOMAIN, dom, dlen, h->newest);
       e->p0 = p;
     }
+  }
+  if (bnc_event_effective(&ev, p) != ev.type) {
+    /* a transient hard bounce the policy retries: a soft bounce, as t:record says */
+    ev.type = BNC_EV_SOFT;
+    ev.permanent = ev.transient = 0;
+    lua_pushliteral(L, "soft");
+    lua_replace(L, RS_TYPE);
   }
   if ((ev.type == BNC_EV_SOFT || ev.type == BNC_EV_BLOCK) &&
       (p->soft_jitter > 0 || p->block_jitter > 0))

@@ -485,7 +485,8 @@ end
 -- The flat table the state machine reads. Built once per (domain layer, reason layer).
 -- Every duration is whole seconds, -1 meaning forever:
 --   soft_max_attempts, soft_permanent_max_attempts (<= soft_max_attempts), soft_window
---     (-1: no window), soft_reset_after, hard_transient ("soft" or "suppress"), retention_hard, retention_soft (for soft_exhausted),
+--     (-1: no window), soft_reset_after, hard_transient ("soft" or "suppress"),
+--     retention_hard, retention_soft (for soft_exhausted),
 --     retention_complaint, retention_unsubscribe, retention_manual;
 --   soft_backoff = { s1, s2, ... } in the list form, or else soft_backoff_first,
 --     soft_backoff_factor, soft_backoff_max, soft_backoff_jitter (all set, jitter 0..1);

@@ -55,7 +55,7 @@ static double median_rate(int runs, double secs, int coded, bnc_record_t *recs,
         bnc_event_in_t e;
         bnc_decision_t d;
         e.type = evs[i].type; e.reason = evs[i].reason;
-        e.at = 1795132800 + (int64_t)(n + i) / 8; e.rand = 0; e.permanent = 0;
+        e.at = 1795132800 + (int64_t)(n + i) / 8; e.rand = 0; e.permanent = 0; e.transient = 0;
         if (coded) {
           bnc_record_t r;
           unsigned char *b = blobs[evs[i].rec];

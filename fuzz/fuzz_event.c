@@ -51,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ev.at = at;
     ev.rand = data[i + 4] / 256.0;
     ev.permanent = data[i + 5] & 1;
+    ev.transient = (data[i + 5] >> 1) & 1;
     check(bnc_history_step(&r, &ev, &p, &d) == 0);
     check(r.state < BNC_ST__COUNT && r.cause < BNC_CAUSE__COUNT && r.last_reason < BNC_R__COUNT);
     check((r.state == BNC_ST_SUPPRESSED) == (r.cause != BNC_CAUSE_NONE));

@@ -38,7 +38,7 @@ static void raw_fields(const uint8_t *d, size_t size) {
       bnc_decision_t dd;
       ev.type = e; ev.reason = d[3]; ev.at = (int64_t)r.last_at + (d[5] & 3) * 86400;
       if (ev.at < 1 || ev.at > 0xFFFFFFFFLL) ev.at = 1;
-      ev.rand = 0.25; ev.permanent = d[4] & 1;
+      ev.rand = 0.25; ev.permanent = d[4] & 1; ev.transient = (d[4] >> 1) & 1;
       if (bnc_history_step(&x, &ev, &p, &dd) != 0) abort();
       bnc_record_encode(&x, out);
       if (bnc_record_decode(out, sizeof out, &back) != BNC_REC_OK) abort();
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bnc_event_in_t ev;
     bnc_decision_t d;
     ev.type = e; ev.reason = data[5] % 40; ev.at = r.last_at ? r.last_at : 1;
-    ev.rand = 0.5; ev.permanent = data[6] & 1;
+    ev.rand = 0.5; ev.permanent = data[6] & 1; ev.transient = (data[6] >> 1) & 1;
     if (bnc_history_step(&x, &ev, &p, &d) != 0) abort();
     bnc_record_encode(&x, out);
     if (bnc_record_decode(out, sizeof out, &back) != BNC_REC_OK) abort();

@@ -31,6 +31,12 @@ return {
     -- A streak that has lasted this long since its first failure also suppresses,
     -- whichever comes first (1m..365d, or "forever" to judge by count alone).
     window = "72h",
+    -- A streak ends with a delivery, or when no soft bounce has come for this long
+    -- (1h..3650d): the next soft bounce starts a new streak at 1. Soft bounces
+    -- closer together than this add up, across campaigns: a weekly newsletter to
+    -- a full mailbox counts 1, 2, 3, ... and its second failure is already a week
+    -- into the streak, past the window.
+    reset_after = "30d",
     -- Waits before retry 1, 2, 3, ... (each 1s..30d, 1..100 steps). Past the end of
     -- the list the last step repeats: retry 6 and on wait 24h.
     backoff = { "10m", "30m", "2h", "8h", "24h" },
@@ -42,6 +48,15 @@ return {
     -- permanent_max_attempts (1..1000, default: max_attempts) counts a soft bounce
     -- whose reply was permanent (a 5xx such as "552 5.2.2 mailbox full") against a
     -- lower limit; 1 suppresses on the first one (see policies/strict.lua).
+  },
+
+  -- Hard bounces suppress at once. A hard reason said with a temporary (4xx) code,
+  -- such as Postfix's "450 4.1.1 <a@b>: Recipient address rejected: unverified
+  -- address" while it verifies the recipient, is not final (RFC 5321 4.2.1):
+  -- transient = "soft" retries it as a soft bounce (it counts in the streak),
+  -- "suppress" treats it as the hard bounce its reason says.
+  hard = {
+    transient = "soft",
   },
 
   -- Blocks: the receiver refuses the sender (rate limits, blocklists, reputation),

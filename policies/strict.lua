@@ -6,6 +6,8 @@
 --   * a soft bounce with a permanent (5xx) reply, such as "552 5.2.2 mailbox full"
 --     or "554 5.7.1 mailbox disabled", suppresses on the first one
 --     (soft.permanent_max_attempts = 1);
+--   * a hard reason under a temporary (4xx) code, such as "450 4.1.1 unverified
+--     address", suppresses like the hard bounce it names (hard.transient);
 --   * temporary (4xx) soft bounces get fewer tries over a shorter time;
 --   * suppressions for soft bounces last longer, and health levels trip earlier.
 -- Blocks still never suppress: they are about the sender, not the address.
@@ -17,6 +19,7 @@ return {
     window = "24h",
     backoff = { "15m", "1h", "4h" },
   },
+  hard = { transient = "suppress" },
   retention = { soft = "90d" },
   reasons = {
     -- a suspended or expired account will not come back within a retry streak

@@ -22,6 +22,8 @@ void bnc_params_default(bnc_params_t *p) {
   p->max_attempts = 5;
   p->permanent_max_attempts = 5;
   p->window = 72 * 3600;
+  p->reset_after = 30 * 86400;
+  p->hard_transient = BNC_TRANSIENT_SOFT;
   memcpy(p->soft_backoff, soft, sizeof soft);
   p->soft_steps = 5;
   memcpy(p->block_backoff, block, sizeof block);
@@ -42,6 +44,8 @@ const char *bnc_params_check(const bnc_params_t *p) {
   if (p->block_steps < 1 || p->block_steps > BNC_BACKOFF_MAX) return "block backoff needs 1..100 steps";
   if (!(p->soft_jitter >= 0 && p->soft_jitter <= 1) || !(p->block_jitter >= 0 && p->block_jitter <= 1))
     return "jitter must be within 0..1";
+  if (p->hard_transient != BNC_TRANSIENT_SOFT && p->hard_transient != BNC_TRANSIENT_SUPPRESS)
+    return "hard_transient must be soft or suppress";
   for (i = 1; i < BNC_CAUSE__COUNT; i++)
     if (p->retention[i] < BNC_FOREVER) return "retention must be -1 (forever) or >= 0 seconds";
   return NULL;
@@ -102,7 +106,8 @@ static void on_soft(bnc_record_t *r, const bnc_event_in_t *ev, const bnc_params_
                     bnc_decision_t *d) {
   int64_t at = ev->at;
   if (r->state == BNC_ST_SUPPRESSED) return;
-  if (r->soft_count == 0 || (p->window && at - (int64_t)r->last_soft_at >= p->window)) {
+  if (r->soft_count == 0 ||
+      (p->reset_after && at - (int64_t)r->last_soft_at >= p->reset_after)) {
     r->soft_count = 0;
     r->t1 = (uint32_t)at;
   }
@@ -150,18 +155,33 @@ static int standing(const bnc_record_t *r, int64_t at) {
   return BNC_ACT_SEND;
 }
 
+int bnc_event_effective(const bnc_event_in_t *ev, const bnc_params_t *p) {
+  if (ev->type == BNC_EV_HARD && ev->transient && p->hard_transient == BNC_TRANSIENT_SOFT)
+    return BNC_EV_SOFT;
+  return ev->type;
+}
+
 int bnc_history_step(bnc_record_t *rec, const bnc_event_in_t *ev,
                      const bnc_params_t *p, bnc_decision_t *d) {
   bnc_record_t *r = rec;
+  bnc_event_in_t eff;
+  int type;
   if (ev->type <= BNC_EV_NONE || ev->type >= BNC_EV__COUNT) return BNC_EINVAL;
   if (ev->at < 1 || ev->at > (int64_t)MAX_TIME) return BNC_EINVAL;
   memset(d, 0, sizeof *d);
+  type = bnc_event_effective(ev, p);
+  if (type != ev->type) {   /* a transient hard bounce, stepped as the soft one it is */
+    eff = *ev;
+    eff.type = type;
+    eff.permanent = 0;
+    ev = &eff;
+  }
   if (r->state == BNC_ST_SUPPRESSED && r->t2 && ev->at >= (int64_t)r->t2) {
     bnc_record_init(r);
     d->expired = 1;
     d->changed = 1;
   }
-  switch (ev->type) {
+  switch (type) {
   case BNC_EV_SOFT: on_soft(r, ev, p, d); break;
   case BNC_EV_BLOCK: on_block(r, ev, p, d); break;
   case BNC_EV_DELIVERED: on_delivered(r, ev, d); break;
@@ -178,9 +198,9 @@ int bnc_history_step(bnc_record_t *rec, const bnc_event_in_t *ev,
     break;
   default: break;  /* sent, check */
   }
-  if (ev->type == BNC_EV_CHECK) d->changed = 0;  /* looking never writes */
-  if (ev->type == BNC_EV_BLOCK && r->state != BNC_ST_SUPPRESSED) d->action = BNC_ACT_HOLD;
-  else if (ev->type == BNC_EV_SOFT && r->state == BNC_ST_BOUNCING) d->action = BNC_ACT_RETRY;
+  if (type == BNC_EV_CHECK) d->changed = 0;  /* looking never writes */
+  if (type == BNC_EV_BLOCK && r->state != BNC_ST_SUPPRESSED) d->action = BNC_ACT_HOLD;
+  else if (type == BNC_EV_SOFT && r->state == BNC_ST_BOUNCING) d->action = BNC_ACT_RETRY;
   else d->action = standing(r, ev->at);
   d->state = r->state;
   d->cause = r->cause;

@@ -11,8 +11,12 @@
  *   the n-th soft bounce, the last step repeating). The address is
  *   suppressed (soft_exhausted) when the streak reaches max_attempts or has
  *   lasted `window` seconds since its first soft bounce, whichever comes
- *   first. A soft bounce more than `window` after the previous one starts a
- *   new streak (a quiet address is not condemned by an old failure).
+ *   first. A streak ends with a delivery, or when no soft bounce came for
+ *   `reset_after` seconds: the next soft bounce then starts a new one (a
+ *   quiet address is not condemned by an old failure).
+ * - A hard bounce said with a 4xx (transient: an address reason under a
+ *   temporary code, such as a recipient still being verified) is a soft
+ *   bounce when hard_transient is BNC_TRANSIENT_SOFT, a hard one otherwise.
  * - delivered ends the streak and the block count: active, clean counters.
  * - hard, complaint, unsubscribe (and a manual suppress) suppress at once,
  *   for their cause's retention. On an already suppressed address the
@@ -37,11 +41,15 @@
 
 typedef enum { BNC_ACT_SEND = 0, BNC_ACT_RETRY, BNC_ACT_SUPPRESS, BNC_ACT_HOLD, BNC_ACT__COUNT } bnc_action_t;
 
+typedef enum { BNC_TRANSIENT_SOFT = 0, BNC_TRANSIENT_SUPPRESS } bnc_transient_t;
+
 /* What the policy says for one (domain, reason): plain numbers. */
 typedef struct {
   uint32_t max_attempts;                  /* >= 1 */
   uint32_t permanent_max_attempts;        /* the same when the bounce was a 5xx; <= max */
   uint32_t window;                        /* seconds, 0 = no window */
+  uint32_t reset_after;                   /* seconds without a soft bounce that end a streak */
+  int hard_transient;                     /* bnc_transient_t: what a 4xx hard bounce is */
   uint32_t soft_backoff[BNC_BACKOFF_MAX]; /* seconds per attempt */
   uint32_t soft_steps;                    /* 1..BNC_BACKOFF_MAX */
   uint32_t block_backoff[BNC_BACKOFF_MAX];
@@ -56,6 +64,7 @@ typedef struct {
   int64_t at;      /* unix seconds, 1..UINT32_MAX */
   double rand;     /* uniform in [0, 1), used only when jitter > 0 */
   int permanent;   /* a soft bounce said with a 5xx: permanent_max_attempts applies */
+  int transient;   /* a hard bounce said with a 4xx: hard_transient decides */
 } bnc_event_in_t;
 
 typedef struct {
@@ -71,12 +80,17 @@ typedef struct {
   int expired;         /* a suppression ended before this event applied */
 } bnc_decision_t;
 
-/* Defaults that make sense without a policy: 5 attempts in 72h, backoff
+/* Defaults that make sense without a policy: 5 attempts in 72h (a streak
+ * ends after 30d without a soft bounce; a 4xx hard bounce is soft), backoff
  * 10m 30m 2h 8h 24h, block 15m 1h 4h, retention hard/complaint/unsubscribe
  * forever, soft 30d, manual forever. */
 void bnc_params_default(bnc_params_t *p);
 /* Checks a params struct; returns NULL or what is wrong. */
 const char *bnc_params_check(const bnc_params_t *p);
+
+/* The event type ev stands for under p: a transient hard bounce is soft
+ * when the policy says so; any other event keeps its type. */
+int bnc_event_effective(const bnc_event_in_t *ev, const bnc_params_t *p);
 
 /* Applies ev to *rec (in place) under p. Returns BNC_OK, or BNC_EINVAL when
  * the event type or time is out of range (*rec untouched). */

@@ -370,11 +370,14 @@ static int l_record(lua_State *L) {
         t != (lua_Number)(lua_Integer)t)
       return 0;
   }
-  ev.permanent = 0;
-  if (ev.type == BNC_EV_SOFT) {   /* only a soft bounce reads it */
+  ev.permanent = ev.transient = 0;
+  if (ev.type == BNC_EV_SOFT || ev.type == BNC_EV_HARD) {   /* only these read it */
     if (classified) lua_pushboolean(L, cl.permanent);                 /* RS_PERMANENT */
     else ev_field(L, RU_PERMANENT);
     ev.permanent = lua_toboolean(L, RS_PERMANENT);
+    /* a hard bounce said with a 4xx (permanent false, not absent) */
+    ev.transient = ev.type == BNC_EV_HARD && lua_type(L, RS_PERMANENT) == LUA_TBOOLEAN &&
+                   !ev.permanent;
   } else {
     lua_pushnil(L);                                                   /* RS_PERMANENT */
   }
@@ -424,6 +427,13 @@ static int l_record(lua_State *L) {
       if (e->kind == HK_NONE) bnc_hb_new(h, e, HK_DOMAIN, dom, dlen, h->newest);
       e->p0 = p;
     }
+  }
+  if (bnc_event_effective(&ev, p) != ev.type) {
+    /* a transient hard bounce the policy retries: a soft bounce, as t:record says */
+    ev.type = BNC_EV_SOFT;
+    ev.permanent = ev.transient = 0;
+    lua_pushliteral(L, "soft");
+    lua_replace(L, RS_TYPE);
   }
   if ((ev.type == BNC_EV_SOFT || ev.type == BNC_EV_BLOCK) &&
       (p->soft_jitter > 0 || p->block_jitter > 0))

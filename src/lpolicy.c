@@ -80,6 +80,7 @@ static uint32_t steps_field(lua_State *L, int t, const char *k, uint32_t *steps,
 }
 
 /* params{ max_attempts=, permanent_max_attempts=, window= (0: none),
+ *   reset_after= (0: never), hard_transient= (0 soft, 1 suppress),
  *   soft_backoff={...}, block_backoff={...}, soft_jitter=, block_jitter=,
  *   retention_hard=, retention_soft=, retention_complaint=,
  *   retention_unsubscribe=, retention_manual= } -> params userdata.
@@ -103,6 +104,8 @@ static int l_params(lua_State *L) {
                                                   p->max_attempts, 1, 65535);
   if (p->permanent_max_attempts > p->max_attempts) p->permanent_max_attempts = p->max_attempts;
   p->window = (uint32_t)bnc_l_num_field(L, 1, "window", d.window, 0, 4294967295.0);
+  p->reset_after = (uint32_t)bnc_l_num_field(L, 1, "reset_after", d.reset_after, 0, 4294967295.0);
+  p->hard_transient = (int)bnc_l_num_field(L, 1, "hard_transient", d.hard_transient, 0, 1);
   p->soft_jitter = bnc_l_num_field(L, 1, "soft_jitter", 0, 0, 1);
   p->block_jitter = bnc_l_num_field(L, 1, "block_jitter", 0, 0, 1);
   p->soft_steps = steps_field(L, 1, "soft_backoff", p->soft_backoff, d.soft_steps, d.soft_backoff);

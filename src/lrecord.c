@@ -96,6 +96,9 @@ void bnc_l_read_event(lua_State *L, int i, bnc_event_in_t *ev) {
   ev->rand = luaL_optnumber(L, i + 3, 0);
   luaL_argcheck(L, ev->rand >= 0 && ev->rand < 1, i + 3, "number in [0,1) expected");
   ev->permanent = lua_toboolean(L, i + 4);
+  /* a hard bounce whose permanence is said to be false came with a 4xx */
+  ev->transient = ev->type == BNC_EV_HARD && lua_type(L, i + 4) == LUA_TBOOLEAN &&
+                  !ev->permanent;
 }
 
 /* step(blob|nil, params, event, reason|nil, at [, rand [, permanent]]) ->

@@ -18,7 +18,7 @@
 static bnc_decision_t ev(bnc_record_t *r, const bnc_params_t *p, int type, int reason, int64_t at) {
   bnc_event_in_t e;
   bnc_decision_t d;
-  e.type = type; e.reason = reason; e.at = at; e.rand = 0; e.permanent = 0;
+  e.type = type; e.reason = reason; e.at = at; e.rand = 0; e.permanent = 0; e.transient = 0;
   CHECK_INT(bnc_history_step(r, &e, p, &d), 0);
   return d;
 }
@@ -76,14 +76,38 @@ static void test_soft_window_and_staleness(void) {
   d = ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0 + 72 * H);
   CHECK_INT(d.action, BNC_ACT_SUPPRESS);
   CHECK_INT(d.cause, BNC_CAUSE_SOFT_EXHAUSTED);
-  /* a bounce more than a window after the last one starts a new streak */
+  /* a bounce 73 h after the first is past the 72 h window: the streak goes on
+   * (reset_after 30 d) and is window old */
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0);
-  d = ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0 + 100 * H);
+  d = ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0 + 73 * H);
+  CHECK_INT(d.action, BNC_ACT_SUPPRESS);
+  CHECK_INT(d.attempts, 2);
+  /* reset_after without a soft bounce ends the streak; just before, it goes on */
+  bnc_record_init(&r);
+  ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0);
+  d = ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0 + 30 * D);
   CHECK_INT(d.action, BNC_ACT_RETRY);
   CHECK_INT(d.attempts, 1);
-  /* window 0: no limit */
+  CHECK_INT(r.t1, T0 + 30 * D);
+  /* weekly soft bounces with no window: counted to max_attempts */
   p.window = 0;
+  p.max_attempts = 5;
+  bnc_record_init(&r);
+  {
+    int w;
+    for (w = 0; w < 4; w++) {
+      d = ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0 + w * 7 * D);
+      CHECK_INT(d.action, BNC_ACT_RETRY);
+      CHECK_INT(d.attempts, (unsigned)w + 1);
+    }
+    d = ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0 + 28 * D);
+    CHECK_INT(d.action, BNC_ACT_SUPPRESS);
+    CHECK_INT(d.attempts, 5);
+  }
+  /* window 0 and reset_after 0: no limit in time */
+  p.max_attempts = 100;
+  p.reset_after = 0;
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0);
   d = ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0 + 400 * D);
@@ -100,7 +124,7 @@ static void test_permanent_soft(void) {
   p.permanent_max_attempts = 2;
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0);
-  e.type = BNC_EV_SOFT; e.reason = BNC_R_MAILBOXFULL; e.at = T0 + 60; e.rand = 0; e.permanent = 1;
+  e.type = BNC_EV_SOFT; e.reason = BNC_R_MAILBOXFULL; e.at = T0 + 60; e.rand = 0; e.permanent = 1; e.transient = 0;
   bnc_history_step(&r, &e, &p, &d);
   CHECK_INT(d.action, BNC_ACT_SUPPRESS);
 }
@@ -157,6 +181,41 @@ static void test_hard_complaint_block(void) {
   CHECK_INT(d.cause, BNC_CAUSE_COMPLAINT);
   CHECK_INT(d.reason, BNC_R_FEEDBACK);
   CHECK_INT(d.expires_at, 0);
+}
+
+static void test_transient_hard(void) {
+  bnc_params_t p;
+  bnc_record_t r;
+  bnc_event_in_t e;
+  bnc_decision_t d;
+  bnc_params_default(&p);
+  bnc_record_init(&r);
+  memset(&e, 0, sizeof e);
+  e.type = BNC_EV_HARD; e.reason = BNC_R_USERUNKNOWN; e.at = T0; e.transient = 1;
+  /* default: retried as a soft bounce, counted in the streak */
+  CHECK_INT(bnc_event_effective(&e, &p), BNC_EV_SOFT);
+  CHECK_INT(bnc_history_step(&r, &e, &p, &d), 0);
+  CHECK_INT(d.action, BNC_ACT_RETRY);
+  CHECK_INT(d.state, BNC_ST_BOUNCING);
+  CHECK_INT(d.attempts, 1);
+  CHECK_INT(d.reason, BNC_R_USERUNKNOWN);
+  CHECK_INT(r.last_event, BNC_EV_SOFT);
+  /* "suppress": the hard bounce its reason says */
+  p.hard_transient = BNC_TRANSIENT_SUPPRESS;
+  CHECK_INT(bnc_event_effective(&e, &p), BNC_EV_HARD);
+  e.at = T0 + 60;
+  CHECK_INT(bnc_history_step(&r, &e, &p, &d), 0);
+  CHECK_INT(d.action, BNC_ACT_SUPPRESS);
+  CHECK_INT(d.cause, BNC_CAUSE_HARD);
+  /* a hard bounce that is not transient suppresses under either setting */
+  p.hard_transient = BNC_TRANSIENT_SOFT;
+  bnc_record_init(&r);
+  e.transient = 0;
+  CHECK_INT(bnc_history_step(&r, &e, &p, &d), 0);
+  CHECK_INT(d.cause, BNC_CAUSE_HARD);
+  /* the setting is checked */
+  p.hard_transient = 2;
+  CHECK(bnc_params_check(&p) != NULL);
 }
 
 static void test_retention_and_upgrade(void) {
@@ -430,6 +489,7 @@ static void test_verp(void) {
 int main(void) {
   test_soft_backoff_and_count();
   test_soft_window_and_staleness();
+  test_transient_hard();
   test_permanent_soft();
   test_delivery_resets();
   test_hard_complaint_block();

@@ -21,8 +21,11 @@
 --                                         -- permanent (5xx) reply; at most max_attempts,
 --                                         -- max_attempts when left out
 --            window = D,                  -- or a streak this old suppresses ("forever": never)
+--            reset_after = D,             -- a streak ends after this long without a soft
+--                                         -- bounce (1h..3650d)
 --            backoff = { D, D, ... } },   -- the waits before retry 1, 2, ...; or
 --                      -- { first = D, factor = 1..10 (2), max = D (24h), jitter = R (0) }
+--   hard = { transient = "soft" | "suppress" },  -- a hard bounce said with a 4xx
 --   block = { backoff = ... },            -- either backoff form
 --   retention = { hard = D, soft = D, complaint = D, unsubscribe = D, manual = D },
 --   reasons = { mailboxfull = { max_attempts = N } },
@@ -36,7 +39,7 @@
 --
 -- A `reasons` entry holds the soft keys directly (max_attempts, window, backoff,
 -- permanent_max_attempts), or nested as `soft = {...}`, and may add `block = {...}`
--- and `retention = {...}`. A `domains` entry holds `soft`, `block`, `retention` and
+-- and `retention = {...}`. A `domains` entry holds `soft`, `hard`, `block`, `retention` and
 -- its own `reasons`. Layers merge key by key, most specific last:
 --   base < reasons[reason] < domains[domain] < domains[domain].reasons[reason]
 -- A backoff is replaced whole, never merged step by step.
@@ -223,6 +226,7 @@ end
 
 local STEP = { 1, 30 * 86400, "1s..30d" }
 local WINDOW = { 60, 365 * 86400, "1m..365d", true }
+local RESET = { 3600, 3650 * 86400, "1h..3650d" }
 local RETENTION = { 86400, 3650 * 86400, "1d..3650d", true }
 local HEALTH_WINDOW = { 60, 90 * 86400, "1m..90d" }
 
@@ -270,7 +274,8 @@ local function check_backoff(v, path)
   return { list = list }
 end
 
-local SOFT_KEYS = { "backoff", "max_attempts", "permanent_max_attempts", "window" }
+local SOFT_KEYS = { "backoff", "max_attempts", "permanent_max_attempts", "reset_after", "window" }
+local TRANSIENT = { soft = 0, suppress = 1 }
 local RETENTION_KEYS = { "complaint", "hard", "manual", "soft", "unsubscribe" }
 
 -- Each section check returns a partial table holding only the keys given.
@@ -284,6 +289,9 @@ local function check_soft(v, path, out)
       path .. ".permanent_max_attempts", 1, 1000)
   end
   if v.window ~= nil then out.window = check_duration(v.window, path .. ".window", WINDOW) end
+  if v.reset_after ~= nil then
+    out.reset_after = check_duration(v.reset_after, path .. ".reset_after", RESET)
+  end
   if v.backoff ~= nil then out.backoff = check_backoff(v.backoff, path .. ".backoff") end
   return out
 end
@@ -292,6 +300,21 @@ local function check_soft_section(v, path)
   check_table(v, path, "a table")
   only_keys(v, path, SOFT_KEYS)
   return check_soft(v, path)
+end
+
+-- hard = { transient = "soft" | "suppress" }: what a hard bounce said with a
+-- 4xx (an address reason under a temporary code) is.
+local function check_hard_section(v, path)
+  check_table(v, path, "a table")
+  only_keys(v, path, { "transient" })
+  local out = {}
+  if v.transient ~= nil then
+    if TRANSIENT[v.transient] == nil then
+      expected(path .. ".transient", '"soft" or "suppress"', v.transient)
+    end
+    out.transient = v.transient
+  end
+  return out
 end
 
 local function check_block_section(v, path)
@@ -313,7 +336,7 @@ local function check_retention(v, path)
 end
 
 local REASON_KEYS = { "backoff", "block", "max_attempts", "permanent_max_attempts",
-                      "retention", "soft", "window" }
+                      "reset_after", "retention", "soft", "window" }
 
 -- A reason entry: soft keys flat (or in `soft`), plus `block` and `retention`.
 local function check_reason(v, path)
@@ -373,9 +396,10 @@ local function check_domains(v, path)
     local d = slower(k)
     if out[d] then fail(p, "domain given twice (keys are compared in lower case)") end
     local e = check_table(v[k], p, "a table")
-    only_keys(e, p, { "block", "reasons", "retention", "soft" })
+    only_keys(e, p, { "block", "hard", "reasons", "retention", "soft" })
     local layer = { soft = {} }
     if e.soft ~= nil then layer.soft = check_soft_section(e.soft, p .. ".soft") end
+    if e.hard ~= nil then layer.hard = check_hard_section(e.hard, p .. ".hard") end
     if e.block ~= nil then layer.block = check_block_section(e.block, p .. ".block") end
     if e.retention ~= nil then layer.retention = check_retention(e.retention, p .. ".retention") end
     if e.reasons ~= nil then layer.reasons = check_reasons(e.reasons, p .. ".reasons") end
@@ -433,9 +457,11 @@ end
 -- Merging and resolving
 ------------------------------------------------------------------------------
 
+local SECTIONS = { "soft", "hard", "block", "retention" }
+
 local function merge_into(acc, layer)
   if not layer then return end
-  for _, sec in ipairs({ "soft", "block", "retention" }) do
+  for _, sec in ipairs(SECTIONS) do
     local src = layer[sec]
     if src then
       for k, x in pairs(src) do acc[sec][k] = x end
@@ -459,13 +485,14 @@ end
 -- The flat table the state machine reads. Built once per (domain layer, reason layer).
 -- Every duration is whole seconds, -1 meaning forever:
 --   soft_max_attempts, soft_permanent_max_attempts (<= soft_max_attempts), soft_window
---     (-1: no window), retention_hard, retention_soft (for soft_exhausted),
+--     (-1: no window), soft_reset_after, hard_transient ("soft" or "suppress"),
+--     retention_hard, retention_soft (for soft_exhausted),
 --     retention_complaint, retention_unsubscribe, retention_manual;
 --   soft_backoff = { s1, s2, ... } in the list form, or else soft_backoff_first,
 --     soft_backoff_factor, soft_backoff_max, soft_backoff_jitter (all set, jitter 0..1);
 --   block_backoff, or block_backoff_first/_factor/_max/_jitter, the same way.
 local function build(st, dl, reason)
-  local acc = { soft = {}, block = {}, retention = {} }
+  local acc = { soft = {}, hard = {}, block = {}, retention = {} }
   merge_into(acc, st.base)
   merge_into(acc, reason and st.reasons[reason])
   merge_into(acc, dl)
@@ -475,6 +502,8 @@ local function build(st, dl, reason)
     soft_max_attempts = s.max_attempts,
     soft_permanent_max_attempts = min(s.permanent_max_attempts or s.max_attempts, s.max_attempts),
     soft_window = s.window,
+    soft_reset_after = s.reset_after,
+    hard_transient = acc.hard.transient,
     retention_hard = r.hard,
     retention_soft = r.soft,
     retention_complaint = r.complaint,
@@ -594,7 +623,7 @@ _M.levels = RANK
 -- Compiling
 ------------------------------------------------------------------------------
 
-local TOP_KEYS = { "addresses", "block", "description", "domains", "health", "on_event",
+local TOP_KEYS = { "addresses", "block", "description", "domains", "hard", "health", "on_event",
                    "reasons", "retention", "soft" }
 
 -- policies/default.lua, compiled: { base =, health =, addresses = }; set below.
@@ -603,7 +632,8 @@ local defaults
 
 -- What a policy may leave out, and so what the defaults must give.
 local REQUIRED = {
-  { "soft", "max_attempts" }, { "soft", "window" }, { "soft", "backoff" },
+  { "soft", "max_attempts" }, { "soft", "window" }, { "soft", "reset_after" },
+  { "soft", "backoff" }, { "hard", "transient" },
   { "block", "backoff" },
   { "retention", "hard" }, { "retention", "soft" }, { "retention", "complaint" },
   { "retention", "unsubscribe" }, { "retention", "manual" },
@@ -636,9 +666,10 @@ local function compile_checked(t, d)
   only_keys(t, "", TOP_KEYS)
   if not d then check_complete(t) end
   local st = { reasons = {}, domains = {}, cache = {} }
-  local b = { soft = {}, block = {}, retention = {} }
+  local b = { soft = {}, hard = {}, block = {}, retention = {} }
   if d then merge_into(b, d.base) end
   if t.soft ~= nil then merge_into(b, { soft = check_soft_section(t.soft, "soft") }) end
+  if t.hard ~= nil then merge_into(b, { hard = check_hard_section(t.hard, "hard") }) end
   if t.block ~= nil then merge_into(b, { block = check_block_section(t.block, "block") }) end
   if t.retention ~= nil then merge_into(b, { retention = check_retention(t.retention, "retention") }) end
   st.base = b

@@ -46,6 +46,7 @@ local EVENT = {}
 for i, name in ipairs(core.history_info().events) do EVENT[name] = i - 1 end
 local EV_SOFT, EV_BLOCK, EV_RELEASE, EV_SUPPRESS = EVENT.soft, EVENT.block, EVENT.release,
   EVENT.suppress
+local EV_HARD = EVENT.hard
 EVENT.none, EVENT.check, EVENT.suppress = nil, nil, nil  -- not for record()
 EVENT.auto_reply = EVENT.delivered   -- an auto-reply proves the mailbox took the message
 
@@ -115,6 +116,8 @@ local function compile_params(r)
     max_attempts = r.soft_max_attempts,
     permanent_max_attempts = r.soft_permanent_max_attempts,
     window = r.soft_window == policy_mod.FOREVER and 0 or r.soft_window,
+    reset_after = r.soft_reset_after,
+    hard_transient = r.hard_transient == "suppress" and 1 or 0,
     soft_backoff = soft, soft_jitter = soft_jitter,
     block_backoff = block, block_jitter = block_jitter,
     retention_hard = r.retention_hard, retention_soft = r.retention_soft,
@@ -135,6 +138,7 @@ local function set_policy(self, p)
   self.policy = p
   self.pcache = setmetatable({}, { __mode = "k" })  -- resolved table -> params
   self.jitter = setmetatable({}, { __mode = "k" })  -- params -> true when jittered
+  self.retry_transient = setmetatable({}, { __mode = "k" })  -- params -> true: 4xx hard is soft
   self.dcache, self.ndomains = {}, 0                 -- domain -> reason -> params
   self.case_sensitive = p.addresses and p.addresses.case_sensitive or false
   self.on_event = p.on_event or false   -- false, not nil: no __index lookup per event
@@ -303,6 +307,7 @@ local function params_for(self, domain, reason)
     ud, jitter = compile_params(r)
     self.pcache[r] = ud
     if jitter then self.jitter[ud] = true end
+    if r.hard_transient ~= "suppress" then self.retry_transient[ud] = true end
   end
   row[k] = ud
   return ud
@@ -535,6 +540,12 @@ local function record(self, ev, into, clocked, now)
     if not rc then
       argerr(1, "record", "field 'reason': unknown reason '" .. tostring(reason) .. "'", 4)
     end
+  end
+  if code == EV_HARD and permanent == false then
+    -- a hard reason under a 4xx: a soft bounce when the policy retries it
+    local row = self.dcache[domain]
+    local params = row and row[reason or ""] or params_for(self, domain, reason)
+    if self.retry_transient[params] then code, etype = EV_SOFT, "soft" end
   end
   local n = ev.count
   if n ~= nil and (type(n) ~= "number" or n < 1 or n % 1 ~= 0) then

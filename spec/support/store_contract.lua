@@ -199,6 +199,37 @@ case("a tracker on the store escalates, suppresses, lists and expires", function
   eq((t:check("gone@example.com", T0 + 31 * 86400)), false, "hard bounce after 31 days")
 end)
 
+case("a soft-bounce streak spans campaigns; a 4xx hard bounce is retried", function(mk)
+  local s = mk()
+  local bounce = require("bounce")
+  local t = bounce.tracker{ store = s, health = false }   -- the default policy
+  local T0, H, D = 1780000000, 3600, 86400
+  -- two soft bounces 73 hours apart: the streak is past its 72 h window
+  local d = must(t:record{ rcpt = "a@example.com", type = "soft", at = T0 }, nil, "record")
+  eq(d.action, "retry", "first soft bounce")
+  d = must(t:record{ rcpt = "a@example.com", type = "soft", at = T0 + 73 * H }, nil, "record")
+  eq(d.action, "suppress", "soft bounce 73 h later")
+  eq(d.attempts, 2, "attempts after the second soft bounce")
+  -- 30 days without a soft bounce end the streak
+  must(t:record{ rcpt = "b@example.com", type = "soft", at = T0 }, nil, "record")
+  d = must(t:record{ rcpt = "b@example.com", type = "soft", at = T0 + 30 * D }, nil, "record")
+  eq(d.action, "retry", "soft bounce 30 days later")
+  eq(d.attempts, 1, "a new streak")
+  -- Postfix verifying a recipient: a hard reason under 450, retried
+  d = must(t:record{ rcpt = "v@example.com", at = T0,
+    reply = "450 4.1.1 <v@example.com>: Recipient address rejected: unverified address" },
+    nil, "record")
+  eq(d.action, "retry", "450 4.1.1 under the default policy")
+  eq(d.attempts, 1, "counted in the streak")
+  eq((t:check("v@example.com", T0 + 1)), true, "check after a 450 4.1.1")
+  local strict = bounce.tracker{ store = s, health = false, policy = "policies/strict.lua" }
+  d = must(strict:record{ rcpt = "w@example.com", at = T0,
+    reply = "450 4.1.1 <w@example.com>: Recipient address rejected: unverified address" },
+    nil, "record")
+  eq(d.action, "suppress", "450 4.1.1 under policies/strict.lua")
+  eq(d.cause, "hard", "its cause")
+end)
+
 case("a corrupt record is reported with the address and not overwritten", function(mk)
   local s = mk()
   local t = tracker_on(s)

@@ -59,10 +59,45 @@ describe("the history state machine", function()
     assert.equal(4, d.attempts)
   end)
 
-  it("starts a new streak when the last soft bounce is older than the window", function()
-    local _, d = run(p, { { "soft", nil, T0 }, { "soft", nil, T0 + 100 * H } })
-    assert.equal("retry", d.action)
+  it("keeps a streak going across a gap: 73 hours apart is past the 72 h window", function()
+    local _, d = run(p, { { "soft", nil, T0 }, { "soft", nil, T0 + 73 * H } })
+    assert.same({ "suppress", "soft_exhausted", 2 }, { d.action, d.cause, d.attempts })
+    _, d = run(p, { { "soft", nil, T0 }, { "soft", nil, T0 + 71 * H } })
+    assert.same({ "retry", 2 }, { d.action, d.attempts })
+  end)
+
+  it("ends a streak after reset_after without a soft bounce (default 30 days)", function()
+    local blob, d = run(p, { { "soft", nil, T0 }, { "soft", nil, T0 + 30 * D } })
+    assert.same({ "retry", 1 }, { d.action, d.attempts })
+    assert.equal(T0 + 30 * D, core.decode_record(blob).streak_start)
+    local short = core.params{ max_attempts = 5, window = 0, reset_after = 2 * D }
+    _, d = run(short, { { "soft", nil, T0 }, { "soft", nil, T0 + 2 * D - 1 } })
+    assert.equal(2, d.attempts)
+    _, d = run(short, { { "soft", nil, T0 }, { "soft", nil, T0 + 2 * D } })
     assert.equal(1, d.attempts)
+  end)
+
+  it("counts weekly soft bounces to max_attempts when the window does not end it", function()
+    local weekly = core.params{ max_attempts = 5, window = 0 }
+    local blob, d
+    for w = 0, 3 do
+      blob, d = run(weekly, { { "soft", "mailboxfull", T0 + w * 7 * D } }, blob)
+      assert.same({ "retry", w + 1 }, { d.action, d.attempts })
+    end
+    _, d = run(weekly, { { "soft", "mailboxfull", T0 + 28 * D } }, blob)
+    assert.same({ "suppress", "soft_exhausted", 5 }, { d.action, d.cause, d.attempts })
+  end)
+
+  it("steps a hard bounce said with a 4xx as a soft one, unless hard_transient is 1", function()
+    local blob, d = run(p, { { "hard", "userunknown", T0, 0, false } })
+    assert.same({ "retry", "bouncing", 1, "userunknown" }, { d.action, d.state, d.attempts, d.reason })
+    assert.equal("soft", core.decode_record(blob).last_event)
+    _, d = run(p, { { "hard", "userunknown", T0, 0, nil } })
+    assert.same({ "suppress", "hard" }, { d.action, d.cause })
+    local strict = core.params{ hard_transient = 1 }
+    _, d = run(strict, { { "hard", "userunknown", T0, 0, false } })
+    assert.same({ "suppress", "hard" }, { d.action, d.cause })
+    assert.has_error(function() core.params{ hard_transient = 2 } end)
   end)
 
   it("ends the streak on delivery", function()

@@ -48,6 +48,11 @@ describe("policy.default", function()
     assert.equal(72 * HOUR, r.soft_window)
   end)
 
+  it("ends a soft-bounce streak after 30 days without one, and retries a 4xx hard bounce", function()
+    assert.equal(30 * DAY, r.soft_reset_after)
+    assert.equal("soft", r.hard_transient)
+  end)
+
   it("holds blocked sending for 15m, 1h, 4h", function()
     assert.same({ 900, 3600, 14400 }, r.block_backoff)
   end)
@@ -224,10 +229,10 @@ describe("policy validation", function()
 
   it("refuses unknown keys, with a hint for near misses", function()
     assert.equal("policies/x.lua: soft.max_attempt: unknown key (did you mean max_attempts?), "
-      .. "expected one of backoff, max_attempts, permanent_max_attempts, window",
+      .. "expected one of backoff, max_attempts, permanent_max_attempts, reset_after, window",
       err_of_table({ soft = { max_attempt = 3 } }))
     assert.equal("policies/x.lua: bogus: unknown key, expected one of addresses, block, "
-      .. "description, domains, health, on_event, reasons, retention, soft",
+      .. "description, domains, hard, health, on_event, reasons, retention, soft",
       err_of_table({ bogus = 1 }))
     assert.equal("policies/x.lua: retention.hardd: unknown key (did you mean hard?), "
       .. "expected one of complaint, hard, manual, soft, unsubscribe",
@@ -262,6 +267,27 @@ describe("policy validation", function()
       err_of_table({ block = { backoff = { "forever" } } }))
     assert.equal("policies/x.lua: health.window: expected a duration 1m..90d, got -5",
       err_of_table({ health = { window = -5 } }))
+    assert.equal('policies/x.lua: soft.reset_after: expected a duration 1h..3650d, got "59m"',
+      err_of_table({ soft = { reset_after = "59m" } }))
+    assert.equal('policies/x.lua: soft.reset_after: expected a duration 1h..3650d, got "forever"',
+      err_of_table({ soft = { reset_after = "forever" } }))
+    assert.equal('policies/x.lua: domains["a.example"].soft.reset_after: expected a duration '
+      .. '1h..3650d, got "3651d"',
+      err_of_table({ domains = { ["a.example"] = { soft = { reset_after = "3651d" } } } }))
+    assert.equal('policies/x.lua: hard.transient: expected "soft" or "suppress", got "retry"',
+      err_of_table({ hard = { transient = "retry" } }))
+    assert.equal("policies/x.lua: hard.soft: unknown key, expected one of transient",
+      err_of_table({ hard = { soft = 1 } }))
+  end)
+
+  it("accepts reset_after at both ends of 1h..3650d, per reason and domain too", function()
+    local p = assert(policy.load({ soft = { reset_after = "1h" },
+      reasons = { mailboxfull = { reset_after = "3650d" } },
+      domains = { ["b.example"] = { hard = { transient = "suppress" } } } }))
+    assert.equal(3600, p:resolve().soft_reset_after)
+    assert.equal(3650 * DAY, p:resolve(nil, "mailboxfull").soft_reset_after)
+    assert.equal("suppress", p:resolve("b.example").hard_transient)
+    assert.equal("soft", p:resolve("c.example").hard_transient)
   end)
 
   it("accepts retention at both ends of 1d..3650d, and 'forever'", function()
@@ -683,6 +709,7 @@ describe("shipped policies", function()
     assert.equal(24 * HOUR, r.soft_window)
     assert.equal(1, p:resolve(nil, "suspend").soft_max_attempts)
     assert.equal(-1, r.retention_hard)
+    assert.equal("suppress", r.hard_transient)       -- "450 4.1.1 unverified address": suppress
   end)
 
   it("transactional.lua retries with jittered exponential backoff", function()

@@ -9,7 +9,7 @@ local format = string.format
 
 local _M = { _VERSION = require("bounce.core")._VERSION }
 
-_M.help = [[
+_M.help = [=[
 usage: bounce policyd (--db FILE | --store URL) [--listen 127.0.0.1:10040]
                       [--policy FILE] [--on-error defer|dunno] [--check]
 
@@ -52,7 +52,7 @@ next restriction decides). One process serves every Postfix connection
 
 Logs go to stderr. Exit status: 2 when it cannot start (bad option, missing
 or unreadable history, port taken); 0 after --check when all is well.
-]]
+]=]
 
 local VALUE = { db = true, store = true, listen = true, policy = true, ["on-error"] = true,
                 ["max-connections"] = true, ["idle-timeout"] = true, ["redis-timeout"] = true,

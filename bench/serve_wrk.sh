@@ -105,8 +105,9 @@ stored_shdict() {
   local after="" hdr="$tmp/$1/headers"
   : >"$tmp/$1/stored.txt"
   while :; do
+    # the first page has no `after` (an empty value is a 400)
     curl -s -D "$hdr" -H "Authorization: Bearer $token" \
-      "http://127.0.0.1:$port/suppressions?format=csv&limit=10000&after=$after" |
+      "http://127.0.0.1:$port/suppressions?format=csv&limit=10000${after:+&after=$after}" |
       tr -d '\r' | tail -n +2 | cut -d, -f1 >>"$tmp/$1/stored.txt"
     after=$(tr -d '\r' <"$hdr" | sed -n 's/^[Xx]-[Nn]ext-[Aa]fter: //p')
     [ -n "$after" ] || break

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "history.h"
 #include "reason.h"
-#include "reply.h"
+#include "bnc.h"
 
 #define MAX_TIME 0xFFFFFFFFu
 

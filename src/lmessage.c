@@ -15,9 +15,10 @@
  */
 #include <stddef.h>
 #include <string.h>
-#include "address.h"
+#include "date.h"
 #include "lbnc.h"
 #include "message.h"
+#include "verp.h"
 
 enum {
   MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "check.h"
 #include "address.h"
+#include "verp.h"
 #include "history.h"
 #include "mstore.h"
 #include "reason.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "check.h"
 #include "classify.h"
+#include "date.h"
 #include "message.h"
 
 static bnc_ruleset_t *rules;

@@ -6,7 +6,7 @@
  * arguments. The policy (Lua) resolves what applies to an address and a
  * reason into a bnc_params_t; this file only applies it.
  *
- * Rules (issue 3):
+ * Rules:
  * - soft: counts a streak and schedules a retry by the backoff (step n for
  *   the n-th soft bounce, the last step repeating). The address is
  *   suppressed (soft_exhausted) when the streak reaches max_attempts or has

@@ -80,11 +80,6 @@ typedef struct {
   int expired;         /* a suppression ended before this event applied */
 } bnc_decision_t;
 
-/* Defaults that make sense without a policy: 5 attempts in 72h (a streak
- * ends after 30d without a soft bounce; a 4xx hard bounce is soft), backoff
- * 10m 30m 2h 8h 24h, block 15m 1h 4h, retention hard/complaint/unsubscribe
- * forever, soft 30d, manual forever. */
-void bnc_params_default(bnc_params_t *p);
 /* Checks a params struct; returns NULL or what is wrong. */
 const char *bnc_params_check(const bnc_params_t *p);
 

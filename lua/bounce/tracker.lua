@@ -127,6 +127,13 @@ local function compile_params(r)
   }, soft_jitter > 0 or block_jitter > 0
 end
 
+-- syntax: params = tracker.default_params()
+-- The default policy (policies/default.lua) as the state machine's numbers:
+-- what core.params takes for the keys a caller leaves out.
+function _M.default_params()
+  return (compile_params(policy_mod.default():resolve()))
+end
+
 -- Gives the fast path (see T:record) what it reads of the policy.
 local function fast_ctx(self)
   self.hflush("ctx", self.fast, self.dcache, self.case_sensitive, self.keep_health and self.bucket)

@@ -3,7 +3,8 @@
 -- and bounce's own event schema made into tracker events. Pure Lua, for
 -- Lua 5.1-5.4, LuaJIT and OpenResty: bounce.classify (the C module) is
 -- loaded when a payload carries a reply to classify, unless opts.classify
--- is given; JSON is decoded with lua-cjson unless a decoder is passed in;
+-- is given, and bounce.core for an SES or Resend bounce (SES's bounce types
+-- are the C table the message parser uses too); JSON is decoded with lua-cjson unless a decoder is passed in;
 -- signatures are checked with lua-luaossl (loaded only when a check runs).
 --
 --   local webhooks = require("bounce.webhooks")

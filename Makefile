@@ -19,13 +19,13 @@ OPT      ?= -O2 -g
 WERROR   ?=
 CFLAGS_ALL = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(CFLAGS)
 
-CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/providers.c src/record.c src/history.c src/mstore.c src/address.c src/date.c \
+CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/providers.c src/record.c src/history.c src/mstore.c src/address.c src/verp.c src/date.c \
             src/message.c src/mime.c src/dsn.c src/ses.c src/families.c src/autoreply.c src/recipient.c \
             src/dns.c src/idn.c src/mailbox.c src/pattern.c
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
-.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint asan conformance reference robustness \
+.PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint lint-headers asan conformance reference robustness \
         zoo zoo-generate bench icount fuzz demo deps clean install smoke rockcheck rock rock-install
 
 all: $(MODULE)
@@ -90,7 +90,8 @@ spec-old:
 	$(MAKE) LUA=lua5.3 spec
 
 # luacheck (.luacheckrc), cppcheck, and a -Werror build of everything in C:
-# module, C tests, benchmark, fuzz targets (syntax only: libFuzzer is clang's).
+# module, C tests, benchmark, fuzz targets (syntax only: libFuzzer is clang's),
+# and each header on its own (lint-headers).
 lint:
 	@sh .ci/deps lint
 	luacheck --no-color lua spec bench examples $(wildcard bin/*)
@@ -107,6 +108,15 @@ lint:
 	$(CC) $(OPT) $(WARN) -Werror -Isrc -o build/werror/bench_core bench/bench_core.c $(CORE_SRC)
 	for f in $(wildcard fuzz/fuzz_*.c); do \
 	  $(CC) $(WARN) -Werror -Isrc -fsyntax-only $$f || exit 1; done
+	$(MAKE) lint-headers
+
+# Every header compiles on its own, twice in a row (it includes what it
+# uses, and its guard holds); the binding's headers with the Lua headers.
+lint-headers:
+	@for h in $(CORE_HDR); do \
+	  printf '#include "%s"\n#include "%s"\ntypedef int bnc_header_alone;\n' $${h#src/} $${h#src/} | \
+	    $(CC) $(WARN) -Werror -fsyntax-only -Isrc $(LUA_CFLAGS) -x c - || { echo "lint: $$h does not compile alone"; exit 1; }; \
+	done; echo "lint: $(words $(CORE_HDR)) headers compile alone"
 
 # The C tests and the specs with AddressSanitizer and UBSan. The module is
 # loaded by a stock interpreter, so the runtime is preloaded, libasan first.

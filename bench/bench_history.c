@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
+#include "../test/params.h"
 #include "history.h"
 #include "mstore.h"
 #include "reason.h"
@@ -132,7 +133,7 @@ int main(int argc, char **argv) {
   size_t i;
   int a;
   if (!evs) return 1;
-  bnc_params_default(&p);
+  test_params(&p);
   for (i = 0; i < NREC; i++) bnc_record_init(&recs[i]);
   for (i = 0; i < NEV; i++) {
     evs[i].type = pick();

@@ -123,7 +123,7 @@ echo
 echo "== store_shdict (inside nginx, LuaJIT)"
 if lua5.4 bench/store_shdict.lua "$runs" "$secs"; then :; else failed="$failed store_shdict"; fi
 
-# Bounce messages (issue 4): the files named in $corpus/labels.jsonl, read
+# Bounce messages: the files named in $corpus/labels.jsonl, read
 # into memory, through bnc_message_parse (C), bounce.parse (Lua 5.4, LuaJIT)
 # and Sisimai->make; messages/s, the target, and the ratio to Sisimai.
 echo

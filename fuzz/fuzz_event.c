@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../test/params.h"
 #include "history.h"
 #include "reason.h"
 #include "record.h"
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t i;
   unsigned j;
   if (size < 16) return 0;
-  bnc_params_default(&p);
+  test_params(&p);
   p.max_attempts = 1u + data[0] % 20;
   p.permanent_max_attempts = 1u + data[1] % p.max_attempts;
   p.window = data[2] ? (uint32_t)data[2] * 3600u : 0;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../test/params.h"
 #include "history.h"
 #include "record.h"
 
@@ -31,7 +32,7 @@ static void raw_fields(const uint8_t *d, size_t size) {
     bnc_params_t p;
     int e;
     if (memcmp(&back, &r, sizeof r) != 0) abort();
-    bnc_params_default(&p);
+    test_params(&p);
     for (e = BNC_EV_SENT; e < BNC_EV__COUNT; e++) {
       bnc_record_t x = back;
       bnc_event_in_t ev;
@@ -61,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   bnc_record_encode(&r, out);
   if (size != BNC_RECORD_SIZE || memcmp(out, data, size) != 0) abort();
-  bnc_params_default(&p);
+  test_params(&p);
   for (e = BNC_EV_SENT; e < BNC_EV__COUNT; e++) {
     bnc_record_t x = r, back;
     bnc_event_in_t ev;

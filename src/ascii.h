@@ -12,8 +12,12 @@
 #include <string.h>
 
 static inline int bnc_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static inline int bnc_upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
+/* Blanks inside a line (RFC 5234 WSP), line ends, and both with VT and FF
+ * (what C's isspace says in the C locale, whatever the locale is). */
 static inline int bnc_is_wsp(int c) { return c == ' ' || c == '\t'; }
 static inline int bnc_is_eol(int c) { return c == '\r' || c == '\n'; }
+static inline int bnc_is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 /* Whether a[0..an) is the C string b ignoring ASCII case. b is walked to its
  * NUL as it is compared (no strlen first): most calls differ at once. */

@@ -386,10 +386,8 @@ typedef struct {
 } scan_ctx;
 
 static int host_matches(const char *h, size_t hl, const char *want, size_t wl) {
-  size_t i;
   if (wl > hl) return 0;
-  for (i = 0; i < wl; i++)
-    if (bnc_lower((unsigned char)h[hl - wl + i]) != bnc_lower((unsigned char)want[i])) return 0;
+  if (!bnc_ieq_n(h + hl - wl, want, wl)) return 0;
   return wl == hl || h[hl - wl - 1] == '.' || want[0] == '.';
 }
 
@@ -404,19 +402,6 @@ static int conditions_hold(const rule_rt *rule, const scan_ctx *c) {
   return 1;
 }
 
-static int is_ws(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-/* Whether w starts with the lower-case word (its length bytes, checked by
- * the caller), ignoring case. */
-static int same_word(const char *w, const char *word) {
-  size_t i;
-  for (i = 0; word[i]; i++)
-    if (bnc_lower((unsigned char)w[i]) != word[i]) return 0;
-  return 1;
-}
-
 /* Where a phrase of flen normalized bytes that ends at raw offset end
  * starts in the raw text t[0..n) (framed by spaces): walks back, counting a
  * run of white space as one byte. */
@@ -425,8 +410,8 @@ static size_t raw_start(const char *t, size_t n, size_t end, size_t flen) {
   while (flen > 0) {
     if (j == 0) return 0;          /* the leading frame space */
     j--;
-    if (j == n || is_ws((unsigned char)t[j]))
-      while (j > 0 && is_ws((unsigned char)t[j - 1])) j--;
+    if (j == n || bnc_is_space((unsigned char)t[j]))
+      while (j > 0 && bnc_is_space((unsigned char)t[j - 1])) j--;
     flen--;
   }
   return j;
@@ -440,15 +425,15 @@ static int clause_ended(const char *t, size_t n, size_t from, size_t to, int kin
   for (i = from + 1; i < to; i++) {
     char ch = t[i];
     if ((ch == '.' || ch == '!' || ch == '?' || ch == ':') &&
-        (i + 1 >= n || is_ws((unsigned char)t[i + 1])))
+        (i + 1 >= n || bnc_is_space((unsigned char)t[i + 1])))
       return 1;
     if (ch == ';' || (ch == ',' && kind == ADV_PURPOSE)) return 1;
-    if (is_ws((unsigned char)ch) && i + 1 < to) {
+    if (bnc_is_space((unsigned char)ch) && i + 1 < to) {
       const char *w = t + i + 1;
       size_t left = to - i - 1;
-      if ((left >= 8 && bnc_lower((unsigned char)w[0]) == 'b' && same_word(w, "because ")) ||
-          (left >= 6 && bnc_lower((unsigned char)w[0]) == 's' && same_word(w, "since ")) ||
-          (left >= 7 && bnc_lower((unsigned char)w[0]) == 'd' && same_word(w, "due to ")))
+      if ((left >= 8 && bnc_lower((unsigned char)w[0]) == 'b' && bnc_iprefix(w, left, "because ")) ||
+          (left >= 6 && bnc_lower((unsigned char)w[0]) == 's' && bnc_iprefix(w, left, "since ")) ||
+          (left >= 7 && bnc_lower((unsigned char)w[0]) == 'd' && bnc_iprefix(w, left, "due to ")))
         return 1;
     }
   }

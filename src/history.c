@@ -5,7 +5,7 @@
 #include <string.h>
 #include "history.h"
 #include "reason.h"
-#include "reply.h"
+#include "bnc.h"
 
 #define MAX_TIME 0xFFFFFFFFu
 
@@ -13,27 +13,6 @@ static const char *const ACTIONS[BNC_ACT__COUNT] = { "send", "retry", "suppress"
 
 const char *bnc_action_name(int a) {
   return (a >= 0 && a < BNC_ACT__COUNT) ? ACTIONS[a] : NULL;
-}
-
-void bnc_params_default(bnc_params_t *p) {
-  static const uint32_t soft[] = { 600, 1800, 7200, 28800, 86400 };
-  static const uint32_t block[] = { 900, 3600, 14400 };
-  memset(p, 0, sizeof *p);
-  p->max_attempts = 5;
-  p->permanent_max_attempts = 5;
-  p->window = 72 * 3600;
-  p->reset_after = 30 * 86400;
-  p->hard_transient = BNC_TRANSIENT_SOFT;
-  memcpy(p->soft_backoff, soft, sizeof soft);
-  p->soft_steps = 5;
-  memcpy(p->block_backoff, block, sizeof block);
-  p->block_steps = 3;
-  p->retention[BNC_CAUSE_NONE] = 0;
-  p->retention[BNC_CAUSE_HARD] = BNC_FOREVER;
-  p->retention[BNC_CAUSE_SOFT_EXHAUSTED] = 30 * 86400;
-  p->retention[BNC_CAUSE_COMPLAINT] = BNC_FOREVER;
-  p->retention[BNC_CAUSE_UNSUBSCRIBE] = BNC_FOREVER;
-  p->retention[BNC_CAUSE_MANUAL] = BNC_FOREVER;
 }
 
 const char *bnc_params_check(const bnc_params_t *p) {

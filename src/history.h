@@ -6,7 +6,7 @@
  * arguments. The policy (Lua) resolves what applies to an address and a
  * reason into a bnc_params_t; this file only applies it.
  *
- * Rules (issue 3):
+ * Rules:
  * - soft: counts a streak and schedules a retry by the backoff (step n for
  *   the n-th soft bounce, the last step repeating). The address is
  *   suppressed (soft_exhausted) when the streak reaches max_attempts or has
@@ -80,11 +80,6 @@ typedef struct {
   int expired;         /* a suppression ended before this event applied */
 } bnc_decision_t;
 
-/* Defaults that make sense without a policy: 5 attempts in 72h (a streak
- * ends after 30d without a soft bounce; a 4xx hard bounce is soft), backoff
- * 10m 30m 2h 8h 24h, block 15m 1h 4h, retention hard/complaint/unsubscribe
- * forever, soft 30d, manual forever. */
-void bnc_params_default(bnc_params_t *p);
 /* Checks a params struct; returns NULL or what is wrong. */
 const char *bnc_params_check(const bnc_params_t *p);
 

@@ -5,6 +5,7 @@
  * RFC 3492's Punycode both ways, every step bounded by the 63-byte label.
  */
 #include <string.h>
+#include "ascii.h"
 #include "idn.h"
 
 #define LABEL_MAX 63                 /* bytes of a label, and so code points */
@@ -121,7 +122,7 @@ static const char WHY_CTRL[] = "a control character or space";
 static uint32_t map_cp(uint32_t c, const char **why) {
   size_t lo = 0, hi = sizeof RANGES / sizeof RANGES[0];
   if (c <= 32 || c == 127) { *why = WHY_CTRL; return NO_CP; }
-  if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
+  if (c < 0x80) return (uint32_t)bnc_lower((int)c);
   if ((c & 0xFFFE) == 0xFFFE || (c >= 0xFDD0 && c <= 0xFDEF)) { *why = WHY_BAD; return NO_CP; }
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;

@@ -202,7 +202,7 @@ void bnc_open_policy(lua_State *L);     /* lpolicy.c: params */
 void bnc_open_record(lua_State *L);     /* lrecord.c: step, decode_record, ... */
 void bnc_open_mstore(lua_State *L);     /* lmstore.c: mstore, recorder */
 void bnc_open_address(lua_State *L);    /* laddress.c: normalize_address */
-void bnc_open_message(lua_State *L);    /* lmessage.c: parse */
+void bnc_open_message(lua_State *L);    /* lmessage.c: parse, ses_bounce */
 void bnc_open_verp(lua_State *L);       /* lverp.c: verp_decode, verp_find */
 void bnc_open_dns(lua_State *L);        /* ldns.c: DNS, IDN, mailbox syntax */
 

@@ -10,7 +10,7 @@
  *   lmstore.c   the memory store, the tracker's fast path (recorder),
  *               whose health buffer is lhealth.c
  *   laddress.c  normalize_address
- *   lmessage.c  parse
+ *   lmessage.c  parse, ses_bounce
  *   lverp.c     verp_decode, verp_find
  *   ldns.c      DNS messages, IDN, the mailbox syntax check
  *

@@ -1,9 +1,9 @@
 /*
  * lhealth.c - the health counts of the tracker's fast path (lmstore.c).
  *
- * t:record counts each event in Lua tables (scope -> bucket -> 6 counts):
- * ~1400 instructions an event on Lua 5.4 for a domain and a campaign. The
- * fast path adds to this buffer instead: one entry per scope (kind and
+ * t:record counts each event in Lua tables (scope -> bucket -> 6 counts),
+ * several table look-ups and writes per scope of an event. The fast path
+ * adds to this buffer instead: one entry per scope (kind and
  * name) holding the counts of one bucket. An entry is handed to the
  * tracker's function (which counts as t:record does) when its scope gets
  * an event of another bucket or one the buffer does not take; all are

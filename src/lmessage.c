@@ -1,6 +1,7 @@
 /*
  * lmessage.c - `core.parse`: a whole message (message.c) in one C call,
- * its results as a list of tables.
+ * its results as a list of tables; `core.ses_bounce`: the SES bounce types
+ * the message reader uses (ses.h), for the webhook.
  *
  * parse(message [, opts]) -> list of results | nil, err. The result struct
  * and the arena live in a userdata (collected by the GC), so nothing
@@ -15,9 +16,11 @@
  */
 #include <stddef.h>
 #include <string.h>
-#include "address.h"
+#include "date.h"
 #include "lbnc.h"
 #include "message.h"
+#include "ses.h"
+#include "verp.h"
 
 enum {
   MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,
@@ -294,7 +297,22 @@ static int l_parse(lua_State *L) {
   return rc == BNC_OK ? 1 : 2;
 }
 
+/* ses_bounce(bounce_type [, subtype]) -> type, reason | nil: what SES's
+ * bounceType and bounceSubType say (ses.h), for bounce.webhooks. */
+static int l_ses_bounce(lua_State *L) {
+  size_t btn, stn = 0;
+  const char *bt = luaL_checklstring(L, 1, &btn);
+  const char *st = luaL_optlstring(L, 2, NULL, &stn);
+  const bnc_ses_type_t *k = bnc_ses_bounce(bt, btn, st, stn);
+  if (!k) return 0;
+  lua_pushstring(L, bnc_type_name(k->type));
+  lua_pushstring(L, bnc_reason_name(k->reason));
+  return 2;
+}
+
 void bnc_open_message(lua_State *L) {
+  lua_pushcfunction(L, l_ses_bounce);
+  lua_setfield(L, -2, "ses_bounce");
   lua_getfield(L, -1, "default_rules");               /* M, rules */
   msg_keys(L);                                        /* M, rules, keys */
   lua_pushboolean(L, 0);                              /* M, rules, keys, no buffer yet */

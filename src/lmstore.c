@@ -217,11 +217,10 @@ static void mstore_mt(lua_State *L) {
 }
 
 /* ---- the tracker's fast path ---- */
-/* t:record over the memory store in one C call. Measured on Lua 5.4
- * (callgrind): a C API call costs about what a VM instruction does
- * (reading a field ~95 instructions from C, ~65 from Lua) and a table
- * built from C costs as much as a Lua constructor; what pays is doing in
- * one call what took several (normalize, classify a reply, floor, apply,
+/* t:record over the memory store in one C call. A C API call costs about
+ * what a VM instruction does, and reading a field or building a table
+ * costs about the same from C as from Lua; what pays is doing in one call
+ * what would take several (normalize, classify a reply, floor, apply,
  * type checks), the health counts (buffered below) and the work between
  * them. So the decision's fields come back as values and t:record builds
  * the table. Only the common case is handled: for any other the function

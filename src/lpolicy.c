@@ -84,8 +84,66 @@ static uint32_t steps_field(lua_State *L, int t, const char *k, uint32_t *steps,
  *   soft_backoff={...}, block_backoff={...}, soft_jitter=, block_jitter=,
  *   retention_hard=, retention_soft=, retention_complaint=,
  *   retention_unsubscribe=, retention_manual= } -> params userdata.
- * Seconds everywhere; retention -1 is forever; absent keys take defaults. */
+ * Seconds everywhere; retention -1 is forever. An absent key takes the
+ * default policy's value (policies/default.lua, the one source of the
+ * defaults): bounce.tracker.default_params(), made once per Lua state and
+ * kept in the registry; its own call gives every key. */
+static const char default_key = 'd';
+
+static int make_default(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "bounce.tracker");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "default_params");
+  lua_call(L, 0, 1);
+  return 1;
+}
+
+static void default_params(lua_State *L, bnc_params_t *d) {
+  bnc_params_t *p;
+  lua_pushlightuserdata(L, (void *)&default_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_isboolean(L, -1))                    /* false: being made, by this call */
+    luaL_error(L, "params: the default policy leaves a key out");
+  if (lua_isnil(L, -1)) {
+    int st;
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, (void *)&default_key);
+    lua_pushboolean(L, 0);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, make_default);
+    st = lua_pcall(L, 0, 1, 0);
+    lua_pushlightuserdata(L, (void *)&default_key);
+    if (st == 0 && lua_touserdata(L, -2)) lua_pushvalue(L, -2); else lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    if (st != 0) lua_error(L);
+  }
+  p = bnc_testudata(L, -1, PARAMS_MT);
+  if (!p) luaL_error(L, "params: the default policy gave no params");
+  *d = *p;
+  lua_pop(L, 1);
+}
+
+/* Whether t holds every key params reads (permanent_max_attempts defaults
+ * to max_attempts): then no default is needed. */
+static int all_given(lua_State *L, int t, const char *const *keys) {
+  int i;
+  for (i = 0; keys[i]; i++) {
+    int nil;
+    lua_getfield(L, t, keys[i]);
+    nil = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (nil) return 0;
+  }
+  return 1;
+}
+
 static int l_params(lua_State *L) {
+  static const char *const keys[] = {
+    "max_attempts", "window", "reset_after", "hard_transient",
+    "soft_backoff", "block_backoff", "soft_jitter", "block_jitter", "retention_hard",
+    "retention_soft", "retention_complaint", "retention_unsubscribe", "retention_manual", NULL
+  };
   static const char *const rk[BNC_CAUSE__COUNT] = {
     NULL, "retention_hard", "retention_soft", "retention_complaint",
     "retention_unsubscribe", "retention_manual"
@@ -93,8 +151,9 @@ static int l_params(lua_State *L) {
   bnc_params_t d, *p;
   int i;
   luaL_checktype(L, 1, LUA_TTABLE);
-  bnc_params_default(&d);
   bnc_l_params_mt(L);
+  memset(&d, 0, sizeof d);
+  if (!all_given(L, 1, keys)) default_params(L, &d);
   p = lua_newuserdata(L, sizeof *p);
   *p = d;
   luaL_getmetatable(L, PARAMS_MT);
@@ -106,8 +165,8 @@ static int l_params(lua_State *L) {
   p->window = (uint32_t)bnc_l_num_field(L, 1, "window", d.window, 0, 4294967295.0);
   p->reset_after = (uint32_t)bnc_l_num_field(L, 1, "reset_after", d.reset_after, 0, 4294967295.0);
   p->hard_transient = (int)bnc_l_num_field(L, 1, "hard_transient", d.hard_transient, 0, 1);
-  p->soft_jitter = bnc_l_num_field(L, 1, "soft_jitter", 0, 0, 1);
-  p->block_jitter = bnc_l_num_field(L, 1, "block_jitter", 0, 0, 1);
+  p->soft_jitter = bnc_l_num_field(L, 1, "soft_jitter", d.soft_jitter, 0, 1);
+  p->block_jitter = bnc_l_num_field(L, 1, "block_jitter", d.block_jitter, 0, 1);
   p->soft_steps = steps_field(L, 1, "soft_backoff", p->soft_backoff, d.soft_steps, d.soft_backoff);
   p->block_steps = steps_field(L, 1, "block_backoff", p->block_backoff, d.block_steps, d.block_backoff);
   for (i = 1; i < BNC_CAUSE__COUNT; i++)

@@ -1,8 +1,8 @@
 /*
  * lverp.c - VERP return paths: `core.verp_decode` reads the recipient out
- * of one, `core.verp_find` finds one in a message (address.c).
+ * of one, `core.verp_find` finds one in a message (verp.c).
  */
-#include "address.h"
+#include "verp.h"
 #include "lbnc.h"
 
 /* verp_decode(addr, prefix) -> rcpt | nil, err; verp_find(message, prefix)

@@ -27,11 +27,10 @@ static int atext(unsigned char c) {
   return c > 32 && c < 127 && !strchr("()<>[]:;@\\,.\"", c);
 }
 
-static int space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
 
 /* Why byte c cannot stand unquoted in a local part. */
 static const char *unquoted(bnc_mailbox_t *out, size_t pos, unsigned char c) {
-  if (space(c)) return bad(out, pos, "white space in the local part (at byte %zu; it would need quotes)", pos);
+  if (bnc_is_space(c)) return bad(out, pos, "white space in the local part (at byte %zu; it would need quotes)", pos);
   if (c < 32 || c == 127) return bad(out, pos, "a control character (0x%02X) at byte %zu", c, pos);
   return bad(out, pos, "'%c' in the local part (at byte %zu) must be quoted", c, pos);
 }
@@ -194,7 +193,7 @@ static const char *labels(const char *a, size_t n, size_t pos, int exact, bnc_ma
       unsigned char c = (unsigned char)a[j];
       size_t at = exact ? pos + j : pos;
       if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-        if (space(c)) return bad(out, at, "white space in the domain (at byte %zu)", at);
+        if (bnc_is_space(c)) return bad(out, at, "white space in the domain (at byte %zu)", at);
         if (c < 32 || c == 127) return bad(out, at, "a control character (0x%02X) in the domain", c);
         return bad(out, at, "'%c' in the domain (at byte %zu): letters, digits, '-' and '.' only", c, at);
       }
@@ -250,8 +249,8 @@ const char *bnc_mailbox_check(const char *s, size_t len, bnc_mailbox_t *out) {
   out->why[0] = '\0';
   out->addr[0] = '\0';
   if (len > BNC_MAILBOX_IN_MAX) return bad(out, 0, "longer than 254 bytes (RFC 5321 4.5.3.1.3)");
-  while (b < e && space((unsigned char)s[b])) b++;
-  while (e > b && space((unsigned char)s[e - 1])) e--;
+  while (b < e && bnc_is_space((unsigned char)s[b])) b++;
+  while (e > b && bnc_is_space((unsigned char)s[e - 1])) e--;
   if (b < e && s[b] == '<') {
     if (s[e - 1] != '>') return bad(out, b, "a '<' without its '>'");
     b++;

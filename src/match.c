@@ -18,8 +18,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "ascii.h"
 #include "match.h"
-#include "reply.h"
+#include "bnc.h"
 
 #define SPACE_CLASS 1
 
@@ -48,22 +49,18 @@ struct bnc_matcher {
   size_t nstates;
 };
 
-static int is_ws(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
 size_t bnc_matcher_normalize(const char *src, size_t len, char *dst) {
   size_t i, n = 0;
   int space = 0;
   for (i = 0; i < len; i++) {
     unsigned char c = (unsigned char)src[i];
-    if (is_ws(c)) {
+    if (bnc_is_space(c)) {
       if (!space) dst[n++] = ' ';
       space = 1;
       continue;
     }
     space = 0;
-    dst[n++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    dst[n++] = (char)bnc_lower(c);
   }
   return n;
 }
@@ -118,8 +115,8 @@ static void make_classes(bnc_matcher_t *m) {
       unsigned char c = (unsigned char)m->ph[i].s[j];
       if (c != ' ' && m->cls[c] == 0) m->cls[c] = (unsigned char)m->ncls++;
     }
-  for (i = 'A'; i <= 'Z'; i++) m->cls[i] = m->cls[i + 32];
-  for (i = 0; i < 256; i++) if (is_ws((unsigned char)i)) m->cls[i] = SPACE_CLASS;
+  for (i = 'A'; i <= 'Z'; i++) m->cls[i] = m->cls[bnc_lower((int)i)];
+  for (i = 0; i < 256; i++) if (bnc_is_space((unsigned char)i)) m->cls[i] = SPACE_CLASS;
 }
 
 static int cmp_u32(const void *a, const void *b) {

@@ -46,7 +46,6 @@
 
 #include <stddef.h>
 #include "classify.h"
-#include "date.h"       /* bnc_date_parse, for the callers that found it here */
 #include "reply.h"
 
 #define BNC_MSG_MAX        ((size_t)64 << 20)   /* input bytes */

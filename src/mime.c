@@ -103,8 +103,8 @@ int bnc_msg_plain_name(bnc_str_t name) {
  * ':' follows. Other lines cost the line end and one look-up. The
  * candidates are visited by their set bits (bit_index), and a value is
  * stored when its line is matched, written again at its end only when it
- * went on over folded lines: the branches taken per line hold still, which
- * mispredicted branches (not instructions) made the cost of. */
+ * went on over folded lines: every line takes the same branches, so they
+ * are predicted, whatever the header names. */
 static unsigned head4(const char *p) {
   uint32_t x;
   memcpy(&x, p, 4);

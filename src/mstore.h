@@ -18,6 +18,7 @@
 #define BNC_MSTORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "bnc.h"
 
 #define BNC_MSTORE_KEY_MAX 255

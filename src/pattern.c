@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include "ascii.h"
 #include "pattern.h"
 
 #define ESC '%'
@@ -53,7 +54,7 @@ static cc *class_end(bnc_pat_t *m, cc *p) {
 
 static int class_match(int c, int cl) {
   int r;
-  switch (tolower(cl)) {
+  switch (bnc_lower(cl)) {
     case 'a': r = isalpha(c); break;
     case 'c': r = iscntrl(c); break;
     case 'd': r = isdigit(c); break;

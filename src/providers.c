@@ -14,7 +14,7 @@
  * `rule` reports when an entry decides.
  */
 #include <stddef.h>
-#include "classify.h"
+#include "rules.h"
 
 /* P: an entry of provider prov for its code; pattern "" keys it on the
  * status alone. PF: the provider's own directory says the address does not

@@ -9,6 +9,8 @@
 #ifndef BNC_REASON_H
 #define BNC_REASON_H
 
+#include <stddef.h>
+
 typedef enum {
   BNC_R_UNDEFINED = 0,
   BNC_R_USERUNKNOWN, BNC_R_HOSTUNKNOWN, BNC_R_HASMOVED, BNC_R_NOTACCEPT,

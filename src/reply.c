@@ -13,24 +13,6 @@
 
 #define IS_DIGIT(c) ((unsigned char)((c) - '0') < 10)
 #define IS_ALPHA(c) ((unsigned char)(((c) | 0x20) - 'a') < 26)
-#define IS_SPACE(c) ((c) == ' ' || (c) == '\t')
-
-
-/* Whether p[0..m) equals the lower-case s[0..m), ignoring case. */
-static int same_ci(const char *p, const char *s, size_t m) {
-  size_t j;
-  for (j = 0; j < m; j++)
-    if (bnc_lower((unsigned char)p[j]) != s[j]) return 0;
-  return 1;
-}
-
-static int starts_ci(const char *p, size_t n, const char *prefix) {
-  size_t m = strlen(prefix), j;
-  if (m > n) return 0;
-  for (j = 0; j < m; j++)
-    if (bnc_lower((unsigned char)p[j]) != prefix[j]) return 0;
-  return 1;
-}
 
 /* A basic code at p: three digits 200..599 followed by the end, a space, a
  * dash, or punctuation that cannot continue a number. Returns it or 0. */
@@ -149,7 +131,7 @@ bnc_command_t bnc_command_find(const char *name, size_t len) {
  * BNC_CMD_NONE for one the decision has no use for (QUIT, RSET, NOOP). */
 static bnc_command_t transcript_command(const char *p, size_t n) {
   size_t i;
-  if (n >= 1 && p[0] == '.' && (n == 1 || IS_SPACE(p[1])))
+  if (n >= 1 && p[0] == '.' && (n == 1 || bnc_is_wsp(p[1])))
     return BNC_CMD_DATA;     /* the end of the data: its reply is DATA's */
   for (i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
     size_t m = strlen(COMMANDS[i].name);
@@ -194,7 +176,7 @@ static size_t skip_diag_type(const char *p, size_t n) {
     i++;
   if (i < n && p[i] == ';') {
     i++;
-    while (i < n && IS_SPACE(p[i])) i++;
+    while (i < n && bnc_is_wsp(p[i])) i++;
     return i;
   }
   return 0;
@@ -221,36 +203,36 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
   const char *p = buf + start;
   size_t n = eol - start, h = 0, hl, e;
   int host_kw = 0, dots;
-  if (starts_ci(p, n, "remote host said:")) {
+  if (bnc_iprefix(p, n, "remote host said:")) {
     e = 17;
-    while (e < n && IS_SPACE(p[e])) e++;
+    while (e < n && bnc_is_wsp(p[e])) e++;
     return e;
   }
-  if (starts_ci(p, n, "host ")) { h = 5; host_kw = 1; }
-  else if (starts_ci(p, n, "server ")) h = 7;
+  if (bnc_iprefix(p, n, "host ")) { h = 5; host_kw = 1; }
+  else if (bnc_iprefix(p, n, "server ")) h = 7;
   hl = host_token(p + h, n - h, &dots);
   if (hl == 0 || !dots) return 0;
   e = h + hl;
-  while (e < n && IS_SPACE(p[e])) e++;
+  while (e < n && bnc_is_wsp(p[e])) e++;
   if (e < n && p[e] == '[') {
     while (e < n && p[e] != ']') e++;
     if (e == n) return 0;
     e++;
   }
-  if (starts_ci(p + e, n - e, " said:")) e += 6;
-  else if (starts_ci(p + e, n - e, "said:")) e += 5;
-  else if (starts_ci(p + e, n - e, " failed with:")) e += 13;
+  if (bnc_iprefix(p + e, n - e, " said:")) e += 6;
+  else if (bnc_iprefix(p + e, n - e, "said:")) e += 5;
+  else if (bnc_iprefix(p + e, n - e, " failed with:")) e += 13;
   else if (host_kw && e < n && p[e] == ':') e += 1;
   else if (!(host_kw && e == n)) return 0;      /* Exim: "host H [ip]" alone */
   r->rhost_off = start + h;
   r->rhost_len = hl;
-  while (e < n && IS_SPACE(p[e])) e++;
+  while (e < n && bnc_is_wsp(p[e])) e++;
   return e;
 }
 
 /* Appends src[0..n) to text, separating lines by one space. */
 static void append(char *text, size_t *tl, const char *src, size_t n) {
-  while (n > 0 && (IS_SPACE(src[n - 1]) || src[n - 1] == '\r')) n--;
+  while (n > 0 && (bnc_is_wsp(src[n - 1]) || src[n - 1] == '\r')) n--;
   if (n == 0) return;
   if (*tl > 0) text[(*tl)++] = ' ';
   memcpy(text + *tl, src, n);
@@ -279,7 +261,7 @@ static size_t next_digit(const char *t, size_t i, size_t n) {
  * "(550", "[550", "<550", "=550", "#550"). A number inside prose ("a
  * message of 452 lines") is not a code. */
 static int quoted_at(const char *t, size_t i) {
-  while (i > 0 && IS_SPACE(t[i - 1])) i--;
+  while (i > 0 && bnc_is_wsp(t[i - 1])) i--;
   if (i == 0) return 1;
   switch (t[i - 1]) {
     case ':': case '\'': case '"': case '(': case '[': case '<': case '=': case '#':
@@ -341,10 +323,10 @@ static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
   int c = bnc_lower((unsigned char)t[i]);
   int l = c == 'i' ? 0 : c == 'a' ? 1 : c == 'w' ? 2 : c == 'f' ? 3 : -1;
   if (l < 0 || (i > 0 && (IS_ALPHA(t[i - 1]) || IS_DIGIT(t[i - 1])))) return 0;
-  if (lead_len[l] > n - i || !same_ci(t + i, lead[l], lead_len[l])) return 0;
+  if (lead_len[l] > n - i || !bnc_ieq_n(t + i, lead[l], lead_len[l])) return 0;
   for (k = 0; k < sizeof CMD_PHRASES / sizeof CMD_PHRASES[0]; k++)
     if (CMD_PHRASES[k].phrase[0] == c && CMD_PHRASES[k].len <= n - i &&
-        same_ci(t + i, CMD_PHRASES[k].phrase, CMD_PHRASES[k].len)) {
+        bnc_ieq_n(t + i, CMD_PHRASES[k].phrase, CMD_PHRASES[k].len)) {
       r->command = CMD_PHRASES[k].cmd;
       return 1;
     }
@@ -363,10 +345,10 @@ static bnc_command_t find_not_like(const char *t, size_t n) {
   const char *p = t, *end = t + n;
   while (p < end && (p = memchr(p, 'k', (size_t)(end - p))) != NULL) {
     size_t j = (size_t)(p++ - t), k;
-    if (j < 10 || !same_ci(t + j - 6, "not like ", 9) || j + 3 > n) continue;
-    if (!same_ci(t + j - 10, "did ", 4) && !(j >= 11 && same_ci(t + j - 11, "does ", 5))) continue;
+    if (j < 10 || !bnc_ieq_n(t + j - 6, "not like ", 9) || j + 3 > n) continue;
+    if (!bnc_ieq_n(t + j - 10, "did ", 4) && !(j >= 11 && bnc_ieq_n(t + j - 11, "does ", 5))) continue;
     for (k = 0; k < sizeof A / sizeof A[0]; k++)
-      if (starts_ci(t + j + 3, n - j - 3, A[k].after)) return A[k].cmd;
+      if (bnc_iprefix(t + j + 3, n - j - 3, A[k].after)) return A[k].cmd;
   }
   return BNC_CMD_NONE;
 }
@@ -415,17 +397,17 @@ static void find_command_head(const char *t, size_t n, bnc_reply_t *r) {
  * takes the command from it. Only texts ending in ')' are looked at. */
 static size_t strip_in_reply(const char *t, size_t n, bnc_reply_t *r) {
   size_t e = n, i, stop;
-  while (e > 0 && IS_SPACE(t[e - 1])) e--;
+  while (e > 0 && bnc_is_wsp(t[e - 1])) e--;
   if (e == 0 || t[e - 1] != ')') return n;
   stop = e < 64 ? 0 : e - 64;
   for (i = e; i > stop; i--) {
-    if (t[i - 1] == '(' && e - i >= 12 && same_ci(t + i, "in reply to ", 12)) {
+    if (t[i - 1] == '(' && e - i >= 12 && bnc_ieq_n(t + i, "in reply to ", 12)) {
       bnc_reply_t tmp;
       tmp.command = BNC_CMD_NONE;
       if (phrase_at(t, e, i, &tmp) && r->command == BNC_CMD_NONE)
         r->command = tmp.command;
       i--;
-      while (i > 0 && IS_SPACE(t[i - 1])) i--;
+      while (i > 0 && bnc_is_wsp(t[i - 1])) i--;
       return i;
     }
   }
@@ -511,7 +493,7 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
     if (eol > pos && buf[eol - 1] == '\r') eol--;   /* CRLF */
     s = pos;
     pos = nl ? (size_t)(nl - buf) + 1 : len;
-    while (s < eol && IS_SPACE(buf[s])) s++;
+    while (s < eol && bnc_is_wsp(buf[s])) s++;
     if (first && s < eol) s += skip_diag_type(buf + s, eol - s);
     /* Exim puts its wrapper on the line after "SMTP error from ...:" */
     if ((first || (!r->code && !r->rhost_len)) && s < eol)
@@ -556,7 +538,7 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
       }
       final_line = !(s + 3 < eol && buf[s + 3] == '-');
       s += (s + 3 < eol) ? 4 : 3;
-      while (s < eol && IS_SPACE(buf[s])) s++;
+      while (s < eol && bnc_is_wsp(buf[s])) s++;
       /* The first status goes straight into r (whose status is all zero
        * until then), not through st and a copy: a 12-byte read right after
        * the byte writes of status_at stalls the store forwarding. */
@@ -569,13 +551,13 @@ int bnc_reply_parse(const char *buf, size_t len, char *text, size_t cap,
       }
       if (sl) {
         s += sl;
-        while (s < eol && IS_SPACE(buf[s])) s++;
+        while (s < eol && bnc_is_wsp(buf[s])) s++;
       }
     } else if (tl == 0 && !r->st_class) {
       size_t sl = status_at(buf + s, eol - s, r);  /* "5.1.1 text" */
-      if (sl && (s + sl == eol || IS_SPACE(buf[s + sl]))) {
+      if (sl && (s + sl == eol || bnc_is_wsp(buf[s + sl]))) {
         s += sl;
-        while (s < eol && IS_SPACE(buf[s])) s++;
+        while (s < eol && bnc_is_wsp(buf[s])) s++;
       } else if (sl) {
         memset(r->status, 0, sizeof r->status);
         r->st_class = r->st_subject = r->st_detail = 0;

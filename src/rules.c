@@ -39,7 +39,7 @@
  * condition ("mailbox unavailable" is a dead address only with 55x).
  */
 #include <stddef.h>
-#include "classify.h"
+#include "rules.h"
 
 /* A text rule from a source; TF: a mailbox provider's own "no such
  * account", said at DATA by design (final); TC: under a code or status. */

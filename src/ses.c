@@ -3,12 +3,45 @@
  * the JSON of a bounce, complaint or delivery notification. One record per
  * recipient object ("bouncedRecipients", "complainedRecipients", the
  * delivery's "recipients"), with the action, status and diagnostic code SES
- * gives. Only the keys named here are read, by search (a notification's
- * recipient objects hold no nested braces): not a JSON parser.
+ * gives, and the bounce type SES gives (ses.h) as what the format implies
+ * when the recipient's own fields say nothing. Only the keys named here
+ * are read, by search (a notification's recipient objects hold no nested
+ * braces): not a JSON parser.
  */
 #include <stddef.h>
 #include <string.h>
 #include "msg.h"
+#include "ses.h"
+
+/* SES's bounce types and subtypes (ses.h). */
+static const bnc_ses_type_t SES_TYPES[] = {
+  { "Undetermined", "Undetermined", BNC_T_SOFT, BNC_R_UNDEFINED },
+  { "Permanent", "General", BNC_T_HARD, BNC_R_UNDEFINED },
+  { "Permanent", "NoEmail", BNC_T_HARD, BNC_R_USERUNKNOWN },
+  { "Permanent", "Suppressed", BNC_T_HARD, BNC_R_USERUNKNOWN },
+  { "Permanent", "OnAccountSuppressionList", BNC_T_HARD, BNC_R_USERUNKNOWN },
+  { "Transient", "General", BNC_T_SOFT, BNC_R_UNDEFINED },
+  { "Transient", "MailboxFull", BNC_T_SOFT, BNC_R_MAILBOXFULL },
+  { "Transient", "MessageTooLarge", BNC_T_SOFT, BNC_R_MESGTOOBIG },
+  { "Transient", "ContentRejected", BNC_T_BLOCK, BNC_R_CONTENTERROR },
+  { "Transient", "AttachmentRejected", BNC_T_BLOCK, BNC_R_CONTENTERROR },
+};
+
+static int same(const char *s, size_t n, const char *name) {
+  return strlen(name) == n && memcmp(s, name, n) == 0;
+}
+
+const bnc_ses_type_t *bnc_ses_bounce(const char *bt, size_t btn, const char *st, size_t stn) {
+  const bnc_ses_type_t *general = NULL;
+  size_t i;
+  if (!st) { st = "General"; stn = 7; }
+  for (i = 0; i < sizeof SES_TYPES / sizeof SES_TYPES[0]; i++) {
+    if (!same(bt, btn, SES_TYPES[i].bounce_type)) continue;
+    if (same(st, stn, SES_TYPES[i].subtype)) return &SES_TYPES[i];
+    if (!strcmp(SES_TYPES[i].subtype, "General")) general = &SES_TYPES[i];
+  }
+  return general;
+}
 
 /* The string value of "key" in the JSON text [p, end) (escapes kept), or
  * none. key is lower case and quoted: "\"status\":\"". */
@@ -30,6 +63,11 @@ static void read_notification(ctx_t *c, bnc_str_t t) {
   int complaint = type.p && bnc_ieq(type.p, type.n, "complaint");
   if (!bounce && !complaint && !(type.p && bnc_ieq(type.p, type.n, "delivery"))) return;
   if (bounce || complaint) {
+    const bnc_ses_type_t *kind = NULL;
+    if (bounce) {
+      bnc_str_t bt = json_str(t.p, end, "\"bouncetype\":\""), st = json_str(t.p, end, "\"bouncesubtype\":\"");
+      if (bt.p) kind = bnc_ses_bounce(bt.p, bt.n, st.p, st.n);
+    }
     p = bnc_msg_ifind(t.p, t.n, bounce ? "\"bouncedrecipients\":[" : "\"complainedrecipients\":[");
     le = p ? memchr(p, ']', (size_t)(end - p)) : NULL;
     if (complaint) {
@@ -48,6 +86,7 @@ static void read_notification(ctx_t *c, bnc_str_t t) {
           r->action = json_str(p, oe, "\"action\":\"");
           r->status = json_str(p, oe, "\"status\":\"");
           r->diag = json_str(p, oe, "\"diagnosticcode\":\"");
+          if (kind) bnc_msg_rec(c, r)->sig.format = kind->reason;
         }
       }
       p = oe + 1;

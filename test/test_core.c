@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "match.h"
 #include "reply.h"
+#include "rules.h"
 
 static char textbuf[1 << 21];
 

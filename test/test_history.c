@@ -6,7 +6,9 @@
 #include <string.h>
 #include "check.h"
 #include "address.h"
+#include "verp.h"
 #include "history.h"
+#include "params.h"
 #include "mstore.h"
 #include "reason.h"
 #include "record.h"
@@ -37,7 +39,7 @@ static void test_soft_backoff_and_count(void) {
   bnc_params_t p;
   bnc_record_t r;
   bnc_decision_t d;
-  bnc_params_default(&p);
+  test_params(&p);
   bnc_record_init(&r);
   d = ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0);
   CHECK_INT(d.action, BNC_ACT_RETRY);
@@ -66,7 +68,7 @@ static void test_soft_window_and_staleness(void) {
   bnc_params_t p;
   bnc_record_t r;
   bnc_decision_t d;
-  bnc_params_default(&p);
+  test_params(&p);
   p.max_attempts = 100;
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_SYSTEMERROR, T0);
@@ -120,7 +122,7 @@ static void test_permanent_soft(void) {
   bnc_record_t r;
   bnc_decision_t d;
   bnc_event_in_t e;
-  bnc_params_default(&p);
+  test_params(&p);
   p.permanent_max_attempts = 2;
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0);
@@ -133,7 +135,7 @@ static void test_delivery_resets(void) {
   bnc_params_t p;
   bnc_record_t r;
   bnc_decision_t d;
-  bnc_params_default(&p);
+  test_params(&p);
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0 + H);
@@ -152,7 +154,7 @@ static void test_hard_complaint_block(void) {
   bnc_record_t r;
   bnc_decision_t d;
   int i;
-  bnc_params_default(&p);
+  test_params(&p);
   bnc_record_init(&r);
   d = ev(&r, &p, BNC_EV_HARD, BNC_R_USERUNKNOWN, T0);
   CHECK_INT(d.action, BNC_ACT_SUPPRESS);
@@ -188,7 +190,7 @@ static void test_transient_hard(void) {
   bnc_record_t r;
   bnc_event_in_t e;
   bnc_decision_t d;
-  bnc_params_default(&p);
+  test_params(&p);
   bnc_record_init(&r);
   memset(&e, 0, sizeof e);
   e.type = BNC_EV_HARD; e.reason = BNC_R_USERUNKNOWN; e.at = T0; e.transient = 1;
@@ -222,7 +224,7 @@ static void test_retention_and_upgrade(void) {
   bnc_params_t p;
   bnc_record_t r;
   bnc_decision_t d;
-  bnc_params_default(&p);
+  test_params(&p);
   p.max_attempts = 1;
   bnc_record_init(&r);
   d = ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0);
@@ -263,7 +265,7 @@ static void test_bad_events(void) {
   bnc_record_t r;
   bnc_decision_t d;
   bnc_event_in_t e;
-  bnc_params_default(&p);
+  test_params(&p);
   bnc_record_init(&r);
   memset(&e, 0, sizeof e);
   e.type = 99; e.at = T0;
@@ -282,7 +284,7 @@ static void test_codec_errors(void) {
   unsigned char b[BNC_RECORD_SIZE + 1];
   char msg[128];
   size_t i;
-  bnc_params_default(&p);
+  test_params(&p);
   bnc_record_init(&r);
   ev(&r, &p, BNC_EV_SOFT, BNC_R_MAILBOXFULL, T0);
   bnc_record_encode(&r, b);

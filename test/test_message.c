@@ -6,7 +6,9 @@
 #include <string.h>
 #include "check.h"
 #include "classify.h"
+#include "date.h"
 #include "message.h"
+#include "ses.h"
 
 static bnc_ruleset_t *rules;
 static bnc_message_t msg;
@@ -290,6 +292,21 @@ static void test_families(void) {
   CHECK_STR(msg.format, "amazonses");
   CHECK(str_is(msg.rcpt[0].rcpt, "sam@example.org"));
   CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_USERUNKNOWN);
+  /* no diagnostic: the bounce type says what the recipient's fields do not */
+  CHECK_INT(parse("From: SES <no-reply@sns.amazonaws.example>\n\n"
+                  "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Transient\","
+                  "\"bounceSubType\":\"MessageTooLarge\",\"bouncedRecipients\":[{\"emailAddress\":"
+                  "\"sam@example.org\"}]}}\n"), BNC_OK);
+  CHECK_INT(msg.rcpt[0].cls.reason, BNC_R_MESGTOOBIG);
+  CHECK_STR(msg.rcpt[0].cls.source, "format");
+  {
+    const bnc_ses_type_t *k = bnc_ses_bounce("Permanent", 9, "NoEmail", 7);
+    CHECK(k && k->type == BNC_T_HARD && k->reason == BNC_R_USERUNKNOWN);
+    k = bnc_ses_bounce("Transient", 9, "Unheard", 7);             /* the type's General */
+    CHECK(k && k->type == BNC_T_SOFT && k->reason == BNC_R_UNDEFINED);
+    CHECK(bnc_ses_bounce("Undetermined", 12, NULL, 0) == NULL);  /* it has no General */
+    CHECK(bnc_ses_bounce("permanent", 9, NULL, 0) == NULL);      /* names compared exactly */
+  }
   CHECK_INT(parse("From: SES <no-reply@sns.amazonaws.example>\n\n{\"notificationType\":\"Complaint\","
                   "\"complaint\":{\"complainedRecipients\":[{\"emailAddress\":\"sue@example.org\"}],"
                   "\"complaintFeedbackType\":\"abuse\"}}\n"), BNC_OK);

@@ -127,6 +127,13 @@ local function compile_params(r)
   }, soft_jitter > 0 or block_jitter > 0
 end
 
+-- syntax: params = tracker.default_params()
+-- The default policy (policies/default.lua) as the state machine's numbers:
+-- what core.params takes for the keys a caller leaves out.
+function _M.default_params()
+  return (compile_params(policy_mod.default():resolve()))
+end
+
 -- Gives the fast path (see T:record) what it reads of the policy.
 local function fast_ctx(self)
   self.hflush("ctx", self.fast, self.dcache, self.case_sensitive, self.keep_health and self.bucket)
@@ -483,9 +490,8 @@ end
 -- The decision of an event stepped in C (the memory store's apply, or the
 -- fast path), written into `into` or a new table. One constructor per
 -- shape, so a new table is made at its final size (a nil field is not
--- stored): no rehash as fields are added. The fast path used to inline a
--- copy of this; the call costs it about 4% of its instructions (callgrind:
--- 8.4-8.6 K per event against 8.1-8.2 K), one function is worth that.
+-- stored): no rehash as fields are added. The fast path calls it too, so
+-- that the decision's shape is written in one place.
 local function decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since,
                         expires_at, cause)
   if into then
@@ -618,7 +624,7 @@ function T:record(ev, into)
     local d, err = record(self, ev, into)
     return d, err
   end
-  -- The memory store's fast path (l_record in src/lbounce.c): one C call
+  -- The memory store's fast path (l_record in src/lmstore.c): one C call
   -- checks the event, normalizes the address and reads, steps and writes
   -- the record; it declines what it does not handle, which record() does.
   local action, state, rsn, attempts, at, retry_at, since, expires_at, cause, key, etype,

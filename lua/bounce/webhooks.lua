@@ -3,7 +3,8 @@
 -- and bounce's own event schema made into tracker events. Pure Lua, for
 -- Lua 5.1-5.4, LuaJIT and OpenResty: bounce.classify (the C module) is
 -- loaded when a payload carries a reply to classify, unless opts.classify
--- is given; JSON is decoded with lua-cjson unless a decoder is passed in;
+-- is given, and bounce.core for an SES or Resend bounce (SES's bounce types
+-- are the C table the message parser uses too); JSON is decoded with lua-cjson unless a decoder is passed in;
 -- signatures are checked with lua-luaossl (loaded only when a check runs).
 --
 --   local webhooks = require("bounce.webhooks")
@@ -295,19 +296,15 @@ end
 -- Amazon SES (notifications or event publishing, inside an SNS envelope)
 ------------------------------------------------------------------------------
 
-local SES_BOUNCE = {
-  Undetermined = { Undetermined = { "soft", "undefined" } },
-  Permanent = {
-    General = { "hard", "undefined" }, NoEmail = { "hard", "userunknown" },
-    Suppressed = { "hard", "userunknown" }, OnAccountSuppressionList = { "hard", "userunknown" },
-  },
-  Transient = {
-    General = { "soft", "undefined" }, MailboxFull = { "soft", "mailboxfull" },
-    MessageTooLarge = { "soft", "mesgtoobig" }, ContentRejected = { "block", "contenterror" },
-    AttachmentRejected = { "block", "contenterror" },
-  },
-}
-_M.ses_types = SES_BOUNCE
+-- SES's bounceType and bounceSubType as { type, reason }: the table the
+-- message parser reads SES notifications with (src/ses.c), through
+-- core.ses_bounce; nil for a bounce type SES does not document.
+local ses_core
+local function ses_bounce(bt, bst)
+  ses_core = ses_core or require("bounce.core")
+  local t, reason = ses_core.ses_bounce(bt, bst)
+  return t and { t, reason }
+end
 
 local function ses_message(ctx, m, path)
   local kind = str(m, "notificationType", path) or str(m, "eventType", path)
@@ -327,8 +324,7 @@ local function ses_message(ctx, m, path)
     local b = obj(m, "bounce", path, true)
     local bpath = path .. ".bounce"
     local bt, bst = str(b, "bounceType", bpath, true), str(b, "bounceSubType", bpath) or "General"
-    local map = SES_BOUNCE[bt] and (SES_BOUNCE[bt][bst] or SES_BOUNCE[bt].General)
-      or { "soft", "undefined" }
+    local map = ses_bounce(bt, bst) or { "soft", "undefined" }
     local at = time_field(b, "timestamp", bpath)
     local list = array(b.bouncedRecipients, bpath, "field 'bouncedRecipients'")
     for i, r in ipairs(list) do
@@ -913,7 +909,7 @@ local function resend(ctx, p)
     local bpath = dpath .. ".bounce"
     local bt, bst = str(b, "type", bpath) or "Permanent", str(b, "subType", bpath) or "General"
     if bt == "Temporary" then bt = "Transient" end
-    local map = SES_BOUNCE[bt] and (SES_BOUNCE[bt][bst] or SES_BOUNCE[bt].General) or { "hard", "undefined" }
+    local map = ses_bounce(bt, bst) or { "hard", "undefined" }
     local diag = b.diagnosticCode
     if type(diag) == "table" then diag = diag[#diag] end
     if type(diag) ~= "string" then diag = nil end

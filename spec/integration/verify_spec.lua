@@ -227,7 +227,7 @@ describe("bounce.verify", function()
     end)
 
     it("is invalid whenever t:check refuses, whatever the reason it gives", function()
-      -- issue 16's dead domains answer through t:check; any tracker-shaped
+      -- a tracker's dead domains answer through t:check; any tracker-shaped
       -- object is asked the same way
       local t = bounce.tracker{}
       local dead = setmetatable({ check = function(_, rcpt, at)

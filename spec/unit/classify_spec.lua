@@ -243,7 +243,7 @@ describe("the reason table", function()
     end
   end)
 
-  it("knows every Sisimai reason the issue names", function()
+  it("knows the Sisimai reason names and refuses an unknown one", function()
     local names = {}
     for _, r in ipairs(bounce.reasons) do names[r.name] = true end
     for n in ([[userunknown hostunknown hasmoved notaccept mailboxfull exceedlimit mesgtoobig suspend

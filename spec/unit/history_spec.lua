@@ -59,6 +59,17 @@ describe("the history state machine", function()
     assert.equal(4, d.attempts)
   end)
 
+  it("takes what a caller leaves out from the default policy (policies/default.lua)", function()
+    local r = require("bounce.policy").default():resolve()
+    local q, blob, d = core.params{}, nil, nil
+    for i = 1, r.soft_max_attempts do
+      blob, d = run(q, { { "soft", "mailboxfull", T0 + i * H } }, blob)
+    end
+    assert.same({ "suppress", "soft_exhausted", r.soft_max_attempts }, { d.action, d.cause, d.attempts })
+    _, d = run(q, { { "block", "blocked", T0 } })
+    assert.equal(T0 + require("bounce.policy").delay(r, "block", 1), d.retry_at)
+  end)
+
   it("keeps a streak going across a gap: 73 hours apart is past the 72 h window", function()
     local _, d = run(p, { { "soft", nil, T0 }, { "soft", nil, T0 + 73 * H } })
     assert.same({ "suppress", "soft_exhausted", 2 }, { d.action, d.cause, d.attempts })

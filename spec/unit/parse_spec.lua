@@ -339,6 +339,35 @@ describe("parse", function()
         '"recipients":["tom@example.org"],"smtpResponse":"250 2.6.0 Message received"}}\n'))[1]
       assert.same({ "tom@example.org", "delivered" }, { d.rcpt, d.type })
     end)
+
+    it("Amazon SES: the bounce type speaks when the recipient's fields do not, as in the webhook", function()
+      local webhooks = require("bounce.webhooks")
+      local head = "From: SES <no-reply@sns.amazonaws.example>\nSubject: AWS Notification Message\n\n"
+      for _, c in ipairs({ { "Permanent", "NoEmail", "userunknown", "hard" },
+                           { "Permanent", "OnAccountSuppressionList", "userunknown", "hard" },
+                           { "Transient", "MailboxFull", "mailboxfull", "soft" },
+                           { "Transient", "MessageTooLarge", "mesgtoobig", "soft" },
+                           { "Transient", "AttachmentRejected", "contenterror", "block" },
+                           { "Transient", "Unheardof", "undefined", "soft" },     -- its type's General
+                           { "Undetermined", "Undetermined", "undefined", "soft" } }) do
+        local json = '{"notificationType":"Bounce","bounce":{"bounceType":"' .. c[1] ..
+          '","bounceSubType":"' .. c[2] .. '","bouncedRecipients":[{"emailAddress":"sam@example.org"}]},' ..
+          '"mail":{"messageId":"m1"}}'
+        local b = assert(bounce.parse(head .. json .. "\n"))[1]
+        assert.same({ "amazonses", c[3], c[4] }, { b.format, b.reason, b.type }, c[2])
+        local ev = assert(webhooks.parse("ses", json)).events[1]
+        assert.same({ c[3], c[4] }, { ev.reason, ev.type }, c[2])
+      end
+      -- the recipient's own diagnostic still decides over the bounce type
+      local b = assert(bounce.parse(head .. '{"notificationType":"Bounce","bounce":{"bounceType":"Transient",' ..
+        '"bounceSubType":"MailboxFull","bouncedRecipients":[{"emailAddress":"sam@example.org",' ..
+        '"diagnosticCode":"smtp; 550 5.1.1 user unknown"}]}}\n'))[1]
+      assert.equals("userunknown", b.reason)
+      local core = require("bounce.core")
+      assert.same({ "soft", "mailboxfull" }, { core.ses_bounce("Transient", "MailboxFull") })
+      assert.same({ "hard", "undefined" }, { core.ses_bounce("Permanent") })      -- no subtype: General
+      assert.is_nil(core.ses_bounce("Temporary"))                               -- not an SES bounce type
+    end)
   end)
 
   describe("bad data", function()

@@ -1,4 +1,4 @@
--- The memory store's one-call t:record (core.recorder in src/lbounce.c)
+-- The memory store's one-call t:record (core.recorder in src/lmstore.c)
 -- must be invisible: the same events through a tracker with the fast path
 -- and one without (fast_path = false, the Lua path every other store
 -- takes) give the same decisions, errors, clock and random calls, records,

@@ -859,20 +859,11 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "550 5.1.1 User unknown. Please note that the recipient refuses to accept mail from unknown "
     "senders."),
 
-  /* ---- local delivery agents ---------------------------------------------- */
-  W("mailer-error", "mailer error", "mailererror",
-    "554 5.3.0 unknown mailer error 75",
-    "554 5.3.0 Please contact the postmaster about this mailer error: user unknown"),
+  /* ---- local delivery: procmail's own complaints are about the delivery
+   * itself ("Couldn't create ... No such user": no mailbox file for a local
+   * account), not about the address ----------------------------------------- */
   T("mta:procmail", "procmail", "procmail:", "mailererror",
     "procmail: Couldn't create \"/var/spool/mail/a\""),
-  T("mta:postfix", "command-died", "command died with status", "mailererror",
-    "Command died with status 1: \"/usr/local/bin/filter\""),
-  W("command-failed", "command failed:", "mailererror",
-    "Command failed: /usr/bin/deliver exit status 75",
-    "550 5.1.1 User unknown. Please ignore a command failed: line in the log"),
-  T("mta:exim", "pipe-to", "pipe to |", "mailererror",
-    "Child process of local_delivery transport returned 69 (could mean service or program "
-    "unavailable) from command: pipe to |/usr/bin/filter"),
 
   /* ---- moved addresses -------------------------------------------------------- */
   W("replaced-by", "has been replaced by", "hasmoved",
@@ -944,6 +935,21 @@ const bnc_rule_def_t bnc_generic_rules[] = {
   W("no-mx-record", "no mx record", "notaccept",
     "550 5.4.4 Domain has no MX record",
     "553 5.1.8 <bounce@example.org>: Sender address rejected: no MX record for domain"),
+
+  /* ---- local delivery agents: after the address and host reasons, so that a
+   * program's own output ("Command died with status 67 ... user unknown")
+   * decides, and `mailererror` where it says nothing more ---------------- */
+  W("mailer-error", "mailer error", "mailererror",
+    "554 5.3.0 unknown mailer error 75",
+    "554 5.3.0 Please contact the postmaster about this mailer error: user unknown"),
+  T("mta:postfix", "command-died", "command died with status", "mailererror",
+    "Command died with status 1: \"/usr/local/bin/filter\""),
+  W("command-failed", "command failed:", "mailererror",
+    "Command failed: /usr/bin/deliver exit status 75",
+    "550 5.1.1 User unknown. Please ignore a command failed: line in the log"),
+  T("mta:exim", "pipe-to", "pipe to |", "mailererror",
+    "Child process of local_delivery transport returned 69 (could mean service or program "
+    "unavailable) from command: pipe to |/usr/bin/filter"),
 
   /* ---- gave up after retrying ---------------------------------------------- */
   W("message-expired", "message expired", "expired",

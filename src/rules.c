@@ -1044,7 +1044,7 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "triplet list)"),
   T("rfc:3463", "delivery-time-expired", "delivery time expired", "expired",
     "4.4.7 Delivery time expired"),
-  W("could-not-be-delivered-for", "could not be delivered for|could not deliver for the last|message will be retried for", "expired",
+  W("could-not-be-delivered-for", "could not be delivered for|could not deliver for the last", "expired",
     "This message could not be delivered for 5 days.",
     "552 5.2.2 Mailbox full: this message could not be delivered for lack of space"),
   T("mta:opensmtpd", "opensmtpd-envelope-expired", "envelope expired", "expired",
@@ -1119,6 +1119,21 @@ const bnc_rule_def_t bnc_generic_rules[] = {
      * in the queue too long."): expired, unless the cause it quotes says more */
   T("mta:qmail", "qmail-queue-too-long", "in the queue too long", "expired",
     "I'm not going to try again; this message has been in the queue too long."),
+  /* Last, so that a cause any rule reads wins over them: the MTA stopped
+   * retrying (the queue lifetime ran out) */
+  W("gave-up", "gave up on|gave up after|gave up trying|retry time exceeded|retry timeout exceeded|too long in "
+    "queue|too long in the queue|maximum queue time|queue lifetime", "expired",
+    "Delivery failed: retry time exceeded for b@example.net",
+    "550 5.1.1 User unknown. Please do not resend: the sender gave up on this address?"),
+  /* a delay notice's own words (RFC 3464 "delayed": not yet delivered,
+   * still retrying): the message has been queued too long, the same reason
+   * as a DSN's Action: delayed gives; the record is a warning, not a failure */
+  W("delay-notice", "will be retried for|will retry for|will continue to attempt|will keep trying|still trying to "
+    "deliver|has not yet been delivered|have not yet been delivered|not yet been delivered|delivery has been "
+    "delayed|delivery to the following recipient has been delayed|message delayed", "expired",
+    "Delivery to the following recipient has been delayed: b@example.net. Message will be retried "
+    "for 2 more day(s)",
+    "450 4.2.0 Greylisted, please try again: your message delayed by 5 minutes is not yet accepted"),
 };
 
 const size_t bnc_generic_rules_count =

@@ -343,6 +343,14 @@ describe("reason families", function()
     { "a timeout after retrying", "connect to mx.example.net[203.0.113.9]:25: Connection timed out",
       "expired", "soft" },
     { "an expired message", "550 4.4.7 QUEUE.Expired; message expired", "expired", "soft" },
+    { "a queue that gave up", "Delivery failed: retry time exceeded for b@example.net", "expired", "soft" },
+    { "a delay notice", "Delivery to the following recipient has been delayed. Message will be retried "
+      .. "for 2 more day(s)", "expired", "soft" },
+    { "a delay notice that names its cause", "Deferred: Connection refused by mx.example.net. Warning: "
+      .. "message still undelivered after 4 hours. Will keep trying until message is 5 days old",
+      "networkerror", "soft" },
+    { "a session closed for protocol errors", "421 4.7.0 mx.example.net Error: too many errors",
+      "syntaxerror", "block" },
     { "a message on hold", "451 4.3.0 Message is on hold pending review", "onhold", "soft" },
     { "a recipient filter", "550 5.7.1 User refuses to accept mail from this sender", "filtered", "soft" },
     { "too many connections", "421 4.7.0 Too many concurrent SMTP connections; try again later",

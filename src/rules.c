@@ -30,11 +30,14 @@
  *      policy, content, relaying, authentication, the sender;
  *   3. mailbox conditions (full, too big, disabled), before address
  *      conditions: "Invalid address ... mailbox full" is a full mailbox;
- *   4. filters, local delivery agents, moved and unknown addresses, unknown
- *      hosts, domains that take no mail;
+ *   4. filters, moved and unknown addresses, unknown hosts, domains that
+ *      take no mail, then local delivery agents (a program's own output
+ *      decides before "mailer error");
  *   5. network, expiry and system trouble;
- *   6. generic words ("spam", "quota", "access denied") last, so that any
- *      specific phrase wins over them.
+ *   6. generic words ("spam", "quota", "access denied"), so that any
+ *      specific phrase wins over them; last, the words of an expiry ("gave
+ *      up", "retry time exceeded") and of a delay notice ("will be retried
+ *      for"), which yield to any cause the notice quotes.
  * Rules that read a word only under a given code or status carry that
  * condition ("mailbox unavailable" is a dead address only with 55x).
  */

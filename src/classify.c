@@ -583,7 +583,13 @@ static const char BY_NAME[][8] = {   /* 8 bytes each: copied whole */
   "text", "status", "type", "code", "default", "context", "format", "action"
 };
 
-/* What the reply gives, in the decision's order; *by names the step. */
+/* What the reply gives, in the decision's order; *by names the step. The
+ * DSN's Action speaks where the reply names no cause: a delay notice (RFC
+ * 3464 2.3.3 "delayed": not yet delivered, still retrying) is about a
+ * message that stays in the queue too long, `expired`, before a generic
+ * status; a failure (Action: failed) with nothing but a temporary code or
+ * status was retried until the MTA gave up, `expired` too, when neither a
+ * status nor the basic code says more. */
 static inline bnc_reason_t reply_says(const bnc_ruleset_t *rs, const bnc_signals_t *s, int *by) {
   const bnc_reply_t *r = s->reply;
   bnc_reason_t why;
@@ -593,10 +599,14 @@ static inline bnc_reason_t reply_says(const bnc_ruleset_t *rs, const bnc_signals
   if (r->st_class && r->st_detail && (why = status_reason(r)) != BNC_R_UNDEFINED) return why;
   *by = BY_TYPE;                                      /* the Diagnostic-Code's type */
   if (s->diag_type != BNC_R_UNDEFINED) return s->diag_type;
+  *by = BY_ACTION;                                    /* a delay notice */
+  if (s->action == BNC_DSN_DELAYED) return BNC_R_EXPIRED;
   *by = BY_STATUS;                                    /* a generic status: X.Y.0 */
   if (r->st_class && !r->st_detail && (why = status_reason(r)) != BNC_R_UNDEFINED) return why;
   *by = BY_CODE;                                      /* the basic code */
   if (r->code && (why = bnc_code_reason(r->code)) != BNC_R_UNDEFINED) return why;
+  *by = BY_ACTION;                                    /* given up on a temporary failure */
+  if (s->action == BNC_DSN_FAILED && bnc_reply_permanent(r) == 0) return BNC_R_EXPIRED;
   *by = BY_DEFAULT;
   return BNC_R_UNDEFINED;
 }

@@ -20,8 +20,11 @@
  * rule (provider and MTA wordings, then the provider code tables, then
  * general wording and generic words), the enhanced-status registry for a
  * specific status (X.Y.Z, Z > 0), the type of a DSN's Diagnostic-Code
- * (X-Unix: the exit status), the registry for a generic status (X.Y.0),
- * the basic code; then the stage: a
+ * (X-Unix: the exit status), a delay notice (Action: delayed, RFC 3464:
+ * still queued, `expired`), the registry for a generic status (X.Y.0),
+ * the basic code, a failure with nothing but a temporary code or status
+ * (Action: failed: retried until the MTA gave up, `expired`); then the
+ * stage: a
  * reason about the address given in answer to DATA (after the server
  * accepted RCPT TO) is a content filter's, `filtered`; an address or
  * mailbox reason given before RCPT TO is about the sender: in answer to MAIL

@@ -300,6 +300,8 @@ const bnc_rule_def_t bnc_provider_rules[] = {
   /* ---- Rackspace: G codes ---------------------------------------------- */
   P("rackspace", "G1F", "(g1f)", "requireptr", NULL,
     "450 4.7.1 Client host 198.51.100.7 has no PTR record (G1F)"),
+  P("rackspace", "G1E", "(g1e)", "networkerror", NULL,
+    "450 4.4.0 Temporary DMARC DNS lookup failure (G1E)"),
   P("rackspace", "G30", "(g30)", "speeding", NULL,
     "450 4.2.1 Mailbox received too much email in a short period of time (G30)"),
   P("rackspace", "G28", "(g28)", "speeding", NULL,

@@ -375,6 +375,14 @@ static void set_pseudo(bnc_msg_rcpt_t *r, int exim) {
   r->pseudo_status[7] = '\0';
 }
 
+/* Whether the diagnostic is the reporting MTA's own (an RFC 3464
+ * diagnostic-type other than "smtp": "X-Unix", "X-Postfix"), not a remote
+ * server's reply it relays: a local delivery's "user unknown" is about the
+ * address. */
+static int own_words(const bnc_msg_rcpt_t *r) {
+  return r->diag.p && r->diag.n > 2 && bnc_ieq_n(r->diag.p, "x-", 2);
+}
+
 void bnc_msg_mark_all(ctx_t *c, bnc_reason_t report) {
   size_t i;
   for (i = 0; i < c->m->nrcpt; i++) c->rec[i].sig.report = report;
@@ -388,8 +396,13 @@ void bnc_msg_finish(ctx_t *c) {
     bnc_msg_rcpt_t *r = &m->rcpt[i];
     bnc_signals_t *s = &c->rec[i].sig;
     bnc_msg_gather(c, r);
-    s->flags = BNC_SIG_RELAYED | (mailbox || r->bad_mailbox ? BNC_SIG_MAILBOX : 0u);
+    s->flags = BNC_SIG_RELAYED | (mailbox || r->bad_mailbox || own_words(r) ? BNC_SIG_MAILBOX : 0u);
     bnc_decide(c->rs, s, &r->cls);
+    /* a notice marked delayed whose own words say the message expired
+     * (OpenSMTPD's "Envelope expired") is the final one: no retry follows */
+    if (r->delayed && r->cls.reason == BNC_R_EXPIRED && r->cls.rule >= 0 && r->text.p &&
+        bnc_msg_ifind(r->text.p, r->text.n, "expired"))
+      r->delayed = 0;
     /* the code and status shown are what the remote host said, where the
      * notice quotes it; the reason stays the notice's */
     if (r->cls.reason == BNC_R_EXPIRED && r->text.p) last_reply(r);

@@ -30,11 +30,14 @@
  *      policy, content, relaying, authentication, the sender;
  *   3. mailbox conditions (full, too big, disabled), before address
  *      conditions: "Invalid address ... mailbox full" is a full mailbox;
- *   4. filters, local delivery agents, moved and unknown addresses, unknown
- *      hosts, domains that take no mail;
+ *   4. filters, moved and unknown addresses, unknown hosts, domains that
+ *      take no mail, then local delivery agents (a program's own output
+ *      decides before "mailer error");
  *   5. network, expiry and system trouble;
- *   6. generic words ("spam", "quota", "access denied") last, so that any
- *      specific phrase wins over them.
+ *   6. generic words ("spam", "quota", "access denied"), so that any
+ *      specific phrase wins over them; last, the words of an expiry ("gave
+ *      up", "retry time exceeded") and of a delay notice ("will be retried
+ *      for"), which yield to any cause the notice quotes.
  * Rules that read a word only under a given code or status carry that
  * condition ("mailbox unavailable" is a dead address only with 55x).
  */
@@ -141,6 +144,25 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "553 5.1.2 spelling errors. - gsmtp"),
   T("provider:google", "gmail-temp-rejected", "mail server temporarily rejected message", "systemerror",
     "451 4.3.0 Mail server temporarily rejected message. - gsmtp"),
+  /* AUTH refused for a moment: about the credentials exchange, not the system */
+  T("provider:google", "gmail-auth-temp", "cannot authenticate due to temporary system problem", "securityerror",
+    "454 4.7.0 Cannot authenticate due to temporary system problem. Try again later. - gsmtp"),
+  /* a denial of service guard at HELO: the connection, not the message */
+  T("provider:google", "gmail-closing-connection", "try again later, closing connection", "toomanyconn",
+    "421 4.7.0 Try again later, closing connection. - gsmtp"),
+  T("provider:google", "gmail-multiple-domains", "multiple destination domains per transaction is unsupported",
+    "syntaxerror",
+    "451 4.3.0 Multiple destination domains per transaction is unsupported. Please try again. - gsmtp"),
+  T("provider:google", "gmail-too-many-recipients", "your message has too many recipients|domain policy size per "
+    "transaction exceeded", "syntaxerror",
+    "452 4.5.3 Your message has too many recipients. For more information regarding Google's "
+    "sending limits, visit https://support.google.com/mail/?p=MaxSizeError - gsmtp"),
+  /* the sending account itself sent spam ("[CSR]": relays quoting Gmail or
+   * Outlook): the sender is blocked, whatever the message says */
+  T("provider:google", "csr-unsolicited-from-address", "unusual amount of unsolicited email originating from your "
+    "address", "blocked",
+    "550 5.7.1 [CSR] Our system has detected an unusual amount of unsolicited email originating "
+    "from your address."),
   T("provider:google", "gmail-temp-problem", "temporary system problem", "systemerror",
     "421 4.3.0 Temporary System Problem. Try again later. - gsmtp"),
   T("provider:google", "gmail-app-password", "application-specific password required", "securityerror",
@@ -173,12 +195,14 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "552 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient"),
   T("provider:microsoft", "ms-send-size", "resolver.rst.sendsizelimit", "mesgtoobig",
     "552 5.3.4 RESOLVER.RST.SendSizeLimit.Sender; message too large for this sender"),
+  T("provider:microsoft", "ms-reserved-domain", "reserved by rfc 2606", "hostunknown",
+    "550 5.1.4 Recipient address reserved by RFC 2606"),
   T("provider:microsoft", "ms-banned-ip", "banned sending ip", "blocked",
     "550 5.7.606 Access denied, banned sending IP [198.51.100.7]. To request removal from this "
     "list please visit https://sender.office.com/"),
   T("provider:microsoft", "ms-banned-sender", "access denied, banned sender", "blocked",
     "550 5.7.511 Access denied, banned sender[198.51.100.7]."),
-  T("provider:microsoft", "ms-bad-outbound-sender", "bad outbound sender", "rejected",
+  T("provider:microsoft", "ms-bad-outbound-sender", "bad outbound sender", "securityerror",
     "550 5.1.8 Access denied, bad outbound sender"),
   T("provider:microsoft", "ms-rfc5322", "message must be rfc 5322", "notcompliantrfc",
     "550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant"),
@@ -307,6 +331,10 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   T("provider:apple", "icloud-illegal-alias", "unknown or illegal alias", "userunknown",
     "550 5.1.1 unknown or illegal alias: someone@icloud.com"),
 
+  /* busy at the top of the hour: the 4.7.1 is no refusal of the sender */
+  T("provider:apple", "icloud-try-later", "service unavailable - try again later", "systemerror",
+    "451 4.7.1 Service unavailable - try again later"),
+
   /* ---- Orange / Wanadoo ------------------------------------------------- */
   T("provider:orange", "orange-overquota", "recipient overquota", "mailboxfull",
     "552 5.2.2 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]"),
@@ -336,6 +364,16 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "554-Transaction failed\n"
     "554-Reject due to policy restrictions.\n"
     "554 For explanation visit https://postmaster.gmx.net/en/error-messages"),
+
+  /* "policy violations": GMX's name for a poor delivery record (too many
+   * unknown recipients, a changing HELO), not a policy the message broke */
+  T("provider:gmx", "gmx-policy-violations", "reject due to policy violations", "badreputation",
+    "421 Reject due to policy violations. For explanation visit "
+    "https://postmaster.gmx.net/en/case?c=r0301&i=ip&v=198.51.100.7&r=1A2B"),
+  /* GMX's greeting when it refuses the connecting host; the lines after it
+   * name the case, this line alone is a refusal before any command */
+  TC("provider:gmx", "gmx-nemesis-refused", "nemesis esmtp service not available", "blocked", "554", NULL,
+     "554-gmx.net (mxgmx017) Nemesis ESMTP Service not available"),
 
   /* ---- Deutsche Telekom (T-Online): a refused sender is told to write to
      * the postmaster desk, without a reason in the reply ------------------- */
@@ -370,6 +408,33 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "554 5.1.8 Email Outgoing Blocked."),
   T("provider:zoho", "zoho-unusual-activity", "unusual sending activity detected", "speeding",
     "550 5.4.6 Unusual sending activity detected. Please try after sometime."),
+  T("provider:yandex", "yandex-spam-statistics", "blocked by spam statistics", "badreputation",
+    "554 5.7.1 Blocked by spam statistics - see https://yandex.com/support/mail/"),
+  /* the sender's own outgoing mail, throttled after spam from it */
+  T("provider:yandex", "yandex-spam-limit", "spam limit exceeded", "speeding",
+    "451 4.7.1 Spam limit exceeded"),
+  T("provider:zoho", "zoho-destination-domain", "mail rejected by destination domain", "filtered",
+    "541 5.4.1 Mail rejected by destination domain"),
+  T("provider:zoho", "zoho-policy-error", "delivery restricted by policy error|delivery failure policy error",
+    "policyviolation",
+    "552 5.1.1 <b@example.net> Mailbox delivery failure policy error"),
+  /* QQ: a recipient getting too much mail is closed for a while (5xx all the
+   * same), not a missing mailbox */
+  T("provider:qq", "qq-unavailable-or-denied", "mailbox unavailable or access denied", "speeding",
+    "550 Mailbox unavailable or access denied [MMHgI0BUMjE 198.51.100.7]. "
+    "http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000729"),
+  /* (the numbered forms, "no=1000726" and "no=1000730", are in the code
+   * tables of src/providers.c) */
+  T("provider:qq", "qq-content-rejected", "error: content rejected", "spamdetected",
+    "550 Error: content rejected. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022"),
+  T("provider:qq", "qq-spam-sender", "suspected spam sender", "badreputation",
+    "550 Suspected spam sender. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022"),
+  /* NetEase: too many failed logins */
+  T("provider:netease", "netease-fail-auth", "too much fail authentication", "securityerror",
+    "451 Requested mail action not taken: too much fail authentication"),
+  /* Free (postmaster.free.fr): the IP is held for at most 24 hours */
+  T("provider:free", "free-too-many-spams", "too many spams from your ip", "blocked",
+    "550 Too many spams from your IP (198.51.100.7), please visit http://postmaster.free.fr/"),
   /* QQ: the recipient put the sender on its own block list */
   T("provider:qq", "qq-rejected-by-recipients", "mail is rejected by recipients", "filtered",
     "550 Mail is rejected by recipients [abc123 198.51.100.7]. "
@@ -424,11 +489,29 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
   T("provider:mimecast", "mimecast-internal-resources", "internal resources are temporarily unavailable", "systemerror",
     "451 Internal resources are temporarily unavailable - "
     "https://community.mimecast.com/docs/DOC-1369#451"),
+  /* greylisting, or a poor IP reputation held back for a while */
+  T("provider:mimecast", "mimecast-internal-resource", "internal resource temporarily unavailable", "onhold",
+    "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451"),
+  T("provider:barracuda", "barracuda-spoofed", "rejecting spoofed message", "policyviolation",
+    "550 rejecting spoofed message"),
+  /* Trend Micro's sender filtering (DHA, bounce attacks, throttling) */
+  T("provider:trendmicro", "trendmicro-block", "block temporarily|block permanently", "blocked",
+    "421 Block temporarily"),
+  /* AT&T / BellSouth (rbl.att.net): the sending host's reverse DNS, a busy
+   * server, a host that is no known mail source */
+  T("provider:att", "att-dns-lookup", "failure in dns look-up", "requireptr",
+    "421 failure in DNS look-up."),
+  T("provider:att", "att-busy", "busy--please try again later", "systemerror",
+    "450 busy--Please try again later"),
+  T("provider:att", "att-ip-blocked", "> is blocked", "blocked",
+    "521 5.3.0 <198.51.100.7> is blocked"),
+  T("provider:att", "att-unauthorized-interface", "unauthorized interface for", "blocked",
+    "550 unauthorized interface for 198.51.100.7"),
   T("provider:barracuda", "barracuda-central", "barracudacentral", "blocked",
     "554 5.7.1 Service unavailable; client [198.51.100.7] blocked by b.barracudacentral.org"),
   T("provider:barracuda", "barracuda-brbl", " brbl", "blocked",
     "554 Your IP 198.51.100.7 is in BRBL, please request removal"),
-  T("provider:barracuda", "barracuda-recipient-blocked", ":blocked)", "blocked",
+  T("provider:barracuda", "barracuda-recipient-blocked", ":blocked)", "rejected",
     "550 permanent failure for one or more recipients (someone@example.com:blocked)"),
   T("provider:cisco", "ironport-access-rejected", "access to submit messages to this e-mail system has been rejected", "blocked",
     "550 #5.7.1 Your access to submit messages to this e-mail system has been rejected."),
@@ -675,9 +758,15 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "sender reputation."),
 
   /* ---- connection and rate limits --------------------------------------- */
+  /* a session closed after too many protocol errors (Apple's and SFR's
+   * "Error: too many errors", NetEase's erroneous commands): the client's
+   * SMTP, not its connection count */
+  W("too-many-errors", "too many errors", "syntaxerror",
+    "421 4.7.0 mx.example.net Error: too many errors",
+    "550 5.1.1 User unknown. Please clean your list to avoid too many errors."),
   W("too-many-connections", "too many connections|too many concurrent|too many simultaneous|too many smtp sessions|"
-    "connection rate limit|connection limit|maximum number of connections|per connection|too "
-    "many errors|too many recipients|recipient limit", "toomanyconn",
+    "too many sessions|connection rate limit|connection limit|maximum number of connections|per "
+    "connection|too many recipients|recipient limit", "toomanyconn",
     "421 4.7.0 Too many connections from your IP",
     "550 5.1.1 User unknown. Please do not open too many connections to try other addresses."),
   W("sending-rate", "too many messages|too many emails|rate limit|ratelimit|rate-limit|sending rate|sending "
@@ -859,20 +948,11 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "550 5.1.1 User unknown. Please note that the recipient refuses to accept mail from unknown "
     "senders."),
 
-  /* ---- local delivery agents ---------------------------------------------- */
-  W("mailer-error", "mailer error", "mailererror",
-    "554 5.3.0 unknown mailer error 75",
-    "554 5.3.0 Please contact the postmaster about this mailer error: user unknown"),
+  /* ---- local delivery: procmail's own complaints are about the delivery
+   * itself ("Couldn't create ... No such user": no mailbox file for a local
+   * account), not about the address ----------------------------------------- */
   T("mta:procmail", "procmail", "procmail:", "mailererror",
     "procmail: Couldn't create \"/var/spool/mail/a\""),
-  T("mta:postfix", "command-died", "command died with status", "mailererror",
-    "Command died with status 1: \"/usr/local/bin/filter\""),
-  W("command-failed", "command failed:", "mailererror",
-    "Command failed: /usr/bin/deliver exit status 75",
-    "550 5.1.1 User unknown. Please ignore a command failed: line in the log"),
-  T("mta:exim", "pipe-to", "pipe to |", "mailererror",
-    "Child process of local_delivery transport returned 69 (could mean service or program "
-    "unavailable) from command: pipe to |/usr/bin/filter"),
 
   /* ---- moved addresses -------------------------------------------------------- */
   W("replaced-by", "has been replaced by", "hasmoved",
@@ -945,6 +1025,21 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "550 5.4.4 Domain has no MX record",
     "553 5.1.8 <bounce@example.org>: Sender address rejected: no MX record for domain"),
 
+  /* ---- local delivery agents: after the address and host reasons, so that a
+   * program's own output ("Command died with status 67 ... user unknown")
+   * decides, and `mailererror` where it says nothing more ---------------- */
+  W("mailer-error", "mailer error", "mailererror",
+    "554 5.3.0 unknown mailer error 75",
+    "554 5.3.0 Please contact the postmaster about this mailer error: user unknown"),
+  T("mta:postfix", "command-died", "command died with status", "mailererror",
+    "Command died with status 1: \"/usr/local/bin/filter\""),
+  W("command-failed", "command failed:", "mailererror",
+    "Command failed: /usr/bin/deliver exit status 75",
+    "550 5.1.1 User unknown. Please ignore a command failed: line in the log"),
+  T("mta:exim", "pipe-to", "pipe to |", "mailererror",
+    "Child process of local_delivery transport returned 69 (could mean service or program "
+    "unavailable) from command: pipe to |/usr/bin/filter"),
+
   /* ---- gave up after retrying ---------------------------------------------- */
   W("message-expired", "message expired", "expired",
     "554 4.4.7 Message expired: unable to deliver in 840 minutes.",
@@ -952,7 +1047,7 @@ const bnc_rule_def_t bnc_generic_rules[] = {
     "triplet list)"),
   T("rfc:3463", "delivery-time-expired", "delivery time expired", "expired",
     "4.4.7 Delivery time expired"),
-  W("could-not-be-delivered-for", "could not be delivered for|could not deliver for the last|message will be retried for", "expired",
+  W("could-not-be-delivered-for", "could not be delivered for|could not deliver for the last", "expired",
     "This message could not be delivered for 5 days.",
     "552 5.2.2 Mailbox full: this message could not be delivered for lack of space"),
   T("mta:opensmtpd", "opensmtpd-envelope-expired", "envelope expired", "expired",
@@ -1027,6 +1122,21 @@ const bnc_rule_def_t bnc_generic_rules[] = {
      * in the queue too long."): expired, unless the cause it quotes says more */
   T("mta:qmail", "qmail-queue-too-long", "in the queue too long", "expired",
     "I'm not going to try again; this message has been in the queue too long."),
+  /* Last, so that a cause any rule reads wins over them: the MTA stopped
+   * retrying (the queue lifetime ran out) */
+  W("gave-up", "gave up on|gave up after|gave up trying|retry time exceeded|retry timeout exceeded|too long in "
+    "queue|too long in the queue|maximum queue time|queue lifetime", "expired",
+    "Delivery failed: retry time exceeded for b@example.net",
+    "550 5.1.1 User unknown. Please do not resend: the sender gave up on this address?"),
+  /* a delay notice's own words (RFC 3464 "delayed": not yet delivered,
+   * still retrying): the message has been queued too long, the same reason
+   * as a DSN's Action: delayed gives; the record is a warning, not a failure */
+  W("delay-notice", "will be retried for|will retry for|will continue to attempt|will keep trying|still trying to "
+    "deliver|has not yet been delivered|have not yet been delivered|not yet been delivered|delivery has been "
+    "delayed|delivery to the following recipient has been delayed|message delayed", "expired",
+    "Delivery to the following recipient has been delayed: b@example.net. Message will be retried "
+    "for 2 more day(s)",
+    "450 4.2.0 Greylisted, please try again: your message delayed by 5 minutes is not yet accepted"),
 };
 
 const size_t bnc_generic_rules_count =

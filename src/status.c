@@ -149,7 +149,8 @@ bnc_reason_t bnc_code_reason(int code) {
     case 432: case 530: case 534: case 535:     /* RFC 4954 authentication */
       return BNC_R_SECURITYERROR;
     case 538: return BNC_R_FAILEDSTARTTLS;      /* encryption required */
-    case 500: case 501: case 502: case 503: case 504: case 555:
+    case 454: return BNC_R_SECURITYERROR;      /* RFC 4954 temporary AUTH failure */
+    case 500: case 501: case 502: case 503: case 504: case 455: case 555:
       return BNC_R_SYNTAXERROR;
     case 521: case 556: return BNC_R_NOTACCEPT;  /* RFC 7504 */
     case 551: return BNC_R_HASMOVED;            /* user not local */

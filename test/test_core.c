@@ -583,8 +583,19 @@ static void test_decide(void) {
   s = signals(rs, "zzz qqq");
   CHECK_STR(decide_name(rs), "onhold");
   s = signals(rs, "zzz qqq");
-  s->action = BNC_DSN_DELAYED;                      /* a warning is no unread failure */
-  CHECK_STR(decide_name(rs), "undefined");
+  s->action = BNC_DSN_DELAYED;                      /* a delay notice naming no cause: */
+  CHECK_STR(decide_name(rs), "expired");            /* queued too long, not an unread failure */
+  CHECK_STR(decided.source, "action");
+  s = signals(rs, "452 4.2.2 zzz qqq");
+  s->action = BNC_DSN_DELAYED;                      /* a specific status names the cause */
+  CHECK_STR(decide_name(rs), "mailboxfull");
+  s = signals(rs, "4.0.0 zzz qqq");
+  s->action = BNC_DSN_FAILED;                       /* given up on a temporary failure */
+  CHECK_STR(decide_name(rs), "expired");
+  CHECK_STR(decided.source, "action");
+  s = signals(rs, "5.0.0 zzz qqq");
+  s->action = BNC_DSN_FAILED;                       /* a permanent one is no expiry */
+  CHECK_STR(decide_name(rs), "onhold");
   s = signals(rs, "550 12345");
   CHECK_STR(decide_name(rs), "undefined");          /* no words at all */
   s = signals(rs, "zzz qqq");

@@ -400,3 +400,59 @@ describe("the enhanced-status registry", function()
     end
   end
 end)
+
+-- The DSN's own fields where the reply names no cause (RFC 3464 2.3.3), and
+-- local delivery programs whose output says more than "mailer error".
+describe("the decision's fallbacks in a delivery report", function()
+  local function dsn(action, status, diag, human)
+    return table.concat({
+      "From: MAILER-DAEMON@mx.example.org\r\nTo: a@example.org\r\nSubject: Delivery Status Notification\r\n",
+      "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n",
+      "--B\r\nContent-Type: text/plain\r\n\r\n", human or "Delivery to b@example.net failed.", "\r\n\r\n",
+      "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n",
+      "Final-Recipient: rfc822; b@example.net\r\nAction: ", action, "\r\nStatus: ", status, "\r\n",
+      diag and ("Diagnostic-Code: " .. diag .. "\r\n") or "", "\r\n--B--\r\n" })
+  end
+  local function record(...)
+    local res = assert(bounce.parse(dsn(...)))
+    return assert((res.records or res)[1])
+  end
+
+  it("reads a delay notice that names no cause as a message kept in the queue too long", function()
+    local r = record("delayed", "4.4.0", nil, "Your message has not been delivered yet; the server will keep trying.")
+    assert.equals("expired", r.reason)
+    assert.equals("soft", r.type)
+    assert.is_true(r.delayed)
+  end)
+
+  it("keeps the cause a delay notice names, and the notice a warning", function()
+    local r = record("delayed", "4.2.2", "smtp; 452 4.2.2 Mailbox full")
+    assert.equals("mailboxfull", r.reason)
+    assert.is_true(r.delayed)
+    r = record("delayed", "4.4.1", "smtp; 421 4.4.1 Connection timed out")
+    assert.is_true(r.delayed)
+  end)
+
+  it("takes a notice marked delayed whose words say the message expired for the final one", function()
+    local r = record("delayed", "4.4.7", nil, "b@example.net: Envelope expired")
+    assert.equals("expired", r.reason)
+    assert.is_false(r.delayed)
+  end)
+
+  it("reads a failure with nothing but a temporary status as given up after retries", function()
+    local r = record("failed", "4.0.0", nil)
+    assert.equals("expired", r.reason)
+    assert.equals("soft", r.type)
+    -- a permanent generic status is no expiry
+    assert.are_not.equal("expired", record("failed", "5.0.0", nil).reason)
+  end)
+
+  it("lets a delivery program's output decide, else calls it a mailer error", function()
+    assert.equals("mailererror", record("failed", "5.3.0",
+      "X-Postfix; Command died with status 1: \"/usr/local/bin/filter\"").reason)
+    assert.equals("userunknown", record("failed", "5.3.0",
+      "X-Postfix; Command died with status 67: \"/usr/lib/dovecot/deliver\". Command output: user unknown").reason)
+    assert.equals("mailboxfull", record("failed", "5.2.2",
+      "X-Postfix; Command died with status 75: \"/usr/lib/dovecot/deliver\". Command output: Quota exceeded").reason)
+  end)
+end)

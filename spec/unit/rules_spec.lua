@@ -343,6 +343,14 @@ describe("reason families", function()
     { "a timeout after retrying", "connect to mx.example.net[203.0.113.9]:25: Connection timed out",
       "expired", "soft" },
     { "an expired message", "550 4.4.7 QUEUE.Expired; message expired", "expired", "soft" },
+    { "a queue that gave up", "Delivery failed: retry time exceeded for b@example.net", "expired", "soft" },
+    { "a delay notice", "Delivery to the following recipient has been delayed. Message will be retried "
+      .. "for 2 more day(s)", "expired", "soft" },
+    { "a delay notice that names its cause", "Deferred: Connection refused by mx.example.net. Warning: "
+      .. "message still undelivered after 4 hours. Will keep trying until message is 5 days old",
+      "networkerror", "soft" },
+    { "a session closed for protocol errors", "421 4.7.0 mx.example.net Error: too many errors",
+      "syntaxerror", "block" },
     { "a message on hold", "451 4.3.0 Message is on hold pending review", "onhold", "soft" },
     { "a recipient filter", "550 5.7.1 User refuses to accept mail from this sender", "filtered", "soft" },
     { "too many connections", "421 4.7.0 Too many concurrent SMTP connections; try again later",
@@ -396,41 +404,40 @@ describe("reason families", function()
 end)
 
 -- The reply set written from the providers' and RFCs' documentation
--- (bench/reference_replies.tsv; `make reference` prints the figures): the
--- documented rows must agree on hard/not-hard every time and on the reason
--- nearly always, and every counter-example (a provider's word inside advice,
--- in another sense, at an impossible stage, in a transcript) exactly.
+-- (bench/reference_replies.tsv; `make reference` prints the figures): every
+-- documented row of ../shared/reference/providers.md, each read as its
+-- documentation says (or, for the few rows of kind "labelled", as the
+-- labelled corpus reads it), and every counter-example (a provider's word
+-- inside advice, in another sense, at an impossible stage, in a transcript)
+-- read as the other failure it is.
 describe("the documentation-derived reply set", function()
   local rows = {}
   for line in io.lines("bench/reference_replies.tsv") do
     if not line:match("^#") and line:match("%S") then
       local kind, section, reason, type_, reply = line:match("^(%a+)\t([^\t]+)\t(%a+)\t(%a+)\t(.+)$")
+      assert(kind, "malformed line: " .. line)
       rows[#rows + 1] = { kind = kind, section = section, reason = reason, type = type_,
                           reply = reply:gsub("\\n", "\n") }
     end
   end
 
-  it("is read right: reason >= 97%, hard/not-hard 100%", function()
-    local n, reason, hard, misses = 0, 0, 0, {}
-    for _, row in ipairs(rows) do
-      local r = assert(bounce.classify(row.reply))
-      n = n + 1
-      if r.reason == row.reason then reason = reason + 1
-      else misses[#misses + 1] = ("%s: %s -> %s (%s)"):format(row.section, row.reason, r.reason, r.rule) end
-      if (r.type == "hard") == (row.type == "hard") then hard = hard + 1 end
+  it("covers the providers of the reference", function()
+    local seen = {}
+    for _, row in ipairs(rows) do seen[row.section] = true end
+    for _, s in ipairs({ "rfc5321", "rfc7505", "google", "microsoft", "yahoo", "apple", "orange", "free",
+                         "sfr", "gmx", "t-online", "mailru", "yandex", "qq", "netease", "comcast", "att",
+                         "cox", "zoho", "proofpoint", "mimecast", "barracuda", "trendmicro", "blocklists" }) do
+      assert.is_true(seen[s], s)
     end
-    assert.is_true(n > 150, "rows: " .. n)
-    assert.is_true(reason / n >= 0.97, table.concat(misses, "\n"))
-    assert.equals(n, hard)
+    assert.is_true(#rows > 280, "rows: " .. #rows)
   end)
 
-  for _, row in ipairs(rows) do
-    if row.kind == "counter" then
-      it(("counter-example (%s) reads as %s"):format(row.section, row.reason), function()
-        local r = assert(bounce.classify(row.reply))
-        assert.equals(row.reason, r.reason, row.reply)
-        assert.equals(row.type, r.type, row.reply)
-      end)
-    end
+  for i, row in ipairs(rows) do
+    it(("%s row %d (%s) reads as %s"):format(row.kind, i, row.section, row.reason), function()
+      local r = assert(bounce.classify(row.reply))
+      assert.equals(row.reason, r.reason, row.reply)
+      assert.equals(row.type == "hard", r.type == "hard", row.reply)
+      if row.kind == "counter" then assert.equals(row.type, r.type, row.reply) end
+    end)
   end
 end)

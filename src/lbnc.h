@@ -205,5 +205,7 @@ void bnc_open_address(lua_State *L);    /* laddress.c: normalize_address */
 void bnc_open_message(lua_State *L);    /* lmessage.c: parse */
 void bnc_open_verp(lua_State *L);       /* lverp.c: verp_decode, verp_find */
 void bnc_open_dns(lua_State *L);        /* ldns.c: DNS, IDN, mailbox syntax */
+void bnc_open_pattern(lua_State *L);    /* lpattern.c: pattern_funcs (bounded matching) */
+void bnc_open_memory(lua_State *L);     /* lmemory.c: memory_guard */
 
 #endif

@@ -388,11 +388,11 @@ end
 -- what the record remembers.
 local ACTIONS = { send = true, retry = true, suppress = true, hold = true }
 
-local function run_hook(self, hook, ev, key, d)
+local function run_hook(self, hook, ev, key, d, budget)
   local blob = self.store:get(key)
   local rec = blob and decode(blob) or clean_record()
   rec.rcpt = key
-  local ok, ret = pcall(hook, ev, rec, d)
+  local ok, ret = pcall(hook, ev, rec, d, budget)
   local err
   if not ok then
     err = "on_event failed: " .. tostring(ret)
@@ -509,7 +509,7 @@ end
 -- t:record's general path, after the policy check. clocked: the fast path
 -- already asked the clock, which answered now. Called from t:record (not
 -- as a tail call), so errors raised at level 4 point at t:record's caller.
-local function record(self, ev, into, clocked, now)
+local function record(self, ev, into, clocked, now, budget)
   if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev), 4) end
   local rcpt = ev.rcpt
   local key, domain = normalize(rcpt, self.case_sensitive)
@@ -591,11 +591,11 @@ local function record(self, ev, into, clocked, now)
     count_scopes(self.counters, domain, c, s, b, hi, n or 1)
   end
   local hook = self.on_event
-  if hook then d = run_hook(self, hook, ev, key, d) end
+  if hook then d = run_hook(self, hook, ev, key, d, budget) end
   return d
 end
 
--- syntax: d, err = t:record(event [, into])
+-- syntax: d, err = t:record(event [, into [, budget]])
 -- event: rcpt (required); then type ("sent", "delivered", "soft", "hard",
 -- "block", "complaint", "unsubscribe", "release", or a classifier type such
 -- as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
@@ -608,14 +608,16 @@ end
 -- garbage collector a table per event in hot loops). Returns the decision:
 -- { action, state, reason, attempts, retry_at, expires_at, since, cause,
 --   rcpt, event, at } (plus hook_error when the policy's on_event failed).
-function T:record(ev, into)
+-- `budget`, a bounce.policy.hook_budget(), is what the on_event calls of a
+-- batch share (one webhook request): once spent, hooks are skipped.
+function T:record(ev, into, budget)
   if self.reloader then
     if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev)) end
     current(self)
   end
   local fast = self.fast
   if not fast then
-    local d, err = record(self, ev, into)
+    local d, err = record(self, ev, into, nil, nil, budget)
     return d, err
   end
   -- The memory store's fast path (l_record in src/lbounce.c): one C call
@@ -624,7 +626,7 @@ function T:record(ev, into)
   local action, state, rsn, attempts, at, retry_at, since, expires_at, cause, key, etype,
     domain, n, b, hi = fast(ev, into)
   if not action then
-    local d, err = record(self, ev, into, action == false, state)
+    local d, err = record(self, ev, into, action == false, state, budget)
     return d, err
   end
   local d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at,
@@ -635,7 +637,7 @@ function T:record(ev, into)
     count_scopes(self.counters, domain, ev.campaign, ev.sender, b, hi, n)
   end
   local hook = self.on_event
-  if hook then d = run_hook(self, hook, ev, key, d) end
+  if hook then d = run_hook(self, hook, ev, key, d, budget) end
   return d
 end
 

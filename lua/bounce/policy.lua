@@ -911,6 +911,90 @@ function _M.hook_budget()
            seconds = BATCH_SECONDS, spent = false, skipped = 0 }
 end
 
+-- What an on_event hook may return: the decision table, each field checked.
+-- rcpt, event and at are facts about the event, not choices: they must come
+-- back as they went in.
+local DECISION = {
+  action = { send = true, retry = true, suppress = true, hold = true },
+  state = { active = true, bouncing = true, suppressed = true },
+  cause = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true,
+            manual = true },
+}
+local DECISION_KEYS = { "action", "at", "attempts", "cause", "event", "expires_at", "rcpt",
+                        "reason", "retry_at", "since", "state" }
+local TIME_MAX = 4294967295
+-- Fields a returned table may leave out, keeping the tracker's value; the
+-- others (retry_at, expires_at, since, cause) are as returned, nil for none.
+local KEPT = { state = true, reason = true, attempts = true, rcpt = true, event = true, at = true }
+
+local function decision_field(k, v, d)
+  local set = DECISION[k]
+  if set then
+    if v == nil and k == "cause" then return true end
+    if set[v] then return true end
+    local names = {}
+    for n in pairs(set) do names[#names + 1] = n end
+    sort(names)
+    return nil, "expected " .. (k == "cause" and "nil or " or "") .. concat(names, ", ") .. ", got "
+      .. show(v)
+  elseif k == "reason" then
+    if IS_REASON[v] then return true end
+    return nil, "expected a reason name (bounce.reasons), got " .. show(v)
+  elseif k == "attempts" then
+    if type(v) == "number" and v == v and floor(v) == v and v >= 0 and v <= 1000000 then
+      return true
+    end
+    return nil, "expected an integer 0..1000000, got " .. show(v)
+  elseif k == "retry_at" or k == "expires_at" or k == "since" then
+    if v == nil or (type(v) == "number" and v == v and floor(v) == v and v >= 1 and v <= TIME_MAX) then
+      return true
+    end
+    return nil, "expected nil or a time (whole unix seconds 1.." .. TIME_MAX .. "), got " .. show(v)
+  end
+  if v == d[k] then return true end                 -- rcpt, event, at
+  return nil, "may not be changed (was " .. show(d[k]) .. ", got " .. show(v) .. ")"
+end
+
+-- syntax: ok, err = policy.check_decision(returned, decision)
+-- Checks what an on_event hook returned against the tracker's decision it
+-- was given: a table with only the decision's fields (DECISION_KEYS), each
+-- of its type and range; state, reason, attempts, rcpt, event and at left
+-- out keep the tracker's. When it passes, its fields are written into
+-- `decision` (which the tracker then answers with); otherwise `decision` is
+-- left alone and err names the field:
+--   "on_event returned a bad decision: field 'retry_at': expected nil or a time ..."
+local ALLOWED = {}
+for _, k in ipairs(DECISION_KEYS) do ALLOWED[k] = true end
+
+function _M.check_decision(ret, d)
+  if type(ret) ~= "table" or not DECISION.action[ret.action] then
+    return nil, "on_event returned " .. (type(ret) == "table"
+      and "an invalid action " .. (type(ret.action) == "string" and "'" .. ret.action .. "'"
+        or show(ret.action)) or "a " .. type(ret))
+      .. ", expected a decision table with action send, retry, suppress or hold"
+  end
+  for k in pairs(ret) do
+    if not ALLOWED[k] then
+      return nil, "on_event returned a bad decision: unknown field " .. show(k) .. ", expected "
+        .. concat(DECISION_KEYS, ", ")
+    end
+  end
+  for _, k in ipairs(DECISION_KEYS) do
+    local v = ret[k]
+    if not (v == nil and KEPT[k]) then
+      local ok, why = decision_field(k, v, d)
+      if not ok then return nil, "on_event returned a bad decision: field '" .. k .. "': " .. why end
+    end
+  end
+  if ret ~= d then
+    for _, k in ipairs(DECISION_KEYS) do
+      local v = ret[k]
+      if v ~= nil or not KEPT[k] then d[k] = v end
+    end
+  end
+  return true
+end
+
 local function copy_table(t)
   if type(t) ~= "table" then return t end
   local c = {}
@@ -922,9 +1006,8 @@ end
 -- coroutine under an instruction, pattern and memory bound: a runaway hook
 -- (an endless loop in a user's edit) fails that event's hook with "on_event
 -- ran too long" (the tracker keeps its own decision) instead of hanging the
--- host. Errors name the policy file. The hook sees copies of the event and
--- the decision, so that a hook which fails half-way leaves the tracker's
--- decision as it was. `batch`, when given, is a policy.hook_budget() the
+-- host. Errors name the policy file. The hook sees a copy of the event (the
+-- tracker hands it a fresh record and a copy of its decision). `batch`, when given, is a policy.hook_budget() the
 -- call draws from. Kept out of LuaJIT's compiler, which would skip the
 -- count hook.
 local function bounded_hook(fn, box, source)
@@ -947,8 +1030,8 @@ local function bounded_hook(fn, box, source)
       limits.alloc = min(limits.alloc, batch.alloc)
       limits.seconds = min(limits.seconds, batch.seconds)
     end
-    local ok, v, isteps, psteps, bytes, secs = run(fn, hbox, limits, copy_table(event),
-                                                   copy_table(record), copy_table(decision))
+    local ok, v, isteps, psteps, bytes, secs = run(fn, hbox, limits, copy_table(event), record,
+                                                   decision)
     if batch then
       batch.steps = batch.steps - isteps
       batch.pattern = batch.pattern - psteps

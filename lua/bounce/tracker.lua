@@ -384,24 +384,26 @@ local function clean_record()
 end
 
 -- Runs the policy's on_event hook; the decision it returns replaces ours
--- when its action is valid. The hook changes what the caller is told, never
+-- when every field passes policy.check_decision. The hook changes what the caller is told, never
 -- what the record remembers.
-local ACTIONS = { send = true, retry = true, suppress = true, hold = true }
+local check_decision = policy_mod.check_decision
 
 local function run_hook(self, hook, ev, key, d, budget)
   local blob = self.store:get(key)
   local rec = blob and decode(blob) or clean_record()
   rec.rcpt = key
-  local ok, ret = pcall(hook, ev, rec, d, budget)
+  local given = {}   -- the hook's copy: one that fails half way leaves d as it was
+  for k, v in pairs(d) do given[k] = v end
+  local ok, ret = pcall(hook, ev, rec, given, budget)
   local err
   if not ok then
     err = "on_event failed: " .. tostring(ret)
-  elseif ret ~= nil and (type(ret) ~= "table" or not ACTIONS[ret.action]) then
-    err = "on_event returned " .. (type(ret) == "table"
-      and "an invalid action '" .. tostring(ret.action) .. "'" or "a " .. type(ret))
-      .. ", expected a decision table with action send, retry, suppress or hold"
-  elseif ret ~= nil then
-    return ret
+  elseif ret == nil then
+    return d
+  else
+    local good
+    good, err = check_decision(ret, d)
+    if good then return d end
   end
   self.hook_errors = self.hook_errors + 1
   self.hook_error = err

@@ -225,3 +225,47 @@ return { description = tostring(ok) .. " " .. #s }
     end)
   end)
 end)
+
+describe("on_event results", function()
+  local function with_hook(ret)
+    local t = assert(bounce.tracker{ clock = function() return T0 end,
+      policy = { on_event = function(_, _, d) return ret(d) end } })
+    return t:record{ rcpt = "a@example.com", type = "soft", at = T0 }
+  end
+
+  it("are checked field by field; a bad one keeps the tracker's decision and is named", function()
+    local cases = {
+      { function(d) d.retry_at = -1 return d end,
+        "field 'retry_at': expected nil or a time (whole unix seconds 1..4294967295), got -1" },
+      { function(d) d.retry_at = 0 / 0 return d end, "field 'retry_at': expected nil or a time" },
+      { function(d) d.attempts = 1e300 return d end, "field 'attempts': expected an integer 0..1000000" },
+      { function(d) d.state = "gone" return d end,
+        "field 'state': expected active, bouncing, suppressed, got \"gone\"" },
+      { function(d) d.reason = "bored" return d end, "field 'reason': expected a reason name" },
+      { function(d) d.cause = 1 return d end, "field 'cause': expected nil or complaint, hard" },
+      { function(d) d.rcpt = "b@example.com" return d end,
+        "field 'rcpt': may not be changed (was \"a@example.com\", got \"b@example.com\")" },
+      { function(d) d.note = ("x"):rep(1e6) return d end, "unknown field \"note\"" },
+      { function(d) d[1] = true return d end, "unknown field 1" },
+      { function() return { action = {} } end, "on_event returned an invalid action a table" },
+    }
+    for _, c in ipairs(cases) do
+      local d = with_hook(c[1])
+      assert.same({ "retry", "bouncing", T0 + 600, 1, "a@example.com" },
+                  { d.action, d.state, d.retry_at, d.attempts, d.rcpt })
+      assert.is_nil(d.note)
+      assert.is_truthy(d.hook_error:find(c[2], 1, true), d.hook_error)
+    end
+  end)
+
+  it("may change what is valid, and leave out what the tracker keeps", function()
+    local d = with_hook(function(x) x.action, x.retry_at = "hold", T0 + 60 return x end)
+    assert.same({ "hold", T0 + 60 }, { d.action, d.retry_at })
+    assert.is_nil(d.hook_error)
+    d = with_hook(function() return { action = "send" } end)
+    assert.same({ "send", "bouncing", 1, "a@example.com", "soft", T0 },
+                { d.action, d.state, d.attempts, d.rcpt, d.event, d.at })
+    assert.is_nil(d.retry_at)
+    assert.is_nil(d.hook_error)
+  end)
+end)

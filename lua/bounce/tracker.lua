@@ -371,11 +371,15 @@ end
 
 -- A time argument: unix seconds 1..2^32-1, made whole. n is the argument
 -- number (nil: the event's field 'at'); level as argerr's (default 4).
+local MAX_COUNT = 1000000000   -- messages one event may stand for (field 'count')
+local MAX_LABEL = 256          -- bytes of a campaign or sender label (BNC_LABEL_MAX in C)
+local LABELS = { "campaign", "sender" }
+
 local function check_at(at, fname, n, level)
   local what = n and "" or "field 'at': "
   level = level or 4
   if type(at) ~= "number" then argerr(n or 1, fname, what .. "number expected, got " .. type(at), level) end
-  if at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", level) end
+  if at ~= at or at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", level) end
   return floor(at)
 end
 
@@ -550,13 +554,23 @@ local function record(self, ev, into, clocked, now, budget)
     if self.retry_transient[params] then code, etype = EV_SOFT, "soft" end
   end
   local n = ev.count
-  if n ~= nil and (type(n) ~= "number" or n < 1 or n % 1 ~= 0) then
-    argerr(1, "record", "field 'count': integer >= 1 expected, got " .. tostring(n), 4)
+  if n ~= nil and (type(n) ~= "number" or n < 1 or n > MAX_COUNT or n % 1 ~= 0) then
+    argerr(1, "record", "field 'count': integer 1.." .. MAX_COUNT .. " expected, got " .. tostring(n), 4)
+  end
+  for _, f in ipairs(LABELS) do
+    local v = ev[f]
+    if type(v) == "string" and #v > MAX_LABEL then
+      argerr(1, "record", "field '" .. f .. "': at most " .. MAX_LABEL .. " bytes expected, got " .. #v, 4)
+    end
+  end
+  if ev.reply == nil and permanent ~= nil and type(permanent) ~= "boolean"
+     and (code == EV_SOFT or code == EV_HARD) then
+    argerr(1, "record", "field 'permanent': boolean expected, got " .. type(permanent), 4)
   end
   local at = ev.at
   if at == nil then
     if clocked then at = floor(now) else at = floor(self.clock()) end
-  elseif type(at) ~= "number" or at < 1 or at >= 4294967296 then
+  elseif type(at) ~= "number" or at ~= at or at < 1 or at >= 4294967296 then
     at = check_at(at, "record", nil, 5)
   else
     at = floor(at)   -- whole seconds; an integer on 5.3+ even from JSON's floats
@@ -767,9 +781,7 @@ end
 -- Every suppressed address (still suppressed at `at` when given). Corrupt
 -- records are skipped (t:expire reports them).
 function T:suppressions(at)
-  if at ~= nil and type(at) ~= "number" then
-    argerr(1, "suppressions", "number expected, got " .. type(at))
-  end
+  if at ~= nil then at = check_at(at, "suppressions", 1) end
   local s = self.store
   -- a store that can list its suppressed records alone (SQLite, by an index)
   local nextkv = type(s.scan_suppressed) == "function" and s:scan_suppressed() or s:scan()

@@ -31,7 +31,7 @@ MODULE   := $(BUILD)/bounce/core.so
 all: $(MODULE)
 
 BIND_SRC := src/lbounce.c src/lrules.c src/lclassify.c src/lpolicy.c src/lrecord.c src/lmstore.c \
-            src/lhealth.c src/laddress.c src/lmessage.c src/lverp.c src/ldns.c
+            src/lhealth.c src/laddress.c src/lmessage.c src/lverp.c src/ldns.c src/lpattern.c src/lmemory.c
 
 $(MODULE): $(CORE_SRC) $(BIND_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)

@@ -171,6 +171,10 @@ static int prepare(rule_rt *r, const bnc_rule_def_t *def, char *err, size_t errl
                   "condition naming a subject, such as 'X.7.606-649')%s", NULL);
     return BNC_OK;
   }
+  for (p = def->pattern; *p && (*p == '*' || *p == '|' || *p == ' '); p++) {}
+  if (!*p)      /* nothing but wildcards: it would decide every reply */
+    return fail(err, errlen, "pattern: expected some text besides '*', '|' and spaces, "
+                "got '%s'", def->pattern);
   for (p = def->pattern; (p = strchr(p, '|')) != NULL; p++) r->nalt++;
   if (r->nalt > 1 && strchr(def->pattern, '*'))
     return fail(err, errlen, "pattern: '|' alternatives cannot hold '*' fragments, got '%s'",

@@ -156,6 +156,7 @@ enum { RU_STATE = 1,  /* the fstate userdata (below) */
 #define HB_SLOTS 2048                  /* a power of two */
 #define HB_MAX (HB_SLOTS / 4 * 3)      /* entries; past it new scopes are counted at once */
 #define HB_NAME 64                     /* longer names are counted at once */
+#define BNC_LABEL_MAX 256              /* bytes of a campaign or sender label (t:record) */
 #define HB_KINDS 6                     /* health kinds: sent ... complaint */
 
 enum { HK_NONE = 0, HK_DOMAIN, HK_CAMPAIGN, HK_SENDER };   /* HK_NONE: a free slot */
@@ -205,5 +206,7 @@ void bnc_open_address(lua_State *L);    /* laddress.c: normalize_address */
 void bnc_open_message(lua_State *L);    /* lmessage.c: parse, ses_bounce */
 void bnc_open_verp(lua_State *L);       /* lverp.c: verp_decode, verp_find */
 void bnc_open_dns(lua_State *L);        /* ldns.c: DNS, IDN, mailbox syntax */
+void bnc_open_pattern(lua_State *L);    /* lpattern.c: pattern_funcs (bounded matching) */
+void bnc_open_memory(lua_State *L);     /* lmemory.c: memory_guard */
 
 #endif

@@ -13,6 +13,8 @@
  *   lmessage.c  parse, ses_bounce
  *   lverp.c     verp_decode, verp_find
  *   ldns.c      DNS messages, IDN, the mailbox syntax check
+ *   lpattern.c  pattern_funcs: find, match, gmatch, gsub under a step budget
+ *   lmemory.c   memory_guard: a memory bound while a policy runs
  *
  * The binding files are the only ones that include Lua headers (with
  * lsqlite.c, the separate bounce.sqlite module). The module's default rule
@@ -39,6 +41,8 @@ BNC_EXPORT int luaopen_bounce_core(lua_State *L) {
   bnc_open_message(L);
   bnc_open_verp(L);
   bnc_open_dns(L);
+  bnc_open_pattern(L);
+  bnc_open_memory(L);
   lua_pushliteral(L, BNC_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -365,14 +365,19 @@ static int l_record(lua_State *L) {
   }
   if (ev_field(L, RU_COUNT) != LUA_TNIL) {   /* RS_COUNT: t:record counts it */
     t = lua_tonumber(L, RS_COUNT);
-    if (lua_type(L, RS_COUNT) != LUA_TNUMBER || !(t >= 1 && t <= 9007199254740992.0) ||
+    if (lua_type(L, RS_COUNT) != LUA_TNUMBER || !(t >= 1 && t <= 1e9) ||
         t != (lua_Number)(lua_Integer)t)
       return 0;
   }
+  /* health labels longer than t:record takes: it says so */
+  if ((ev_field(L, RU_CAMPAIGN) == LUA_TSTRING && bnc_rawlen(L, -1) > BNC_LABEL_MAX) ||
+      (ev_field(L, RU_SENDER) == LUA_TSTRING && bnc_rawlen(L, -1) > BNC_LABEL_MAX))
+    return 0;
+  lua_pop(L, 2);
   ev.permanent = ev.transient = 0;
   if (ev.type == BNC_EV_SOFT || ev.type == BNC_EV_HARD) {   /* only these read it */
     if (classified) lua_pushboolean(L, cl.permanent);                 /* RS_PERMANENT */
-    else ev_field(L, RU_PERMANENT);
+    else if (ev_field(L, RU_PERMANENT) > LUA_TBOOLEAN) return 0;   /* t:record refuses it */
     ev.permanent = lua_toboolean(L, RS_PERMANENT);
     /* a hard bounce said with a 4xx (permanent false, not absent) */
     ev.transient = ev.type == BNC_EV_HARD && lua_type(L, RS_PERMANENT) == LUA_TBOOLEAN &&

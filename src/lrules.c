@@ -39,9 +39,12 @@ static int rules_gc(lua_State *L) {
   return 0;
 }
 
-/* Reads an optional string field of the rule definition at index t. */
-static const char *opt_field(lua_State *L, int t, const char *k, int required) {
+/* Reads an optional string field of the rule definition at index t; *nul
+ * is set to k when the string holds a NUL byte. */
+static const char *opt_field(lua_State *L, int t, const char *k, int required,
+                             const char **nul) {
   const char *s;
+  size_t len;
   lua_getfield(L, t, k);
   if (lua_isnil(L, -1) && !required) { lua_pop(L, 1); return NULL; }
   if (lua_type(L, -1) == LUA_TNUMBER && strcmp(k, "code") == 0)
@@ -49,8 +52,9 @@ static const char *opt_field(lua_State *L, int t, const char *k, int required) {
   if (lua_type(L, -1) != LUA_TSTRING)
     luaL_error(L, "bad argument #1 to 'add' (field '%s': string expected, got %s)",
                k, luaL_typename(L, -1));
-  s = lua_tostring(L, -1);
+  s = lua_tolstring(L, -1, &len);
   lua_pop(L, 1);  /* the string stays referenced by the table */
+  if (strlen(s) != len) *nul = k;   /* C would see the string cut at the NUL */
   return s;
 }
 
@@ -58,24 +62,30 @@ static int rules_add(lua_State *L) {
   lrules *u = bnc_l_check_rules(L, 1);
   bnc_rule_def_t d;
   char err[256];
+  const char *nul = NULL;
   luaL_checktype(L, 2, LUA_TTABLE);
   memset(&d, 0, sizeof d);
-  d.pattern = opt_field(L, 2, "pattern", 1);
-  d.reason = opt_field(L, 2, "reason", 1);
-  d.name = opt_field(L, 2, "name", 0);
-  d.code = opt_field(L, 2, "code", 0);
-  d.status = opt_field(L, 2, "status", 0);
-  d.rhost = opt_field(L, 2, "rhost", 0);
-  d.command = opt_field(L, 2, "command", 0);
-  d.example = opt_field(L, 2, "example", 0);
-  d.counter = opt_field(L, 2, "counter", 0);
-  d.source = opt_field(L, 2, "source", 0);
+  d.pattern = opt_field(L, 2, "pattern", 1, &nul);
+  d.reason = opt_field(L, 2, "reason", 1, &nul);
+  d.name = opt_field(L, 2, "name", 0, &nul);
+  d.code = opt_field(L, 2, "code", 0, &nul);
+  d.status = opt_field(L, 2, "status", 0, &nul);
+  d.rhost = opt_field(L, 2, "rhost", 0, &nul);
+  d.command = opt_field(L, 2, "command", 0, &nul);
+  d.example = opt_field(L, 2, "example", 0, &nul);
+  d.counter = opt_field(L, 2, "counter", 0, &nul);
+  d.source = opt_field(L, 2, "source", 0, &nul);
   lua_getfield(L, 2, "final");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
     luaL_error(L, "bad argument #1 to 'add' (field 'final': boolean expected, got %s)",
                luaL_typename(L, -1));
   d.final = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  if (nul) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: a NUL byte is not allowed", nul);
+    return 2;
+  }
   if (bnc_ruleset_add(u->rs, &d, err, sizeof err) != BNC_OK) {
     lua_pushnil(L);
     lua_pushstring(L, err);

@@ -48,8 +48,8 @@ local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, t
 local error, pcall, setmetatable, getmetatable, rawget, next = error, pcall, setmetatable,
   getmetatable, rawget, next
 local floor, huge, min = math.floor, math.huge, math.min
-local sfind, smatch, sformat, slower, sbyte, ssub = string.find, string.match,
-  string.format, string.lower, string.byte, string.sub
+local sfind, smatch, sformat, slower, sbyte, ssub, srep = string.find, string.match,
+  string.format, string.lower, string.byte, string.sub, string.rep
 local concat, sort = table.concat, table.sort
 local io_open = io.open
 local co_create, co_resume, co_status, co_running = coroutine.create, coroutine.resume,
@@ -57,7 +57,7 @@ local co_create, co_resume, co_status, co_running = coroutine.create, coroutine.
 local debug_sethook, debug_gethook = debug.sethook, debug.gethook
 local load, loadstring, setfenv = load, rawget(_G, "loadstring"), rawget(_G, "setfenv")
 local jit = rawget(_G, "jit")
-local os_time = os.time
+local os_time, os_clock = os.time, os.clock
 local debug_getinfo = debug.getinfo
 local package_path = package.path
 
@@ -72,6 +72,15 @@ local MAX_FILE = 1024 * 1024        -- bytes a policy file may have
 local MAX_STEPS = 10000000          -- VM instructions a policy file may run while loading
 local HOOK_EVERY = 1000
 local MAX_HOOK_STEPS = 1000000      -- VM instructions one on_event call may run
+-- (each bound on instructions is also one on pattern-matching steps)
+local MAX_MEMORY = 64 * 1048576     -- bytes the memory in use may grow by while a policy runs
+local MAX_LOAD_ALLOC = 1024 * 1048576   -- bytes a policy file may allocate while loading
+local MAX_HOOK_ALLOC = 256 * 1048576    -- bytes one on_event call may allocate
+local BATCH_STEPS = 20000000        -- instructions (and pattern steps) of a batch's hooks
+local BATCH_ALLOC = 1024 * 1048576  -- bytes a batch's hooks may allocate together
+local MAX_LOAD_SECONDS = 2          -- CPU time a policy file may take to load
+local MAX_HOOK_SECONDS = 0.25       -- CPU time one on_event call may take
+local BATCH_SECONDS = 2             -- CPU time a batch's hooks may take together
 
 -- Reason names the classifier produces, in the C table's order (bounce.reasons).
 local REASONS = {}
@@ -744,13 +753,44 @@ local function copy(lib, drop)
   return c
 end
 
+local function prefixed(source, msg)
+  if type(msg) ~= "string" then
+    msg = "error object is a " .. type(msg)
+  end
+  if ssub(msg, 1, #source + 1) == source .. ":" then return msg end
+  return source .. ": " .. msg
+end
+
+-- string.rep with the size of its result checked first: a policy may not
+-- build a string larger than its whole memory bound.
+local function bounded_rep(s, n, sep)
+  if type(n) == "number" and n > 1 and (type(s) == "string" or type(s) == "number") then
+    local size = #tostring(s) * n
+    if type(sep) == "string" or type(sep) == "number" then size = size + #tostring(sep) * (n - 1) end
+    if size > MAX_MEMORY then
+      error(sformat("string.rep: a result of %.0f bytes is larger than a policy may hold (%d MiB)",
+        size, MAX_MEMORY / 1048576), 2)
+    end
+  end
+  return srep(s, n, sep)
+end
+
 -- A fresh environment per load: copies of the safe libraries (so a policy cannot
 -- change the host's), no io/os/require/load/debug/package/metatables/rawset, and no
 -- global writes. Reading a name the sandbox lacks is an error too, which says why.
+-- string.find, match, gmatch and gsub are bounce.core's bounded ones (pattern.c:
+-- Lua's own backtrack in C, out of the instruction hook's reach), string.rep
+-- checks its size. Returns the environment and the box run() needs: the
+-- sandbox's string table (strings' methods while the policy runs) and the
+-- pattern functions' budget.
 local function sandbox(what)
   what = what or "policy"
+  local pf = core.pattern_funcs()
+  local str = copy(string, { dump = true })
+  str.find, str.match, str.gmatch, str.gsub = pf.find, pf.match, pf.gmatch, pf.gsub
+  str.rep = bounded_rep
   local safe = {
-    string = copy(string, { dump = true }),
+    string = str,
     math = copy(math, { randomseed = true }),
     table = copy(table),
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
@@ -772,7 +812,7 @@ local function sandbox(what)
       error(what .. " may not set global '" .. tostring(k) .. "'", 2)
     end,
     __metatable = false,
-  })
+  }), { string = str, budget = pf.budget, what = what }
 end
 
 local function compile_chunk(src, chunkname, env)
@@ -784,63 +824,221 @@ local function compile_chunk(src, chunkname, env)
   return load(src, chunkname, "t", env)
 end
 
--- Run a chunk with a bounded instruction count, in its own coroutine so the
--- caller's hook is left alone. LuaJIT runs hooks only in interpreted code, so the
--- chunk is kept out of the JIT while it loads.
-local function run_bounded(f, what)
-  what = what or "policy"
-  if jit then jit.off(f, true) end
+-- Strings' metatable: while policy code runs its __index is the sandbox's
+-- string table, so that ("x"):find(...) reaches the bounded functions too.
+local string_mt = getmetatable("")
+local guard = core.memory_guard()
+
+-- ok, v, instructions, pattern steps, bytes allocated, seconds = run(f, box, limits, ...)
+-- Runs f(...) in its own coroutine under limits = { steps = VM instructions,
+-- pattern = pattern steps, memory = growth in bytes, alloc = bytes allocated,
+-- seconds = CPU time, checked with the instruction count: it catches what
+-- counts miss, such as an operation on a long string repeated by a loop
+-- where LuaJIT reuses the interned result without allocating }, with
+-- strings' methods taken from box.string; everything is put back
+-- afterwards, on error too. A spent pattern budget fails the run even when
+-- the policy caught the error; a refused allocation raises "not enough
+-- memory" where it happened, and a policy that catches it goes on, still
+-- inside the bound. LuaJIT runs hooks
+-- only in interpreted code: the caller keeps f out of the JIT.
+local function run(f, box, limits, ...)
+  local what = box.what
   local co = co_create(f)
   -- LuaJIT keeps one hook for all coroutines: put the caller's back afterwards.
   local old_hook, old_mask, old_count = debug_gethook()
-  local steps, over = 0, false
+  local steps, over, max = 0, false, limits.steps
+  local t0 = os_clock()
+  local deadline = t0 + limits.seconds
   debug_sethook(co, function()
     if co_running() ~= co then return end   -- LuaJIT: the caller's thread
     steps = steps + HOOK_EVERY
-    if steps > MAX_STEPS then
+    if steps > max or os_clock() > deadline then
       if not over then
         over = true
+        -- from now on every instruction fails, so a pcall inside cannot swallow it
         debug_sethook(co, function()
           if co_running() == co then error(what .. " ran too long", 2) end
         end, "", 1)
       end
-      error(what .. " ran too long (more than " .. MAX_STEPS .. " instructions)", 2)
+      error(sformat("%s ran too long (more than %d instructions or %g s of CPU time)", what, max,
+        limits.seconds), 2)
     end
   end, "", HOOK_EVERY)
-  local ok, v = co_resume(co)
+  box.budget(limits.pattern)
+  local saved = string_mt.__index
+  string_mt.__index = box.string
+  guard:enter(limits.memory, limits.alloc)
+  local ok, v = co_resume(co, ...)
+  local refused, pending, _, allocated = guard:leave()
+  string_mt.__index = saved
+  local pleft = box.budget(0)
   debug_sethook(co)
   if old_hook then debug_sethook(old_hook, old_mask, old_count) end
+  -- A refused allocation raised "not enough memory" where it happened; a
+  -- policy that caught it goes on, still inside the bound.
+  if refused and (pending or (not ok and sfind(tostring(v), "not enough memory", 1, true))) then
+    ok = false
+    v = allocated + 65536 >= limits.alloc
+      and sformat("%s allocated more than %d MiB", what, limits.alloc / 1048576)
+      or sformat("%s needs more than %d MiB of memory", what, limits.memory / 1048576)
+  elseif pleft <= 0 and limits.pattern > 0 and ok then
+    ok, v = false, sformat("%s: pattern matching ran out of steps (a policy run may take %d)", what,
+                           limits.pattern)
+  elseif ok and co_status(co) ~= "dead" then
+    ok, v = false, what .. " may not yield"
+  end
+  return ok, v, steps, limits.pattern - pleft, allocated, os_clock() - t0
+end
+
+local LOAD_LIMITS = { steps = MAX_STEPS, pattern = MAX_STEPS, memory = MAX_MEMORY,
+                      alloc = MAX_LOAD_ALLOC, seconds = MAX_LOAD_SECONDS }
+
+local function run_bounded(f, box)
+  if jit then jit.off(f, true) end
+  local ok, v = run(f, box, LOAD_LIMITS)
   if jit then jit.on(f, true) end
-  if ok and co_status(co) ~= "dead" then return false, what .. " may not yield" end
   return ok, v
 end
 
+-- syntax: b = policy.hook_budget()
+-- One budget for the on_event calls of a batch (a webhook request): the
+-- hooks of its events may together run at most BATCH_STEPS instructions and
+-- pattern steps, allocate BATCH_ALLOC bytes and take BATCH_SECONDS of CPU. Handed to t:record(ev, into,
+-- b): once spent, the remaining events keep the tracker's decisions, each
+-- with a hook_error saying so, and b.spent is true.
+function _M.hook_budget()
+  return { steps = BATCH_STEPS, pattern = BATCH_STEPS, alloc = BATCH_ALLOC,
+           seconds = BATCH_SECONDS, spent = false, skipped = 0 }
+end
+
+-- What an on_event hook may return: the decision table, each field checked.
+-- rcpt, event and at are facts about the event, not choices: they must come
+-- back as they went in.
+local DECISION = {
+  action = { send = true, retry = true, suppress = true, hold = true },
+  state = { active = true, bouncing = true, suppressed = true },
+  cause = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true,
+            manual = true },
+}
+local DECISION_KEYS = { "action", "at", "attempts", "cause", "event", "expires_at", "rcpt",
+                        "reason", "retry_at", "since", "state" }
+local TIME_MAX = 4294967295
+-- Fields a returned table may leave out, keeping the tracker's value; the
+-- others (retry_at, expires_at, since, cause) are as returned, nil for none.
+local KEPT = { state = true, reason = true, attempts = true, rcpt = true, event = true, at = true }
+
+local function decision_field(k, v, d)
+  local set = DECISION[k]
+  if set then
+    if v == nil and k == "cause" then return true end
+    if set[v] then return true end
+    local names = {}
+    for n in pairs(set) do names[#names + 1] = n end
+    sort(names)
+    return nil, "expected " .. (k == "cause" and "nil or " or "") .. concat(names, ", ") .. ", got "
+      .. show(v)
+  elseif k == "reason" then
+    if IS_REASON[v] then return true end
+    return nil, "expected a reason name (bounce.reasons), got " .. show(v)
+  elseif k == "attempts" then
+    if type(v) == "number" and v == v and floor(v) == v and v >= 0 and v <= 1000000 then
+      return true
+    end
+    return nil, "expected an integer 0..1000000, got " .. show(v)
+  elseif k == "retry_at" or k == "expires_at" or k == "since" then
+    if v == nil or (type(v) == "number" and v == v and floor(v) == v and v >= 1 and v <= TIME_MAX) then
+      return true
+    end
+    return nil, "expected nil or a time (whole unix seconds 1.." .. TIME_MAX .. "), got " .. show(v)
+  end
+  if v == d[k] then return true end                 -- rcpt, event, at
+  return nil, "may not be changed (was " .. show(d[k]) .. ", got " .. show(v) .. ")"
+end
+
+-- syntax: ok, err = policy.check_decision(returned, decision)
+-- Checks what an on_event hook returned against the tracker's decision it
+-- was given: a table with only the decision's fields (DECISION_KEYS), each
+-- of its type and range; state, reason, attempts, rcpt, event and at left
+-- out keep the tracker's. When it passes, its fields are written into
+-- `decision` (which the tracker then answers with); otherwise `decision` is
+-- left alone and err names the field:
+--   "on_event returned a bad decision: field 'retry_at': expected nil or a time ..."
+local ALLOWED = {}
+for _, k in ipairs(DECISION_KEYS) do ALLOWED[k] = true end
+
+function _M.check_decision(ret, d)
+  if type(ret) ~= "table" or not DECISION.action[ret.action] then
+    return nil, "on_event returned " .. (type(ret) == "table"
+      and "an invalid action " .. (type(ret.action) == "string" and "'" .. ret.action .. "'"
+        or show(ret.action)) or "a " .. type(ret))
+      .. ", expected a decision table with action send, retry, suppress or hold"
+  end
+  for k in pairs(ret) do
+    if not ALLOWED[k] then
+      return nil, "on_event returned a bad decision: unknown field " .. show(k) .. ", expected "
+        .. concat(DECISION_KEYS, ", ")
+    end
+  end
+  for _, k in ipairs(DECISION_KEYS) do
+    local v = ret[k]
+    if not (v == nil and KEPT[k]) then
+      local ok, why = decision_field(k, v, d)
+      if not ok then return nil, "on_event returned a bad decision: field '" .. k .. "': " .. why end
+    end
+  end
+  if ret ~= d then
+    for _, k in ipairs(DECISION_KEYS) do
+      local v = ret[k]
+      if v ~= nil or not KEPT[k] then d[k] = v end
+    end
+  end
+  return true
+end
+
+local function copy_table(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
 -- A policy file's on_event, wrapped so that each call runs in its own
--- coroutine under an instruction bound: a runaway hook (an endless loop in a
--- user's edit) fails that event's hook with "on_event ran too long" (the
--- tracker keeps its own decision) instead of hanging the host. Kept out of
--- LuaJIT's compiler, which would skip the count hook.
-local function bounded_hook(fn)
+-- coroutine under an instruction, pattern and memory bound: a runaway hook
+-- (an endless loop in a user's edit) fails that event's hook with "on_event
+-- ran too long" (the tracker keeps its own decision) instead of hanging the
+-- host. Errors name the policy file. The hook sees a copy of the event (the
+-- tracker hands it a fresh record and a copy of its decision). `batch`, when given, is a policy.hook_budget() the
+-- call draws from. Kept out of LuaJIT's compiler, which would skip the
+-- count hook.
+local function bounded_hook(fn, box, source)
   if jit then jit.off(fn, true) end
-  return function(event, record, decision)
-    local co = co_create(fn)
-    local old_hook, old_mask, old_count = debug_gethook()
-    local steps = 0
-    debug_sethook(co, function()
-      if co_running() ~= co then return end
-      steps = steps + HOOK_EVERY
-      if steps > MAX_HOOK_STEPS then
-        debug_sethook(co, function()
-          if co_running() == co then error("on_event ran too long", 2) end
-        end, "", 1)
-        error("on_event ran too long (more than " .. MAX_HOOK_STEPS .. " instructions)", 2)
+  local hbox = { string = box.string, budget = box.budget, what = "on_event" }
+  return function(event, record, decision, batch)
+    local limits = { steps = MAX_HOOK_STEPS, pattern = MAX_HOOK_STEPS, memory = MAX_MEMORY,
+                     alloc = MAX_HOOK_ALLOC, seconds = MAX_HOOK_SECONDS }
+    if batch then
+      if batch.spent or batch.steps < HOOK_EVERY or batch.pattern < 1 or batch.alloc < 65536
+         or batch.seconds <= 0 then
+        batch.spent = true
+        batch.skipped = batch.skipped + 1
+        error(sformat("%s: on_event not run: the batch's budget for policy hooks is spent"
+          .. " (%d instructions, %d pattern steps, %d MiB allocated, %g s of CPU time)", source,
+          BATCH_STEPS, BATCH_STEPS, BATCH_ALLOC / 1048576, BATCH_SECONDS), 0)
       end
-    end, "", HOOK_EVERY)
-    local ok, v = co_resume(co, event, record, decision)
-    debug_sethook(co)
-    if old_hook then debug_sethook(old_hook, old_mask, old_count) end
-    if not ok then error(v, 0) end
-    if co_status(co) ~= "dead" then error("on_event may not yield", 0) end
+      limits.steps = min(limits.steps, batch.steps)
+      limits.pattern = min(limits.pattern, batch.pattern)
+      limits.alloc = min(limits.alloc, batch.alloc)
+      limits.seconds = min(limits.seconds, batch.seconds)
+    end
+    local ok, v, isteps, psteps, bytes, secs = run(fn, hbox, limits, copy_table(event), record,
+                                                   decision)
+    if batch then
+      batch.steps = batch.steps - isteps
+      batch.pattern = batch.pattern - psteps
+      batch.alloc = batch.alloc - bytes
+      batch.seconds = batch.seconds - secs
+    end
+    if not ok then error(prefixed(source, v), 0) end
     return v
   end
 end
@@ -854,13 +1052,6 @@ local function fingerprint_of(src)
   return sformat("%08x-%d", h, #src)
 end
 
-local function prefixed(source, msg)
-  if type(msg) ~= "string" then
-    msg = "error object is a " .. type(msg)
-  end
-  if ssub(msg, 1, #source + 1) == source .. ":" then return msg end
-  return source .. ": " .. msg
-end
 
 -- Compile policy source text; `source` names it in messages. For the
 -- defaults, `name` names the object and `installed` runs the chunk as a
@@ -874,13 +1065,14 @@ local function load_source(src, source, name, installed)
   if sbyte(src, 1) == 27 then
     return nil, source .. ": binary (precompiled) chunks are not allowed"
   end
-  local f, err = compile_chunk(src, "@" .. source, sandbox())
+  local env, box = sandbox()
+  local f, err = compile_chunk(src, "@" .. source, env)
   if not f then return nil, prefixed(source, err) end
   local ok, t
-  if installed then ok, t = pcall(f) else ok, t = run_bounded(f) end
+  if installed then ok, t = pcall(f) else ok, t = run_bounded(f, box) end
   if not ok then return nil, prefixed(source, t) end
   if type(t) == "table" and type(t.on_event) == "function" then
-    t.on_event = bounded_hook(t.on_event)
+    t.on_event = bounded_hook(t.on_event, box, source)
   end
   return compile(t, source, fingerprint_of(src), name)
 end
@@ -951,9 +1143,10 @@ function _M.run_source(src, name, what)
   if sbyte(src, 1) == 27 then
     return nil, name .. ": binary (precompiled) chunks are not allowed"
   end
-  local f, err = compile_chunk(src, "@" .. name, sandbox(what))
+  local env, box = sandbox(what)
+  local f, err = compile_chunk(src, "@" .. name, env)
   if not f then return nil, prefixed(name, err) end
-  local ok, v = run_bounded(f, what)
+  local ok, v = run_bounded(f, box)
   if not ok then return nil, prefixed(name, v) end
   return v
 end

@@ -34,6 +34,7 @@
 local bounce = require("bounce")
 local webhooks = require("bounce.webhooks")
 local tracker_mod = require("bounce.tracker")
+local policy_mod = require("bounce.policy")
 local json = require("bounce.json")
 local output = require("bounce.output")
 
@@ -591,19 +592,23 @@ end
 -- Records events; answers 503 on the first store failure. Returns stored
 -- count and the list of rejected events (invalid address, corrupt record).
 -- rejected[].index is the event's place in the payload (ev.index), the
--- numbering skipped[] uses.
+-- numbering skipped[] uses. The policy's on_event calls of one request share
+-- one budget (policy.hook_budget): once spent, the rest of the events keep
+-- the tracker's decisions, each decision says so in hook_error, and the
+-- error log once per request.
 local function record_all(events)
   local stored, rejected, decisions = 0, list(), list()
+  local budget = policy_mod.hook_budget()
   for i, ev in ipairs(events) do
     local tev = webhooks.tracker_event(ev)
-    local ok, d, err = pcall(T.record, T, tev)
+    local ok, d, err = pcall(T.record, T, tev, nil, budget)
     if not ok then d, err = nil, sgsub(tostring(d), "^.-:%d+: ", "") end
     if d then
       stored = stored + 1
       local _, domain = tracker_mod.normalize(tev.rcpt, false)
       count_health(tev, domain or "")
       decisions[#decisions + 1] = { rcpt = d.rcpt, action = d.action, state = d.state, reason = d.reason,
-                                    type = ev.type, source = ev.source }
+                                    type = ev.type, source = ev.source, hook_error = d.hook_error }
     elseif is_store_error(err) then
       ngx.log(ngx.ERR, "bounce: ", err)
       return nil, fail(503, err)
@@ -611,6 +616,10 @@ local function record_all(events)
       if sfind(err or "", "^corrupt record") then ngx.log(ngx.ERR, "bounce: ", err) end
       rejected[#rejected + 1] = { index = ev.index or i, rcpt = ev.rcpt, error = err }
     end
+  end
+  if budget.spent then
+    ngx.log(ngx.WARN, "bounce: the policy's on_event budget for this request is spent: ", budget.skipped,
+      " of ", #events, " events keep the tracker's own decision")
   end
   return stored, rejected, decisions
 end

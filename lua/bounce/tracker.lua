@@ -378,11 +378,15 @@ end
 
 -- A time argument: unix seconds 1..2^32-1, made whole. n is the argument
 -- number (nil: the event's field 'at'); level as argerr's (default 4).
+local MAX_COUNT = 1000000000   -- messages one event may stand for (field 'count')
+local MAX_LABEL = 256          -- bytes of a campaign or sender label (BNC_LABEL_MAX in C)
+local LABELS = { "campaign", "sender" }
+
 local function check_at(at, fname, n, level)
   local what = n and "" or "field 'at': "
   level = level or 4
   if type(at) ~= "number" then argerr(n or 1, fname, what .. "number expected, got " .. type(at), level) end
-  if at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", level) end
+  if at ~= at or at < 1 or at >= 4294967296 then argerr(n or 1, fname, what .. "time out of range", level) end
   return floor(at)
 end
 
@@ -391,24 +395,26 @@ local function clean_record()
 end
 
 -- Runs the policy's on_event hook; the decision it returns replaces ours
--- when its action is valid. The hook changes what the caller is told, never
+-- when every field passes policy.check_decision. The hook changes what the caller is told, never
 -- what the record remembers.
-local ACTIONS = { send = true, retry = true, suppress = true, hold = true }
+local check_decision = policy_mod.check_decision
 
-local function run_hook(self, hook, ev, key, d)
+local function run_hook(self, hook, ev, key, d, budget)
   local blob = self.store:get(key)
   local rec = blob and decode(blob) or clean_record()
   rec.rcpt = key
-  local ok, ret = pcall(hook, ev, rec, d)
+  local given = {}   -- the hook's copy: one that fails half way leaves d as it was
+  for k, v in pairs(d) do given[k] = v end
+  local ok, ret = pcall(hook, ev, rec, given, budget)
   local err
   if not ok then
     err = "on_event failed: " .. tostring(ret)
-  elseif ret ~= nil and (type(ret) ~= "table" or not ACTIONS[ret.action]) then
-    err = "on_event returned " .. (type(ret) == "table"
-      and "an invalid action '" .. tostring(ret.action) .. "'" or "a " .. type(ret))
-      .. ", expected a decision table with action send, retry, suppress or hold"
-  elseif ret ~= nil then
-    return ret
+  elseif ret == nil then
+    return d
+  else
+    local good
+    good, err = check_decision(ret, d)
+    if good then return d end
   end
   self.hook_errors = self.hook_errors + 1
   self.hook_error = err
@@ -515,7 +521,7 @@ end
 -- t:record's general path, after the policy check. clocked: the fast path
 -- already asked the clock, which answered now. Called from t:record (not
 -- as a tail call), so errors raised at level 4 point at t:record's caller.
-local function record(self, ev, into, clocked, now)
+local function record(self, ev, into, clocked, now, budget)
   if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev), 4) end
   local rcpt = ev.rcpt
   local key, domain = normalize(rcpt, self.case_sensitive)
@@ -554,13 +560,23 @@ local function record(self, ev, into, clocked, now)
     if self.retry_transient[params] then code, etype = EV_SOFT, "soft" end
   end
   local n = ev.count
-  if n ~= nil and (type(n) ~= "number" or n < 1 or n % 1 ~= 0) then
-    argerr(1, "record", "field 'count': integer >= 1 expected, got " .. tostring(n), 4)
+  if n ~= nil and (type(n) ~= "number" or n < 1 or n > MAX_COUNT or n % 1 ~= 0) then
+    argerr(1, "record", "field 'count': integer 1.." .. MAX_COUNT .. " expected, got " .. tostring(n), 4)
+  end
+  for _, f in ipairs(LABELS) do
+    local v = ev[f]
+    if type(v) == "string" and #v > MAX_LABEL then
+      argerr(1, "record", "field '" .. f .. "': at most " .. MAX_LABEL .. " bytes expected, got " .. #v, 4)
+    end
+  end
+  if ev.reply == nil and permanent ~= nil and type(permanent) ~= "boolean"
+     and (code == EV_SOFT or code == EV_HARD) then
+    argerr(1, "record", "field 'permanent': boolean expected, got " .. type(permanent), 4)
   end
   local at = ev.at
   if at == nil then
     if clocked then at = floor(now) else at = floor(self.clock()) end
-  elseif type(at) ~= "number" or at < 1 or at >= 4294967296 then
+  elseif type(at) ~= "number" or at ~= at or at < 1 or at >= 4294967296 then
     at = check_at(at, "record", nil, 5)
   else
     at = floor(at)   -- whole seconds; an integer on 5.3+ even from JSON's floats
@@ -597,11 +613,11 @@ local function record(self, ev, into, clocked, now)
     count_scopes(self.counters, domain, c, s, b, hi, n or 1)
   end
   local hook = self.on_event
-  if hook then d = run_hook(self, hook, ev, key, d) end
+  if hook then d = run_hook(self, hook, ev, key, d, budget) end
   return d
 end
 
--- syntax: d, err = t:record(event [, into])
+-- syntax: d, err = t:record(event [, into [, budget]])
 -- event: rcpt (required); then type ("sent", "delivered", "soft", "hard",
 -- "block", "complaint", "unsubscribe", "release", or a classifier type such
 -- as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
@@ -614,14 +630,16 @@ end
 -- garbage collector a table per event in hot loops). Returns the decision:
 -- { action, state, reason, attempts, retry_at, expires_at, since, cause,
 --   rcpt, event, at } (plus hook_error when the policy's on_event failed).
-function T:record(ev, into)
+-- `budget`, a bounce.policy.hook_budget(), is what the on_event calls of a
+-- batch share (one webhook request): once spent, hooks are skipped.
+function T:record(ev, into, budget)
   if self.reloader then
     if type(ev) ~= "table" then argerr(1, "record", "table expected, got " .. type(ev)) end
     current(self)
   end
   local fast = self.fast
   if not fast then
-    local d, err = record(self, ev, into)
+    local d, err = record(self, ev, into, nil, nil, budget)
     return d, err
   end
   -- The memory store's fast path (l_record in src/lmstore.c): one C call
@@ -630,7 +648,7 @@ function T:record(ev, into)
   local action, state, rsn, attempts, at, retry_at, since, expires_at, cause, key, etype,
     domain, n, b, hi = fast(ev, into)
   if not action then
-    local d, err = record(self, ev, into, action == false, state)
+    local d, err = record(self, ev, into, action == false, state, budget)
     return d, err
   end
   local d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at,
@@ -641,7 +659,7 @@ function T:record(ev, into)
     count_scopes(self.counters, domain, ev.campaign, ev.sender, b, hi, n)
   end
   local hook = self.on_event
-  if hook then d = run_hook(self, hook, ev, key, d) end
+  if hook then d = run_hook(self, hook, ev, key, d, budget) end
   return d
 end
 
@@ -769,9 +787,7 @@ end
 -- Every suppressed address (still suppressed at `at` when given). Corrupt
 -- records are skipped (t:expire reports them).
 function T:suppressions(at)
-  if at ~= nil and type(at) ~= "number" then
-    argerr(1, "suppressions", "number expected, got " .. type(at))
-  end
+  if at ~= nil then at = check_at(at, "suppressions", 1) end
   local s = self.store
   -- a store that can list its suppressed records alone (SQLite, by an index)
   local nextkv = type(s.scan_suppressed) == "function" and s:scan_suppressed() or s:scan()

@@ -38,7 +38,13 @@ end
 
 _M.prefix_error = bad_prefix
 
+-- RFC 5321 4.5.3.1: a local part has at most 64 octets, a path at most 256
+-- with its angle brackets, so an address at most 254.
+local MAX_LOCAL, MAX_PATH = 64, 254
+
 -- syntax: addr, err = verp.encode(rcpt, prefix, domain)
+-- err when rcpt is not local@domain, or when the return path would pass
+-- RFC 5321's limits (a local part of 64 bytes, an address of 254).
 function _M.encode(rcpt, prefix, domain)
   if type(rcpt) ~= "string" then argerr("encode", 1, "string expected, got " .. type(rcpt)) end
   local bad = bad_prefix(prefix)
@@ -51,7 +57,16 @@ function _M.encode(rcpt, prefix, domain)
   if not at or at == 1 or at == #rcpt or find(rcpt, "[%z\1- <>\"\127]") then
     return nil, "invalid address '" .. rcpt .. "': expected local@domain"
   end
-  return prefix .. sub(rcpt, 1, at - 1) .. "=" .. sub(rcpt, at + 1) .. "@" .. domain
+  local lp = prefix .. sub(rcpt, 1, at - 1) .. "=" .. sub(rcpt, at + 1)
+  if #lp > MAX_LOCAL then
+    return nil, "cannot encode '" .. rcpt .. "': the return path's local part would be " .. #lp
+      .. " bytes, RFC 5321 allows " .. MAX_LOCAL
+  end
+  if #lp + 1 + #domain > MAX_PATH then
+    return nil, "cannot encode '" .. rcpt .. "': the return path would be " .. (#lp + 1 + #domain)
+      .. " bytes, RFC 5321 allows " .. MAX_PATH
+  end
+  return lp .. "@" .. domain
 end
 
 -- syntax: rcpt, err = verp.decode(addr, prefix)

@@ -632,6 +632,40 @@ describe("bounce serve", function()
       assert.matches("policy edit rejected, the previous policy stays in force: .*max_attempts", log)
       write(policy, "return { soft = { max_attempts = 5 } }\n")
     end)
+
+    it("keeps answering with a hook that backtracks or runs slow, in one budget per request", function()
+      write(policy, [[
+return { on_event = function(event, record, decision)
+  if event.rcpt:find("^evil") then local x = ("a"):rep(30):find("a*a*a*a*a*a*a*a*a*a*b") end
+  if event.rcpt:find("^slow") then local n = 0 for i = 1, 1e7 do n = n + i end end
+  return decision
+end }
+]])
+      socket.sleep(2.5)   -- every worker looks at the file within 2 reload intervals
+      for i = 1, 4 do
+        local t0 = socket.gettime()
+        local status, r = post("postmark", cjson.encode({ RecordType = "Bounce", TypeCode = 1,
+          Email = "evil" .. i .. "@example.com", BouncedAt = iso(os.time()), Details = "550 5.1.1 no such user" }))
+        assert.equals(200, status)
+        assert.is_true(socket.gettime() - t0 < 2)
+        assert.equals("suppress", r.decisions[1].action)
+        assert.matches("^on_event failed: " .. policy:gsub("%p", "%%%0")
+          .. ":2: pattern matching ran out of steps", r.decisions[1].hook_error)
+      end
+      local events = {}
+      for i = 1, 10000 do events[i] = { rcpt = "slow" .. i .. "@example.com", type = "hard" } end
+      local t0 = socket.gettime()
+      local status, r = api("POST", "/events", cjson.encode(events))
+      assert.equals(200, status)
+      assert.is_true(socket.gettime() - t0 < 20, "took " .. (socket.gettime() - t0) .. " s")
+      assert.equals(10000, r.stored)
+      assert.equals("suppress", r.decisions[10000].action)
+      assert.matches("budget for policy hooks is spent", r.decisions[10000].hook_error)
+      assert.equals(200, (api("GET", "/check?rcpt=a@example.org")))
+      assert.matches("on_event budget for this request is spent", read(prefix .. "/logs/error.log"))
+      write(policy, "return { soft = { max_attempts = 5 } }\n")
+      socket.sleep(2.5)
+    end)
   end)
 
   describe("in a user's own nginx.conf", function()

@@ -377,7 +377,7 @@ describe("bounce.tracker", function()
 return {
   on_event = function(event, record, decision)
     if event.campaign == "loop" then while true do end end
-    decision.note = "seen"
+    decision.retry_at = 42
     return decision
   end,
 }]])
@@ -386,7 +386,7 @@ return {
       assert.equal("suppress", d.action)
       assert.matches("on_event failed: .*on_event ran too long", d.hook_error)
       d = t:record{ rcpt = "b@example.com", type = "soft", at = T0, campaign = "plain" }
-      assert.equal("seen", d.note)
+      assert.equal(42, d.retry_at)
       assert.is_nil(d.hook_error)
       os.remove(path)
     end)

@@ -31,8 +31,8 @@ local type, error, pairs, ipairs, next, tostring, pcall, setmetatable, rawget =
   type, error, pairs, ipairs, next, tostring, pcall, setmetatable, rawget
 local floor = math.floor
 local random = math.random
-local smatch, slower, sformat, sbyte, ssub, sfind =
-  string.match, string.lower, string.format, string.byte, string.sub, string.find
+local smatch, slower, sformat, sbyte, ssub =
+  string.match, string.lower, string.format, string.byte, string.sub
 local os_date, os_time = os.date, os.time
 local sort = table.sort
 
@@ -708,10 +708,10 @@ function T:record(ev, into)
   return d
 end
 
--- A bare domain ("example.com", or "@example.com") given to t:release:
--- the domain in the form the tracker keys it by, or nil.
+-- A bare domain ("example.com", "@example.com", with white space or <>
+-- around) given to t:release: the domain as the tracker keys it, or nil.
 local function bare_domain(s)
-  s = smatch(s, "^%s*@?([^@%s]+)%s*$")
+  s = smatch(smatch(s, "^%s*<?%s*(.-)%s*>?%s*$"), "^@?([^@%s]+)$")
   if not s then return nil end
   local key, domain = normalize("postmaster@" .. s)
   return key and domain or nil
@@ -724,7 +724,7 @@ end
 function T:release(rcpt, at)
   if type(rcpt) ~= "string" then argerr(1, "release", "string expected, got " .. type(rcpt)) end
   current(self)
-  local dom = not sfind(smatch(rcpt, "^%s*<?(.-)>?%s*$"), "@", 2, true) and bare_domain(rcpt)
+  local dom = bare_domain(rcpt)
   if dom then
     at = at == nil and floor(self.clock()) or check_at(at, "release", 2)
     local ok, lifted = lift_dead(self, dom)

@@ -5,7 +5,7 @@
 --   local d = t:record{ rcpt = "a@example.com", reply = "550 5.1.1 ...", at = 1763600000 }
 --   -- d.action: "send" | "retry" (d.retry_at) | "suppress" (d.expires_at, nil = forever)
 --   --           | "hold" (a block: back off the sender/domain until d.retry_at)
---   local ok, why = t:check("a@example.com")
+--   local ok, why = t:check("a@example.com")   -- false: suppressed, or a dead domain
 --
 -- The state machine is bounce.core.step (src/history.c): one C call per event,
 -- the policy resolved to plain numbers (cached per domain and reason). Each

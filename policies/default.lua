@@ -74,6 +74,11 @@ return {
     complaint = "forever",   -- the recipient reported the mail as spam
     unsubscribe = "forever", -- the recipient asked to stop
     manual = "forever",      -- suppressed by hand
+    -- a hard bounce for reason hostunknown (no such domain, a null MX, no MX and
+    -- no address) marks the whole domain dead this long: t:check refuses every
+    -- address there, until a delivery to one of them or t:release(domain). A
+    -- domain that lapsed may be registered again, so not forever.
+    domain = "30d",
   },
 
   -- Overrides per bounce reason (the names of bounce.reasons). An entry takes the

@@ -9,7 +9,8 @@
 --   * a hard reason under a temporary (4xx) code, such as "450 4.1.1 unverified
 --     address", suppresses like the hard bounce it names (hard.transient);
 --   * temporary (4xx) soft bounces get fewer tries over a shorter time;
---   * suppressions for soft bounces last longer, and health levels trip earlier.
+--   * suppressions for soft bounces and dead domains last longer, and health
+--     levels trip earlier.
 -- Blocks still never suppress: they are about the sender, not the address.
 return {
   description = "every permanent failure suppresses",
@@ -20,7 +21,8 @@ return {
     backoff = { "15m", "1h", "4h" },
   },
   hard = { transient = "suppress" },
-  retention = { soft = "90d" },
+  -- a dead domain stays refused longer before it is tried again
+  retention = { soft = "90d", domain = "90d" },
   reasons = {
     -- a suspended or expired account will not come back within a retry streak
     suspend = { max_attempts = 1 },

@@ -12,7 +12,8 @@ return {
     backoff = { first = "1m", factor = 2, max = "4h", jitter = 0.1 },
   },
   block = { backoff = { first = "5m", factor = 3, max = "2h" } },
-  retention = { soft = "7d" },
+  -- a dead domain is tried again sooner: a receipt's domain is usually fixed fast
+  retention = { soft = "7d", domain = "7d" },
   reasons = {
     -- a full mailbox is often emptied within a day or two
     mailboxfull = { max_attempts = 12, window = "7d" },

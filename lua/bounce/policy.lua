@@ -27,7 +27,9 @@
 --                      -- { first = D, factor = 1..10 (2), max = D (24h), jitter = R (0) }
 --   hard = { transient = "soft" | "suppress" },  -- a hard bounce said with a 4xx
 --   block = { backoff = ... },            -- either backoff form
---   retention = { hard = D, soft = D, complaint = D, unsubscribe = D, manual = D },
+--   retention = { hard = D, soft = D, complaint = D, unsubscribe = D, manual = D,
+--                 domain = D },           -- how long a hostunknown hard bounce keeps
+--                                         -- its whole domain dead
 --   reasons = { mailboxfull = { max_attempts = N } },
 --   domains = { ["example.com"] = { soft = { max_attempts = N } } },
 --   health = { min_sent = N, window = D,
@@ -285,7 +287,7 @@ end
 
 local SOFT_KEYS = { "backoff", "max_attempts", "permanent_max_attempts", "reset_after", "window" }
 local TRANSIENT = { soft = 0, suppress = 1 }
-local RETENTION_KEYS = { "complaint", "hard", "manual", "soft", "unsubscribe" }
+local RETENTION_KEYS = { "complaint", "domain", "hard", "manual", "soft", "unsubscribe" }
 
 -- Each section check returns a partial table holding only the keys given.
 local function check_soft(v, path, out)
@@ -496,7 +498,8 @@ end
 --   soft_max_attempts, soft_permanent_max_attempts (<= soft_max_attempts), soft_window
 --     (-1: no window), soft_reset_after, hard_transient ("soft" or "suppress"),
 --     retention_hard, retention_soft (for soft_exhausted),
---     retention_complaint, retention_unsubscribe, retention_manual;
+--     retention_complaint, retention_unsubscribe, retention_manual, retention_domain
+--     (a dead domain, see bounce.tracker);
 --   soft_backoff = { s1, s2, ... } in the list form, or else soft_backoff_first,
 --     soft_backoff_factor, soft_backoff_max, soft_backoff_jitter (all set, jitter 0..1);
 --   block_backoff, or block_backoff_first/_factor/_max/_jitter, the same way.
@@ -518,6 +521,7 @@ local function build(st, dl, reason)
     retention_complaint = r.complaint,
     retention_unsubscribe = r.unsubscribe,
     retention_manual = r.manual,
+    retention_domain = r.domain,
   }
   flat_backoff(out, "soft_backoff", s.backoff)
   flat_backoff(out, "block_backoff", acc.block.backoff)
@@ -645,7 +649,7 @@ local REQUIRED = {
   { "soft", "backoff" }, { "hard", "transient" },
   { "block", "backoff" },
   { "retention", "hard" }, { "retention", "soft" }, { "retention", "complaint" },
-  { "retention", "unsubscribe" }, { "retention", "manual" },
+  { "retention", "unsubscribe" }, { "retention", "manual" }, { "retention", "domain" },
   { "health", "min_sent" }, { "health", "window" },
   { "addresses", "case_sensitive" },
 }

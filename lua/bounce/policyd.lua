@@ -153,7 +153,11 @@ end
 function _M.gate(t, rcpt, sender, at)
   local allowed, why = t:check(rcpt, at)
   if allowed == nil then return nil, why end
-  if not allowed then return false, why, "address" end
+  if not allowed then
+    -- t:check answers "dead domain D since ..." for an address at a domain a
+    -- hostunknown bounce marked (bounce.tracker), its own suppression first
+    return false, why, sfind(why, "^dead domain ") and "domain" or "address"
+  end
   if sender and sender ~= "" then
     local h = t:health("sender:" .. sender, at)
     if h.level == "stop" then

@@ -19,7 +19,8 @@
 --   POST   /bounces                    a raw bounce message (bounce.parse)
 --   GET    /check?rcpt=ADDR            {"allowed":..,"why":..}
 --   GET    /suppressions[?cause=&reason=&limit=&after=&format=csv]
---   DELETE /suppressions/ADDR          release
+--   GET    /suppressions?kind=domain[&reason=&limit=&after=&format=csv]   dead domains
+--   DELETE /suppressions/ADDR          release (a domain: lift its dead-domain mark)
 --   GET    /health?scope=campaign:c1
 --   GET    /verify?rcpt=ADDR[&smtp=1]  bounce.verify: verdict, why, checks
 --
@@ -37,6 +38,7 @@ local tracker_mod = require("bounce.tracker")
 local policy_mod = require("bounce.policy")
 local json = require("bounce.json")
 local output = require("bounce.output")
+local csv = require("bounce.csv")
 
 local type, error, tostring, tonumber, ipairs, pairs, pcall, require =
   type, error, tostring, tonumber, ipairs, pairs, pcall, require
@@ -797,9 +799,28 @@ local function query(names)
   return out
 end
 
+-- A dead domain as GET /suppressions?kind=domain lists it, and its CSV columns.
+local DOMAIN_FIELDS = { "domain", "reason", "since", "expires_at", "why" }
+local function dead_item(domain, r)
+  return { domain = domain, reason = r.reason, since = r.since, expires_at = r.expires_at,
+           why = r.why }
+end
+local function dead_csv(item)
+  return csv.row({ item.domain, item.reason, output.iso(item.since), output.iso(item.expires_at),
+                   item.why }, #DOMAIN_FIELDS)
+end
+
 local function suppressions()
-  local args, qerr = query({ "cause", "reason", "after", "format", "limit" })
+  local args, qerr = query({ "cause", "reason", "after", "format", "limit", "kind" })
   if not args then return fail(400, qerr) end
+  local kind = args.kind or "address"
+  if kind ~= "address" and kind ~= "domain" then
+    return fail(400, "query parameter 'kind': address or domain expected")
+  end
+  local domains = kind == "domain"
+  if domains and args.cause then
+    return fail(400, "query parameter 'cause': not with kind=domain (a dead domain's cause is hard)")
+  end
   local cause, reason, after, fmt = args.cause, args.reason, args.after, args.format or "json"
   local limit = tonumber(args.limit or 100)
   if not limit or limit < 1 or limit > 10000 or limit % 1 ~= 0 then
@@ -817,19 +838,22 @@ local function suppressions()
   -- sorted and cut back to limit when full: a page costs a pass over the
   -- list and memory for its own rows, not a sort of the whole list.
   local rows, total, cutoff = {}, 0, nil
-  local by_rcpt = function(x, y) return x.rcpt < y.rcpt end
+  local id = domains and "domain" or "rcpt"
+  local by_rcpt = function(x, y) return x[id] < y[id] end
+  local item = domains and dead_item or output.suppression
   local ok, err = pcall(function()
-    for rcpt, r in T:suppressions(ngx.time()) do
+    local at = ngx.time()
+    for rcpt, r in (domains and T:dead_domains(at) or T:suppressions(at)) do
       if (not cause or r.cause == cause) and (not reason or r.reason == reason)
          and (not after or rcpt > after) then
         total = total + 1
         if not cutoff or rcpt < cutoff then
           local n = #rows + 1
-          rows[n] = output.suppression(rcpt, r)
+          rows[n] = item(rcpt, r)
           if n >= 2 * limit then
             sort(rows, by_rcpt)
             for i = n, limit + 1, -1 do rows[i] = nil end
-            cutoff = rows[limit].rcpt   -- limit rows below it already
+            cutoff = rows[limit][id]   -- limit rows below it already
           end
         end
       end
@@ -839,17 +863,25 @@ local function suppressions()
   sort(rows, by_rcpt)
   local page = list()
   for i = 1, limit < #rows and limit or #rows do page[i] = rows[i] end
-  local nxt = total > limit and page[#page].rcpt or nil
+  local nxt = total > limit and page[#page][id] or nil
   if nxt then ngx.header["X-Next-After"] = nxt end
   if fmt == "csv" then
-    local out = { output.csv_header() }
-    for _, r in ipairs(page) do out[#out + 1] = output.csv_row(r) end
+    local out = { domains and csv.row(DOMAIN_FIELDS, #DOMAIN_FIELDS) or output.csv_header() }
+    for _, r in ipairs(page) do out[#out + 1] = domains and dead_csv(r) or output.csv_row(r) end
     return reply(200, concat(out, "\r\n"), "text/csv; charset=utf-8")
   end
   return reply(200, { items = page, count = #page, total = total, next = nxt })
 end
 
 local function release(addr)
+  if type(addr) == "string" and #addr <= 512 and not sfind(addr, "@", 2, true)
+     and sfind(addr, ".", 1, true) then
+    -- a domain (example.com or @example.com): lifts its dead-domain mark
+    local d, derr = T:release(addr)
+    if not d then return fail(is_store_error(derr) and 503 or 400, derr) end
+    if not d.lifted then return fail(404, d.domain .. " is not a dead domain") end
+    return reply(200, { domain = d.domain, released = true, state = d.state })
+  end
   local rcpt, err = valid_rcpt(addr, "address")
   if not rcpt then return fail(400, err) end
   local r, gerr = T:get(rcpt)

@@ -5,7 +5,7 @@
 --   local d = t:record{ rcpt = "a@example.com", reply = "550 5.1.1 ...", at = 1763600000 }
 --   -- d.action: "send" | "retry" (d.retry_at) | "suppress" (d.expires_at, nil = forever)
 --   --           | "hold" (a block: back off the sender/domain until d.retry_at)
---   local ok, why = t:check("a@example.com")
+--   local ok, why = t:check("a@example.com")   -- false: suppressed, or a dead domain
 --
 -- The state machine is bounce.core.step (src/history.c): one C call per event,
 -- the policy resolved to plain numbers (cached per domain and reason). Each
@@ -146,6 +146,7 @@ local function set_policy(self, p)
   self.pcache = setmetatable({}, { __mode = "k" })  -- resolved table -> params
   self.jitter = setmetatable({}, { __mode = "k" })  -- params -> true when jittered
   self.retry_transient = setmetatable({}, { __mode = "k" })  -- params -> true: 4xx hard is soft
+  self.dparams = setmetatable({}, { __mode = "k" })   -- resolved table -> dead-domain params
   self.dcache, self.ndomains = {}, 0                 -- domain -> reason -> params
   self.case_sensitive = p.addresses and p.addresses.case_sensitive or false
   self.on_event = p.on_event or false   -- false, not nil: no __index lookup per event
@@ -440,9 +441,9 @@ local function updater(self)
 end
 
 -- One transition, read-modify-write with compare-and-set.
-local function transition(self, key, domain, code, reason, permanent, at, etype)
+local function transition(self, key, domain, code, reason, permanent, at, etype, params)
   local row = self.dcache[domain]
-  local params = row and row[reason or ""] or params_for(self, domain, reason)
+  params = params or row and row[reason or ""] or params_for(self, domain, reason)
   local rc = reason and REASON[reason] or 0
   local rnd = 0
   if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
@@ -491,6 +492,70 @@ local function transition(self, key, domain, code, reason, permanent, at, etype)
     attempts = attempts, retry_at = retry_at, expires_at = expires_at,
     since = since, cause = cause, at = at,
   }
+end
+
+------------------------------------------------------------------------------
+-- Dead domains
+------------------------------------------------------------------------------
+
+-- A hard bounce for reason hostunknown (the domain does not exist, has a null
+-- MX, or neither MX nor address: RFC 5321 5.1, RFC 7505) says the same of
+-- every address there, so it marks the domain dead for retention.domain.
+-- The mark is a record like an address's (suppressed, cause hard, reason
+-- hostunknown, since, until) under the key "@" .. domain, which no address
+-- normalizes to: so every store keeps it with no change to the store
+-- interface, t:expire ends it, Redis and shdict expire it by its ttl, and
+-- t:suppressions leaves it out (t:dead_domains lists it). A delivery to any
+-- address of the domain, or t:release(domain), deletes it.
+local DEAD = "@"
+local RC_HOSTUNKNOWN = REASON.hostunknown
+local EV_DELIVERED = EVENT.delivered
+
+-- The params a domain's mark is stepped with: the policy's, for that domain
+-- and reason hostunknown, with retention.domain as the hard retention.
+local function dead_params(self, domain)
+  local r = self.policy:resolve(domain, "hostunknown")
+  local ud = self.dparams[r]
+  if not ud then
+    ud = compile_params(setmetatable({ retention_hard = r.retention_domain }, { __index = r }))
+    self.dparams[r] = ud
+  end
+  return ud
+end
+
+-- Marks domain dead from at (a longer mark in place stays). true, or nil, err.
+local function mark_dead(self, domain, at)
+  local d, err = transition(self, DEAD .. domain, domain, EV_HARD, "hostunknown", true, at, "hard",
+                            dead_params(self, domain))
+  if not d then return nil, err end
+  return true
+end
+
+-- Deletes domain's mark. true (and whether there was one), or nil, err.
+local function lift_dead(self, domain)
+  local s, key = self.store, DEAD .. domain
+  for _ = 1, MAX_CAS_TRIES do
+    local blob, err = s:get(key)
+    if blob == nil then
+      if err ~= nil then return nil, "store: " .. tostring(err) end
+      return true, false
+    end
+    local ok, cerr = s:cas(key, blob, nil)
+    if ok then return true, true end
+    if ok == nil then return nil, "store: " .. tostring(cerr) end
+  end
+  return nil, "store: too many conflicting writes for " .. key
+end
+
+-- After an event of code `code` at domain: marks it dead or lifts its mark.
+-- nil, err when the store failed (the address's own record is written).
+local function follow_domain(self, code, rc, permanent, domain, at)
+  if code == EV_HARD then
+    if rc == RC_HOSTUNKNOWN and permanent ~= false then return mark_dead(self, domain, at) end
+  elseif code == EV_DELIVERED then
+    return lift_dead(self, domain)
+  end
+  return true
 end
 
 -- The decision of an event stepped in C (the memory store's apply, or the
@@ -597,6 +662,10 @@ local function record(self, ev, into, clocked, now, budget)
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
     if not d then return nil, err end
   end
+  if code == EV_HARD or code == EV_DELIVERED then
+    local ok, derr = follow_domain(self, code, rc, permanent, domain, at)
+    if not ok then return nil, derr end
+  end
   local hi = HEALTH_INDEX[etype]
   if hi and self.keep_health then
     -- the bucket of the last event is kept: no division for most events
@@ -663,10 +732,30 @@ function T:record(ev, into, budget)
   return d
 end
 
+-- A bare domain ("example.com", "@example.com", with white space or <>
+-- around) given to t:release: the domain as the tracker keys it, or nil.
+local function bare_domain(s)
+  s = smatch(smatch(s, "^%s*<?%s*(.-)%s*>?%s*$"), "^@?([^@%s]+)$")
+  if not s then return nil end
+  local key, domain = normalize("postmaster@" .. s)
+  return key and domain or nil
+end
+
 -- syntax: d, err = t:release(rcpt [, at])   -- lifts any suppression
+-- rcpt may also be a domain ("example.com" or "@example.com"): that lifts
+-- its dead-domain mark; d is then { domain, event = "release", action =
+-- "send", state = "active", at, lifted = whether it was dead }.
 function T:release(rcpt, at)
   if type(rcpt) ~= "string" then argerr(1, "release", "string expected, got " .. type(rcpt)) end
   current(self)
+  local dom = bare_domain(rcpt)
+  if dom then
+    at = at == nil and floor(self.clock()) or check_at(at, "release", 2)
+    local ok, lifted = lift_dead(self, dom)
+    if not ok then return nil, lifted end
+    return { domain = dom, event = "release", action = "send", state = "active", at = at,
+             lifted = lifted }
+  end
   local key, domain = normalize(rcpt, self.case_sensitive)
   if not key then return nil, domain end
   at = at == nil and floor(self.clock()) or check_at(at, "release", 2)
@@ -735,10 +824,29 @@ local function explain(r, at)
   return "active: no history"
 end
 
+local function dead_why(domain, r)
+  return sformat("dead domain %s since %s%s: no such domain (hostunknown)", domain, day(r.since),
+    r.expires_at and " until " .. day(r.expires_at) or "")
+end
+
+-- Whether domain is dead at `at`: true and the why, false, or nil, err
+-- when the store failed.
+local function dead_domain(self, domain, at)
+  local blob, err = self.store:get(DEAD .. domain)
+  if blob == nil then
+    if err ~= nil then return nil, "store: " .. tostring(err) end
+    return false
+  end
+  local r, derr = decode(blob)
+  if not r then return nil, "corrupt record for " .. DEAD .. domain .. ": " .. derr end
+  if r.state ~= "suppressed" or (r.expires_at and at >= r.expires_at) then return false end
+  return true, dead_why(domain, r)
+end
+
 -- syntax: allowed, why = t:check(rcpt [, at])   -- nil, err on bad data
--- The pre-send question. allowed is false only while the address is
--- suppressed; a scheduled retry or hold is told in `why` (and by the last
--- decision), not refused here.
+-- The pre-send question. allowed is false while the address is suppressed,
+-- or its domain is dead (why names the domain); a scheduled retry or hold
+-- is told in `why` (and by the last decision), not refused here.
 function T:check(rcpt, at)
   if self.reloader then current(self) end
   local key, kerr = normalize(rcpt, self.case_sensitive)
@@ -752,16 +860,22 @@ function T:check(rcpt, at)
     at = check_at(at, "check", 2)
   end
   local blob, err = self.store:get(key)
+  local r, derr
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
-    return true, "active: no history"
+  else
+    r, derr = decode(blob)
+    if not r then return nil, "corrupt record for " .. key .. ": " .. derr end
+    if r.state == "suppressed" and not (r.expires_at and at >= r.expires_at) then
+      return false, explain(r, at)
+    end
   end
-  local r, derr = decode(blob)
-  if not r then return nil, "corrupt record for " .. key .. ": " .. derr end
-  if r.state == "suppressed" and r.expires_at and at >= r.expires_at then
-    return true, "active: suppression ended " .. day(r.expires_at)
-  end
-  return r.state ~= "suppressed", explain(r, at)
+  local dead, dwhy = dead_domain(self, kerr, at)   -- kerr: the address's domain
+  if dead then return false, dwhy end
+  if dead == nil then return nil, dwhy end
+  if not r then return true, "active: no history" end
+  if r.state == "suppressed" then return true, "active: suppression ended " .. day(r.expires_at) end
+  return true, explain(r, at)
 end
 
 -- syntax: rec, err = t:get(rcpt)   -- nil when the address has no record
@@ -783,27 +897,49 @@ function T:get(rcpt)
   return r
 end
 
--- syntax: for rcpt, rec in t:suppressions([at]) do ... end
--- Every suppressed address (still suppressed at `at` when given). Corrupt
--- records are skipped (t:expire reports them).
-function T:suppressions(at)
-  if at ~= nil then at = check_at(at, "suppressions", 1) end
+-- The suppressed records of the store at `at` (all when nil): addresses,
+-- or with domains set the dead-domain marks (keys "@" .. domain).
+local function suppressed(self, fname, at, domains)
+  if at ~= nil then at = check_at(at, fname, 1, 5) end
   local s = self.store
+  local mark = sbyte(DEAD)
   -- a store that can list its suppressed records alone (SQLite, by an index)
   local nextkv = type(s.scan_suppressed) == "function" and s:scan_suppressed() or s:scan()
   return function()
     while true do
       local k, b = nextkv()
       if k == nil then return nil end
-      if sbyte(b, 3) == 2 then   -- the state byte: suppressed
+      -- the state byte: suppressed; the key's first byte: a domain's mark or not
+      if sbyte(b, 3) == 2 and (sbyte(k) == mark) == domains then
         local r = decode(b)
         if r and not (at and r.expires_at and at >= r.expires_at) then
-          r.rcpt = k
+          if domains then
+            k = ssub(k, 2)
+            r.domain, r.why = k, dead_why(k, r)
+          else
+            r.rcpt = k
+          end
           return k, r
         end
       end
     end
   end
+end
+
+-- syntax: for rcpt, rec in t:suppressions([at]) do ... end
+-- Every suppressed address (still suppressed at `at` when given). Corrupt
+-- records are skipped (t:expire reports them). Dead domains are not in it.
+function T:suppressions(at)
+  local it = suppressed(self, "suppressions", at, false)
+  return it
+end
+
+-- syntax: for domain, rec in t:dead_domains([at]) do ... end
+-- Every dead domain (still dead at `at` when given): rec as t:get's, with
+-- domain and why (the text t:check answers) instead of rcpt.
+function T:dead_domains(at)
+  local it = suppressed(self, "dead_domains", at, true)
+  return it
 end
 
 -- syntax: n, problems = t:expire([at])

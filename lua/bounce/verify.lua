@@ -11,8 +11,10 @@
 --
 -- The checks, in order, each able to settle the verdict:
 --   syntax   "ok" | "invalid"    RFC 5321/5322 (bounce.core.mailbox): invalid
---   history  "clean" | "suppressed" | "error" (nil: no tracker): t:check
---            refuses -> invalid, with the history's why
+--   history  "clean" | "suppressed" | "dead_domain" | "error" (nil: no
+--            tracker): t:check refuses (the address is suppressed, or a
+--            hostunknown bounce marked its domain dead) -> invalid, with
+--            the history's why
 --   domain   "ok" | "nxdomain" | "null_mx" | "no_address" | "servfail" |
 --            "timeout" | "literal": nxdomain, null_mx, no_address -> invalid;
 --            servfail, timeout -> unknown (never invalid); literal -> risky
@@ -196,7 +198,8 @@ local function history(c, r, mb)
       return
     end
     if allowed == false then
-      r.history = "suppressed"
+      -- t:check's why for an address at a dead domain (bounce.tracker)
+      r.history = sfind(why, "^dead domain ") and "dead_domain" or "suppressed"
       r.verdict, r.why = "invalid", why
       return true
     end

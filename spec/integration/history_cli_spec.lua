@@ -116,6 +116,41 @@ describe("bounce replay, check, suppressions, import with --db", function()
     assert.matches("unknown cause 'bogus'", err)
   end)
 
+  it("lists dead domains with --domains and checks their addresses as dead_domain", function()
+    if not have_sqlite() then return pending("bounce.sqlite is not built") end
+    local x = dir .. "/dead.db"
+    run("replay - --json --create --db " .. sh_quote(x), table.concat({
+      '{"rcpt":"a@lapsed.example","reply":"550 5.1.2 <a@lapsed.example>: Recipient address rejected: '
+        .. 'Domain not found","at":' .. T0 .. '}',
+      '{"rcpt":"b@flaky.example","reply":"450 4.1.2 <b@flaky.example>: Recipient address rejected: '
+        .. 'Domain not found","at":' .. T0 .. '}',
+    }, "\n") .. "\n")
+    local out, _, code = run("check c@lapsed.example c@flaky.example --at " .. (T0 + 10) .. " --db " .. sh_quote(x))
+    assert.equal(1, code)
+    assert.matches("c@lapsed.example%s+dead_domain%s+dead domain lapsed%.example since 2026%-11%-20 until "
+      .. "2026%-12%-20: no such domain %(hostunknown%)", out)
+    assert.matches("c@flaky.example%s+allowed", out)
+    out, _, code = run("suppressions --domains --at " .. (T0 + 10) .. " --db " .. sh_quote(x))
+    assert.equal(0, code)
+    assert.matches("^lapsed%.example%s+hostunknown%s+since 2026%-11%-20  until 2026%-12%-20\n1 dead domain\n$", out)
+    out = run("suppressions --domains --csv --at " .. (T0 + 10) .. " --db " .. sh_quote(x))
+    assert.equal("domain,reason,since,expires_at,why\r\nlapsed.example,hostunknown,2026-11-20T00:00:00Z,"
+      .. "2026-12-20T00:00:00Z,dead domain lapsed.example since 2026-11-20 until 2026-12-20: no such domain "
+      .. "(hostunknown)\r\n", out)
+    local j = cjson.decode((run("suppressions --domains --json --at " .. (T0 + 10) .. " --db " .. sh_quote(x))))
+    assert.same({ "lapsed.example", "hostunknown", T0, T0 + 30 * 86400 }, { j.domain, j.reason, j.since, j.expires_at })
+    -- the address list holds the address, not the domain
+    out = run("suppressions --csv --at " .. (T0 + 10) .. " --db " .. sh_quote(x))
+    assert.matches("^rcpt,[^\n]*\r\na@lapsed%.example,suppressed,hard,hostunknown,[^\n]*\r\n$", out)
+    -- after retention.domain
+    out = run("suppressions --domains --at " .. (T0 + 30 * 86400) .. " --db " .. sh_quote(x))
+    assert.equal("0 dead domains\n", out)
+    local err
+    _, err, code = run("suppressions --domains --cause hard --db " .. sh_quote(x))
+    assert.equal(2, code)
+    assert.matches("%-%-domains lists dead domains", err)
+  end)
+
   it("imports an ESP suppression export, reporting the rows it cannot read", function()
     if not have_sqlite() then return pending("bounce.sqlite is not built") end
     local csv = dir .. "/export.csv"

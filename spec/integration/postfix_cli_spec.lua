@@ -248,6 +248,19 @@ describe("bounce policyd", function()
       s:close()
       assert.matches("^550 5%.1%.1 ", ask(d.port, "later@example.org"))
     end)
+
+    it("refuses every address at a dead domain from the SQLite history, with 5.1.2 and the why", function()
+      local t, s = tracker_on(db)
+      assert(t:record{ rcpt = "x@lapsed.example",
+        reply = "550 5.1.2 <x@lapsed.example>: Recipient address rejected: Domain not found" })
+      s:close()
+      assert.matches("^550 5%.1%.2 dead domain lapsed%.example since %d+%-%d+%-%d+ until %d+%-%d+%-%d+: "
+        .. "no such domain %(hostunknown%)$", ask(d.port, "anyone@lapsed.example"))
+      t, s = tracker_on(db)
+      assert(t:record{ rcpt = "back@lapsed.example", type = "delivered" })
+      s:close()
+      assert.equal("DUNNO", ask(d.port, "anyone@lapsed.example"))
+    end)
   end)
 
   describe("with more connections than --max-connections", function()

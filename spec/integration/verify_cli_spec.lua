@@ -139,6 +139,23 @@ describe("bounce verify", function()
     assert.equal("clean", a.history)
   end)
 
+  it("is invalid for an address at a domain the history (--db) knows is dead, with its why", function()
+    local db = dir .. "/dead.db"
+    local b = require("bounce")
+    local s = assert(b.store.sqlite(db))
+    local t = b.tracker{ store = s }
+    assert(t:record{ rcpt = "x@mx.test", reply = "550 5.1.2 <x@mx.test>: Recipient address rejected: "
+                     .. "Domain not found" })
+    s:close()
+    local rc, out = bounce("--json --db " .. q(db) .. " other@mx.test ann@probe.test")
+    assert.equal(1, rc)
+    local g, a = cjson.decode(lines(out)[1]), cjson.decode(lines(out)[2])
+    assert.same({ "invalid", "dead_domain" }, { g.verdict, g.history })
+    assert.matches("^dead domain mx%.test since %d+%-%d+%-%d+ until %d+%-%d+%-%d+: no such domain "
+      .. "%(hostunknown%)$", g.why)
+    assert.same({ "valid", "clean" }, { a.verdict, a.history })
+  end)
+
   it("probes with --smtp, named by --helo and --from", function()
     local rc, out = bounce("--json --smtp --helo verify.example.com --from probe@example.com --smtp-port "
       .. smtp.port .. " ann@probe.test nobody@probe.test")

@@ -226,9 +226,22 @@ describe("bounce.verify", function()
       assert.equal("clean", ok.history)
     end)
 
+    it("is invalid for any address at a domain the tracker knows is dead, before asking DNS", function()
+      local t = bounce.tracker{}
+      -- the domain has an MX in the test zone: only the history can refuse it
+      t:record{ rcpt = "x@mx.test", at = 1795000000,
+                reply = "550 5.1.2 <x@mx.test>: Recipient address rejected: Domain not found" }
+      local r = v:verify("Someone@mx.test", { tracker = t, at = 1795000000 + 60 })
+      assert.same({ "invalid", "dead_domain" }, { r.verdict, r.history })
+      assert.equal("dead domain mx.test since 2026-11-18 until 2026-12-18: no such domain (hostunknown)", r.why)
+      assert.is_nil(r.domain)
+      t:record{ rcpt = "back@mx.test", type = "delivered", at = 1795000000 + 120 }
+      r = v:verify("Someone@mx.test", { tracker = t, at = 1795000000 + 180 })
+      assert.same({ "valid", "clean" }, { r.verdict, r.history })
+    end)
+
     it("is invalid whenever t:check refuses, whatever the reason it gives", function()
-      -- a tracker's dead domains answer through t:check; any tracker-shaped
-      -- object is asked the same way
+      -- any tracker-shaped object is asked the same way
       local t = bounce.tracker{}
       local dead = setmetatable({ check = function(_, rcpt, at)
         if rcpt:match("@mx%.test$") then return false, "domain mx.test is dead since 2026-11-20: hostunknown" end

@@ -230,6 +230,59 @@ case("a soft-bounce streak spans campaigns; a 4xx hard bounce is retried", funct
   eq(d.cause, "hard", "its cause")
 end)
 
+case("a hostunknown hard bounce marks its domain dead until a delivery, a release or its retention",
+     function(mk)
+  local s = mk()
+  local bounce = require("bounce")
+  local t = bounce.tracker{ store = s, health = false }   -- the default policy: domain 30d
+  local T0, D = 1780000000, 86400
+  must(t:record{ rcpt = "a@dead.example", at = T0,
+    reply = "550 5.1.2 <a@dead.example>: Recipient address rejected: Domain not found" },
+    nil, "record")
+  local ok, why = t:check("b@Dead.Example", T0 + 60)
+  eq(ok, false, "check of another address at a dead domain")
+  if not tostring(why):find("dead domain dead.example", 1, true) then
+    fail("why should name the domain, got %s", tostring(why))
+  end
+  eq((t:check("a@dead.example", T0 + 60)), false, "the bounced address itself")
+  eq((t:check("b@alive.example", T0 + 60)), true, "an address at another domain")
+  local doms = {}
+  for dom, r in t:dead_domains(T0 + 60) do doms[#doms + 1] = dom .. " " .. r.reason end
+  eq(#doms, 1, "dead domains listed")
+  eq(doms[1], "dead.example hostunknown", "the dead domain")
+  local list = {}
+  for rcpt in t:suppressions(T0 + 60) do list[#list + 1] = rcpt end
+  eq(#list, 1, "suppressions (the domain is not an address)")
+  eq(list[1], "a@dead.example", "the suppressed address")
+  -- a 4xx hostunknown (a DNS failure that may pass) marks nothing
+  must(t:record{ rcpt = "x@flaky.example", at = T0,
+    reply = "450 4.1.2 <x@flaky.example>: Recipient address rejected: Domain not found" },
+    nil, "record")
+  eq((t:check("y@flaky.example", T0 + 60)), true, "after a 450 4.1.2")
+  -- the mark ends after retention.domain, and t:expire deletes it
+  eq((t:check("b@dead.example", T0 + 30 * D)), true, "check after 30 days")
+  eq((t:check("b@dead.example", T0 + 30 * D - 1)), false, "check just before")
+  local n = t:expire(T0 + 30 * D)
+  eq(n, 1, "records expired after 30 days (the domain's mark)")
+  eq(t:dead_domains(T0)(), nil, "dead domains after expiry")
+  -- a delivery to any address there lifts it
+  must(t:record{ rcpt = "a@dead.example", type = "hard", reason = "hostunknown", at = T0 + 31 * D },
+       nil, "record")
+  eq((t:check("c@dead.example", T0 + 31 * D)), false, "dead again")
+  must(t:record{ rcpt = "c@dead.example", type = "delivered", at = T0 + 32 * D }, nil, "record")
+  eq((t:check("d@dead.example", T0 + 32 * D)), true, "check after a delivery to the domain")
+  eq((t:check("a@dead.example", T0 + 32 * D)), false, "the hard-bounced address stays suppressed")
+  -- t:release of the bare domain lifts it by hand
+  must(t:record{ rcpt = "a@dead.example", type = "hard", reason = "hostunknown", at = T0 + 33 * D },
+       nil, "record")
+  local d = must(t:release("Dead.Example", T0 + 33 * D + 1), nil, "release")
+  eq(d.domain, "dead.example", "released domain")
+  eq(d.lifted, true, "it was dead")
+  eq((t:check("d@dead.example", T0 + 33 * D + 2)), true, "check after t:release(domain)")
+  eq(must(t:release("@dead.example", T0 + 33 * D + 3), nil, "release").lifted, false,
+     "a second release")
+end)
+
 case("a corrupt record is reported with the address and not overwritten", function(mk)
   local s = mk()
   local t = tracker_on(s)

@@ -63,6 +63,7 @@ describe("policy.default", function()
     assert.equal(-1, r.retention_complaint)
     assert.equal(-1, r.retention_unsubscribe)
     assert.equal(-1, r.retention_manual)
+    assert.equal(30 * DAY, r.retention_domain)
     assert.equal(-1, policy.FOREVER)
   end)
 
@@ -235,7 +236,7 @@ describe("policy validation", function()
       .. "description, domains, hard, health, on_event, reasons, retention, soft",
       err_of_table({ bogus = 1 }))
     assert.equal("policies/x.lua: retention.hardd: unknown key (did you mean hard?), "
-      .. "expected one of complaint, hard, manual, soft, unsubscribe",
+      .. "expected one of complaint, domain, hard, manual, soft, unsubscribe",
       err_of_table({ retention = { hardd = "forever" } }))
   end)
 
@@ -261,6 +262,10 @@ describe("policy validation", function()
       err_of_table({ retention = { soft = "12h" } }))
     assert.equal('policies/x.lua: retention.hard: expected a duration 1d..3650d or "forever", got "3651d"',
       err_of_table({ retention = { hard = "3651d" } }))
+    assert.equal('policies/x.lua: retention.domain: expected a duration 1d..3650d or "forever", got "2h"',
+      err_of_table({ retention = { domain = "2h" } }))
+    assert.equal('policies/x.lua: domains["example.com"].retention.domain: expected a duration 1d..3650d '
+      .. 'or "forever", got -1', err_of_table({ domains = { ["example.com"] = { retention = { domain = -1 } } } }))
     assert.equal('policies/x.lua: soft.backoff[2]: expected a duration 1s..30d, got "10x"',
       err_of_table({ soft = { backoff = { "5m", "10x" } } }))
     assert.equal('policies/x.lua: block.backoff[1]: expected a duration 1s..30d, got "forever"',
@@ -295,6 +300,10 @@ describe("policy validation", function()
     assert.equal(DAY, r.retention_soft)
     assert.equal(3650 * DAY, r.retention_hard)
     assert.equal(-1, r.retention_complaint)
+    local d = assert(policy.load({ retention = { domain = "7d" },
+      domains = { ["example.org"] = { retention = { domain = "90d" } } } }))
+    assert.equal(7 * DAY, d:resolve("example.com", "hostunknown").retention_domain)
+    assert.equal(90 * DAY, d:resolve("example.org", "hostunknown").retention_domain)
   end)
 
   it("checks both backoff forms", function()

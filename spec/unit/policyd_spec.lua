@@ -122,6 +122,29 @@ describe("bounce.policyd", function()
       assert.matches("^550 5%.1%.6 ", (policyd.decide(t, request("moved@example.org"))))
     end)
 
+    it("refuses every address at a dead domain with 550 5.1.2 and the why, until a delivery there", function()
+      local t = tracker()
+      t:record{ rcpt = "gone@lapsed.example", at = T0 - D,
+                reply = "550 5.1.2 <gone@lapsed.example>: Recipient address rejected: Domain not found" }
+      assert.same({ "550 5.1.2 dead domain lapsed.example since 2026-11-19 until 2026-12-19: no such "
+                    .. "domain (hostunknown)", "domain" },
+                  { (policyd.decide(t, request("other@lapsed.example"))),
+                    (select(2, policyd.decide(t, request("other@lapsed.example")))) })
+      -- the bounced address itself: its own suppression
+      assert.same({ "550 5.1.2 suppressed since 2026-11-19: hard bounce (hostunknown)", "suppressed" },
+                  { (policyd.decide(t, request("gone@lapsed.example"))),
+                    (select(2, policyd.decide(t, request("gone@lapsed.example")))) })
+      assert.equal("DUNNO", (policyd.decide(t, request("other@alive.example"))))
+      t:record{ rcpt = "back@lapsed.example", type = "delivered", at = T0 - 60 }
+      assert.same({ "DUNNO", "dunno", "active: no history" },
+                  { policyd.decide(t, request("other@lapsed.example")) })
+      -- after retention.domain (30 days by default) without a delivery
+      t:record{ rcpt = "gone@lapsed.example", type = "hard", reason = "hostunknown", at = T0 - 30 * D }
+      assert.equal("DUNNO", (policyd.decide(t, request("other@lapsed.example"))))
+      assert.matches("^550 5%.1%.2 dead domain ",
+        (policyd.decide(t, request("other@lapsed.example"), { at = T0 - 30 * D + 1 })))
+    end)
+
     it("refuses other suppressions with 550 5.7.1: the sender's policy, not the mailbox", function()
       local t = tracker{ soft = { max_attempts = 2 } }
       t:record{ rcpt = "c@example.org", type = "complaint", at = T0 - D }
@@ -227,6 +250,10 @@ describe("bounce.policyd", function()
       local allowed, why, scope = policyd.gate(t, "nouser@example.org", "news@example.com")
       assert.same({ false, "address" }, { allowed, scope })
       assert.matches("^suppressed since", why)
+      t:record{ rcpt = "x@lapsed.example", type = "hard", reason = "hostunknown", at = T0 - D }
+      allowed, why, scope = policyd.gate(t, "y@lapsed.example", "news@example.com")
+      assert.same({ false, "domain" }, { allowed, scope })
+      assert.matches("^dead domain lapsed%.example since", why)
       allowed, why, scope = policyd.gate(t, "ann@example.org")
       assert.same({ true, "active: no history" }, { allowed, why })
       assert.is_nil(scope)

@@ -93,7 +93,7 @@ local function session(fast_path, seed, n)
   local types = { "sent", "delivered", "soft", "hard", "block", "complaint", "unsubscribe",
                   "release", "auto_reply", "bogus" }
   local reasons = { false, false, false, "mailboxfull", "userunknown", "blocked", "rejected",
-                    "nosuchreason" }
+                    "nosuchreason", "hostunknown" }
   local campaigns = { false, "c1", "c2", "5", 5, 5.0, true, "true", "hook", "boom",
                       string.rep("x", 70), "c" .. string.rep("y", 63) }
   local senders = { false, false, "news@x.com", string.rep("s", 80) .. "@x.com", 7 }
@@ -101,7 +101,8 @@ local function session(fast_path, seed, n)
                     "250 2.0.0 OK queued", "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org",
                     "550 Unknown user (in reply to end of DATA command)",
                     "host mx.example.net[192.0.2.1] said: 550 5.7.1 refused", "   ", "550 " .. string.rep("x", 5000),
-                    "550-5.1.1 first line\r\n550 5.1.1 second line", 42 }
+                    "550-5.1.1 first line\r\n550 5.1.1 second line", 42,
+                    "550 5.1.2 Host or domain name not found", "450 4.1.2 Domain not found" }
   local rhosts = { false, false, "mx.example.com", "mx1.ezweb.ne.jp", 7 }
   local commands = { false, false, "RCPT", "DATA", "data", "BOGUS", 5 }
   local counts = { false, false, 2, 2.0, 1.5, 0, "3" }
@@ -158,7 +159,12 @@ local function session(fast_path, seed, n)
     end
     if rnd(700) == 0 then log("release", t:release("user" .. rnd(400) .. "@d" .. rnd(60) .. ".example", T0 + 1)) end
     if rnd(700) == 0 then log("check", t:check("user" .. rnd(400) .. "@d" .. rnd(60) .. ".example", at)) end
+    if rnd(900) == 0 then log("release domain", t:release("d" .. rnd(60) .. ".example", at)) end
   end
+  local dead = {}
+  for dom, r in t:dead_domains(at) do dead[#dead + 1] = dom .. " " .. r.why end
+  table.sort(dead)
+  log("dead", #dead, table.concat(dead, "|"))
   -- more domains than the params cache keeps (10000), more scopes than
   -- the health buffer holds
   for i = 1, 14000 do

@@ -246,6 +246,115 @@ describe("bounce.tracker", function()
     end)
   end)
 
+  describe("dead domains", function()
+    local NXDOMAIN = "554 5.4.4 Host or domain name not found. Name service error for name=lapsed.example "
+      .. "type=MX: Host not found"
+
+    it("a hostunknown hard bounce refuses every address of the domain, naming it", function()
+      for _, fast in ipairs({ true, false }) do
+        local t = tracker(nil, { fast_path = fast })
+        local d = t:record{ rcpt = "ann@lapsed.example", reply = NXDOMAIN, at = T0 }
+        assert.same({ "suppress", "hard", "hostunknown" }, { d.action, d.cause, d.reason })
+        assert.same({ false, "dead domain lapsed.example since 2026-11-20 until 2026-12-20: no such domain "
+                      .. "(hostunknown)" }, { t:check("Bob@LAPSED.example", T0 + H) })
+        -- its own suppression comes first, and outlives the domain's mark
+        assert.same({ false, "suppressed since 2026-11-20: hard bounce (hostunknown)" },
+                    { t:check("ann@lapsed.example", T0 + 40 * D) })
+        assert.is_true((t:check("bob@lapsed.example", T0 + 30 * D)))
+        -- the sub-domain and the parent are other domains
+        assert.is_true((t:check("bob@mx.lapsed.example", T0 + H)))
+        assert.is_true((t:check("bob@example", T0 + H)))
+      end
+    end)
+
+    it("is marked by the event fields too, and not by a 4xx the policy retries or suppresses", function()
+      local t = tracker()
+      t:record{ rcpt = "a@one.example", type = "hard", reason = "hostunknown", at = T0 }
+      assert.is_false((t:check("b@one.example", T0 + 1)))
+      t:record{ rcpt = "a@two.example", type = "hard", reason = "hostunknown", permanent = false, at = T0 }
+      assert.is_true((t:check("b@two.example", T0 + 1)))
+      t:record{ rcpt = "a@three.example", type = "hard", reason = "userunknown", at = T0 }
+      assert.is_true((t:check("b@three.example", T0 + 1)))
+      local strict = tracker("policies/strict.lua")
+      local d = strict:record{ rcpt = "a@four.example", at = T0,
+                               reply = "450 4.1.2 <a@four.example>: Recipient address rejected: Domain not found" }
+      assert.equal("suppress", d.action)   -- hard.transient = "suppress": the address
+      assert.is_true((strict:check("b@four.example", T0 + 1)))   -- not its domain
+    end)
+
+    it("lasts retention.domain, per domain as the policy says, and a new bounce extends it", function()
+      local t = tracker({ retention = { domain = "7d" },
+                          domains = { ["slow.example"] = { retention = { domain = "forever" } } } })
+      t:record{ rcpt = "a@quick.example", type = "hard", reason = "hostunknown", at = T0 }
+      t:record{ rcpt = "a@slow.example", type = "hard", reason = "hostunknown", at = T0 }
+      assert.is_false((t:check("b@quick.example", T0 + 7 * D - 1)))
+      assert.is_true((t:check("b@quick.example", T0 + 7 * D)))
+      assert.same({ false, "dead domain slow.example since 2026-11-20: no such domain (hostunknown)" },
+                  { t:check("b@slow.example", T0 + 3000 * D) })
+      t:record{ rcpt = "c@quick.example", type = "hard", reason = "hostunknown", at = T0 + 5 * D }
+      assert.is_false((t:check("b@quick.example", T0 + 11 * D)))
+      assert.is_true((t:check("b@quick.example", T0 + 12 * D)))
+      local list = {}
+      for dom, r in t:dead_domains(T0 + 8 * D) do list[#list + 1] = dom .. " " .. tostring(r.expires_at) end
+      table.sort(list)
+      assert.same({ "quick.example " .. (T0 + 12 * D), "slow.example nil" }, list)
+      assert.equal(0, (t:expire(T0 + 12 * D - 1)))
+      assert.equal(1, (t:expire(T0 + 12 * D)))   -- the quick.example mark
+    end)
+
+    it("is lifted by a delivery or an auto-reply from any address there", function()
+      for _, fast in ipairs({ true, false }) do
+        local t = tracker(nil, { fast_path = fast })
+        t:record{ rcpt = "a@back.example", type = "hard", reason = "hostunknown", at = T0 }
+        t:record{ rcpt = "z@back.example", type = "sent", at = T0 + 1 }   -- a send proves nothing
+        assert.is_false((t:check("b@back.example", T0 + 2)))
+        t:record{ rcpt = "b@back.example", type = "delivered", at = T0 + H }
+        assert.same({ true, "active: last delivered 2026-11-20" }, { t:check("b@back.example", T0 + 2 * H) })
+        assert.is_true((t:check("c@back.example", T0 + 2 * H)))
+        t:record{ rcpt = "a@back.example", type = "hard", reason = "hostunknown", at = T0 + 3 * H }
+        t:record{ rcpt = "o@back.example", type = "auto_reply", at = T0 + 4 * H }
+        assert.is_true((t:check("c@back.example", T0 + 5 * H)))
+      end
+    end)
+
+    it("t:release(domain) lifts it; the address stays suppressed", function()
+      local t = tracker()
+      t:record{ rcpt = "a@lapsed.example", reply = NXDOMAIN, at = T0 }
+      local d = t:release("lapsed.example", T0 + H)
+      assert.same({ "lapsed.example", "release", "send", "active", T0 + H, true },
+                  { d.domain, d.event, d.action, d.state, d.at, d.lifted })
+      assert.is_true((t:check("b@lapsed.example", T0 + H)))
+      assert.is_false((t:check("a@lapsed.example", T0 + H)))
+      for _, form in ipairs({ "@lapsed.example", " LAPSED.example ", "<@lapsed.example>" }) do
+        t:record{ rcpt = "a@lapsed.example", reply = NXDOMAIN, at = T0 }
+        assert.is_true(t:release(form, T0 + H).lifted, form)
+      end
+      assert.is_false(t:release("lapsed.example", T0 + H).lifted)
+      local r, err = t:release("not a domain", T0)
+      assert.is_nil(r)
+      assert.matches("invalid address 'not a domain'", err)
+      assert.has_error(function() t:release(5) end, "bad argument #1 to 'release' (string expected, got number)")
+      assert.has_error(function() t:dead_domains("x") end,
+        "bad argument #1 to 'dead_domains' (number expected, got string)")
+    end)
+
+    it("answers nil, err when the store fails, and names a corrupt mark", function()
+      local data = {}
+      local s = store.table(data)
+      local t = tracker(nil, { store = s })
+      t:record{ rcpt = "a@lapsed.example", type = "hard", reason = "hostunknown", at = T0 }
+      data["@lapsed.example"] = string.rep("\0", 32)
+      local ok, err = t:check("b@lapsed.example", T0 + 1)
+      assert.is_nil(ok)
+      assert.matches("^corrupt record for @lapsed%.example: ", err)
+      local failing = { get = function() return nil, "disk on fire" end, cas = function() return nil, "disk on fire" end,
+                        scan = function() return function() return nil end end }
+      t = tracker(nil, { store = failing })
+      assert.same({ nil, "store: disk on fire" }, { t:check("b@lapsed.example", T0) })
+      assert.same({ nil, "store: disk on fire" }, { t:release("lapsed.example", T0) })
+    end)
+  end)
+
   describe("suppressions and expire", function()
     it("lists the suppressed addresses and purges what retention lets go", function()
       local t = tracker({ soft = { max_attempts = 1 }, retention = { soft = "2d" } })

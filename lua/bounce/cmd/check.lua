@@ -13,9 +13,13 @@ _M.help = [[
 usage: bounce check ADDR... [--db FILE] [--policy FILE] [--at TIME] [--json]
        bounce check - [...]          (one address per line from stdin)
 
-Says whether mail may go to each address, and why not: "allowed" or
-"suppressed", then the reason ("suppressed since 2026-11-20: hard bounce
-(userunknown)").
+Says whether mail may go to each address, and why not: "allowed",
+"suppressed" or "dead_domain" (a hostunknown bounce marked the address's
+domain dead: every address there is refused until a delivery to one of
+them, bounce serve's DELETE /suppressions/DOMAIN or retention.domain),
+then the reason ("suppressed since 2026-11-20: hard bounce (userunknown)",
+"dead domain example.net since 2026-11-20 until 2026-12-20: no such
+domain (hostunknown)").
 
   --db FILE       the history: a SQLite file, ./bounce.db by default (or
                   $BOUNCE_DB). It must exist: check never creates one, so a
@@ -25,7 +29,7 @@ Says whether mail may go to each address, and why not: "allowed" or
   --at TIME       unix time to ask about (default now)
   --json          one JSON object per address: rcpt, allowed, why
 
-Exit status: 0 when every address is allowed, 1 when one is suppressed,
+Exit status: 0 when every address is allowed, 1 when one is refused,
 2 on an error (no address given, an invalid address, a missing or
 unreadable history).
 ]]
@@ -66,7 +70,8 @@ function _M.run(args)
     if o.json then
       io.write(json.encode({ rcpt = (state.normalize(addr)), allowed = allowed, why = why }), "\n")
     else
-      io.write(format("%s %-10s %s\n", cli.pad(addr, width), allowed and "allowed" or "suppressed", why))
+      io.write(format("%s %-10s %s\n", cli.pad(addr, width), allowed and "allowed"
+        or why:find("^dead domain ") and "dead_domain" or "suppressed", why))
     end
   end
   if from_stdin then

@@ -23,7 +23,8 @@ Runs the bounce HTTP service in nginx (Debian's nginx + libnginx-mod-http-lua):
   POST /bounces                                 a raw bounce message
   GET  /check?rcpt=ADDR                         may we send?
   GET  /suppressions[?cause=&reason=&limit=&after=&format=csv]
-  DELETE /suppressions/ADDR                     release an address
+  GET  /suppressions?kind=domain                the dead domains
+  DELETE /suppressions/ADDR                     release an address (or a dead domain)
   GET  /health?scope=campaign:NAME|domain:NAME|sender:NAME
   GET  /verify?rcpt=ADDR[&smtp=1]                              should we send at all?
 Every request needs the token: "Authorization: Bearer TOKEN", or basic auth

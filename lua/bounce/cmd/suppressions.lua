@@ -6,6 +6,7 @@ local cli = require("bounce.cli")
 local json = require("bounce.json")
 local output = require("bounce.output")
 local state = require("bounce.state")
+local csv = require("bounce.csv")
 
 local io, ipairs, tonumber, tostring, format, date, sort, concat =
   io, ipairs, tonumber, tostring, string.format, os.date, table.sort, table.concat
@@ -15,10 +16,14 @@ local _M = { _VERSION = bounce._VERSION }
 _M.help = [[
 usage: bounce suppressions [--db FILE] [--cause LIST] [--reason LIST]
                            [--domain DOMAIN] [--at TIME] [--csv | --json]
+       bounce suppressions --domains [--db FILE] [--at TIME] [--csv | --json]
 
 Lists the suppressed addresses, sorted: address, cause, reason, since,
 until. Suppressions whose retention has ended by --at (default now) are
-left out.
+left out. With --domains, lists the dead domains instead: those a hard
+bounce for reason hostunknown marked (no such domain, no MX and no
+address), where every address is refused until a delivery to one of them
+or retention.domain: domain, reason, since, until.
 
   --db FILE        the history: a SQLite file, ./bounce.db by default (or
                    $BOUNCE_DB); it must exist (nothing is created)
@@ -34,6 +39,9 @@ left out.
                    the columns GET /suppressions?format=csv gives
   --json           one JSON object per suppression, the fields of the CSV
                    (times in unix seconds; no expires_at when forever)
+  --domains        the dead domains; --csv columns domain,reason,since,
+                   expires_at,why (the columns of GET /suppressions?kind=
+                   domain), --json the same fields
 ]]
 
 local CAUSES = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true,
@@ -56,10 +64,40 @@ local function set_of(list, known, what)
   return s
 end
 
+-- bounce suppressions --domains: the dead domains at `at`, sorted.
+local DOMAIN_FIELDS = { "domain", "reason", "since", "expires_at", "why" }
+local function dead_domains(t, at, o)
+  local rows = {}
+  for domain, r in t:dead_domains(at) do
+    rows[#rows + 1] = { domain = domain, reason = r.reason, since = r.since,
+                        expires_at = r.expires_at, why = r.why }
+  end
+  sort(rows, function(a, b) return a.domain < b.domain end)
+  if o.csv then
+    io.write(csv.row(DOMAIN_FIELDS, #DOMAIN_FIELDS), "\r\n")
+    for _, r in ipairs(rows) do
+      io.write(csv.row({ r.domain, r.reason, output.iso(r.since), output.iso(r.expires_at), r.why },
+                       #DOMAIN_FIELDS), "\r\n")
+    end
+  elseif o.json then
+    for _, r in ipairs(rows) do io.write(json.encode(r), "\n") end
+  else
+    local width = 32
+    for _, r in ipairs(rows) do if #r.domain > width then width = #r.domain end end
+    for _, r in ipairs(rows) do
+      io.write(format("%s %-15s since %s  %s\n", cli.pad(r.domain, width), r.reason, day(r.since),
+        r.expires_at and "until " .. day(r.expires_at) or "forever"))
+    end
+    io.write(format("%d dead domain%s\n", #rows, #rows == 1 and "" or "s"))
+  end
+  return 0
+end
+
 -- syntax: status = suppressions.run(args)
 function _M.run(args)
   local o, pos = cli.parse_args(args, { db = true, cause = true, reason = true, domain = true,
-                                        at = true, policy = true }, { csv = true, json = true })
+                                        at = true, policy = true },
+                                { csv = true, json = true, domains = true })
   if not o then return die(pos .. " (bounce suppressions --help)") end
   if o.help then io.write(_M.help) return 0 end
   if #pos > 0 then return die("unexpected argument '" .. pos[1] .. "'") end
@@ -78,10 +116,14 @@ function _M.run(args)
     if not reasons then return die(err) end
   end
   local domain = o.domain and tostring(o.domain):lower()
+  if o.domains and (o.cause or o.reason or o.domain) then
+    return die("--domains lists dead domains: no --cause, --reason or --domain with it")
+  end
   o.command = "suppressions"
   local t
   t, err = state.tracker(o)
   if not t then return die(err) end
+  if o.domains then return dead_domains(t, at, o) end
   local rows = {}
   for rcpt, r in t:suppressions(at) do
     if (not causes or causes[r.cause]) and (not reasons or reasons[r.reason])

@@ -20,7 +20,8 @@ Says whether mail should go to each address, and why: valid, invalid,
 risky or unknown. Checks the syntax (RFC 5321), the domain's mail servers
 (MX, or the domain's own address; a null MX or a domain that does not
 exist is invalid, a DNS failure unknown), the bounce history (a suppressed
-address is invalid), and with --smtp asks the mail server (EHLO, MAIL
+address, or any address at a domain a hostunknown bounce marked dead, is
+invalid), and with --smtp asks the mail server (EHLO, MAIL
 FROM, RCPT TO, RSET, QUIT; never DATA) whether it takes the mailbox, and a
 random one (a domain that takes any address is risky: catch-all).
 
@@ -43,7 +44,8 @@ turns it off).
   --rate N            probes per domain per minute (default 10); an
                       address that would wait over a minute is unknown
   --db FILE           the bounce history (see replay, import): a
-                      suppressed address is invalid. Default: $BOUNCE_DB or
+                      suppressed address, or one at a dead domain, is
+                      invalid (history suppressed, dead_domain). Default: $BOUNCE_DB or
                       ./bounce.db, when it exists
   --policy FILE       the policy (retention decides when suppressions end)
   --disposable FILE   disposable domains, one per line (a list you keep):

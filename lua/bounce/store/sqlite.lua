@@ -15,6 +15,9 @@
 --   sqlite3 bounce.db "select address, state, cause, reason, datetime(since, 'unixepoch')
 --                      from records where state = 'suppressed'"
 --
+-- (A dead domain is the row whose address is "@" followed by the domain:
+-- see Dead domains in bounce.tracker.)
+--
 -- Partial indexes hold the suppressed rows, the suppressions that end and
 -- the rows that failed their check, so s:scan_suppressed() and
 -- s:scan_expired(at) read those rows only (a few percent of the table),

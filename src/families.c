@@ -576,6 +576,30 @@ static const family_t *family_of(const ctx_t *c, const top_t *top, bnc_str_t xma
   return NULL;
 }
 
+/* Whether the line [p, e) looks like a header field: a name of printable
+ * bytes without spaces, then ':'. */
+static int header_line(const char *p, const char *e) {
+  const char *q = p;
+  while (q < e && *q > ' ' && *q < 127 && *q != ':') q++;
+  return q > p && q < e && *q == ':';
+}
+
+/* The copy of the returned message in a plain-text bounce, after its mark
+ * ("----- Original message -----", "Below this line is a copy ..."): its
+ * headers are read as a returned message's (its Date dates a bounce that
+ * states no date of its own). Within 8 lines after the mark's line. */
+static void text_original(ctx_t *c, bnc_str_t t, int nocr) {
+  size_t cut = text_cut(c, t);
+  const char *p = t.p + cut, *end = t.p + t.n, *next;
+  int k;
+  if (cut >= t.n || c->have_orig) return;
+  line_end_lf(p, end, &next, nocr);
+  for (p = next, k = 0; p < end && k < 8; p = next, k++) {
+    const char *e = line_end_lf(p, end, &next, nocr);
+    if (header_line(p, e)) { bnc_msg_read_original(c, p, end, nocr); return; }
+  }
+}
+
 void bnc_msg_read_family(ctx_t *c, const top_t *top) {
   bnc_message_t *m = c->m;
   const family_t *f = m->nrcpt || c->have_fb ? NULL
@@ -590,4 +614,5 @@ void bnc_msg_read_family(ctx_t *c, const top_t *top) {
     if (m->nrcpt) m->format = f ? f->name : "unknown";
   }
   for (i = 0; f && i < m->nrcpt; i++) c->rec[i].sig.format = f->reason;   /* when the text says nothing */
+  for (i = 0; m->nrcpt && !c->have_orig && i < c->ntexts; i++) text_original(c, c->texts[i], c->texts_nocr[i]);
 }

@@ -268,6 +268,7 @@ static void read_message(ctx_t *c, const char *buf, size_t len) {
   top.from = bnc_msg_hval(c, top.raw, top.fold, T_FROM);
   c->xfailed = bnc_msg_hval(c, top.raw, top.fold, T_XFAILED);
   top.subject = bnc_msg_decode_words(c, bnc_msg_hval(c, top.raw, top.fold, T_SUBJECT));
+  out->own_date = bnc_msg_hval(c, top.raw, top.fold, T_DATE);
   c->m->parts++;                       /* the walk of the whole message, its headers read above */
   bnc_msg_entity(c, body, buf + len, 0, mkstr("text/plain", 10),
                  bnc_msg_hval(c, top.raw, top.fold, T_CT), bnc_msg_hval(c, top.raw, top.fold, T_CTE));
@@ -280,6 +281,21 @@ static void read_message(ctx_t *c, const char *buf, size_t len) {
     if (!out->nrcpt) read_unnamed(c);
     if (!out->nrcpt) bnc_msg_read_autoreply(c, &top);
   }
+}
+
+long long bnc_message_at(const bnc_message_t *m, size_t i, int *from) {
+  const bnc_str_t *when[4];
+  size_t k;
+  int f = BNC_AT_NONE;
+  long long at = -1;
+  if (i < m->nrcpt) {
+    when[0] = &m->rcpt[i].last_attempt; when[1] = &m->arrival_date;
+    when[2] = &m->own_date; when[3] = &m->date;
+    for (k = 0; k < 4 && at < 0; k++)
+      if (when[k]->p && (at = bnc_date_parse(when[k]->p, when[k]->n)) >= 0) f = (int)k + 1;
+  }
+  if (from) *from = f;
+  return at;
 }
 
 int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,

@@ -130,6 +130,33 @@ static void test_dates(void) {
   CHECK(bnc_date_parse(d, strlen(d)) == -1);
 }
 
+/* bnc_message_at: the report's dates, else the bounce's Date, else the
+ * returned message's. */
+static void test_message_at(void) {
+  int from = -1;
+  const char *plain =
+    "From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n"
+    "Date: Tue, 10 Mar 2015 08:00:00 +0100\n\n"
+    "This is the mail system at host mx.example.net.\n\n"
+    "<ann@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 user unknown\n\n"
+    "--- Below this line is a copy of the message.\n\nFrom: news@example.com\n"
+    "Date: Mon, 09 Mar 2015 10:00:00 +0000\n";
+  CHECK_INT(parse(plain), BNC_OK);
+  CHECK(bnc_message_at(&msg, 0, &from) == 1425970800LL);
+  CHECK_INT(from, BNC_AT_DATE);
+  CHECK(str_is(msg.date, "Mon, 09 Mar 2015 10:00:00 +0000"));
+  CHECK(bnc_message_at(&msg, 1, &from) == -1);
+  CHECK_INT(from, BNC_AT_NONE);
+  plain = "From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n\n"
+    "This is the mail system at host mx.example.net.\n\n"
+    "<ann@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 user unknown\n\n"
+    "--- Below this line is a copy of the message.\n\nFrom: news@example.com\n"
+    "Date: Mon, 09 Mar 2015 10:00:00 +0000\n";
+  CHECK_INT(parse(plain), BNC_OK);
+  CHECK(bnc_message_at(&msg, 0, &from) == 1425895200LL);
+  CHECK_INT(from, BNC_AT_ORIGINAL_DATE);
+}
+
 static void test_hostile(void) {
   size_t n = 1000 * 64, i, k = 0;
   char *m = malloc(n + 64);
@@ -529,6 +556,7 @@ int main(void) {
   test_arf();
   test_autoreply_and_plain_text();
   test_dates();
+  test_message_at();
   test_hostile();
   test_families();
   test_unknown_by_context();

@@ -1,0 +1,154 @@
+-- bounce.parse on layouts: each case is a class of message layout (a way
+-- MTAs write bounces), built from synthetic messages, and every case is read
+-- again in variants that keep the meaning (CRLF line ends, the top-level
+-- header fields in another order, header fields refolded) which must give
+-- the same records.
+local bounce = require("bounce")
+
+-- The fields a reader of the result relies on.
+local FIELDS = { "rcpt", "action", "delayed", "status", "code", "reason", "type", "at", "at_from", "format" }
+
+local function summary(list)
+  local out = {}
+  for i, r in ipairs(list) do
+    local s = {}
+    for _, k in ipairs(FIELDS) do s[k] = r[k] end
+    out[i] = s
+  end
+  return out
+end
+
+-- The header block and the body of msg (LF line ends).
+local function split(msg)
+  local a = msg:find("\n\n", 1, true)
+  return msg:sub(1, a), msg:sub(a + 1)
+end
+
+-- The header fields of a block, each with its folded lines.
+local function fields(block)
+  local list = {}
+  for line in block:gmatch("([^\n]*)\n") do
+    if line:match("^[ \t]") and #list > 0 then list[#list] = list[#list] .. "\n" .. line
+    elseif line ~= "" then list[#list + 1] = line end
+  end
+  return list
+end
+
+-- Every field longer than 30 bytes folded at its spaces after 24 bytes.
+local function refold(field)
+  if #field <= 30 or field:find("\n") then return field end
+  local head, out, n = field:sub(1, 24), {}, 0
+  local rest = field:sub(25)
+  out[1] = head
+  for word, sp in rest:gmatch("(%S*)(%s*)") do
+    if word ~= "" or sp ~= "" then
+      n = n + #word
+      out[#out + 1] = word
+      if sp ~= "" then
+        if n > 20 then out[#out + 1] = "\n " ; n = 0 else out[#out + 1] = sp end
+      end
+    end
+  end
+  return table.concat(out)
+end
+
+-- The variants of msg (LF line ends): name -> message.
+local function variants(msg)
+  local head, body = split(msg)
+  local f = fields(head)
+  local rev, folded = {}, {}
+  for i = #f, 1, -1 do rev[#rev + 1] = f[i] end
+  for i = 1, #f do folded[i] = refold(f[i]) end
+  return {
+    crlf = msg:gsub("\n", "\r\n"),
+    reordered = table.concat(rev, "\n") .. "\n" .. body,
+    refolded = table.concat(folded, "\n") .. "\n" .. body,
+  }
+end
+
+-- msg parsed, and each of its variants parsed the same (extra variants
+-- given by the case are checked too); returns the records.
+local function read(msg, extra)
+  local list, err = bounce.parse(msg)
+  assert(list, err)
+  local want = summary(list)
+  for name, v in pairs(variants(msg)) do
+    local got = assert(bounce.parse(v), name)
+    assert.same(want, summary(got), name)
+  end
+  for name, v in pairs(extra or {}) do
+    local got = assert(bounce.parse(v), name)
+    assert.same(want, summary(got), name)
+  end
+  return list
+end
+
+-- Lines joined with LF.
+local function lines(t) return table.concat(t, "\n") .. "\n" end
+
+describe("bounce.parse layouts: the date of a bounce", function()
+  -- A plain-text bounce from a backlog: no Arrival-Date anywhere.
+  local function backlog(date, sent)
+    local l = {
+      "Return-Path: <>",
+      "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>",
+      "To: news@example.com",
+      "Subject: Undelivered Mail Returned to Sender",
+    }
+    if date then l[#l + 1] = "Date: " .. date end
+    for _, v in ipairs({ "", "This is the mail system at host mx.example.net.", "",
+      "<ann@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 <ann@example.org>:",
+      "    Recipient address rejected: User unknown (in reply to RCPT TO command)", "",
+      "--- Below this line is a copy of the message.", "", "From: news@example.com",
+      "To: ann@example.org" }) do l[#l + 1] = v end
+    if sent then l[#l + 1] = "Date: " .. sent end
+    l[#l + 1] = "Subject: news"
+    return lines(l)
+  end
+
+  it("dates a plain-text bounce by its own Date header", function()
+    local r = read(backlog("Tue, 10 Mar 2015 08:00:00 +0100", "Mon, 09 Mar 2015 10:00:00 +0000"))[1]
+    assert.same({ "ann@example.org", 1425970800, "date" }, { r.rcpt, r.at, r.at_from })
+    assert.equal("2015", os.date("!%Y", r.at))
+  end)
+
+  it("else by the returned message's Date", function()
+    local r = read(backlog(nil, "Mon, 09 Mar 2015 10:00:00 +0000"))[1]
+    assert.same({ 1425895200, "original-date" }, { r.at, r.at_from })
+    r = read(backlog("sometime in March", "Mon, 09 Mar 2015 10:00:00 +0000"))[1]
+    assert.same({ 1425895200, "original-date" }, { r.at, r.at_from })   -- a Date that does not parse
+    r = read(backlog(nil, nil))[1]
+    assert.same({ "ann@example.org" }, { r.rcpt, r.at, r.at_from })
+  end)
+
+  it("dates a bounce handed on inside another message by the bounce, not the envelope", function()
+    local inner = backlog("Tue, 10 Mar 2015 08:00:00 +0100")
+    local outer = lines({ "From: postmaster@gateway.example.com", "To: news@example.com",
+      "Subject: Fwd: Undelivered Mail Returned to Sender", "Date: Fri, 01 Jan 2021 00:00:00 +0000",
+      "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="out"', "", "--out",
+      "Content-Type: text/plain", "", "See the attached bounce.", "", "--out",
+      "Content-Type: message/rfc822", "" }) .. inner .. "\n--out--\n"
+    local r = read(outer)[1]
+    assert.same({ "ann@example.org", 1425970800, "date" }, { r.rcpt, r.at, r.at_from })
+  end)
+
+  it("keeps the report's Last-Attempt-Date and Arrival-Date first", function()
+    local function dsn(last)
+      local l = { "From: MAILER-DAEMON@mx.example.net", "Subject: Delivery Status Notification (Failure)",
+        "Date: Fri, 01 Jan 2021 00:00:00 +0000", "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "", "--b",
+        "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.net",
+        "Arrival-Date: Sun, 08 Mar 2015 10:00:00 +0000", "", "Final-Recipient: rfc822; ann@example.org",
+        "Action: failed", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1 user unknown" }
+      if last then l[#l + 1] = "Last-Attempt-Date: " .. last end
+      for _, v in ipairs({ "", "--b--" }) do l[#l + 1] = v end
+      return lines(l)
+    end
+    local r = read(dsn("Mon, 09 Mar 2015 10:00:00 +0000"))[1]
+    assert.same({ 1425895200 }, { r.at, r.at_from })
+    r = read(dsn())[1]
+    assert.same({ 1425808800 }, { r.at, r.at_from })
+    r = read(dsn("not a date"))[1]   -- a Last-Attempt-Date that does not parse gives way to Arrival-Date
+    assert.same({ 1425808800 }, { r.at, r.at_from })
+  end)
+end)

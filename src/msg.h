@@ -151,6 +151,10 @@ static inline char *arena_take(ctx_t *c, size_t n) {
 const char *bnc_msg_ifind(const char *s, size_t n, const char *needle);
 /* A new, cleared recipient record, or NULL (BNC_MSG_W_RCPTS) when full. */
 bnc_msg_rcpt_t *bnc_msg_new_rcpt(ctx_t *c);
+/* The address of a recipient field without what MTAs write around it (an
+ * address type, "smtp:"/"smtp="/"mailto:", a display name and angle
+ * brackets, comments, quotes, trailing punctuation): a substring of v. */
+bnc_str_t bnc_msg_clean_addr(bnc_str_t v);
 /* Whether a record for the recipient a exists already. */
 int bnc_msg_seen(const ctx_t *c, bnc_str_t a);
 /* The first address in the line [p, e), or {NULL, 0}. */

@@ -301,6 +301,8 @@ void bnc_msg_gather(ctx_t *c, bnc_msg_rcpt_t *r) {
   int have_st, had_diag = r->diag.p != NULL, readable;
   if (rec->gathered) return;
   rec->gathered = 1;
+  if (r->rcpt.p) r->rcpt = bnc_msg_clean_addr(r->rcpt);
+  if (r->orig_rcpt.p) r->orig_rcpt = bnc_msg_clean_addr(r->orig_rcpt);
   s->reply = &r->reply;
   s->action = action_of(r->action);
   r->delayed = s->action == BNC_DSN_DELAYED;

@@ -152,3 +152,66 @@ describe("bounce.parse layouts: the date of a bounce", function()
     assert.same({ 1425808800 }, { r.at, r.at_from })
   end)
 end)
+
+describe("bounce.parse layouts: addresses in recipient fields", function()
+  local function dsn(final, original)
+    local l = { "From: MAILER-DAEMON@mx.example.net", "To: news@example.com",
+      "Subject: Delivery Status Notification (Failure)", "Date: Mon, 09 Mar 2015 10:00:00 +0000",
+      "MIME-Version: 1.0", 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "",
+      "--b", "Content-Type: text/plain", "", "Your message could not be delivered.", "",
+      "--b", "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.net", "",
+      "Final-Recipient: " .. final }
+    if original then l[#l + 1] = "Original-Recipient: " .. original end
+    for _, v in ipairs({ "Action: failed", "Status: 5.1.1",
+      "Diagnostic-Code: smtp; 550 5.1.1 user unknown", "", "--b--" }) do l[#l + 1] = v end
+    return lines(l)
+  end
+
+  it("takes the address out of what gateways and MTAs write around it", function()
+    local forms = {
+      "rfc822; ann@example.org", "RFC822;ann@example.org", "rfc822; <ann@example.org>",
+      "rfc822; smtp=ann@example.org", "rfc822; SMTP:ann@example.org", "smtp=ann@example.org",
+      'rfc822; "ann@example.org"', "rfc822; 'ann@example.org'", "rfc822; ann@example.org.",
+      "rfc822; ann@example.org,", "rfc822; <ann@example.org>;", "rfc822; mailto:ann@example.org",
+      "rfc822; ann@example.org (Ann Example)", "rfc822; (Ann) ann@example.org",
+      'rfc822; "Ann Example" <ann@example.org>', "rfc822; Ann Example <smtp:ann@example.org>",
+      "rfc822; <mailto:ann@example.org>", 'rfc822; "<ann@example.org>"', "rfc822;  ann@example.org  ",
+      "rfc822; ann@example.org (was: ann@old.example.org)",
+    }
+    for _, f in ipairs(forms) do
+      local r = read(dsn(f, f))[1]
+      assert.same({ f, "ann@example.org", "ann@example.org", "userunknown" },
+                  { f, r.rcpt, r.original_rcpt, r.reason })
+    end
+  end)
+
+  it("keeps what belongs to the address", function()
+    for f, want in pairs({
+      ['rfc822; "ann example"@example.org'] = '"ann example"@example.org',
+      ["rfc822; ann@[192.0.2.1]"] = "ann@[192.0.2.1]",
+      ["rfc822; o'brien@example.org"] = "o'brien@example.org",
+      ["rfc822; ann+tag@example.org"] = "ann+tag@example.org",
+      ["rfc822; postmaster"] = "postmaster",
+    }) do
+      assert.equal(want, read(dsn(f))[1].rcpt, f)
+    end
+  end)
+
+  it("cleans addresses that plain-text bounces list the same way", function()
+    local function plain(addr)
+      return lines({ "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>",
+        "Subject: Mail delivery failed: returning message to sender", "",
+        "This message was created automatically by mail delivery software.", "",
+        "A message that you sent could not be delivered to one or more of its",
+        "recipients. This is a permanent error. The following address(es) failed:", "",
+        "  " .. addr, "    host mx.example.org [192.0.2.1]",
+        "    SMTP error from remote mail server after RCPT TO:<ann@example.org>:",
+        "    550 5.1.1 user unknown" })
+    end
+    for _, a in ipairs({ "ann@example.org", "<ann@example.org>", "smtp=ann@example.org",
+                         "'ann@example.org'" }) do
+      local list = read(plain(a))
+      assert.same({ a, 1, "ann@example.org", "userunknown" }, { a, #list, list[1].rcpt, list[1].reason })
+    end
+  end)
+end)

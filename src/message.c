@@ -339,6 +339,7 @@ static void read_message(ctx_t *c, const char *buf, size_t len) {
   bnc_msg_scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, top.raw, &top.fold, &body, c->in_nocr);
   top.from = bnc_msg_hval(c, top.raw, top.fold, T_FROM);
   c->xfailed = bnc_msg_hval(c, top.raw, top.fold, T_XFAILED);
+  c->bounce_to = bnc_msg_hval(c, top.raw, top.fold, T_TO);
   top.subject = bnc_msg_decode_words(c, bnc_msg_hval(c, top.raw, top.fold, T_SUBJECT));
   out->own_date = bnc_msg_hval(c, top.raw, top.fold, T_DATE);
   c->m->parts++;                       /* the walk of the whole message, its headers read above */

@@ -117,6 +117,7 @@ typedef struct ctx {
   size_t nwant;
   int have_orig, have_fb, have_dsn;   /* a returned message, a feedback report, a DSN part */
   bnc_str_t xfailed;      /* X-Failed-Recipients of the bounce */
+  bnc_str_t bounce_to;    /* the bounce's To: the sender, never a recipient */
   bnc_str_t hm_rcpt;      /* X-HmXmrOriginalRecipient of a returned message (JMRP) */
   bnc_str_t texts[4];     /* decoded text/plain bodies, in order */
   size_t ntexts;

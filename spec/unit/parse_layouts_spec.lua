@@ -215,3 +215,109 @@ describe("bounce.parse layouts: addresses in recipient fields", function()
     end
   end)
 end)
+
+describe("bounce.parse layouts: plain-text bounces with several recipients", function()
+  local HEAD = { "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>", "To: news@example.com",
+    "Date: Mon, 09 Mar 2015 10:00:00 +0000" }
+  -- The message: headers, the preamble, the recipients' blocks joined by sep.
+  local function build(subject, preamble, blocks, sep, flat)
+    local l = {}
+    for _, v in ipairs(HEAD) do l[#l + 1] = v end
+    l[#l + 1] = "Subject: " .. subject
+    l[#l + 1] = ""
+    l[#l + 1] = preamble
+    local b = {}
+    for i, v in ipairs(blocks) do b[i] = flat and v:gsub("\n[ \t]+", "\n"):gsub("^[ \t]+", "") or v end
+    l[#l + 1] = table.concat(b, sep)
+    return lines(l)
+  end
+  local function by_rcpt(list)
+    local s = summary(list)
+    table.sort(s, function(x, y) return x.rcpt < y.rcpt end)
+    return s
+  end
+  -- Each layout read as written, then glued (no blank line between the
+  -- recipients), at the margin (continuation lines not indented), and with
+  -- the recipients in the other order: the same two results every time.
+  local function check(subject, preamble, blocks)
+    local want
+    for _, sep in ipairs({ "\n\n", "\n" }) do
+      for _, flat in ipairs({ false, true }) do
+        for _, rev in ipairs({ false, true }) do
+          local bl = rev and { blocks[2], blocks[1] } or blocks
+          local msg = build(subject, preamble, bl, sep, flat)
+          local list = read(msg)
+          local got = by_rcpt(list)
+          local name = ("sep %q flat %s reversed %s"):format(sep, tostring(flat), tostring(rev))
+          if not want then
+            want = got
+            assert.same({ "ann@example.org", "userunknown", "5.1.1", "bob@example.com", "mailboxfull", "5.2.2" },
+                        { want[1].rcpt, want[1].reason, want[1].status, want[2] and want[2].rcpt,
+                          want[2] and want[2].reason, want[2] and want[2].status }, name)
+          else
+            assert.same(want, got, name)
+          end
+        end
+      end
+    end
+  end
+
+  it("reads Postfix's blocks, re-wrapped replies that restate the address included", function()
+    check("Undelivered Mail Returned to Sender",
+      "This is the mail system at host mx.example.net.\n\nI'm sorry to have to inform you that your " ..
+      "message could not\nbe delivered to one or more recipients.\n", {
+      "<ann@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1\n" ..
+      "    <ann@example.org>: Recipient address rejected: User unknown (in reply to\n    RCPT TO command)",
+      "<bob@example.com>: host mx.example.com[192.0.2.2] said: 552 5.2.2 Mailbox\n" ..
+      "    full, over quota (in reply to RCPT TO command)" })
+  end)
+
+  it("reads Exim's list after its lead-in", function()
+    check("Mail delivery failed: returning message to sender",
+      "This message was created automatically by mail delivery software.\n\nA message that you sent " ..
+      "could not be delivered to one or more of its\nrecipients. This is a permanent error. The " ..
+      "following address(es) failed:\n", {
+      "  ann@example.org\n    host mx.example.org [192.0.2.1]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<ann@example.org>:\n    550 5.1.1 user unknown",
+      "  bob@example.com\n    host mx.example.com [192.0.2.2]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<bob@example.com>:\n    552 5.2.2 mailbox full" })
+  end)
+
+  it("reads qmail's paragraphs", function()
+    check("failure notice",
+      "Hi. This is the qmail-send program at mx.example.net.\nI'm afraid I wasn't able to deliver " ..
+      "your message to the following addresses.\n", {
+      "<ann@example.org>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 user unknown\n" ..
+      "Giving up on 192.0.2.1.",
+      "<bob@example.com>:\n192.0.2.2 does not like recipient.\nRemote host said: 552 5.2.2 mailbox full\n" ..
+      "Giving up on 192.0.2.2." })
+  end)
+
+  it("reads sendmail's list of fatal errors", function()
+    check("Returned mail: see transcript for details",
+      "The original message was received at Mon, 9 Mar 2015 10:00:00 +0000\n\n" ..
+      "   ----- The following addresses had permanent fatal errors -----", {
+      "<ann@example.org>\n    (reason: 550 5.1.1 User unknown)",
+      "<bob@example.com>\n    (reason: 552 5.2.2 Mailbox full)" })
+  end)
+
+  it("reads bounces of no known family: lines that open with the address", function()
+    check("Delivery failure", "Your message could not be delivered.\n\nThe following address(es) failed:\n", {
+      "ann@example.org: 550 5.1.1 user unknown", "bob@example.com: 552 5.2.2 mailbox full" })
+  end)
+
+  it("reads bounces of no known family: a lead-in per recipient, the reason below it", function()
+    check("Undeliverable message", "Your message could not be delivered.\n", {
+      "Your message to ann@example.org could not be delivered for the following reason:\n\n" ..
+      "550 5.1.1 user unknown",
+      "Your message to bob@example.com could not be delivered for the following reason:\n\n" ..
+      "552 5.2.2 mailbox full" })
+  end)
+
+  it("does not take the sender named in the notice for a recipient", function()
+    local list = read(build("Delivery failure", "Your message could not be delivered.\n",
+      { "Your message to ann@example.org could not be delivered for the following reason:\n" ..
+        "550 5.1.1 user unknown", "Original Sender: <news@example.com>" }, "\n\n"))
+    assert.same({ 1, "ann@example.org" }, { #list, list[1].rcpt })
+  end)
+end)

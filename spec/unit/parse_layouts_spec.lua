@@ -321,3 +321,71 @@ describe("bounce.parse layouts: plain-text bounces with several recipients", fun
     assert.same({ 1, "ann@example.org" }, { #list, list[1].rcpt })
   end)
 end)
+
+describe("bounce.parse layouts: the SMTP transcript in a delivery report", function()
+  -- sendmail's report: the human-readable part with a transcript, the
+  -- delivery-status part with the Diagnostic-Code diag ("" leaves it out).
+  local function report(transcript, diag, status, action)
+    local l = { "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>", "To: news@example.com",
+      "Subject: Returned mail: see transcript for details", "Date: Mon, 09 Mar 2015 10:00:00 +0000",
+      "MIME-Version: 1.0", 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "",
+      "--b", "", "The original message was received at Mon, 9 Mar 2015 10:00:00 +0000",
+      "from localhost [127.0.0.1]", "", "   ----- Transcript of session follows -----" }
+    for _, v in ipairs(transcript) do l[#l + 1] = v end
+    for _, v in ipairs({ "", "--b", "Content-Type: message/delivery-status", "",
+      "Reporting-MTA: dns; mx.example.net", "", "Final-Recipient: RFC822; ann@example.org",
+      "Action: " .. (action or "failed"), "Status: " .. status }) do l[#l + 1] = v end
+    if diag then l[#l + 1] = "Diagnostic-Code: " .. diag end
+    for _, v in ipairs({ "", "--b--" }) do l[#l + 1] = v end
+    return lines(l)
+  end
+  local SPAM = {
+    "... while talking to mx.example.org.:", ">>> DATA",
+    "<<< 550-5.7.1 [192.0.2.31] Our system has detected that this message is",
+    "<<< 550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to us,",
+    "<<< 550 5.7.1 this message has been blocked as spam",
+    "554 5.0.0 Service unavailable" }
+
+  it("completes a Diagnostic-Code cut to a reply's first line from the transcript", function()
+    local cut = "SMTP; 550-5.7.1 [192.0.2.31] Our system has detected that this message is"
+    local r = read(report(SPAM, cut, "5.2.0"))[1]
+    assert.same({ "ann@example.org", "spamdetected", "5.7.1", 550 }, { r.rcpt, r.reason, r.status, r.code })
+    assert.truthy(r.diagnostic:find("blocked as spam", 1, true))
+    -- the transcript with the server's lines indented, as some MTAs quote them
+    local quoted = {}
+    for i, v in ipairs(SPAM) do quoted[i] = v:gsub("^<<< ", "    ") end
+    local q = read(report(quoted, cut, "5.2.0"))[1]
+    assert.same({ r.reason, r.status }, { q.reason, q.status })
+  end)
+
+  it("reads an empty Diagnostic-Code from the transcript", function()
+    local t = { "... while talking to mx.example.org.:",
+      "<<< 421 4.7.0 [TS01] Messages from 192.0.2.32 temporarily deferred due to user complaints",
+      "<ann@example.org>... Deferred: 421 4.7.0 [TS01] Messages from 192.0.2.32 temporarily deferred",
+      "Warning: message still undelivered after 4 hours" }
+    for _, diag in ipairs({ "SMTP; ", "SMTP;", false }) do
+      local r = read(report(t, diag or nil, "4.5.0", "delayed"))[1]
+      assert.same({ "ann@example.org", true, "4.7.0", 421, "badreputation" },
+                  { r.rcpt, r.delayed, r.status, r.code, r.reason }, tostring(diag))
+    end
+  end)
+
+  it("takes the refusal, not the positive replies before it, and the command it answered", function()
+    local t = { "... while talking to mx.example.org.:", ">>> EHLO mx.example.net",
+      "<<< 250-mx.example.org Hello mx.example.net [192.0.2.10], pleased to meet you",
+      "<<< 250-ENHANCEDSTATUSCODES", "<<< 250 SIZE 52428800",
+      ">>> MAIL From:<news@example.com> SIZE=4317", "<<< 250 2.1.0 <news@example.com>... Sender ok",
+      ">>> RCPT To:<bob@example.org>", "<<< 250 2.1.5 <bob@example.org>... Recipient ok",
+      ">>> RCPT To:<ann@example.org>", "<<< 550 5.1.1 <ann@example.org>... User unknown" }
+    local with_greeting = { "... while talking to mx.example.org.:",
+      "<<< 220-mx.example.org ESMTP ready", "<<< 220-Unsolicited mail is not welcome here", "<<< 220 ok" }
+    for i = 2, #t do with_greeting[#with_greeting + 1] = t[i] end
+    for _, tr in ipairs({ t, with_greeting }) do
+      local r = read(report(tr, nil, "5.1.1"))[1]
+      assert.same({ "ann@example.org", "userunknown", "hard", 550, "RCPT" },
+                  { r.rcpt, r.reason, r.type, r.code, r.command })
+      r = read(report(tr, "SMTP; 550 5.1.1 <ann@example.org>... User unknown", "5.1.1"))[1]
+      assert.same({ "userunknown", "RCPT" }, { r.reason, r.command })
+    end
+  end)
+end)

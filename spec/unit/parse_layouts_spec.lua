@@ -389,3 +389,53 @@ describe("bounce.parse layouts: the SMTP transcript in a delivery report", funct
     end
   end)
 end)
+
+describe("bounce.parse layouts: Amazon SES notifications", function()
+  local HEAD = "From: no-reply@sns.amazonaws.com\nTo: ops@example.com\nSubject: AWS Notification Message\n" ..
+    "Date: Mon, 09 Mar 2015 10:00:00 +0000\nContent-Type: text/plain; charset=UTF-8\n\n"
+  local NOTE = '{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"General",' ..
+    '"bouncedRecipients":[{"emailAddress":"ann@example.org","action":"failed","status":"5.1.1",' ..
+    '"diagnosticCode":"smtp; 550 5.1.1 <ann@example.org>: user unknown"},{"emailAddress":' ..
+    '"bob@example.com","action":"failed","status":"5.2.2","diagnosticCode":"smtp; 552 5.2.2 mailbox full"}],' ..
+    '"timestamp":"2015-03-09T10:00:00.000Z","reportingMTA":"dsn; a1-2.smtp-out.amazonses.com"},' ..
+    '"mail":{"timestamp":"2015-03-09T09:59:59.000Z","source":"news@example.com",' ..
+    '"destination":["ann@example.org","bob@example.com"]}}'
+  -- A JSON string holding s.
+  local function quote(s)
+    return '"' .. s:gsub('[\\"]', "\\%0"):gsub("<", "\\u003c"):gsub(">", "\\u003e") .. '"'
+  end
+  local function envelope(note)
+    return '{\n  "Type" : "Notification",\n  "MessageId" : "b1e3-42",\n  "TopicArn" : ' ..
+      '"arn:aws:sns:us-east-1:123456789012:ses-bounces",\n  "Message" : ' .. quote(note) ..
+      ',\n  "Timestamp" : "2015-03-09T10:00:01.000Z",\n  "SignatureVersion" : "1"\n}\n'
+  end
+  local WANT = { "amazonses", "ann@example.org", "userunknown", "5.1.1", "bob@example.com", "mailboxfull" }
+  local function got(list)
+    return { list[1].format, list[1].rcpt, list[1].reason, list[1].status, list[2] and list[2].rcpt,
+             list[2] and list[2].reason }
+  end
+
+  it("reads a notification as it comes, spaced and ordered as any writer does", function()
+    assert.same(WANT, got(read(HEAD .. NOTE)))
+    local spaced = NOTE:gsub('":', '" : '):gsub(',"', ',\n    "')
+    assert.same(WANT, got(read(HEAD .. spaced)))
+    local reordered = '{"mail":{"source":"news@example.com"},' .. NOTE:sub(2, #NOTE - 1):gsub(',"mail":.*$', "") .. "}"
+    assert.same(WANT, got(read(HEAD .. reordered)))
+  end)
+
+  it("reads the notification carried as the Message string of an SNS envelope", function()
+    local list = read(HEAD .. envelope(NOTE))
+    assert.same(WANT, got(list))
+    assert.equal("<ann@example.org>: user unknown", list[1].text)   -- escapes undone
+    assert.same(WANT, got(read(HEAD .. envelope(NOTE):gsub("\n", "\r\n"))))
+  end)
+
+  it("reads SES event publishing, whose type key is eventType", function()
+    assert.same(WANT, got(read(HEAD .. envelope((NOTE:gsub("notificationType", "eventType"))))))
+  end)
+
+  it("does not take other JSON for a notification", function()
+    assert.is_nil(bounce.parse(HEAD .. '{"Type":"Notification","Message":"{\\"hello\\":\\"world\\"}"}'))
+    assert.is_nil(bounce.parse(HEAD .. '{"Type":"SubscriptionConfirmation","Message":"You have chosen"}'))
+  end)
+end)

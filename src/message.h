@@ -4,7 +4,7 @@
  *
  * Reads RFC 5322 headers (folded lines, LF/CRLF/CR line ends, RFC 2047
  * encoded words in Subject), MIME (nested multiparts, base64, quoted-
- * printable), RFC 3464/6522 delivery-status parts, RFC 5965 feedback reports,
+ * printable, text in legacy charsets as UTF-8), RFC 3464/6522 delivery-status parts, RFC 5965 feedback reports,
  * RFC 3834 auto-replies, Microsoft JMRP complaints (the returned message
  * without a report part), Amazon SES notifications (JSON through SNS:
  * bounce, complaint, delivery), and the plain-text bounces of these

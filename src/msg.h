@@ -189,7 +189,7 @@ bnc_str_t bnc_msg_header(ctx_t *c, const char *p, const char *end, const char *n
 bnc_str_t bnc_msg_unfold(ctx_t *c, bnc_str_t v);
 /* Whether bnc_msg_scan_headers can look name up. */
 int bnc_msg_plain_name(bnc_str_t name);
-/* v with its RFC 2047 encoded words decoded (bytes kept in their charset). */
+/* v with its RFC 2047 encoded words decoded (legacy charsets as UTF-8). */
 bnc_str_t bnc_msg_decode_words(ctx_t *c, bnc_str_t v);
 /* The body [body, end) of a MIME entity with these Content-Type and
  * Content-Transfer-Encoding values: its parts go to the readers. */

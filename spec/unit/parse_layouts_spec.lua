@@ -439,3 +439,84 @@ describe("bounce.parse layouts: Amazon SES notifications", function()
     assert.is_nil(bounce.parse(HEAD .. '{"Type":"SubscriptionConfirmation","Message":"You have chosen"}'))
   end)
 end)
+
+describe("bounce.parse layouts: legacy charsets", function()
+  -- "not in the directory list", as Lotus Notes writes it in Japanese
+  local JA = {
+    ["ISO-2022-JP"] = "\027$B%G%#%l%/%H%j$N%j%9%H$K$\034$j$^$;$s\027(B",
+    ["Shift_JIS"] = "\131f\131B\131\140\131N\131g\131\138\130\204\131\138\131X\131g\130\201\130\160\130\232" ..
+      "\130\220\130\185\130\241",
+    ["EUC-JP"] = "\165\199\165\163\165\236\165\175\165\200\165\234\164\206\165\234\165\185\165\200\164\203" ..
+      "\164\162\164\234\164\222\164\187\164\243",
+    ["UTF-8"] = "\227\131\135\227\130\163\227\131\172\227\130\175\227\131\136\227\131\170\227\129\174\227" ..
+      "\131\170\227\130\185\227\131\136\227\129\171\227\129\130\227\130\138\227\129\190\227\129\155\227\130\147",
+  }
+  local function notes(charset, text, declared)
+    return lines({ "From: Postmaster <postmaster@notes.example.jp>", "To: news@example.com",
+      "Subject: Undeliverable message", "Date: Mon, 09 Mar 2015 10:00:00 +0000", "MIME-Version: 1.0",
+      "Content-Type: text/plain" .. (declared == false and "" or "; charset=" .. charset), "",
+      "------- Failure Reasons  --------", "", text, "ann@example.org", "",
+      "------- Returned Message --------", "Subject: news" })
+  end
+
+  it("decodes the Japanese charsets, so one wording is one rule", function()
+    for cs, text in pairs(JA) do
+      local r = read(notes(cs, text))[1]
+      assert.same({ cs, "ann@example.org", "userunknown", "notes" }, { cs, r.rcpt, r.reason, r.format })
+    end
+    -- ISO-2022-JP says what it is by its escape sequences, also without a label
+    local r = read(notes("ISO-2022-JP", JA["ISO-2022-JP"], false))[1]
+    assert.same({ "ann@example.org", "userunknown" }, { r.rcpt, r.reason })
+  end)
+
+  it("finds no address inside a kanji's bytes", function()
+    -- "this mail was generated automatically": its ISO-2022-JP bytes hold an '@'
+    local pre = "\027$B$3$N%a!<%k$O<+F0E*$K@8@.$5$l$F$$$^$9!#\027(B"
+    local msg = lines({ "From: MAILER-DAEMON@mx.example.jp", "To: news@example.com", "Subject: failure notice",
+      "Date: Mon, 09 Mar 2015 10:00:00 +0000", "Content-Type: text/plain; charset=ISO-2022-JP", "", pre, "",
+      "ann@example.org", "    550 5.1.1 <ann@example.org>: user unknown" })
+    local list = read(msg)
+    assert.same({ 1, "ann@example.org", "userunknown" }, { #list, list[1].rcpt, list[1].reason })
+  end)
+
+  it("decodes single-byte charsets (a rule written in UTF-8 holds for each)", function()
+    local RU = {   -- "addressee not found"
+      ["KOI8-R"] = "\225\196\210\197\211\193\212 \206\197 \206\193\202\196\197\206",
+      ["windows-1251"] = "\192\228\240\229\241\224\242 \237\229 \237\224\233\228\229\237",
+      ["ISO-8859-5"] = "\176\212\224\213\225\208\226 \221\213 \221\208\217\212\213\221",
+      ["UTF-8"] = "\208\144\208\180\209\128\208\181\209\129\208\176\209\130 \208\189\208\181 \208\189\208\176" ..
+        "\208\185\208\180\208\181\208\189",
+    }
+    bounce.rules.add({ name = "spec-ru-addressee", pattern = RU["UTF-8"], reason = "suspend" })
+    local ok, err = pcall(function()
+      for cs, text in pairs(RU) do
+        local r = read(lines({ "From: Mail Delivery System <Mailer-Daemon@mx.example.ru>", "To: news@example.com",
+          "Subject: Mail delivery failed: returning message to sender", "Date: Mon, 09 Mar 2015 10:00:00 +0000",
+          "Content-Type: text/plain; charset=" .. cs, "",
+          "This message was created automatically by mail delivery software.", "",
+          "  ann@example.org", "    host mx.example.ru [192.0.2.1]",
+          "    SMTP error from remote mail server after RCPT TO:<ann@example.org>:", "    550 " .. text }))[1]
+        assert.same({ cs, "ann@example.org", "suspend" }, { cs, r.rcpt, r.reason })
+      end
+    end)
+    bounce.rules.clear()
+    assert(ok, err)
+  end)
+
+  it("decodes RFC 2047 words in legacy charsets", function()
+    local function dsn(subject)
+      return lines({ "From: MAILER-DAEMON@mx.example.net", "Subject: Delivery Status Notification (Failure)",
+        "Date: Mon, 09 Mar 2015 10:00:00 +0000", "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "", "--b",
+        "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.net", "",
+        "Final-Recipient: rfc822; ann@example.org", "Action: failed", "Status: 5.1.1", "", "--b",
+        "Content-Type: text/rfc822-headers", "", "From: news@example.com", "To: ann@example.org",
+        "Subject: " .. subject, "", "--b--" })
+    end
+    assert.equal("Gr\195\188\195\159e", read(dsn("=?windows-1252?Q?Gr=FC=DFe?="))[1].subject)
+    assert.equal("Gr\195\188\195\159e", read(dsn("=?ISO-8859-1?B?R3L83w==?=e"))[1].subject)
+    assert.equal("\233\133\141\228\191\161\229\164\177\230\149\151: \229\174\155\229\133\136\228\184\141\230\152\142",
+      read(dsn("=?ISO-2022-JP?B?GyRCR1s/Ljw6R1QbKEI6IBskQjA4QGhJVExAGyhC?="))[1].subject)
+    assert.equal("Gr\195\188\195\159e", read(dsn("=?utf-8?Q?Gr=C3=BC=C3=9Fe?="))[1].subject)   -- kept
+  end)
+end)

@@ -18,8 +18,9 @@ int bnc_charset_find(const char *name, size_t n) {
     if (ch == '-' || ch == '_' || ch == ' ' || ch == '.' || ch == '"' || ch == '\'') continue;
     key[k++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
   }
-  if (i < n) return BNC_CS_NONE;
+  if (i < n || k < 3) return BNC_CS_NONE;
   key[k] = '\0';
+  if (!strcmp(key, "usascii") || !strcmp(key, "utf8")) return BNC_CS_NONE;   /* most mail */
   for (i = 0; i < sizeof CS_NAMES / sizeof CS_NAMES[0]; i++)
     if (!strcmp(CS_NAMES[i].name, key)) return CS_NAMES[i].cs;
   return BNC_CS_NONE;
@@ -54,11 +55,28 @@ static unsigned jis(unsigned row, unsigned col) {
   return u ? u : 0xFFFD;
 }
 
+/* The ASCII bytes of s[0..n) that stand for themselves, copied to out + o
+ * (when out): their count. Speed: most of a mail's text is ASCII, copied
+ * in runs rather than through put() byte by byte. */
+static size_t ascii_run(const unsigned char *s, size_t n, char *out, size_t o, size_t cap, int stop_esc) {
+  size_t k = 0;
+  while (k < n && s[k] < 0x80 && !(stop_esc && s[k] == 0x1b)) k++;
+  if (out && o + k <= cap) memcpy(out + o, s, k);
+  return k;
+}
+
 static size_t iso2022jp(const unsigned char *s, size_t n, char *out, size_t cap) {
   size_t i, o = 0;
   enum { ASCII, KANJI, KANA, OTHER } set = ASCII;
   for (i = 0; i < n; i++) {
-    unsigned b = s[i];
+    unsigned b;
+    if (set == ASCII) {
+      size_t k = ascii_run(s + i, n - i, out, o, cap, 1);
+      o += k;
+      i += k;
+      if (i >= n) break;
+    }
+    b = s[i];
     if (b == 0x1b && i + 2 < n) {
       if (s[i + 1] == '$' && (s[i + 2] == 'B' || s[i + 2] == '@')) { set = KANJI; i += 2; continue; }
       if (s[i + 1] == '(' && (s[i + 2] == 'B' || s[i + 2] == 'J')) { set = ASCII; i += 2; continue; }
@@ -79,8 +97,12 @@ static size_t iso2022jp(const unsigned char *s, size_t n, char *out, size_t cap)
 static size_t sjis(const unsigned char *s, size_t n, char *out, size_t cap) {
   size_t i, o = 0;
   for (i = 0; i < n; i++) {
-    unsigned b = s[i], t, row, col;
-    if (b < 0x80) { o += put(b, out, o, cap); continue; }
+    unsigned b, t, row, col;
+    size_t k = ascii_run(s + i, n - i, out, o, cap, 0);
+    o += k;
+    i += k;
+    if (i >= n) break;
+    b = s[i];
     if (b >= 0xa1 && b <= 0xdf) { o += put(0xff61 + b - 0xa1, out, o, cap); continue; }
     if (!((b >= 0x81 && b <= 0x9f) || (b >= 0xe0 && b <= 0xfc)) || i + 1 >= n) {
       o += put(0xFFFD, out, o, cap);
@@ -100,8 +122,12 @@ static size_t sjis(const unsigned char *s, size_t n, char *out, size_t cap) {
 static size_t eucjp(const unsigned char *s, size_t n, char *out, size_t cap) {
   size_t i, o = 0;
   for (i = 0; i < n; i++) {
-    unsigned b = s[i];
-    if (b < 0x80) { o += put(b, out, o, cap); continue; }
+    unsigned b;
+    size_t k = ascii_run(s + i, n - i, out, o, cap, 0);
+    o += k;
+    i += k;
+    if (i >= n) break;
+    b = s[i];
     if (b == 0x8e && i + 1 < n && s[i + 1] >= 0xa1 && s[i + 1] <= 0xdf) {
       o += put(0xff61 + s[i + 1] - 0xa1, out, o, cap);
       i++;
@@ -126,6 +152,11 @@ size_t bnc_charset_to_utf8(int cs, const char *s, size_t n, char *out, size_t ca
     if (out) memcpy(out, s, n < cap ? n : cap);
     return n;
   }
-  for (i = 0; i < n; i++) o += put(u[i] < 0x80 ? u[i] : CS_SINGLE[cs][u[i] - 0x80], out, o, cap);
+  for (i = 0; i < n; i++) {
+    size_t k = ascii_run(u + i, n - i, out, o, cap, 0);
+    o += k;
+    i += k;
+    if (i < n) o += put(CS_SINGLE[cs][u[i] - 0x80], out, o, cap);
+  }
   return o;
 }

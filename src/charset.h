@@ -28,7 +28,8 @@ int bnc_charset_find(const char *name, size_t n);
 int bnc_charset_sniff_jis(const char *s, size_t n);
 
 /* s[0..n) in charset cs, as UTF-8 into out[0..cap): returns the bytes the
- * whole text takes (write nothing when out is NULL: the size to take).
+ * whole text takes, all of them written when that is at most cap (out
+ * NULL: nothing is written, the size to take is returned).
  * What cs cannot map becomes U+FFFD; line ends are kept. At most 3 bytes
  * per input byte. */
 size_t bnc_charset_to_utf8(int cs, const char *s, size_t n, char *out, size_t cap);

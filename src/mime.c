@@ -376,16 +376,25 @@ static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t
  * ISO-2022-JP's shift sequences; else b. Into the arena: b when full. */
 static bnc_str_t text_utf8(ctx_t *c, bnc_str_t b, bnc_str_t cs) {
   int id = cs.p ? bnc_charset_find(cs.p, cs.n) : BNC_CS_NONE;
-  size_t n;
+  size_t n, need, avail;
   char *o;
   if (id == BNC_CS_NONE && (!cs.p || bnc_ieq(cs.p, cs.n, "us-ascii")) && memchr(b.p, 0x1b, b.n) &&
       bnc_charset_sniff_jis(b.p, b.n))
     id = BNC_CS_ISO2022JP;
   if (id == BNC_CS_NONE) return b;
-  n = bnc_charset_to_utf8(id, b.p, b.n, NULL, 0);
-  if (!(o = arena_take(c, n))) return b;
-  bnc_charset_to_utf8(id, b.p, b.n, o, n);
-  return mkstr(o, n);
+  /* one pass into a bound that holds most texts (ISO-2022-JP: 2 bytes to
+   * 3; mostly ASCII otherwise); a second only when it did not: the first
+   * counted the whole size (charset.h: it writes what fits) */
+  avail = c->cap - c->used;
+  n = b.n + b.n / 2 + 16 < avail ? b.n + b.n / 2 + 16 : avail;
+  o = c->p + c->used;
+  need = bnc_charset_to_utf8(id, b.p, b.n, o, n);
+  if (need > n) {
+    if (need > avail) { c->m->warnings |= BNC_MSG_W_ARENA; return b; }
+    bnc_charset_to_utf8(id, b.p, b.n, o, need);
+  }
+  c->used += need;
+  return mkstr(o, need);
 }
 
 static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, bnc_str_t cs, const char *p, const char *end) {

@@ -20,7 +20,7 @@ WERROR   ?=
 CFLAGS_ALL = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden $(CFLAGS)
 
 CORE_SRC := src/reason.c src/reply.c src/status.c src/match.c src/classify.c src/rules.c src/providers.c src/record.c src/history.c src/mstore.c src/address.c src/verp.c src/date.c \
-            src/message.c src/mime.c src/dsn.c src/ses.c src/families.c src/autoreply.c src/recipient.c \
+            src/message.c src/mime.c src/dsn.c src/ses.c src/families.c src/autoreply.c src/recipient.c src/charset.c \
             src/dns.c src/idn.c src/mailbox.c src/pattern.c
 CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so

@@ -229,6 +229,13 @@ static bnc_str_t addr_line(const char *p, const char *q, const char *e, const ch
   return a;
 }
 
+/* Whether a and b are one address once cleaned. */
+static int same_addr(bnc_str_t a, bnc_str_t b) {
+  a = bnc_msg_clean_addr(a);
+  b = bnc_msg_clean_addr(b);
+  return a.n == b.n && bnc_ieq_n(a.p, b.p, a.n);
+}
+
 /* Address lines (`<a@b>:`, `a@b`, `Recipient: <a@b>`, `a@b on DATE`), each
  * followed by the diagnostic: lines indented deeper, or the rest of its own
  * line; else the lines up to a blank one or the next address line. With
@@ -255,12 +262,19 @@ static void address_lines(ctx_t *c, bnc_str_t t, int block, int nocr) {
         de = e2; n2 = nn;
       }
       if (block) ds = de;                       /* the address line says nothing more */
-      if (ds >= de && n2 == next) {             /* the lines up to a blank or address one */
+      if (n2 == next) {
+        /* nothing indented below: the lines up to a blank one or another
+         * recipient's line (re-wrapped replies go on at the margin; a line
+         * that names the same address again is part of its reply:
+         * "<a@b>: host H said: 550 5.1.1" then "<a@b>: Recipient address rejected") */
         int k;
         for (k = 0; k < 32 && n2 < end; k++) {
           const char *nn, *e2 = line_end_lf(n2, end, &nn, nocr), *w = n2, *x;
+          bnc_str_t b;
           while (w < e2 && bnc_is_wsp((unsigned char)*w)) w++;
-          if (e2 == n2 || addr_line(n2, w, e2, &x).p) break;
+          if (e2 == n2 || w == e2) break;
+          b = addr_line(n2, w, e2, &x);
+          if (b.p && !same_addr(a, b)) break;
           if (ds >= de) ds = n2;
           de = e2; n2 = nn;
         }
@@ -477,6 +491,82 @@ static int line_says_why(const char *p, bnc_str_t a, const char *e) {
   return before.n > 9 && bnc_iprefix(before.p, before.n, "pipe to |");
 }
 
+/* s cut short before stop (when stop falls inside it). */
+static bnc_str_t clip(bnc_str_t s, const char *stop) {
+  if (stop && s.p && stop > s.p && stop < s.p + s.n) s.n = (size_t)(stop - s.p);
+  return trim(s);
+}
+
+/* Whether b is the sender: the bounce's To, the returned message's From. */
+static int is_sender(const ctx_t *c, bnc_str_t b) {
+  const bnc_str_t *v[2];
+  int i;
+  v[0] = &c->bounce_to; v[1] = &c->m->from;
+  for (i = 0; i < 2; i++) {
+    bnc_str_t s = v[i]->p ? bnc_msg_find_addr(v[i]->p, v[i]->p + v[i]->n) : *v[i];
+    if (s.p && same_addr(s, b)) return 1;
+  }
+  return 0;
+}
+
+/* The next line in [p, end) that opens another recipient's part of a
+ * loose text: it names an address other than a (not one with a record
+ * already) and either ends as a lead-in does ("Your message to b@c could
+ * not be delivered for the following reason:"), or says why itself
+ * (line_says_why), or opens with the address ("b@c: 552 ..."). Its start,
+ * or NULL; *who receives the address. */
+static const char *next_leadin(const ctx_t *c, const char *p, const char *end, bnc_str_t a, int nocr,
+                               bnc_str_t *who) {
+  const char *next;
+  for (; p < end; p = next) {
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p, *x;
+    bnc_str_t b = bnc_msg_find_addr(p, e), l = trim(mkstr(p, (size_t)(e - p)));
+    if (!b.p || same_addr(a, b) || is_sender(c, b)) continue;
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
+    if (l.p[l.n - 1] == ':' || line_says_why(p, b, e) || addr_line(p, q, e, &x).p) {
+      if (who) *who = b;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+/* Recipients after the loose reader's first, each from its line at p
+ * (next_leadin) to the next one: the diagnostic is its own line when that
+ * says why, else the first paragraph below that holds a reply line, else
+ * the first paragraph below it; never past the next recipient's line. */
+static void loose_more(ctx_t *c, const char *p, const char *end, int nocr) {
+  int k;
+  for (k = 0; p && p < end && k < BNC_MSG_RCPTS; k++) {
+    bnc_str_t b = { NULL, 0 }, none = { NULL, 0 }, d = { NULL, 0 };
+    const char *next, *e, *stop;
+    bnc_msg_rcpt_t *r;
+    next_leadin(c, p, end, none, nocr, &b);
+    e = line_end_lf(p, end, &next, nocr);
+    stop = next_leadin(c, next, end, b, nocr, NULL);
+    if (line_says_why(p, b, e) && trim(mkstr(p, (size_t)(e - p))).p[trim(mkstr(p, (size_t)(e - p))).n - 1] != ':') {
+      d = trim(mkstr(p, (size_t)(e - p)));
+    } else {
+      const char *lim = stop ? stop : end, *q = bnc_msg_first_reply_line(next, lim, " -.", nocr);
+      if (!q) {
+        q = next;
+        while (q < lim && (bnc_is_eol((unsigned char)*q) || bnc_is_wsp((unsigned char)*q))) q++;
+      }
+      if (q < lim) d = clip(bnc_msg_paragraph(q, q, lim, nocr), stop);
+      if (!d.p) {                                 /* "b@c: 552 ..." on one line */
+        bnc_str_t a2 = bnc_msg_find_addr(p, e);
+        d = trim(mkstr(a2.p + a2.n, (size_t)(e - a2.p - a2.n)));
+        while (d.n && (*d.p == ':' || *d.p == '>')) d = trim(mkstr(d.p + 1, d.n - 1));
+      }
+    }
+    if (d.p && d.n && !bnc_msg_seen(c, b) && (r = bnc_msg_new_rcpt(c)) != NULL) {
+      r->rcpt = b;
+      r->diag = bnc_msg_unfold(c, d);
+    }
+    p = stop;
+  }
+}
+
 /* Last resort for a message with evidence of a failure but no reader that
  * found anything: the first address of the text (before the copy of the
  * returned message) is the recipient, and the first paragraph after it that
@@ -530,7 +620,16 @@ static void read_loose(ctx_t *c, bnc_str_t t, int nocr) {
     diag = after;
   }
   r->rcpt = a;
-  if (diag && diag < end) r->diag = bnc_msg_unfold(c, bnc_msg_paragraph(diag, diag, end, nocr));
+  {
+    const char *stop = after ? next_leadin(c, after, end, a, nocr, NULL) : NULL;
+    if (stop && diag && diag >= stop) {   /* that reply is the next recipient's */
+      diag = after;
+      while (diag < stop && (bnc_is_eol((unsigned char)*diag) || bnc_is_wsp((unsigned char)*diag))) diag++;
+      if (diag >= stop) diag = NULL;
+    }
+    if (diag && diag < end) r->diag = bnc_msg_unfold(c, clip(bnc_msg_paragraph(diag, diag, end, nocr), stop));
+    if (stop && !c->xfailed.p) loose_more(c, stop, end, nocr);
+  }
 }
 
 /* ---- the evidence, and the reading ---------------------------------------- */
@@ -576,6 +675,30 @@ static const family_t *family_of(const ctx_t *c, const top_t *top, bnc_str_t xma
   return NULL;
 }
 
+/* Whether the line [p, e) looks like a header field: a name of printable
+ * bytes without spaces, then ':'. */
+static int header_line(const char *p, const char *e) {
+  const char *q = p;
+  while (q < e && *q > ' ' && *q < 127 && *q != ':') q++;
+  return q > p && q < e && *q == ':';
+}
+
+/* The copy of the returned message in a plain-text bounce, after its mark
+ * ("----- Original message -----", "Below this line is a copy ..."): its
+ * headers are read as a returned message's (its Date dates a bounce that
+ * states no date of its own). Within 8 lines after the mark's line. */
+static void text_original(ctx_t *c, bnc_str_t t, int nocr) {
+  size_t cut = text_cut(c, t);
+  const char *p = t.p + cut, *end = t.p + t.n, *next;
+  int k;
+  if (cut >= t.n || c->have_orig) return;
+  line_end_lf(p, end, &next, nocr);
+  for (p = next, k = 0; p < end && k < 8; p = next, k++) {
+    const char *e = line_end_lf(p, end, &next, nocr);
+    if (header_line(p, e)) { bnc_msg_read_original(c, p, end, nocr); return; }
+  }
+}
+
 void bnc_msg_read_family(ctx_t *c, const top_t *top) {
   bnc_message_t *m = c->m;
   const family_t *f = m->nrcpt || c->have_fb ? NULL
@@ -586,8 +709,13 @@ void bnc_msg_read_family(ctx_t *c, const top_t *top) {
     if (m->nrcpt) m->format = f->name;
   }
   if (!m->nrcpt && (f || bnc_msg_failure_evidence(top->from, top->subject))) {
+    /* lines that open with the recipients, each with its reply, as the
+     * families write them; else the loose reader */
+    for (i = 0; i < c->ntexts && m->nrcpt == 0; i++)
+      address_lines(c, mkstr(c->texts[i].p, text_cut(c, c->texts[i])), 0, c->texts_nocr[i]);
     for (i = 0; i < c->ntexts && m->nrcpt == 0; i++) read_loose(c, c->texts[i], c->texts_nocr[i]);
     if (m->nrcpt) m->format = f ? f->name : "unknown";
   }
   for (i = 0; f && i < m->nrcpt; i++) c->rec[i].sig.format = f->reason;   /* when the text says nothing */
+  for (i = 0; m->nrcpt && !c->have_orig && i < c->ntexts; i++) text_original(c, c->texts[i], c->texts_nocr[i]);
 }

@@ -25,7 +25,7 @@
 enum {
   MK_RCPT = 1, MK_ORIGINAL_RCPT, MK_ACTION, MK_STATUS, MK_PSEUDO_STATUS, MK_CODE, MK_TEXT,
   MK_DIAGNOSTIC, MK_REASON, MK_TYPE, MK_PERMANENT, MK_RULE, MK_DELAYED, MK_RHOST, MK_COMMAND,
-  MK_VERP_RCPT, MK_AT,
+  MK_VERP_RCPT, MK_AT, MK_AT_FROM,
   MK_LAST_ATTEMPT_DATE, MK_WILL_RETRY_UNTIL, MK_REPORTING_MTA, MK_ARRIVAL_DATE,
   MK_FEEDBACK_TYPE, MK_SOURCE_IP, MK_MESSAGE_ID, MK_FROM, MK_TO, MK_SUBJECT, MK_DATE,
   MK_FORMAT, MK_HEADERS, MK_WARNINGS, MK_FAILED, MK_NONE, MK_REASONS
@@ -34,7 +34,7 @@ enum {
 #define MK_COUNT (MK_TYPES + BNC_T__COUNT)
 static const char *const MSG_KEYS[] = {
   "rcpt", "original_rcpt", "action", "status", "pseudo_status", "code", "text", "diagnostic",
-  "reason", "type", "permanent", "rule", "delayed", "rhost", "command", "verp_rcpt", "at",
+  "reason", "type", "permanent", "rule", "delayed", "rhost", "command", "verp_rcpt", "at", "at_from",
   "last_attempt_date",
   "will_retry_until", "reporting_mta", "arrival_date", "feedback_type", "source_ip",
   "message_id", "from", "to", "subject", "date", "format", "headers", "warnings",
@@ -129,7 +129,7 @@ static int msg_nfields(const bnc_message_t *m, const bnc_msg_rcpt_t *r) {
   n += r->reply.command != BNC_CMD_NONE;
   n += r->cls.rule >= 0;
   n += m->warnings != 0;
-  n += (r->last_attempt.p || m->arrival_date.p);      /* at, when the date parses: a hint */
+  n += 1 + !(r->last_attempt.p || m->arrival_date.p);  /* at, at_from, when a date parses: a hint */
   return n;
 }
 
@@ -186,9 +186,14 @@ static void msg_push(lua_State *L, const bnc_message_t *m, const bnc_str_t *want
       msg_set(L, MK_COMMAND);
     }
     {
-      bnc_str_t when = r->last_attempt.p ? r->last_attempt : m->arrival_date;
-      long long at = when.p ? bnc_date_parse(when.p, when.n) : -1;
+      int from;
+      long long at = bnc_message_at(m, i, &from);
       if (at >= 0) msg_int(L, MK_AT, (lua_Integer)at);
+      /* at_from only when a Date header gave it: a report's own dates are the usual case */
+      if (from == BNC_AT_DATE || from == BNC_AT_ORIGINAL_DATE) {
+        lua_pushstring(L, from == BNC_AT_DATE ? "date" : "original-date");
+        msg_set(L, MK_AT_FROM);
+      }
     }
     msg_str(L, MK_LAST_ATTEMPT_DATE, r->last_attempt);
     msg_str(L, MK_WILL_RETRY_UNTIL, r->will_retry);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "date.h"
 #include "msg.h"
 
 /* ---- text helpers ------------------------------------------------------- */
@@ -97,12 +98,84 @@ bnc_str_t bnc_msg_find_addr(const char *p, const char *e) {
   return mkstr(s, (size_t)(t - s));
 }
 
+/* The comment in parentheses that v opens with (from == 0) or ends with
+ * (from == 1), nested ones included: its length, or 0. */
+static size_t comment_at(bnc_str_t v, int from_end) {
+  size_t i, depth = 0;
+  if (!v.n || v.p[from_end ? v.n - 1 : 0] != (from_end ? ')' : '(')) return 0;
+  for (i = 0; i < v.n; i++) {
+    char ch = v.p[from_end ? v.n - 1 - i : i];
+    if (ch == '(' || ch == ')') depth += ch == (from_end ? ')' : '(') ? 1 : (size_t)-1;
+    if (depth == 0) return i + 1;
+  }
+  return 0;
+}
+
+/* Strips the prefix pre (lower case) from v when it opens it. */
+static int strip_prefix(bnc_str_t *v, const char *pre) {
+  size_t k = strlen(pre);
+  if (v->n <= k || !bnc_ieq_n(v->p, pre, k)) return 0;
+  v->p += k;
+  v->n -= k;
+  return 1;
+}
+
+/* What MTAs write around an address in a recipient field, taken off in
+ * rounds until nothing changes: white space; an address type ("rfc822;",
+ * "RFC822; ", the part before a ';' that comes before the '@'); the
+ * prefixes of gateways and links ("smtp:", "smtp=" as X.400 gateways write
+ * it, "mailto:"); a display name and the angle brackets ("Ann <a@b>");
+ * comments in parentheses before or after it; quotes around it (not those
+ * of a quoted local part: "a b"@c keeps them); a '<' '[' or quote left in
+ * front, punctuation left behind it (".,;:!?'\">", and ')' or ']' that
+ * close nothing: a domain literal [192.0.2.1] keeps its bracket). A
+ * substring of v; v itself when nothing of an address is left. */
+bnc_str_t bnc_msg_clean_addr(bnc_str_t v) {
+  bnc_str_t orig = v;
+  int round;
+  for (round = 0; round < 8 && v.n; round++) {
+    bnc_str_t was = v;
+    const char *at, *semi, *lt;
+    size_t k;
+    v = trim(v);
+    if (!v.n) break;
+    at = memchr(v.p, '@', v.n);
+    semi = memchr(v.p, ';', v.n);
+    if (semi && (!at || semi < at) && !memchr(v.p, '"', (size_t)(semi - v.p)) &&
+        !memchr(v.p, '<', (size_t)(semi - v.p)))
+      v = mkstr(semi + 1, (size_t)(v.p + v.n - semi - 1));
+    else if (at && (lt = memchr(v.p, '<', (size_t)(at - v.p))) != NULL) {
+      const char *gt = memchr(at, '>', (size_t)(v.p + v.n - at));
+      while (memchr(lt + 1, '<', (size_t)(at - lt - 1))) lt = memchr(lt + 1, '<', (size_t)(at - lt - 1));
+      v = mkstr(lt + 1, (size_t)((gt ? gt : v.p + v.n) - lt - 1));   /* "Ann <a@b> (x)" */
+    } else if ((k = comment_at(v, 0)) != 0) v = mkstr(v.p + k, v.n - k);
+    else if ((k = comment_at(v, 1)) != 0) v.n -= k;
+    else if (strip_prefix(&v, "smtp:") || strip_prefix(&v, "smtp=") || strip_prefix(&v, "mailto:")) {}
+    else if (v.n >= 2 && (v.p[0] == '"' || v.p[0] == '\'') && v.p[v.n - 1] == v.p[0] &&
+             !(at && at > v.p + 1 && at[-1] == v.p[0]))
+      v = mkstr(v.p + 1, v.n - 2);             /* "a@b", 'a@b' */
+    else if (v.p[0] == '<' || v.p[0] == '[' ||
+             ((v.p[0] == '"' || v.p[0] == '\'') && at && !memchr(v.p + 1, v.p[0], (size_t)(at - v.p - 1))))
+      v = mkstr(v.p + 1, v.n - 1);
+    else {
+      char ch = v.p[v.n - 1];
+      const char *lb = at ? memchr(at, '[', (size_t)(v.p + v.n - at)) : NULL;
+      if (strchr(".,;:!?'\">", ch) || (ch == ')' && !memchr(v.p, '(', v.n)) || (ch == ']' && !lb)) v.n--;
+    }
+    if (v.p == was.p && v.n == was.n) break;
+  }
+  v = trim(v);
+  return v.n ? v : trim(orig);
+}
+
 /* Whether the recipient a already has a record: plain-text bounces that say
- * it twice (Mail.ru's Russian and English texts) give one. */
+ * it twice (Mail.ru's Russian and English texts) give one. Compared as
+ * bnc_msg_clean_addr leaves them. */
 int bnc_msg_seen(const ctx_t *c, bnc_str_t a) {
   size_t i;
+  a = bnc_msg_clean_addr(a);
   for (i = 0; i < c->m->nrcpt; i++) {
-    bnc_str_t b = c->m->rcpt[i].rcpt;
+    bnc_str_t b = bnc_msg_clean_addr(c->m->rcpt[i].rcpt);
     if (b.n == a.n && b.p && memcmp(b.p, a.p, a.n) == 0) return 1;
   }
   return 0;
@@ -267,7 +340,9 @@ static void read_message(ctx_t *c, const char *buf, size_t len) {
   bnc_msg_scan_headers(buf, buf + len, TOP_NAMES, T__COUNT, top.raw, &top.fold, &body, c->in_nocr);
   top.from = bnc_msg_hval(c, top.raw, top.fold, T_FROM);
   c->xfailed = bnc_msg_hval(c, top.raw, top.fold, T_XFAILED);
+  c->bounce_to = bnc_msg_hval(c, top.raw, top.fold, T_TO);
   top.subject = bnc_msg_decode_words(c, bnc_msg_hval(c, top.raw, top.fold, T_SUBJECT));
+  out->own_date = bnc_msg_hval(c, top.raw, top.fold, T_DATE);
   c->m->parts++;                       /* the walk of the whole message, its headers read above */
   bnc_msg_entity(c, body, buf + len, 0, mkstr("text/plain", 10),
                  bnc_msg_hval(c, top.raw, top.fold, T_CT), bnc_msg_hval(c, top.raw, top.fold, T_CTE));
@@ -280,6 +355,21 @@ static void read_message(ctx_t *c, const char *buf, size_t len) {
     if (!out->nrcpt) read_unnamed(c);
     if (!out->nrcpt) bnc_msg_read_autoreply(c, &top);
   }
+}
+
+long long bnc_message_at(const bnc_message_t *m, size_t i, int *from) {
+  const bnc_str_t *when[4];
+  size_t k;
+  int f = BNC_AT_NONE;
+  long long at = -1;
+  if (i < m->nrcpt) {
+    when[0] = &m->rcpt[i].last_attempt; when[1] = &m->arrival_date;
+    when[2] = &m->own_date; when[3] = &m->date;
+    for (k = 0; k < 4 && at < 0; k++)
+      if (when[k]->p && (at = bnc_date_parse(when[k]->p, when[k]->n)) >= 0) f = (int)k + 1;
+  }
+  if (from) *from = f;
+  return at;
 }
 
 int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,

@@ -4,7 +4,7 @@
  *
  * Reads RFC 5322 headers (folded lines, LF/CRLF/CR line ends, RFC 2047
  * encoded words in Subject), MIME (nested multiparts, base64, quoted-
- * printable), RFC 3464/6522 delivery-status parts, RFC 5965 feedback reports,
+ * printable, text in legacy charsets as UTF-8), RFC 3464/6522 delivery-status parts, RFC 5965 feedback reports,
  * RFC 3834 auto-replies, Microsoft JMRP complaints (the returned message
  * without a report part), Amazon SES notifications (JSON through SNS:
  * bounce, complaint, delivery), and the plain-text bounces of these
@@ -105,6 +105,8 @@ typedef struct {
   bnc_str_t reporting_mta, arrival_date;
   bnc_str_t feedback_type, source_ip;            /* ARF */
   bnc_str_t message_id, from, to, subject, date; /* the original message */
+  bnc_str_t own_date;      /* the bounce's own Date header (of the message
+                              that was read as the bounce, when nested) */
   bnc_str_t want[BNC_MSG_WANT];                  /* headers the caller named */
   size_t nrcpt;
   bnc_msg_rcpt_t rcpt[BNC_MSG_RCPTS];
@@ -121,6 +123,22 @@ typedef struct {
 int bnc_message_parse(const char *buf, size_t len, const bnc_ruleset_t *rs,
                       const bnc_str_t *want, size_t nwant,
                       char *arena, size_t cap, bnc_message_t *out);
+
+/* Where bnc_message_at found the date. */
+#define BNC_AT_NONE          0   /* no date at all (returns -1) */
+#define BNC_AT_LAST_ATTEMPT  1   /* the record's Last-Attempt-Date */
+#define BNC_AT_ARRIVAL       2   /* the report's Arrival-Date */
+#define BNC_AT_DATE          3   /* the bounce's own Date header */
+#define BNC_AT_ORIGINAL_DATE 4   /* the returned message's Date header */
+
+/* When recipient i of a parsed message failed, in seconds since the epoch:
+ * its Last-Attempt-Date, else the report's Arrival-Date, else the bounce's
+ * own Date header (a report without dates, a plain-text bounce), else the
+ * returned message's Date: a backlog from 2015 is dated 2015, not when it
+ * is read. The first of them that parses is taken; *from (may be NULL)
+ * receives BNC_AT_* for it. -1 (BNC_AT_NONE) when none parses or i is out
+ * of range. */
+long long bnc_message_at(const bnc_message_t *m, size_t i, int *from);
 
 /* Decoders, exposed for tests: write at most cap bytes to out and return
  * the count. Invalid input is skipped (base64) or kept literally (QP). */

@@ -2,7 +2,7 @@
  * mime.c - the layers around a bounce's parts: RFC 5322 header blocks
  * (lookup in one pass, unfolding, bounds), RFC 2045-2047 (Content-Type and
  * its parameters, base64 and quoted-printable bodies, encoded words in a
- * Subject) and the MIME walk itself: nested multiparts read once each,
+ * Subject, text in legacy charsets read as UTF-8) and the MIME walk itself: nested multiparts read once each,
  * within the depth and part bounds of message.h. Each leaf goes to its
  * reader by media type: delivery-status and feedback-report parts and the
  * returned message to dsn.c, text parts into the context for the readers
@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "charset.h"
 #include "msg.h"
 
 /* ---- headers ----------------------------------------------------------- */
@@ -298,13 +299,15 @@ size_t bnc_qp_decode(const char *in, size_t len, char *out, size_t cap) {
 }
 
 /* Decodes RFC 2047 encoded words (=?cs?B?...?= / =?cs?Q?...?=) into the
- * arena; the bytes are kept in their charset. White space between two
+ * arena: a word in a legacy charset (charset.h) as UTF-8, others as their
+ * bytes (UTF-8 itself, charsets not known here). White space between two
  * encoded words is dropped. */
 bnc_str_t bnc_msg_decode_words(ctx_t *c, bnc_str_t v) {
-  size_t i = 0, n = 0, last_word_end = (size_t)-1;
-  char *o;
+  size_t i = 0, n = 0, last_word_end = (size_t)-1, cap;
+  char *o, word[512];
   if (!v.p || !bnc_msg_ifind(v.p, v.n, "=?")) return v;
-  if (!(o = arena_take(c, v.n))) return v;
+  cap = 3 * v.n;                 /* a word's bytes in UTF-8: at most 3 per byte */
+  if (!(o = arena_take(c, cap))) return v;
   while (i < v.n) {
     if (v.p[i] == '=' && i + 1 < v.n && v.p[i + 1] == '?') {
       size_t q1 = i + 2, q2, q3, e;
@@ -322,8 +325,18 @@ bnc_str_t bnc_msg_decode_words(ctx_t *c, bnc_str_t v) {
             for (; k < i; k++) if (!bnc_is_wsp((unsigned char)v.p[k]) && !bnc_is_eol((unsigned char)v.p[k])) only_ws = 0;
             if (only_ws) n -= i - last_word_end;
           }
-          n += enc == 'b' ? bnc_base64_decode(v.p + q3, e - q3, o + n, v.n - n)
-                          : qp(v.p + q3, e - q3, o + n, v.n - n, 1);
+          {   /* the word's bytes, then as UTF-8 when its charset is a legacy one */
+            int cs = bnc_charset_find(v.p + i + 2, q1 - i - 2);
+            size_t k = enc == 'b' ? bnc_base64_decode(v.p + q3, e - q3, word, sizeof word)
+                                  : qp(v.p + q3, e - q3, word, sizeof word, 1);
+            if (cs == BNC_CS_NONE && k > cap - n) k = cap - n;
+            if (cs != BNC_CS_NONE && bnc_charset_to_utf8(cs, word, k, NULL, 0) <= cap - n)
+              n += bnc_charset_to_utf8(cs, word, k, o + n, cap - n);
+            else if (k <= cap - n) {
+              memcpy(o + n, word, k);
+              n += k;
+            }
+          }
           i = e + 2;
           last_word_end = i;
           continue;
@@ -358,7 +371,33 @@ static bnc_str_t decode_body(ctx_t *c, const char *p, const char *end, bnc_str_t
   return mkstr(o, n);
 }
 
-static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const char *end) {
+/* A text part's decoded body b as UTF-8, when its charset (the charset=
+ * value cs) is a legacy one, or when undeclared (or US-ASCII) it holds
+ * ISO-2022-JP's shift sequences; else b. Into the arena: b when full. */
+static bnc_str_t text_utf8(ctx_t *c, bnc_str_t b, bnc_str_t cs) {
+  int id = cs.p ? bnc_charset_find(cs.p, cs.n) : BNC_CS_NONE;
+  size_t n, need, avail;
+  char *o;
+  if (id == BNC_CS_NONE && (!cs.p || bnc_ieq(cs.p, cs.n, "us-ascii")) && memchr(b.p, 0x1b, b.n) &&
+      bnc_charset_sniff_jis(b.p, b.n))
+    id = BNC_CS_ISO2022JP;
+  if (id == BNC_CS_NONE) return b;
+  /* one pass into a bound that holds most texts (ISO-2022-JP: 2 bytes to
+   * 3; mostly ASCII otherwise); a second only when it did not: the first
+   * counted the whole size (charset.h: it writes what fits) */
+  avail = c->cap - c->used;
+  n = b.n + b.n / 2 + 16 < avail ? b.n + b.n / 2 + 16 : avail;
+  o = c->p + c->used;
+  need = bnc_charset_to_utf8(id, b.p, b.n, o, n);
+  if (need > n) {
+    if (need > avail) { c->m->warnings |= BNC_MSG_W_ARENA; return b; }
+    bnc_charset_to_utf8(id, b.p, b.n, o, need);
+  }
+  c->used += need;
+  return mkstr(o, need);
+}
+
+static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, bnc_str_t cs, const char *p, const char *end) {
   bnc_str_t b;
   int nocr;
   /* the subtype is compared after the top-level type, once */
@@ -384,8 +423,10 @@ static void leaf(ctx_t *c, bnc_str_t type, bnc_str_t cte, const char *p, const c
     bnc_msg_read_original(c, b.p, b.p + b.n, nocr);
   }
   else if (c->ntexts < sizeof c->texts / sizeof c->texts[0]) {
+    bnc_str_t u = text_utf8(c, b, cs);
+    if (u.p != b.p) nocr = !memchr(u.p, '\r', u.n);
     c->texts_nocr[c->ntexts] = (unsigned char)nocr;
-    c->texts[c->ntexts++] = b;
+    c->texts[c->ntexts++] = u;
   }
 }
 
@@ -405,7 +446,7 @@ static void multipart(ctx_t *c, const char *body, const char *end, int depth, bn
                         bnc_ieq(subtype.p, subtype.n, "multipart/digest") ? 14 : 10);
   if (!bd.p || bd.n == 0 || bd.n > 200) {
     c->m->warnings |= BNC_MSG_W_BOUNDARY;
-    leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), p, end);  /* read it as text */
+    leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), mkstr(NULL, 0), p, end);  /* read it as text */
     return;
   }
   /* Delimiters are lines that open with "--" and the boundary: that string
@@ -448,7 +489,7 @@ static void multipart(ctx_t *c, const char *body, const char *end, int depth, bn
   }
   c->m->warnings |= BNC_MSG_W_BOUNDARY;         /* never closed: the rest is the last part */
   if (start) walk(c, start, end, depth + 1, def);
-  else leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), body, end);  /* never opened: text */
+  else leaf(c, mkstr("text/plain", 10), mkstr(NULL, 0), mkstr(NULL, 0), body, end);  /* never opened: text */
 }
 
 /* The body [body, end) of a MIME entity whose Content-Type and
@@ -463,7 +504,7 @@ void bnc_msg_entity(ctx_t *c, const char *body, const char *end, int depth, bnc_
     if (rt.p && bnc_ieq(rt.p, rt.n, "feedback-report")) c->have_fb = 1;
     multipart(c, body, end, depth, param(ct, "boundary"), type);
   } else {
-    leaf(c, type, cte, body, end);
+    leaf(c, type, cte, param(ct, "charset"), body, end);
   }
 }
 

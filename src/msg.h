@@ -117,6 +117,7 @@ typedef struct ctx {
   size_t nwant;
   int have_orig, have_fb, have_dsn;   /* a returned message, a feedback report, a DSN part */
   bnc_str_t xfailed;      /* X-Failed-Recipients of the bounce */
+  bnc_str_t bounce_to;    /* the bounce's To: the sender, never a recipient */
   bnc_str_t hm_rcpt;      /* X-HmXmrOriginalRecipient of a returned message (JMRP) */
   bnc_str_t texts[4];     /* decoded text/plain bodies, in order */
   size_t ntexts;
@@ -151,6 +152,10 @@ static inline char *arena_take(ctx_t *c, size_t n) {
 const char *bnc_msg_ifind(const char *s, size_t n, const char *needle);
 /* A new, cleared recipient record, or NULL (BNC_MSG_W_RCPTS) when full. */
 bnc_msg_rcpt_t *bnc_msg_new_rcpt(ctx_t *c);
+/* The address of a recipient field without what MTAs write around it (an
+ * address type, "smtp:"/"smtp="/"mailto:", a display name and angle
+ * brackets, comments, quotes, trailing punctuation): a substring of v. */
+bnc_str_t bnc_msg_clean_addr(bnc_str_t v);
 /* Whether a record for the recipient a exists already. */
 int bnc_msg_seen(const ctx_t *c, bnc_str_t a);
 /* The first address in the line [p, e), or {NULL, 0}. */
@@ -184,7 +189,7 @@ bnc_str_t bnc_msg_header(ctx_t *c, const char *p, const char *end, const char *n
 bnc_str_t bnc_msg_unfold(ctx_t *c, bnc_str_t v);
 /* Whether bnc_msg_scan_headers can look name up. */
 int bnc_msg_plain_name(bnc_str_t name);
-/* v with its RFC 2047 encoded words decoded (bytes kept in their charset). */
+/* v with its RFC 2047 encoded words decoded (legacy charsets as UTF-8). */
 bnc_str_t bnc_msg_decode_words(ctx_t *c, bnc_str_t v);
 /* The body [body, end) of a MIME entity with these Content-Type and
  * Content-Transfer-Encoding values: its parts go to the readers. */

@@ -204,6 +204,118 @@ static int next_paragraph(const ctx_t *c, paras_t *w, bnc_str_t *para, int *nocr
   return 0;
 }
 
+/* ---- session transcripts ---------------------------------------------------- */
+
+/* Where the reply on line [p, e) starts: after white space and the "<<< "
+ * that marks a server's line in a transcript (*marked says whether it had
+ * one); its code in *code (0: the line opens no reply code). */
+static const char *reply_at(const char *p, const char *e, int *marked, int *code) {
+  while (p < e && bnc_is_wsp((unsigned char)*p)) p++;
+  *marked = e - p >= 4 && memcmp(p, "<<< ", 4) == 0;
+  if (*marked) p += 4;
+  while (p < e && bnc_is_wsp((unsigned char)*p)) p++;
+  *code = 0;
+  if (e - p >= 3 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+      (e - p == 3 || p[3] == ' ' || p[3] == '-'))
+    *code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+  return p;
+}
+
+/* The reply whose first line starts at p, every line of it ("550-..." up
+ * to "550 ..."), each without its white space and "<<< " mark, joined by
+ * LF, into the arena (at most 4 KiB); {NULL, 0} when p opens no reply. */
+static bnc_str_t whole_reply(ctx_t *c, const char *p, const char *end, int nocr) {
+  char buf[4096];
+  size_t n = 0;
+  int code0 = 0, k;
+  const char *next;
+  char *o;
+  for (k = 0; p < end && k < 64; k++, p = next) {
+    const char *e = line_end_lf(p, end, &next, nocr);
+    int marked, code;
+    const char *q = reply_at(p, e, &marked, &code);
+    if (!code || (code0 && code != code0) || n + (size_t)(e - q) + 1 > sizeof buf) break;
+    code0 = code;
+    if (n) buf[n++] = '\n';
+    memcpy(buf + n, q, (size_t)(e - q));
+    n += (size_t)(e - q);
+    if (e - q == 3 || q[3] == ' ') break;          /* its last line */
+  }
+  if (!n || !(o = arena_take(c, n))) return mkstr(NULL, 0);
+  memcpy(o, buf, n);
+  return mkstr(o, n);
+}
+
+/* In a transcript of the session ([p, end): ">>> command" and "<<< reply"
+ * lines), the refusal: the first server line with a 4xx or 5xx code. The
+ * positive replies before it (the greeting's "220-" lines, "250 ok" to EHLO,
+ * MAIL and other recipients) are not the failure. Its line, or NULL; *cmd
+ * receives the ">>> " line before it (NULL when there is none). */
+static const char *transcript_failure(const char *p, const char *end, int nocr, const char **cmd) {
+  const char *next;
+  *cmd = NULL;
+  for (; p < end; p = next) {
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p;
+    int marked, code;
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
+    if (e - q >= 4 && memcmp(q, ">>> ", 4) == 0) { *cmd = q; continue; }
+    reply_at(p, e, &marked, &code);
+    if (marked && code >= 400) return p;
+  }
+  return NULL;
+}
+
+/* The first line of a text part that opens with s (the first line of a
+ * reply, as a Diagnostic-Code cut it) after white space or "<<< ", or
+ * NULL; *part receives the part's index. */
+static const char *line_with(const ctx_t *c, bnc_str_t s, size_t *part) {
+  size_t i;
+  for (i = 0; i < c->ntexts && s.n >= 8; i++) {
+    const char *t = c->texts[i].p, *end = t + c->texts[i].n, *q = t;
+    while ((size_t)(end - q) >= s.n && (q = memchr(q, s.p[0], (size_t)(end - q) - s.n + 1)) != NULL) {
+      if (memcmp(q, s.p, s.n) == 0) {
+        const char *ls = q, *x;
+        int marked, code;
+        while (ls > t && !bnc_is_eol((unsigned char)ls[-1])) ls--;
+        if (reply_at(ls, line_end_lf(ls, end, &x, c->texts_nocr[i]), &marked, &code) == q) {
+          *part = i;
+          return ls;
+        }
+      }
+      q++;
+    }
+  }
+  return NULL;
+}
+
+/* A Diagnostic-Code cut to the first line of a reply of several lines
+ * ("SMTP; 550-5.7.1 [192.0.2.1] Our system has detected that", as sendmail
+ * writes it): the whole reply, from the text part that has it (a session
+ * transcript, a quoted reply), when one does; else d. */
+static bnc_str_t complete_diag(ctx_t *c, bnc_str_t d) {
+  bnc_str_t v = d, w;
+  const char *semi = d.p ? memchr(d.p, ';', d.n < 16 ? d.n : 16) : NULL, *at;
+  int marked, code;
+  size_t part;
+  if (semi) v = trim(mkstr(semi + 1, (size_t)(d.p + d.n - semi - 1)));
+  if (!v.p || v.n < 12 || memchr(v.p, '\n', v.n) || memchr(v.p, '\r', v.n)) return d;
+  reply_at(v.p, v.p + v.n, &marked, &code);
+  if (code < 400 || v.p[3] != '-') return d;
+  if (!(at = line_with(c, v, &part))) return d;
+  w = whole_reply(c, at, c->texts[part].p + c->texts[part].n, c->texts_nocr[part]);
+  return w.n > v.n ? w : d;
+}
+
+/* Whether the Diagnostic-Code d says nothing: absent, or a type alone
+ * ("SMTP; "). */
+static int diag_empty(bnc_str_t d) {
+  const char *semi;
+  d = trim(d);
+  if (!d.p) return 1;
+  semi = memchr(d.p, ';', d.n);
+  return semi && !trim(mkstr(semi + 1, (size_t)(d.p + d.n - semi - 1))).p && (size_t)(semi - d.p) < 16;
+}
+
 /* No Diagnostic-Code: the first of those paragraphs that holds a reply
  * line, else the first of them, is the diagnostic. */
 static bnc_str_t text_diagnostic(ctx_t *c, const bnc_msg_rcpt_t *r) {
@@ -212,6 +324,18 @@ static bnc_str_t text_diagnostic(ctx_t *c, const bnc_msg_rcpt_t *r) {
   int nocr;
   w.r = r;
   while (next_paragraph(c, &w, &para, &nocr)) {
+    const char *cmd, *fail = transcript_failure(para.p, para.p + para.n, nocr, &cmd);
+    if (fail) {                       /* a transcript: its refusal, the command before it */
+      bnc_str_t rep = whole_reply(c, fail, para.p + para.n, nocr);
+      char *o;
+      size_t k = cmd ? (size_t)(line_end_lf(cmd, para.p + para.n, &fail, nocr) - cmd) : 0;
+      if (!rep.p) break;
+      if (!k || !(o = arena_take(c, k + 1 + rep.n))) return rep;
+      memcpy(o, cmd, k);
+      o[k] = '\n';
+      memcpy(o + k + 1, rep.p, rep.n);
+      return mkstr(o, k + 1 + rep.n);
+    }
     if (bnc_msg_first_reply_line(para.p, para.p + para.n, " -", nocr)) { first = para; break; }
     if (!first.p) first = para;
   }
@@ -232,6 +356,11 @@ static bnc_command_t text_command(ctx_t *c, const bnc_msg_rcpt_t *r, const bnc_s
   while (next_paragraph(c, &w, &para, &nocr)) {
     char tmp[4097];
     bnc_reply_t rep;
+    const char *cmd, *fail = transcript_failure(para.p, para.p + para.n, nocr, &cmd);
+    if (fail && cmd) {                /* a transcript: the command its refusal answered */
+      const char *x;
+      para = mkstr(cmd, (size_t)(line_end_lf(fail, para.p + para.n, &x, nocr) - cmd));
+    }
     if (bnc_reply_parse(para.p, para.n, tmp, sizeof tmp, &rep) == BNC_OK && rep.command != BNC_CMD_NONE &&
         !(w.tries > 1 && r->reply.st_subject == 1))
       return rep.command;
@@ -301,6 +430,8 @@ void bnc_msg_gather(ctx_t *c, bnc_msg_rcpt_t *r) {
   int have_st, had_diag = r->diag.p != NULL, readable;
   if (rec->gathered) return;
   rec->gathered = 1;
+  if (r->rcpt.p) r->rcpt = bnc_msg_clean_addr(r->rcpt);
+  if (r->orig_rcpt.p) r->orig_rcpt = bnc_msg_clean_addr(r->orig_rcpt);
   s->reply = &r->reply;
   s->action = action_of(r->action);
   r->delayed = s->action == BNC_DSN_DELAYED;
@@ -309,7 +440,12 @@ void bnc_msg_gather(ctx_t *c, bnc_msg_rcpt_t *r) {
    * the DSN fields lack */
   readable = rec->from_dsn && s->report == BNC_R_UNDEFINED && rcpt_searchable(r) &&
              s->action != BNC_DSN_DELIVERED;
-  if (readable && !had_diag && !(have_st && is_2xx(&st))) r->diag = text_diagnostic(c, r);
+  if (readable && had_diag && diag_empty(r->diag)) had_diag = 0;
+  if (readable && !had_diag && !(have_st && is_2xx(&st))) {
+    bnc_str_t d = text_diagnostic(c, r);
+    if (d.p || !r->diag.p) r->diag = d;
+  }
+  if (readable && had_diag) r->diag = complete_diag(c, r->diag);
   read_reply(c, r, s, have_st ? &st : NULL);
   scan(c, r, s);
   if (readable && had_diag && r->reply.command == BNC_CMD_NONE && !is_2xx(&r->reply)) {

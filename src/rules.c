@@ -532,9 +532,14 @@ const bnc_rule_def_t bnc_builtin_rules[] = {
     "550 5.1.1 User someone@example.com not listed in Domino Directory"),
   TF("mta:domino", "domino-not-listed-nab", "not listed in public name & address book", "userunknown",
     "550 User not listed in public Name & Address Book"),
-  /* Lotus Notes in Japanese, left in ISO-2022-JP: "not in the directory list" */
-  TF("mta:notes", "notes-not-in-directory-ja", "%g%#%l%/%h%j$n%j%9%h$k$\"$j$^$;$s", "userunknown",
-    "\033$B%G%#%l%/%H%j$N%j%9%H$K$\"$j$^$;$s\033(B"),
+  /* Lotus Notes in Japanese (UTF-8: the message parser decodes ISO-2022-JP and
+   * the other legacy charsets): "not in the directory list" */
+  TF("mta:notes", "notes-not-in-directory-ja",
+    "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa"
+    "\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93",
+    "userunknown",
+    "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa"
+    "\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93"),
   TF("provider:trendmicro", "interscan-check-address", "please check if address is correct", "userunknown",
     "Unable to deliver message to <a@example.org> (and other recipients in the same domain). "
     "Please check if address is correct."),

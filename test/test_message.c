@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "date.h"
 #include "message.h"
+#include "charset.h"
 #include "ses.h"
 
 static bnc_ruleset_t *rules;
@@ -130,6 +131,59 @@ static void test_dates(void) {
   CHECK(bnc_date_parse(d, strlen(d)) == 1403375716LL);
   d = "yesterday";
   CHECK(bnc_date_parse(d, strlen(d)) == -1);
+}
+
+/* Legacy charsets to UTF-8: each kind, names, and a buffer too small. */
+static void test_charsets(void) {
+  char out[64];
+  size_t n;
+  const char *jis = "a\033$B0!\033(Bz";             /* a, U+4E9C, z */
+  const char *sjis = "a\x88\x9f\xb1z";              /* a, U+4E9C, half-width katakana a, z */
+  const char *euc = "\xb0\xa1\x8e\xb1";            /* U+4E9C, half-width a */
+  CHECK_INT(bnc_charset_find("ISO-8859-1", 10), 0);
+  CHECK_INT(bnc_charset_find("\"Shift_JIS\"", 11), BNC_CS_SJIS);
+  CHECK_INT(bnc_charset_find("utf-8", 5), BNC_CS_NONE);
+  CHECK_INT(bnc_charset_find("x-unknown", 9), BNC_CS_NONE);
+  n = bnc_charset_to_utf8(BNC_CS_ISO2022JP, jis, strlen(jis), out, sizeof out);
+  CHECK(n == 5 && memcmp(out, "a\xe4\xba\x9cz", 5) == 0);
+  n = bnc_charset_to_utf8(BNC_CS_SJIS, sjis, strlen(sjis), out, sizeof out);
+  CHECK(n == 8 && memcmp(out, "a\xe4\xba\x9c\xef\xbd\xb1z", 8) == 0);
+  n = bnc_charset_to_utf8(BNC_CS_EUCJP, euc, strlen(euc), out, sizeof out);
+  CHECK(n == 6 && memcmp(out, "\xe4\xba\x9c\xef\xbd\xb1", 6) == 0);
+  n = bnc_charset_to_utf8(bnc_charset_find("koi8-r", 6), "\xe1", 1, out, sizeof out);   /* U+0410 */
+  CHECK(n == 2 && memcmp(out, "\xd0\x90", 2) == 0);
+  n = bnc_charset_to_utf8(bnc_charset_find("windows-1252", 12), "\x81\x80", 2, out, sizeof out);
+  CHECK(n == 6 && memcmp(out, "\xef\xbf\xbd\xe2\x82\xac", 6) == 0);   /* unmapped, euro */
+  CHECK(bnc_charset_to_utf8(BNC_CS_ISO2022JP, jis, strlen(jis), out, 3) == 5);   /* the size, beyond cap */
+  CHECK(bnc_charset_to_utf8(BNC_CS_ISO2022JP, jis, strlen(jis), NULL, 0) == 5);
+  CHECK(bnc_charset_sniff_jis(jis, strlen(jis)) && !bnc_charset_sniff_jis("a\033(Bz", 5));
+}
+
+/* bnc_message_at: the report's dates, else the bounce's Date, else the
+ * returned message's. */
+static void test_message_at(void) {
+  int from = -1;
+  const char *plain =
+    "From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n"
+    "Date: Tue, 10 Mar 2015 08:00:00 +0100\n\n"
+    "This is the mail system at host mx.example.net.\n\n"
+    "<ann@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 user unknown\n\n"
+    "--- Below this line is a copy of the message.\n\nFrom: news@example.com\n"
+    "Date: Mon, 09 Mar 2015 10:00:00 +0000\n";
+  CHECK_INT(parse(plain), BNC_OK);
+  CHECK(bnc_message_at(&msg, 0, &from) == 1425970800LL);
+  CHECK_INT(from, BNC_AT_DATE);
+  CHECK(str_is(msg.date, "Mon, 09 Mar 2015 10:00:00 +0000"));
+  CHECK(bnc_message_at(&msg, 1, &from) == -1);
+  CHECK_INT(from, BNC_AT_NONE);
+  plain = "From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n\n"
+    "This is the mail system at host mx.example.net.\n\n"
+    "<ann@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 user unknown\n\n"
+    "--- Below this line is a copy of the message.\n\nFrom: news@example.com\n"
+    "Date: Mon, 09 Mar 2015 10:00:00 +0000\n";
+  CHECK_INT(parse(plain), BNC_OK);
+  CHECK(bnc_message_at(&msg, 0, &from) == 1425895200LL);
+  CHECK_INT(from, BNC_AT_ORIGINAL_DATE);
 }
 
 static void test_hostile(void) {
@@ -546,6 +600,8 @@ int main(void) {
   test_arf();
   test_autoreply_and_plain_text();
   test_dates();
+  test_message_at();
+  test_charsets();
   test_hostile();
   test_families();
   test_unknown_by_context();

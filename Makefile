@@ -112,11 +112,14 @@ lint:
 
 # Every header compiles on its own, twice in a row (it includes what it
 # uses, and its guard holds); the binding's headers with the Lua headers.
+# src/charset_tables.h is not an interface but generated data (static
+# tables) that charset.c alone includes: alone it only defines unused arrays.
+HDR_ALONE := $(filter-out src/charset_tables.h,$(CORE_HDR))
 lint-headers:
-	@for h in $(CORE_HDR); do \
+	@for h in $(HDR_ALONE); do \
 	  printf '#include "%s"\n#include "%s"\ntypedef int bnc_header_alone;\n' $${h#src/} $${h#src/} | \
 	    $(CC) $(WARN) -Werror -fsyntax-only -Isrc $(LUA_CFLAGS) -x c - || { echo "lint: $$h does not compile alone"; exit 1; }; \
-	done; echo "lint: $(words $(CORE_HDR)) headers compile alone"
+	done; echo "lint: $(words $(HDR_ALONE)) headers compile alone"
 
 # The C tests and the specs with AddressSanitizer and UBSan. The module is
 # loaded by a stock interpreter, so the runtime is preloaded, libasan first.

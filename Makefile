@@ -177,6 +177,8 @@ fuzz:
 # works from there alone: require, bin/bounce classify and demo from /, and
 # bounce serve --conf-only (the 5.4 rock names the rock nginx needs; given
 # the 5.1 tree, and from the 5.1 tree, it writes a conf that loads there).
+# The 5.1 rock is checked in LuaJIT and in lua5.1, which luarocks' wrapper
+# bin/bounce runs: built with LuaJIT's headers, it must load in both.
 ROCKTREE   := $(abspath build/rocktree)
 ROCKTREE51 := $(abspath build/rocktree51)
 define ROCKCHECK_LUA
@@ -237,7 +239,13 @@ rockcheck:
 	  luajit $(ROCKTREE51)/lib/luarocks/rocks-5.1/bounce/scm-1/bin/bounce serve --token rockcheck-token \
 	    --conf-only --prefix $(CURDIR)/build/rockserve && \
 	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
-	  echo "rockcheck: the LuaJIT rock loads in LuaJIT and bounce serve finds it in its own tree"'
+	  echo "rockcheck: the LuaJIT rock loads in LuaJIT and bounce serve finds it in its own tree" && \
+	  lua5.1 $(CURDIR)/build/rockcheck.lua $(ROCKTREE51) 5.1 $(CURDIR)/build/rock-modules && \
+	  $(ROCKTREE51)/bin/bounce classify "550 5.1.1 user unknown" | grep -q "\"reason\":\"userunknown\"" && \
+	  $(ROCKTREE51)/bin/bounce demo | grep -q "replies: .* hard" && rm -rf $(CURDIR)/build/rockserve && \
+	  $(ROCKTREE51)/bin/bounce serve --token rockcheck-token --conf-only --prefix $(CURDIR)/build/rockserve && \
+	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
+	  echo "rockcheck: the same rock, built with LuaJIT'"'"'s headers, runs in lua5.1 (its bin/bounce): classify, demo, serve"'
 
 demo: deps $(MODULE)
 	@$(LUA) bin/bounce demo

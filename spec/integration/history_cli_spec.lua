@@ -249,13 +249,14 @@ describe("bounce replay, check, suppressions, import with --db", function()
   describe("options", function()
     local commands = { "check a@example.org --db :memory:", "replay - --db :memory:", "suppressions --db :memory:",
                        "import x.csv --db :memory:", "parse -", "classify x", "rules", "reasons", "demo",
-                       "serve --token 0123456789" }
+                       "serve --token 0123456789", "verify a@example.org --db :memory:", "policyd --db :memory:",
+                       "intake --db :memory:" }
 
     it("refuses an unknown option in every command, doing nothing else", function()
       for _, c in ipairs(commands) do
         local name = c:match("^%a+")
         local out, err, code = run(c .. " --bogus", "")
-        assert.equal(2, code, c)
+        assert.equal(name == "intake" and 64 or 2, code, c)   -- intake: sysexits.h's EX_USAGE, for Postfix
         assert.equal("", out, c)
         assert.matches("unknown option %-%-bogus", err, 1, false)
         assert.matches(name == "classify" and "bounce classify %-%-help" or ".", err)
@@ -264,6 +265,12 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.equal(2, code)
       assert.equal("", out)   -- "x" is not classified
       assert.equal("bounce: unknown option --bogus (bounce classify --help)\n", err)
+      for _, c in ipairs({ "--version x", "help check x" }) do
+        out, err, code = run(c)
+        assert.equal(2, code, c)
+        assert.equal("", out, c)
+        assert.matches("unexpected argument 'x'", err, 1, true)
+      end
       out, err, code = run("suppressions --csv=yes --db :memory:")
       assert.equal(2, code)
       assert.equal("", out)

@@ -522,6 +522,17 @@ describe("bounce serve", function()
       local log = read(prefix .. "/logs/error.log")
       assert.matches("rules reloaded from " .. rules:gsub("%p", "%%%0") .. " %(1 rules%)", log)
       assert.matches("rules edit rejected, the previous rules stay in force: .*unknown reason 'nosuch'", log)
+      -- each of the 2 workers logged both, by its own pid: none was left behind
+      local function workers(what)
+        local seen, n = {}, 0
+        for line in log:gmatch("[^\n]+") do
+          local p = line:find(what, 1, true) and line:match("%] (%d+)#%d+:")
+          if p and not seen[p] then seen[p], n = true, n + 1 end
+        end
+        return n
+      end
+      assert.equals(2, workers("rules reloaded from " .. rules))
+      assert.equals(2, workers("rules edit rejected"))
       write(rules, 'return { { name = "parrot", pattern = "parrot is no more", reason = "suspend" } }\n')
     end)
   end)

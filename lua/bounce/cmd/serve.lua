@@ -232,10 +232,17 @@ local function core_candidates(given, luadir)
   return list
 end
 
-local NEED_LUAJIT = "nginx runs LuaJIT, so bounce serve needs bounce.core built for Lua 5.1 (a 5.1 build"
-  .. " loads in LuaJIT), and found none. Install the 5.1 rock beside this one: `luarocks --lua-version=5.1"
-  .. " make rockspec/bounce-scm-1.rockspec` in bounce's source folder (with the same --tree as this"
-  .. " bounce, if any), or run `make LUA=luajit` in a checkout, or give --lua-cpath DIR"
+-- What to run: the 5.1 rock in this bounce's own luarocks tree when it is
+-- in one (tree/share/lua/5.x), offline-proof (--deps-mode=none: Debian's
+-- lua-cjson is no rock luarocks can see).
+local function need_luajit(luadir)
+  local tree = luadir and luadir:match("^(.*)/share/lua/5%.%d$")
+  return "nginx runs LuaJIT, so bounce serve needs bounce.core built for Lua 5.1 (a 5.1 build"
+    .. " loads in LuaJIT), and found none. Install the 5.1 rock beside this one, in bounce's source"
+    .. " folder: `luarocks --lua-version=5.1 make" .. (tree and " --tree=" .. tree or "")
+    .. " --deps-mode=none rockspec/bounce-scm-1.rockspec` (--deps-mode=none when lua-cjson comes from"
+    .. " Debian's package, not a rock); or run `make LUA=luajit` in a checkout; or give --lua-cpath DIR"
+end
 
 -- The folder of a LuaJIT build of bounce.core that fits, or nil and a
 -- message saying where it looked and what to install.
@@ -247,7 +254,7 @@ local function core_dir(given, luadir, need_sqlite)
     if ok then return abs(d) end
     if exists(d .. "/bounce/core.so") or given then tried[#tried + 1] = d .. " (" .. why .. ")" end
   end
-  return nil, NEED_LUAJIT .. (#tried > 0 and ". Found, but not usable: " .. concat(tried, "; ") or "")
+  return nil, need_luajit(luadir) .. (#tried > 0 and ". Found, but not usable: " .. concat(tried, "; ") or "")
 end
 
 local function resolver()

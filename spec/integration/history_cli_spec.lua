@@ -201,6 +201,17 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.equal("", files())   -- no bounce.db, typo.db, elsewhere.db, nor -wal / -shm
     end)
 
+    it("verify refuses a history named by --db or $BOUNCE_DB that does not exist, before any lookup", function()
+      for _, c in ipairs({ { "verify ann@example.org --dns 127.0.0.1:9 --db typo.db" },
+                           { "verify ann@example.org --dns 127.0.0.1:9", "BOUNCE_DB=typo.db" } }) do
+        local out, err, code = run(c[1], nil, { cwd = dir, env = c[2] })
+        assert.equal(2, code, c[1])
+        assert.equal("", out, c[1])
+        assert.matches("typo.db: no such file", err, 1, true)
+      end
+      assert.equal("", files())
+    end)
+
     it("check without an address is a usage error", function()
       local _, err, code = run("check --db :memory:")
       assert.equal(2, code)

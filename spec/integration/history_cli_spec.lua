@@ -212,6 +212,27 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.equal("", files())
     end)
 
+    it("check, suppressions, replay and import take an empty file for no history, and leave it empty", function()
+      local empty = dir .. "/empty.db"
+      assert(io.open(empty, "w")):close()   -- a `touch`, a truncated copy
+      local csv = os.tmpname()
+      local f = assert(io.open(csv, "w"))
+      f:write("email,reason\nann@example.org,hard bounce\n")
+      f:close()
+      for _, args in ipairs({ "check ann@example.org", "suppressions", "replay -", "import " .. sh_quote(csv) }) do
+        local out, err, code = run(args .. " --db " .. sh_quote(empty), "")
+        assert.equal(2, code, args)
+        assert.equal("", out, args)
+        assert.matches("empty.db: an empty file, not a bounce history", err, 1, true)
+      end
+      os.remove(csv)
+      assert.equal("empty.db\n", files())
+      f = assert(io.open(empty, "rb"))
+      assert.equal("", f:read("*a"))
+      f:close()
+      os.remove(empty)
+    end)
+
     it("check without an address is a usage error", function()
       local _, err, code = run("check --db :memory:")
       assert.equal(2, code)

@@ -702,7 +702,8 @@ describe("bounce serve", function()
     -- Runs bounce serve to its end (it must not start); returns its output and exit code.
     local function serve_fails(args)
       local out = dir .. "/refused.out"
-      local rc = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. free_port()
+      -- (bounded: a serve that wrongly starts would run until stopped)
+      local rc = sh("timeout -s TERM 30 lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. free_port()
         .. " --prefix " .. dir .. "/refused-prefix --token " .. TOKEN .. " " .. args .. " >" .. out .. " 2>&1")
       return read(out) or "", rc
     end
@@ -733,6 +734,13 @@ describe("bounce serve", function()
       assert.equals(2, rc)
       assert.matches("typo.db: no such file %(%-%-create starts a new history there%)", out)
       assert.is_nil(read(dir .. "/db/typo.db"))
+      -- an empty file (a `touch`, a truncated copy) is no history either
+      sh("touch " .. dir .. "/rw/empty.db && chmod 666 " .. dir .. "/rw/empty.db")
+      out, rc = serve_fails("--store sqlite:" .. dir .. "/rw/empty.db")
+      assert.equals(2, rc, out)
+      assert.not_matches("listening", out)
+      assert.matches("empty.db: an empty file, not a bounce history", out, 1, true)
+      assert.equals("", read(dir .. "/rw/empty.db"))
       sh("chmod 755 " .. ro)
     end)
   end)

@@ -339,6 +339,11 @@ function _M.check_workers(o, db, policy, rules)
       return nil, "--store sqlite:" .. db .. ": " .. f .. " is not readable and writable by " .. who
     end
   end
+  if exists(db) and not o.create then
+    -- an empty file would be an empty history: every address allowed
+    local ok, err = require("bounce.store.url").sqlite_file(db)
+    if not ok then return nil, "--store sqlite:" .. err end
+  end
   return true
 end
 

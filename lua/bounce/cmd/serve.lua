@@ -89,9 +89,9 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
 
 Before it says it listens, bounce serve checks what the workers will need:
 the LuaJIT build of bounce.core (and bounce.sqlite for a sqlite store), and
-that the user the workers run as (nginx's when started as root) can read the
-policy and rules files and write the SQLite file and its folder. It exits 2
-with the cause otherwise.
+that the policy and rules files load, that the user the workers run as
+(nginx's when started as root) can read them and write the SQLite file and
+its folder, and that the port is free. It exits 2 with the cause otherwise.
 
 Environment:
   BOUNCE_TOKEN           the API token, when --token is not given
@@ -418,6 +418,10 @@ function _M.write_conf(o)
   if secret and not require("bounce.webhooks").base64_decode((secret:gsub("^whsec_", ""))) then
     return nil, "--resend-secret: the endpoint's signing secret whsec_... expected"
   end
+  if o.policy then   -- loaded here as init_by_lua will: a broken one stops nginx before it listens
+    local p, perr = require("bounce.policy").load(abs(o.policy))
+    if not p then return nil, "--policy: " .. tostring(perr) end
+  end
   local rules = o.rules and abs(o.rules)
   if rules then
     local n, rerr = require("bounce.rules_file").load(rules)
@@ -467,6 +471,21 @@ function _M.write_conf(o)
 end
 
 -- syntax: status = serve.run(args)
+-- Whether nginx will be able to bind ADDR:PORT (or PORT): true, or nil and
+-- why. nginx binds after "listening" is printed; a port another process
+-- holds is found here instead. Without LuaSocket the answer is yes.
+local function port_free(listen)
+  local ok, socket = pcall(require, "socket")
+  if not ok then return true end
+  local host, port = listen:match("^(.*):(%d+)$")
+  if not host then host, port = "0.0.0.0", listen end
+  host = host:gsub("^%[(.*)%]$", "%1")
+  local s, err = socket.bind(host, tonumber(port))
+  if not s then return nil, err end
+  s:close()
+  return true
+end
+
 function _M.run(args)
   local o, err = parse_args(args or {})
   if not o then return die(err) end
@@ -480,6 +499,8 @@ function _M.run(args)
     io.write(conf, "\n")
     return 0
   end
+  local free, ferr = port_free(o.listen or "127.0.0.1:8025")
+  if not free then return die("--listen " .. (o.listen or "127.0.0.1:8025") .. ": " .. tostring(ferr)) end
   io.stderr:write("bounce serve: listening on http://", o.listen or "127.0.0.1:8025", "/ (nginx prefix ",
     prefix, ", log ", prefix, "/logs/error.log); Ctrl-C stops\n")
   io.stderr:flush()

@@ -189,7 +189,10 @@ fuzz:
 # lua/, the default policy and the demo's data, and that what it installed
 # works from there alone: require, bin/bounce classify and demo from /, and
 # bounce serve --conf-only (the 5.4 rock names the rock nginx needs; given
-# the 5.1 tree, and from the 5.1 tree, it writes a conf that loads there).
+# the 5.1 tree, and from the 5.1 tree, it writes a conf that loads there;
+# once the 5.1 rock is installed into its tree as it says, it serves).
+# The 5.1 rock is checked in LuaJIT and in lua5.1, which luarocks' wrapper
+# bin/bounce runs: built with LuaJIT's headers, it must load in both.
 ROCKTREE   := $(abspath build/rocktree)
 ROCKTREE51 := $(abspath build/rocktree51)
 define ROCKCHECK_LUA
@@ -239,7 +242,7 @@ rockcheck:
 	  $(ROCKTREE)/bin/bounce classify "550 5.1.1 user unknown" | grep "\"reason\":\"userunknown\"" && \
 	  $(ROCKTREE)/bin/bounce demo | grep -q "replies: .* hard" && echo "rockcheck: the 5.4 rock runs bounce demo" && \
 	  { $(ROCKTREE)/bin/bounce serve --token rockcheck-token --conf-only --prefix $(CURDIR)/build/rockserve \
-	    2>&1 | grep "luarocks --lua-version=5.1 make"; } && \
+	    2>&1 | grep "luarocks --lua-version=5.1 make --tree=$(ROCKTREE) --deps-mode=none rockspec"; } && \
 	  $(ROCKTREE)/bin/bounce serve --token rockcheck-token --conf-only --prefix $(CURDIR)/build/rockserve \
 	    --lua-cpath $(ROCKTREE51)/lib/lua/5.1 && \
 	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
@@ -250,7 +253,24 @@ rockcheck:
 	  luajit $(ROCKTREE51)/lib/luarocks/rocks-5.1/bounce/scm-1/bin/bounce serve --token rockcheck-token \
 	    --conf-only --prefix $(CURDIR)/build/rockserve && \
 	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
-	  echo "rockcheck: the LuaJIT rock loads in LuaJIT and bounce serve finds it in its own tree"'
+	  echo "rockcheck: the LuaJIT rock loads in LuaJIT and bounce serve finds it in its own tree" && \
+	  lua5.1 $(CURDIR)/build/rockcheck.lua $(ROCKTREE51) 5.1 $(CURDIR)/build/rock-modules && \
+	  $(ROCKTREE51)/bin/bounce classify "550 5.1.1 user unknown" | grep -q "\"reason\":\"userunknown\"" && \
+	  $(ROCKTREE51)/bin/bounce demo | grep -q "replies: .* hard" && rm -rf $(CURDIR)/build/rockserve && \
+	  $(ROCKTREE51)/bin/bounce serve --token rockcheck-token --conf-only --prefix $(CURDIR)/build/rockserve && \
+	  grep -q "lua_package_cpath \"$(ROCKTREE51)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
+	  echo "rockcheck: the same rock, built with LuaJIT'"'"'s headers, runs in lua5.1 (its bin/bounce): classify, demo, serve"'
+	@# what the 5.4 rock told to run: the 5.1 rock into the same tree; then it serves with it
+	luarocks --lua-version=5.1 make --tree=$(ROCKTREE) --deps-mode=none rockspec/bounce-scm-1.rockspec
+	@find . -path ./build -prune -o -path ./.git -prune -o -print | sort >build/rock-after
+	@diff build/rock-before build/rock-after && test ! -e build/rock
+	$(ROCK_ENV) LUA_PATH='$(ROCKTREE)/share/lua/5.4/?.lua;$(ROCKTREE)/share/lua/5.4/?/init.lua' \
+	  LUA_CPATH='$(ROCKTREE)/lib/lua/5.4/?.so;/usr/lib/x86_64-linux-gnu/lua/5.4/?.so' sh -c ' \
+	  rm -rf $(CURDIR)/build/rockserve && \
+	  lua5.4 $(ROCKTREE)/lib/luarocks/rocks-5.4/bounce/scm-1/bin/bounce serve --token rockcheck-token --conf-only \
+	    --prefix $(CURDIR)/build/rockserve && \
+	  grep -q "lua_package_cpath \"$(ROCKTREE)/lib/lua/5.1/" $(CURDIR)/build/rockserve/conf/nginx.conf && \
+	  echo "rockcheck: with the 5.1 rock installed as it said, in its own tree, the 5.4 rock serves with it"'
 
 demo: deps $(MODULE)
 	@$(LUA) bin/bounce demo

@@ -6,7 +6,8 @@
 --   luarocks --lua-version=5.1 make --deps-mode=none rockspec/bounce-scm-1.rockspec
 -- The 5.1 rock loads in Lua 5.1 and in LuaJIT: it is the one nginx (OpenResty,
 -- `bounce serve`) needs. With LUA_INCDIR=/usr/include/luajit-2.1 it is built
--- against LuaJIT's headers instead, for LuaJIT only.
+-- against LuaJIT's headers instead (when Lua 5.1's are not installed); it
+-- still loads in both.
 -- `luarocks make` uses the folder it runs in, whatever source.url says. To
 -- install from a clone elsewhere, point source.url at it:
 --   url = "git+file:///home/you/src/bounce", branch = "main"

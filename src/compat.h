@@ -8,7 +8,11 @@
 #include "lua.h"
 #include "lauxlib.h"
 
-#ifndef luaL_newlib   /* Lua 5.1 (LuaJIT has these already) */
+#if LUA_VERSION_NUM < 502
+/* Lua 5.1 and LuaJIT. LuaJIT's headers declare luaL_setfuncs, but plain Lua
+ * 5.1 has no such symbol: a module built with LuaJIT's headers (the 5.1 rock
+ * OpenResty users build) must load in lua5.1 too, where luarocks' bin/bounce
+ * runs it. So the shim is used whatever the headers declare. */
 static inline void bnc_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup, "too many upvalues");
   for (; l->name; l++) {
@@ -20,8 +24,10 @@ static inline void bnc_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   lua_pop(L, nup);
 }
 #define luaL_setfuncs bnc_setfuncs
+#ifndef luaL_newlib
 #define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
 #define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
+#endif
 #endif
 
 #if LUA_VERSION_NUM >= 502

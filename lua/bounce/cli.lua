@@ -461,6 +461,7 @@ function _M.main(argv)
   local name = table.remove(args, 1)
   if name == nil or name == "help" or name == "--help" or name == "-h" then
     local sub = args[1]
+    if args[2] then return die("unexpected argument '" .. args[2] .. "' (bounce help [COMMAND])") end
     if sub and HELP[sub] then io.write(HELP[sub], "\n") return 0 end
     if sub then
       local m, err = command(sub)
@@ -472,6 +473,7 @@ function _M.main(argv)
     return name == nil and 2 or 0
   end
   if name == "--version" then
+    if args[1] then return die("unexpected argument '" .. args[1] .. "' (bounce --version takes none)") end
     io.write("bounce ", bounce._VERSION, "\n")
     return 0
   end

@@ -29,6 +29,14 @@ end
 -- folder, or a mistyped --db, must not answer from an empty history.
 function _M.open_store(path, create)
   if path == ":memory:" then return bounce.store.memory() end
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    -- an empty file would open as an empty history (every address allowed)
+    -- and be written to: it is refused as policyd and serve refuse it
+    local ok, err = require("bounce.store.url").sqlite_file(path)
+    if not ok and not create then return nil, err end
+  end
   local ok, s, err = pcall(bounce.store.sqlite, path, { create = create == true })
   if not ok then return nil, tostring(s) end
   if not s then return nil, err end

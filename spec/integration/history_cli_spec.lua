@@ -236,6 +236,38 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.equal("", files())   -- no bounce.db, typo.db, elsewhere.db, nor -wal / -shm
     end)
 
+    it("verify refuses a history named by --db or $BOUNCE_DB that does not exist, before any lookup", function()
+      for _, c in ipairs({ { "verify ann@example.org --dns 127.0.0.1:9 --db typo.db" },
+                           { "verify ann@example.org --dns 127.0.0.1:9", "BOUNCE_DB=typo.db" } }) do
+        local out, err, code = run(c[1], nil, { cwd = dir, env = c[2] })
+        assert.equal(2, code, c[1])
+        assert.equal("", out, c[1])
+        assert.matches("typo.db: no such file", err, 1, true)
+      end
+      assert.equal("", files())
+    end)
+
+    it("check, suppressions, replay and import take an empty file for no history, and leave it empty", function()
+      local empty = dir .. "/empty.db"
+      assert(io.open(empty, "w")):close()   -- a `touch`, a truncated copy
+      local csv = os.tmpname()
+      local f = assert(io.open(csv, "w"))
+      f:write("email,reason\nann@example.org,hard bounce\n")
+      f:close()
+      for _, args in ipairs({ "check ann@example.org", "suppressions", "replay -", "import " .. sh_quote(csv) }) do
+        local out, err, code = run(args .. " --db " .. sh_quote(empty), "")
+        assert.equal(2, code, args)
+        assert.equal("", out, args)
+        assert.matches("empty.db: an empty file, not a bounce history", err, 1, true)
+      end
+      os.remove(csv)
+      assert.equal("empty.db\n", files())
+      f = assert(io.open(empty, "rb"))
+      assert.equal("", f:read("*a"))
+      f:close()
+      os.remove(empty)
+    end)
+
     it("check without an address is a usage error", function()
       local _, err, code = run("check --db :memory:")
       assert.equal(2, code)
@@ -284,13 +316,14 @@ describe("bounce replay, check, suppressions, import with --db", function()
   describe("options", function()
     local commands = { "check a@example.org --db :memory:", "replay - --db :memory:", "suppressions --db :memory:",
                        "import x.csv --db :memory:", "parse -", "classify x", "rules", "reasons", "demo",
-                       "serve --token 0123456789" }
+                       "serve --token 0123456789", "verify a@example.org --db :memory:", "policyd --db :memory:",
+                       "intake --db :memory:" }
 
     it("refuses an unknown option in every command, doing nothing else", function()
       for _, c in ipairs(commands) do
         local name = c:match("^%a+")
         local out, err, code = run(c .. " --bogus", "")
-        assert.equal(2, code, c)
+        assert.equal(name == "intake" and 64 or 2, code, c)   -- intake: sysexits.h's EX_USAGE, for Postfix
         assert.equal("", out, c)
         assert.matches("unknown option %-%-bogus", err, 1, false)
         assert.matches(name == "classify" and "bounce classify %-%-help" or ".", err)
@@ -299,6 +332,12 @@ describe("bounce replay, check, suppressions, import with --db", function()
       assert.equal(2, code)
       assert.equal("", out)   -- "x" is not classified
       assert.equal("bounce: unknown option --bogus (bounce classify --help)\n", err)
+      for _, c in ipairs({ "--version x", "help check x" }) do
+        out, err, code = run(c)
+        assert.equal(2, code, c)
+        assert.equal("", out, c)
+        assert.matches("unexpected argument 'x'", err, 1, true)
+      end
       out, err, code = run("suppressions --csv=yes --db :memory:")
       assert.equal(2, code)
       assert.equal("", out)

@@ -33,6 +33,29 @@ local BOB = mail.dsn{ rcpt = "bob@example.org", status = "4.2.2", campaign = "ma
                       eol = "\r\n" }
 local NOT_A_BOUNCE = "From: carol@example.com\nSubject: lunch?\n\nSee you at noon.\n"
 
+-- The fields of one CSV row (quoted fields with "" inside, no line breaks).
+local function csv_fields(row)
+  local list, i = {}, 1
+  while i <= #row + 1 do
+    if row:sub(i, i) == '"' then
+      local j, v = i + 1, {}
+      while true do
+        local c = row:sub(j, j)
+        if c == '"' and row:sub(j + 1, j + 1) == '"' then v[#v + 1] = '"' j = j + 2
+        elseif c == '"' then j = j + 1 break
+        else v[#v + 1] = c j = j + 1 end
+      end
+      list[#list + 1] = table.concat(v)
+      i = j + 1
+    else
+      local j = row:find(",", i, true) or #row + 1
+      list[#list + 1] = row:sub(i, j - 1)
+      i = j + 1
+    end
+  end
+  return list
+end
+
 describe("bounce parse", function()
   local dir
   before_each(function() dir = mail.tmpdir() end)
@@ -92,6 +115,10 @@ describe("bounce parse", function()
     assert.matches(',"Sale, ""today"" only",', rows[2], 1, true)
     assert.matches(",userunknown,hard,true,", rows[2], 1, true)
     assert.matches(",march$", rows[2])
+    -- times in ISO 8601 UTC, as in every CSV (README, Output fields), in the `at` column
+    local at = 0
+    for k, name in ipairs(csv_fields(rows[1])) do if name == "at" then at = k end end
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$", csv_fields(rows[2])[at])
   end)
 
   it("pipes into bounce replay", function()

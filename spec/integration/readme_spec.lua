@@ -46,6 +46,35 @@ describe("the README's nginx snippets", function()
     assert.matches('require%("bounce.serve"%)%.init', list[2])
   end)
 
+  it("load the Lua module by the absolute paths it gives, as Debian's relative modules-enabled lines cannot", function()
+    local lines = {}
+    for l in assert(util.read(nginx.root .. "/README.md")):gmatch("`(load_module /[^`]+;)`") do lines[#lines + 1] = l end
+    assert.same({ "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
+                  "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;" }, lines)
+    -- nginx -t under a prefix of one's own, as `bounce serve` and these specs
+    -- run it: the README's lines load the modules, Debian's fail to
+    local function test(main)
+      local rc, prefix = util.run("mktemp -d")
+      assert(rc == 0, prefix)
+      prefix = prefix:gsub("%s+$", "")
+      assert(util.run("mkdir -p " .. util.q(prefix .. "/conf") .. " " .. util.q(prefix .. "/logs")) == 0)
+      util.write(prefix .. "/conf/nginx.conf", main .. "\npid logs/nginx.pid;\nerror_log logs/error.log;\n"
+        .. "events {}\nhttp { lua_package_path \"/usr/share/lua/5.1/?.lua;;\"; }\n")
+      local code, out = util.run(util.q(require("bounce.nginx").NGINX) .. " -t -p " .. util.q(prefix)
+        .. " -c conf/nginx.conf -e " .. util.q(prefix .. "/logs/error.log"))
+      util.run("rm -rf " .. util.q(prefix))
+      return code, out, prefix
+    end
+    local code, out = test(table.concat(lines, "\n"))
+    assert.equals(0, code, out)
+    local debian = "/etc/nginx/modules-enabled"
+    if not util.exists(debian .. "/10-mod-http-ndk.conf") then return end
+    local prefix
+    code, out, prefix = test("include " .. debian .. "/10-mod-http-ndk.conf;\ninclude " .. debian .. "/50-mod-http-lua.conf;")
+    assert.not_equals(0, code)
+    assert.matches('dlopen() "' .. prefix .. '/modules/ndk_http_module.so" failed', out, 1, true)
+  end)
+
   it("classify in OpenResty, with a rule added in init_by_lua", function()
     nginx.with({ conf = adapt(list[1]), lua_paths = false }, function(srv)
       local status, body = srv:get("/classify?reply=" .. nginx.escape("550 5.1.1 <ann@example.org>: user unknown"))

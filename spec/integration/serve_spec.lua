@@ -522,6 +522,17 @@ describe("bounce serve", function()
       local log = read(prefix .. "/logs/error.log")
       assert.matches("rules reloaded from " .. rules:gsub("%p", "%%%0") .. " %(1 rules%)", log)
       assert.matches("rules edit rejected, the previous rules stay in force: .*unknown reason 'nosuch'", log)
+      -- each of the 2 workers logged both, by its own pid: none was left behind
+      local function workers(what)
+        local seen, n = {}, 0
+        for line in log:gmatch("[^\n]+") do
+          local p = line:find(what, 1, true) and line:match("%] (%d+)#%d+:")
+          if p and not seen[p] then seen[p], n = true, n + 1 end
+        end
+        return n
+      end
+      assert.equals(2, workers("rules reloaded from " .. rules))
+      assert.equals(2, workers("rules edit rejected"))
       write(rules, 'return { { name = "parrot", pattern = "parrot is no more", reason = "suspend" } }\n')
     end)
   end)
@@ -754,7 +765,8 @@ end }
     -- Runs bounce serve to its end (it must not start); returns its output and exit code.
     local function serve_fails(args)
       local out = dir .. "/refused.out"
-      local rc = sh("lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. free_port()
+      -- (bounded: a serve that wrongly starts would run until stopped)
+      local rc = sh("timeout -s TERM 30 lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. free_port()
         .. " --prefix " .. dir .. "/refused-prefix --token " .. TOKEN .. " " .. args .. " >" .. out .. " 2>&1")
       return read(out) or "", rc
     end
@@ -785,6 +797,29 @@ end }
       assert.equals(2, rc)
       assert.matches("typo.db: no such file %(%-%-create starts a new history there%)", out)
       assert.is_nil(read(dir .. "/db/typo.db"))
+      -- an empty file (a `touch`, a truncated copy) is no history either
+      sh("touch " .. dir .. "/rw/empty.db && chmod 666 " .. dir .. "/rw/empty.db")
+      out, rc = serve_fails("--store sqlite:" .. dir .. "/rw/empty.db")
+      assert.equals(2, rc, out)
+      assert.not_matches("listening", out)
+      assert.matches("empty.db: an empty file, not a bounce history", out, 1, true)
+      assert.equals("", read(dir .. "/rw/empty.db"))
+      -- a policy that does not load, a port another process holds: refused before "listening" too
+      write(dir .. "/broken-policy.lua", "return { soft = { max_attempts = -3 } }\n")
+      sh("chmod 644 " .. dir .. "/broken-policy.lua")
+      out, rc = serve_fails("--policy " .. dir .. "/broken-policy.lua")
+      assert.equals(2, rc, out)
+      assert.not_matches("listening", out)
+      assert.matches("%-%-policy: .*soft%.max_attempts: expected an integer", out)
+      local held = assert(socket.bind("127.0.0.1", 0))
+      local _, hport = held:getsockname()
+      rc = sh("timeout -s TERM 30 lua5.4 " .. nginx.root .. "/bin/bounce serve --listen 127.0.0.1:" .. hport
+        .. " --prefix " .. dir .. "/refused-prefix --token " .. TOKEN .. " >" .. dir .. "/held.out 2>&1")
+      held:close()
+      out = read(dir .. "/held.out") or ""
+      assert.equals(2, rc, out)
+      assert.not_matches("listening", out)
+      assert.matches("%-%-listen 127%.0%.0%.1:" .. hport .. ": address already in use", out)
       sh("chmod 755 " .. ro)
     end)
   end)

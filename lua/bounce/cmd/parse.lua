@@ -40,7 +40,8 @@ are streamed: memory stays flat on a mailbox of any size; a message over
                    written against Sisimai's dump
   --csv            the same as --format csv: a header line, then one row
                    per result (RFC 4180: CRLF line ends, fields with a comma,
-                   quote or line break quoted, quotes doubled)
+                   quote or line break quoted, quotes doubled; `at` in ISO
+                   8601 UTC, unix seconds in JSON)
   --only failed    leave out delivered records and auto-replies (vacation),
                    as Sisimai does unless asked for them
   --header NAME    also extract this header of the original message (up to
@@ -68,6 +69,10 @@ local CSV_FIELDS = {
   "message_id", "from", "to", "subject", "date", "sender", "campaign", "feedback_type",
   "source_ip", "format", "warnings",
 }
+
+local AT
+for k, f in ipairs(CSV_FIELDS) do if f == "at" then AT = k end end
+local iso = require("bounce.output").iso
 
 local function die(msg)
   io.stderr:write("bounce parse: ", msg, "\n")
@@ -285,6 +290,7 @@ function _M.run(args)
     elseif o.csv then
       local row = {}
       for k, f in ipairs(CSV_FIELDS) do row[k] = r[f] end
+      row[AT] = r.at and iso(r.at)   -- CSV times are ISO 8601 UTC, as in every CSV bounce writes
       local n = #CSV_FIELDS
       for k, h in ipairs(o.headers) do row[n + k] = r.headers and r.headers[h] end
       io.write(csv_row(row, n + #o.headers))

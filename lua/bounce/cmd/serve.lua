@@ -90,9 +90,9 @@ with the token as the password (https://bounce:TOKEN@host/webhooks/postmark).
 
 Before it says it listens, bounce serve checks what the workers will need:
 the LuaJIT build of bounce.core (and bounce.sqlite for a sqlite store), and
-that the user the workers run as (nginx's when started as root) can read the
-policy and rules files and write the SQLite file and its folder. It exits 2
-with the cause otherwise.
+that the policy and rules files load, that the user the workers run as
+(nginx's when started as root) can read them and write the SQLite file and
+its folder, and that the port is free. It exits 2 with the cause otherwise.
 
 Environment:
   BOUNCE_TOKEN           the API token, when --token is not given
@@ -233,10 +233,17 @@ local function core_candidates(given, luadir)
   return list
 end
 
-local NEED_LUAJIT = "nginx runs LuaJIT, so bounce serve needs bounce.core built for Lua 5.1 (a 5.1 build"
-  .. " loads in LuaJIT), and found none. Install the 5.1 rock beside this one: `luarocks --lua-version=5.1"
-  .. " make rockspec/bounce-scm-1.rockspec` in bounce's source folder (with the same --tree as this"
-  .. " bounce, if any), or run `make LUA=luajit` in a checkout, or give --lua-cpath DIR"
+-- What to run: the 5.1 rock in this bounce's own luarocks tree when it is
+-- in one (tree/share/lua/5.x), offline-proof (--deps-mode=none: Debian's
+-- lua-cjson is no rock luarocks can see).
+local function need_luajit(luadir)
+  local tree = luadir and luadir:match("^(.*)/share/lua/5%.%d$")
+  return "nginx runs LuaJIT, so bounce serve needs bounce.core built for Lua 5.1 (a 5.1 build"
+    .. " loads in LuaJIT), and found none. Install the 5.1 rock beside this one, in bounce's source"
+    .. " folder: `luarocks --lua-version=5.1 make" .. (tree and " --tree=" .. tree or "")
+    .. " --deps-mode=none rockspec/bounce-scm-1.rockspec` (--deps-mode=none when lua-cjson comes from"
+    .. " Debian's package, not a rock); or run `make LUA=luajit` in a checkout; or give --lua-cpath DIR"
+end
 
 -- The folder of a LuaJIT build of bounce.core that fits, or nil and a
 -- message saying where it looked and what to install.
@@ -248,7 +255,7 @@ local function core_dir(given, luadir, need_sqlite)
     if ok then return abs(d) end
     if exists(d .. "/bounce/core.so") or given then tried[#tried + 1] = d .. " (" .. why .. ")" end
   end
-  return nil, NEED_LUAJIT .. (#tried > 0 and ". Found, but not usable: " .. concat(tried, "; ") or "")
+  return nil, need_luajit(luadir) .. (#tried > 0 and ". Found, but not usable: " .. concat(tried, "; ") or "")
 end
 
 local function resolver()
@@ -333,6 +340,11 @@ function _M.check_workers(o, db, policy, rules)
       return nil, "--store sqlite:" .. db .. ": " .. f .. " is not readable and writable by " .. who
     end
   end
+  if exists(db) and not o.create then
+    -- an empty file would be an empty history: every address allowed
+    local ok, err = require("bounce.store.url").sqlite_file(db)
+    if not ok then return nil, "--store sqlite:" .. err end
+  end
   return true
 end
 
@@ -407,6 +419,10 @@ function _M.write_conf(o)
   if secret and not require("bounce.webhooks").base64_decode((secret:gsub("^whsec_", ""))) then
     return nil, "--resend-secret: the endpoint's signing secret whsec_... expected"
   end
+  if o.policy then   -- loaded here as init_by_lua will: a broken one stops nginx before it listens
+    local p, perr = require("bounce.policy").load(abs(o.policy))
+    if not p then return nil, "--policy: " .. tostring(perr) end
+  end
   local rules = o.rules and abs(o.rules)
   if rules then
     local n, rerr = require("bounce.rules_file").load(rules)
@@ -456,6 +472,21 @@ function _M.write_conf(o)
 end
 
 -- syntax: status = serve.run(args)
+-- Whether nginx will be able to bind ADDR:PORT (or PORT): true, or nil and
+-- why. nginx binds after "listening" is printed; a port another process
+-- holds is found here instead. Without LuaSocket the answer is yes.
+local function port_free(listen)
+  local ok, socket = pcall(require, "socket")
+  if not ok then return true end
+  local host, port = listen:match("^(.*):(%d+)$")
+  if not host then host, port = "0.0.0.0", listen end
+  host = host:gsub("^%[(.*)%]$", "%1")
+  local s, err = socket.bind(host, tonumber(port))
+  if not s then return nil, err end
+  s:close()
+  return true
+end
+
 function _M.run(args)
   local o, err = parse_args(args or {})
   if not o then return die(err) end
@@ -469,6 +500,8 @@ function _M.run(args)
     io.write(conf, "\n")
     return 0
   end
+  local free, ferr = port_free(o.listen or "127.0.0.1:8025")
+  if not free then return die("--listen " .. (o.listen or "127.0.0.1:8025") .. ": " .. tostring(ferr)) end
   io.stderr:write("bounce serve: listening on http://", o.listen or "127.0.0.1:8025", "/ (nginx prefix ",
     prefix, ", log ", prefix, "/logs/error.log); Ctrl-C stops\n")
   io.stderr:flush()

@@ -45,8 +45,9 @@ turns it off).
                       address that would wait over a minute is unknown
   --db FILE           the bounce history (see replay, import): a
                       suppressed address, or one at a dead domain, is
-                      invalid (history suppressed, dead_domain). Default: $BOUNCE_DB or
-                      ./bounce.db, when it exists
+                      invalid (history suppressed, dead_domain). Default:
+                      $BOUNCE_DB (which must exist), else ./bounce.db when
+                      it exists
   --policy FILE       the policy (retention decides when suppressions end)
   --disposable FILE   disposable domains, one per line (a list you keep):
                       their addresses are risky, disposable=true
@@ -293,7 +294,13 @@ local function setup(o)
   local db = state.db_path(o)
   local f = db ~= ":memory:" and io.open(db, "rb")
   if f then f:close() end
-  if o.db and not f and db ~= ":memory:" then return nil, "--db " .. db .. ": no such file" end
+  -- only the default ./bounce.db may be absent: a history named by --db or
+  -- $BOUNCE_DB that is not there is a mistake, not a clean history
+  local env = os.getenv("BOUNCE_DB")
+  local named = o.db or (env and env ~= "")
+  if named and not f and db ~= ":memory:" then
+    return nil, (o.db and "--db " or "$BOUNCE_DB ") .. db .. ": no such file"
+  end
   if f then
     local t, terr = state.tracker{ db = db, policy = o.policy }
     if not t then return nil, terr end

@@ -49,14 +49,18 @@ local function sqlite_file(path)
     end
     return nil, tostring(err)
   end
-  local ok, head = pcall(f.read, f, 16)
+  local ok, head, rerr = pcall(f.read, f, 16)
   f:close()
+  if ok and head == nil and rerr == nil then
+    return nil, path .. ": an empty file, not a bounce history (--create starts one where no file is)"
+  end
   if not ok or head == nil then
     return nil, path .. ": cannot be read (a folder?)"
   end
   if head ~= SQLITE_MAGIC then return nil, path .. ": not a SQLite database" end
   return true
 end
+_M.sqlite_file = sqlite_file
 
 -- The connect function of a redis-lua store: a new connection, AUTH when
 -- the URL (or opts) gave a password, SELECT when it names a database. A

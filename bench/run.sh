@@ -76,6 +76,7 @@ for f in bench/bench_*.c; do
 done
 for f in bench/*.lua; do
   name=$(basename "$f" .lua)
+  # scorers (make reference, robustness, zoo) are figures of accuracy, not speed
   case "$name" in classify|conformance|reference|robustness|zoo|store_redis|store_shdict|messages|serve_wrk|policyd|verify) continue ;; esac
   for lua in lua5.4 luajit; do
     echo

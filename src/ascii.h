@@ -36,6 +36,20 @@ static inline int bnc_iprefix(const char *a, size_t an, const char *b) {
   return 1;
 }
 
+/* The same two with a needle known to be lower case (a literal of the
+ * parsers): only a is folded, and the needle's length is taken first. */
+static inline int bnc_ieq_lc(const char *a, const char *lc, size_t k) {
+  size_t i;
+  for (i = 0; i < k; i++)
+    if (bnc_lower((unsigned char)a[i]) != lc[i]) return 0;
+  return 1;
+}
+
+static inline int bnc_iprefix_lc(const char *a, size_t an, const char *lc) {
+  size_t k = strlen(lc);
+  return k <= an && bnc_ieq_lc(a, lc, k);
+}
+
 /* Whether a[0..k) equals b[0..k) ignoring ASCII case. Equal words of 8
  * bytes are passed whole (the bytes often agree in case too), the rest
  * compared folded. */

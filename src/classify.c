@@ -435,9 +435,9 @@ static int clause_ended(const char *t, size_t n, size_t from, size_t to, int kin
     if (bnc_is_space((unsigned char)ch) && i + 1 < to) {
       const char *w = t + i + 1;
       size_t left = to - i - 1;
-      if ((left >= 8 && bnc_lower((unsigned char)w[0]) == 'b' && bnc_iprefix(w, left, "because ")) ||
-          (left >= 6 && bnc_lower((unsigned char)w[0]) == 's' && bnc_iprefix(w, left, "since ")) ||
-          (left >= 7 && bnc_lower((unsigned char)w[0]) == 'd' && bnc_iprefix(w, left, "due to ")))
+      if ((left >= 8 && bnc_lower((unsigned char)w[0]) == 'b' && bnc_iprefix_lc(w, left, "because ")) ||
+          (left >= 6 && bnc_lower((unsigned char)w[0]) == 's' && bnc_iprefix_lc(w, left, "since ")) ||
+          (left >= 7 && bnc_lower((unsigned char)w[0]) == 'd' && bnc_iprefix_lc(w, left, "due to ")))
         return 1;
     }
   }

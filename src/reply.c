@@ -203,13 +203,13 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
   const char *p = buf + start;
   size_t n = eol - start, h = 0, hl, e;
   int host_kw = 0, dots;
-  if (bnc_iprefix(p, n, "remote host said:")) {
+  if (bnc_iprefix_lc(p, n, "remote host said:")) {
     e = 17;
     while (e < n && bnc_is_wsp(p[e])) e++;
     return e;
   }
-  if (bnc_iprefix(p, n, "host ")) { h = 5; host_kw = 1; }
-  else if (bnc_iprefix(p, n, "server ")) h = 7;
+  if (bnc_iprefix_lc(p, n, "host ")) { h = 5; host_kw = 1; }
+  else if (bnc_iprefix_lc(p, n, "server ")) h = 7;
   hl = host_token(p + h, n - h, &dots);
   if (hl == 0 || !dots) return 0;
   e = h + hl;
@@ -219,9 +219,9 @@ static size_t skip_wrapper(const char *buf, size_t start, size_t eol,
     if (e == n) return 0;
     e++;
   }
-  if (bnc_iprefix(p + e, n - e, " said:")) e += 6;
-  else if (bnc_iprefix(p + e, n - e, "said:")) e += 5;
-  else if (bnc_iprefix(p + e, n - e, " failed with:")) e += 13;
+  if (bnc_iprefix_lc(p + e, n - e, " said:")) e += 6;
+  else if (bnc_iprefix_lc(p + e, n - e, "said:")) e += 5;
+  else if (bnc_iprefix_lc(p + e, n - e, " failed with:")) e += 13;
   else if (host_kw && e < n && p[e] == ':') e += 1;
   else if (!(host_kw && e == n)) return 0;      /* Exim: "host H [ip]" alone */
   r->rhost_off = start + h;
@@ -323,10 +323,10 @@ static int phrase_at(const char *t, size_t n, size_t i, bnc_reply_t *r) {
   int c = bnc_lower((unsigned char)t[i]);
   int l = c == 'i' ? 0 : c == 'a' ? 1 : c == 'w' ? 2 : c == 'f' ? 3 : -1;
   if (l < 0 || (i > 0 && (IS_ALPHA(t[i - 1]) || IS_DIGIT(t[i - 1])))) return 0;
-  if (lead_len[l] > n - i || !bnc_ieq_n(t + i, lead[l], lead_len[l])) return 0;
+  if (lead_len[l] > n - i || !bnc_ieq_lc(t + i, lead[l], lead_len[l])) return 0;
   for (k = 0; k < sizeof CMD_PHRASES / sizeof CMD_PHRASES[0]; k++)
     if (CMD_PHRASES[k].phrase[0] == c && CMD_PHRASES[k].len <= n - i &&
-        bnc_ieq_n(t + i, CMD_PHRASES[k].phrase, CMD_PHRASES[k].len)) {
+        bnc_ieq_lc(t + i, CMD_PHRASES[k].phrase, CMD_PHRASES[k].len)) {
       r->command = CMD_PHRASES[k].cmd;
       return 1;
     }
@@ -345,10 +345,10 @@ static bnc_command_t find_not_like(const char *t, size_t n) {
   const char *p = t, *end = t + n;
   while (p < end && (p = memchr(p, 'k', (size_t)(end - p))) != NULL) {
     size_t j = (size_t)(p++ - t), k;
-    if (j < 10 || !bnc_ieq_n(t + j - 6, "not like ", 9) || j + 3 > n) continue;
-    if (!bnc_ieq_n(t + j - 10, "did ", 4) && !(j >= 11 && bnc_ieq_n(t + j - 11, "does ", 5))) continue;
+    if (j < 10 || !bnc_ieq_lc(t + j - 6, "not like ", 9) || j + 3 > n) continue;
+    if (!bnc_ieq_lc(t + j - 10, "did ", 4) && !(j >= 11 && bnc_ieq_lc(t + j - 11, "does ", 5))) continue;
     for (k = 0; k < sizeof A / sizeof A[0]; k++)
-      if (bnc_iprefix(t + j + 3, n - j - 3, A[k].after)) return A[k].cmd;
+      if (bnc_iprefix_lc(t + j + 3, n - j - 3, A[k].after)) return A[k].cmd;
   }
   return BNC_CMD_NONE;
 }
@@ -401,7 +401,7 @@ static size_t strip_in_reply(const char *t, size_t n, bnc_reply_t *r) {
   if (e == 0 || t[e - 1] != ')') return n;
   stop = e < 64 ? 0 : e - 64;
   for (i = e; i > stop; i--) {
-    if (t[i - 1] == '(' && e - i >= 12 && bnc_ieq_n(t + i, "in reply to ", 12)) {
+    if (t[i - 1] == '(' && e - i >= 12 && bnc_ieq_lc(t + i, "in reply to ", 12)) {
       bnc_reply_t tmp;
       tmp.command = BNC_CMD_NONE;
       if (phrase_at(t, e, i, &tmp) && r->command == BNC_CMD_NONE)

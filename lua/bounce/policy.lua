@@ -860,8 +860,10 @@ local function run(f, box, limits, ...)
           if co_running() == co then error(what .. " ran too long", 2) end
         end, "", 1)
       end
+      -- where in the policy, when policy code (not a sandbox helper) was running
+      local info = debug_getinfo(2, "S")
       error(sformat("%s ran too long (more than %d instructions or %g s of CPU time)", what, max,
-        limits.seconds), 2)
+        limits.seconds), info and info.source == box.chunkname and 2 or 0)
     end
   end, "", HOOK_EVERY)
   box.budget(limits.pattern)
@@ -1012,7 +1014,8 @@ end
 -- count hook.
 local function bounded_hook(fn, box, source)
   if jit then jit.off(fn, true) end
-  local hbox = { string = box.string, budget = box.budget, what = "on_event" }
+  local hbox = { string = box.string, budget = box.budget, what = "on_event",
+                 chunkname = box.chunkname }
   return function(event, record, decision, batch)
     local limits = { steps = MAX_HOOK_STEPS, pattern = MAX_HOOK_STEPS, memory = MAX_MEMORY,
                      alloc = MAX_HOOK_ALLOC, seconds = MAX_HOOK_SECONDS }
@@ -1066,7 +1069,8 @@ local function load_source(src, source, name, installed)
     return nil, source .. ": binary (precompiled) chunks are not allowed"
   end
   local env, box = sandbox()
-  local f, err = compile_chunk(src, "@" .. source, env)
+  box.chunkname = "@" .. source
+  local f, err = compile_chunk(src, box.chunkname, env)
   if not f then return nil, prefixed(source, err) end
   local ok, t
   if installed then ok, t = pcall(f) else ok, t = run_bounded(f, box) end
@@ -1144,7 +1148,8 @@ function _M.run_source(src, name, what)
     return nil, name .. ": binary (precompiled) chunks are not allowed"
   end
   local env, box = sandbox(what)
-  local f, err = compile_chunk(src, "@" .. name, env)
+  box.chunkname = "@" .. name
+  local f, err = compile_chunk(src, box.chunkname, env)
   if not f then return nil, prefixed(name, err) end
   local ok, v = run_bounded(f, box)
   if not ok then return nil, prefixed(name, v) end

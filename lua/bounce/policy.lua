@@ -771,6 +771,8 @@ local function bounded_rep(s, n, sep)
       error(sformat("string.rep: a result of %.0f bytes is larger than a policy may hold (%d MiB)",
         size, MAX_MEMORY / 1048576), 2)
     end
+    -- Lua's own would loop n times to copy nothing: ("").rep(1e15) never returns
+    if size == 0 then return "" end
   end
   return srep(s, n, sep)
 end

@@ -171,6 +171,11 @@ return { description = tostring(ok) .. " " .. #s }
       assert.equal("policies/x.lua:1: string.rep: a result of 2147483648 bytes is larger than "
         .. "a policy may hold (64 MiB)", err)
       assert.truthy(policy.load_string('local s = ("ab"):rep(1000, ",")\nreturn {}', "ok.lua"))
+      local secs, v = elapsed(function()
+        return policy.run_source('return #(""):rep(1e15) + #string.rep("", 2^52, "")', "x.lua")
+      end)
+      assert.equal(0, v)
+      assert.is_true(secs < 1)
     end)
 
     it("stops a hook that grows a table without end; the tracker keeps its decision", function()

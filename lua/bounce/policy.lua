@@ -70,7 +70,7 @@ _M.FOREVER = FOREVER
 
 local MAX_FILE = 1024 * 1024        -- bytes a policy file may have
 local MAX_STEPS = 10000000          -- VM instructions a policy file may run while loading
-local HOOK_EVERY = 1000
+local HOOK_EVERY = 100
 local MAX_HOOK_STEPS = 1000000      -- VM instructions one on_event call may run
 -- (each bound on instructions is also one on pattern-matching steps)
 local MAX_MEMORY = 64 * 1048576     -- bytes the memory in use may grow by while a policy runs

@@ -204,6 +204,18 @@ return { description = tostring(ok) .. " " .. #s }
       assert.is_true(secs < 5, "took " .. secs .. " s")
       os.remove(path)
     end)
+    it("stops a hook comparing long strings in a loop (no allocation, no pattern)", function()
+      local path = hook_policy("  local a, b = ('x'):rep(2^24), ('x'):rep(2^24) .. 'y'\n"
+        .. "  for i = 1, 1e6 do local c = a < b end")
+      local secs, d = elapsed(function()
+        return tracker(path):record{ rcpt = "a@example.com", type = "hard", at = T0 }
+      end)
+      assert.equal("suppress", d.action)
+      assert.equal("on_event failed: " .. path .. ":3: on_event ran too long (more than 1000000 "
+        .. "instructions or 0.25 s of CPU time)", d.hook_error)
+      assert.is_true(secs < 2, "took " .. secs .. " s")
+      os.remove(path)
+    end)
   end)
 
   describe("a batch's hooks", function()

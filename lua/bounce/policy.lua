@@ -1075,7 +1075,13 @@ local function load_source(src, source, name, installed)
   local f, err = compile_chunk(src, box.chunkname, env)
   if not f then return nil, prefixed(source, err) end
   local ok, t
-  if installed then ok, t = pcall(f) else ok, t = run_bounded(f, box) end
+  if installed then
+    box.budget(MAX_STEPS)   -- its string.find & co. are the sandbox's, so they need steps
+    ok, t = pcall(f)
+    box.budget(0)
+  else
+    ok, t = run_bounded(f, box)
+  end
   if not ok then return nil, prefixed(source, t) end
   if type(t) == "table" and type(t.on_event) == "function" then
     t.on_event = bounded_hook(t.on_event, box, source)

@@ -72,7 +72,7 @@ _M.FOREVER = FOREVER
 
 local MAX_FILE = 1024 * 1024        -- bytes a policy file may have
 local MAX_STEPS = 10000000          -- VM instructions a policy file may run while loading
-local HOOK_EVERY = 1000
+local HOOK_EVERY = 100
 local MAX_HOOK_STEPS = 1000000      -- VM instructions one on_event call may run
 -- (each bound on instructions is also one on pattern-matching steps)
 local MAX_MEMORY = 64 * 1048576     -- bytes the memory in use may grow by while a policy runs
@@ -775,6 +775,8 @@ local function bounded_rep(s, n, sep)
       error(sformat("string.rep: a result of %.0f bytes is larger than a policy may hold (%d MiB)",
         size, MAX_MEMORY / 1048576), 2)
     end
+    -- Lua's own would loop n times to copy nothing: ("").rep(1e15) never returns
+    if size == 0 then return "" end
   end
   return srep(s, n, sep)
 end
@@ -851,12 +853,15 @@ local function run(f, box, limits, ...)
   -- LuaJIT keeps one hook for all coroutines: put the caller's back afterwards.
   local old_hook, old_mask, old_count = debug_gethook()
   local steps, over, max = 0, false, limits.steps
-  local t0 = os_clock()
-  local deadline = t0 + limits.seconds
+  -- the clock starts at the first tick: a run shorter than HOOK_EVERY
+  -- instructions (most hook calls) never asks it
+  local t0, deadline
   debug_sethook(co, function()
     if co_running() ~= co then return end   -- LuaJIT: the caller's thread
     steps = steps + HOOK_EVERY
-    if steps > max or os_clock() > deadline then
+    local now = os_clock()
+    if not t0 then t0, deadline = now, now + limits.seconds end
+    if steps > max or now > deadline then
       if not over then
         over = true
         -- from now on every instruction fails, so a pcall inside cannot swallow it
@@ -864,8 +869,10 @@ local function run(f, box, limits, ...)
           if co_running() == co then error(what .. " ran too long", 2) end
         end, "", 1)
       end
+      -- where in the policy, when policy code (not a sandbox helper) was running
+      local info = debug_getinfo(2, "S")
       error(sformat("%s ran too long (more than %d instructions or %g s of CPU time)", what, max,
-        limits.seconds), 2)
+        limits.seconds), info and info.source == box.chunkname and 2 or 0)
     end
   end, "", HOOK_EVERY)
   box.budget(limits.pattern)
@@ -891,11 +898,14 @@ local function run(f, box, limits, ...)
   elseif ok and co_status(co) ~= "dead" then
     ok, v = false, what .. " may not yield"
   end
-  return ok, v, steps, limits.pattern - pleft, allocated, os_clock() - t0
+  return ok, v, steps, limits.pattern - pleft, allocated, t0 and os_clock() - t0 or 0
 end
 
 local LOAD_LIMITS = { steps = MAX_STEPS, pattern = MAX_STEPS, memory = MAX_MEMORY,
                       alloc = MAX_LOAD_ALLOC, seconds = MAX_LOAD_SECONDS }
+
+local HOOK_LIMITS = { steps = MAX_HOOK_STEPS, pattern = MAX_HOOK_STEPS, memory = MAX_MEMORY,
+                      alloc = MAX_HOOK_ALLOC, seconds = MAX_HOOK_SECONDS }
 
 local function run_bounded(f, box)
   if jit then jit.off(f, true) end
@@ -970,6 +980,29 @@ end
 local ALLOWED = {}
 for _, k in ipairs(DECISION_KEYS) do ALLOWED[k] = true end
 
+-- The first problem in DECISION_KEYS order (unknown fields first), so that
+-- the message does not depend on pairs' order.
+local function decision_error(ret, d)
+  local unknown = {}
+  for k in pairs(ret) do
+    if not ALLOWED[k] then unknown[#unknown + 1] = k end
+  end
+  if #unknown > 0 then
+    sort(unknown, function(a, b) return tostring(a) < tostring(b) end)
+    return "on_event returned a bad decision: unknown field " .. show(unknown[1]) .. ", expected "
+      .. concat(DECISION_KEYS, ", ")
+  end
+  for _, k in ipairs(DECISION_KEYS) do
+    local v = ret[k]
+    if v ~= d[k] and not (v == nil and KEPT[k]) then
+      local ok, why = decision_field(k, v, d)
+      if not ok then return "on_event returned a bad decision: field '" .. k .. "': " .. why end
+    end
+  end
+end
+
+local OPTIONAL = { "retry_at", "expires_at", "since", "cause" }
+
 function _M.check_decision(ret, d)
   if type(ret) ~= "table" or not DECISION.action[ret.action] then
     return nil, "on_event returned " .. (type(ret) == "table"
@@ -977,23 +1010,19 @@ function _M.check_decision(ret, d)
         or show(ret.action)) or "a " .. type(ret))
       .. ", expected a decision table with action send, retry, suppress or hold"
   end
-  for k in pairs(ret) do
-    if not ALLOWED[k] then
-      return nil, "on_event returned a bad decision: unknown field " .. show(k) .. ", expected "
-        .. concat(DECISION_KEYS, ", ")
-    end
-  end
-  for _, k in ipairs(DECISION_KEYS) do
-    local v = ret[k]
-    if not (v == nil and KEPT[k]) then
-      local ok, why = decision_field(k, v, d)
-      if not ok then return nil, "on_event returned a bad decision: field '" .. k .. "': " .. why end
+  -- one pass over what came back: what the tracker gave is valid as it is,
+  -- only changes are checked; a field left out is nil, which the optional
+  -- ones may be and the others keep the tracker's value for
+  for k, v in pairs(ret) do
+    if not ALLOWED[k] or (v ~= d[k] and not decision_field(k, v, d)) then
+      return nil, decision_error(ret, d)
     end
   end
   if ret ~= d then
-    for _, k in ipairs(DECISION_KEYS) do
-      local v = ret[k]
-      if v ~= nil or not KEPT[k] then d[k] = v end
+    for k, v in pairs(ret) do d[k] = v end
+    for i = 1, #OPTIONAL do
+      local k = OPTIONAL[i]
+      d[k] = ret[k]
     end
   end
   return true
@@ -1016,11 +1045,13 @@ end
 -- count hook.
 local function bounded_hook(fn, box, source)
   if jit then jit.off(fn, true) end
-  local hbox = { string = box.string, budget = box.budget, what = "on_event" }
+  local hbox = { string = box.string, budget = box.budget, what = "on_event",
+                 chunkname = box.chunkname }
   return function(event, record, decision, batch)
-    local limits = { steps = MAX_HOOK_STEPS, pattern = MAX_HOOK_STEPS, memory = MAX_MEMORY,
-                     alloc = MAX_HOOK_ALLOC, seconds = MAX_HOOK_SECONDS }
+    local limits = HOOK_LIMITS
     if batch then
+      limits = { steps = MAX_HOOK_STEPS, pattern = MAX_HOOK_STEPS, memory = MAX_MEMORY,
+                 alloc = MAX_HOOK_ALLOC, seconds = MAX_HOOK_SECONDS }
       if batch.spent or batch.steps < HOOK_EVERY or batch.pattern < 1 or batch.alloc < 65536
          or batch.seconds <= 0 then
         batch.spent = true
@@ -1070,10 +1101,17 @@ local function load_source(src, source, name, installed)
     return nil, source .. ": binary (precompiled) chunks are not allowed"
   end
   local env, box = sandbox()
-  local f, err = compile_chunk(src, "@" .. source, env)
+  box.chunkname = "@" .. source
+  local f, err = compile_chunk(src, box.chunkname, env)
   if not f then return nil, prefixed(source, err) end
   local ok, t
-  if installed then ok, t = pcall(f) else ok, t = run_bounded(f, box) end
+  if installed then
+    box.budget(MAX_STEPS)   -- its string.find & co. are the sandbox's, so they need steps
+    ok, t = pcall(f)
+    box.budget(0)
+  else
+    ok, t = run_bounded(f, box)
+  end
   if not ok then return nil, prefixed(source, t) end
   if type(t) == "table" and type(t.on_event) == "function" then
     t.on_event = bounded_hook(t.on_event, box, source)
@@ -1148,7 +1186,8 @@ function _M.run_source(src, name, what)
     return nil, name .. ": binary (precompiled) chunks are not allowed"
   end
   local env, box = sandbox(what)
-  local f, err = compile_chunk(src, "@" .. name, env)
+  box.chunkname = "@" .. name
+  local f, err = compile_chunk(src, box.chunkname, env)
   if not f then return nil, prefixed(name, err) end
   local ok, v = run_bounded(f, box)
   if not ok then return nil, prefixed(name, v) end

@@ -404,8 +404,10 @@ local function run_hook(self, hook, ev, key, d, budget)
   local blob = self.store:get(key)
   local rec = blob and decode(blob) or clean_record()
   rec.rcpt = key
-  local given = {}   -- the hook's copy: one that fails half way leaves d as it was
-  for k, v in pairs(d) do given[k] = v end
+  -- the hook's copy: one that fails half way leaves d as it was
+  local given = { action = d.action, state = d.state, reason = d.reason, attempts = d.attempts,
+                  retry_at = d.retry_at, expires_at = d.expires_at, since = d.since,
+                  cause = d.cause, rcpt = d.rcpt, event = d.event, at = d.at }
   local ok, ret = pcall(hook, ev, rec, given, budget)
   local err
   if not ok then

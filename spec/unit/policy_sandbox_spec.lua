@@ -171,10 +171,16 @@ return { description = tostring(ok) .. " " .. #s }
       assert.equal("policies/x.lua:1: string.rep: a result of 2147483648 bytes is larger than "
         .. "a policy may hold (64 MiB)", err)
       assert.truthy(policy.load_string('local s = ("ab"):rep(1000, ",")\nreturn {}', "ok.lua"))
+      local secs, v = elapsed(function()
+        return policy.run_source('return #(""):rep(1e15) + #string.rep("", 2^52, "")', "x.lua")
+      end)
+      assert.equal(0, v)
+      assert.is_true(secs < 1)
     end)
 
     it("stops a hook that grows a table without end; the tracker keeps its decision", function()
-      local path = hook_policy("  local t = {}\n  for i = 1, 1e9 do t[i] = ('x'):rep(1e5) .. i end")
+      local path = hook_policy("  local s, t = 'x', {}\n  for i = 1, 20 do s = s .. s end\n"
+        .. "  for i = 1, 1e9 do t[i] = s .. i end")
       local d = tracker(path):record{ rcpt = "a@example.com", type = "hard", at = T0 }
       assert.equal("suppress", d.action)
       assert.equal("on_event failed: " .. path .. ": on_event needs more than 64 MiB of memory",
@@ -196,6 +202,18 @@ return { description = tostring(ok) .. " " .. #s }
               ": on_event allocated more than 256 MiB")
       assert.equal("on_event failed: " .. path .. ": on_event allocated more than 256 MiB", msg)
       assert.is_true(secs < 5, "took " .. secs .. " s")
+      os.remove(path)
+    end)
+    it("stops a hook comparing long strings in a loop (no allocation, no pattern)", function()
+      local path = hook_policy("  local a, b = ('x'):rep(2^24), ('x'):rep(2^24) .. 'y'\n"
+        .. "  for i = 1, 1e6 do local c = a < b end")
+      local secs, d = elapsed(function()
+        return tracker(path):record{ rcpt = "a@example.com", type = "hard", at = T0 }
+      end)
+      assert.equal("suppress", d.action)
+      assert.equal("on_event failed: " .. path .. ":3: on_event ran too long (more than 1000000 "
+        .. "instructions or 0.25 s of CPU time)", d.hook_error)
+      assert.is_true(secs < 2, "took " .. secs .. " s")
       os.remove(path)
     end)
   end)

@@ -211,6 +211,8 @@ function _M.new(opts)
     reloader = false,   -- set by a policy path (false, not nil: no __index lookup per event)
     fast = false,
     hflush = false,
+    live = false,   -- domain -> until when a delivery there need not read its mark
+    nlive = 0,
   }, T)
   if type(self.clock) ~= "function" then argerr(1, "tracker", "field 'clock': function expected") end
   if type(self.random) ~= "function" then argerr(1, "tracker", "field 'random': function expected") end
@@ -497,6 +499,13 @@ end
 local DEAD = "@"
 local RC_HOSTUNKNOWN = REASON.hostunknown
 local EV_DELIVERED = EVENT.delivered
+-- On a store where a read is a round trip (all but the memory store), a
+-- delivery that found no mark trusts that answer for its domain for
+-- LIVE_TTL seconds of the tracker's clock: deliveries cost a read per
+-- domain and second, not one each. A mark this tracker makes ends the
+-- trust at once; one another process makes is lifted by this tracker's
+-- deliveries from LIVE_TTL later. (t:check always reads.)
+local LIVE_TTL, LIVE_MAX = 1, 10000
 
 -- The params a domain's mark is stepped with: the policy's, for that domain
 -- and reason hostunknown, with retention.domain as the hard retention.
@@ -512,6 +521,8 @@ end
 
 -- Marks domain dead from at (a longer mark in place stays). true, or nil, err.
 local function mark_dead(self, domain, at)
+  local live = self.live
+  if live and live[domain] then live[domain] = nil end
   local d, err = transition(self, DEAD .. domain, domain, EV_HARD, "hostunknown", true, at, "hard",
                             dead_params(self, domain))
   if not d then return nil, err end
@@ -534,13 +545,32 @@ local function lift_dead(self, domain)
   return nil, "store: too many conflicting writes for " .. key
 end
 
+-- A delivery at domain: lifts its mark, unless a read less than LIVE_TTL
+-- ago found none (stores without apply only).
+local function delivered_at(self, domain)
+  if self.apply then return lift_dead(self, domain) end
+  local live, now = self.live, self.clock()
+  if type(now) ~= "number" then return lift_dead(self, domain) end
+  if not live or self.nlive >= LIVE_MAX then
+    live = {}
+    self.live, self.nlive = live, 0
+  end
+  local t = live[domain]
+  if t and now >= t - LIVE_TTL and now < t then return true end
+  local ok, err = lift_dead(self, domain)
+  if not ok then return nil, err end
+  if not t then self.nlive = self.nlive + 1 end
+  live[domain] = now + LIVE_TTL
+  return true
+end
+
 -- After an event of code `code` at domain: marks it dead or lifts its mark.
 -- nil, err when the store failed (the address's own record is written).
 local function follow_domain(self, code, rc, permanent, domain, at)
   if code == EV_HARD then
     if rc == RC_HOSTUNKNOWN and permanent ~= false then return mark_dead(self, domain, at) end
   elseif code == EV_DELIVERED then
-    return lift_dead(self, domain)
+    return delivered_at(self, domain)
   end
   return true
 end

@@ -502,10 +502,10 @@ local EV_DELIVERED = EVENT.delivered
 -- On a store where a read is a round trip (all but the memory store), a
 -- delivery that found no mark trusts that answer for its domain for
 -- LIVE_TTL seconds of the tracker's clock: deliveries cost a read per
--- domain and second, not one each. A mark this tracker makes ends the
+-- domain and minute, not one each. A mark this tracker makes ends the
 -- trust at once; one another process makes is lifted by this tracker's
--- deliveries from LIVE_TTL later. (t:check always reads.)
-local LIVE_TTL, LIVE_MAX = 1, 10000
+-- deliveries within LIVE_TTL. (t:check always reads.)
+local LIVE_TTL, LIVE_MAX = 60, 10000
 
 -- The params a domain's mark is stepped with: the policy's, for that domain
 -- and reason hostunknown, with retention.domain as the hard retention.
@@ -836,9 +836,12 @@ local function dead_why(domain, r)
 end
 
 -- Whether domain is dead at `at`: true and the why, false, or nil, err
--- when the store failed.
-local function dead_domain(self, domain, at)
-  local blob, err = self.store:get(DEAD .. domain)
+-- when the store failed. blob: the mark when the caller read it already
+-- (false: it did, and found none).
+local function dead_domain(self, domain, at, blob)
+  local err
+  if blob == false then return false end
+  if blob == nil then blob, err = self.store:get(DEAD .. domain) end
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
     return false
@@ -865,7 +868,14 @@ function T:check(rcpt, at)
   elseif type(at) ~= "number" or at < 1 or at >= 4294967296 or at % 1 ~= 0 then
     at = check_at(at, "check", 2)
   end
-  local blob, err = self.store:get(key)
+  local s = self.store
+  local blob, err, mark
+  if s.get2 then   -- the record and the domain's mark in one round trip
+    blob, mark, err = s:get2(key, DEAD .. kerr)
+    if err == nil and mark == nil then mark = false end
+  else
+    blob, err = s:get(key)
+  end
   local r, derr
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
@@ -876,7 +886,7 @@ function T:check(rcpt, at)
       return false, explain(r, at)
     end
   end
-  local dead, dwhy = dead_domain(self, kerr, at)   -- kerr: the address's domain
+  local dead, dwhy = dead_domain(self, kerr, at, mark)   -- kerr: the address's domain
   if dead then return false, dwhy end
   if dead == nil then return nil, dwhy end
   if not r then return true, "active: no history" end

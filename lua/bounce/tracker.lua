@@ -487,9 +487,10 @@ end
 -- Dead domains
 ------------------------------------------------------------------------------
 
--- A hard bounce for reason hostunknown (the domain does not exist, has a null
--- MX, or neither MX nor address: RFC 5321 5.1, RFC 7505) says the same of
--- every address there, so it marks the domain dead for retention.domain.
+-- A hard bounce for reason hostunknown (the domain does not exist, or has
+-- neither MX nor address: RFC 5321 5.1) says the same of every address
+-- there, so it marks the domain dead for retention.domain. A 4xx one (a DNS
+-- failure that may pass, such as Postfix's 450 4.1.2) marks nothing.
 -- The mark is a record like an address's (suppressed, cause hard, reason
 -- hostunknown, since, until) under the key "@" .. domain, which no address
 -- normalizes to: so every store keeps it with no change to the store

@@ -262,7 +262,8 @@ describe("bounce.tracker", function()
 
     it("a 72 h outage: by count at 10 h 40 when retrying at retry_at, by window at 72 h daily", function()
       local t = tracker()
-      local at, d, tries = T0, nil, {}
+      local at, tries = T0, {}
+      local d
       repeat
         d = t:record{ rcpt = "a@down.example", reply = "451 4.3.0 Temporary server error", at = at }
         tries[#tries + 1] = (at - T0) / M

@@ -74,8 +74,8 @@ return {
     complaint = "forever",   -- the recipient reported the mail as spam
     unsubscribe = "forever", -- the recipient asked to stop
     manual = "forever",      -- suppressed by hand
-    -- a hard bounce for reason hostunknown (no such domain, a null MX, no MX and
-    -- no address) marks the whole domain dead this long: t:check refuses every
+    -- a hard bounce for reason hostunknown (no such domain, or no MX and no
+    -- address) marks the whole domain dead this long: t:check refuses every
     -- address there, until a delivery to one of them or t:release(domain). A
     -- domain that lapsed may be registered again, so not forever.
     domain = "30d",

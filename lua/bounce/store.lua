@@ -25,6 +25,9 @@
 --       the suppressions ended at `at` and the records known to fail their
 --       check (t:expire reads this when present).
 --   n          = store:count()          (optional) number of records.
+--   a, b, err  = store:get2(key_a, key_b)   (optional) two gets in one call,
+--       for stores where a read is a round trip (Redis): t:check reads an
+--       address's record and its domain's dead-domain mark with it.
 --   ok, err    = store:update(key, fn)  (optional)
 --       Read-modify-write of one record for stores where a read costs a
 --       round trip (Redis): the store calls write, new, ttl = fn(old) with

@@ -218,6 +218,8 @@ function _M.new(opts)
     reloader = false,   -- set by a policy path (false, not nil: no __index lookup per event)
     fast = false,
     hflush = false,
+    live = false,   -- domain -> until when a delivery there need not read its mark
+    nlive = 0,
   }, T)
   if type(self.clock) ~= "function" then argerr(1, "tracker", "field 'clock': function expected") end
   if type(self.random) ~= "function" then argerr(1, "tracker", "field 'random': function expected") end
@@ -500,9 +502,10 @@ end
 -- Dead domains
 ------------------------------------------------------------------------------
 
--- A hard bounce for reason hostunknown (the domain does not exist, has a null
--- MX, or neither MX nor address: RFC 5321 5.1, RFC 7505) says the same of
--- every address there, so it marks the domain dead for retention.domain.
+-- A hard bounce for reason hostunknown (the domain does not exist, or has
+-- neither MX nor address: RFC 5321 5.1) says the same of every address
+-- there, so it marks the domain dead for retention.domain. A 4xx one (a DNS
+-- failure that may pass, such as Postfix's 450 4.1.2) marks nothing.
 -- The mark is a record like an address's (suppressed, cause hard, reason
 -- hostunknown, since, until) under the key "@" .. domain, which no address
 -- normalizes to: so every store keeps it with no change to the store
@@ -512,6 +515,13 @@ end
 local DEAD = "@"
 local RC_HOSTUNKNOWN = REASON.hostunknown
 local EV_DELIVERED = EVENT.delivered
+-- On a store where a read is a round trip (all but the memory store), a
+-- delivery that found no mark trusts that answer for its domain for
+-- LIVE_TTL seconds of the tracker's clock: deliveries cost a read per
+-- domain and minute, not one each. A mark this tracker makes ends the
+-- trust at once; one another process makes is lifted by this tracker's
+-- deliveries within LIVE_TTL. (t:check always reads.)
+local LIVE_TTL, LIVE_MAX = 60, 10000
 
 -- The params a domain's mark is stepped with: the policy's, for that domain
 -- and reason hostunknown, with retention.domain as the hard retention.
@@ -527,6 +537,8 @@ end
 
 -- Marks domain dead from at (a longer mark in place stays). true, or nil, err.
 local function mark_dead(self, domain, at)
+  local live = self.live
+  if live and live[domain] then live[domain] = nil end
   local d, err = transition(self, DEAD .. domain, domain, EV_HARD, "hostunknown", true, at, "hard",
                             dead_params(self, domain))
   if not d then return nil, err end
@@ -549,13 +561,32 @@ local function lift_dead(self, domain)
   return nil, "store: too many conflicting writes for " .. key
 end
 
+-- A delivery at domain: lifts its mark, unless a read less than LIVE_TTL
+-- ago found none (stores without apply only).
+local function delivered_at(self, domain)
+  if self.apply then return lift_dead(self, domain) end
+  local live, now = self.live, self.clock()
+  if type(now) ~= "number" then return lift_dead(self, domain) end
+  if not live or self.nlive >= LIVE_MAX then
+    live = {}
+    self.live, self.nlive = live, 0
+  end
+  local t = live[domain]
+  if t and now >= t - LIVE_TTL and now < t then return true end
+  local ok, err = lift_dead(self, domain)
+  if not ok then return nil, err end
+  if not t then self.nlive = self.nlive + 1 end
+  live[domain] = now + LIVE_TTL
+  return true
+end
+
 -- After an event of code `code` at domain: marks it dead or lifts its mark.
 -- nil, err when the store failed (the address's own record is written).
 local function follow_domain(self, code, rc, permanent, domain, at)
   if code == EV_HARD then
     if rc == RC_HOSTUNKNOWN and permanent ~= false then return mark_dead(self, domain, at) end
   elseif code == EV_DELIVERED then
-    return lift_dead(self, domain)
+    return delivered_at(self, domain)
   end
   return true
 end
@@ -832,9 +863,12 @@ local function dead_why(domain, r)
 end
 
 -- Whether domain is dead at `at`: true and the why, false, or nil, err
--- when the store failed.
-local function dead_domain(self, domain, at)
-  local blob, err = self.store:get(DEAD .. domain)
+-- when the store failed. blob: the mark when the caller read it already
+-- (false: it did, and found none).
+local function dead_domain(self, domain, at, blob)
+  local err
+  if blob == false then return false end
+  if blob == nil then blob, err = self.store:get(DEAD .. domain) end
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
     return false
@@ -861,7 +895,14 @@ function T:check(rcpt, at)
   elseif type(at) ~= "number" or at < 1 or at >= 4294967296 or at % 1 ~= 0 then
     at = check_at(at, "check", 2)
   end
-  local blob, err = self.store:get(key)
+  local s = self.store
+  local blob, err, mark
+  if s.get2 then   -- the record and the domain's mark in one round trip
+    blob, mark, err = s:get2(key, DEAD .. kerr)
+    if err == nil and mark == nil then mark = false end
+  else
+    blob, err = s:get(key)
+  end
   local r, derr
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
@@ -872,7 +913,7 @@ function T:check(rcpt, at)
       return false, explain(r, at)
     end
   end
-  local dead, dwhy = dead_domain(self, kerr, at)   -- kerr: the address's domain
+  local dead, dwhy = dead_domain(self, kerr, at, mark)   -- kerr: the address's domain
   if dead then return false, dwhy end
   if dead == nil then return nil, dwhy end
   if not r then return true, "active: no history" end

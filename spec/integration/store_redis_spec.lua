@@ -253,6 +253,35 @@ describe("store.redis (redis-lua, real redis-server)", function()
       assert.equals(5, d.attempts)
     end)
 
+    it("checks an address and its domain's mark in one MGET; deliveries read the mark once a minute",
+       function()
+      local s = assert(bounce.store.redis(srv:client(), fresh()))
+      local t = tracker(s)
+      local function mgets()
+        return tonumber(srv:cli("INFO commandstats"):match("cmdstat_mget:calls=(%d+)")) or 0
+      end
+      assert(t:record{ rcpt = "x@lapsed.example", type = "hard", reason = "hostunknown", at = 1780000000 })
+      local delta, m0 = round_trips(), mgets()
+      local ok, text = t:check("y@lapsed.example", 1780000060)
+      assert.is_false(ok)
+      assert.matches("^dead domain lapsed%.example since ", text)
+      assert.is_true((t:check("y@alive.example", 1780000060)))
+      assert.equals(2, mgets() - m0)
+      assert.same({ scripts = 0, gets = 0 }, delta())
+      -- the first delivery at a domain reads its mark; the next ones in the minute do not
+      for i = 1, 5 do
+        assert(t:record{ rcpt = "u" .. i .. "@alive.example", type = "delivered", at = 1780000100 })
+      end
+      assert.same({ scripts = 5, gets = 1 }, delta())
+      assert(t:record{ rcpt = "z@lapsed.example", type = "delivered", at = 1780000100 })
+      assert.is_true((t:check("y@lapsed.example", 1780000160)))
+      local a, b, err = s:get2("z@lapsed.example", "nobody@lapsed.example")
+      assert.same({ true, nil, nil }, { type(a) == "string" and #a == 32, b, err })
+      local cs = assert(bounce.store.redis(srv:client(), { prefix = s.prefix, cluster = true }))
+      local ca, cb = cs:get2("z@lapsed.example", "nobody@lapsed.example")
+      assert.same({ a, nil }, { ca, cb })
+    end)
+
     it("never answers check or get from its cache", function()
       local s = assert(bounce.store.redis(srv:client(), fresh()))
       local other = assert(bounce.store.redis(srv:client(), { prefix = s.prefix }))

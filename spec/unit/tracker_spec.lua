@@ -246,6 +246,39 @@ describe("bounce.tracker", function()
     end)
   end)
 
+  describe("the README's worked examples of the streak (default policy)", function()
+    it("a weekly campaign: suppressed at the 2nd soft bounce, by the 72 h window", function()
+      local t = tracker()
+      local d = t:record{ rcpt = "full@example.org", reply = "452 4.2.2 Mailbox full", at = T0 }
+      assert.same({ "retry", 1 }, { d.action, d.attempts })
+      d = t:record{ rcpt = "full@example.org", reply = "452 4.2.2 Mailbox full", at = T0 + 7 * D }
+      assert.same({ "suppress", 2, "soft_exhausted", T0 + 37 * D }, { d.action, d.attempts, d.cause, d.expires_at })
+      -- a delivery in week 2 instead: week 3 starts a new streak
+      t:record{ rcpt = "back@example.org", type = "soft", at = T0 }
+      t:record{ rcpt = "back@example.org", type = "delivered", at = T0 + 7 * D }
+      d = t:record{ rcpt = "back@example.org", type = "soft", at = T0 + 14 * D }
+      assert.same({ "retry", 1 }, { d.action, d.attempts })
+    end)
+
+    it("a 72 h outage: by count at 10 h 40 when retrying at retry_at, by window at 72 h daily", function()
+      local t = tracker()
+      local at, tries = T0, {}
+      local d
+      repeat
+        d = t:record{ rcpt = "a@down.example", reply = "451 4.3.0 Temporary server error", at = at }
+        tries[#tries + 1] = (at - T0) / M
+        if d.retry_at then at = d.retry_at end
+      until d.action ~= "retry"
+      assert.same({ 0, 10, 40, 160, 640 }, tries)
+      assert.same({ "suppress", 5 }, { d.action, d.attempts })
+      for day = 0, 3 do
+        d = t:record{ rcpt = "b@down.example", reply = "451 4.3.0 Temporary server error", at = T0 + day * D }
+        assert.equal(day < 3 and "retry" or "suppress", d.action, "day " .. day)
+      end
+      assert.equal(4, d.attempts)
+    end)
+  end)
+
   describe("dead domains", function()
     local NXDOMAIN = "554 5.4.4 Host or domain name not found. Name service error for name=lapsed.example "
       .. "type=MX: Host not found"
@@ -315,6 +348,33 @@ describe("bounce.tracker", function()
         t:record{ rcpt = "o@back.example", type = "auto_reply", at = T0 + 4 * H }
         assert.is_true((t:check("c@back.example", T0 + 5 * H)))
       end
+    end)
+
+    it("on a store with round trips, reads a domain's mark for deliveries once a minute", function()
+      local s, reads = store.table(), 0
+      local counted = { get = function(_, k) if k:sub(1, 1) == "@" then reads = reads + 1 end return s:get(k) end,
+                        cas = function(_, ...) return s:cas(...) end, scan = function() return s:scan() end }
+      local now = T0
+      local clock = function() return now end
+      local t = tracker(nil, { store = counted, clock = clock })
+      for i = 1, 50 do t:record{ rcpt = "u" .. i .. "@live.example", type = "delivered", at = T0 } end
+      assert.equal(1, reads)
+      -- another process's mark: lifted by this tracker's deliveries a minute later
+      local other = tracker(nil, { store = counted, clock = clock })
+      other:record{ rcpt = "x@live.example", type = "hard", reason = "hostunknown", at = T0 }
+      t:record{ rcpt = "u1@live.example", type = "delivered", at = T0 }
+      assert.is_false((t:check("v@live.example", T0)))
+      now = T0 + 59
+      t:record{ rcpt = "u1@live.example", type = "delivered", at = T0 + 1 }
+      assert.is_false((t:check("v@live.example", T0 + 1)))
+      now = T0 + 60
+      t:record{ rcpt = "u1@live.example", type = "delivered", at = T0 + 1 }
+      assert.is_true((t:check("v@live.example", T0 + 1)))
+      -- its own mark: the next delivery reads, and lifts it
+      t:record{ rcpt = "x@live.example", type = "hard", reason = "hostunknown", at = T0 + 1 }
+      assert.is_false((t:check("v@live.example", T0 + 1)))
+      t:record{ rcpt = "u2@live.example", type = "delivered", at = T0 + 1 }
+      assert.is_true((t:check("v@live.example", T0 + 1)))
     end)
 
     it("t:release(domain) lifts it; the address stays suppressed", function()

@@ -380,6 +380,32 @@ function S:get(key)
   return v
 end
 
+-- syntax: blob_a, blob_b, err = s:get2(key_a, key_b)
+-- Two records in one round trip (MGET), as get() reads each: t:check reads
+-- an address's record and its domain's dead-domain mark so. On a Cluster
+-- (opts.cluster) the keys may sit in two slots: two GETs.
+function S:get2(a, b)
+  if type(a) ~= "string" then argerr(1, "get2", "string expected, got " .. type(a)) end
+  if type(b) ~= "string" then argerr(2, "get2", "string expected, got " .. type(b)) end
+  if self.cluster then
+    local va, err = self:get(a)
+    if err then return nil, nil, err end
+    local vb
+    vb, err = self:get(b)
+    if err then return nil, nil, err end
+    return va, vb
+  end
+  local res, err = command(self, true, "mget", key_of(self, a), key_of(self, b))
+  if err then return nil, nil, err end
+  if type(res) ~= "table" then return nil, nil, "redis: unexpected reply to MGET" end
+  local va, vb = res[1], res[2]
+  if va == null or va == false then va = nil end
+  if vb == null or vb == false then vb = nil end
+  remember(self, a, va)
+  remember(self, b, vb)
+  return va, vb
+end
+
 -- syntax: ok, err = s:cas(key, old, new [, ttl])
 -- true when written, false when the value was not `old`, nil, err when
 -- Redis failed (the write may or may not have happened: read again).

@@ -520,3 +520,53 @@ describe("bounce.parse layouts: legacy charsets", function()
     assert.equal("Gr\195\188\195\159e", read(dsn("=?utf-8?Q?Gr=C3=BC=C3=9Fe?="))[1].subject)   -- kept
   end)
 end)
+
+describe("bounce.parse layouts: delay warnings in plain text", function()
+  local function notice(subject, body)
+    return lines({ "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>", "To: news@example.com",
+      "Subject: " .. subject, "Date: Mon, 09 Mar 2015 10:00:00 +0000", "" }) .. body
+  end
+  local EXIM = "This message was created automatically by mail delivery software.\n\n" ..
+    "A message that you sent has not yet been delivered to one or more of its\n" ..
+    "recipients after more than 24 hours on the queue on mx.example.net.\n\n" ..
+    "  ann@example.org\n    host mx.example.org [192.0.2.1]\n" ..
+    "    Delay reason: SMTP error from remote mail server after RCPT TO:<ann@example.org>:\n" ..
+    "    451 4.7.1 Greylisted, try again later\n\n" ..
+    "No action is required on your part. Delivery attempts will continue for\nsome time.\n"
+  local POSTFIX = "This is the mail system at host mx.example.net.\n\n" ..
+    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n\n" ..
+    "Your message could not be delivered for more than 4 hour(s).\nIt will be retried until it is 5 day(s) old.\n\n" ..
+    "<ann@example.org>: host mx.example.org[192.0.2.1] said: 450 4.2.0 Mailbox\n" ..
+    "    temporarily unavailable (in reply to RCPT TO command)\n"
+  local GENERIC = "THIS IS A WARNING MESSAGE ONLY.\n\nDelivery to the following recipients has been delayed.\n\n" ..
+    "       ann@example.org\n\nThe server will continue to attempt delivery of this message.\n"
+
+  it("reads a warning as delayed, whatever the MTA's template", function()
+    for name, m in pairs({
+      exim = notice("Warning: message 1abcDE-000123-AB delayed 24 hours", EXIM),
+      exim_subject_plain = notice("Mail delivery notice", EXIM),
+      postfix = notice("Delayed Mail (still being retried)", POSTFIX),
+      postfix_subject_plain = notice("Undelivered Mail Returned to Sender", POSTFIX),
+      generic = notice("Delivery Status Notification (Delay)", GENERIC),
+    }) do
+      local list = read(m)
+      assert.same({ name, 1, "ann@example.org", "delayed", true },
+                  { name, #list, list[1].rcpt, list[1].action, list[1].delayed })
+      assert.is_not.equal("hard", list[1].type, name)
+    end
+  end)
+
+  it("keeps a failure that gave up a failure", function()
+    local final = notice("Mail delivery failed: returning message to sender",
+      "This message was created automatically by mail delivery software.\n\n" ..
+      "A message that you sent could not be delivered to one or more of its\n" ..
+      "recipients. This is a permanent error. The following address(es) failed:\n\n" ..
+      "  ann@example.org\n    retry timeout exceeded\n")
+    local r = read(final)[1]
+    assert.same({ "ann@example.org", "failed", false }, { r.rcpt, r.action, r.delayed })
+    r = read(notice("Undelivered Mail Returned to Sender", POSTFIX:gsub("THIS IS A WARNING ONLY%.  YOU DO NOT " ..
+      "NEED TO RESEND YOUR MESSAGE%.", "Your message has not been delivered."):gsub("It will be retried until " ..
+      "it is 5 day%(s%) old%.\n", "")))[1]
+    assert.same({ "failed", false }, { r.action, r.delayed })
+  end)
+end)

@@ -570,3 +570,30 @@ describe("bounce.parse layouts: delay warnings in plain text", function()
     assert.same({ "failed", false }, { r.action, r.delayed })
   end)
 end)
+
+describe("bounce.parse layouts: a Diagnostic-Code over several lines", function()
+  local function dsn(diag)
+    return lines({ "From: MAILER-DAEMON@mx.example.net", "To: news@example.com",
+      "Subject: Returned mail: Could not send message", "Date: Mon, 09 Mar 2015 10:00:00 +0000",
+      "MIME-Version: 1.0", 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "",
+      "--b", "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.net", "",
+      "Final-Recipient: rfc822; ann@example.org", "Action: failed", "Status: 5.7.1",
+      "Diagnostic-Code: " .. diag, "", "--b--" })
+  end
+  local REPLY = { "550-5.7.1 [192.0.2.31] Our system has detected that this message is",
+    "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to us,",
+    "550 5.7.1 this message has been blocked as spam" }
+
+  it("reads the reply's lines written at the margin as the reply, as folded ones are", function()
+    local margin = read(dsn("SMTP; " .. table.concat(REPLY, "\n")))[1]
+    local folded = read(dsn("SMTP; " .. table.concat(REPLY, "\n ")))[1]
+    assert.same({ "ann@example.org", "spamdetected", "5.7.1", 550 },
+                { margin.rcpt, margin.reason, margin.status, margin.code })
+    assert.same({ margin.reason, margin.status, margin.code }, { folded.reason, folded.status, folded.code })
+  end)
+
+  it("takes no line that is not the same reply's", function()
+    local r = read(dsn("SMTP; 550-5.7.1 first line\nX-Other: 550 5.1.1 user unknown"))[1]
+    assert.is_nil(r.diagnostic:find("X-Other", 1, true))
+  end)
+end)

@@ -597,3 +597,50 @@ describe("bounce.parse layouts: a Diagnostic-Code over several lines", function(
     assert.is_nil(r.diagnostic:find("X-Other", 1, true))
   end)
 end)
+
+describe("bounce.parse layouts: a report's human-readable part listing several recipients", function()
+  local function report(text, groups)
+    local l = { "From: MAILER-DAEMON@mx.example.net", "To: news@example.com",
+      "Subject: Delivery status notification: error", "Date: Mon, 09 Mar 2015 10:00:00 +0000", "MIME-Version: 1.0",
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "", "--b",
+      "Content-Type: text/plain; charset=us-ascii", "", text, "", "--b", "Content-Type: message/delivery-status", "",
+      "Reporting-MTA: dns; mx.example.net", "" }
+    for _, g in ipairs(groups) do
+      l[#l + 1] = "Final-Recipient: rfc822; " .. g
+      l[#l + 1] = "Action: failed"
+      l[#l + 1] = "Status: 5.0.0"
+      l[#l + 1] = ""
+    end
+    l[#l + 1] = "--b--"
+    return lines(l)
+  end
+  local RCPTS = { "ann@example.org", "bob@example.com", "cat@example.net" }
+  local WANT = { ["ann@example.org"] = "userunknown", ["bob@example.com"] = "mailboxfull",
+                 ["cat@example.net"] = "hasmoved" }
+  local function check(text)
+    for _, order in ipairs({ RCPTS, { RCPTS[3], RCPTS[1], RCPTS[2] } }) do
+      local list = read(report(text, order))
+      assert.equal(3, #list)
+      for _, r in ipairs(list) do assert.equal(WANT[r.rcpt], r.reason, r.rcpt) end
+    end
+  end
+
+  it("gives each recipient its own line, as OpenSMTPD lists them", function()
+    check("An error has occurred while attempting to deliver a message for\nthe following list of recipients:\n\n" ..
+      "ann@example.org: 550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown\n" ..
+      "bob@example.com: 552 5.2.2 Requested mail action aborted: exceeded storage allocation\n" ..
+      "cat@example.net: 551 5.1.6 User not local; please try <cat@new.example.net>")
+  end)
+
+  it("gives each recipient its own block, as Exim lists them", function()
+    check("The following address(es) failed:\n\n" ..
+      "  ann@example.org\n    host mx.example.org [192.0.2.1]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<ann@example.org>:\n    550 5.1.1 user unknown\n" ..
+      "  bob@example.com\n    host mx.example.com [192.0.2.2]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<bob@example.com>:\n" ..
+      "    552-5.2.2 The email account that you tried to reach is over quota\n    552 5.2.2 please try later\n" ..
+      "  cat@example.net\n    host mx.example.net [192.0.2.3]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<cat@example.net>:\n" ..
+      "    551 5.1.6 User not local; please try <cat@new.example.net>")
+  end)
+end)

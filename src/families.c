@@ -716,19 +716,21 @@ static int delay_warning(ctx_t *c, const top_t *top) {
     "you do not need to resend", "delivery to the following recipients has been delayed",
     "delivery to the following recipient has been delayed", "has been delayed"
   };
-  size_t i, k;
+  enum { NSAY = sizeof SAY / sizeof SAY[0] };
+  size_t i, pos[NSAY];
+  nset_t ns;
   if (top->subject.p && bnc_msg_ifind(top->subject.p, top->subject.n, "delay")) return 1;
+  nset_init(&ns, SAY, NSAY);               /* the phrases in one pass per text */
   for (i = 0; i < c->ntexts; i++) {
     size_t n = text_cut(c, c->texts[i]);
-    if (n > 4096) n = 4096;
-    for (k = 0; k < sizeof SAY / sizeof SAY[0]; k++)
-      if (bnc_msg_ifind(c->texts[i].p, n, SAY[k])) return 1;
+    if (nset_scan(&ns, c->texts[i].p, n > 4096 ? 4096 : n, pos, 1)) return 1;
   }
   return 0;
 }
 
 void bnc_msg_read_family(ctx_t *c, const top_t *top) {
   bnc_message_t *m = c->m;
+  int made = m->nrcpt == 0;                    /* the records will be this reader's */
   const family_t *f = m->nrcpt || c->have_fb ? NULL
                      : family_of(c, top, bnc_msg_hval(c, top->raw, top->fold, T_XMAILER));
   size_t i;
@@ -745,7 +747,7 @@ void bnc_msg_read_family(ctx_t *c, const top_t *top) {
     if (m->nrcpt) m->format = f ? f->name : "unknown";
   }
   for (i = 0; f && i < m->nrcpt; i++) c->rec[i].sig.format = f->reason;   /* when the text says nothing */
-  if (m->nrcpt && delay_warning(c, top))       /* the notice's records are delays, not failures */
+  if (made && m->nrcpt && delay_warning(c, top))       /* the notice's records are delays, not failures */
     for (i = 0; i < m->nrcpt; i++)
       if (!m->rcpt[i].action.p) {             /* also for records a reader gathered already */
         m->rcpt[i].action = mkstr("delayed", 7);

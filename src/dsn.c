@@ -34,6 +34,33 @@ static bnc_str_t host_only(bnc_str_t v) {
   return v.n ? v : mkstr(NULL, 0);
 }
 
+/* A Diagnostic-Code whose reply goes on over lines that are not folded
+ * (nullmailer writes a multi-line reply as it came: "SMTP; 550-5.7.1 ..."
+ * then "550-5.7.1 ..." lines at the margin, up to "550 5.7.1 ..."): the
+ * value with those lines, up to `stop`, as lines (the reply parser reads
+ * them as the reply's lines). raw is the field's raw value on one line. */
+static bnc_str_t diag_lines(bnc_str_t raw, const char *stop, int nocr) {
+  bnc_str_t v = trim(raw);
+  const char *semi, *q, *p, *next, *end;
+  int k;
+  if (!v.p) return v;
+  semi = memchr(v.p, ';', v.n < 16 ? v.n : 16);
+  q = semi ? semi + 1 : v.p;
+  while (q < v.p + v.n && bnc_is_wsp((unsigned char)*q)) q++;
+  if (v.p + v.n - q < 4 || (q[0] != '4' && q[0] != '5') || q[1] < '0' || q[1] > '9' || q[2] < '0' ||
+      q[2] > '9' || q[3] != '-')
+    return v;
+  line_end_lf(raw.p, stop, &next, nocr);
+  end = v.p + v.n;
+  for (p = next, k = 0; p < stop && k < 64; p = next, k++) {
+    const char *e = line_end_lf(p, stop, &next, nocr);
+    if (e - p < 4 || memcmp(p, q, 3) != 0 || (p[3] != '-' && p[3] != ' ')) break;
+    end = e;
+    if (p[3] == ' ') break;                  /* the reply's last line */
+  }
+  return mkstr(v.p, (size_t)(end - v.p));
+}
+
 /* A delivery-status body: the per-message block, then one block per
  * recipient, separated by empty lines. */
 void bnc_msg_read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
@@ -67,7 +94,8 @@ void bnc_msg_read_dsn(ctx_t *c, const char *p, const char *end, int nocr) {
         r->orig_rcpt = after_type(orr);
         r->action = bnc_msg_hval(c, raw, fold, ACTION);
         r->status = after_type(bnc_msg_hval(c, raw, fold, STATUS));
-        r->diag = bnc_msg_hval(c, raw, fold, DIAG);
+        r->diag = (fold >> DIAG) & 1 ? bnc_msg_hval(c, raw, fold, DIAG) : diag_lines(raw[DIAG], body, nocr);
+        if (r->diag.n > BNC_MSG_VALUE_MAX) { r->diag.n = BNC_MSG_VALUE_MAX; c->m->warnings |= BNC_MSG_W_TRUNC; }
         r->rhost = host_only(after_type(bnc_msg_hval(c, raw, fold, REMOTE)));
         r->last_attempt = bnc_msg_hval(c, raw, fold, LAST);
         r->will_retry = bnc_msg_hval(c, raw, fold, RETRY);

@@ -699,8 +699,38 @@ static void text_original(ctx_t *c, bnc_str_t t, int nocr) {
   }
 }
 
+/* Whether a plain-text notice is a delay warning, not a failure: its
+ * Subject speaks of a delay ("Warning: message ... delayed 24 hours",
+ * "Delayed Mail (still being retried)", "Delivery Status Notification
+ * (Delay)"), or its text (before the returned message) says the delivery
+ * goes on, in the words the MTAs' warning templates use (Exim, Postfix,
+ * sendmail, Exchange): "has not yet been delivered", "will continue to
+ * attempt", "this is a warning only". A failure says it gave up ("has not
+ * been delivered", "permanent error") and matches none of them. */
+static int delay_warning(ctx_t *c, const top_t *top) {
+  static const char *const SAY[] = {
+    "has not yet been delivered", "have not yet been delivered", "not yet been delivered to",
+    "will continue to attempt", "will continue trying", "delivery attempts will continue",
+    "will be retried until", "will keep trying until", "will retry until",
+    "this is a warning only", "this is a warning message only", "warning message only",
+    "you do not need to resend", "delivery to the following recipients has been delayed",
+    "delivery to the following recipient has been delayed", "has been delayed"
+  };
+  enum { NSAY = sizeof SAY / sizeof SAY[0] };
+  size_t i, pos[NSAY];
+  nset_t ns;
+  if (top->subject.p && bnc_msg_ifind(top->subject.p, top->subject.n, "delay")) return 1;
+  nset_init(&ns, SAY, NSAY);               /* the phrases in one pass per text */
+  for (i = 0; i < c->ntexts; i++) {
+    size_t n = text_cut(c, c->texts[i]);
+    if (nset_scan(&ns, c->texts[i].p, n > 4096 ? 4096 : n, pos, 1)) return 1;
+  }
+  return 0;
+}
+
 void bnc_msg_read_family(ctx_t *c, const top_t *top) {
   bnc_message_t *m = c->m;
+  int made = m->nrcpt == 0;                    /* the records will be this reader's */
   const family_t *f = m->nrcpt || c->have_fb ? NULL
                      : family_of(c, top, bnc_msg_hval(c, top->raw, top->fold, T_XMAILER));
   size_t i;
@@ -717,5 +747,12 @@ void bnc_msg_read_family(ctx_t *c, const top_t *top) {
     if (m->nrcpt) m->format = f ? f->name : "unknown";
   }
   for (i = 0; f && i < m->nrcpt; i++) c->rec[i].sig.format = f->reason;   /* when the text says nothing */
+  if (made && m->nrcpt && delay_warning(c, top))       /* the notice's records are delays, not failures */
+    for (i = 0; i < m->nrcpt; i++)
+      if (!m->rcpt[i].action.p) {             /* also for records a reader gathered already */
+        m->rcpt[i].action = mkstr("delayed", 7);
+        m->rcpt[i].delayed = 1;
+        c->rec[i].sig.action = BNC_DSN_DELAYED;
+      }
   for (i = 0; m->nrcpt && !c->have_orig && i < c->ntexts; i++) text_original(c, c->texts[i], c->texts_nocr[i]);
 }

@@ -176,8 +176,67 @@ static int rcpt_searchable(const bnc_msg_rcpt_t *r) {
   return r->rcpt.p && r->rcpt.n >= 3 && r->rcpt.n <= 256;
 }
 
+/* Whether [p, e) holds a (searchable, case as written). */
+static int line_names(const char *p, const char *e, bnc_str_t a) {
+  const char *q = p;
+  while ((size_t)(e - q) >= a.n && (q = memchr(q, a.p[0], (size_t)(e - q) - a.n + 1)) != NULL) {
+    if (memcmp(q, a.p, a.n) == 0) return 1;
+    q++;
+  }
+  return 0;
+}
+
+/* Whether the line [p, e) names a recipient of the report other than r. */
+static int names_other(const ctx_t *c, const bnc_msg_rcpt_t *r, const char *p, const char *e) {
+  size_t i;
+  for (i = 0; i < c->m->nrcpt; i++) {
+    const bnc_msg_rcpt_t *o = &c->m->rcpt[i];
+    if (o != r && rcpt_searchable(o) && !(o->rcpt.n == r->rcpt.n && !memcmp(o->rcpt.p, r->rcpt.p, r->rcpt.n)) &&
+        line_names(p, e, o->rcpt)) return 1;
+  }
+  return 0;
+}
+
+/* Whether [p, end) holds a line of a session transcript (">>> ", "<<< ",
+ * "... while talking to"). */
+static int transcript_lines(const char *p, const char *end, int nocr) {
+  const char *next;
+  for (; p < end; p = next) {
+    const char *e = line_end_lf(p, end, &next, nocr), *q = p;
+    while (q < e && bnc_is_wsp((unsigned char)*q)) q++;
+    if (e - q >= 4 && (!memcmp(q, ">>> ", 4) || !memcmp(q, "<<< ", 4) || !memcmp(q, "... ", 4))) return 1;
+  }
+  return 0;
+}
+
+/* A paragraph that lists several of the report's recipients line after
+ * line ("a@b: 550 ...", "c@d: 552 ..."; Exim's and OpenSMTPD's lists),
+ * cut to r's own lines: from r's first line (from the line after the last
+ * one before it that names another recipient when the lines between are
+ * a transcript's: the session's replies before "<a@b>... Deferred" are
+ * r's) to the next line after r's that names another recipient and not r. A paragraph that names no
+ * other recipient is returned whole. */
+static bnc_str_t own_lines(const ctx_t *c, const bnc_msg_rcpt_t *r, bnc_str_t para, int nocr) {
+  const char *p = para.p, *end = para.p + para.n, *next, *from = para.p;
+  int seen = 0;
+  if (c->m->nrcpt < 2) return para;
+  for (; p < end; p = next) {
+    const char *e = line_end_lf(p, end, &next, nocr);
+    int mine = line_names(p, e, r->rcpt);
+    if (!seen && mine) {
+      seen = 1;
+      if (!transcript_lines(from, p, nocr)) from = p;   /* a list: r's block opens at its line */
+    } else if (!mine && names_other(c, r, p, e)) {
+      if (seen) return mkstr(from, (size_t)(p - from));
+      from = next;
+    }
+  }
+  return seen ? mkstr(from, (size_t)(end - from)) : para;
+}
+
 /* The next paragraph that names it, into *para (its text part's nocr in
- * *nocr); 0 when there is none, or when a part that named it is done. */
+ * *nocr), cut to its own lines (own_lines); 0 when there is none, or when a
+ * part that named it is done. */
 static int next_paragraph(const ctx_t *c, paras_t *w, bnc_str_t *para, int *nocr) {
   bnc_str_t a = w->r->rcpt;
   for (; w->part < c->ntexts; w->part++) {
@@ -196,6 +255,7 @@ static int next_paragraph(const ctx_t *c, paras_t *w, bnc_str_t *para, int *nocr
       w->q = para->p + para->n > at + a.n ? para->p + para->n : at + a.n;
       w->found = 1;
       w->tries++;
+      *para = own_lines(c, w->r, *para, *nocr);
       return 1;
     }
     if (w->found) return 0;          /* only the first part that names it */

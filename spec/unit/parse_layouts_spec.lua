@@ -520,3 +520,127 @@ describe("bounce.parse layouts: legacy charsets", function()
     assert.equal("Gr\195\188\195\159e", read(dsn("=?utf-8?Q?Gr=C3=BC=C3=9Fe?="))[1].subject)   -- kept
   end)
 end)
+
+describe("bounce.parse layouts: delay warnings in plain text", function()
+  local function notice(subject, body)
+    return lines({ "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>", "To: news@example.com",
+      "Subject: " .. subject, "Date: Mon, 09 Mar 2015 10:00:00 +0000", "" }) .. body
+  end
+  local EXIM = "This message was created automatically by mail delivery software.\n\n" ..
+    "A message that you sent has not yet been delivered to one or more of its\n" ..
+    "recipients after more than 24 hours on the queue on mx.example.net.\n\n" ..
+    "  ann@example.org\n    host mx.example.org [192.0.2.1]\n" ..
+    "    Delay reason: SMTP error from remote mail server after RCPT TO:<ann@example.org>:\n" ..
+    "    451 4.7.1 Greylisted, try again later\n\n" ..
+    "No action is required on your part. Delivery attempts will continue for\nsome time.\n"
+  local POSTFIX = "This is the mail system at host mx.example.net.\n\n" ..
+    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n\n" ..
+    "Your message could not be delivered for more than 4 hour(s).\nIt will be retried until it is 5 day(s) old.\n\n" ..
+    "<ann@example.org>: host mx.example.org[192.0.2.1] said: 450 4.2.0 Mailbox\n" ..
+    "    temporarily unavailable (in reply to RCPT TO command)\n"
+  local GENERIC = "THIS IS A WARNING MESSAGE ONLY.\n\nDelivery to the following recipients has been delayed.\n\n" ..
+    "       ann@example.org\n\nThe server will continue to attempt delivery of this message.\n"
+
+  it("reads a warning as delayed, whatever the MTA's template", function()
+    for name, m in pairs({
+      exim = notice("Warning: message 1abcDE-000123-AB delayed 24 hours", EXIM),
+      exim_subject_plain = notice("Mail delivery notice", EXIM),
+      postfix = notice("Delayed Mail (still being retried)", POSTFIX),
+      postfix_subject_plain = notice("Undelivered Mail Returned to Sender", POSTFIX),
+      generic = notice("Delivery Status Notification (Delay)", GENERIC),
+    }) do
+      local list = read(m)
+      assert.same({ name, 1, "ann@example.org", "delayed", true },
+                  { name, #list, list[1].rcpt, list[1].action, list[1].delayed })
+      assert.is_not.equal("hard", list[1].type, name)
+    end
+  end)
+
+  it("keeps a failure that gave up a failure", function()
+    local final = notice("Mail delivery failed: returning message to sender",
+      "This message was created automatically by mail delivery software.\n\n" ..
+      "A message that you sent could not be delivered to one or more of its\n" ..
+      "recipients. This is a permanent error. The following address(es) failed:\n\n" ..
+      "  ann@example.org\n    retry timeout exceeded\n")
+    local r = read(final)[1]
+    assert.same({ "ann@example.org", "failed", false }, { r.rcpt, r.action, r.delayed })
+    r = read(notice("Undelivered Mail Returned to Sender", POSTFIX:gsub("THIS IS A WARNING ONLY%.  YOU DO NOT " ..
+      "NEED TO RESEND YOUR MESSAGE%.", "Your message has not been delivered."):gsub("It will be retried until " ..
+      "it is 5 day%(s%) old%.\n", "")))[1]
+    assert.same({ "failed", false }, { r.action, r.delayed })
+  end)
+end)
+
+describe("bounce.parse layouts: a Diagnostic-Code over several lines", function()
+  local function dsn(diag)
+    return lines({ "From: MAILER-DAEMON@mx.example.net", "To: news@example.com",
+      "Subject: Returned mail: Could not send message", "Date: Mon, 09 Mar 2015 10:00:00 +0000",
+      "MIME-Version: 1.0", 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "",
+      "--b", "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.net", "",
+      "Final-Recipient: rfc822; ann@example.org", "Action: failed", "Status: 5.7.1",
+      "Diagnostic-Code: " .. diag, "", "--b--" })
+  end
+  local REPLY = { "550-5.7.1 [192.0.2.31] Our system has detected that this message is",
+    "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to us,",
+    "550 5.7.1 this message has been blocked as spam" }
+
+  it("reads the reply's lines written at the margin as the reply, as folded ones are", function()
+    local margin = read(dsn("SMTP; " .. table.concat(REPLY, "\n")))[1]
+    local folded = read(dsn("SMTP; " .. table.concat(REPLY, "\n ")))[1]
+    assert.same({ "ann@example.org", "spamdetected", "5.7.1", 550 },
+                { margin.rcpt, margin.reason, margin.status, margin.code })
+    assert.same({ margin.reason, margin.status, margin.code }, { folded.reason, folded.status, folded.code })
+  end)
+
+  it("takes no line that is not the same reply's", function()
+    local r = read(dsn("SMTP; 550-5.7.1 first line\nX-Other: 550 5.1.1 user unknown"))[1]
+    assert.is_nil(r.diagnostic:find("X-Other", 1, true))
+  end)
+end)
+
+describe("bounce.parse layouts: a report's human-readable part listing several recipients", function()
+  local function report(text, groups)
+    local l = { "From: MAILER-DAEMON@mx.example.net", "To: news@example.com",
+      "Subject: Delivery status notification: error", "Date: Mon, 09 Mar 2015 10:00:00 +0000", "MIME-Version: 1.0",
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', "", "--b",
+      "Content-Type: text/plain; charset=us-ascii", "", text, "", "--b", "Content-Type: message/delivery-status", "",
+      "Reporting-MTA: dns; mx.example.net", "" }
+    for _, g in ipairs(groups) do
+      l[#l + 1] = "Final-Recipient: rfc822; " .. g
+      l[#l + 1] = "Action: failed"
+      l[#l + 1] = "Status: 5.0.0"
+      l[#l + 1] = ""
+    end
+    l[#l + 1] = "--b--"
+    return lines(l)
+  end
+  local RCPTS = { "ann@example.org", "bob@example.com", "cat@example.net" }
+  local WANT = { ["ann@example.org"] = "userunknown", ["bob@example.com"] = "mailboxfull",
+                 ["cat@example.net"] = "hasmoved" }
+  local function check(text)
+    for _, order in ipairs({ RCPTS, { RCPTS[3], RCPTS[1], RCPTS[2] } }) do
+      local list = read(report(text, order))
+      assert.equal(3, #list)
+      for _, r in ipairs(list) do assert.equal(WANT[r.rcpt], r.reason, r.rcpt) end
+    end
+  end
+
+  it("gives each recipient its own line, as OpenSMTPD lists them", function()
+    check("An error has occurred while attempting to deliver a message for\nthe following list of recipients:\n\n" ..
+      "ann@example.org: 550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown\n" ..
+      "bob@example.com: 552 5.2.2 Requested mail action aborted: exceeded storage allocation\n" ..
+      "cat@example.net: 551 5.1.6 User not local; please try <cat@new.example.net>")
+  end)
+
+  it("gives each recipient its own block, as Exim lists them", function()
+    check("The following address(es) failed:\n\n" ..
+      "  ann@example.org\n    host mx.example.org [192.0.2.1]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<ann@example.org>:\n    550 5.1.1 user unknown\n" ..
+      "  bob@example.com\n    host mx.example.com [192.0.2.2]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<bob@example.com>:\n" ..
+      "    552-5.2.2 The email account that you tried to reach is over quota\n    552 5.2.2 please try later\n" ..
+      "  cat@example.net\n    host mx.example.net [192.0.2.3]\n" ..
+      "    SMTP error from remote mail server after RCPT TO:<cat@example.net>:\n" ..
+      "    551 5.1.6 User not local; please try <cat@new.example.net>")
+  end)
+end)

@@ -1,7 +1,7 @@
 /*
  * lhealth.c - the health counts of the tracker's fast path (lmstore.c).
  *
- * t:record counts each event in Lua tables (scope -> bucket -> 6 counts):
+ * t:record counts each event in Lua tables (scope -> bucket -> 7 counts):
  * ~1400 instructions an event on Lua 5.4 for a domain and a campaign. The
  * fast path adds to this buffer instead: one entry per scope (kind and
  * name) holding the counts of one bucket. An entry is handed to the

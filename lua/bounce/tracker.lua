@@ -508,8 +508,14 @@ local function decision(into, key, etype, action, state, rsn, attempts, at, retr
              attempts = attempts, at = at, retry_at = retry_at, since = since,
              expires_at = expires_at, cause = cause, permanent = permanent }
   elseif retry_at then
+    if permanent ~= nil then
+      -- a block: its own shape (a ninth field would double the hash part
+      -- of every retry decision's table)
+      return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+               attempts = attempts, at = at, retry_at = retry_at, permanent = permanent }
+    end
     return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
-             attempts = attempts, at = at, retry_at = retry_at, permanent = permanent }
+             attempts = attempts, at = at, retry_at = retry_at }
   end
   return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
            attempts = attempts, at = at }

@@ -223,3 +223,71 @@ for _, kind in ipairs(KINDS) do
     end)
   end)
 end
+
+describe("bounce check --sender / --campaign", function()
+  local check = require("bounce.cmd.check")
+
+  -- Runs the command over tracker t; returns its exit status and output.
+  local function run(args, t)
+    local path = os.tmpname()
+    local saved = io.output()
+    io.output(path)
+    local ok, status = pcall(check.run, args, t)
+    io.output():close()
+    io.output(saved)
+    assert(ok, status)
+    local f = assert(io.open(path))
+    local out = f:read("*a")
+    f:close()
+    os.remove(path)
+    return status, out
+  end
+
+  local function sending()
+    local t = assert(bounce.tracker{ policy = { health = { min_sent = 50 } }, clock = function() return T0 end })
+    for i = 1, 100 do
+      t:record{ rcpt = "u" .. i .. "@example.org", type = "sent", at = T0, sender = "news@me.example",
+                campaign = i <= 50 and "c-bad" or "c-meh" }
+    end
+    for i = 1, 6 do t:record{ rcpt = "u" .. i .. "@example.org", type = "hard", at = T0, campaign = "c-bad" } end
+    for i = 51, 52 do
+      t:record{ rcpt = "u" .. i .. "@example.org", type = "hard", at = T0, campaign = "c-meh",
+                sender = "news@me.example" }
+    end
+    return t
+  end
+
+  it("says stopped, exit 1, for a campaign at stop; throttle, exit 0, at throttle", function()
+    local t = sending()
+    local status, out = run({ "u99@example.org", "--campaign", "c-bad", "--at", tostring(T0) }, t)
+    assert.equal(1, status)
+    assert.matches("^u99@example.org%s+stopped%s+campaign c%-bad at health stop: hard bounces 12.0%%", out)
+    status, out = run({ "u99@example.org", "--campaign=c-meh", "--at", tostring(T0), "--json" }, t)
+    assert.equal(0, status)
+    local cjson = require("cjson")
+    local r = cjson.decode(out)
+    assert.same({ true, "throttle" }, { r.allowed, r.level })
+    assert.matches("campaign c-meh at health throttle", r.why, 1, true)
+    status, out = run({ "u99@example.org", "--sender", "news@me.example", "--at", tostring(T0) }, t)
+    assert.equal(0, status)   -- 2 of 100: throttle for the sender
+    assert.matches("^u99@example.org%s+throttle%s+active: no history; sender news@me.example at health "
+      .. "throttle: hard bounces 2.0%%", out)
+    status, out = run({ "u1@example.org", "--campaign", "c-bad", "--at", tostring(T0) }, t)
+    assert.equal(1, status)
+    assert.matches("^u1@example.org%s+suppressed%s+suppressed since", out)
+  end)
+
+  it("refuses a scope without a name", function()
+    local saved = io.stderr
+    local err = os.tmpname()
+    io.stderr = assert(io.open(err, "w"))
+    local status = run({ "a@example.org", "--sender=" }, sending())
+    io.stderr:close()
+    io.stderr = saved
+    assert.equal(2, status)
+    local f = assert(io.open(err))
+    assert.matches("%-%-sender expects a name", f:read("*a"))
+    f:close()
+    os.remove(err)
+  end)
+end)

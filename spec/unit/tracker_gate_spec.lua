@@ -276,18 +276,4 @@ describe("bounce check --sender / --campaign", function()
     assert.equal(1, status)
     assert.matches("^u1@example.org%s+suppressed%s+suppressed since", out)
   end)
-
-  it("refuses a scope without a name", function()
-    local saved = io.stderr
-    local err = os.tmpname()
-    io.stderr = assert(io.open(err, "w"))
-    local status = run({ "a@example.org", "--sender=" }, sending())
-    io.stderr:close()
-    io.stderr = saved
-    assert.equal(2, status)
-    local f = assert(io.open(err))
-    assert.matches("%-%-sender expects a name", f:read("*a"))
-    f:close()
-    os.remove(err)
-  end)
 end)

@@ -157,7 +157,7 @@ enum { RU_STATE = 1,  /* the fstate userdata (below) */
 #define HB_MAX (HB_SLOTS / 4 * 3)      /* entries; past it new scopes are counted at once */
 #define HB_NAME 64                     /* longer names are counted at once */
 #define BNC_LABEL_MAX 256              /* bytes of a campaign or sender label (t:record) */
-#define HB_KINDS 6                     /* health kinds: sent ... complaint */
+#define HB_KINDS 7                     /* health kinds: sent ... complaint, delayed */
 
 enum { HK_NONE = 0, HK_DOMAIN, HK_CAMPAIGN, HK_SENDER };   /* HK_NONE: a free slot */
 

@@ -1,7 +1,7 @@
 /*
  * lhealth.c - the health counts of the tracker's fast path (lmstore.c).
  *
- * t:record counts each event in Lua tables (scope -> bucket -> 6 counts),
+ * t:record counts each event in Lua tables (scope -> bucket -> 7 counts),
  * several table look-ups and writes per scope of an event. The fast path
  * adds to this buffer instead: one entry per scope (kind and
  * name) holding the counts of one bucket. An entry is handed to the

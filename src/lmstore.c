@@ -303,7 +303,8 @@ enum { RS_RCPT = 3, RS_REPLY, RS_TYPE, RS_CODE, RS_REASON, RS_RC, RS_COUNT, RS_P
  * its store and clock, and the dcache and settings health("ctx") gave.
  * Returns
  *   action, state, reason, attempts, at, retry_at, since, expires_at,
- *   cause, key, event type [, domain, count, health bucket, health index]
+ *   cause, key, event type, permanent (a block's: boolean; else nil)
+ *   [, domain, count, health bucket, health index]
  * (the last four only when t:record must count the event's health itself;
  * count as given, or 1), or declines: returns nothing, or false, now when
  * clock() was called first (t:record then uses that answer: the clock runs
@@ -375,7 +376,8 @@ static int l_record(lua_State *L) {
     return 0;
   lua_pop(L, 2);
   ev.permanent = ev.transient = 0;
-  if (ev.type == BNC_EV_SOFT || ev.type == BNC_EV_HARD) {   /* only these read it */
+  if (ev.type == BNC_EV_SOFT || ev.type == BNC_EV_HARD || ev.type == BNC_EV_BLOCK) {
+    /* soft and hard step by it; a block's decision tells it */
     if (classified) lua_pushboolean(L, cl.permanent);                 /* RS_PERMANENT */
     else if (ev_field(L, RU_PERMANENT) > LUA_TBOOLEAN) return 0;   /* t:record refuses it */
     ev.permanent = lua_toboolean(L, RS_PERMANENT);
@@ -477,12 +479,13 @@ static int l_record(lua_State *L) {
   if (d.cause) push_nm(L, NAME_CAUSE + d.cause); else lua_pushnil(L);
   lua_pushvalue(L, RS_KEY);
   lua_pushvalue(L, RS_TYPE);
-  if (!hi) return 11;
+  if (ev.type == BNC_EV_BLOCK) lua_pushboolean(L, ev.permanent); else lua_pushnil(L);
+  if (!hi) return 12;
   if (lua_isnil(L, RS_DOMAIN)) lua_pushlstring(L, dom, dlen); else lua_pushvalue(L, RS_DOMAIN);
   if (lua_isnil(L, RS_COUNT)) lua_pushinteger(L, 1); else lua_pushvalue(L, RS_COUNT);
   lua_pushinteger(L, hb);
   lua_pushinteger(L, hi);
-  return 15;
+  return 16;
 decline:
   if (!clocked) return 0;
   lua_pushboolean(L, 0);

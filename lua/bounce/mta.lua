@@ -15,8 +15,11 @@
 -- the recipient's retry time; each RCPT and DATA reply is classified with
 -- bounce.classify (the command given, so that context counts) and recorded;
 -- the tracker's decision schedules the next try (retry, hold) or drops the
--- recipient (suppress). A 2xx is recorded as delivered only once DATA is
--- accepted. Time comes from an injectable clock, so a test can move it.
+-- recipient (suppress); a block said with a 5xx (decision.permanent) fails
+-- that message at once, the address kept and held. A 2xx is recorded as
+-- delivered only once DATA is accepted. A server that cannot be reached is
+-- tried again by the policy's soft backoff. Time comes from an injectable
+-- clock, so a test can move it.
 --
 -- Errors: caller mistakes raise (`bad argument #1 to 'add' (...)`); bad
 -- data (an invalid address) and failures (connection refused, a timeout, a
@@ -258,8 +261,12 @@ Q.__index = Q
 --   max_age = 432000, rhost = host, rules = set, verp = { prefix, domain }] }
 -- tracker: a bounce.tracker. clock: unix seconds (default os.time); the
 -- queue and every event it records use it. defer: seconds to wait before
--- trying again a recipient that was not tried (the session failed, or the
--- server closed it with 421 first). max_age: a recipient still queued this
+-- trying again a recipient that was not tried because the session failed
+-- on the way, or the server closed it with 421 first. A recipient not tried
+-- because no session could be opened (connection refused, a timeout, a
+-- greeting or EHLO refused) waits instead by the policy's soft backoff for
+-- its domain, step n for its n-th such failure in a row (10m, 30m, 2h, ...
+-- by default; RFC 5321 4.5.4.1 asks for spaced retries). max_age: a recipient still queued this
 -- long after its message was added is dropped as "expired". rhost and rules
 -- go to bounce.classify. verp: send each recipient in its own transaction
 -- from its own return path, bounce.verp.encode(rcpt, prefix, domain), so
@@ -380,6 +387,18 @@ local function defer(self, report, e, now, err, code, text)
   outcome(self, report, e, "deferred", now + self.defer, { error = err, code = code, reply = text })
 end
 
+-- A recipient not tried because the server could not be reached: deferred
+-- by the policy's soft backoff (a tracker without a policy: `defer`).
+local function unreachable(self, report, e, now, err, code, text)
+  e.unreached = (e.unreached or 0) + 1
+  local t, wait = self.tracker, self.defer
+  if type(t.current_policy) == "function" then
+    local _, domain = normalize(e.rcpt)
+    wait = t:current_policy():backoff("soft", e.unreached, nil, domain)
+  end
+  outcome(self, report, e, "deferred", now + wait, { error = err, code = code, reply = text })
+end
+
 -- Classifies a failed reply to RCPT or DATA, records it, and queues the
 -- recipient again or drops it as the decision says.
 local ACTION_OUTCOME = { retry = "retry", hold = "held", suppress = "suppressed" }
@@ -395,6 +414,9 @@ local function settle(self, report, e, now, code, text, command)
                   decision = d }
   local what = ACTION_OUTCOME[d.action]
   if what == "suppressed" then return outcome(self, report, e, what, nil, extra) end
+  -- a block said with a 5xx refuses this message for good (RFC 5321 4.2.1):
+  -- retrying it as it is would only repeat the refusal
+  if what == "held" and d.permanent then return outcome(self, report, e, "failed", nil, extra) end
   -- retry and hold come with a time; anything else (a hook's "send") waits `defer`
   local due = d.retry_at
   if not what or not due or due <= now then due = now + self.defer end
@@ -430,6 +452,7 @@ end
 -- One message to the recipients admitted. Returns false when the session
 -- is gone and the round must stop.
 local function transaction(self, report, s, m, go, now, from)
+  for _, e in ipairs(go) do e.unreached = nil end   -- the server was reached
   local code, text = s:mail(from or m.from)
   if not code or code == 421 then
     for _, e in ipairs(go) do defer(self, report, e, now, s.err or text, code, code and text) end
@@ -481,13 +504,15 @@ end
 
 -- One round over the recipients due; state.session is the open session.
 local function round(self, report, due, now, state)
-  local s, stopped
+  local s, stopped, refused
   local i = 1
   while i <= #due do
     local m, go = due[i].msg, {}
     while i <= #due and due[i].msg == m do
       local e = due[i]
-      if stopped then
+      if refused then
+        unreachable(self, report, e, now, stopped)
+      elseif stopped then
         defer(self, report, e, now, stopped)
       elseif admit(self, report, e, now) == "go" then
         go[#go + 1] = e
@@ -500,9 +525,9 @@ local function round(self, report, due, now, state)
         s, err, code, text = _M.connect(self.conn)
         state.session = s
         if not s then
-          stopped = err
+          stopped, refused = err, true
           report.error = err
-          for _, e in ipairs(go) do defer(self, report, e, now, err, code, text) end
+          for _, e in ipairs(go) do unreachable(self, report, e, now, err, code, text) end
         end
       end
       -- with VERP, each recipient its own transaction, from its own return path
@@ -538,8 +563,10 @@ end
 -- tracker's retry_at; suppressed (this reply suppressed the address);
 -- skipped (tracker:check refused: never sent); waiting (the address's retry
 -- time has not come: queued for it, not sent); deferred (not tried: the
--- session failed; queued again `defer` seconds later); failed (MAIL FROM
--- refused for good); expired (max_age passed).
+-- session failed, queued again `defer` seconds later, or the server could
+-- not be reached, queued by the policy's soft backoff); failed (MAIL FROM
+-- refused for good, or a block said with a 5xx: decision.permanent, the
+-- address kept and held by the tracker); expired (max_age passed).
 function Q:run()
   local now = now_of(self)
   local report = { at = now, delivered = 0, counts = {}, results = {} }

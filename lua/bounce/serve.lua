@@ -418,6 +418,8 @@ function _M.init(opts)
 end
 
 local start_policy_timer   -- defined below, with the policy watch
+local health_of            -- defined below, with the shared health counters
+local query                -- defined below, with the query parameters
 
 -- syntax: serve.init_worker()                         context: init_worker_by_lua*
 -- Opens this worker's store.
@@ -442,6 +444,10 @@ local function tracker()
                            health = cfg.health_dict == nil }
   if not T then ngx.log(ngx.ERR, "bounce: ", tostring(err)) return nil end
   last_policy = T:current_policy()
+  if cfg.health_dict then
+    -- the counters the workers share answer t:check's scopes too
+    T.health = function(_, scope) return health_of(scope) end
+  end
   return T
 end
 
@@ -543,8 +549,8 @@ end
 -- Health counters shared by the workers (health_dict): one counter per kind,
 -- scope and bucket of 1/24 of the policy's health window.
 local HEALTH_KIND = { sent = "sent", delivered = "delivered", auto_reply = "delivered", hard = "hard",
-                      soft = "soft", block = "block", complaint = "complaint" }
-local KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint" }
+                      soft = "soft", block = "block", complaint = "complaint", delayed = "delayed" }
+local KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint", "delayed" }
 
 local function window()
   local p = T:current_policy()
@@ -568,7 +574,7 @@ local function count_health(ev, domain)
   if type(ev.sender) == "string" then inc("sender:" .. ev.sender) end
 end
 
-local function health_of(scope)
+health_of = function(scope)
   local dict = cfg.health_dict and ngx.shared[cfg.health_dict]
   if not dict then return T:health(scope) end
   local w, size = window()
@@ -610,7 +616,8 @@ local function record_all(events)
       local _, domain = tracker_mod.normalize(tev.rcpt, false)
       count_health(tev, domain or "")
       decisions[#decisions + 1] = { rcpt = d.rcpt, action = d.action, state = d.state, reason = d.reason,
-                                    type = ev.type, source = ev.source, hook_error = d.hook_error }
+                                    type = ev.type, source = ev.source, permanent = d.permanent,
+                                    hook_error = d.hook_error }
     elseif is_store_error(err) then
       ngx.log(ngx.ERR, "bounce: ", err)
       return nil, fail(503, err)
@@ -745,9 +752,11 @@ local function post_bounces()
   local events, skipped = {}, {}
   for i, x in ipairs(results) do
     if x.verp_rcpt then x.rcpt = x.verp_rcpt end   -- the address it was sent to
-    if x.action == "delayed" or x.delayed then
-      -- a delay notice: the MTA is still retrying, nothing has failed yet
-      skipped[#skipped + 1] = { index = i, rcpt = x.rcpt, why = "delay notice: the MTA still retries" }
+    if x.rcpt and (x.action == "delayed" or x.delayed) then
+      -- a delay notice: the MTA is still retrying, nothing has failed yet;
+      -- recorded as such (health counts it, the address does not change)
+      events[#events + 1] = { rcpt = x.rcpt, type = "delayed", reason = x.reason, at = x.at,
+                              source = "reply", index = i }
     elseif x.rcpt and tracker_mod.events[x.type] then
       events[#events + 1] = { rcpt = x.rcpt, type = x.type, reason = x.reason,
                               permanent = x.permanent, at = x.at, source = "reply", index = i }
@@ -770,15 +779,29 @@ local function valid_rcpt(rcpt, what)
   return rcpt
 end
 
+-- GET /check?rcpt=A[&sender=S][&campaign=C]: the address, then the health
+-- of the sender and campaign named (t:check's scopes).
 local function check()
-  local rcpt, err = valid_rcpt(ngx.req.get_uri_args().rcpt, "query parameter 'rcpt'")
+  local args, qerr = query({ "rcpt", "sender", "campaign" })
+  if not args then return fail(400, qerr) end
+  local rcpt, err = valid_rcpt(args.rcpt, "query parameter 'rcpt'")
   if not rcpt then return fail(400, err) end
-  local allowed, why = T:check(rcpt)
+  for _, k in ipairs({ "sender", "campaign" }) do
+    if args[k] and #args[k] > 320 then return fail(400, "query parameter '" .. k .. "': too long") end
+  end
+  local allowed, why, level
+  if args.sender or args.campaign then
+    allowed, why, level = T:check(rcpt, { sender = args.sender, campaign = args.campaign })
+  else
+    allowed, why = T:check(rcpt)
+  end
   if allowed == nil then
     if is_store_error(why) then return fail(503, why) end
     return fail(400, why)
   end
-  return reply(200, { rcpt = (tracker_mod.normalize(rcpt, false)), allowed = allowed, why = why })
+  -- level: "stop" or "throttle" when a sender or campaign is at that health level
+  return reply(200, { rcpt = (tracker_mod.normalize(rcpt, false)), allowed = allowed, why = why,
+                      level = level })
 end
 
 local CAUSES = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true, manual = true }
@@ -788,7 +811,7 @@ for _, r in ipairs(bounce.reasons) do REASON_NAMES[r.name] = true end
 -- The query parameters named in `names` as strings (nil when absent), or
 -- nil and the reason for a 400: given twice, or given without a value
 -- (`?after`, which ngx.req.get_uri_args reads as true).
-local function query(names)
+query = function(names)
   local args, out = ngx.req.get_uri_args(), {}
   for _, k in ipairs(names) do
     local v = args[k]

@@ -47,6 +47,10 @@ for i, name in ipairs(core.history_info().events) do EVENT[name] = i - 1 end
 local EV_SOFT, EV_BLOCK, EV_RELEASE, EV_SUPPRESS = EVENT.soft, EVENT.block, EVENT.release,
   EVENT.suppress
 local EV_HARD = EVENT.hard
+-- A delay notice (a DSN with Action: delayed, RFC 3464 2.3.3) is stepped as
+-- a check: it looks (lazy expiry included) and never writes, so it changes
+-- no count or state; only health counts it.
+EVENT.delayed = EVENT.check
 EVENT.none, EVENT.check, EVENT.suppress = nil, nil, nil  -- not for record()
 EVENT.auto_reply = EVENT.delivered   -- an auto-reply proves the mailbox took the message
 
@@ -54,8 +58,9 @@ local REASON = {}
 for i, r in ipairs(core.reasons()) do REASON[r.name] = i - 1 end
 
 -- Health counters: which event counts where.
-local HEALTH_KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint" }
-local HEALTH_INDEX = { sent = 1, delivered = 2, hard = 3, soft = 4, block = 5, complaint = 6 }
+local HEALTH_KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint", "delayed" }
+local HEALTH_INDEX = { sent = 1, delivered = 2, hard = 3, soft = 4, block = 5, complaint = 6,
+                       delayed = 7 }
 HEALTH_INDEX.auto_reply = 2
 local BUCKETS = 24
 local SCOPES = { domain = true, campaign = true, sender = true }
@@ -160,7 +165,7 @@ local function set_policy(self, p)
   if self.fast then fast_ctx(self) end
 end
 
--- Counts event kind i for one scope name in bucket b: { [b] = {6 counts} },
+-- Counts event kind i for one scope name in bucket b: { [b] = {7 counts} },
 -- buckets older than the window dropped as new ones open.
 local function count(scope, name, b, i, n)
   local ring = scope[name]
@@ -173,7 +178,7 @@ local function count(scope, name, b, i, n)
     for old in pairs(ring) do
       if old <= b - BUCKETS then ring[old] = nil end
     end
-    c = { 0, 0, 0, 0, 0, 0 }
+    c = { 0, 0, 0, 0, 0, 0, 0 }
     ring[b] = c
   end
   c[i] = c[i] + n
@@ -329,9 +334,10 @@ end
 
 -- syntax: h = t:health(scope [, at])
 -- scope: "domain:gmail.com", "campaign:c1" or "sender:news@x.com". h has the
--- counts (sent, delivered, hard, soft, block, complaint) over the policy's
--- health window ending at `at`, messages (sent, or the outcomes when fewer
--- sends were reported), hard_rate, complaint_rate, level ("healthy",
+-- counts (sent, delivered, hard, soft, block, complaint, delayed: delay
+-- notices, which are no outcome) over the policy's health window ending at
+-- `at`, messages (sent, or the outcomes when fewer sends were reported),
+-- hard_rate, complaint_rate, level ("healthy",
 -- "caution", "throttle", "stop") and judged (false below health.min_sent).
 function T:health(scope, at)
   if type(scope) ~= "string" then argerr(1, "health", "string expected, got " .. type(scope)) end
@@ -491,11 +497,13 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
       return nil, "store: too many conflicting writes for " .. key
     end
   end
-  return {
+  local d = {
     rcpt = key, event = etype, action = action, state = state, reason = rsn,
     attempts = attempts, retry_at = retry_at, expires_at = expires_at,
     since = since, cause = cause, at = at,
   }
+  if code == EV_BLOCK then d.permanent = permanent and true or false end
+  return d
 end
 
 ------------------------------------------------------------------------------
@@ -596,19 +604,26 @@ end
 -- shape, so a new table is made at its final size (a nil field is not
 -- stored): no rehash as fields are added. The fast path calls it too, so
 -- that the decision's shape is written in one place.
+-- permanent: a block's (said with a 5xx: true), nil for other events.
 local function decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since,
-                        expires_at, cause)
+                        expires_at, cause, permanent)
   if into then
     into.rcpt, into.event, into.action, into.state, into.reason, into.attempts, into.at =
       key, etype, action, state, rsn, attempts, at
-    into.retry_at, into.since, into.expires_at, into.cause, into.hook_error =
-      retry_at, since, expires_at, cause, nil
+    into.retry_at, into.since, into.expires_at, into.cause, into.hook_error, into.permanent =
+      retry_at, since, expires_at, cause, nil, permanent
     return into
   elseif since then
     return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
              attempts = attempts, at = at, retry_at = retry_at, since = since,
-             expires_at = expires_at, cause = cause }
+             expires_at = expires_at, cause = cause, permanent = permanent }
   elseif retry_at then
+    if permanent ~= nil then
+      -- a block: its own shape (a ninth field would double the hash part
+      -- of every retry decision's table)
+      return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
+               attempts = attempts, at = at, retry_at = retry_at, permanent = permanent }
+    end
     return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
              attempts = attempts, at = at, retry_at = retry_at }
   end
@@ -690,7 +705,10 @@ local function record(self, ev, into, clocked, now, budget)
     local action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
     if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
-    d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause)
+    local perm   -- a block's: true or false (nil for other events)
+    if code == EV_BLOCK then perm = permanent and true or false end
+    d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause,
+                 perm)
   else
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
     if not d then return nil, err end
@@ -721,8 +739,9 @@ end
 
 -- syntax: d, err = t:record(event [, into [, budget]])
 -- event: rcpt (required); then type ("sent", "delivered", "soft", "hard",
--- "block", "complaint", "unsubscribe", "release", or a classifier type such
--- as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
+-- "block", "complaint", "unsubscribe", "release", "delayed" (a delay notice:
+-- counted in health, it changes no count or state of the address), or a
+-- classifier type such as "auto_reply"), or reply (an SMTP reply or diagnostic, classified with
 -- bounce.classify; rhost and command help it), or the fields of a
 -- classification result (type, reason, permanent); at (unix seconds,
 -- default now); campaign and sender (health labels); count (how many
@@ -731,7 +750,10 @@ end
 -- decision is written to and returned instead of a new one (saves the
 -- garbage collector a table per event in hot loops). Returns the decision:
 -- { action, state, reason, attempts, retry_at, expires_at, since, cause,
---   rcpt, event, at } (plus hook_error when the policy's on_event failed).
+--   rcpt, event, at, permanent } (plus hook_error when the policy's on_event
+-- failed). permanent is set for a block only: true when it was said with a
+-- 5xx (the message must not be retried as it is, RFC 5321 4.2.1; the
+-- address stays and the sender is held all the same), false for a 4xx.
 -- `budget`, a bounce.policy.hook_budget(), is what the on_event calls of a
 -- batch share (one webhook request): once spent, hooks are skipped.
 function T:record(ev, into, budget)
@@ -748,13 +770,13 @@ function T:record(ev, into, budget)
   -- checks the event, normalizes the address and reads, steps and writes
   -- the record; it declines what it does not handle, which record() does.
   local action, state, rsn, attempts, at, retry_at, since, expires_at, cause, key, etype,
-    domain, n, b, hi = fast(ev, into)
+    permanent, domain, n, b, hi = fast(ev, into)
   if not action then
     local d, err = record(self, ev, into, action == false, state, budget)
     return d, err
   end
   local d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at,
-                     cause)
+                     cause, permanent)
   if hi then
     -- Health the fast path left to us (its buffer holds none of these
     -- scopes): n in bucket b for kind hi
@@ -879,11 +901,30 @@ local function dead_domain(self, domain, at, blob)
   return true, dead_why(domain, r)
 end
 
--- syntax: allowed, why = t:check(rcpt [, at])   -- nil, err on bad data
+-- The health gate of t:check's scopes: what a scope at `stop` or
+-- `throttle` adds to the address's answer (allowed, why).
+local GATE_SCOPES = { "sender", "campaign" }
+
+local function scope_health(h)
+  return sformat("hard bounces %.1f%%, complaints %.2f%% of %d messages", 100 * h.hard_rate,
+    100 * h.complaint_rate, h.messages)
+end
+
+local check_scoped   -- t:check with a table of scopes (below)
+
+-- syntax: allowed, why [, level] = t:check(rcpt [, at | scopes])   -- nil, err on bad data
 -- The pre-send question. allowed is false while the address is suppressed,
--- or its domain is dead (why names the domain); a scheduled retry or hold
--- is told in `why` (and by the last decision), not refused here.
+-- or its domain is dead (why names the domain); a scheduled retry or hold is told in `why` (and by the last
+-- decision), not refused here. scopes = { sender = S, campaign = C, at = T }
+-- also asks the health of that sender and campaign (t:health): a scope at
+-- level `stop` answers false, a why naming it and its rates, and "stop"
+-- as a third value; one at `throttle` answers true, says so in why, and
+-- "throttle" (the third value is nil otherwise).
 function T:check(rcpt, at)
+  if type(at) == "table" then
+    local ok, why, level = check_scoped(self, rcpt, at)
+    return ok, why, level
+  end
   if self.reloader then current(self) end
   local key, kerr = normalize(rcpt, self.case_sensitive)
   if not key then
@@ -919,6 +960,44 @@ function T:check(rcpt, at)
   if not r then return true, "active: no history" end
   if r.state == "suppressed" then return true, "active: suppression ended " .. day(r.expires_at) end
   return true, explain(r, at)
+end
+
+-- Called from t:check only (errors at level 4 point at its caller).
+check_scoped = function(self, rcpt, scopes)
+  if type(rcpt) ~= "string" then argerr(1, "check", "string expected, got " .. type(rcpt), 4) end
+  local at = scopes.at
+  if at == nil then
+    at = floor(self.clock())
+  elseif type(at) ~= "number" or at < 1 or at >= 4294967296 or at % 1 ~= 0 then
+    -- (check_at names the field: 'at' of argument 2)
+    if type(at) ~= "number" then argerr(2, "check", "field 'at': number expected, got " .. type(at), 4) end
+    if at ~= at or at < 1 or at >= 4294967296 then argerr(2, "check", "field 'at': time out of range", 4) end
+    at = floor(at)
+  end
+  for _, k in ipairs(GATE_SCOPES) do
+    local v = scopes[k]
+    if v ~= nil and (type(v) ~= "string" or v == "") and type(v) ~= "number" then
+      argerr(2, "check", "field '" .. k .. "': string expected, got "
+        .. (v == "" and "an empty string" or type(v)), 4)
+    end
+  end
+  local allowed, why = self:check(rcpt, at)
+  if not allowed then return allowed, why end
+  local level
+  for _, k in ipairs(GATE_SCOPES) do
+    local v = scopes[k]
+    if v ~= nil then
+      local name = k .. ":" .. tostring(v)
+      local h = self:health(name, at)
+      if h.level == "stop" then
+        return false, sformat("%s %s at health stop: %s", k, tostring(v), scope_health(h)), "stop"
+      elseif h.level == "throttle" then
+        level = "throttle"
+        why = sformat("%s; %s %s at health throttle: %s", why, k, tostring(v), scope_health(h))
+      end
+    end
+  end
+  return true, why, level
 end
 
 -- syntax: rec, err = t:get(rcpt)   -- nil when the address has no record

@@ -126,7 +126,11 @@ local SCRIPT = {
     ["dead@example.org"] = { "550 5.1.1 user unknown" },
     ["busy@example.org"] = { "452 4.2.2 mailbox full" },
     ["gone@example.org"] = { GMAIL_550 },
-    ["listed@example.org"] = { "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
+    -- a blocklist refusal said with a 4xx (Postfix's soft_bounce, a 4xx rbl_code): retried
+    ["listed@example.org"] = { "451 4.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
+                               .. "zen.spamhaus.org" },
+    -- the same said with a 5xx: this message is refused for good
+    ["banned@example.org"] = { "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
                                .. "zen.spamhaus.org; listed at a DNS blocklist" },
     ["slow@example.org"] = { "421 4.7.0 rate limited, try again later", "250 2.1.5 OK" },
   },
@@ -279,6 +283,7 @@ describe("bounce.mta against a real SMTP server (aiosmtpd)", function()
     it("holds a blocklisted address by the block backoff and never suppresses it", function()
       assert.equal("held", result(1, "listed@example.org").outcome)
       assert.equal("blocked", result(1, "listed@example.org").reason)
+      assert.is_false(result(1, "listed@example.org").decision.permanent)   -- a 4xx: retried
       assert.equal(T0 + 3600, result(1, "listed@example.org").retry_at)
       assert.equal(T0 + 3600 + 7200, result(5, "listed@example.org").retry_at)
       assert.equal(T0 + 10800 + 7200, result(7, "listed@example.org", "m1").retry_at)
@@ -420,8 +425,47 @@ describe("bounce.mta against a real SMTP server (aiosmtpd)", function()
     end)
   end)
 
+  describe("a block said with a 5xx", function()
+    it("fails that message at once, keeps the address and holds it; a later message goes", function()
+      local now = T0
+      local t = tracker_at(function() return now end)
+      local qu = mta.new{ tracker = t, host = "127.0.0.1", port = srv.port,
+                          clock = function() return now end, defer = 300 }
+      assert(qu:add{ id = "b1", from = "news@example.com", data = MESSAGE, to = "banned@example.org" })
+      local r = qu:run()
+      local x = r.results[1]
+      assert.equal("failed", x.outcome)
+      assert.equal(554, x.code)
+      assert.equal("block", x.type)
+      assert.equal("blocked", x.reason)
+      assert.is_true(x.decision.permanent)
+      assert.equal("hold", x.decision.action)
+      assert.is_nil(x.retry_at)
+      -- not retried: nothing left, whatever the clock says (not every 4h for 5 days)
+      assert.equal(0, qu:pending())
+      now = T0 + 5 * 86400
+      assert.same({}, qu:run().results)
+      assert.equal(1, srv:count("RCPT", "banned@example.org"))
+      -- the address is kept (a block is about the sender), held until the backoff's end
+      local rec = t:get("banned@example.org")
+      assert.equal("active", rec.state)
+      assert.equal("blocked", rec.reason)
+      assert.is_true((t:check("banned@example.org", T0 + 1)))
+      -- a new message is tried (and refused again), once the hold is over
+      now = T0 + 1
+      assert(qu:add{ id = "b2", from = "news@example.com", data = MESSAGE, to = "banned@example.org" })
+      r = qu:run()
+      assert.equal("waiting", r.results[1].outcome)
+      assert.equal(T0 + 3600, r.results[1].retry_at)
+      now = T0 + 3600
+      assert.equal("failed", qu:run().results[1].outcome)
+      assert.equal(2, srv:count("RCPT", "banned@example.org"))
+      assert.equal(0, qu:pending())
+    end)
+  end)
+
   describe("queue failures", function()
-    it("defers every recipient when the server cannot be reached, and records nothing", function()
+    it("defers every recipient by the policy's backoff when the server cannot be reached", function()
       local socket = require("socket")
       local probe = assert(socket.bind("127.0.0.1", 0))
       local _, port = probe:getsockname()
@@ -434,13 +478,49 @@ describe("bounce.mta against a real SMTP server (aiosmtpd)", function()
       local r = qu:run()
       assert.matches("connect: ", r.error)
       assert.equal(2, r.counts.deferred)
-      assert.equal(T0 + 120, r.results[1].retry_at)
+      -- POLICY's soft backoff (10m, 20m, 40m), not the flat `defer`
+      assert.equal(T0 + 600, r.results[1].retry_at)
+      assert.equal(T0 + 600, r.results[2].retry_at)
       assert.equal(2, qu:pending())
-      assert.equal(T0 + 120, qu:next_due())
-      assert.is_nil(t:get("a@example.org"))
+      assert.equal(T0 + 600, qu:next_due())
+      assert.is_nil(t:get("a@example.org"))   -- nothing recorded: the address is not at fault
       -- nothing is due before then
-      now = T0 + 60
+      now = T0 + 120
       assert.same({}, qu:run().results)
+      -- refused again: the next steps, the last one repeating
+      now = T0 + 600
+      assert.equal(T0 + 600 + 1200, qu:run().results[1].retry_at)
+      now = T0 + 1800
+      assert.equal(T0 + 1800 + 2400, qu:run().results[1].retry_at)
+      now = T0 + 4200
+      assert.equal(T0 + 4200 + 2400, qu:run().results[1].retry_at)
+      assert.is_nil(t:get("b@example.org"))
+    end)
+
+    it("starts the backoff again once the server answers", function()
+      local socket = require("socket")
+      local probe = assert(socket.bind("127.0.0.1", 0))
+      local _, port = probe:getsockname()
+      probe:close()
+      local now = T0
+      local t = tracker_at(function() return now end)
+      local conn = { port = tonumber(port) }
+      local qu = mta.new{ tracker = t, host = "127.0.0.1", port = conn.port,
+                          clock = function() return now end }
+      assert(qu:add{ from = "news@example.com", to = "full@example.org", data = MESSAGE })
+      assert.equal(T0 + 600, qu:run().results[1].retry_at)
+      now = T0 + 600
+      assert.equal(T0 + 1800, qu:run().results[1].retry_at)   -- second refusal: 20m
+      -- the server is back (same queue, its port): the soft bounce is the tracker's
+      qu.conn.port = srv.port
+      now = T0 + 1800
+      local x = qu:run().results[1]
+      assert.equal("retry", x.outcome)
+      assert.equal(T0 + 1800 + 600, x.retry_at)
+      -- unreachable again: the count of refusals started over
+      qu.conn.port = conn.port
+      now = T0 + 2400
+      assert.equal(T0 + 2400 + 600, qu:run().results[1].retry_at)
     end)
 
     it("keeps what it did not settle queued when the tracker raises", function()

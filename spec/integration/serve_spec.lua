@@ -449,16 +449,33 @@ describe("bounce serve", function()
       assert.is_true((allowed("ann.lee@forward.example")))
     end)
 
-    it("does not count a delay notice as a bounce", function()
-      local status, r = api("POST", "/bounces", dsn{ subject = "Delayed Mail (still being retried)",
-        rcpt = "dsn-slow@example.net", action = "delayed", status = "4.4.1",
-        diag = "451 4.4.1 no answer from host" })
-      assert.equals(200, status, cjson.encode(r))
-      assert.equals(0, r.stored)
-      assert.equals("dsn-slow@example.net", r.skipped[1].rcpt)
-      assert.matches("delay notice", r.skipped[1].why)
-      local _, rec = api("GET", "/check?rcpt=dsn-slow@example.net")
+    it("records a delay notice as a delayed event: counted in health, not as a bounce", function()
+      for _ = 1, 2 do
+        local status, r = api("POST", "/bounces", dsn{ subject = "Delayed Mail (still being retried)",
+          rcpt = "dsn-slow@slow.example.net", action = "delayed", status = "4.4.1",
+          diag = "451 4.4.1 no answer from host" })
+        assert.equals(200, status, cjson.encode(r))
+        assert.equals(1, r.stored)
+        assert.same({}, r.skipped)
+        assert.same({ "dsn-slow@slow.example.net", "delayed", "send", "active" },
+                    { r.decisions[1].rcpt, r.decisions[1].type, r.decisions[1].action, r.decisions[1].state })
+      end
+      local _, rec = api("GET", "/check?rcpt=dsn-slow@slow.example.net")
       assert.equals("active: no history", rec.why)
+      local _, h = api("GET", "/health?scope=domain:slow.example.net")
+      assert.same({ 2, 0, 0 }, { h.delayed, h.soft, h.messages })
+    end)
+
+    it("says permanent = true for a block said with a 5xx, false for a 4xx; the address stays", function()
+      local _, r = api("POST", "/bounces", dsn{ rcpt = "dsn-listed@example.net", status = "5.7.1",
+        diag = "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org" })
+      assert.same({ "block", "hold", "blocked", true },
+                  { r.decisions[1].type, r.decisions[1].action, r.decisions[1].reason, r.decisions[1].permanent })
+      _, r = api("POST", "/bounces", dsn{ rcpt = "dsn-listed4@example.net", status = "4.7.1",
+        diag = "451 4.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org" })
+      assert.same({ "block", "hold", false },
+                  { r.decisions[1].type, r.decisions[1].action, r.decisions[1].permanent })
+      assert.is_true((allowed("dsn-listed@example.net")))
     end)
   end)
 
@@ -484,6 +501,59 @@ describe("bounce serve", function()
       assert.equals(400, status)
       assert.matches("^events: unknown field 'kind'", r.error)
       assert.equals(405, (api("GET", "/events")))
+    end)
+  end)
+
+  describe("GET /check with a sender or campaign", function()
+    -- 100 sends by one sender in one campaign: 6 hard bounces in the
+    -- campaign (6%: stop), 3 of them by the sender (3%: throttle)
+    setup(function()
+      local now, events = os.time(), {}
+      for i = 1, 100 do
+        events[i] = { rcpt = "gate" .. i .. "@example.net", type = "sent", at = now, campaign = "c-gate",
+                      sender = "news@gate.example" }
+      end
+      for i = 1, 6 do
+        events[#events + 1] = { rcpt = "gate" .. i .. "@example.net", type = "hard", reason = "userunknown",
+                                at = now, campaign = "c-gate", sender = i <= 3 and "news@gate.example" or nil }
+      end
+      local status, r = api("POST", "/events", cjson.encode(events))
+      assert.equals(200, status, cjson.encode(r))
+    end)
+
+    it("answers allowed false at a campaign's stop, naming it and its rate, in every worker", function()
+      for _ = 1, 4 do
+        local status, r = api("GET", "/check?rcpt=gate99@example.net&campaign=c-gate")
+        assert.equals(200, status)
+        assert.is_false(r.allowed)
+        assert.equals("stop", r.level)
+        assert.equals("campaign c-gate at health stop: hard bounces 6.0%, complaints 0.00% of 100 messages", r.why)
+      end
+    end)
+
+    it("answers allowed true with level throttle at a sender's throttle", function()
+      for _ = 1, 4 do
+        local _, r = api("GET", "/check?rcpt=gate99@example.net&sender=" .. nginx.escape("news@gate.example"))
+        assert.is_true(r.allowed)
+        assert.equals("throttle", r.level)
+        assert.matches("; sender news@gate.example at health throttle: hard bounces 3.0%", r.why, 1, true)
+      end
+      local _, r = api("GET", "/check?rcpt=gate99@example.net")
+      assert.is_true(r.allowed)
+      assert.is_nil(r.level)
+      assert.equals("active: no history", r.why)
+      -- the address's own suppression answers first
+      _, r = api("GET", "/check?rcpt=gate1@example.net&sender=" .. nginx.escape("news@gate.example"))
+      assert.is_false(r.allowed)
+      assert.matches("^suppressed since", r.why)
+    end)
+
+    it("answers 400 to a scope without a value or given twice", function()
+      for _, q in ipairs({ "&sender", "&sender=", "&campaign=a&campaign=b" }) do
+        local status, r = api("GET", "/check?rcpt=gate99@example.net" .. q)
+        assert.equals(400, status, q)
+        assert.matches("query parameter '%a+'", r.error)
+      end
     end)
   end)
 

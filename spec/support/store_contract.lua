@@ -283,6 +283,45 @@ case("a hostunknown hard bounce marks its domain dead until a delivery, a releas
      "a second release")
 end)
 
+case("a delay notice changes nothing stored; a 5xx block is permanent, a 4xx one not", function(mk)
+  local s = mk()
+  local bounce = require("bounce")
+  local t = bounce.tracker{ store = s, policy = { soft = { max_attempts = 3, backoff = { "10m" } } } }
+  local T0 = 1780000000
+  -- a delay notice for an address with no history stores no record
+  local d = must(t:record{ rcpt = "new@example.com", type = "delayed", at = T0, campaign = "c1" },
+                 nil, "record")
+  eq(d.event, "delayed", "event")
+  eq(d.action, "send", "action for an address with no history")
+  eq(s:get("new@example.com"), nil, "record after a delay notice")
+  -- nor changes one: the streak keeps its count and its retry time
+  must(t:record{ rcpt = "slow@example.com", type = "soft", reason = "mailboxfull", at = T0 }, nil, "record")
+  local before = s:get("slow@example.com")
+  for i = 1, 4 do
+    d = must(t:record{ rcpt = "slow@example.com", type = "delayed", reason = "networkerror",
+                       at = T0 + i * 60, campaign = "c1" }, nil, "record")
+  end
+  eq(d.action, "retry", "action for a bouncing address")
+  eq(d.attempts, 1, "attempts after four delay notices")
+  eq(d.retry_at, T0 + 600, "retry time after the notices")
+  eq(s:get("slow@example.com"), before, "the stored record after four delay notices")
+  local h = t:health("campaign:c1", T0 + 300)
+  eq(h.delayed, 5, "delay notices counted for the campaign")
+  eq(h.soft, 0, "soft bounces counted for the campaign")
+  -- blocks: the address is kept and held either way
+  d = must(t:record{ rcpt = "x@example.com", at = T0,
+    reply = "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org" },
+    nil, "record")
+  eq(d.action, "hold", "action for a 554 blocklist refusal")
+  eq(d.permanent, true, "permanent for a 554 block")
+  eq(d.state, "active", "state after a 554 block")
+  d = must(t:record{ rcpt = "y@example.com", at = T0,
+    reply = "451 4.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org" },
+    nil, "record")
+  eq(d.permanent, false, "permanent for a 451 block")
+  eq((t:check("x@example.com", T0 + 1)), true, "check after a 554 block")
+end)
+
 case("a corrupt record is reported with the address and not overwritten", function(mk)
   local s = mk()
   local t = tracker_on(s)

@@ -91,7 +91,7 @@ local function session(fast_path, seed, n)
                                     policy = { addresses = { case_sensitive = true } } })
 
   local types = { "sent", "delivered", "soft", "hard", "block", "complaint", "unsubscribe",
-                  "release", "auto_reply", "bogus" }
+                  "release", "auto_reply", "delayed", "bogus" }
   local reasons = { false, false, false, "mailboxfull", "userunknown", "blocked", "rejected",
                     "nosuchreason", "hostunknown" }
   local campaigns = { false, "c1", "c2", "5", 5, 5.0, true, "true", "hook", "boom",
@@ -131,6 +131,7 @@ local function session(fast_path, seed, n)
     -- a rule added at run time: replies are classified with it from then on
     if i == math.floor(n / 2) then assert(bounce.rules.add{ pattern = "try later", reason = "speeding" }) end
     if k >= 5 and k < 8 then ev.type, ev.permanent = "soft", true end
+    if k >= 8 and k < 10 then ev.type, ev.permanent = "block", k == 8 end
     ev.campaign, ev.sender = pick(campaigns), pick(senders)
     if rnd(20) == 0 then ev.count = pick(counts) end
     -- time: mostly forward, sometimes late (minutes to a day), bad or none
@@ -160,6 +161,10 @@ local function session(fast_path, seed, n)
     if rnd(700) == 0 then log("release", t:release("user" .. rnd(400) .. "@d" .. rnd(60) .. ".example", T0 + 1)) end
     if rnd(700) == 0 then log("check", t:check("user" .. rnd(400) .. "@d" .. rnd(60) .. ".example", at)) end
     if rnd(900) == 0 then log("release domain", t:release("d" .. rnd(60) .. ".example", at)) end
+    if rnd(700) == 0 then
+      log("check scoped", t:check("user" .. rnd(400) .. "@d" .. rnd(60) .. ".example",
+                                  { campaign = "c1", sender = "news@x.com", at = at }))
+    end
   end
   local dead = {}
   for dom, r in t:dead_domains(at) do dead[#dead + 1] = dom .. " " .. r.why end

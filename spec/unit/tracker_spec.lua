@@ -640,17 +640,23 @@ describe("bounce replay", function()
     assert.matches("domain:outlook.example .- healthy\n", out)
   end)
 
-  it("does not count delay notices as bounces", function()
+  it("records delay notices as delayed events: counted in health, not as bounces", function()
     local path = os.tmpname()
     write(path, '{"rcpt":"ann@example.org","action":"delayed","delayed":true,"type":"soft",'
-      .. '"reason":"networkerror","at":' .. T0 .. '}\n'
+      .. '"reason":"networkerror","reply":"451 4.4.1 no answer","at":' .. T0 .. '}\n'
+      .. '{"rcpt":"bob@example.org","type":"soft","reason":"mailboxfull","at":' .. T0 .. '}\n'
+      .. '{"rcpt":"bob@example.org","delayed":true,"at":' .. (T0 + 30) .. '}\n'
       .. '{"rcpt":"ann@example.org","type":"delivered","at":' .. (T0 + 60) .. '}\n')
     local status, out = run({ path, "--db", ":memory:" })
     os.remove(path)
     assert.equal(0, status)
-    assert.matches("ann@example.org%s+delayed/networkerror%s+nothing yet", out)
+    assert.matches("ann@example.org%s+delayed/networkerror%s+no change: a delay notice", out)
+    -- bob's streak is neither lengthened nor ended by the notice
+    assert.matches("bob@example.org%s+delayed%s+no change: a delay notice, the MTA still retries; "
+      .. "retry at 2026%-11%-20 00:10 %(attempt 1%)", out)
     assert.matches("Suppressed at .-%(0%)", out)
-    assert.matches("domain:example.org%s+1%s+1%s+0%s+0", out)   -- one message, delivered, no soft
+    -- messages, delivered, soft, hard, block, complaint, delayed
+    assert.matches("domain:example.org%s+2%s+1%s+1%s+0%s+0%s+0%s+2%s", out)
   end)
 
   it("prints decisions as JSON lines with --json", function()

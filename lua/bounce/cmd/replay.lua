@@ -23,12 +23,14 @@ An event line:
   {"rcpt":"a@example.com","reply":"550 5.1.1 user unknown","at":1763600000,
    "campaign":"c1","sender":"news@example.com"}
 with "type" ("sent", "delivered", "soft", "hard", "block", "complaint",
-"unsubscribe", "release") instead of "reply" when the outcome is known, an
-optional "reason", and "count" for a batch of sends. Lines that are blank
-or start with # or // are skipped, and so are delay notices ("delayed":
-true or "action": "delayed", as bounce parse prints them): the MTA is still
-retrying, nothing has failed yet. An event with "verp_rcpt" (bounce parse
---verp) is tracked under that address, the one the mail was sent to.
+"unsubscribe", "release", "delayed") instead of "reply" when the outcome is
+known, an optional "reason", and "count" for a batch of sends. Lines that
+are blank or start with # or // are skipped. A delay notice ("delayed":
+true or "action": "delayed", as bounce parse prints them) is recorded as a
+"delayed" event: the MTA is still retrying and nothing has failed yet, so
+it changes no count or state of the address; the health table counts it.
+An event with "verp_rcpt" (bounce parse --verp) is tracked under that
+address, the one the mail was sent to.
 
   --db FILE       where the history is kept: a SQLite file, ./bounce.db by
                   default (or $BOUNCE_DB); ":memory:" keeps nothing
@@ -54,11 +56,14 @@ local function die(msg)
   return 2
 end
 
-local function what(d)
+local function standing(d)
   if d.action == "retry" then
     return format("retry at %s (attempt %d)", stamp(d.retry_at), d.attempts)
   elseif d.action == "hold" then
-    return format("hold sender until %s", stamp(d.retry_at))
+    -- a block said with a 5xx: this message is refused for good (RFC 5321
+    -- 4.2.1), the address stays
+    return format("hold sender until %s%s", stamp(d.retry_at),
+      d.permanent and ", permanent: do not retry this message" or "")
   elseif d.action == "suppress" then
     local why = d.cause == "soft_exhausted"
       and format("%d soft bounces", d.attempts) or d.cause
@@ -68,8 +73,20 @@ local function what(d)
   return "send"
 end
 
+local function what(d)
+  if d.event == "delayed" then
+    return "no change: a delay notice, the MTA still retries"
+      .. (d.action ~= "send" and "; " .. standing(d) or "")
+  end
+  return standing(d)
+end
+
 local function outcome(ev, d)
   local kind = d.event
+  if kind == "delayed" then
+    -- the record's reason is not this notice's
+    return kind .. (type(ev.reason) == "string" and "/" .. ev.reason or "")
+  end
   if d.reason and d.reason ~= "undefined" and d.reason ~= kind
      and not (kind == "sent" or kind == "delivered") then
     kind = kind .. "/" .. d.reason
@@ -162,16 +179,17 @@ local function health_table(t, at)
     io.write("  (no sends were recorded: the events hold no \"sent\" lines, so there are no\n",
              "  rates or levels; add {\"rcpt\":...,\"type\":\"sent\"} lines, or \"count\" for a batch)\n")
   end
-  local c = columns({ 28, 8, 9, 5, 5, 6, 9, 7, 10 }, "  ",
+  -- delayed: delay notices, no outcome (not in messages nor in the rates)
+  local c = columns({ 28, 8, 9, 5, 5, 6, 9, 7, 7, 10 }, "  ",
                     { [2] = true, [3] = true, [4] = true, [5] = true, [6] = true, [7] = true, [8] = true,
-                      [9] = true })
-  c.add({ "scope", "messages", "delivered", "soft", "hard", "block", "complaint", "hard%",
+                      [9] = true, [10] = true })
+  c.add({ "scope", "messages", "delivered", "soft", "hard", "block", "complaint", "delayed", "hard%",
           "complaint%", "level" })
   for _, scope in ipairs(scopes) do
     local x = t:health(scope, at)
     local rated = x.sent > 0
     c.add({ scope, tostring(x.messages), tostring(x.delivered), tostring(x.soft), tostring(x.hard),
-            tostring(x.block), tostring(x.complaint),
+            tostring(x.block), tostring(x.complaint), tostring(x.delayed),
             rated and format("%.2f%%", 100 * x.hard_rate) or "-",
             rated and format("%.2f%%", 100 * x.complaint_rate) or "-",
             not rated and "(no sends recorded)" or x.judged and x.level or "(not judged: too few)" })
@@ -226,16 +244,13 @@ function _M.run(args)
         derr = "not a JSON object"
       elseif ev.rcpt == nil or ev.rcpt == cjson.null then
         derr = "no rcpt: the event names no recipient"
-      elseif ev.delayed == true or ev.action == "delayed" then
-        -- a delay notice (from bounce parse): the MTA is still trying, so
-        -- nothing failed yet; counting it as a soft bounce would escalate early
-        d = false
-        if rows then
-          rows.add({ type(ev.at) == "number" and stamp(ev.at) or "", tostring(ev.rcpt),
-            "delayed" .. (type(ev.reason) == "string" and "/" .. ev.reason or ""),
-            "nothing yet: a delay notice, the MTA still retries" })
-        end
       else
+        if ev.delayed == true or ev.action == "delayed" then
+          -- a delay notice (from bounce parse): the MTA is still trying, so
+          -- nothing failed yet; counting it as a soft bounce would escalate
+          -- early. Its reply, if any, is not classified: the type stands.
+          ev.type, ev.reply = "delayed", nil
+        end
         clean(ev, cjson.null)
         local okb, berr = batch.step()
         if not okb then
@@ -246,9 +261,7 @@ function _M.run(args)
         local okr, r, e = pcall(t.record, t, ev)
         if not okr then derr = tostring(r):gsub("^.-:%d+: ", "") else d, derr = r, e end
       end
-      if d == false then   -- luacheck: ignore 542
-        -- reported above, not counted
-      elseif not d then
+      if not d then
         bad = bad + 1
         io.stderr:write(format("%s:%d: %s\n", (file and file ~= "-") and file or "stdin", n, derr))
       else

@@ -155,7 +155,10 @@ function _M.gate(t, rcpt, sender, at)
   if allowed == nil then return nil, why end
   if not allowed then return false, why, "address" end
   if sender and sender ~= "" then
-    local h = t:health("sender:" .. sender, at)
+    -- on a store that shares health, the counts of every process (bounce
+    -- intake's): nil, "store: ..." when they cannot be read
+    local h, herr = t:health("sender:" .. sender, at)
+    if not h then return nil, herr end
     if h.level == "stop" then
       return false, sformat("sender %s at health stop: %d hard bounces, %d complaints in %d messages",
         sender, h.hard, h.complaint, h.messages), "sender"

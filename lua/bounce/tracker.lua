@@ -194,6 +194,73 @@ local function count_scopes(counters, domain, c, s, b, i, n)
   if s ~= nil then count(counters.sender, type(s) == "string" and s or tostring(s), b, i, n) end
 end
 
+-- Health shared through the store (a store with health_add and
+-- health_read, see bounce.store): t:record buffers its counts in
+-- self.hbuf ({ [scope] = { [bucket] = counts } }) and writes them with
+-- flush_health; t:health reads the store's counts, cached briefly.
+local function shared_add(buf, scope, b, i, n)
+  local rows = buf[scope]
+  if not rows then
+    rows = {}
+    buf[scope] = rows
+  end
+  local c = rows[b]
+  if not c then
+    c = { 0, 0, 0, 0, 0, 0, 0 }
+    rows[b] = c
+  end
+  c[i] = c[i] + n
+end
+
+-- Writes the buffer; kept (and the error returned) when the store fails.
+local function flush_health(self)
+  if self.hn == 0 then return true end
+  local ok, err = self.hshare:health_add(self.hbuf, self.bucket)
+  if not ok then return nil, "store: " .. tostring(err) end
+  self.hbuf, self.hn, self.hcache, self.ncache = {}, 0, {}, 0
+  return true
+end
+
+-- Buffers n events of kind i in bucket b for an event's scopes; writes the
+-- buffer first when b is a new bucket, and after it when it holds
+-- flush_events events or is flush_interval seconds old. A failed write
+-- keeps the buffer for the next flush (t:flush reports it).
+local function share_scopes(self, domain, c, s, b, i, n)
+  if self.hn > 0 and b ~= self.hb then flush_health(self) end
+  local buf = self.hbuf
+  shared_add(buf, "domain:" .. domain, b, i, n)
+  if c ~= nil then shared_add(buf, "campaign:" .. tostring(c), b, i, n) end
+  if s ~= nil then shared_add(buf, "sender:" .. tostring(s), b, i, n) end
+  local now = self.clock()
+  if self.hn == 0 then self.hsince = now end
+  self.hb, self.hn = b, self.hn + 1
+  if self.hn >= self.flush_events or now - self.hsince >= self.flush_interval then
+    flush_health(self)
+  end
+end
+
+-- The store's counts of a scope for the window of buckets ending at b,
+-- summed into h; cached for health_cache seconds. nil, err on a failure.
+local function read_shared(self, h, scope, b)
+  local key = scope .. "|" .. b
+  local now = self.clock()
+  local e = self.hcache[key]
+  if not e or now - e.at >= self.health_cache then
+    local rows, err = self.hshare:health_read(scope, b - BUCKETS + 1, b)
+    if not rows then return nil, "store: " .. tostring(err) end
+    if self.ncache >= 10000 then self.hcache, self.ncache = {}, 0 end
+    e = { at = now, rows = rows }
+    if not self.hcache[key] then self.ncache = self.ncache + 1 end
+    self.hcache[key] = e
+  end
+  for bk, c in pairs(e.rows) do
+    if bk > b - BUCKETS and bk <= b then
+      for j, k in ipairs(HEALTH_KINDS) do h[k] = h[k] + (c[j] or 0) end
+    end
+  end
+  return h
+end
+
 -- syntax: t, err = tracker.new{ policy = path | table | policy object, store = s,
 --   clock = fn, random = fn, reload_interval = seconds, health = true,
 --   fast_path = true }
@@ -204,6 +271,12 @@ end
 -- false keeps no health counters. fast_path = false turns off the memory
 -- store's one-call t:record (same results, slower: to rule it out when
 -- something looks wrong, and for the spec that compares the two).
+-- A store with the health interface (bounce.store: SQLite, Redis, shdict)
+-- shares health: events' counts are buffered and written to it (see
+-- t:flush; flush_events, default 1000, and flush_interval, seconds, default
+-- 1, bound the buffer), and t:health and t:check's scopes read the store's
+-- counts, so those of other processes count too (kept health_cache seconds,
+-- default 1).
 function _M.new(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then argerr(1, "tracker", "table expected, got " .. type(opts)) end
@@ -215,6 +288,7 @@ function _M.new(opts)
     reloader = false,   -- set by a policy path (false, not nil: no __index lookup per event)
     fast = false,
     hflush = false,
+    hshare = false,   -- the store, when health is shared through it
   }, T)
   if type(self.clock) ~= "function" then argerr(1, "tracker", "field 'clock': function expected") end
   if type(self.random) ~= "function" then argerr(1, "tracker", "field 'random': function expected") end
@@ -240,6 +314,18 @@ function _M.new(opts)
   if not ok then argerr(1, "tracker", "field 'store': " .. serr) end
   self.store = s
   self.apply = type(s.apply) == "function" and s.apply or nil
+  if self.keep_health and type(s.health_add) == "function" and type(s.health_read) == "function" then
+    self.hshare = s
+    self.hbuf, self.hn, self.hb, self.hsince, self.hcache, self.ncache = {}, 0, 0, 0, {}, 0
+    for k, default in pairs({ flush_events = 1000, flush_interval = 1, health_cache = 1 }) do
+      local v = opts[k]
+      if v == nil then v = default end
+      if type(v) ~= "number" or v < 0 or v ~= v then
+        argerr(1, "tracker", "field '" .. k .. "': number >= 0 expected, got " .. tostring(v))
+      end
+      self[k] = v
+    end
+  end
   if self.apply and opts.fast_path ~= false then
     -- t:record's fast path, over the memory store only (nil for other
     -- stores); hand() counts what its health buffer hands over
@@ -329,6 +415,8 @@ end
 -- `at`, messages (sent, or the outcomes when fewer sends were reported),
 -- hard_rate, complaint_rate, level ("healthy",
 -- "caution", "throttle", "stop") and judged (false below health.min_sent).
+-- On a store that shares health: the store's counts (nil, "store: ..."
+-- when it cannot be read), with this tracker's buffer written first.
 function T:health(scope, at)
   if type(scope) ~= "string" then argerr(1, "health", "string expected, got " .. type(scope)) end
   local kind, name = smatch(scope, "^(%a+):(.+)$")
@@ -344,6 +432,13 @@ function T:health(scope, at)
   local h = { scope = scope, window = p.health and p.health.window }
   for _, k in ipairs(HEALTH_KINDS) do h[k] = 0 end
   local ring = self.counters[kind][name]
+  if self.hshare then
+    -- shared: our own buffer first, then the store's counts
+    local ok, err = flush_health(self)
+    if ok then ok, err = read_shared(self, h, kind .. ":" .. name, floor(at / self.bucket)) end
+    if not ok then return nil, err end
+    ring = nil
+  end
   if ring then
     local b = floor(at / self.bucket)
     for bk, c in pairs(ring) do
@@ -601,6 +696,7 @@ local function record(self, ev, into, clocked, now)
     local hflush = self.hflush
     if hflush then hflush("scopes", domain, c, s) end
     count_scopes(self.counters, domain, c, s, b, hi, n or 1)
+    if self.hshare then share_scopes(self, domain, c, s, b, hi, n or 1) end
   end
   local hook = self.on_event
   if hook then d = run_hook(self, hook, ev, key, d) end
@@ -801,7 +897,8 @@ check_scoped = function(self, rcpt, scopes)
     local v = scopes[k]
     if v ~= nil then
       local name = k .. ":" .. tostring(v)
-      local h = self:health(name, at)
+      local h, herr = self:health(name, at)
+      if not h then return nil, herr end
       if h.level == "stop" then
         return false, sformat("%s %s at health stop: %s", k, tostring(v), scope_health(h)), "stop"
       elseif h.level == "throttle" then
@@ -894,6 +991,20 @@ function T:expire(at)
   end
   return n, problems
 end
+
+-- syntax: ok, err = t:flush()
+-- Writes the health counts buffered for a store that shares health (see
+-- tracker.new); true when there was nothing to write. nil, "store: ..." when
+-- the store failed: the counts stay buffered for the next flush.
+function T:flush()
+  if not self.hshare then return true end
+  return flush_health(self)
+end
+
+-- syntax: ok, err = t:close()   -- also by `local t <close>` (Lua 5.4)
+-- Flushes (see t:flush); the store stays open (it is the caller's).
+function T:close() return self:flush() end
+T.__close = function(self) self:flush() end
 
 -- syntax: n = t:count()   -- records in the store (when it can count)
 function T:count()

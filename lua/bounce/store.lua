@@ -47,7 +47,9 @@
 --       "campaign:NAME"; bucket b holds the events of [b * size,
 --       (b + 1) * size), size being 1/24 of the policy's health window. The
 --       store adds them to what it holds (concurrent adds all count) and
---       may forget bucket b after (b + 25) * size. Returns true, or nil, err
+--       may forget bucket b once 25 buckets have passed since (b + 1) *
+--       size and since it was added to (a window ending at a later time
+--       does not read it). Returns true, or nil, err
 --       (SQLite then added nothing; Redis, which adds scope by scope, may
 --       have added some scopes: the tracker keeps its buffer and adds it
 --       all again at its next flush).

@@ -150,6 +150,15 @@ describe("store.shdict in nginx", function()
     assert.same({}, failures)
     assert.equals(0, r.failed)
     assert.is_true(#r.results >= 12)
+    -- the store shares health: its cases ran, none was skipped
+    local health = 0
+    for _, c in ipairs(r.results) do
+      if c.name:find("^health counts") then
+        health = health + 1
+        assert.is_nil(c.note, c.name)
+      end
+    end
+    assert.equals(2, health)
   end)
 
   it("says which dict is missing", function()

@@ -295,8 +295,6 @@ end)
 
 -- Health shared through the store (the optional health_add/health_read of
 -- bounce.store): what one tracker records, another on the same store reads.
--- Times are now: Redis and the shared dict do not keep counts whose window
--- has already ended.
 local function has_health(s)
   return type(s.health_add) == "function" and type(s.health_read) == "function"
 end

@@ -525,21 +525,18 @@ end
 -- scope, PREFIX .. "health:{" .. scope .. "}" (outside scan()'s PREFIX{*;
 -- the braces a Cluster hash tag), with a field "BUCKET:KIND" (KIND 1..7:
 -- sent, delivered, hard, soft, block, complaint, delayed) per count.
--- KEYS[1] the hash; ARGV[1] the unix time until which the newest bucket
--- is read, ARGV[2] the oldest bucket still read (older fields are
--- deleted), then pairs of field and count for HINCRBY. The key expires
--- when its newest bucket is no longer read (EXPIRE, never shortened).
+-- KEYS[1] the hash; ARGV[1] its expiry in seconds (a window and a bucket:
+-- a scope nobody counts for that long has nothing left to read), ARGV[2]
+-- the oldest bucket a window ending at the newest one written reads (older
+-- fields are deleted), then pairs of field and count for HINCRBY.
 local HEALTH_SCRIPT = [[
-local keep = tonumber(ARGV[1]) - tonumber(redis.call('TIME')[1])
-if keep <= 0 then return 0 end
 for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local oldest = tonumber(ARGV[2])
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
   local b = tonumber(string.match(f, '^(%-?%d+):'))
   if b == nil or b < oldest then redis.call('HDEL', KEYS[1], f) end
 end
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < keep then redis.call('EXPIRE', KEYS[1], keep) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 ]]
 _M.HEALTH_SCRIPT = HEALTH_SCRIPT
@@ -568,7 +565,7 @@ function S:health_add(counts, size)
     end
     if newest and #args > 0 then
       local _, err = command(self, false, "eval", HEALTH_SCRIPT, 1, health_key(self, scope),
-                             format("%d", (newest + 25) * size), format("%d", newest - 24), unpack(args))
+                             format("%d", 25 * size), format("%d", newest - 24), unpack(args))
       if err then return nil, err end
     end
   end

@@ -228,8 +228,8 @@ end
 -- soft, block, complaint, delayed), the keys bounce.serve's health_dict
 -- holds: under PREFIX .. "h:" in the store's dict, or as they are in
 -- opts.health_dict (serve's dict, so both read the same counters). incr is
--- atomic across workers; a counter expires when its bucket is no longer
--- read, (bucket + 25) * size.
+-- atomic across workers; a counter expires a window and a bucket (25
+-- buckets) after it was created, as serve's do.
 local KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint", "delayed" }
 
 -- syntax: ok, err = s:health_add(counts, size)   -- see bounce.store
@@ -240,17 +240,14 @@ function S:health_add(counts, size)
   if type(size) ~= "number" or size < 1 then
     error("bad argument #2 to 'health_add' (bucket size in seconds expected, got " .. tostring(size) .. ")", 2)
   end
-  local dict, hp, now = self.hdict, self.hprefix, ngx.time()
+  local dict, hp, ttl = self.hdict, self.hprefix, 25 * size
   for scope, rows in pairs(counts) do
     for b, c in pairs(rows) do
-      local ttl = (b + 25) * size - now
-      if ttl > 0 then
-        for i = 1, 7 do
-          local n = c[i]
-          if n and n > 0 then
-            local _, err = dict:incr(hp .. KINDS[i] .. "|" .. scope .. "|" .. b, n, 0, ttl)
-            if err then return nil, failure(self, "cannot count health of", scope, err) end
-          end
+      for i = 1, 7 do
+        local n = c[i]
+        if n and n > 0 then
+          local _, err = dict:incr(hp .. KINDS[i] .. "|" .. scope .. "|" .. b, n, 0, ttl)
+          if err then return nil, failure(self, "cannot count health of", scope, err) end
         end
       end
     end

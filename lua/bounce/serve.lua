@@ -429,6 +429,14 @@ function _M.init_worker()
   end
   worker_store = store
   start_policy_timer()
+  -- a store that shares health (SQLite, Redis, shdict) gets this worker's
+  -- buffered counts within a second even when no event follows, and at exit
+  local ok, terr = ngx.timer.every(1, function()
+    if not T then return end
+    local fok, ferr = T:flush()
+    if not fok then ngx.log(ngx.WARN, "bounce: health counts not written yet: ", tostring(ferr)) end
+  end)
+  if not ok then ngx.log(ngx.ERR, "bounce: cannot start the health timer: ", tostring(terr)) end
 end
 
 -- The tracker is made on this worker's first request: loading a policy runs

@@ -196,45 +196,40 @@ end
 
 -- Health shared through the store (a store with health_add and
 -- health_read, see bounce.store): t:record buffers its counts in
--- self.hbuf ({ [scope] = { [bucket] = counts } }) and writes them with
--- flush_health; t:health reads the store's counts, cached briefly.
-local function shared_add(buf, scope, b, i, n)
-  local rows = buf[scope]
-  if not rows then
-    rows = {}
-    buf[scope] = rows
-  end
-  local c = rows[b]
-  if not c then
-    c = { 0, 0, 0, 0, 0, 0, 0 }
-    rows[b] = c
-  end
-  c[i] = c[i] + n
-end
+-- self.hbuf, shaped as self.counters (count_scopes fills both), and
+-- flush_health writes them as { [scope] = { [bucket] = counts } }; t:health
+-- reads the store's counts, cached briefly.
+local function empty_buffer() return { domain = {}, campaign = {}, sender = {} } end
 
 -- Writes the buffer; kept (and the error returned) when the store fails.
 local function flush_health(self)
   if self.hn == 0 then return true end
-  local ok, err = self.hshare:health_add(self.hbuf, self.bucket)
+  local out = {}
+  for kind, names in pairs(self.hbuf) do
+    for name, ring in pairs(names) do out[kind .. ":" .. name] = ring end
+  end
+  local ok, err = self.hshare:health_add(out, self.bucket)
   if not ok then return nil, "store: " .. tostring(err) end
-  self.hbuf, self.hn, self.hcache, self.ncache = {}, 0, {}, 0
+  self.hbuf, self.hn, self.hcache, self.ncache = empty_buffer(), 0, {}, 0
   return true
 end
 
 -- Buffers n events of kind i in bucket b for an event's scopes; writes the
 -- buffer first when b is a new bucket, and after it when it holds
--- flush_events events or is flush_interval seconds old. A failed write
--- keeps the buffer for the next flush (t:flush reports it).
+-- flush_events events or is flush_interval seconds old (the clock is asked
+-- every 16 events). A failed write keeps the buffer for the next flush
+-- (t:flush reports it).
 local function share_scopes(self, domain, c, s, b, i, n)
-  if self.hn > 0 and b ~= self.hb then flush_health(self) end
-  local buf = self.hbuf
-  shared_add(buf, "domain:" .. domain, b, i, n)
-  if c ~= nil then shared_add(buf, "campaign:" .. tostring(c), b, i, n) end
-  if s ~= nil then shared_add(buf, "sender:" .. tostring(s), b, i, n) end
-  local now = self.clock()
-  if self.hn == 0 then self.hsince = now end
-  self.hb, self.hn = b, self.hn + 1
-  if self.hn >= self.flush_events or now - self.hsince >= self.flush_interval then
+  local hn = self.hn
+  if hn > 0 and b ~= self.hb then
+    flush_health(self)
+    hn = self.hn
+  end
+  count_scopes(self.hbuf, domain, c, s, b, i, n)
+  if hn == 0 then self.hsince = self.clock() end
+  hn = hn + 1
+  self.hb, self.hn = b, hn
+  if hn >= self.flush_events or (hn % 16 == 0 and self.clock() - self.hsince >= self.flush_interval) then
     flush_health(self)
   end
 end
@@ -273,7 +268,7 @@ end
 -- something looks wrong, and for the spec that compares the two).
 -- A store with the health interface (bounce.store: SQLite, Redis, shdict)
 -- shares health: events' counts are buffered and written to it (see
--- t:flush; flush_events, default 1000, and flush_interval, seconds, default
+-- t:flush; flush_events, default 10000, and flush_interval, seconds, default
 -- 1, bound the buffer), and t:health and t:check's scopes read the store's
 -- counts, so those of other processes count too (kept health_cache seconds,
 -- default 1).
@@ -316,8 +311,8 @@ function _M.new(opts)
   self.apply = type(s.apply) == "function" and s.apply or nil
   if self.keep_health and type(s.health_add) == "function" and type(s.health_read) == "function" then
     self.hshare = s
-    self.hbuf, self.hn, self.hb, self.hsince, self.hcache, self.ncache = {}, 0, 0, 0, {}, 0
-    for k, default in pairs({ flush_events = 1000, flush_interval = 1, health_cache = 1 }) do
+    self.hbuf, self.hn, self.hb, self.hsince, self.hcache, self.ncache = empty_buffer(), 0, 0, 0, {}, 0
+    for k, default in pairs({ flush_events = 10000, flush_interval = 1, health_cache = 1 }) do
       local v = opts[k]
       if v == nil then v = default end
       if type(v) ~= "number" or v < 0 or v ~= v then

@@ -583,7 +583,8 @@ describe("bounce policyd with the health bounce intake records in other processe
       assert.equal(0, rc, out)
     end
     -- policyd keeps what it read for a second at most
-    local a, deadline = nil, socket.gettime() + 5
+    local a
+    local deadline = socket.gettime() + 5
     repeat
       a = ask(d.port, "fresh@example.org", "promo@example.com")
       if a ~= "DUNNO" then break end

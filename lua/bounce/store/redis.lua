@@ -85,7 +85,7 @@ local core = require("bounce.core")
 local type, error, tostring, tonumber, setmetatable, rawget, pcall, pairs =
   type, error, tostring, tonumber, setmetatable, rawget, pcall, pairs
 local unpack = rawget(_G, "unpack") or table.unpack
-local find, sub, gsub, format, match = string.find, string.sub, string.gsub, string.format, string.match
+local find, sub, gsub, format, smatch = string.find, string.sub, string.gsub, string.format, string.match
 local ceil, floor = math.ceil, math.floor
 
 local ngx = rawget(_G, "ngx")
@@ -579,7 +579,7 @@ function S:health_read(scope, first, last)
   if err then return nil, err end
   local rows = {}
   local function put(f, v)
-    local b, i = match(tostring(f), "^(%-?%d+):(%d)$")
+    local b, i = smatch(tostring(f), "^(%-?%d+):(%d)$")
     b, i = tonumber(b), tonumber(i)
     if b and b >= first and b <= last and i >= 1 and i <= 7 then
       local c = rows[b]

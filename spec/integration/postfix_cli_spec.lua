@@ -511,6 +511,31 @@ describe("bounce intake", function()
     assert.matches("max_attempts", out, 1, true)
   end)
 
+  it("exits 75 when the health counts cannot be written, and records nothing of the message", function()
+    if run("command -v sqlite3") ~= 0 then return pending("the sqlite3 shell is not installed") end
+    local path = dir .. "/health-fails.db"
+    seed(path)
+    -- the file refuses new health rows, as a full disk would refuse the write
+    local rc, out = run("sqlite3 " .. q(path) .. " \"CREATE TRIGGER health_full BEFORE INSERT ON health "
+      .. "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;\"")
+    assert.equal(0, rc, out)
+    rc, out = intake("--db " .. q(path), dsn{ rcpt = "kept@example.org" })
+    assert.equal(75, rc)
+    assert.matches("database or disk is full", out, 1, true)
+    assert.matches("nothing recorded from this message", out, 1, true)
+    local t, s = tracker_on(path)
+    assert.is_nil(t:get("kept@example.org"))   -- rolled back with the counts
+    s:close()
+    -- once the file takes them again, the message Postfix retries is recorded, its counts with it
+    assert.equal(0, (run("sqlite3 " .. q(path) .. " 'DROP TRIGGER health_full'")))
+    rc, out = intake("--db " .. q(path), dsn{ rcpt = "kept@example.org", date = os.date("!%a, %d %b %Y %H:%M:%S +0000") })
+    assert.equal(0, rc, out)
+    t, s = tracker_on(path)
+    assert.equal("suppressed", t:get("kept@example.org").state)
+    assert.equal(1, t:health("sender:news@example.com").hard)
+    s:close()
+  end)
+
   it("exits 75 while Redis is down, and records every recipient when it is up", function()
     if not redis_srv.available() then return pending("redis-server is not installed") end
     local srv = redis_srv.start()

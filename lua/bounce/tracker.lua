@@ -17,7 +17,10 @@
 -- health counts).
 -- Health counters (per domain, campaign and sender) live in this Lua state,
 -- in buckets of 1/24 of the policy's health window; the fast path buffers
--- its counts in C and hands them over, in order, before they are read.
+-- its counts in C and hands them over, in order, before they are read. On a
+-- store with the health interface (bounce.store) they are also buffered for
+-- the store and written to it, and t:health reads them from there: every
+-- process on the store sees every process's counts.
 --
 -- Errors: caller mistakes raise (`bad argument #1 to 'record' (...)`); bad
 -- data (an invalid address, a corrupt record, a failing store) returns

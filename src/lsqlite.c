@@ -7,7 +7,8 @@
  * close(), __gc and __close. Its methods follow the store interface of
  * lua/bounce/store.lua (get, cas, count) plus batches and page readers (of
  * every row, of the suppressed ones, of those that failed their check, of
- * the suppressions that ended); lua/bounce/store/sqlite.lua adds scan(),
+ * the suppressions that ended) and the rows of health counts;
+ * lua/bounce/store/sqlite.lua adds scan(),
  * scan_suppressed(), scan_expired() and batch() over them and checks the
  * options. Caller mistakes raise; engine failures and records that fail
  * their check return nil, message.
@@ -221,6 +222,58 @@ static int st_in_batch(lua_State *L) {
   return 1;
 }
 
+/* health_row(scope, bucket, expires, sent, delivered, hard, soft, block,
+ * complaint, delayed) -> true | nil, err: adds the counts to the row of
+ * (scope, bucket). */
+static int st_health_row(lua_State *L) {
+  lstore *u = check_store(L);
+  size_t sl;
+  const char *scope = check_str(L, 2, &sl);
+  int64_t bucket = (int64_t)bnc_checkinteger(L, 3), expires = (int64_t)bnc_checkinteger(L, 4);
+  int64_t counts[BNC_SQLITE_HEALTH_KINDS];
+  int i;
+  for (i = 0; i < BNC_SQLITE_HEALTH_KINDS; i++) {
+    counts[i] = (int64_t)bnc_checkinteger(L, 5 + i);
+    luaL_argcheck(L, counts[i] >= 0, 5 + i, "count >= 0 expected");
+  }
+  return batch_result(L, u, bnc_sqlite_health_add(u->s, scope, sl, bucket, expires, counts));
+}
+
+/* health_rows(scope, first, last) -> { [bucket] = { 7 counts } } | nil, err:
+ * the scope's rows whose bucket is in first..last. */
+static int st_health_rows(lua_State *L) {
+  lstore *u = check_store(L);
+  size_t sl;
+  const char *scope = check_str(L, 2, &sl);
+  int64_t first = (int64_t)bnc_checkinteger(L, 3), last = (int64_t)bnc_checkinteger(L, 4);
+  int64_t bucket, counts[BNC_SQLITE_HEALTH_KINDS];
+  int i, rc;
+  if (bnc_sqlite_health_start(u->s, scope, sl, first, last) < 0) return fail(L, u->s);
+  lua_newtable(L);                                    /* rows */
+  while ((rc = bnc_sqlite_health_next(u->s, &bucket, counts)) == 1) {
+    lua_createtable(L, BNC_SQLITE_HEALTH_KINDS, 0);   /* rows, counts */
+    for (i = 0; i < BNC_SQLITE_HEALTH_KINDS; i++) {
+      lua_pushinteger(L, (lua_Integer)counts[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushinteger(L, (lua_Integer)bucket);          /* rows, counts, bucket */
+    lua_insert(L, -2);                                /* rows, bucket, counts */
+    lua_rawset(L, -3);                                /* rows */
+  }
+  if (rc < 0) return fail(L, u->s);
+  return 1;
+}
+
+/* health_prune(at) -> n | nil, err: deletes the rows that expired at or
+ * before at. */
+static int st_health_prune(lua_State *L) {
+  lstore *u = check_store(L);
+  int64_t gone = 0;
+  if (bnc_sqlite_health_prune(u->s, (int64_t)bnc_checkinteger(L, 2), &gone) < 0) return fail(L, u->s);
+  lua_pushinteger(L, (lua_Integer)gone);
+  return 1;
+}
+
 static int st_tostring(lua_State *L) {
   lstore *u = luaL_checkudata(L, 1, SQLITE_MT);
   lua_pushfstring(L, "bounce.sqlite store (%s)", u->s ? "open" : "closed");
@@ -231,7 +284,8 @@ static const luaL_Reg methods[] = {
   { "get", st_get }, { "cas", st_cas }, { "count", st_count }, { "page", st_page },
   { "page_expired", st_page_expired },
   { "begin", st_begin }, { "commit", st_commit }, { "rollback", st_rollback },
-  { "in_batch", st_in_batch }, { "close", st_close }, { NULL, NULL }
+  { "in_batch", st_in_batch }, { "health_row", st_health_row }, { "health_rows", st_health_rows },
+  { "health_prune", st_health_prune }, { "close", st_close }, { NULL, NULL }
 };
 
 static const luaL_Reg funcs[] = { { "open", l_open }, { NULL, NULL } };

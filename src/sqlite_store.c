@@ -19,11 +19,15 @@
 /* The page queries come in pairs (first page, next pages) in the order of
  * bnc_sqlite_set_t, from Q_FIRST on. */
 enum { Q_GET, Q_INSERT, Q_UPDATE, Q_DELETE, Q_COUNT, Q_FIRST, Q_AFTER, Q_SUP_FIRST, Q_SUP_AFTER,
-       Q_BAD_FIRST, Q_BAD_AFTER, Q_EXPIRED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q__COUNT };
+       Q_BAD_FIRST, Q_BAD_AFTER, Q_EXPIRED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_HEALTH_ADD,
+       Q_HEALTH_READ, Q_HEALTH_PRUNE, Q__COUNT };
 
 /* The record's columns, bound as ?2..?13 by bind_columns; ?14 is the blob. */
 #define COLUMNS "state, cause, reason, since, expires, streak_start, attempts, blocks, " \
                 "bounces, last_event, last_at, retry_at"
+
+/* The health counts' columns, in the order of bnc_sqlite_health_add's. */
+#define HEALTH_COLUMNS "sent, delivered, hard, soft, block, complaint, delayed"
 
 static const char *const SQL[Q__COUNT] = {
   "SELECT record FROM records WHERE address = ?1",
@@ -52,6 +56,15 @@ static const char *const SQL[Q__COUNT] = {
   "BEGIN IMMEDIATE",
   "COMMIT",
   "ROLLBACK",
+  /* health counts: added to a bucket's row, which keeps the later expiry */
+  "INSERT INTO health (scope, bucket, expires, " HEALTH_COLUMNS ") VALUES "
+  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (scope, bucket) DO UPDATE SET "
+  "sent = sent + excluded.sent, delivered = delivered + excluded.delivered, "
+  "hard = hard + excluded.hard, soft = soft + excluded.soft, block = block + excluded.block, "
+  "complaint = complaint + excluded.complaint, delayed = delayed + excluded.delayed, "
+  "expires = max(expires, excluded.expires)",
+  "SELECT bucket, " HEALTH_COLUMNS " FROM health WHERE scope = ?1 AND bucket BETWEEN ?2 AND ?3",
+  "DELETE FROM health WHERE expires <= ?1",
 };
 
 /* The table of versions 2 and 3, what `sqlite3 FILE .schema` shows. The
@@ -92,6 +105,26 @@ static const char INDEXES_V3[] =
   "  WHERE expires IS NOT NULL;\n"
   "CREATE INDEX records_unchecked ON records (state, address, record) -- failed their check\n"
   "  WHERE state IS NULL";
+
+/* Version 4 adds the health counts that trackers in several processes
+ * share: one row per scope ("domain:NAME", "sender:NAME", "campaign:NAME")
+ * and bucket (floor(time / bucket size), the size being 1/24 of the
+ * policy's health window), dropped once `expires` has passed. */
+static const char HEALTH_V4[] =
+  "CREATE TABLE health (\n"
+  "  scope     TEXT NOT NULL,    -- domain:NAME | sender:NAME | campaign:NAME\n"
+  "  bucket    INTEGER NOT NULL, -- floor(unix seconds / bucket size)\n"
+  "  expires   INTEGER NOT NULL, -- unix seconds after which the row is no longer read\n"
+  "  sent      INTEGER NOT NULL DEFAULT 0,\n"
+  "  delivered INTEGER NOT NULL DEFAULT 0,\n"
+  "  hard      INTEGER NOT NULL DEFAULT 0,\n"
+  "  soft      INTEGER NOT NULL DEFAULT 0,\n"
+  "  block     INTEGER NOT NULL DEFAULT 0,\n"
+  "  complaint INTEGER NOT NULL DEFAULT 0,\n"
+  "  delayed   INTEGER NOT NULL DEFAULT 0,\n"
+  "  PRIMARY KEY (scope, bucket)\n"
+  ") WITHOUT ROWID;\n"
+  "CREATE INDEX health_expires ON health (expires)";
 
 /* Version 1 had the key and the blob only:
  *   CREATE TABLE records (address TEXT PRIMARY KEY NOT NULL, record BLOB NOT NULL) WITHOUT ROWID
@@ -240,7 +273,8 @@ out:
  * other then sees the version). Only taken when the version is behind.
  * Each step builds on the one before: 0 (a new file) creates the table, 1
  * rebuilds it with the columns, then 2 -> 3 adds the indexes (read from the
- * rows in place: about a second per few million rows, once). */
+ * rows in place: about a second per few million rows, once), 3 -> 4 the
+ * table of health counts. */
 static int migrate(bnc_sqlite_t *s, char *err, size_t cap) {
   int64_t v;
   int rc = 0;
@@ -259,6 +293,7 @@ static int migrate(bnc_sqlite_t *s, char *err, size_t cap) {
   if (v == 0) rc = exec(s, SCHEMA_V2);
   else if (v == 1) rc = migrate_v1(s);
   if (rc == 0 && v < 3) rc = exec(s, INDEXES_V3);
+  if (rc == 0 && v < 4) rc = exec(s, HEALTH_V4);
   if (rc == 0 && v < BNC_SQLITE_SCHEMA) {
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", BNC_SQLITE_SCHEMA);
@@ -552,4 +587,61 @@ int bnc_sqlite_rollback(bnc_sqlite_t *s) {
   bnc_sqlite_release(s);
   if (!bnc_sqlite_in_batch(s)) return 0;
   return run(s, Q_ROLLBACK);
+}
+
+int bnc_sqlite_health_add(bnc_sqlite_t *s, const char *scope, size_t sl, int64_t bucket,
+                          int64_t expires, const int64_t counts[BNC_SQLITE_HEALTH_KINDS]) {
+  sqlite3_stmt *st = s->q[Q_HEALTH_ADD];
+  int i, bad;
+  bnc_sqlite_release(s);
+  if (check_key(s, sl)) return BNC_SQL_ERR;
+  bad = sqlite3_bind_text(st, 1, scope, (int)sl, SQLITE_STATIC) != SQLITE_OK;
+  bad |= sqlite3_bind_int64(st, 2, bucket) != SQLITE_OK;
+  bad |= sqlite3_bind_int64(st, 3, expires) != SQLITE_OK;
+  for (i = 0; i < BNC_SQLITE_HEALTH_KINDS; i++)
+    bad |= sqlite3_bind_int64(st, 4 + i, counts[i]) != SQLITE_OK;
+  if (bound(s, st, bad)) return BNC_SQL_ERR;
+  return run_write(s, st) < 0 ? BNC_SQL_ERR : 0;
+}
+
+int bnc_sqlite_health_start(bnc_sqlite_t *s, const char *scope, size_t sl, int64_t first,
+                            int64_t last) {
+  sqlite3_stmt *st = s->q[Q_HEALTH_READ];
+  int bad;
+  bnc_sqlite_release(s);
+  if (check_key(s, sl)) return BNC_SQL_ERR;
+  bad = sqlite3_bind_text(st, 1, scope, (int)sl, SQLITE_STATIC) != SQLITE_OK;
+  bad |= sqlite3_bind_int64(st, 2, first) != SQLITE_OK;
+  bad |= sqlite3_bind_int64(st, 3, last) != SQLITE_OK;
+  if (bound(s, st, bad)) return BNC_SQL_ERR;
+  s->held = st;
+  return 0;
+}
+
+int bnc_sqlite_health_next(bnc_sqlite_t *s, int64_t *bucket,
+                           int64_t counts[BNC_SQLITE_HEALTH_KINDS]) {
+  sqlite3_stmt *st = s->held;
+  int i, rc;
+  if (st != s->q[Q_HEALTH_READ]) return 0;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *bucket = sqlite3_column_int64(st, 0);
+    for (i = 0; i < BNC_SQLITE_HEALTH_KINDS; i++) counts[i] = sqlite3_column_int64(st, 1 + i);
+    return 1;
+  }
+  rc = rc == SQLITE_DONE ? 0 : dberr(s);
+  bnc_sqlite_release(s);
+  return rc;
+}
+
+int bnc_sqlite_health_prune(bnc_sqlite_t *s, int64_t at, int64_t *gone) {
+  sqlite3_stmt *st = s->q[Q_HEALTH_PRUNE];
+  int rc;
+  bnc_sqlite_release(s);
+  if (bound(s, st, sqlite3_bind_int64(st, 1, at) != SQLITE_OK)) return BNC_SQL_ERR;
+  rc = sqlite3_step(st);
+  rc = rc == SQLITE_DONE ? 0 : dberr(s);
+  if (rc == 0) *gone = sqlite3_changes(s->db);
+  done(st);
+  return rc;
 }

@@ -19,8 +19,9 @@
 
 /* The schema this build writes; older files are migrated on open, newer
  * ones refused. 1: (address, record) only; 2: the decoded columns too;
- * 3: the indexes of the suppression list and of expiry. */
-#define BNC_SQLITE_SCHEMA 3
+ * 3: the indexes of the suppression list and of expiry; 4: the table of
+ * health counts. */
+#define BNC_SQLITE_SCHEMA 4
 
 /* Longest key accepted (bytes); addresses are at most 254. */
 #define BNC_SQLITE_KEY_MAX 4096
@@ -105,5 +106,25 @@ int bnc_sqlite_commit(bnc_sqlite_t *s);
 int bnc_sqlite_rollback(bnc_sqlite_t *s);
 /* Whether a batch is open. */
 int bnc_sqlite_in_batch(const bnc_sqlite_t *s);
+
+/* Health counts shared by trackers in several processes: sent, delivered,
+ * hard, soft, block, complaint, delayed, per scope and bucket. */
+#define BNC_SQLITE_HEALTH_KINDS 7
+
+/* Adds counts to the row (scope, bucket), creating it; the row may be
+ * dropped after `expires` (the later of its old and new expiry holds).
+ * 0 or BNC_SQL_ERR. */
+int bnc_sqlite_health_add(bnc_sqlite_t *s, const char *scope, size_t sl, int64_t bucket,
+                          int64_t expires, const int64_t counts[BNC_SQLITE_HEALTH_KINDS]);
+/* The rows of a scope whose bucket is in first..last: bnc_sqlite_health_start,
+ * then bnc_sqlite_health_next until it returns 0 (no more) or BNC_SQL_ERR
+ * (1: *bucket and counts set). Any other call on s ends the read. */
+int bnc_sqlite_health_start(bnc_sqlite_t *s, const char *scope, size_t sl, int64_t first,
+                            int64_t last);
+int bnc_sqlite_health_next(bnc_sqlite_t *s, int64_t *bucket,
+                           int64_t counts[BNC_SQLITE_HEALTH_KINDS]);
+/* Deletes the rows whose expiry is at or before `at`; how many into *gone.
+ * 0 or BNC_SQL_ERR. */
+int bnc_sqlite_health_prune(bnc_sqlite_t *s, int64_t at, int64_t *gone);
 
 #endif

@@ -159,7 +159,10 @@ function _M.gate(t, rcpt, sender, at)
     return false, why, sfind(why, "^dead domain ") and "domain" or "address"
   end
   if sender and sender ~= "" then
-    local h = t:health("sender:" .. sender, at)
+    -- on a store that shares health, the counts of every process (bounce
+    -- intake's): nil, "store: ..." when they cannot be read
+    local h, herr = t:health("sender:" .. sender, at)
+    if not h then return nil, herr end
     if h.level == "stop" then
       return false, sformat("sender %s at health stop: %d hard bounces, %d complaints in %d messages",
         sender, h.hard, h.complaint, h.messages), "sender"

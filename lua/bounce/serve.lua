@@ -314,7 +314,10 @@ local function store_factory(spec, opts)
   if type(spec) ~= "string" then error("bounce.serve: store: string or function expected", 3) end
   local name = smatch(spec, "^shdict:([%w_]+)$")
   if name then
-    return function() return require("bounce.store.shdict").new(name) end
+    -- health counts in the store, in health_dict when there is one (the
+    -- counters count_health below writes, under the same names)
+    local hd = opts and opts.health_dict
+    return function() return require("bounce.store.shdict").new(name, hd and { health_dict = hd } or nil) end
   end
   local path = smatch(spec, "^sqlite:(.+)$")
   if path then
@@ -344,8 +347,10 @@ end
 -- "sqlite:PATH", "redis://[[USER]:PASSWORD@]HOST:PORT[/PREFIX][?db=N]", or a function returning a
 -- store, called once per worker), policy (a file, reloaded when it changes,
 -- or a table), reload_interval (seconds, 1), health_dict (a shared dict for
--- health counters shared by the workers; without it each worker counts its
--- own), body_limit (bytes, 1 MiB), verp (the local-part prefix of VERP
+-- health counters shared by the workers: the shdict store keeps its counts
+-- there; the other stores share health themselves, and a store of your own
+-- without the health interface is counted there), body_limit (bytes,
+-- 1 MiB), verp (the local-part prefix of VERP
 -- return paths, such as "bounces+": POST /bounces then tracks the address
 -- the bounce's return path names), mailgun_key (verify Mailgun signatures),
 -- sns_verify (verify SNS signatures, default true), sns_url_patterns (Lua
@@ -432,6 +437,14 @@ function _M.init_worker()
   end
   worker_store = store
   start_policy_timer()
+  -- a store that shares health (SQLite, Redis, shdict) gets this worker's
+  -- buffered counts within a second even when no event follows, and at exit
+  local ok, terr = ngx.timer.every(1, function()
+    if not T then return end
+    local fok, ferr = T:flush()
+    if not fok then ngx.log(ngx.WARN, "bounce: health counts not written yet: ", tostring(ferr)) end
+  end)
+  if not ok then ngx.log(ngx.ERR, "bounce: cannot start the health timer: ", tostring(terr)) end
 end
 
 -- The tracker is made on this worker's first request: loading a policy runs
@@ -440,11 +453,14 @@ local function tracker()
   if T then return T end
   if not worker_store then return nil end
   local err
+  -- a store that shares health (SQLite, Redis, shdict) keeps the counts of
+  -- every worker and process: the tracker counts and reads there
+  local shares = type(worker_store.health_add) == "function" and type(worker_store.health_read) == "function"
   T, err = tracker_mod.new{ policy = cfg.policy, store = worker_store, reload_interval = cfg.reload_interval,
-                           health = cfg.health_dict == nil }
+                           health = cfg.health_dict == nil or shares }
   if not T then ngx.log(ngx.ERR, "bounce: ", tostring(err)) return nil end
   last_policy = T:current_policy()
-  if cfg.health_dict then
+  if cfg.health_dict and not shares then
     -- the counters the workers share answer t:check's scopes too
     T.health = function(_, scope) return health_of(scope) end
   end
@@ -560,6 +576,7 @@ local function window()
 end
 
 local function count_health(ev, domain)
+  if T.hshare then return end   -- the tracker counted it in the store
   local dict = cfg.health_dict and ngx.shared[cfg.health_dict]
   local kind = HEALTH_KIND[ev.type]
   if not dict or not kind then return end
@@ -576,7 +593,7 @@ end
 
 health_of = function(scope)
   local dict = cfg.health_dict and ngx.shared[cfg.health_dict]
-  if not dict then return T:health(scope) end
+  if not dict or T.hshare then return T:health(scope) end
   local w, size = window()
   local now = floor(ngx.time() / size)
   local h = { scope = scope, window = w }
@@ -630,6 +647,10 @@ local function record_all(events)
     ngx.log(ngx.WARN, "bounce: the policy's on_event budget for this request is spent: ", budget.skipped,
       " of ", #events, " events keep the tracker's own decision")
   end
+  -- the request's health counts, for the other workers and processes on
+  -- the store (one write per request; a failure keeps them for the next)
+  local fok, ferr = T:flush()
+  if not fok then ngx.log(ngx.WARN, "bounce: health counts not written yet: ", tostring(ferr)) end
   return stored, rejected, decisions
 end
 
@@ -927,7 +948,9 @@ local function health()
     return fail(400, "query parameter 'scope': domain:NAME, campaign:NAME or sender:NAME expected")
   end
   if kind == "domain" then scope = "domain:" .. slower(name) end
-  return reply(200, health_of(scope))
+  local h, err = health_of(scope)
+  if not h then return fail(is_store_error(err) and 503 or 500, err) end
+  return reply(200, h)
 end
 
 local PROVIDER = {}

@@ -47,8 +47,8 @@ end
 -- opts: db (path or ":memory:"), policy (file), create (true: start a new
 -- history file when the path does not exist; otherwise that is an error
 -- whose message says how to go on), command (named in that message).
--- Health counters live in the tracker, not the store: they do not outlast
--- the command.
+-- Health counts go to the store (it shares them: SQLite, Redis); the
+-- batcher below writes them with each batch.
 function _M.tracker(opts)
   local path = _M.db_path(opts)
   local s, err = _M.open_store(path, opts.create)
@@ -79,26 +79,34 @@ function _M.normalize(addr)
   return key or addr
 end
 
--- syntax: b = state.batcher(store [, size])
+-- syntax: b = state.batcher(store [, size [, t]])
 -- Groups writes into transactions of `size` events (default 1000) on stores
 -- that have them (store:begin() / store:commit()): a long replay or import
 -- commits once per batch instead of once per event, and a crash loses at
 -- most the batch in flight. Call b.step() before each event and b.finish()
 -- at the end; both return true, or nil, err. On stores without
--- transactions both do nothing.
-function _M.batcher(store, size)
+-- transactions both do nothing, except that finish() flushes the health
+-- counts of tracker t (when given; with transactions, each commit does).
+function _M.batcher(store, size, t)
   size = size or 1000
   local b = { n = 0 }
+  local function flush()
+    if not t then return true end
+    local ok, err = t:flush()
+    if not ok then return nil, (tostring(err):gsub("^store: ", "")) end   -- callers name the store
+    return true
+  end
   if type(store.begin) ~= "function" or type(store.commit) ~= "function" then
     b.step = function() return true end
-    b.finish = b.step
+    b.finish = flush
     return b
   end
   local open = false
   b.step = function()
     if open and b.n % size == 0 then
       open = false
-      local ok, err = store:commit()
+      local ok, err = flush()
+      if ok then ok, err = store:commit() end
       if not ok then return nil, err end
     end
     if not open then
@@ -110,8 +118,10 @@ function _M.batcher(store, size)
     return true
   end
   b.finish = function()
-    if not open then return true end
+    if not open then return flush() end
     open = false
+    local ok, err = flush()
+    if not ok then return nil, err end
     return store:commit()
   end
   return b

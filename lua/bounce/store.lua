@@ -42,8 +42,29 @@
 --   ...        = store:apply(key, params, event, reason, at, rand, permanent)
 --       (optional, C stores only) get + transition + write in one call, for
 --       stores that are atomic by construction; see bounce.core.mstore.
+--   ok, err    = store:health_add(counts, size)   (optional, with health_read)
+--       Health counts shared by trackers in several processes (bounce
+--       intake records, bounce policyd reads). counts is
+--       { [scope] = { [bucket] = { sent, delivered, hard, soft, block,
+--       complaint, delayed } } }: scope "domain:NAME", "sender:NAME" or
+--       "campaign:NAME"; bucket b holds the events of [b * size,
+--       (b + 1) * size), size being 1/24 of the policy's health window. The
+--       store adds them to what it holds (concurrent adds all count) and
+--       may forget bucket b once 25 buckets have passed since (b + 1) *
+--       size and since it was added to (a window ending at a later time
+--       does not read it). Returns true, or nil, err
+--       (SQLite then added nothing; Redis, which adds scope by scope, may
+--       have added some scopes: the tracker keeps its buffer and adds it
+--       all again at its next flush).
+--   rows, err  = store:health_read(scope, first, last)   (optional)
+--       The counts of scope's buckets first..last as above: { [bucket] =
+--       { 7 counts } } (buckets without counts may be left out); nil, err
+--       when the store failed. With both methods, a tracker writes its
+--       health counts to the store and reads them from it (t:health, the
+--       scopes of t:check); without them it counts in its own memory.
 --
--- Later stores (SQLite, Redis, nginx shared dict) implement get/cas/scan.
+-- Later stores (SQLite, Redis, nginx shared dict) implement get/cas/scan,
+-- and the health methods.
 
 local core = require("bounce.core")
 
@@ -89,12 +110,41 @@ function TableStore:count()
   return n
 end
 
+-- The health interface, in plain tables: { [scope] = { [bucket] = counts } }.
+function TableStore:health_add(counts)
+  local h = self.health
+  for scope, rows in pairs(counts) do
+    local mine = h[scope]
+    if not mine then
+      mine = {}
+      h[scope] = mine
+    end
+    for b, c in pairs(rows) do
+      local m = mine[b]
+      if not m then
+        m = { 0, 0, 0, 0, 0, 0, 0 }
+        mine[b] = m
+      end
+      for i = 1, 7 do m[i] = m[i] + (c[i] or 0) end
+    end
+  end
+  return true
+end
+
+function TableStore:health_read(scope, first, last)
+  local out = {}
+  for b, c in pairs(self.health[scope] or {}) do
+    if b >= first and b <= last then out[b] = { c[1], c[2], c[3], c[4], c[5], c[6], c[7] } end
+  end
+  return out
+end
+
 -- syntax: s = store.table([t])   -- t: an existing key -> blob table
 function _M.table(t)
   if t ~= nil and type(t) ~= "table" then
     error("bad argument #1 to 'table' (table expected, got " .. type(t) .. ")", 2)
   end
-  return setmetatable({ data = t or {} }, TableStore)
+  return setmetatable({ data = t or {}, health = {} }, TableStore)
 end
 
 -- The stores over other engines live in their own modules, loaded on first

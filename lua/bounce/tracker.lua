@@ -17,7 +17,10 @@
 -- health counts).
 -- Health counters (per domain, campaign and sender) live in this Lua state,
 -- in buckets of 1/24 of the policy's health window; the fast path buffers
--- its counts in C and hands them over, in order, before they are read.
+-- its counts in C and hands them over, in order, before they are read. On a
+-- store with the health interface (bounce.store) they are also buffered for
+-- the store and written to it, and t:health reads them from there: every
+-- process on the store sees every process's counts.
 --
 -- Errors: caller mistakes raise (`bad argument #1 to 'record' (...)`); bad
 -- data (an invalid address, a corrupt record, a failing store) returns
@@ -202,6 +205,68 @@ local function count_scopes(counters, domain, c, s, b, i, n)
   if s ~= nil then count(counters.sender, type(s) == "string" and s or tostring(s), b, i, n) end
 end
 
+-- Health shared through the store (a store with health_add and
+-- health_read, see bounce.store): t:record buffers its counts in
+-- self.hbuf, shaped as self.counters (count_scopes fills both), and
+-- flush_health writes them as { [scope] = { [bucket] = counts } }; t:health
+-- reads the store's counts, cached briefly.
+local function empty_buffer() return { domain = {}, campaign = {}, sender = {} } end
+
+-- Writes the buffer; kept (and the error returned) when the store fails.
+local function flush_health(self)
+  if self.hn == 0 then return true end
+  local out = {}
+  for kind, names in pairs(self.hbuf) do
+    for name, ring in pairs(names) do out[kind .. ":" .. name] = ring end
+  end
+  local ok, err = self.hshare:health_add(out, self.bucket)
+  if not ok then return nil, "store: " .. tostring(err) end
+  self.hbuf, self.hn, self.hcache, self.ncache = empty_buffer(), 0, {}, 0
+  return true
+end
+
+-- Buffers n events of kind i in bucket b for an event's scopes; writes the
+-- buffer first when b is a new bucket, and after it when it holds
+-- flush_events events or is flush_interval seconds old (the clock is asked
+-- every 16 events). A failed write keeps the buffer for the next flush
+-- (t:flush reports it).
+local function share_scopes(self, domain, c, s, b, i, n)
+  local hn = self.hn
+  if hn > 0 and b ~= self.hb then
+    flush_health(self)
+    hn = self.hn
+  end
+  count_scopes(self.hbuf, domain, c, s, b, i, n)
+  if hn == 0 then self.hsince = self.clock() end
+  hn = hn + 1
+  self.hb, self.hn = b, hn
+  if hn >= self.flush_events or (hn % 16 == 0 and self.clock() - self.hsince >= self.flush_interval) then
+    flush_health(self)
+  end
+end
+
+-- The store's counts of a scope for the window of buckets ending at b,
+-- summed into h; cached for health_cache seconds. nil, err on a failure.
+local function read_shared(self, h, scope, b)
+  local key = scope .. "|" .. b
+  local now = self.clock()
+  local e = self.hcache[key]
+  if not e or now - e.at >= self.health_cache then
+    local rows, err = self.hshare:health_read(scope, b - BUCKETS + 1, b)
+    if not rows then return nil, "store: " .. tostring(err) end
+    if self.ncache >= 10000 then self.hcache, self.ncache = {}, 0 end
+    e = { at = now, rows = rows }
+    if not self.hcache[key] then self.ncache = self.ncache + 1 end
+    self.hcache[key] = e
+  end
+  for bk, c in pairs(e.rows) do
+    if bk > b - BUCKETS and bk <= b then
+      for j, k in ipairs(HEALTH_KINDS) do h[k] = h[k] + (c[j] or 0) end
+    end
+  end
+  return h
+end
+
 -- syntax: t, err = tracker.new{ policy = path | table | policy object, store = s,
 --   clock = fn, random = fn, reload_interval = seconds, health = true,
 --   fast_path = true }
@@ -212,6 +277,12 @@ end
 -- false keeps no health counters. fast_path = false turns off the memory
 -- store's one-call t:record (same results, slower: to rule it out when
 -- something looks wrong, and for the spec that compares the two).
+-- A store with the health interface (bounce.store: SQLite, Redis, shdict)
+-- shares health: events' counts are buffered and written to it (see
+-- t:flush; flush_events, default 10000, and flush_interval, seconds, default
+-- 1, bound the buffer), and t:health and t:check's scopes read the store's
+-- counts, so those of other processes count too (kept health_cache seconds,
+-- default 1).
 function _M.new(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then argerr(1, "tracker", "table expected, got " .. type(opts)) end
@@ -225,6 +296,7 @@ function _M.new(opts)
     hflush = false,
     live = false,   -- domain -> until when a delivery there need not read its mark
     nlive = 0,
+    hshare = false,   -- the store, when health is shared through it
   }, T)
   if type(self.clock) ~= "function" then argerr(1, "tracker", "field 'clock': function expected") end
   if type(self.random) ~= "function" then argerr(1, "tracker", "field 'random': function expected") end
@@ -250,6 +322,18 @@ function _M.new(opts)
   if not ok then argerr(1, "tracker", "field 'store': " .. serr) end
   self.store = s
   self.apply = type(s.apply) == "function" and s.apply or nil
+  if self.keep_health and type(s.health_add) == "function" and type(s.health_read) == "function" then
+    self.hshare = s
+    self.hbuf, self.hn, self.hb, self.hsince, self.hcache, self.ncache = empty_buffer(), 0, 0, 0, {}, 0
+    for k, default in pairs({ flush_events = 10000, flush_interval = 1, health_cache = 1 }) do
+      local v = opts[k]
+      if v == nil then v = default end
+      if type(v) ~= "number" or v < 0 or v ~= v then
+        argerr(1, "tracker", "field '" .. k .. "': number >= 0 expected, got " .. tostring(v))
+      end
+      self[k] = v
+    end
+  end
   if self.apply and opts.fast_path ~= false then
     -- t:record's fast path, over the memory store only (nil for other
     -- stores); hand() counts what its health buffer hands over
@@ -339,6 +423,8 @@ end
 -- `at`, messages (sent, or the outcomes when fewer sends were reported),
 -- hard_rate, complaint_rate, level ("healthy",
 -- "caution", "throttle", "stop") and judged (false below health.min_sent).
+-- On a store that shares health: the store's counts (nil, "store: ..."
+-- when it cannot be read), with this tracker's buffer written first.
 function T:health(scope, at)
   if type(scope) ~= "string" then argerr(1, "health", "string expected, got " .. type(scope)) end
   local kind, name = smatch(scope, "^(%a+):(.+)$")
@@ -354,6 +440,13 @@ function T:health(scope, at)
   local h = { scope = scope, window = p.health and p.health.window }
   for _, k in ipairs(HEALTH_KINDS) do h[k] = 0 end
   local ring = self.counters[kind][name]
+  if self.hshare then
+    -- shared: our own buffer first, then the store's counts
+    local ok, err = flush_health(self)
+    if ok then ok, err = read_shared(self, h, kind .. ":" .. name, floor(at / self.bucket)) end
+    if not ok then return nil, err end
+    ring = nil
+  end
   if ring then
     local b = floor(at / self.bucket)
     for bk, c in pairs(ring) do
@@ -731,6 +824,7 @@ local function record(self, ev, into, clocked, now, budget)
     local hflush = self.hflush
     if hflush then hflush("scopes", domain, c, s) end
     count_scopes(self.counters, domain, c, s, b, hi, n or 1)
+    if self.hshare then share_scopes(self, domain, c, s, b, hi, n or 1) end
   end
   local hook = self.on_event
   if hook then d = run_hook(self, hook, ev, key, d, budget) end
@@ -988,7 +1082,8 @@ check_scoped = function(self, rcpt, scopes)
     local v = scopes[k]
     if v ~= nil then
       local name = k .. ":" .. tostring(v)
-      local h = self:health(name, at)
+      local h, herr = self:health(name, at)
+      if not h then return nil, herr end
       if h.level == "stop" then
         return false, sformat("%s %s at health stop: %s", k, tostring(v), scope_health(h)), "stop"
       elseif h.level == "throttle" then
@@ -1101,6 +1196,20 @@ function T:expire(at)
   end
   return n, problems
 end
+
+-- syntax: ok, err = t:flush()
+-- Writes the health counts buffered for a store that shares health (see
+-- tracker.new); true when there was nothing to write. nil, "store: ..." when
+-- the store failed: the counts stay buffered for the next flush.
+function T:flush()
+  if not self.hshare then return true end
+  return flush_health(self)
+end
+
+-- syntax: ok, err = t:close()   -- also by `local t <close>` (Lua 5.4)
+-- Flushes (see t:flush); the store stays open (it is the caller's).
+function T:close() return self:flush() end
+T.__close = function(self) self:flush() end
 
 -- syntax: n = t:count()   -- records in the store (when it can count)
 function T:count()

@@ -363,7 +363,7 @@ local function dsn(o)
     "Subject: " .. (action == "delayed" and "Delayed Mail (still being retried)"
                     or "Undelivered Mail Returned to Sender"),
     "To: " .. (o.to or "bounces@mta.example.com"),
-    "Date: Fri, 20 Nov 2026 10:00:00 +0000",
+    "Date: " .. (o.date or "Fri, 20 Nov 2026 10:00:00 +0000"),
     "MIME-Version: 1.0",
     "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"",
     "",
@@ -376,7 +376,7 @@ local function dsn(o)
     "Content-Type: message/delivery-status",
     "",
     "Reporting-MTA: dns; mta.example.com",
-    "Arrival-Date: Fri, 20 Nov 2026 09:59:58 +0000",
+    "Arrival-Date: " .. (o.date or "Fri, 20 Nov 2026 09:59:58 +0000"),
     "",
     "Final-Recipient: rfc822; " .. o.rcpt,
     "Original-Recipient: rfc822;" .. o.rcpt,
@@ -388,7 +388,7 @@ local function dsn(o)
     "--B1",
     "Content-Type: text/rfc822-headers",
     "",
-    "From: News <news@example.com>",
+    "From: " .. (o.from or "News <news@example.com>"),
     "To: " .. o.rcpt,
     "Subject: the weekly news",
     "X-Campaign: weekly-7",
@@ -524,6 +524,31 @@ describe("bounce intake", function()
     assert.matches("max_attempts", out, 1, true)
   end)
 
+  it("exits 75 when the health counts cannot be written, and records nothing of the message", function()
+    if run("command -v sqlite3") ~= 0 then return pending("the sqlite3 shell is not installed") end
+    local path = dir .. "/health-fails.db"
+    seed(path)
+    -- the file refuses new health rows, as a full disk would refuse the write
+    local rc, out = run("sqlite3 " .. q(path) .. " \"CREATE TRIGGER health_full BEFORE INSERT ON health "
+      .. "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;\"")
+    assert.equal(0, rc, out)
+    rc, out = intake("--db " .. q(path), dsn{ rcpt = "kept@example.org" })
+    assert.equal(75, rc)
+    assert.matches("database or disk is full", out, 1, true)
+    assert.matches("nothing recorded from this message", out, 1, true)
+    local t, s = tracker_on(path)
+    assert.is_nil(t:get("kept@example.org"))   -- rolled back with the counts
+    s:close()
+    -- once the file takes them again, the message Postfix retries is recorded, its counts with it
+    assert.equal(0, (run("sqlite3 " .. q(path) .. " 'DROP TRIGGER health_full'")))
+    rc, out = intake("--db " .. q(path), dsn{ rcpt = "kept@example.org", date = os.date("!%a, %d %b %Y %H:%M:%S +0000") })
+    assert.equal(0, rc, out)
+    t, s = tracker_on(path)
+    assert.equal("suppressed", t:get("kept@example.org").state)
+    assert.equal(1, t:health("sender:news@example.com").hard)
+    s:close()
+  end)
+
   it("exits 75 while Redis is down, and records every recipient when it is up", function()
     if not redis_srv.available() then return pending("redis-server is not installed") end
     local srv = redis_srv.start()
@@ -533,7 +558,9 @@ describe("bounce intake", function()
       local url = "redis://127.0.0.1:" .. srv:port()
       local rc, out = intake("--store " .. url, two)
       assert.equal(0, rc, out)
-      assert.equal("2", srv:cli("DBSIZE"))
+      -- two records, and the health hashes of the sender and of the domain
+      assert.equal("4", srv:cli("DBSIZE"))
+      assert.equal("2", srv:cli("EXISTS bounce:{one@example.org} bounce:{two@example.org}"))
       srv:down()
       rc, out = intake("--store " .. url, two)
       assert.equal(75, rc)
@@ -561,5 +588,53 @@ describe("bounce intake", function()
       .. dsn{ rcpt = "dave@example.org" })
     assert.equal(0, rc, out)
     assert.equal("suppressed", get("dave@example.org").state)
+  end)
+end)
+
+describe("bounce policyd with the health bounce intake records in other processes", function()
+  if not have_sqlite() then
+    pending("bounce.sqlite is not built for Lua 5.4 (make)")
+    return
+  end
+  local dir, db, d, policy
+  setup(function()
+    dir = tmpdir()
+    db = dir .. "/bounce.db"
+    seed(db)
+    policy = dir .. "/health-policy.lua"
+    write(policy, "return { health = { min_sent = 10, hard = { caution = 0.01, throttle = 0.02, stop = 0.05 } } }\n")
+    d = policyd(dir, "--db " .. q(db) .. " --policy " .. q(policy))
+  end)
+  teardown(function()
+    if d then d:stop() end
+    if dir then run("rm -rf " .. q(dir)) end
+  end)
+
+  it("defers a sender at health stop with 450 4.7.1 and the why, and only that sender", function()
+    assert.equal("DUNNO", ask(d.port, "fresh@example.org", "promo@example.com"))
+    -- ten hard bounces from now, each read by its own bounce intake process
+    local now = os.date("!%a, %d %b %Y %H:%M:%S +0000")
+    local path = dir .. "/promo.eml"
+    for i = 1, 10 do
+      write(path, dsn{ rcpt = "promo" .. i .. "@example.org", from = "Promo <promo@example.com>", date = now })
+      local rc, out = run(BOUNCE .. " intake --db " .. q(db) .. " --policy " .. q(policy) .. " --quiet <" .. q(path))
+      assert.equal(0, rc, out)
+    end
+    -- policyd keeps what it read for a second at most
+    local a
+    local deadline = socket.gettime() + 5
+    repeat
+      a = ask(d.port, "fresh@example.org", "promo@example.com")
+      if a ~= "DUNNO" then break end
+      socket.sleep(0.2)
+    until socket.gettime() > deadline
+    assert.equal("450 4.7.1 sender promo@example.com at health stop: 10 hard bounces, 0 complaints in 10 messages", a)
+    assert.equal("DUNNO", ask(d.port, "fresh@example.org", "news@example.com"))
+    assert.matches("held <fresh@example%.org> from <promo@example%.com>: 450 4%.7%.1", d:output())
+    -- the counts are in the file, for any tracker on it
+    local t, s = tracker_on(db)
+    local h = assert(t:health("sender:promo@example.com"))
+    s:close()
+    assert.equal(10, h.hard)
   end)
 end)

@@ -349,6 +349,25 @@ describe("bounce with a real Postfix: policy service and bounce intake", functio
     assert.matches("suppressed <nouser@example%.org> from <" .. lit(RETURN_PATH) .. ">: 550 5%.1%.1", log)
   end)
 
+  it("defers at RCPT TO a sender whose health is stop, from the bounces intake recorded", function()
+    -- intake counted the return path's bounces (a hard one among five
+    -- outcomes) in the history file; judged from 3 messages up, that is
+    -- stop. policyd reads its policy file again within a second, and the
+    -- counts intake left in the file.
+    write(env.policy, (POLICY:gsub("}%s*$", ", health = { min_sent = 3 } }\n")))
+    local reply
+    local deadline = now() + 10
+    repeat
+      reply = submit(env.pf.port, { "ok@example.org" }, { rset = true })["ok@example.org"]
+      if reply:match("^450") then break end
+      sleep(0.3)
+    until now() > deadline
+    assert.matches("^450 4%.7%.1 <ok@example%.org>: Recipient address rejected: sender " .. lit(RETURN_PATH)
+      .. " at health stop: 1 hard bounces, 0 complaints in %d+ messages$", reply)
+    assert.matches("held <ok@example%.org> from <" .. lit(RETURN_PATH) .. ">: 450 4%.7%.1",
+      read(env.dir .. "/policyd.log"))
+  end)
+
   it("stops Postfix and every process it started, and leaves /etc/postfix as it was", function()
     local pf = env.pf
     assert.is_true(#pf:pids() >= 4, "the instance's processes are not found: nothing to check")

@@ -1018,7 +1018,9 @@ end }
         assert.equals(200, (hard_bounce(rcpt)))
         assert.is_true(in_redis(rcpt))
       end
-      assert.equals(tostring(#acked + #refused), rsrv:cli("DBSIZE"))
+      -- the records, and the health counts of their domain (one hash)
+      assert.equals("1", rsrv:cli("EXISTS " .. q(PFX .. "health:{domain:example.net}")))
+      assert.equals(tostring(#acked + #refused + 1), rsrv:cli("DBSIZE"))
     end)
 
     it("logs no Lua error", function()

@@ -10,6 +10,7 @@ local HTTP = [[
   lua_shared_dict tiny 12k;
   lua_shared_dict conc 4m;
   lua_shared_dict ctl 1m;
+  lua_shared_dict counts 1m;
   init_by_lua_block {
     package.path = "]] .. nginx.root .. [[/?.lua;" .. package.path
     require("bounce")
@@ -54,6 +55,28 @@ local SERVER = [[
           return assert(shdict.new("bounce", { prefix = "case" .. n .. ":" }))
         end)
         ngx.say(require("cjson").encode({ results = results, failed = failed }))
+      }
+    }
+    location = /health_dict {
+      content_by_lua_block {
+        local shdict = require("bounce.store.shdict")
+        local bounce = require("bounce")
+        local now = ngx.time()
+        local a = assert(shdict.new("bounce", { prefix = "hd:", health_dict = "counts" }))
+        local b = assert(shdict.new("bounce", { prefix = "hd:", health_dict = ngx.shared.counts }))
+        local ta = bounce.tracker{ store = a, clock = function() return now end }
+        local tb = bounce.tracker{ store = b, clock = function() return now end }
+        for i = 1, 3 do
+          assert(ta:record{ rcpt = "u" .. i .. "@example.org", type = "hard", sender = "s@example.com", at = now })
+        end
+        assert(ta:flush())
+        local bucket = math.floor(now / 3600)
+        ngx.say(require("cjson").encode({
+          hard = tb:health("sender:s@example.com", now).hard,
+          -- the counter bounce.serve's health_dict holds, under its own name
+          raw = ngx.shared.counts:get("hard|sender:s@example.com|" .. bucket),
+          in_store_dict = ngx.shared.bounce:get("hd:h:hard|sender:s@example.com|" .. bucket) or false,
+        }))
       }
     }
     location = /missing {
@@ -150,6 +173,22 @@ describe("store.shdict in nginx", function()
     assert.same({}, failures)
     assert.equals(0, r.failed)
     assert.is_true(#r.results >= 12)
+    -- the store shares health: its cases ran, none was skipped
+    local health = 0
+    for _, c in ipairs(r.results) do
+      if c.name:find("^health counts") then
+        health = health + 1
+        assert.is_nil(c.note, c.name)
+      end
+    end
+    assert.equals(2, health)
+  end)
+
+  it("keeps health counts in health_dict under bounce serve's names, shared by stores", function()
+    local r = get_json("/health_dict")
+    assert.equals(3, r.hard)
+    assert.equals(3, r.raw)
+    assert.is_false(r.in_store_dict)
   end)
 
   it("says which dict is missing", function()

@@ -219,7 +219,7 @@ describe("store.sqlite", function()
       assert(t:record{ rcpt = "full@example.com", type = "soft", reason = "mailboxfull", at = T0 + 60 })
       assert(t:record{ rcpt = "held@example.com", type = "block", reason = "blocked", at = T0 + 120 })
       s:close()
-      assert.equal("3\nwal\n", sql(path, "pragma user_version; pragma journal_mode"))
+      assert.equal("4\nwal\n", sql(path, "pragma user_version; pragma journal_mode"))
       assert.equal(table.concat({
         "full@example.com|bouncing||mailboxfull||1|0|1|soft",
         "gone@example.com|suppressed|hard|userunknown|" .. T0 .. "|0|0|1|hard",
@@ -245,7 +245,7 @@ describe("store.sqlite", function()
       local s = assert(sqlite.new(path))
       assert.equal(good, s:get("a@example.com"))
       assert.equal(bad, s:get("bad@example.com"))
-      assert.equal("3\n", sql(path, "pragma user_version"))
+      assert.equal("4\n", sql(path, "pragma user_version"))
       assert.equal("a@example.com|bouncing|mailboxfull|2|2\nbad@example.com||||\n",
         sql(path, "select address, state, reason, attempts, bounces from records order by address"))
       local t = bounce.tracker{ store = s, health = false }
@@ -267,7 +267,7 @@ describe("store.sqlite", function()
       local s2, err = sqlite.new(path)
       assert.is_nil(s2)
       assert.equal("cannot open " .. path .. ": schema version 99 is newer than this build of bounce "
-        .. "reads (3)", err)
+        .. "reads (4)", err)
     end)
 
     it("returns a row corrupted outside bounce as it is, and the tracker reports it", function()
@@ -483,7 +483,7 @@ PRAGMA user_version = 2;
       assert.equal(3, s:count())
       for _, r in ipairs(V2_ROWS) do assert.equal(r[2], s:get(r[1])) end
       assert.equal(before, sql(path, "select * from records order by address"))
-      assert.equal("3\n", sql(path, "pragma user_version"))
+      assert.equal("4\n", sql(path, "pragma user_version"))
       assert.equal("records_expires\nrecords_suppressed\nrecords_unchecked\n",
         sql(path, "select name from sqlite_master where type = 'index' and tbl_name = 'records' "
           .. "and sql is not null order by name"))
@@ -510,11 +510,54 @@ PRAGMA user_version = 2;
       local s, err = sqlite.new(path)
       assert.is_nil(s)
       assert.equal("cannot open " .. path .. ": index records_expires already exists (upgrading its "
-        .. "schema from version 2 to 3; the file was left as it was)", err)
+        .. "schema from version 2 to 4; the file was left as it was)", err)
       assert.equal("2\n", sql(path, "pragma user_version"))
       assert.equal("records_expires\n", sql(path, "select name from sqlite_master where type = 'index' "
         .. "and sql is not null"))
       assert.equal("3\n", sql(path, "select count(*) from records"))
+    end)
+  end)
+
+  describe("health counts", function()
+    it("are added to a version 3 file on open, and shared by trackers in two connections", function()
+      if not HAVE_SQLITE3 then pending("the sqlite3 shell is not installed (Debian package sqlite3)") return end
+      local path = tmp("v3.db")
+      local s = assert(sqlite.new(path))
+      local t = bounce.tracker{ store = s, health = false }
+      assert(t:record{ rcpt = "a@example.com", type = "hard", at = T0 })
+      s:close()
+      -- back to version 3, as the code before version 4 left it
+      assert.equal("", sql(path, "DROP TABLE health; PRAGMA user_version = 3;"))
+      local w, r = assert(sqlite.new(path)), assert(sqlite.new(path))
+      assert.equal("4\n", sql(path, "pragma user_version"))
+      assert.equal("suppressed\n", sql(path, "select state from records"))
+      local clock = function() return T0 end
+      local tw = bounce.tracker{ store = w, clock = clock }
+      local tr = bounce.tracker{ store = r, clock = clock }
+      for i = 1, 3 do assert(tw:record{ rcpt = "u" .. i .. "@example.com", type = "soft", sender = "s@x", at = T0 }) end
+      assert(tw:record{ rcpt = "v@example.com", type = "complaint", sender = "s@x", at = T0 + 3600 })
+      assert.is_true(tw:close())
+      local h = tr:health("sender:s@x", T0 + 3600)
+      assert.equal(3, h.soft)
+      assert.equal(1, h.complaint)
+      -- one row per scope and bucket, readable in the shell
+      local b = math.floor(T0 / 3600)
+      assert.equal(("sender:s@x|%d|3|0\nsender:s@x|%d|0|1\n"):format(b, b + 1),
+        sql(path, "select scope, bucket, soft, complaint from health where scope = 'sender:s@x' order by bucket"))
+      w:close()
+      r:close()
+    end)
+
+    it("are dropped once no window reads them", function()
+      local s = assert(sqlite.new(tmp("prune.db")))
+      local b = math.floor(T0 / 3600)
+      assert.is_true(s:health_add({ ["sender:old@x"] = { [b] = { 1, 0, 0, 0, 0, 0, 0 } } }, 3600))
+      assert.is_true(s:health_add({ ["sender:new@x"] = { [b + 24] = { 1, 0, 0, 0, 0, 0, 0 } } }, 3600))
+      assert.equal(1, s:health_read("sender:old@x", b, b)[b][1])
+      assert.is_true(s:health_add({ ["sender:new@x"] = { [b + 25] = { 1, 0, 0, 0, 0, 0, 0 } } }, 3600))
+      assert.same({}, s:health_read("sender:old@x", b, b))
+      assert.equal(1, s:health_read("sender:new@x", b, b + 30)[b + 25][1])
+      s:close()
     end)
   end)
 

@@ -16,8 +16,8 @@
 -- checks it is then skipped and says so.
 local core = require("bounce.core")
 
-local error, tostring, type, pairs, ipairs, pcall, string_format =
-  error, tostring, type, pairs, ipairs, pcall, string.format
+local error, tostring, type, pairs, ipairs, pcall, next, string_format =
+  error, tostring, type, pairs, ipairs, pcall, next, string.format
 
 local _M = {}
 
@@ -344,6 +344,80 @@ case("a corrupt record is reported with the address and not overwritten", functi
     fail("error should say what is wrong, got %s", tostring(err))
   end
   eq(s:get("bad@example.com"), bad, "corrupt record after a refused event")
+end)
+
+-- Health shared through the store (the optional health_add/health_read of
+-- bounce.store): what one tracker records, another on the same store reads.
+local function has_health(s)
+  return type(s.health_add) == "function" and type(s.health_read) == "function"
+end
+
+local function health_tracker(s, clock)
+  local bounce = require("bounce")
+  return bounce.tracker{ store = s, clock = clock, flush_events = 1000000, flush_interval = 3600 }
+end
+
+case("health counts one tracker records are read by another tracker on the store", function(mk)
+  local s = mk()
+  if not has_health(s) then return "skipped: this store keeps no health counts" end
+  local now = os.time()
+  local clock = function() return now end
+  local a, b = health_tracker(s, clock), health_tracker(s, clock)
+  for i = 1, 95 do
+    must(a:record{ rcpt = "ok" .. i .. "@example.com", type = "delivered", sender = "news@example.org",
+                   campaign = "c1", at = now }, nil, "record delivered")
+  end
+  for i = 1, 5 do
+    must(a:record{ rcpt = "gone" .. i .. "@example.net", type = "hard", reason = "userunknown",
+                   sender = "news@example.org", at = now }, nil, "record hard")
+  end
+  -- buffered in a until it flushes: b sees nothing yet
+  local h = must(b:health("sender:news@example.org", now), nil, "health")
+  eq(h.messages, 0, "b's messages before a flushes")
+  eq(must(a:flush(), nil, "flush"), true, "flush")
+  now = now + 2   -- past b's cache
+  h = must(b:health("sender:news@example.org", now), nil, "health")
+  eq(h.delivered, 95, "b's delivered")
+  eq(h.hard, 5, "b's hard")
+  eq(h.messages, 100, "b's messages")
+  eq(h.level, "stop", "b's level at 5% hard bounces")
+  eq(must(b:health("campaign:c1", now), nil, "health").delivered, 95, "b's campaign")
+  eq(must(b:health("domain:EXAMPLE.net", now), nil, "health").hard, 5, "b's domain")
+  local ok, why, level = b:check("someone@example.com", { sender = "news@example.org", at = now })
+  eq(ok, false, "b's check of the sender")
+  eq(level, "stop", "b's level in check")
+  if not tostring(why):find("news@example.org at health stop", 1, true) then
+    fail("why should name the sender at stop, got %s", tostring(why))
+  end
+  -- a tracker's own buffer counts in its own answers at once
+  must(b:record{ rcpt = "x@example.com", type = "delivered", sender = "other@example.org", at = now },
+       nil, "record")
+  eq(must(b:health("sender:other@example.org", now), nil, "health").delivered, 1, "own buffer")
+  eq(must(a:health("sender:news@example.org", now), nil, "health").messages, 100, "a's own view")
+end)
+
+case("health counts of two writers add up, per bucket, within the window", function(mk)
+  local s = mk()
+  if not has_health(s) then return "skipped: this store keeps no health counts" end
+  local size = 3600
+  local b0 = math.floor(os.time() / size)
+  must(s:health_add({ ["sender:a@x"] = { [b0] = { 3, 2, 1, 0, 0, 0, 0 }, [b0 - 1] = { 1, 0, 0, 0, 0, 0, 0 } } },
+                    size), nil, "health_add")
+  must(s:health_add({ ["sender:a@x"] = { [b0] = { 4, 0, 0, 1, 0, 2, 5 } },
+                      ["sender:b@x"] = { [b0] = { 9, 0, 0, 0, 0, 0, 0 } } }, size), nil, "health_add")
+  local rows = must(s:health_read("sender:a@x", b0 - 23, b0), nil, "health_read")
+  local c = rows[b0] or {}
+  eq(table.concat({ c[1], c[2], c[3], c[4], c[5], c[6], c[7] }, ","), "7,2,1,1,0,2,5", "bucket b0")
+  eq((rows[b0 - 1] or {})[1], 1, "bucket b0 - 1")
+  rows = must(s:health_read("sender:a@x", b0, b0), nil, "health_read")
+  eq(rows[b0 - 1], nil, "a bucket outside the range read")
+  eq(((must(s:health_read("sender:b@x", b0 - 23, b0), nil, "health_read"))[b0] or {})[1], 9, "other scope")
+  eq(next(must(s:health_read("sender:nobody@x", b0 - 23, b0), nil, "health_read")), nil, "unknown scope")
+  -- a tracker reads them over its window only
+  local now = b0 * size + 10
+  local t = health_tracker(s, function() return now end)
+  eq(must(t:health("sender:a@x", now), nil, "health").sent, 8, "sent in the window")
+  eq(must(t:health("sender:a@x", now + 24 * size), nil, "health").sent, 0, "sent a window later")
 end)
 
 _M.cases = cases

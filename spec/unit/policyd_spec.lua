@@ -234,6 +234,21 @@ describe("bounce.policyd", function()
         end
       end)
 
+      it("applies on_error when the sender's shared health cannot be read", function()
+        -- a store that shares health (bounce.store's health_add/health_read)
+        -- whose health read fails while its records read fine
+        local s = require("bounce.store").table()
+        s.health_read = function() return nil, "redis: connection refused" end
+        local t = tracker(nil, s)
+        local action, verdict, why = policyd.decide(t, request("ann@example.org"))
+        assert.same({ "451 4.3.0 bounce history unavailable, try again later", "error" }, { action, verdict })
+        assert.matches("^store: redis: connection refused", why)
+        action, verdict = policyd.decide(t, request("ann@example.org"), { on_error = "dunno" })
+        assert.same({ "DUNNO", "error" }, { action, verdict })
+        -- the null sender asks no health
+        assert.equal("DUNNO", (policyd.decide(t, request("ann@example.org", { sender = "" }))))
+      end)
+
       it("lets mail through with on_error = dunno, and says it was an error", function()
         local action, verdict, why = policyd.decide(tracker(nil, failing), request("ann@example.org"),
                                                     { on_error = "dunno" })

@@ -135,7 +135,7 @@ function _M.run(args)
     t, err, store = state.tracker(o)
   end
   if not t then fh:close() return die(err) end
-  local batch = state.batcher(store)
+  local batch = state.batcher(store, nil, t)
   local counts, bad, n, warned = {}, 0, 0, 0
   local function skip(line, msg)
     bad = bad + 1

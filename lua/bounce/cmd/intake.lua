@@ -146,9 +146,9 @@ local function events_of(results, o, verp_to)
   return events, skipped
 end
 
--- Records events in one transaction where the store has them. Returns the
--- decisions and the events refused as bad data, or nil, err on a store
--- failure (the transaction rolled back).
+-- Records events in one transaction where the store has them, their
+-- health counts included. Returns the decisions and the events refused as
+-- bad data, or nil, err on a store failure (the transaction rolled back).
 local function record_all(t, store, events)
   local batch = type(store.begin) == "function" and type(store.commit) == "function"
   if batch then
@@ -167,6 +167,13 @@ local function record_all(t, store, events)
     else
       bad[#bad + 1] = ev.rcpt .. ": " .. tostring(err)
     end
+  end
+  -- the health counts (a store that shares them, for bounce policyd): in
+  -- the same transaction, so a failure leaves nothing recorded
+  local fok, ferr = t:flush()
+  if not fok then
+    if batch then store:rollback() end
+    return nil, ferr
   end
   if batch then
     local ok, err = store:commit()

@@ -222,7 +222,7 @@ function _M.run(args)
     if fh ~= io.stdin then fh:close() end
     return die(err)
   end
-  local batch = state.batcher(store)
+  local batch = state.batcher(store, nil, t)
   local rows
   if not o.json then
     rows = columns({ 16, 26, 24 })

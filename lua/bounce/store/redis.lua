@@ -82,10 +82,10 @@
 
 local core = require("bounce.core")
 
-local type, error, tostring, setmetatable, rawget, pcall =
-  type, error, tostring, setmetatable, rawget, pcall
+local type, error, tostring, tonumber, setmetatable, rawget, pcall, pairs =
+  type, error, tostring, tonumber, setmetatable, rawget, pcall, pairs
 local unpack = rawget(_G, "unpack") or table.unpack
-local find, sub, gsub, format = string.find, string.sub, string.gsub, string.format
+local find, sub, gsub, format, smatch = string.find, string.sub, string.gsub, string.format, string.match
 local ceil, floor = math.ceil, math.floor
 
 local ngx = rawget(_G, "ngx")
@@ -545,6 +545,85 @@ function S:close()
   local c = self.client
   self.client = nil
   if c then close(c) end
+end
+
+-- Health counts (the health interface of bounce.store): one hash per
+-- scope, PREFIX .. "health:{" .. scope .. "}" (outside scan()'s PREFIX{*;
+-- the braces a Cluster hash tag), with a field "BUCKET:KIND" (KIND 1..7:
+-- sent, delivered, hard, soft, block, complaint, delayed) per count.
+-- KEYS[1] the hash; ARGV[1] its expiry in seconds (a window and a bucket:
+-- a scope nobody counts for that long has nothing left to read), ARGV[2]
+-- the oldest bucket a window ending at the newest one written reads (older
+-- fields are deleted), then pairs of field and count for HINCRBY.
+local HEALTH_SCRIPT = [[
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local oldest = tonumber(ARGV[2])
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local b = tonumber(string.match(f, '^(%-?%d+):'))
+  if b == nil or b < oldest then redis.call('HDEL', KEYS[1], f) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+]]
+_M.HEALTH_SCRIPT = HEALTH_SCRIPT
+
+local function health_key(self, scope) return self.prefix .. "health:{" .. scope .. "}" end
+
+-- syntax: ok, err = s:health_add(counts, size)   -- see bounce.store
+-- One script per scope (atomic per scope; a failure part way leaves the
+-- scopes before it added).
+function S:health_add(counts, size)
+  if type(counts) ~= "table" then argerr(1, "health_add", "table expected, got " .. type(counts)) end
+  if type(size) ~= "number" or size < 1 or floor(size) ~= size then
+    argerr(2, "health_add", "bucket size in seconds expected, got " .. tostring(size))
+  end
+  for scope, rows in pairs(counts) do
+    local args, newest = {}, nil
+    for b, c in pairs(rows) do
+      if not newest or b > newest then newest = b end
+      for i = 1, 7 do
+        local n = c[i]
+        if n and n > 0 then
+          args[#args + 1] = format("%d:%d", b, i)
+          args[#args + 1] = format("%d", n)
+        end
+      end
+    end
+    if newest and #args > 0 then
+      local _, err = command(self, false, "eval", HEALTH_SCRIPT, 1, health_key(self, scope),
+                             format("%d", 25 * size), format("%d", newest - 24), unpack(args))
+      if err then return nil, err end
+    end
+  end
+  return true
+end
+
+-- syntax: rows, err = s:health_read(scope, first, last)   -- see bounce.store
+function S:health_read(scope, first, last)
+  if type(scope) ~= "string" then argerr(1, "health_read", "string expected, got " .. type(scope)) end
+  local res, err = command(self, true, "hgetall", health_key(self, scope))
+  if err then return nil, err end
+  local rows = {}
+  local function put(f, v)
+    local b, i = smatch(tostring(f), "^(%-?%d+):(%d)$")
+    b, i = tonumber(b), tonumber(i)
+    if b and b >= first and b <= last and i >= 1 and i <= 7 then
+      local c = rows[b]
+      if not c then
+        c = { 0, 0, 0, 0, 0, 0, 0 }
+        rows[b] = c
+      end
+      c[i] = c[i] + (tonumber(v) or 0)
+    end
+  end
+  if type(res) == "table" then
+    if res[1] ~= nil then   -- lua-resty-redis: field, value, field, value...
+      for j = 1, #res - 1, 2 do put(res[j], res[j + 1]) end
+    else                    -- redis-lua: { field = value }
+      for f, v in pairs(res) do put(f, v) end
+    end
+  end
+  return rows
 end
 
 _M.is_redis_lua = is_redis_lua

@@ -37,8 +37,8 @@
 -- use dict:get_keys(0), which locks the whole zone while it copies the key
 -- list: fine for occasional exports, not for every request.
 
-local type, error, tostring, setmetatable, rawget, pcall =
-  type, error, tostring, setmetatable, rawget, pcall
+local type, error, tostring, setmetatable, rawget, pcall, pairs =
+  type, error, tostring, setmetatable, rawget, pcall, pairs
 local sub, format = string.sub, string.format
 
 local ngx = rawget(_G, "ngx")
@@ -57,8 +57,9 @@ local SPINS = 100000   -- tries of a busy lock where we cannot yield
 -- syntax: s, err = shdict.new(dict_or_name [, opts])
 -- dict_or_name: an ngx.shared.DICT or its name. opts: prefix (string, ""),
 -- evict (boolean, false: see above), lock_ttl (seconds, 1), lock_wait
--- (seconds a cas() waits for a busy lock, 2). nil, err outside nginx or when
--- no such dict is declared.
+-- (seconds a cas() waits for a busy lock, 2), health_dict (a dict or its
+-- name for the health counts, see s:health_add; default this dict). nil,
+-- err outside nginx or when no such dict is declared.
 function _M.new(dict, opts)
   local td = type(dict)
   if td ~= "string" and td ~= "table" and td ~= "userdata" then
@@ -91,7 +92,18 @@ function _M.new(dict, opts)
       error("bad argument #1 to 'shdict' (ngx.shared.DICT expected)", 2)
     end
   end
+  local hdict, hprefix = dict, prefix .. "h:"
+  if opts.health_dict ~= nil then
+    local hd = opts.health_dict
+    hdict = type(hd) == "string" and ngx.shared[hd] or hd
+    if type(hdict) ~= "table" and type(hdict) ~= "userdata" then
+      return nil, "no shared dict '" .. tostring(hd) .. "' for health (declare it: lua_shared_dict "
+        .. tostring(hd) .. " 8m;)"
+    end
+    hprefix = ""
+  end
   return setmetatable({
+    hdict = hdict, hprefix = hprefix,
     dict = dict, name = name, rprefix = prefix .. "r:", lprefix = prefix .. "l:",
     evict = opts.evict == true, lock_ttl = lock_ttl, lock_wait = lock_wait,
     evictions = 0, writes = 0, lock_waits = 0,
@@ -209,6 +221,58 @@ end
 function S:count()
   local _, n = keys(self)
   return n
+end
+
+-- Health counts (the health interface of bounce.store): one counter per
+-- kind, scope and bucket, "KIND|SCOPE|BUCKET" (KIND sent, delivered, hard,
+-- soft, block, complaint, delayed), the keys bounce.serve's health_dict
+-- holds: under PREFIX .. "h:" in the store's dict, or as they are in
+-- opts.health_dict (serve's dict, so both read the same counters). incr is
+-- atomic across workers; a counter expires a window and a bucket (25
+-- buckets) after it was created, as serve's do.
+local KINDS = { "sent", "delivered", "hard", "soft", "block", "complaint", "delayed" }
+
+-- syntax: ok, err = s:health_add(counts, size)   -- see bounce.store
+function S:health_add(counts, size)
+  if type(counts) ~= "table" then
+    error("bad argument #1 to 'health_add' (table expected, got " .. type(counts) .. ")", 2)
+  end
+  if type(size) ~= "number" or size < 1 then
+    error("bad argument #2 to 'health_add' (bucket size in seconds expected, got " .. tostring(size) .. ")", 2)
+  end
+  local dict, hp, ttl = self.hdict, self.hprefix, 25 * size
+  for scope, rows in pairs(counts) do
+    for b, c in pairs(rows) do
+      for i = 1, 7 do
+        local n = c[i]
+        if n and n > 0 then
+          local _, err = dict:incr(hp .. KINDS[i] .. "|" .. scope .. "|" .. b, n, 0, ttl)
+          if err then return nil, failure(self, "cannot count health of", scope, err) end
+        end
+      end
+    end
+  end
+  return true
+end
+
+-- syntax: rows, err = s:health_read(scope, first, last)   -- see bounce.store
+function S:health_read(scope, first, last)
+  if type(scope) ~= "string" then
+    error("bad argument #1 to 'health_read' (string expected, got " .. type(scope) .. ")", 2)
+  end
+  local dict, hp, rows = self.hdict, self.hprefix, {}
+  for b = first, last do
+    local c
+    for i = 1, 7 do
+      local n = dict:get(hp .. KINDS[i] .. "|" .. scope .. "|" .. b)
+      if n then
+        c = c or { 0, 0, 0, 0, 0, 0, 0 }
+        c[i] = n
+      end
+    end
+    rows[b] = c
+  end
+  return rows
 end
 
 -- syntax: st = s:stats()

@@ -38,7 +38,8 @@
 
 local sqlite = require("bounce.sqlite")
 
-local type, error, pcall, tostring, select, floor = type, error, pcall, tostring, select, math.floor
+local type, error, pcall, tostring, select, pairs, floor =
+  type, error, pcall, tostring, select, pairs, math.floor
 local unpack = table.unpack or unpack
 local io_open = io.open
 
@@ -47,6 +48,7 @@ local _M = { _VERSION = sqlite._VERSION, SCHEMA = sqlite.SCHEMA }
 local SYNC = { off = 0, normal = 1, full = 2, extra = 3 }
 local PAGE = 256   -- records read per query while scanning
 local MAX_TIME = 2 ^ 53   -- times beyond are not whole numbers in a double
+local HEALTH_KEEP = 25    -- a bucket b is read until (b + 25) * size (bounce.store)
 
 local S = sqlite.methods   -- the C store's methods, extended below
 
@@ -200,6 +202,62 @@ function S:scan_expired(at)
     if e then last, after = e, keys[#keys] end
     return keys, vals
   end, set_pages(self, "unchecked"))
+end
+
+-- syntax: ok, err = s:health_add(counts, size)
+-- The health interface of bounce.store: adds counts ({ [scope] = { [bucket]
+-- = { sent, delivered, hard, soft, block, complaint, delayed } } }) to the
+-- table `health`, in one transaction (or in the open batch), and deletes
+-- the rows that no tracker reads any more: those whose window ended before
+-- the newest bucket written here began.
+function S:health_add(counts, size)
+  if type(counts) ~= "table" then
+    error("bad argument #1 to 'health_add' (table expected, got " .. type(counts) .. ")", 2)
+  end
+  if type(size) ~= "number" or size < 1 or floor(size) ~= size then
+    error("bad argument #2 to 'health_add' (bucket size in seconds expected, got " .. tostring(size) .. ")", 2)
+  end
+  local own = not self:in_batch()
+  if own then
+    local ok, err = self:begin()
+    if not ok then return nil, err end
+  end
+  local newest
+  for scope, rows in pairs(counts) do
+    for b, c in pairs(rows) do
+      local ok, err = self:health_row(scope, b, (b + HEALTH_KEEP) * size,
+                                      c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+      if not ok then
+        if own then self:rollback() end
+        return nil, err
+      end
+      if not newest or b > newest then newest = b end
+    end
+  end
+  if newest then
+    local n, err = self:health_prune(newest * size)
+    if not n then
+      if own then self:rollback() end
+      return nil, err
+    end
+  end
+  if own then
+    local ok, err = self:commit()
+    if not ok then
+      self:rollback()
+      return nil, err
+    end
+  end
+  return true
+end
+
+-- syntax: rows, err = s:health_read(scope, first, last)
+-- The counts of scope's buckets first..last: { [bucket] = { 7 counts } }.
+function S:health_read(scope, first, last)
+  if type(scope) ~= "string" then
+    error("bad argument #1 to 'health_read' (string expected, got " .. type(scope) .. ")", 2)
+  end
+  return self:health_rows(scope, first, last)
 end
 
 return _M

@@ -441,10 +441,13 @@ static int l_record(lua_State *L) {
     lua_pushliteral(L, "soft");
     lua_replace(L, RS_TYPE);
   }
-  /* dead domains (bounce.tracker): a hostunknown hard bounce marks its
-   * domain, a delivery lifts a mark, under the key "@" .. domain (key + amp:
-   * the normalized address's "@domain"); t:record's Lua code does both */
-  if (ev.type == BNC_EV_HARD && ev.reason == BNC_R_HOSTUNKNOWN && !ev.transient) goto decline;
+  /* dead domains (bounce.tracker): a hostunknown or notaccept hard bounce
+   * marks its domain, a delivery lifts a mark, under the key "@" .. domain
+   * (key + amp: the normalized address's "@domain"); t:record's Lua code
+   * does both */
+  if (ev.type == BNC_EV_HARD && (ev.reason == BNC_R_HOSTUNKNOWN || ev.reason == BNC_R_NOTACCEPT) &&
+      !ev.transient)
+    goto decline;
   if (ev.type == BNC_EV_DELIVERED && bnc_mstore_get(u->m, key + amp, dlen + 1)) goto decline;
   if ((ev.type == BNC_EV_SOFT || ev.type == BNC_EV_BLOCK) &&
       (p->soft_jitter > 0 || p->block_jitter > 0))

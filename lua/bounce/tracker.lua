@@ -605,16 +605,20 @@ end
 
 -- A hard bounce for reason hostunknown (the domain does not exist, or has
 -- neither MX nor address: RFC 5321 5.1) says the same of every address
--- there, so it marks the domain dead for retention.domain. A 4xx one (a DNS
--- failure that may pass, such as Postfix's 450 4.1.2) marks nothing.
--- The mark is a record like an address's (suppressed, cause hard, reason
--- hostunknown, since, until) under the key "@" .. domain, which no address
+-- there, so it marks the domain dead for retention.domain. So does one for
+-- reason notaccept: a domain that publishes a null MX (RFC 7505: "MX 0 .",
+-- refused with 556 5.1.10, RFC 7504) or otherwise says it takes no mail;
+-- a 5.1.10 that means "no such recipient" (Microsoft's
+-- RESOLVER.ADR.RecipientNotFound) is userunknown and marks nothing. A 4xx
+-- one (a DNS failure that may pass, such as Postfix's 450 4.1.2) marks
+-- nothing. The mark is a record like an address's (suppressed, cause hard,
+-- reason hostunknown or notaccept, since, until) under the key "@" .. domain, which no address
 -- normalizes to: so every store keeps it with no change to the store
 -- interface, t:expire ends it, Redis and shdict expire it by its ttl, and
 -- t:suppressions leaves it out (t:dead_domains lists it). A delivery to any
 -- address of the domain, or t:release(domain), deletes it.
 local DEAD = "@"
-local RC_HOSTUNKNOWN = REASON.hostunknown
+local RC_HOSTUNKNOWN, RC_NOTACCEPT = REASON.hostunknown, REASON.notaccept
 local EV_DELIVERED = EVENT.delivered
 -- On a store where a read is a round trip (all but the memory store), a
 -- delivery that found no mark trusts that answer for its domain for
@@ -636,11 +640,12 @@ local function dead_params(self, domain)
   return ud
 end
 
--- Marks domain dead from at (a longer mark in place stays). true, or nil, err.
-local function mark_dead(self, domain, at)
+-- Marks domain dead from at (a longer mark in place stays), for reason
+-- (hostunknown or notaccept). true, or nil, err.
+local function mark_dead(self, domain, at, reason)
   local live = self.live
   if live and live[domain] then live[domain] = nil end
-  local d, err = transition(self, DEAD .. domain, domain, EV_HARD, "hostunknown", true, at, "hard",
+  local d, err = transition(self, DEAD .. domain, domain, EV_HARD, reason, true, at, "hard",
                             dead_params(self, domain))
   if not d then return nil, err end
   return true
@@ -685,7 +690,9 @@ end
 -- nil, err when the store failed (the address's own record is written).
 local function follow_domain(self, code, rc, permanent, domain, at)
   if code == EV_HARD then
-    if rc == RC_HOSTUNKNOWN and permanent ~= false then return mark_dead(self, domain, at) end
+    if (rc == RC_HOSTUNKNOWN or rc == RC_NOTACCEPT) and permanent ~= false then
+      return mark_dead(self, domain, at, rc == RC_NOTACCEPT and "notaccept" or "hostunknown")
+    end
   elseif code == EV_DELIVERED then
     return delivered_at(self, domain)
   end
@@ -973,9 +980,12 @@ local function explain(r, at)
   return "active: no history"
 end
 
+local DEAD_WORDS = { hostunknown = "no such domain", notaccept = "the domain accepts no mail" }
+
 local function dead_why(domain, r)
-  return sformat("dead domain %s since %s%s: no such domain (hostunknown)", domain, day(r.since),
-    r.expires_at and " until " .. day(r.expires_at) or "")
+  return sformat("dead domain %s since %s%s: %s (%s)", domain, day(r.since),
+    r.expires_at and " until " .. day(r.expires_at) or "", DEAD_WORDS[r.reason] or "no such domain",
+    r.reason)
 end
 
 -- Whether domain is dead at `at`: true and the why, false, or nil, err

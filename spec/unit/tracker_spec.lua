@@ -283,6 +283,26 @@ describe("bounce.tracker", function()
     local NXDOMAIN = "554 5.4.4 Host or domain name not found. Name service error for name=lapsed.example "
       .. "type=MX: Host not found"
 
+    it("a domain that publishes a null MX (RFC 7505: notaccept) is dead too; a 5.1.10 'recipient not found' is not", function()
+      for _, fast in ipairs({ true, false }) do
+        local t = tracker(nil, { fast_path = fast })
+        local d = t:record{ rcpt = "ann@nomail.example", at = T0,
+          reply = "556 5.1.10 <ann@nomail.example>: Recipient address rejected: Domain nomail.example "
+            .. "does not accept mail (nullMX)" }
+        assert.same({ "suppress", "hard", "notaccept" }, { d.action, d.cause, d.reason })
+        assert.same({ false, "dead domain nomail.example since 2026-11-20 until 2026-12-20: the domain "
+                      .. "accepts no mail (notaccept)" }, { t:check("bob@nomail.example", T0 + H) })
+        local doms = {}
+        for dom, r in t:dead_domains(T0 + H) do doms[#doms + 1] = dom .. " " .. r.reason end
+        assert.same({ "nomail.example notaccept" }, doms)
+        -- Microsoft's RESOLVER.ADR.RecipientNotFound is an unknown mailbox, not a domain
+        d = t:record{ rcpt = "ann@tenant.example", at = T0,
+          reply = "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup" }
+        assert.same({ "suppress", "userunknown" }, { d.action, d.reason })
+        assert.is_true((t:check("bob@tenant.example", T0 + H)))
+      end
+    end)
+
     it("a hostunknown hard bounce refuses every address of the domain, naming it", function()
       for _, fast in ipairs({ true, false }) do
         local t = tracker(nil, { fast_path = fast })

@@ -86,7 +86,8 @@ local function one(kind, n, runs, secs, where)
   collectgarbage()
   collectgarbage()
   local rss0 = rss()
-  local s, close, bytes, keys = nil, nil, nil, 0
+  local s, close, bytes
+  local keys = 0
   local batch = function(fn) fn() end
   local t0 = clock()
   if kind == "memory" then
@@ -287,12 +288,10 @@ local ok, err = pcall(function()
         .. "redis-tools): skipped\n")
       return
     end
-    local okr, redis = pcall(require, "redis")
-    if not okr or not pcall(require, "socket") then
+    if not pcall(require, "redis") or not pcall(require, "socket") then
       io.write("redis: the lua-redis and lua-socket modules are needed: skipped\n")
       return
     end
-    local _ = redis
     local srv = require("socket").bind("127.0.0.1", 0)
     local _, p = srv:getsockname()
     srv:close()

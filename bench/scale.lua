@@ -268,13 +268,13 @@ local function run(kind, n)
   rows[#rows + 1] = row
   local function k(x) return x and string.format("%.0f K", x / 1000) or "-" end
   io.write(string.format("%-8s %10d %12s %12s %12s %8.1f %8s %8.1f\n", kind, row.n, k(row.fill), k(row.record),
-    k(row.check), row.bytes, tostring(row.rss), row.addr))
+    k(row.check), row.bytes, row.rss == "-" and "-" or string.format("%.1f", row.rss), row.addr))
   io.flush()
   if kind == "sqlite" then os.remove(dir .. "/scale.db") end
 end
 
 local ok, err = pcall(function()
-  io.write(string.format("scale: %s, median of %d runs x %.1fs; rates/s (CPU time; Redis: wall, one "
+  io.write(string.format("scale: %s, median of %d runs x %gs; rates/s (CPU time; Redis: wall, one "
     .. "connection), t:record in batches of %d (SQLite), health off; bytes per address include the "
     .. "address (addr: its average)\n", what, runs, secs, BATCH))
   io.write(string.format("%-8s %10s %12s %12s %12s %8s %8s %8s\n", "store", "addresses", "fill/s",

@@ -26,7 +26,7 @@ CORE_HDR := $(wildcard src/*.h)
 MODULE   := $(BUILD)/bounce/core.so
 
 .PHONY: all test ctest spec spec-unit spec-integration spec-luajit spec-all spec-old lint lint-headers asan conformance reference robustness \
-        zoo zoo-generate bench icount fuzz demo deps clean install smoke rockcheck rock rock-install
+        zoo zoo-generate bench bench-scale icount fuzz demo deps clean install smoke rockcheck rock rock-install
 
 all: $(MODULE)
 
@@ -169,6 +169,14 @@ bench: $(MODULE)
 	@sh .ci/deps bench
 	$(MAKE) LUA=luajit all
 	@CORE_SRC="$(CORE_SRC)" bash bench/run.sh
+
+# How cost grows with the number of addresses (bench/scale.lua): t:record,
+# t:check and bytes per address at 10^4..10^7 addresses (memory store,
+# SQLite) and 10^6 (a private redis-server). Minutes, and a few GB of memory
+# and /tmp at 10^7: not part of `make bench`. SCALE_ARGS, e.g.
+# "3 0.5 --sizes 10000,100000 --redis none".
+bench-scale: $(MODULE)
+	@$(LUA) bench/scale.lua $(SCALE_ARGS)
 
 # Instruction counts (valgrind): per reply to parse and to parse and
 # classify, per corpus message; figures that hold still on a shared machine.

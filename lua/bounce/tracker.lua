@@ -80,10 +80,22 @@ end
 
 -- syntax: key, domain = tracker.normalize(rcpt [, case_sensitive])
 -- Trims white space and one pair of <>, lower-cases the domain (and the
--- local part unless case_sensitive). nil, err for what is not an address.
--- (src/address.c: one C call, the hot path of every event.)
+-- local part unless case_sensitive) and writes an IDN domain in A-labels,
+-- so "bücher.de" and "xn--bcher-kva.de" are one key. nil, err for what is
+-- not an address. (src/address.c: one C call, the hot path of every event.)
 local normalize = core.normalize_address
 _M.normalize = normalize
+
+-- A store written before keys named domains by A-labels holds an IDN
+-- domain's addresses under its Unicode form (lower-cased). legacy_key: that
+-- older key, or nil when the domain has no A-label (no extra read then).
+local sfind = string.find
+local function legacy_key(key, domain)
+  if not sfind(domain, "xn--", 1, true) then return nil end
+  local u = core.idn_to_unicode(domain)
+  if not u or u == domain then return nil end
+  return ssub(key, 1, #key - #domain) .. u
+end
 
 ------------------------------------------------------------------------------
 -- Construction and policy
@@ -444,8 +456,35 @@ local function updater(self)
   return u
 end
 
+-- Moves a record kept under the legacy key (see legacy_key) to key when
+-- key has none, so the next step starts from its history. true, or nil, err.
+local function adopt_legacy(self, key, domain, at)
+  local old = legacy_key(key, domain)
+  if not old then return true end
+  local s = self.store
+  local blob, err = s:get(old)
+  if blob == nil then
+    if err ~= nil then return nil, "store: " .. tostring(err) end
+    return true
+  end
+  local r = decode(blob)
+  if not r then return true end   -- a corrupt one stays where it is, for a look
+  local ttl = r.expires_at and r.expires_at - at or nil
+  if not ttl or ttl > 0 then
+    local ok, cerr = s:cas(key, nil, blob, ttl)
+    if ok == nil then return nil, "store: " .. tostring(cerr) end
+  end
+  local ok, cerr = s:cas(old, blob, nil)
+  if ok == nil then return nil, "store: " .. tostring(cerr) end
+  return true
+end
+
 -- One transition, read-modify-write with compare-and-set.
 local function transition(self, key, domain, code, reason, permanent, at, etype, params)
+  if not self.apply then   -- the memory store never held legacy keys
+    local ok, lerr = adopt_legacy(self, key, domain, at)
+    if not ok then return nil, lerr end
+  end
   local row = self.dcache[domain]
   params = params or row and row[reason or ""] or params_for(self, domain, reason)
   local rc = reason and REASON[reason] or 0
@@ -904,6 +943,10 @@ function T:check(rcpt, at)
     blob, err = s:get(key)
   end
   local r, derr
+  if blob == nil and err == nil then
+    local old = legacy_key(key, kerr)
+    if old then blob, err = s:get(old) end
+  end
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
   else
@@ -930,6 +973,10 @@ function T:get(rcpt)
   local key, kerr = normalize(rcpt, self.case_sensitive)
   if not key then return nil, kerr end
   local blob, err = self.store:get(key)
+  if blob == nil and err == nil then
+    local old = legacy_key(key, kerr)
+    if old then blob, err = self.store:get(old) end
+  end
   if blob == nil then
     if err ~= nil then return nil, "store: " .. tostring(err) end
     return nil

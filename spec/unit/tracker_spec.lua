@@ -190,6 +190,31 @@ describe("bounce.tracker", function()
                   { t:check('"ann@example.com') })
     end)
 
+    it("at an IDN domain are one key in Unicode and in A-labels, on both paths", function()
+      for _, fast in ipairs({ true, false }) do
+        local t = tracker(nil, { fast_path = fast })
+        local d = assert(t:record{ rcpt = "idn@Bücher.de", type = "hard", at = T0 })
+        assert.equal("idn@xn--bcher-kva.de", d.rcpt)
+        assert.is_false((t:check("idn@xn--bcher-kva.de", T0)))
+        assert.equal("idn@xn--bcher-kva.de", t:get("IDN@BÜCHER.DE").rcpt)
+        assert.equal("active", assert(t:release("idn@xn--bcher-kva.de", T0 + 1)).state)
+        assert.is_true((t:check("idn@bücher.de", T0 + 2)))
+        -- soft bounces in either form count in one streak
+        t:record{ rcpt = "s@xn--bcher-kva.de", type = "soft", at = T0 }
+        d = t:record{ rcpt = "s@bücher.de", type = "soft", at = T0 + H }
+        assert.equal(2, d.attempts)
+        -- a fullwidth full stop and Japanese labels
+        d = assert(t:record{ rcpt = "a@例え。テスト", type = "hard", at = T0 })
+        assert.equal("a@xn--r8jz45g.xn--zckzah", d.rcpt)
+        assert.equal("xn--r8jz45g.xn--zckzah", select(2, require("bounce.tracker").normalize("a@例え.テスト")))
+      end
+      local key, domain = require("bounce.tracker").normalize("plain@example.org")
+      assert.same({ "plain@example.org", "example.org" }, { key, domain })
+      local d, err = tracker():record{ rcpt = "x@b\255.de", type = "hard", at = T0 }
+      assert.is_nil(d)
+      assert.matches("^invalid address .*invalid UTF%-8", err)
+    end)
+
     it("with a quoted local part are kept, one key with the plain spelling", function()
       local t = tracker()
       local d = assert(t:record{ rcpt = '"Neko....Nyaan"@Example.org', reply = "550 5.1.1 user unknown", at = T0 })

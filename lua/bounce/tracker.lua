@@ -479,12 +479,9 @@ local function adopt_legacy(self, key, domain, at)
   return true
 end
 
--- One transition, read-modify-write with compare-and-set.
-local function transition(self, key, domain, code, reason, permanent, at, etype, params)
-  if not self.apply then   -- the memory store never held legacy keys
-    local ok, lerr = adopt_legacy(self, key, domain, at)
-    if not ok then return nil, lerr end
-  end
+-- One transition, read-modify-write with compare-and-set: the decision,
+-- or nil, err (and true when a corrupt record stopped it).
+local function transition1(self, key, domain, code, reason, permanent, at, etype, params)
   local row = self.dcache[domain]
   params = params or row and row[reason or ""] or params_for(self, domain, reason)
   local rc = reason and REASON[reason] or 0
@@ -496,7 +493,7 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
     action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
     if action == nil then
-      return nil, "corrupt record for " .. key .. ": " .. state
+      return nil, "corrupt record for " .. key .. ": " .. state, true
     end
   elseif type(self.store.update) == "function" then
     -- The store reads (or guesses), calls back and compare-and-sets: one
@@ -508,7 +505,7 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
     if not ok then return nil, "store: " .. tostring(err) end
     action, state, rsn, attempts, retry_at, expires_at, since, cause =
       u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
-    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
+    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state, true end
   else
     local s = self.store
     for _ = 1, MAX_CAS_TRIES do
@@ -517,7 +514,7 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
       action, state, rsn, attempts, retry_at, expires_at, since, cause, new =
         step(old, params, code, rc, at, rnd, permanent)
       if action == nil then
-        return nil, "corrupt record for " .. key .. ": " .. state
+        return nil, "corrupt record for " .. key .. ": " .. state, true
       end
       if not new then break end
       local ttl = expires_at and expires_at - at or nil
@@ -535,6 +532,47 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
     attempts = attempts, retry_at = retry_at, expires_at = expires_at,
     since = since, cause = cause, at = at,
   }
+end
+
+-- A record that does not decode is moved aside, to CORRUPT .. key (no
+-- address normalizes to a key starting with "@", and no dead-domain mark
+-- to one starting with "@@"), and the event that met it applies to a fresh
+-- record: the event is not lost, the bytes are kept for a look, and
+-- t:corrupt lists both. true, or nil, err.
+local CORRUPT = "@@corrupt:"
+_M.CORRUPT_PREFIX = CORRUPT
+local function set_aside(self, key)
+  local s = self.store
+  local blob, err = s:get(key)
+  if blob == nil then
+    if err ~= nil then return nil, "store: " .. tostring(err) end
+    return true   -- gone meanwhile
+  end
+  if decode(blob) then return true end   -- rewritten meanwhile
+  local ck = CORRUPT .. key
+  local prev, perr = s:get(ck)
+  if prev == nil and perr ~= nil then return nil, "store: " .. tostring(perr) end
+  local ok, cerr = s:cas(ck, prev, blob)
+  if ok then ok, cerr = s:cas(key, blob, nil) end
+  if ok == nil then return nil, "store: " .. tostring(cerr) end
+  if not ok then return nil, "store: conflicting writes to " .. key end
+  return true
+end
+
+local function transition(self, key, domain, code, reason, permanent, at, etype, params)
+  if not self.apply then   -- the memory store never held legacy keys
+    local ok, lerr = adopt_legacy(self, key, domain, at)
+    if not ok then return nil, lerr end
+  end
+  local d, err, corrupt = transition1(self, key, domain, code, reason, permanent, at, etype, params)
+  if d or not corrupt then return d, err end
+  local ok, serr = set_aside(self, key)
+  if not ok then return nil, err .. " (could not be set aside: " .. serr .. ")" end
+  d, serr = transition1(self, key, domain, code, reason, permanent, at, etype, params)
+  if not d then return nil, serr end
+  d.corrupt, d.why = true, err .. "; its bytes are kept under " .. CORRUPT .. key ..
+    " and the event applied to a fresh record"
+  return d
 end
 
 ------------------------------------------------------------------------------
@@ -642,6 +680,7 @@ local function decision(into, key, etype, action, state, rsn, attempts, at, retr
       key, etype, action, state, rsn, attempts, at
     into.retry_at, into.since, into.expires_at, into.cause, into.hook_error =
       retry_at, since, expires_at, cause, nil
+    into.corrupt, into.why = nil, nil
     return into
   elseif since then
     return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
@@ -728,8 +767,15 @@ local function record(self, ev, into, clocked, now, budget)
     if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
     local action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
-    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
-    d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause)
+    if action == nil then   -- a corrupt record: transition sets it aside
+      local c, cerr = transition(self, key, domain, code, reason, permanent, at, etype, params)
+      if not c then return nil, cerr end
+      d = decision(into, key, etype, c.action, c.state, c.reason, c.attempts, at, c.retry_at,
+                   c.since, c.expires_at, c.cause)
+      d.corrupt, d.why = c.corrupt, c.why
+    else
+      d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause)
+    end
   else
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
     if not d then return nil, err end
@@ -831,7 +877,21 @@ function T:release(rcpt, at)
   local key, domain = normalize(rcpt, self.case_sensitive)
   if not key then return nil, domain end
   at = at == nil and floor(self.clock()) or check_at(at, "release", 2)
-  return transition(self, key, domain, EV_RELEASE, nil, false, at, "release")
+  local d, err = transition(self, key, domain, EV_RELEASE, nil, false, at, "release")
+  if not d then return nil, err end
+  -- a release is someone's look at the address: corrupt bytes set aside
+  -- for it go (the release says so)
+  local s = self.store
+  local ck = CORRUPT .. key
+  local blob, gerr = s:get(ck)
+  if blob == nil and gerr ~= nil then return nil, "store: " .. tostring(gerr) end
+  if blob ~= nil then
+    local ok, cerr = s:cas(ck, blob, nil)
+    if ok == nil then return nil, "store: " .. tostring(cerr) end
+    d.corrupt = true
+    d.why = d.why or ("the corrupt bytes kept under " .. ck .. " were deleted")
+  end
+  return d
 end
 
 -- syntax: d, err = t:suppress(rcpt [, at])   -- a manual suppression
@@ -1022,6 +1082,29 @@ end
 function T:suppressions(at)
   local it = suppressed(self, "suppressions", at, false)
   return it
+end
+
+-- syntax: for key, why in t:corrupt() do ... end
+-- Every record of the store that does not decode, and every one set aside
+-- when an event met it: key as stored (an address; "@" .. domain for a
+-- dead domain's mark; CORRUPT_PREFIX .. address for bytes set aside), why
+-- says what is wrong. t:release(address) resets both. Reads the whole store.
+function T:corrupt()
+  local nextkv = self.store:scan()
+  local n = #CORRUPT
+  return function()
+    while true do
+      local k, b = nextkv()
+      if k == nil then return nil end
+      local r, err = decode(b)
+      if ssub(k, 1, n) == CORRUPT then
+        return k, "corrupt record set aside from " .. ssub(k, n + 1) .. ": " ..
+          (err or "kept as it was") .. " (t:release of the address deletes it)"
+      elseif not r then
+        return k, "corrupt record for " .. k .. ": " .. tostring(err)
+      end
+    end
+  end
 end
 
 -- syntax: for domain, rec in t:dead_domains([at]) do ... end

@@ -321,7 +321,8 @@ case("an IDN domain is one key in Unicode and in A-labels; a Unicode-keyed recor
   eq((t:check("old@münchen.de", T0 + 9)), true, "released")
 end)
 
-case("a corrupt record is reported with the address and not overwritten", function(mk)
+case("a corrupt record is set aside, the event applied to a fresh one, listed until released",
+     function(mk)
   local s = mk()
   local t = tracker_on(s)
   local good = rec(1)
@@ -334,15 +335,27 @@ case("a corrupt record is reported with the address and not overwritten", functi
     eq(s:get("bad@example.com"), good, "value after refused corrupt write")
     return "store refuses corrupt records at write time"
   end
-  local d, err = t:record{ rcpt = "bad@example.com", type = "soft", at = 1780000000 }
-  eq(d, nil, "decision on a corrupt record")
-  if not tostring(err):find("bad@example.com", 1, true) then
-    fail("error should name the address, got %s", tostring(err))
+  local allowed, cerr = t:check("bad@example.com", 1780000000)
+  eq(allowed, nil, "check of a corrupt record")
+  if not tostring(cerr):find("bad@example.com", 1, true) then
+    fail("error should name the address, got %s", tostring(cerr))
   end
-  if not tostring(err):find("checksum", 1, true) then
-    fail("error should say what is wrong, got %s", tostring(err))
+  local d = must(t:record{ rcpt = "bad@example.com", type = "hard", at = 1780000000 }, nil, "record")
+  eq(d.action, "suppress", "the event applied to a fresh record")
+  eq(d.corrupt, true, "the decision says the record was corrupt")
+  if not tostring(d.why):find("checksum", 1, true) then
+    fail("why should say what is wrong, got %s", tostring(d.why))
   end
-  eq(s:get("bad@example.com"), bad, "corrupt record after a refused event")
+  eq(s:get("@@corrupt:bad@example.com"), bad, "the corrupt bytes, set aside")
+  eq((t:check("bad@example.com", 1780000001)), false, "check after the event")
+  local keys = {}
+  for k in t:corrupt() do keys[#keys + 1] = k end
+  eq(#keys, 1, "corrupt rows listed")
+  eq(keys[1], "@@corrupt:bad@example.com", "the row set aside")
+  d = must(t:release("bad@example.com", 1780000002), nil, "release")
+  eq(d.corrupt, true, "the release says it deleted corrupt bytes")
+  eq(s:get("@@corrupt:bad@example.com"), nil, "the bytes set aside after a release")
+  eq(t:corrupt()(), nil, "corrupt rows after the release")
 end)
 
 _M.cases = cases

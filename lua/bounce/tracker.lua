@@ -1088,7 +1088,9 @@ end
 -- Every record of the store that does not decode, and every one set aside
 -- when an event met it: key as stored (an address; "@" .. domain for a
 -- dead domain's mark; CORRUPT_PREFIX .. address for bytes set aside), why
--- says what is wrong. t:release(address) resets both. Reads the whole store.
+-- says what is wrong. t:release(address) resets both. Reads the whole store
+-- (on SQLite, a row changed behind its back keeps its old columns: no index
+-- finds them all).
 function T:corrupt()
   local nextkv = self.store:scan()
   local n = #CORRUPT

@@ -456,6 +456,15 @@ local function updater(self)
   return u
 end
 
+-- A store's error as the tracker answers it: "store: ..." (a failure: try
+-- again later), except the store's own "corrupt record for KEY: ..." (a
+-- Redis key of another type), which is about the data, not the store.
+local function store_error(err)
+  err = tostring(err)
+  if sfind(err, "^corrupt record for ") then return err, true end
+  return "store: " .. err
+end
+
 -- Moves a record kept under the legacy key (see legacy_key) to key when
 -- key has none, so the next step starts from its history. true, or nil, err.
 local function adopt_legacy(self, key, domain, at)
@@ -502,7 +511,7 @@ local function transition1(self, key, domain, code, reason, permanent, at, etype
     local u = self.u or updater(self)
     u.params, u.code, u.rc, u.at, u.rnd, u.permanent = params, code, rc, at, rnd, permanent
     local ok, err = self.store:update(key, u.fn)
-    if not ok then return nil, "store: " .. tostring(err) end
+    if not ok then return nil, store_error(err) end
     action, state, rsn, attempts, retry_at, expires_at, since, cause =
       u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
     if action == nil then return nil, "corrupt record for " .. key .. ": " .. state, true end
@@ -510,7 +519,7 @@ local function transition1(self, key, domain, code, reason, permanent, at, etype
     local s = self.store
     for _ = 1, MAX_CAS_TRIES do
       local old, err = s:get(key)
-      if old == nil and err ~= nil then return nil, "store: " .. tostring(err) end
+      if old == nil and err ~= nil then return nil, store_error(err) end
       action, state, rsn, attempts, retry_at, expires_at, since, cause, new =
         step(old, params, code, rc, at, rnd, permanent)
       if action == nil then
@@ -520,7 +529,7 @@ local function transition1(self, key, domain, code, reason, permanent, at, etype
       local ttl = expires_at and expires_at - at or nil
       local ok, cerr = s:cas(key, old, new ~= "" and new or nil, ttl)
       if ok then break end
-      if ok == nil then return nil, "store: " .. tostring(cerr) end
+      if ok == nil then return nil, store_error(cerr) end
       action = nil
     end
     if action == nil then
@@ -545,8 +554,16 @@ local function set_aside(self, key)
   local s = self.store
   local blob, err = s:get(key)
   if blob == nil then
-    if err ~= nil then return nil, "store: " .. tostring(err) end
-    return true   -- gone meanwhile
+    if err == nil then return true end   -- gone meanwhile
+    local e, corrupt = store_error(err)
+    if corrupt and type(s.set_aside) == "function" then
+      -- bytes the store cannot give as a record (a Redis key of another
+      -- type): the store moves them itself
+      local ok, aerr = s:set_aside(key, CORRUPT .. key)
+      if not ok then return nil, "store: " .. tostring(aerr) end
+      return true
+    end
+    return nil, e
   end
   if decode(blob) then return true end   -- rewritten meanwhile
   local ck = CORRUPT .. key
@@ -567,7 +584,7 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
   local d, err, corrupt = transition1(self, key, domain, code, reason, permanent, at, etype, params)
   if d or not corrupt then return d, err end
   local ok, serr = set_aside(self, key)
-  if not ok then return nil, err .. " (could not be set aside: " .. serr .. ")" end
+  if not ok then return nil, serr .. " (while setting aside: " .. err .. ")" end
   d, serr = transition1(self, key, domain, code, reason, permanent, at, etype, params)
   if not d then return nil, serr end
   d.corrupt, d.why = true, err .. "; its bytes are kept under " .. CORRUPT .. key ..
@@ -1008,7 +1025,7 @@ function T:check(rcpt, at)
     if old then blob, err = s:get(old) end
   end
   if blob == nil then
-    if err ~= nil then return nil, "store: " .. tostring(err) end
+    if err ~= nil then return nil, (store_error(err)) end
   else
     r, derr = decode(blob)
     if not r then return nil, "corrupt record for " .. key .. ": " .. derr end
@@ -1038,7 +1055,7 @@ function T:get(rcpt)
     if old then blob, err = self.store:get(old) end
   end
   if blob == nil then
-    if err ~= nil then return nil, "store: " .. tostring(err) end
+    if err ~= nil then return nil, (store_error(err)) end
     return nil
   end
   local r, derr = decode(blob)

@@ -610,7 +610,9 @@ local function record_all(events)
       local _, domain = tracker_mod.normalize(tev.rcpt, false)
       count_health(tev, domain or "")
       decisions[#decisions + 1] = { rcpt = d.rcpt, action = d.action, state = d.state, reason = d.reason,
-                                    type = ev.type, source = ev.source, hook_error = d.hook_error }
+                                    type = ev.type, source = ev.source, hook_error = d.hook_error,
+                                    corrupt = d.corrupt, why = d.why }
+      if d.corrupt then ngx.log(ngx.ERR, "bounce: ", d.why) end
     elseif is_store_error(err) then
       ngx.log(ngx.ERR, "bounce: ", err)
       return nil, fail(503, err)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "ascii.h"
 #include "address.h"
+#include "idn.h"
 
 /* Bytes that may not appear in an unquoted address (besides '@'). */
 static int bad(unsigned char c, int domain) {
@@ -66,6 +67,7 @@ static const char *quoted_local(const char *s, size_t b, size_t e, int cs, char 
 const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
                                   char *out, size_t *olen, size_t *at) {
   size_t b = 0, e = len, i, a = (size_t)-1, o = 0;
+  unsigned hi = 0;   /* a byte beyond ASCII in the domain */
   while (b < e && bnc_is_space((unsigned char)s[b])) b++;
   while (e > b && bnc_is_space((unsigned char)s[e - 1])) e--;
   if (b < e && s[b] == '<') {
@@ -92,6 +94,8 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
       a = o;
     } else if (bad(c, a != (size_t)-1)) {
       return "expected local@domain";
+    } else if (a != (size_t)-1) {
+      hi |= c & 0x80u;
     }
     out[o++] = (a == (size_t)-1 && case_sensitive) ? (char)c : (char)bnc_lower((unsigned char)c);
   }
@@ -105,6 +109,17 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
     if (d[0] == '.' || d[n - 1] == '.') return "empty label in domain";
     for (j = 0; j + 1 < n; j++)
       if (d[j] == '.' && d[j + 1] == '.') return "empty label in domain";
+  }
+  if (hi) {
+    /* one key whichever form the domain comes in: its A-labels (RFC 5890),
+     * as SMTP and DNS name it; an ASCII domain skips this */
+    char d[BNC_IDN_ASCII_MAX];
+    size_t dl;
+    const char *why = bnc_idn_to_ascii(out + a + 1, *olen - a - 1, d, sizeof d, &dl, NULL);
+    if (why) return why;
+    if (a + 1 + dl > BNC_ADDRESS_MAX) return "longer than RFC 5321 allows";
+    memcpy(out + a + 1, d, dl);
+    *olen = a + 1 + dl;
   }
   *at = a;
   return NULL;

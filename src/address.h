@@ -4,7 +4,10 @@
  * Trims white space and one pair of angle brackets, checks the shape
  * (local@domain, local part 1..64 bytes, whole address at most 254, no empty
  * domain label, no white space, controls or specials that cannot appear
- * unquoted), lower-cases the domain, and the local part unless the caller
+ * unquoted), lower-cases the domain and writes it in A-labels when it has
+ * anything beyond ASCII ("bücher.de" -> "xn--bcher-kva.de", idn.h; a domain
+ * it refuses makes the address invalid), so both forms are one key;
+ * lower-cases the local part unless the caller
  * asks for case-sensitive local parts (RFC 5321 allows them; almost no
  * mailbox provider uses them). A quoted local part ("a b"@example.org,
  * RFC 5321 4.1.2) is kept with its quotes and quoted pairs; one that a

@@ -424,16 +424,23 @@ static int run_write(bnc_sqlite_t *s, sqlite3_stmt *st) {
   return rc;
 }
 
+/* The key prefix under which bounce.tracker sets aside the bytes of a
+ * record that failed its check: written as they are, columns NULL. */
+#define ASIDE "@@corrupt:"
+
 int bnc_sqlite_cas(bnc_sqlite_t *s, const char *k, size_t kl, const void *old, size_t ol,
                    const void *nw, size_t nl) {
   bnc_record_t r;
+  const bnc_record_t *rp = &r;
   sqlite3_stmt *st;
   int bad;
   bnc_sqlite_release(s);
   if (check_key(s, kl)) return BNC_SQL_ERR;
   if (nw) {
     int rc = bnc_record_decode(nw, nl, &r);
-    if (rc != BNC_REC_OK) {
+    if (rc != BNC_REC_OK && kl > sizeof ASIDE - 1 && memcmp(k, ASIDE, sizeof ASIDE - 1) == 0) {
+      rp = NULL;
+    } else if (rc != BNC_REC_OK) {
       char why[160];
       seterr(s, "%s: refusing to write a bad record for %.*s: %s", s->path, (int)kl, k,
              bnc_record_error(rc, nw, nl, why, sizeof why));
@@ -450,14 +457,14 @@ int bnc_sqlite_cas(bnc_sqlite_t *s, const char *k, size_t kl, const void *old, s
   }
   if (!old) {
     st = s->q[Q_INSERT];
-    bad = bind_columns(st, &r);
+    bad = bind_columns(st, rp);
     bad |= sqlite3_bind_blob(st, 14, nw, (int)nl, SQLITE_STATIC) != SQLITE_OK;
   } else if (!nw) {
     st = s->q[Q_DELETE];
     bad = sqlite3_bind_blob(st, 2, old, (int)ol, SQLITE_STATIC) != SQLITE_OK;
   } else {
     st = s->q[Q_UPDATE];
-    bad = bind_columns(st, &r);
+    bad = bind_columns(st, rp);
     bad |= sqlite3_bind_blob(st, 14, nw, (int)nl, SQLITE_STATIC) != SQLITE_OK;
     bad |= sqlite3_bind_blob(st, 15, old, (int)ol, SQLITE_STATIC) != SQLITE_OK;
   }

@@ -634,7 +634,8 @@ local function record_all(events)
       count_health(tev, domain or "")
       decisions[#decisions + 1] = { rcpt = d.rcpt, action = d.action, state = d.state, reason = d.reason,
                                     type = ev.type, source = ev.source, permanent = d.permanent,
-                                    hook_error = d.hook_error }
+                                    hook_error = d.hook_error, corrupt = d.corrupt, why = d.why }
+      if d.corrupt then ngx.log(ngx.ERR, "bounce: ", d.why) end
     elseif is_store_error(err) then
       ngx.log(ngx.ERR, "bounce: ", err)
       return nil, fail(503, err)
@@ -881,12 +882,16 @@ local function suppressions()
   -- in no order, so the candidates are kept in a buffer of 2 x limit that is
   -- sorted and cut back to limit when full: a page costs a pass over the
   -- list and memory for its own rows, not a sort of the whole list.
-  local rows, total, cutoff = {}, 0, nil
+  local rows, total, cutoff, bad = {}, 0, nil, list()
   local id = domains and "domain" or "rcpt"
   local by_rcpt = function(x, y) return x[id] < y[id] end
   local item = domains and dead_item or output.suppression
   local ok, err = pcall(function()
     local at = ngx.time()
+    -- records that do not decode are in no list: named apart, in every page
+    for key, why in T:corrupt() do
+      if #bad < limit then bad[#bad + 1] = { key = key, why = why } end
+    end
     for rcpt, r in (domains and T:dead_domains(at) or T:suppressions(at)) do
       if (not cause or r.cause == cause) and (not reason or r.reason == reason)
          and (not after or rcpt > after) then
@@ -909,12 +914,14 @@ local function suppressions()
   for i = 1, limit < #rows and limit or #rows do page[i] = rows[i] end
   local nxt = total > limit and page[#page][id] or nil
   if nxt then ngx.header["X-Next-After"] = nxt end
+  if #bad > 0 then ngx.header["X-Corrupt-Records"] = #bad end
   if fmt == "csv" then
     local out = { domains and csv.row(DOMAIN_FIELDS, #DOMAIN_FIELDS) or output.csv_header() }
     for _, r in ipairs(page) do out[#out + 1] = domains and dead_csv(r) or output.csv_row(r) end
     return reply(200, concat(out, "\r\n"), "text/csv; charset=utf-8")
   end
-  return reply(200, { items = page, count = #page, total = total, next = nxt })
+  return reply(200, { items = page, count = #page, total = total, next = nxt,
+                      corrupt = #bad > 0 and bad or nil })
 end
 
 local function release(addr)
@@ -929,15 +936,23 @@ local function release(addr)
   local rcpt, err = valid_rcpt(addr, "address")
   if not rcpt then return fail(400, err) end
   local r, gerr = T:get(rcpt)
-  if not r then
+  -- a corrupt record, or corrupt bytes set aside for the address: the
+  -- release resets it (and deletes them)
+  local corrupt = not r and sfind(tostring(gerr), "^corrupt record for ")
+  if not r and not corrupt then
     if is_store_error(gerr) then return fail(503, gerr) end
     if gerr then return fail(400, gerr) end
     return fail(404, "no record for " .. rcpt)
   end
-  if r.state ~= "suppressed" then return fail(404, rcpt .. " is not suppressed") end
+  if not corrupt and r.state ~= "suppressed" then
+    local aside, aerr = T.store:get(tracker_mod.CORRUPT_PREFIX .. r.rcpt)
+    if aside == nil and aerr ~= nil then return fail(503, "store: " .. tostring(aerr)) end
+    if aside == nil then return fail(404, rcpt .. " is not suppressed") end
+  end
   local d, rerr = T:release(rcpt)
   if not d then return fail(is_store_error(rerr) and 503 or 400, rerr) end
-  return reply(200, { rcpt = d.rcpt, released = true, state = d.state })
+  return reply(200, { rcpt = d.rcpt, released = true, state = d.state, corrupt = d.corrupt,
+                      why = d.why })
 end
 
 local function health()

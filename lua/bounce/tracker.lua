@@ -88,10 +88,22 @@ end
 
 -- syntax: key, domain = tracker.normalize(rcpt [, case_sensitive])
 -- Trims white space and one pair of <>, lower-cases the domain (and the
--- local part unless case_sensitive). nil, err for what is not an address.
--- (src/address.c: one C call, the hot path of every event.)
+-- local part unless case_sensitive) and writes an IDN domain in A-labels,
+-- so "bücher.de" and "xn--bcher-kva.de" are one key. nil, err for what is
+-- not an address. (src/address.c: one C call, the hot path of every event.)
 local normalize = core.normalize_address
 _M.normalize = normalize
+
+-- A store written before keys named domains by A-labels holds an IDN
+-- domain's addresses under its Unicode form (lower-cased). legacy_key: that
+-- older key, or nil when the domain has no A-label (no extra read then).
+local sfind = string.find
+local function legacy_key(key, domain)
+  if not sfind(domain, "xn--", 1, true) then return nil end
+  local u = core.idn_to_unicode(domain)
+  if not u or u == domain then return nil end
+  return ssub(key, 1, #key - #domain) .. u
+end
 
 ------------------------------------------------------------------------------
 -- Construction and policy
@@ -543,8 +555,41 @@ local function updater(self)
   return u
 end
 
--- One transition, read-modify-write with compare-and-set.
-local function transition(self, key, domain, code, reason, permanent, at, etype, params)
+-- A store's error as the tracker answers it: "store: ..." (a failure: try
+-- again later), except the store's own "corrupt record for KEY: ..." (a
+-- Redis key of another type), which is about the data, not the store.
+local function store_error(err)
+  err = tostring(err)
+  if sfind(err, "^corrupt record for ") then return err, true end
+  return "store: " .. err
+end
+
+-- Moves a record kept under the legacy key (see legacy_key) to key when
+-- key has none, so the next step starts from its history. true, or nil, err.
+local function adopt_legacy(self, key, domain, at)
+  local old = legacy_key(key, domain)
+  if not old then return true end
+  local s = self.store
+  local blob, err = s:get(old)
+  if blob == nil then
+    if err ~= nil then return nil, "store: " .. tostring(err) end
+    return true
+  end
+  local r = decode(blob)
+  if not r then return true end   -- a corrupt one stays where it is, for a look
+  local ttl = r.expires_at and r.expires_at - at or nil
+  if not ttl or ttl > 0 then
+    local ok, cerr = s:cas(key, nil, blob, ttl)
+    if ok == nil then return nil, "store: " .. tostring(cerr) end
+  end
+  local ok, cerr = s:cas(old, blob, nil)
+  if ok == nil then return nil, "store: " .. tostring(cerr) end
+  return true
+end
+
+-- One transition, read-modify-write with compare-and-set: the decision,
+-- or nil, err (and true when a corrupt record stopped it).
+local function transition1(self, key, domain, code, reason, permanent, at, etype, params)
   local row = self.dcache[domain]
   params = params or row and row[reason or ""] or params_for(self, domain, reason)
   local rc = reason and REASON[reason] or 0
@@ -556,7 +601,7 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
     action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
     if action == nil then
-      return nil, "corrupt record for " .. key .. ": " .. state
+      return nil, "corrupt record for " .. key .. ": " .. state, true
     end
   elseif type(self.store.update) == "function" then
     -- The store reads (or guesses), calls back and compare-and-sets: one
@@ -565,25 +610,25 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
     local u = self.u or updater(self)
     u.params, u.code, u.rc, u.at, u.rnd, u.permanent = params, code, rc, at, rnd, permanent
     local ok, err = self.store:update(key, u.fn)
-    if not ok then return nil, "store: " .. tostring(err) end
+    if not ok then return nil, store_error(err) end
     action, state, rsn, attempts, retry_at, expires_at, since, cause =
       u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8]
-    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
+    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state, true end
   else
     local s = self.store
     for _ = 1, MAX_CAS_TRIES do
       local old, err = s:get(key)
-      if old == nil and err ~= nil then return nil, "store: " .. tostring(err) end
+      if old == nil and err ~= nil then return nil, store_error(err) end
       action, state, rsn, attempts, retry_at, expires_at, since, cause, new =
         step(old, params, code, rc, at, rnd, permanent)
       if action == nil then
-        return nil, "corrupt record for " .. key .. ": " .. state
+        return nil, "corrupt record for " .. key .. ": " .. state, true
       end
       if not new then break end
       local ttl = expires_at and expires_at - at or nil
       local ok, cerr = s:cas(key, old, new ~= "" and new or nil, ttl)
       if ok then break end
-      if ok == nil then return nil, "store: " .. tostring(cerr) end
+      if ok == nil then return nil, store_error(cerr) end
       action = nil
     end
     if action == nil then
@@ -596,6 +641,55 @@ local function transition(self, key, domain, code, reason, permanent, at, etype,
     since = since, cause = cause, at = at,
   }
   if code == EV_BLOCK then d.permanent = permanent and true or false end
+  return d
+end
+
+-- A record that does not decode is moved aside, to CORRUPT .. key (no
+-- address normalizes to a key starting with "@", and no dead-domain mark
+-- to one starting with "@@"), and the event that met it applies to a fresh
+-- record: the event is not lost, the bytes are kept for a look, and
+-- t:corrupt lists both. true, or nil, err.
+local CORRUPT = "@@corrupt:"
+_M.CORRUPT_PREFIX = CORRUPT
+local function set_aside(self, key)
+  local s = self.store
+  local blob, err = s:get(key)
+  if blob == nil then
+    if err == nil then return true end   -- gone meanwhile
+    local e, corrupt = store_error(err)
+    if corrupt and type(s.set_aside) == "function" then
+      -- bytes the store cannot give as a record (a Redis key of another
+      -- type): the store moves them itself
+      local ok, aerr = s:set_aside(key, CORRUPT .. key)
+      if not ok then return nil, "store: " .. tostring(aerr) end
+      return true
+    end
+    return nil, e
+  end
+  if decode(blob) then return true end   -- rewritten meanwhile
+  local ck = CORRUPT .. key
+  local prev, perr = s:get(ck)
+  if prev == nil and perr ~= nil then return nil, "store: " .. tostring(perr) end
+  local ok, cerr = s:cas(ck, prev, blob)
+  if ok then ok, cerr = s:cas(key, blob, nil) end
+  if ok == nil then return nil, "store: " .. tostring(cerr) end
+  if not ok then return nil, "store: conflicting writes to " .. key end
+  return true
+end
+
+local function transition(self, key, domain, code, reason, permanent, at, etype, params)
+  if not self.apply then   -- the memory store never held legacy keys
+    local ok, lerr = adopt_legacy(self, key, domain, at)
+    if not ok then return nil, lerr end
+  end
+  local d, err, corrupt = transition1(self, key, domain, code, reason, permanent, at, etype, params)
+  if d or not corrupt then return d, err end
+  local ok, serr = set_aside(self, key)
+  if not ok then return nil, serr .. " (while setting aside: " .. err .. ")" end
+  d, serr = transition1(self, key, domain, code, reason, permanent, at, etype, params)
+  if not d then return nil, serr end
+  d.corrupt, d.why = true, err .. "; its bytes are kept under " .. CORRUPT .. key ..
+    " and the event applied to a fresh record"
   return d
 end
 
@@ -712,6 +806,7 @@ local function decision(into, key, etype, action, state, rsn, attempts, at, retr
       key, etype, action, state, rsn, attempts, at
     into.retry_at, into.since, into.expires_at, into.cause, into.hook_error, into.permanent =
       retry_at, since, expires_at, cause, nil, permanent
+    into.corrupt, into.why = nil, nil
     return into
   elseif since then
     return { rcpt = key, event = etype, action = action, state = state, reason = rsn,
@@ -804,11 +899,18 @@ local function record(self, ev, into, clocked, now, budget)
     if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
     local action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
-    if action == nil then return nil, "corrupt record for " .. key .. ": " .. state end
-    local perm   -- a block's: true or false (nil for other events)
-    if code == EV_BLOCK then perm = permanent and true or false end
-    d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause,
-                 perm)
+    if action == nil then   -- a corrupt record: transition sets it aside
+      local c, cerr = transition(self, key, domain, code, reason, permanent, at, etype, params)
+      if not c then return nil, cerr end
+      d = decision(into, key, etype, c.action, c.state, c.reason, c.attempts, at, c.retry_at,
+                   c.since, c.expires_at, c.cause, c.permanent)
+      d.corrupt, d.why = c.corrupt, c.why
+    else
+      local perm   -- a block's: true or false (nil for other events)
+      if code == EV_BLOCK then perm = permanent and true or false end
+      d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause,
+                   perm)
+    end
   else
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
     if not d then return nil, err end
@@ -915,7 +1017,21 @@ function T:release(rcpt, at)
   local key, domain = normalize(rcpt, self.case_sensitive)
   if not key then return nil, domain end
   at = at == nil and floor(self.clock()) or check_at(at, "release", 2)
-  return transition(self, key, domain, EV_RELEASE, nil, false, at, "release")
+  local d, err = transition(self, key, domain, EV_RELEASE, nil, false, at, "release")
+  if not d then return nil, err end
+  -- a release is someone's look at the address: corrupt bytes set aside
+  -- for it go (the release says so)
+  local s = self.store
+  local ck = CORRUPT .. key
+  local blob, gerr = s:get(ck)
+  if blob == nil and gerr ~= nil then return nil, "store: " .. tostring(gerr) end
+  if blob ~= nil then
+    local ok, cerr = s:cas(ck, blob, nil)
+    if ok == nil then return nil, "store: " .. tostring(cerr) end
+    d.corrupt = true
+    d.why = d.why or ("the corrupt bytes kept under " .. ck .. " were deleted")
+  end
+  return d
 end
 
 -- syntax: d, err = t:suppress(rcpt [, at])   -- a manual suppression
@@ -1049,8 +1165,12 @@ function T:check(rcpt, at)
     blob, err = s:get(key)
   end
   local r, derr
+  if blob == nil and err == nil then
+    local old = legacy_key(key, kerr)
+    if old then blob, err = s:get(old) end
+  end
   if blob == nil then
-    if err ~= nil then return nil, "store: " .. tostring(err) end
+    if err ~= nil then return nil, (store_error(err)) end
   else
     r, derr = decode(blob)
     if not r then return nil, "corrupt record for " .. key .. ": " .. derr end
@@ -1114,8 +1234,12 @@ function T:get(rcpt)
   local key, kerr = normalize(rcpt, self.case_sensitive)
   if not key then return nil, kerr end
   local blob, err = self.store:get(key)
+  if blob == nil and err == nil then
+    local old = legacy_key(key, kerr)
+    if old then blob, err = self.store:get(old) end
+  end
   if blob == nil then
-    if err ~= nil then return nil, "store: " .. tostring(err) end
+    if err ~= nil then return nil, (store_error(err)) end
     return nil
   end
   local r, derr = decode(blob)
@@ -1159,6 +1283,31 @@ end
 function T:suppressions(at)
   local it = suppressed(self, "suppressions", at, false)
   return it
+end
+
+-- syntax: for key, why in t:corrupt() do ... end
+-- Every record of the store that does not decode, and every one set aside
+-- when an event met it: key as stored (an address; "@" .. domain for a
+-- dead domain's mark; CORRUPT_PREFIX .. address for bytes set aside), why
+-- says what is wrong. t:release(address) resets both. Reads the whole store
+-- (on SQLite, a row changed behind its back keeps its old columns: no index
+-- finds them all).
+function T:corrupt()
+  local nextkv = self.store:scan()
+  local n = #CORRUPT
+  return function()
+    while true do
+      local k, b = nextkv()
+      if k == nil then return nil end
+      local r, err = decode(b)
+      if ssub(k, 1, n) == CORRUPT then
+        return k, "corrupt record set aside from " .. ssub(k, n + 1) .. ": " ..
+          (err or "kept as it was") .. " (t:release of the address deletes it)"
+      elseif not r then
+        return k, "corrupt record for " .. k .. ": " .. tostring(err)
+      end
+    end
+  end
 end
 
 -- syntax: for domain, rec in t:dead_domains([at]) do ... end

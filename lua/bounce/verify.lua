@@ -179,30 +179,23 @@ local function settings(self, o)
   end })
 end
 
--- The history: t:check of the address, and when its domain has A-labels
--- of the same address with the domain in Unicode too (a tracker may hold
--- either form as long as it does not key by A-labels).
-local function history(c, r, mb)
+-- The history: t:check of the address (the tracker keys an IDN domain by
+-- its A-labels whichever form comes, and still finds a record an older
+-- version kept under the Unicode form).
+local function history(c, r)
   local t = c.tracker
   if not t then return end
-  local forms = { r.addr }
-  if not mb.literal and (mb.idn or sfind("." .. mb.domain, ".xn--", 1, true)) then
-    local u = core.idn_to_unicode(mb.domain)
-    if u and u ~= mb.domain then forms[2] = mb["local"] .. "@" .. u end
+  local allowed, why = t:check(r.addr, c.at)
+  if allowed == nil then
+    r.history = "error"
+    r.history_error = tostring(why)
+    return
   end
-  for _, a in ipairs(forms) do
-    local allowed, why = t:check(a, c.at)
-    if allowed == nil then
-      r.history = "error"
-      r.history_error = tostring(why)
-      return
-    end
-    if allowed == false then
-      -- t:check's why for an address at a dead domain (bounce.tracker)
-      r.history = sfind(why, "^dead domain ") and "dead_domain" or "suppressed"
-      r.verdict, r.why = "invalid", why
-      return true
-    end
+  if allowed == false then
+    -- t:check's why for an address at a dead domain (bounce.tracker)
+    r.history = sfind(why, "^dead domain ") and "dead_domain" or "suppressed"
+    r.verdict, r.why = "invalid", why
+    return true
   end
   r.history = "clean"
 end
@@ -373,7 +366,7 @@ local function check_one(self, addr, c)
   end
   r.addr, r.syntax = mb.addr, "ok"
   r.idn, r.smtputf8, r.quoted = mb.idn, mb.utf8, mb.quoted
-  if history(c, r, mb) then return r end
+  if history(c, r) then return r end
   flags(c, r, mb)
   local m = domain_check(self, r, mb)
   if not m then return r end

@@ -116,6 +116,46 @@ describe("bounce replay, check, suppressions, import with --db", function()
     assert.matches("unknown cause 'bogus'", err)
   end)
 
+  it("names corrupt records on stderr with a count and exits 1 until they are released", function()
+    if not have_sqlite() then return pending("bounce.sqlite is not built") end
+    if not os.execute("command -v sqlite3 >/dev/null") then
+      return pending("the sqlite3 shell is not installed (Debian package sqlite3)")
+    end
+    run("replay - --json --create --db " .. sh_quote(db), events)
+    local s = assert(require("bounce.store.sqlite").new(db))
+    local good = s:get("gone@example.com")
+    s:close()
+    local bad = good:sub(1, 9) .. string.char((good:byte(10) + 1) % 256) .. good:sub(11)
+    local hex = bad:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+    -- written behind the store's back, as disk or another program would
+    assert(os.execute("sqlite3 " .. sh_quote(db) .. " \"update records set record = X'" .. hex
+      .. "' where address = 'gone@example.com'; insert into records (address, record) values "
+      .. "('idn@xn--bcher-kva.de', X'6a756e6b')\""))
+    local out, err, code = run("suppressions --at " .. (T0 + 100) .. " --db " .. sh_quote(db))
+    assert.equal(1, code)
+    assert.matches("1 suppressed %(1 complaint%)", out)   -- the corrupt one is in no list
+    assert.matches("gone@example.com: corrupt record for gone@example.com: checksum mismatch", err)
+    assert.matches("idn@xn%-%-bcher%-kva.de: corrupt record for idn@xn%-%-bcher%-kva.de", err)
+    assert.matches("2 corrupt records, in no list above", err)
+    code = select(3, run("suppressions --domains --db " .. sh_quote(db)))
+    assert.equal(1, code)
+    -- an event on the corrupt record applies to a fresh one; the bytes stay aside
+    run("replay - --json --db " .. sh_quote(db),
+      '{"rcpt":"gone@example.com","type":"hard","at":' .. (T0 + 200) .. '}')
+    out, err, code = run("suppressions --at " .. (T0 + 300) .. " --db " .. sh_quote(db))
+    assert.equal(1, code)
+    assert.matches("gone@example.com%s+hard", out)
+    assert.matches("@@corrupt:gone@example.com: corrupt record set aside from gone@example.com", err)
+    local t = require("bounce").tracker{ store = assert(require("bounce.store.sqlite").new(db)),
+                                          health = false }
+    assert(t:release("gone@example.com", T0 + 400))
+    assert(t:release("idn@bücher.de", T0 + 400))
+    out, err, code = run("suppressions --at " .. (T0 + 500) .. " --db " .. sh_quote(db))
+    assert.equal(0, code)
+    assert.equal("", err)
+    assert.matches("1 suppressed", out)
+  end)
+
   it("lists dead domains with --domains and checks their addresses as dead_domain", function()
     if not have_sqlite() then return pending("bounce.sqlite is not built") end
     local x = dir .. "/dead.db"

@@ -832,6 +832,49 @@ end }
       end)
     end)
 
+    it("applies an event that meets a corrupt record, lists the record and resets it on DELETE", function()
+      if not os.execute("command -v sqlite3 >/dev/null") then
+        return pending("the sqlite3 shell is not installed (Debian package sqlite3)")
+      end
+      sh("mkdir -p " .. dir .. "/cdb && chmod 777 " .. dir .. "/cdb")
+      local db = dir .. "/cdb/bounce.db"
+      with_sqlite(db, function(target)
+        local function capi(method, path, body)
+          local status, text, h = request(method, path, body, AUTH, target)
+          return status, cjson.decode(text), h
+        end
+        local status = capi("POST", "/events", cjson.encode({
+          { rcpt = "c@example.org", type = "soft", at = os.time() } }))
+        assert.equals(200, status)
+        -- a row changed behind the store's back (a disk fault, another program)
+        sh("sqlite3 " .. db .. " \"update records set record = X'b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5"
+          .. "b5b5b5b5b5b5b5b5b5b5b5b5b5b5' where address = 'c@example.org'\"")
+        local r
+        status, r = capi("POST", "/events", cjson.encode({
+          { rcpt = "c@example.org", type = "hard", at = os.time() } }))
+        assert.equals(200, status, cjson.encode(r))
+        assert.equals(1, r.stored)
+        assert.is_nil(r.rejected[1])
+        assert.same({ "suppress", true }, { r.decisions[1].action, r.decisions[1].corrupt })
+        assert.matches("^corrupt record for c@example.org: .*kept under @@corrupt:c@example.org",
+                       r.decisions[1].why)
+        local h
+        status, r, h = capi("GET", "/suppressions")
+        assert.equals(200, status)
+        assert.equals("c@example.org", r.items[1].rcpt)
+        assert.equals("@@corrupt:c@example.org", r.corrupt[1].key)
+        assert.matches("set aside from c@example.org", r.corrupt[1].why)
+        assert.equals("1", h["x-corrupt-records"])
+        status, r = capi("DELETE", "/suppressions/c@example.org")
+        assert.equals(200, status, cjson.encode(r))
+        assert.same({ true, true }, { r.released, r.corrupt })
+        status, r, h = capi("GET", "/suppressions")
+        assert.equals(200, status)
+        assert.is_nil(r.corrupt)
+        assert.is_nil(h["x-corrupt-records"])
+      end, "--create")
+    end)
+
     -- Runs bounce serve to its end (it must not start); returns its output and exit code.
     local function serve_fails(args)
       local out = dir .. "/refused.out"

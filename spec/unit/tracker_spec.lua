@@ -190,6 +190,31 @@ describe("bounce.tracker", function()
                   { t:check('"ann@example.com') })
     end)
 
+    it("at an IDN domain are one key in Unicode and in A-labels, on both paths", function()
+      for _, fast in ipairs({ true, false }) do
+        local t = tracker(nil, { fast_path = fast })
+        local d = assert(t:record{ rcpt = "idn@Bücher.de", type = "hard", at = T0 })
+        assert.equal("idn@xn--bcher-kva.de", d.rcpt)
+        assert.is_false((t:check("idn@xn--bcher-kva.de", T0)))
+        assert.equal("idn@xn--bcher-kva.de", t:get("IDN@BÜCHER.DE").rcpt)
+        assert.equal("active", assert(t:release("idn@xn--bcher-kva.de", T0 + 1)).state)
+        assert.is_true((t:check("idn@bücher.de", T0 + 2)))
+        -- soft bounces in either form count in one streak
+        t:record{ rcpt = "s@xn--bcher-kva.de", type = "soft", at = T0 }
+        d = t:record{ rcpt = "s@bücher.de", type = "soft", at = T0 + H }
+        assert.equal(2, d.attempts)
+        -- a fullwidth full stop and Japanese labels
+        d = assert(t:record{ rcpt = "a@例え。テスト", type = "hard", at = T0 })
+        assert.equal("a@xn--r8jz45g.xn--zckzah", d.rcpt)
+        assert.equal("xn--r8jz45g.xn--zckzah", select(2, require("bounce.tracker").normalize("a@例え.テスト")))
+      end
+      local key, domain = require("bounce.tracker").normalize("plain@example.org")
+      assert.same({ "plain@example.org", "example.org" }, { key, domain })
+      local d, err = tracker():record{ rcpt = "x@b\255.de", type = "hard", at = T0 }
+      assert.is_nil(d)
+      assert.matches("^invalid address .*invalid UTF%-8", err)
+    end)
+
     it("with a quoted local part are kept, one key with the plain spelling", function()
       local t = tracker()
       local d = assert(t:record{ rcpt = '"Neko....Nyaan"@Example.org', reply = "550 5.1.1 user unknown", at = T0 })
@@ -582,18 +607,54 @@ return {
   end)
 
   describe("stores", function()
-    it("report a corrupt record as an error naming the address, never reset it", function()
-      local s = store.table({ ["a@example.com"] = string.rep("\181\1", 16) })
-      local t = tracker(nil, { store = s })
-      local d, err = t:record{ rcpt = "a@example.com", type = "soft", at = T0 }
-      assert.is_nil(d)
-      assert.equal("corrupt record for a@example.com: checksum mismatch (record corrupt)", err)
-      assert.same({ nil, "corrupt record for a@example.com: checksum mismatch (record corrupt)" },
-                  { t:check("a@example.com", T0) })
-      assert.equal(string.rep("\181\1", 16), s:get("a@example.com"))
-      local n, problems = t:expire(T0)
-      assert.equal(0, n)
-      assert.same({ "corrupt record for a@example.com: checksum mismatch (record corrupt)" }, problems)
+    it("set a corrupt record aside and apply the event to a fresh one, on every path", function()
+      local junk = string.rep("\181\1", 16)
+      for _, mk in ipairs({ store.table, store.memory }) do
+        local s = mk()
+        assert(s:cas("a@example.com", nil, junk))
+        local t = tracker(nil, { store = s })
+        assert.same({ nil, "corrupt record for a@example.com: checksum mismatch (record corrupt)" },
+                    { t:check("a@example.com", T0) })
+        local d = assert(t:record{ rcpt = "a@example.com", type = "hard", at = T0 })
+        assert.equal("suppress", d.action)
+        assert.is_true(d.corrupt)
+        assert.equal("corrupt record for a@example.com: checksum mismatch (record corrupt); its "
+          .. "bytes are kept under @@corrupt:a@example.com and the event applied to a fresh record",
+          d.why)
+        assert.equal(junk, s:get("@@corrupt:a@example.com"))
+        assert.is_false((t:check("a@example.com", T0 + 1)))
+        -- the next event is an ordinary one
+        d = assert(t:record{ rcpt = "a@example.com", type = "soft", at = T0 + 2 })
+        assert.is_nil(d.corrupt)
+        -- a decision table reused after a corrupt one loses the flag
+        assert(s:cas("b@example.com", nil, ("n"):rep(32)))
+        local into = {}
+        assert.is_true(assert(t:record({ rcpt = "b@example.com", type = "soft", at = T0 }, into)).corrupt)
+        assert.is_nil(assert(t:record({ rcpt = "b@example.com", type = "soft", at = T0 + 1 }, into)).corrupt)
+        -- listed until released
+        assert(s:cas("c@example.com", nil, junk))
+        local rows = {}
+        for k, why in t:corrupt() do rows[#rows + 1] = k .. " | " .. why end
+        table.sort(rows)
+        assert.same({
+          "@@corrupt:a@example.com | corrupt record set aside from a@example.com: checksum mismatch "
+            .. "(record corrupt) (t:release of the address deletes it)",
+          "@@corrupt:b@example.com | corrupt record set aside from b@example.com: not a bounce record "
+            .. "(first byte 0x6e, expected 0xb5) (t:release of the address deletes it)",
+          "c@example.com | corrupt record for c@example.com: checksum mismatch (record corrupt)",
+        }, rows)
+        local n, problems = t:expire(T0)
+        assert.equal(0, n)
+        assert.equal(3, #problems)
+        for _, k in ipairs({ "a@example.com", "b@example.com", "c@example.com" }) do
+          d = assert(t:release(k, T0 + 5))
+          assert.equal("active", d.state)
+          assert.is_true(d.corrupt)
+        end
+        assert.is_nil(t:corrupt()())
+        assert.is_nil(s:get("@@corrupt:a@example.com"))
+        assert.is_true((t:check("c@example.com", T0 + 6)))
+      end
     end)
 
     it("retry a compare-and-set that lost a race", function()

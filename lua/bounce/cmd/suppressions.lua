@@ -42,6 +42,10 @@ or retention.domain: domain, reason, since, until.
   --domains        the dead domains; --csv columns domain,reason,since,
                    expires_at,why (the columns of GET /suppressions?kind=
                    domain), --json the same fields
+
+Records that do not decode (a corrupt record, or its bytes set aside when
+an event met it) are in no list: each is named on stderr with a count, and
+the exit status is 1. Releasing the address resets one.
 ]]
 
 local CAUSES = { hard = true, soft_exhausted = true, complaint = true, unsubscribe = true,
@@ -93,6 +97,20 @@ local function dead_domains(t, at, o)
   return 0
 end
 
+-- Records that do not decode are in no list: each is named on stderr with
+-- a count, and the status is 1 (t:release of the address resets one).
+local function corrupt_rows(t)
+  local n = 0
+  for key, why in t:corrupt() do
+    n = n + 1
+    io.stderr:write("bounce suppressions: ", key, ": ", why, "\n")
+  end
+  if n == 0 then return 0 end
+  io.stderr:write(format("bounce suppressions: %d corrupt record%s, in no list above "
+    .. "(bounce serve's DELETE /suppressions/ADDR or t:release resets one)\n", n, n == 1 and "" or "s"))
+  return 1
+end
+
 -- syntax: status = suppressions.run(args)
 function _M.run(args)
   local o, pos = cli.parse_args(args, { db = true, cause = true, reason = true, domain = true,
@@ -116,6 +134,11 @@ function _M.run(args)
     if not reasons then return die(err) end
   end
   local domain = o.domain and tostring(o.domain):lower()
+  if domain and domain:find("[\128-\255]") then   -- keys hold an IDN domain in A-labels
+    local _, d = require("bounce.tracker").normalize("x@" .. domain)
+    if not _ then return die("--domain: " .. tostring(d)) end
+    domain = d
+  end
   if o.domains and (o.cause or o.reason or o.domain) then
     return die("--domains lists dead domains: no --cause, --reason or --domain with it")
   end
@@ -123,7 +146,10 @@ function _M.run(args)
   local t
   t, err = state.tracker(o)
   if not t then return die(err) end
-  if o.domains then return dead_domains(t, at, o) end
+  if o.domains then
+    dead_domains(t, at, o)
+    return corrupt_rows(t)
+  end
   local rows = {}
   for rcpt, r in t:suppressions(at) do
     if (not causes or causes[r.cause]) and (not reasons or reasons[r.reason])
@@ -153,7 +179,7 @@ function _M.run(args)
     io.write(format("%d suppressed%s\n", #rows,
       #parts > 0 and " (" .. concat(parts, ", ") .. ")" or ""))
   end
-  return 0
+  return corrupt_rows(t)
 end
 
 return _M

@@ -370,12 +370,44 @@ local function cas_script(self, k, old, new, ex)
   return res
 end
 
+-- A key that holds another type than a string (a hash, a list...: written
+-- by something else under the prefix) is no record: Redis answers
+-- WRONGTYPE, reported as a corrupt record naming the key, which the
+-- tracker sets aside (s:set_aside) rather than fail on it for ever.
+local function wrong_type(self, key, k, err)
+  if not (err and find(tostring(err), "WRONGTYPE", 1, true)) then return err end
+  local t = command(self, true, "type", k)
+  if type(t) == "table" then t = t.ok or t[1] end
+  return "corrupt record for " .. key .. ": the Redis key " .. k .. " holds a " .. tostring(t)
+    .. ", not a string"
+end
+
+-- syntax: ok, err = s:set_aside(key, aside)
+-- Moves what key holds, of any type, to the key aside as the bytes of
+-- Redis DUMP (RESTORE brings it back) and deletes key. true, or nil, err.
+function S:set_aside(key, aside)
+  if type(key) ~= "string" then argerr(1, "set_aside", "string expected, got " .. type(key)) end
+  if type(aside) ~= "string" then argerr(2, "set_aside", "string expected, got " .. type(aside)) end
+  local k = key_of(self, key)
+  -- DUMP through EVAL: not every client has a method for it
+  local d, err = command(self, true, "eval", "return redis.call('DUMP', KEYS[1])", 1, k)
+  if err then return nil, err end
+  if d == nil or d == null or d == false then return true end
+  local _, serr = command(self, false, "set", key_of(self, aside), d)
+  if serr then return nil, serr end
+  _, err = command(self, false, "del", k)
+  if err then return nil, err end
+  remember(self, key, nil)
+  return true
+end
+
 -- syntax: blob, err = s:get(key)
 -- Always a read from Redis (the cache is never an answer).
 function S:get(key)
   if type(key) ~= "string" then argerr(1, "get", "string expected, got " .. type(key)) end
-  local v, err = command(self, true, "get", key_of(self, key))
-  if err then return nil, err end
+  local k = key_of(self, key)
+  local v, err = command(self, true, "get", k)
+  if err then return nil, wrong_type(self, key, k, err) end
   remember(self, key, v)
   return v
 end
@@ -415,8 +447,9 @@ function S:cas(key, old, new, ttl)
   if new ~= nil and type(new) ~= "string" then argerr(3, "cas", "string or nil expected, got " .. type(new)) end
   local ex = ex_of(ttl)
   if not ex then argerr(4, "cas", "number or nil expected, got " .. type(ttl)) end
-  local res, err = cas_script(self, key_of(self, key), old, new, ex)
-  if not res then return nil, err end
+  local k = key_of(self, key)
+  local res, err = cas_script(self, k, old, new, ex)
+  if not res then return nil, wrong_type(self, key, k, err) end
   if res == 1 then
     remember(self, key, new)
     return true
@@ -447,7 +480,7 @@ function S:update(key, fn)
     if not write then
       if known then return true end
       local v, err = command(self, true, "get", k)
-      if err then return nil, err end
+      if err then return nil, wrong_type(self, key, k, err) end
       remember(self, key, v)
       if v == cur then return true end
       cur = v
@@ -458,7 +491,7 @@ function S:update(key, fn)
           .. " (string or nil, number or nil expected)", 2)
       end
       local res, err = cas_script(self, k, cur, new, ex)
-      if not res then return nil, err end
+      if not res then return nil, wrong_type(self, key, k, err) end
       if res == 1 then
         remember(self, key, new)
         return true

@@ -68,6 +68,7 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
                                   char *out, size_t *olen, size_t *at) {
   size_t b = 0, e = len, i, a = (size_t)-1, o = 0;
   unsigned hi = 0;   /* a byte beyond ASCII in the domain */
+  unsigned lhi = 0;  /* one in the local part (or a quoted local part) */
   while (b < e && bnc_is_space((unsigned char)s[b])) b++;
   while (e > b && bnc_is_space((unsigned char)s[e - 1])) e--;
   if (b < e && s[b] == '<') {
@@ -81,6 +82,7 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
     const char *why = quoted_local(s, b, e, case_sensitive, out, &o, &i);
     if (why) return why;
     if (i >= e || s[i] != '@') return "expected local@domain";
+    lhi = 1;
     a = o;
     out[o++] = '@';
     i++;
@@ -96,12 +98,24 @@ const char *bnc_address_normalize(const char *s, size_t len, int case_sensitive,
       return "expected local@domain";
     } else if (a != (size_t)-1) {
       hi |= c & 0x80u;
+    } else {
+      lhi |= c & 0x80u;
     }
     out[o++] = (a == (size_t)-1 && case_sensitive) ? (char)c : (char)bnc_lower((unsigned char)c);
   }
   *olen = o;
   if (a == (size_t)-1 || a == 0 || a + 1 == *olen) return "expected local@domain";
   if (a > 64) return "longer than RFC 5321 allows";
+  if (lhi) {
+    /* a local part beyond ASCII is UTF-8 (RFC 6531) or nothing: bytes that
+     * are not would be stored, then shown as U+FFFD and never matched */
+    size_t j = 0;
+    uint32_t cp;
+    while (j < a) {
+      if ((unsigned char)out[j] < 0x80) { j++; continue; }
+      if (!bnc_utf8_next(out, a, &j, &cp)) return "invalid UTF-8 in the local part";
+    }
+  }
   if (out[a + 1] == '.' || out[*olen - 1] == '.' ||
       memchr(out + a + 1, '.', *olen - a - 1) != NULL) {
     const char *d = out + a + 1;

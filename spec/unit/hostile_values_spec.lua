@@ -36,6 +36,18 @@ describe("hostile values", function()
         t = assert(bounce.tracker{ clock = function() return T0 end, fast_path = fast })
       end)
 
+      it("refuses a local part that is not UTF-8, and keeps one that is (RFC 6531)", function()
+        for _, rcpt in ipairs({ "\255\254@example.com", "ann\192\175@example.com", "x\237\160\128@example.com" }) do
+          local d, err = t:record{ rcpt = rcpt, type = "hard", reason = "userunknown" }
+          assert.is_nil(d)
+          assert.matches("invalid UTF%-8 in the local part", err)
+          assert.is_nil((t:check(rcpt)))
+        end
+        local d = assert(t:record{ rcpt = "j\195\188rgen@example.com", type = "hard", reason = "userunknown" })
+        assert.equal("j\195\188rgen@example.com", d.rcpt)
+        assert.is_false((t:check("j\195\188rgen@example.com")))
+      end)
+
       it("refuses NaN as a time everywhere", function()
         assert.has_error(function() t:check("a@example.com", NAN) end,
           "bad argument #2 to 'check' (time out of range)")

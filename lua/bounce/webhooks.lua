@@ -937,7 +937,8 @@ end
 ------------------------------------------------------------------------------
 
 local EVENT_TYPES = { sent = true, delivered = true, soft = true, hard = true, block = true,
-                      complaint = true, unsubscribe = true, release = true, auto_reply = true }
+                      complaint = true, unsubscribe = true, release = true, auto_reply = true,
+                      delayed = true }
 local EVENT_FIELDS = { rcpt = "string", type = "string", reason = "string", permanent = "boolean",
                        reply = "string", rhost = "string", command = "string", at = "time",
                        campaign = "string", sender = "string", count = "number" }
@@ -960,8 +961,8 @@ local function own_event(ctx, e, path)
   end
   ev.count = count
   if ev.type and not EVENT_TYPES[ev.type] then
-    bad(path, "field 'type': sent, delivered, soft, hard, block, complaint, unsubscribe, release or "
-      .. "auto_reply expected, got '" .. ev.type .. "'")
+    bad(path, "field 'type': sent, delivered, soft, hard, block, complaint, unsubscribe, release, "
+      .. "auto_reply or delayed expected, got '" .. ev.type .. "'")
   end
   local reply = str(e, "reply", path)
   if reply then

@@ -487,16 +487,20 @@ describe("bounce serve", function()
           campaign = "c-events" },
         { rcpt = "ev-ok@example.net", type = "sent", count = 9, at = now, campaign = "c-events" },
         { rcpt = "ev-ok@example.net", type = "delivered", at = now, campaign = "c-events" },
-        { rcpt = "not an address", type = "hard" } }))
+        { rcpt = "not an address", type = "hard" },
+        { rcpt = "ev-slow@example.net", type = "delayed", at = now, campaign = "c-events" } }))
       assert.equals(200, status, cjson.encode(r))
-      assert.equals(3, r.stored)
+      assert.equals(4, r.stored)
+      assert.same({ "ev-slow@example.net", "send", "active" },
+                  { r.decisions[4].rcpt, r.decisions[4].action, r.decisions[4].state })
       assert.same({ "ev-gone@example.net", "suppress", "userunknown", "reply" },
                   { r.decisions[1].rcpt, r.decisions[1].action, r.decisions[1].reason, r.decisions[1].source })
       assert.same({ 4, "not an address" }, { r.rejected[1].index, r.rejected[1].rcpt })
       assert.is_false((allowed("ev-gone@example.net")))
       local _, h = api("GET", "/health?scope=campaign:c-events")
-      assert.same({ 1, 1 }, { h.delivered, h.hard })
+      assert.same({ 1, 1, 1 }, { h.delivered, h.hard, h.delayed })
       assert.is_true(h.sent >= 1)   -- (the shared health counters count an event once, whatever its count)
+      assert.is_true((allowed("ev-slow@example.net")))
       status, r = api("POST", "/events", '{"rcpt":"a@example.net","kind":"hard"}')
       assert.equals(400, status)
       assert.matches("^events: unknown field 'kind'", r.error)

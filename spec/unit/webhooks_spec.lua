@@ -344,6 +344,8 @@ describe("webhooks.parse", function()
       assert.same({ "soft", "mailboxfull", true }, { d.type, d.reason, d.permanent })
       assert.equals(40, webhooks.tracker_event(b).count)
       assert.equals("hard", only(assert(webhooks.parse("events", '{"rcpt":"x@example.org","type":"hard"}'))).type)
+      -- a delay notice from any source is t:record's "delayed" event
+      assert.equals("delayed", only(assert(webhooks.parse("events", '{"rcpt":"x@example.org","type":"delayed"}'))).type)
     end)
 
     it("refuses what is not an event, naming the item", function()

@@ -67,7 +67,11 @@ static void relayed(const bnc_reply_t *r, const char *text, const bnc_class_t *c
   if (b.rule >= 0 && b.rule != s.rule) abort();
   if (s.diag_type == BNC_R_UNDEFINED && b.reason != c->reason &&
       !(b.reason == BNC_R_FILTERED && c->reason == BNC_R_USERUNKNOWN && !strcmp(b.source, "context")) &&
-      !(b.reason == BNC_R_ONHOLD && c->reason == BNC_R_UNDEFINED))
+      !(b.reason == BNC_R_ONHOLD && c->reason == BNC_R_UNDEFINED) &&
+      /* the DSN's Action where no rule speaks: a delay notice, or a failure
+       * said with a temporary code only, is an expiry (classify.c) */
+      !(b.reason == BNC_R_EXPIRED && c->rule < 0 &&
+        (s.action == BNC_DSN_DELAYED || s.action == BNC_DSN_FAILED)))
     abort();
   if ((pick & 8) && s.diag_type == BNC_R_UNDEFINED && b.reason == BNC_R_FILTERED &&
       !strcmp(b.source, "context"))

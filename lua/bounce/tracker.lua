@@ -587,14 +587,31 @@ local function adopt_legacy(self, key, domain, at)
   return true
 end
 
+-- What an event at domain for reason is stepped with: the policy's params
+-- (given, cached by domain and reason, or resolved) and the jitter draw.
+local function step_args(self, domain, code, reason, params)
+  if not params then
+    local row = self.dcache[domain]
+    params = row and row[reason or ""] or params_for(self, domain, reason)
+  end
+  local rnd = 0
+  if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
+  return params, rnd
+end
+
+-- A block's permanent in its decision: true when said with a 5xx, false
+-- otherwise; nil for other events.
+local function block_permanent(code, permanent)
+  if code == EV_BLOCK then return permanent and true or false end
+  return nil
+end
+
 -- One transition, read-modify-write with compare-and-set: the decision,
 -- or nil, err (and true when a corrupt record stopped it).
 local function transition1(self, key, domain, code, reason, permanent, at, etype, params)
-  local row = self.dcache[domain]
-  params = params or row and row[reason or ""] or params_for(self, domain, reason)
+  local rnd
+  params, rnd = step_args(self, domain, code, reason, params)
   local rc = reason and REASON[reason] or 0
-  local rnd = 0
-  if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
   local action, state, rsn, attempts, retry_at, expires_at, since, cause, new
   local apply = self.apply
   if apply then
@@ -640,7 +657,7 @@ local function transition1(self, key, domain, code, reason, permanent, at, etype
     attempts = attempts, retry_at = retry_at, expires_at = expires_at,
     since = since, cause = cause, at = at,
   }
-  if code == EV_BLOCK then d.permanent = permanent and true or false end
+  d.permanent = block_permanent(code, permanent)
   return d
 end
 
@@ -893,10 +910,7 @@ local function record(self, ev, into, clocked, now, budget)
   local apply = self.apply
   if apply then
     -- the memory store's fast path: one C call reads, steps and writes
-    local row = self.dcache[domain]
-    local params = row and row[reason or ""] or params_for(self, domain, reason)
-    local rnd = 0
-    if (code == EV_SOFT or code == EV_BLOCK) and self.jitter[params] then rnd = self.random() end
+    local params, rnd = step_args(self, domain, code, reason)
     local action, state, rsn, attempts, retry_at, expires_at, since, cause =
       apply(self.store, key, params, code, rc, at, rnd, permanent)
     if action == nil then   -- a corrupt record: transition sets it aside
@@ -906,10 +920,8 @@ local function record(self, ev, into, clocked, now, budget)
                    c.since, c.expires_at, c.cause, c.permanent)
       d.corrupt, d.why = c.corrupt, c.why
     else
-      local perm   -- a block's: true or false (nil for other events)
-      if code == EV_BLOCK then perm = permanent and true or false end
       d = decision(into, key, etype, action, state, rsn, attempts, at, retry_at, since, expires_at, cause,
-                   perm)
+                   block_permanent(code, permanent))
     end
   else
     d, err = transition(self, key, domain, code, reason, permanent, at, etype)
